@@ -1,0 +1,72 @@
+# robustlab: one command to set up and run each study, one to test.
+#   make radiomics   simulate the phantom study, extract, analyse, report
+#   make pruning     sparsity sweep of two small models on procedural data, report
+#   make test        set up everything and run the whole test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --quiet --disable-pip-version-check
+# Stamps are keyed on the content of every pyproject.toml and of this Makefile:
+# an unchanged tree re-runs no install.
+KEY    := $(shell cat pyproject.toml packages/*/pyproject.toml Makefile 2>/dev/null | sha1sum | cut -c1-12)
+STAMP_BASE      := $(VENV)/.stamp-base-$(KEY)
+STAMP_RADIOMICS := $(VENV)/.stamp-radiomics-$(KEY)
+STAMP_PRUNING   := $(VENV)/.stamp-pruning-$(KEY)
+STAMP_TEST      := $(VENV)/.stamp-test-$(KEY)
+
+.PHONY: help install install-radiomics install-pruning radiomics pruning test bench lint clean gpu-check
+
+help:
+	@echo "make radiomics | make pruning | make test | make bench | make lint | make clean"
+
+$(STAMP_BASE):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install "numpy>=1.24" versioneer setuptools wheel
+	$(PIP) install -e packages/common
+	@touch $@
+
+# pyradiomics 3.0.1 imports numpy and versioneer in its setup.py, so it is built without
+# isolation; PyPI's 3.1.0 source release is broken (its metadata says 3.0.1a1).
+$(STAMP_RADIOMICS): $(STAMP_BASE)
+	$(PY) -c "import radiomics" 2>/dev/null || $(PIP) install --no-build-isolation "pyradiomics==3.0.1"
+	$(PY) -c "from radiomics import cMatrices, cShape"
+	$(PIP) install -e packages/common -e packages/radiomics
+	@touch $@
+
+$(STAMP_PRUNING): $(STAMP_BASE)
+	$(PIP) install -e packages/common -e packages/pruning
+	@touch $@
+
+$(STAMP_TEST): $(STAMP_RADIOMICS) $(STAMP_PRUNING)
+	$(PIP) install -e "packages/common[test]" -e "packages/pruning[test]"
+	@touch $@
+
+install-radiomics: $(STAMP_RADIOMICS)
+install-pruning: $(STAMP_PRUNING)
+install: $(STAMP_TEST)
+
+radiomics: $(STAMP_RADIOMICS)
+	$(VENV)/bin/robustlab-radiomics $(ARGS)
+
+pruning: $(STAMP_PRUNING)
+	$(VENV)/bin/robustlab-prune $(ARGS)
+
+test: $(STAMP_TEST)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP_TEST)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+
+lint: $(STAMP_TEST)
+	$(PY) -m ruff check packages tests bench
+
+gpu-check: $(STAMP_PRUNING)
+	bash scripts/gpu_check.sh
+
+clean:
+	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache .cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
