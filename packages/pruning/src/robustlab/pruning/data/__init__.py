@@ -1,0 +1,1 @@
+"""Datasets of the sweep: procedural shapes on textures, ImageFolder and Pascal VOC."""
