@@ -1,15 +1,88 @@
-"""`robustlab-radiomics`: the robust-feature pipeline from the command line."""
+"""`robustlab-radiomics`: the robust-feature pipeline from the command line.
+
+Examples:
+    robustlab-radiomics                                   # simulated phantom study
+    robustlab-radiomics study=path/to/study.yaml hydra.run.dir=results
+    robustlab-radiomics -m study=quick shard=0/3,1/3,2/3 hydra/launcher=basic
+"""
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 from typing import Any
 
 from robustlab.common.hydra_app import hydra_entry
 
+log = logging.getLogger(__name__)
+
+
+def parse_shard(value: Any) -> tuple[int, int] | None:
+    """``"i/n"`` -> ``(i, n)``; None stays None. Raises naming the key on anything else."""
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"config key 'shard' must be 'i/n' (e.g. 0/3); got {text!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ValueError(f"config key 'shard' must be i/n with 0 <= i < n; got {text!r}")
+    return i, n
+
+
+def options_from_config(cfg: Any) -> dict[str, Any]:
+    """The :class:`robustlab.radiomics.pipeline.Options` keywords of the composed config."""
+    from omegaconf import OmegaConf
+
+    c = OmegaConf.to_container(cfg, resolve=True)
+    texture, selection = c.get("texture_test") or {}, c.get("selection") or {}
+    return {
+        "threshold": c.get("threshold"),
+        "alpha": c.get("alpha", 0.05),
+        "bands": tuple(c.get("bands", (0.5, 0.75, 0.9))),
+        "geometry_tolerance": c.get("geometry_tolerance", 1e-4),
+        "shape_rho": (c.get("shape_dependence") or {}).get("rho", 0.8),
+        "texture": texture.get("enabled", True),
+        "texture_acquisitions": texture.get("acquisitions"),
+        "texture_rtol": texture.get("rtol", 1e-6),
+        "texture_atol": texture.get("atol", 1e-9),
+        "select_on": selection.get("select_on"),
+        "drop_shape": selection.get("drop_shape", True),
+        "report": c.get("report", True),
+    }
+
 
 @hydra_entry("radiomics")
 def main(cfg: Any, run_dir: Path) -> None:
-    """Run the radiomics study named by the config."""
-    sys.exit("robustlab-radiomics: the radiomics pipeline is not built yet")
+    """Run the radiomics study named by the config (see ``conf/radiomics.yaml``)."""
+    from omegaconf import OmegaConf
+    from robustlab.radiomics.pipeline import default_cache_dir, run_study
+
+    cache_dir = Path(cfg.cache_dir).expanduser().resolve() if cfg.get("cache_dir") else default_cache_dir()
+    shard = parse_shard(cfg.get("shard"))
+    study = str(cfg.study)
+    if study == "simulated":
+        # The phantom is a separate subpackage; it is imported only when a simulation is asked for.
+        from robustlab.radiomics.phantom import simulate_study
+
+        study = str(simulate_study(
+            protocol=OmegaConf.to_container(cfg.protocol, resolve=True),
+            phantom=OmegaConf.to_container(cfg.phantom, resolve=True),
+            out_dir=run_dir / "phantom", seed=int(cfg.seed), n_jobs=int(cfg.n_jobs),
+            progress=bool(cfg.progress)))
+    log.info("study %s; extraction cache %s", study, cache_dir)
+    result = run_study(study, run_dir, n_jobs=int(cfg.n_jobs), cache_dir=cache_dir,
+                       seed=int(cfg.seed), shard=shard, progress=bool(cfg.progress),
+                       **options_from_config(cfg))
+    if not result.complete:
+        missing = ", ".join(f"{m}/{shard[1]}" for m in result.missing_shards)
+        print(f"shard {shard[0]}/{shard[1]}: extracted {result.counts['extracted']} ROI(s) "
+              f"({result.counts['cached']} already cached, {result.counts['failed']} failed); "
+              f"the analysis waits for shard(s) {missing}")
+        return
+    summary = result.summary
+    print(summary[["comparison", "statistic", "n_features", "n_excellent", "pct_excellent"]]
+          .to_string(index=False))
+    print(f"{len(result.robust)} robust features; {len(result.failures)} failed ROI(s); "
+          f"report: {run_dir / 'report.html'}")

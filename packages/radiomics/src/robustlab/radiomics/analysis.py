@@ -1,0 +1,145 @@
+"""Comparisons: per feature ICC or CCC between acquisitions, with CI, band and verdict.
+
+Every statistic is one vectorized call of :mod:`robustlab.common.stats` over all features
+(the feature axis is the last axis); there is no loop over features.
+
+- ICC (McGraw and Wong 1996): ratings ``(n_rois, k_acquisitions, n_features)``; default
+  ICC(A,1), two-way, absolute agreement, single measurement (Shrout-Fleiss ICC(2,1)).
+- CCC (Lin 1989): the two acquisitions' values of the same ROIs, ``(n_rois, n_features)``.
+
+A feature is *excellent* when its statistic is strictly greater than the study's threshold
+(0.9 after Koo and Li 2016); an undefined statistic (constant feature, missing value) is
+never excellent. A comparison over ``pairs`` gives one row per pair and a combined row whose
+value is the smallest over the pairs (so that "excellent in every pair" is "combined value >
+threshold"); its interval is left empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from robustlab.common.stats import BAND_NAMES, agreement_band, ccc, icc
+from robustlab.radiomics.features import split_names
+from robustlab.radiomics.study import Comparison
+
+PER_FEATURE_COLUMNS = ["comparison", "group", "statistic", "feature", "image_type",
+                       "feature_class", "value", "ci_low", "ci_high", "band", "excellent",
+                       "n_rois"]
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    """One computed comparison (one pair, or a whole comparison)."""
+
+    name: str
+    statistic: str
+    value: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    n_rois: int
+
+
+def common_rois(tables: Mapping[str, pd.DataFrame], members: Sequence[str]) -> list[str]:
+    """ROIs present (with values) in every member, in the first member's order."""
+    first = tables[members[0]]
+    return [r for r in first.index if all(r in tables[m].index for m in members)]
+
+
+def compute_unit(
+    name: str, cmp: Comparison, members: Sequence[str], tables: Mapping[str, pd.DataFrame],
+    features: Sequence[str], alpha: float,
+) -> UnitResult:
+    """The statistic of ``cmp`` between ``members`` for every feature in one call.
+
+    Args:
+        name: the result's name (``<comparison>`` or ``<comparison>/<a>_vs_<b>``).
+        cmp: the comparison (statistic and ICC form).
+        members: the compared acquisitions (the raters).
+        tables: acquisition -> wide table (index ROI, columns features).
+        features: the feature columns, in output order.
+        alpha: the intervals have level ``1 - alpha``.
+    """
+    rois = common_rois(tables, members)
+    stack = np.stack([tables[m].reindex(index=rois, columns=list(features)).to_numpy(np.float64)
+                      for m in members],
+                     axis=1)  # (n_rois, k, n_features)
+    nan = np.full(len(features), np.nan)
+    if cmp.statistic == "icc":
+        if len(rois) < 2:
+            return UnitResult(name, "ICC", nan, nan, nan, len(rois))
+        res = icc(stack, alpha=alpha, nan_policy="propagate", **cmp.icc)
+        return UnitResult(name, res.form, res.value, res.ci_low, res.ci_high, len(rois))
+    if len(rois) < 3:
+        return UnitResult(name, "CCC", nan, nan, nan, len(rois))
+    res = ccc(stack[:, 0, :], stack[:, 1, :], alpha=alpha, nan_policy="propagate")
+    return UnitResult(name, "CCC", res.value, res.ci_low, res.ci_high, len(rois))
+
+
+def compare(
+    comparisons: Sequence[Comparison], tables: Mapping[str, pd.DataFrame], threshold: float,
+    alpha: float = 0.05, bands: tuple[float, float, float] = (0.5, 0.75, 0.9),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every comparison and summarise it.
+
+    Args:
+        comparisons: the study's comparisons.
+        tables: acquisition -> wide table; compared tables hold the same feature columns.
+        threshold: a feature is excellent when its statistic is ``> threshold``.
+        alpha: confidence level ``1 - alpha`` of the intervals.
+        bands: cut points of :func:`robustlab.common.stats.agreement_band`.
+
+    Returns:
+        ``(per_feature, summary)``: one row per (comparison, feature) with
+        :data:`PER_FEATURE_COLUMNS`, and one row per comparison with ``comparison, group,
+        statistic, n_rois, n_features, n_excellent, pct_excellent`` and ``band_<band>`` counts.
+    """
+    rows = []
+    for cmp in comparisons:
+        features = list(dict.fromkeys(c for m in cmp.members for c in tables[m].columns))
+        names = split_names(features)
+        units = [compute_unit(n, cmp, m, tables, features, alpha) for n, m in cmp.units()]
+        if cmp.pairs:
+            values = np.stack([u.value for u in units])
+            # min over pairs, NaN when any pair is undefined: excellent in all pairs iff > threshold
+            combined = np.where(np.isnan(values).any(axis=0), np.nan, np.nanmin(
+                np.where(np.isnan(values), np.inf, values), axis=0))
+            nan = np.full(len(features), np.nan)
+            units.append(UnitResult(cmp.name, f"min {units[0].statistic} over {len(units)} pairs",
+                                    combined, nan, nan, min(u.n_rois for u in units)))
+        for u in units:
+            frame = names[["feature", "image_type", "feature_class"]].copy()
+            frame.insert(0, "statistic", u.statistic)
+            frame.insert(0, "group", cmp.group)
+            frame.insert(0, "comparison", u.name)
+            frame["value"] = u.value
+            frame["ci_low"] = u.ci_low
+            frame["ci_high"] = u.ci_high
+            frame["band"] = agreement_band(u.value, bands)
+            frame["excellent"] = np.nan_to_num(u.value, nan=-np.inf) > threshold
+            frame["n_rois"] = u.n_rois
+            rows.append(frame)
+    per_feature = pd.concat(rows, ignore_index=True)[PER_FEATURE_COLUMNS]
+    return per_feature, summarise(per_feature)
+
+
+def summarise(per_feature: pd.DataFrame) -> pd.DataFrame:
+    """One row per comparison: counts of excellent features and of each band.
+
+    ``pct_excellent = 100 * n_excellent / n_features``; a feature with an undefined statistic
+    counts in ``n_features`` and not in ``n_excellent``.
+    """
+    grouped = per_feature.groupby("comparison", sort=False)
+    summary = grouped.agg(group=("group", "first"), statistic=("statistic", "first"),
+                          n_rois=("n_rois", "first"), n_features=("feature", "size"),
+                          n_excellent=("excellent", "sum"))
+    summary["pct_excellent"] = 100.0 * summary["n_excellent"] / summary["n_features"]
+    counts = pd.crosstab(per_feature["comparison"], per_feature["band"])
+    for band in (*BAND_NAMES, "undefined"):
+        summary[f"band_{band}"] = counts.get(band, pd.Series(dtype=np.int64)).reindex(
+            summary.index, fill_value=0).astype(np.int64)
+    summary = summary.reset_index()
+    return summary[["comparison", "group", "statistic", "n_rois", "n_features", "n_excellent",
+                    "pct_excellent", *[f"band_{b}" for b in (*BAND_NAMES, "undefined")]]]

@@ -1,0 +1,213 @@
+"""Extraction with pyradiomics: one work item per (acquisition, ROI), parallel, cached.
+
+Each work item is extracted by ``radiomics.featureextractor.RadiomicsFeatureExtractor`` with
+the acquisition's parameter file, in a joblib worker that writes its cache entry itself: a run
+stopped half-way keeps everything already extracted. A ROI that pyradiomics refuses (e.g. too
+small for its settings) is cached as a failure with its error and the other ROIs go on.
+
+The texture test's items are the same ROIs with the voxel intensities inside the ROI shuffled
+by a seeded permutation before extraction (the perturbation is part of the cache key).
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from robustlab.radiomics.cache import FeatureCache, make_key
+from robustlab.radiomics.study import ValidatedStudy, file_hash
+
+log = logging.getLogger(__name__)
+_EXTRACTORS: dict[str, Any] = {}  # one extractor per parameter file and worker process
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One ROI to extract.
+
+    Attributes:
+        acquisition: the acquisition id.
+        roi: the ROI id (the label, as a string).
+        label: the label value in the mask.
+        image, mask, params: absolute paths of the image, its mask and the parameter file.
+        shuffle_seed: None for the original image; a seed for the texture test's shuffling.
+        key: the cache key (content hashes, label, pyradiomics version, perturbation).
+    """
+
+    acquisition: str
+    roi: str
+    label: int
+    image: Path
+    mask: Path
+    params: Path
+    shuffle_seed: int | None
+    key: str
+
+
+def pyradiomics_version() -> str:
+    """The installed pyradiomics version (part of every cache key)."""
+    import radiomics
+
+    return str(radiomics.__version__)
+
+
+class _KnownNotices(logging.Filter):
+    """Drops pyradiomics' per-ROI notice that GLCM Sum Average is 2 x Joint Average.
+
+    It is emitted at WARNING for every ROI whenever GLCM is symmetrical (the default) and says
+    nothing about the data; every other warning passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Sum Average = 2 * Joint Average" not in record.getMessage()
+
+
+def quiet_pyradiomics() -> None:
+    """Set pyradiomics' loggers to WARNING (it logs every feature class at INFO)."""
+    import radiomics
+
+    radiomics.setVerbosity(logging.WARNING)
+    logger = logging.getLogger("radiomics")
+    logger.setLevel(logging.WARNING)
+    glcm = logging.getLogger("radiomics.glcm")
+    if not any(isinstance(f, _KnownNotices) for f in glcm.filters):
+        glcm.addFilter(_KnownNotices())
+
+
+def shuffle_seed(seed: int, acquisition: str, label: int) -> int:
+    """The per-ROI seed of the texture test, derived from the run seed (stable across runs)."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(acquisition.encode()), label])
+               .generate_state(1)[0])
+
+
+def work_items(
+    validated: ValidatedStudy, acquisitions: Sequence[str] | None = None,
+    shuffle: Sequence[str] = (), seed: int = 0,
+) -> list[WorkItem]:
+    """The work items of a validated study, in a deterministic order.
+
+    Args:
+        validated: from :func:`robustlab.radiomics.study.validate_study`.
+        acquisitions: the image acquisitions to extract (default: every one).
+        shuffle: acquisitions whose ROIs are also extracted with shuffled voxels.
+        seed: the run seed (the shuffling seeds derive from it).
+
+    Returns:
+        The original items of every acquisition (study order, label order), then the
+        shuffled ones.
+    """
+    study = validated.study
+    version = pyradiomics_version()
+    param_hash: dict[Path, str] = {}
+    items: list[WorkItem] = []
+    chosen = [a for a in study.acquisitions if study.acquisitions[a].is_image
+              and (acquisitions is None or a in acquisitions)]
+    for perturbed in (False, True):
+        for aid in chosen:
+            if perturbed and aid not in shuffle:
+                continue
+            acq = study.acquisitions[aid]
+            if acq.extraction not in param_hash:
+                param_hash[acq.extraction] = file_hash(acq.extraction)
+            for roi in validated.rois[aid]:
+                label = int(roi)
+                sseed = shuffle_seed(seed, aid, label) if perturbed else None
+                key = make_key(image=validated.hashes[acq.image], mask=validated.hashes[acq.mask],
+                               label=label, params=param_hash[acq.extraction],
+                               pyradiomics=version, shuffle=sseed)
+                items.append(WorkItem(aid, roi, label, acq.image, acq.mask, acq.extraction,
+                                      sseed, key))
+    return items
+
+
+def shard_items(items: Sequence[WorkItem], shard: tuple[int, int]) -> list[WorkItem]:
+    """The deterministic share ``i`` of ``n`` of the items (every n-th item from the i-th)."""
+    i, n = shard
+    if not (isinstance(n, int) and n >= 1 and isinstance(i, int) and 0 <= i < n):
+        raise ValueError(f"shard must be i/n with 0 <= i < n; got {i}/{n}")
+    return [it for j, it in enumerate(items) if j % n == i]
+
+
+def _extractor(params: Path) -> Any:
+    from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+    quiet_pyradiomics()
+    key = str(params)
+    if key not in _EXTRACTORS:
+        _EXTRACTORS[key] = RadiomicsFeatureExtractor(str(params))
+    return _EXTRACTORS[key]
+
+
+def shuffle_roi(image: Any, mask: Any, label: int, seed: int) -> Any:
+    """A copy of ``image`` whose voxels inside ROI ``label`` are randomly permuted.
+
+    The intensity histogram inside the ROI is unchanged; only the spatial arrangement (the
+    texture) is destroyed. Geometry is copied from ``image``.
+    """
+    import SimpleITK as sitk
+
+    arr = sitk.GetArrayFromImage(image)
+    inside = sitk.GetArrayViewFromImage(mask) == label
+    arr[inside] = np.random.default_rng(seed).permutation(arr[inside])
+    out = sitk.GetImageFromArray(arr)
+    out.CopyInformation(image)
+    return out
+
+
+def extract_item(item: WorkItem, cache_root: Path) -> dict[str, Any]:
+    """Extract one item with pyradiomics and write its cache entry (features or error).
+
+    Returns:
+        The payload written: ``{"features": {name: value}}`` or ``{"error": "..."}``.
+    """
+    import SimpleITK as sitk
+    from robustlab.radiomics.study import read_image
+
+    try:
+        image = read_image(item.image, f"acquisition {item.acquisition!r}")
+        mask = read_image(item.mask, f"acquisition {item.acquisition!r}")
+        if item.shuffle_seed is not None:
+            image = shuffle_roi(image, sitk.Cast(mask, sitk.sitkInt64), item.label, item.shuffle_seed)
+        result = _extractor(item.params).execute(image, mask, label=item.label)
+        features = {k: float(v) for k, v in result.items() if not k.startswith("diagnostics_")}
+        payload: dict[str, Any] = {"features": features}
+    except Exception as exc:  # noqa: BLE001 - any pyradiomics error is the ROI's recorded failure
+        payload = {"error": f"{type(exc).__name__}: {exc}".strip()}
+    FeatureCache(cache_root).put(item.key, payload)
+    return payload
+
+
+def extract(
+    items: Sequence[WorkItem], cache: FeatureCache, n_jobs: int = -1, progress: bool = True,
+) -> dict[str, int]:
+    """Extract every item not already in ``cache``, in parallel over items.
+
+    Args:
+        items: the work items.
+        cache: the cache the workers write to.
+        n_jobs: joblib workers (-1: all cores; 1: in this process).
+        progress: show a tqdm progress bar.
+
+    Returns:
+        Counts: ``{"cached": ..., "extracted": ..., "failed": ...}`` (failed among extracted).
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    todo = [it for it in items if not cache.contains(it.key)]
+    todo = list({it.key: it for it in todo}.values())  # identical content: extract once
+    counts = {"cached": len(items) - len(todo), "extracted": 0, "failed": 0}
+    if not todo:
+        return counts
+    quiet_pyradiomics()
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(extract_item)(it, cache.root) for it in todo)
+    for payload in tqdm(jobs, total=len(todo), desc="extract", unit="ROI", disable=not progress):
+        counts["extracted"] += 1
+        counts["failed"] += "error" in payload
+    return counts

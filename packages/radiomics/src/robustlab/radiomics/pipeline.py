@@ -1,0 +1,288 @@
+"""The robust-feature pipeline as one library call: :func:`run_study`.
+
+validate the study -> extract (cached, parallel, optionally one shard) -> feature tables ->
+comparisons (ICC/CCC) -> shape dependence and texture test -> robust list -> outputs and report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from robustlab.common.io import write_json, write_table
+from robustlab.radiomics.analysis import compare
+from robustlab.radiomics.cache import FeatureCache
+from robustlab.radiomics.extract import (
+    WorkItem,
+    extract,
+    pyradiomics_version,
+    shard_items,
+    work_items,
+)
+from robustlab.radiomics.features import tidy_table, wide_table
+from robustlab.radiomics.selection import select_features, shape_dependence, texture_test
+from robustlab.radiomics.study import (
+    Study,
+    StudyError,
+    ValidatedStudy,
+    check_same_columns,
+    load_study,
+    validate_study,
+)
+
+log = logging.getLogger(__name__)
+FAILURE_COLUMNS = ["acquisition", "roi", "perturbation", "image", "mask", "error"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings of the analysis (each one a keyword of :func:`run_study`).
+
+    Attributes:
+        threshold: the excellence cut; None keeps the study's (default 0.9).
+        alpha: the statistics' intervals have level ``1 - alpha``.
+        bands: the cut points of the poor/moderate/good/excellent bands (Koo and Li 2016).
+        geometry_tolerance: largest accepted image/mask difference in spacing, origin (mm) and
+            direction.
+        shape_rho: the ``|rho|`` above which a feature is shape-dependent.
+        texture: run the voxel-shuffling texture test (image acquisitions only).
+        texture_acquisitions: the acquisitions shuffled; None: for each parameter file, the
+            first compared image acquisition.
+        texture_rtol, texture_atol: "does not change": ``|shuffled - original| <= atol +
+            rtol * |original|`` on every ROI.
+        select_on: the comparisons a robust feature must be excellent in; None: every
+            comparison (the combined row of a pairwise one).
+        drop_shape: leave the shape features out of the robust list.
+        report: write figures, ``report.md`` and ``report.html``.
+    """
+
+    threshold: float | None = None
+    alpha: float = 0.05
+    bands: tuple[float, float, float] = (0.5, 0.75, 0.9)
+    geometry_tolerance: float = 1e-4
+    shape_rho: float = 0.8
+    texture: bool = True
+    texture_acquisitions: tuple[str, ...] | None = None
+    texture_rtol: float = 1e-6
+    texture_atol: float = 1e-9
+    select_on: tuple[str, ...] | None = None
+    drop_shape: bool = True
+    report: bool = True
+
+    @classmethod
+    def from_kwargs(cls, options: Mapping[str, Any]) -> Options:
+        """Build from keywords; an unknown keyword raises naming it and the close ones."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in options:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise TypeError(f"unknown option {key!r}{hint} (options: {', '.join(known)})")
+        clean = dict(options)
+        for key in ("bands", "texture_acquisitions", "select_on"):
+            if clean.get(key) is not None:
+                clean[key] = tuple(clean[key])
+        return cls(**clean)
+
+
+@dataclass
+class StudyResult:
+    """What :func:`run_study` produced (all of it also written under ``out_dir``).
+
+    Attributes:
+        out_dir: the output folder.
+        complete: False for a shard run whose study is not yet fully in the cache (then only
+            ``counts`` and ``missing_shards`` are set).
+        summary, per_feature, robust, selection, features, failures: the output tables.
+        counts: extraction counts (``cached``, ``extracted``, ``failed``).
+        missing_shards: the shards (``i`` of ``n``) with items not yet in the cache.
+    """
+
+    out_dir: Path
+    complete: bool = True
+    summary: pd.DataFrame | None = None
+    per_feature: pd.DataFrame | None = None
+    robust: pd.DataFrame | None = None
+    selection: pd.DataFrame | None = None
+    features: pd.DataFrame | None = None
+    failures: pd.DataFrame | None = None
+    shape: pd.DataFrame | None = None
+    texture: pd.DataFrame | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    missing_shards: list[int] = field(default_factory=list)
+
+
+def default_cache_dir() -> Path:
+    """``.cache/radiomics`` under the current working directory (absolute)."""
+    return (Path.cwd() / ".cache" / "radiomics").resolve()
+
+
+def texture_targets(study: Study, chosen: Sequence[str] | None) -> list[str]:
+    """The acquisitions of the texture test (validated: image acquisitions of the study)."""
+    if chosen is not None:
+        for aid in chosen:
+            if aid not in study.acquisitions:
+                raise StudyError(f"texture_acquisitions: unknown acquisition {aid!r}")
+            if not study.acquisitions[aid].is_image:
+                raise StudyError(f"texture_acquisitions: {aid!r} is a feature CSV; the texture "
+                                 "test needs its image")
+        return list(chosen)
+    first: dict[Path, str] = {}
+    for cmp in study.comparisons:
+        for aid in cmp.members:
+            acq = study.acquisitions[aid]
+            if acq.is_image and acq.extraction not in first:
+                first[acq.extraction] = aid
+    return list(first.values())
+
+
+def run_study(
+    study: str | Path, out_dir: Path, *, n_jobs: int = -1, cache_dir: Path | None = None,
+    seed: int = 0, shard: tuple[int, int] | None = None, progress: bool = True, **options: Any,
+) -> StudyResult:
+    """Run a radiomics robust-feature study end to end.
+
+    Args:
+        study: a study YAML path or a bundled study name.
+        out_dir: where every output goes (created).
+        n_jobs: extraction workers (-1: all cores).
+        cache_dir: the extraction cache (default: ``.cache/radiomics`` in the working dir).
+        seed: seeds the texture test's shuffling.
+        shard: ``(i, n)``: extract only the i-th of n shares of the work items; the analysis
+            runs when every item is in the cache, otherwise the result lists missing shards.
+        progress: show progress bars.
+        **options: the fields of :class:`Options`.
+
+    Returns:
+        :class:`StudyResult`.
+
+    Raises:
+        StudyError: on invalid input, before any extraction.
+    """
+    opts = Options.from_kwargs(options)
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    loaded = load_study(study)
+    if opts.threshold is not None:
+        loaded = dataclasses.replace(loaded, threshold=float(opts.threshold))
+    validated = validate_study(loaded, opts.geometry_tolerance)
+    shuffled = texture_targets(loaded, opts.texture_acquisitions) if opts.texture else []
+    cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir())
+    items = work_items(validated, shuffle=shuffled, seed=seed)
+    record: dict[str, Any] = {"study": str(loaded.path), "cache_dir": str(cache.root),
+                              "n_jobs": n_jobs, "seed": seed, "pyradiomics": pyradiomics_version(),
+                              "options": dataclasses.asdict(opts), "n_items": len(items)}
+    if shard is not None:
+        mine = shard_items(items, shard)
+        counts = extract(mine, cache, n_jobs=n_jobs, progress=progress)
+        missing = sorted({j % shard[1] for j, it in enumerate(items) if not cache.contains(it.key)})
+        record.update(shard=f"{shard[0]}/{shard[1]}", shard_items=len(mine), counts=counts,
+                      missing_shards=missing)
+        write_json(out_dir / "extraction.json", record)
+        if missing:
+            log.info("shard %d/%d: %s; waiting for shard(s) %s before the analysis",
+                     shard[0], shard[1], counts, ", ".join(f"{m}/{shard[1]}" for m in missing))
+            return StudyResult(out_dir=out_dir, complete=False, counts=counts,
+                               missing_shards=missing)
+    else:
+        counts = extract(items, cache, n_jobs=n_jobs, progress=progress)
+        record["counts"] = counts
+        write_json(out_dir / "extraction.json", record)
+    return analyse(validated, items, cache, out_dir, opts, counts, shuffled)
+
+
+def collect(items: Sequence[WorkItem], cache: FeatureCache) -> tuple[
+        dict[str, pd.DataFrame], dict[str, pd.DataFrame], pd.DataFrame]:
+    """Read the cached payloads into wide tables (original, shuffled) and a failure table."""
+    rows: dict[tuple[bool, str], dict[str, dict[str, float]]] = {}
+    failures = []
+    for it in items:
+        payload = cache.get(it.key)
+        perturbation = "" if it.shuffle_seed is None else f"shuffle:{it.shuffle_seed}"
+        if payload is None or "error" in payload:
+            error = "not in the cache (corrupt or missing entry)" if payload is None else payload["error"]
+            failures.append({"acquisition": it.acquisition, "roi": it.roi,
+                             "perturbation": perturbation, "image": str(it.image),
+                             "mask": str(it.mask), "error": error})
+            continue
+        rows.setdefault((it.shuffle_seed is not None, it.acquisition), {})[it.roi] = payload["features"]
+    tables: dict[bool, dict[str, pd.DataFrame]] = {False: {}, True: {}}
+    for (perturbed, aid), per_roi in rows.items():
+        table = pd.DataFrame.from_dict(per_roi, orient="index")
+        table.index = pd.Index([str(r) for r in table.index], name="roi")
+        tables[perturbed][aid] = table.astype("float64")
+    failure_table = pd.DataFrame(failures, columns=FAILURE_COLUMNS)
+    return tables[False], tables[True], failure_table
+
+
+def analyse(
+    validated: ValidatedStudy, items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path,
+    opts: Options, counts: Mapping[str, int], shuffled: Sequence[str],
+) -> StudyResult:
+    """Everything after extraction: tables, comparisons, selection, outputs and report."""
+    study = validated.study
+    original, perturbed, failures = collect(items, cache)
+    for aid in study.acquisitions:
+        if study.acquisitions[aid].is_image and aid not in original:
+            original[aid] = pd.DataFrame(index=pd.Index([], name="roi"), dtype="float64")
+    tables = {**original, **validated.tables}
+    tables = {aid: tables[aid] for aid in study.acquisitions}
+    for cmp in study.comparisons:
+        for _, members in cmp.units():
+            usable = [m for m in members if tables[m].shape[1]]
+            for other in usable[1:]:
+                check_same_columns(tables[usable[0]], tables[other], usable[0], other,
+                                   f"{study.path.name}: comparison {cmp.name!r}")
+    per_feature, summary = compare(study.comparisons, tables, study.threshold, opts.alpha, opts.bands)
+    missing = failures[failures["perturbation"] == ""]
+    summary["missing_rois"] = [
+        "; ".join(f"{a}:{r}" for a, r in zip(missing["acquisition"], missing["roi"], strict=True)
+                  if a in _members(study, name)) for name in summary["comparison"]]
+    compared = list(dict.fromkeys(m for c in study.comparisons for m in c.members))
+    shape = shape_dependence({a: tables[a] for a in compared}, opts.shape_rho)
+    texture = (texture_test({a: original[a] for a in shuffled if a in original}, perturbed,
+                            opts.texture_rtol, opts.texture_atol) if shuffled else None)
+    select_on = list(opts.select_on) if opts.select_on is not None else [c.name for c in study.comparisons]
+    unknown = [s for s in select_on if s not in set(per_feature["comparison"])]
+    if unknown:
+        raise StudyError(f"select_on: unknown comparison(s) {unknown}; "
+                         f"known: {sorted(set(per_feature['comparison']))}")
+    selection = select_features(per_feature, select_on, study.threshold, shape, texture,
+                                opts.drop_shape)
+    robust = selection[selection["robust"]].drop(columns=["robust", "reason"]).reset_index(drop=True)
+    tidy = tidy_table(tables)
+
+    write_table(tidy, out_dir / "features", ("csv", "parquet"))
+    write_table(wide_table(tidy), out_dir / "features_wide", ("csv", "parquet"))
+    write_table(per_feature, out_dir / "per_feature", ("csv", "parquet"))
+    write_table(summary, out_dir / "summary", ("csv",))
+    write_table(robust, out_dir / "robust_features", ("csv",))
+    write_table(selection, out_dir / "selection", ("csv",))
+    write_table(shape, out_dir / "shape_dependence", ("csv",))
+    if texture is not None:
+        write_table(texture, out_dir / "texture_test", ("csv",))
+    write_table(failures, out_dir / "failures", ("csv",))
+    result = StudyResult(out_dir=out_dir, summary=summary, per_feature=per_feature, robust=robust,
+                         selection=selection, features=tidy, failures=failures, shape=shape,
+                         texture=texture, counts=dict(counts))
+    if opts.report:
+        from robustlab.radiomics.report import write_report
+
+        write_report(study, result)
+    log.info("%s: %d comparisons, %d robust features of %d; %d failed ROI(s); outputs in %s",
+             study.name, len(summary), len(robust), len(selection), len(failures), out_dir)
+    return result
+
+
+def _members(study: Study, comparison: str) -> set[str]:
+    base = comparison.split("/", 1)[0]
+    for cmp in study.comparisons:
+        if cmp.name == base:
+            return set(cmp.members)
+    return set()

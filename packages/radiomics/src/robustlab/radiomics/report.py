@@ -1,0 +1,241 @@
+"""Figures, ``report.md`` and a self-contained ``report.html`` (figures embedded as base64).
+
+Figures (PNG, in ``figures/``):
+- ``pct_excellent.png``: percentage of excellent features per comparison;
+- ``by_image_type.png`` and ``by_feature_class.png``: distributions of the statistic per image
+  type and per feature class (one box per group, over every comparison row);
+- ``te_pairs.png``: when the study has a TE series (a pairwise comparison whose acquisitions
+  all give ``te``), the percentage of excellent features of each TE pair as a heatmap.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from robustlab.common.io import atomic_path, write_text
+from robustlab.radiomics.study import Study
+
+if TYPE_CHECKING:
+    from robustlab.radiomics.pipeline import StudyResult
+
+TABLES = {
+    "summary.csv": "one row per comparison: excellent features and band counts",
+    "per_feature.csv": "statistic, CI and band of every feature in every comparison (also .parquet)",
+    "robust_features.csv": "the robust, informative features",
+    "selection.csv": "every feature with the reasons it was dropped",
+    "shape_dependence.csv": "largest |Spearman rho| of each feature against the shape features",
+    "texture_test.csv": "largest relative change of each feature under voxel shuffling",
+    "features.csv": "tidy feature table (also .parquet); features_wide.csv: one row per ROI",
+    "failures.csv": "ROIs that could not be extracted, with the error",
+}
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def figure_pct_excellent(summary: pd.DataFrame, threshold: float, path: Path) -> Path:
+    """Bar chart: percentage of excellent features per comparison."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * len(summary) + 2), 4))
+    ax.bar(range(len(summary)), summary["pct_excellent"], color="#3a6ea5")
+    ax.set_xticks(range(len(summary)), summary["comparison"], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel(f"% features with statistic > {threshold:g}")
+    ax.set_ylim(0, 100)
+    ax.set_title("Excellent features per comparison")
+    return _save(fig, path)
+
+
+def figure_distribution(per_feature: pd.DataFrame, by: str, path: Path) -> Path:
+    """Box plots of the statistic per ``by`` (``image_type`` or ``feature_class``)."""
+    plt = _plt()
+    data = per_feature.dropna(subset=["value"])
+    groups = list(pd.unique(data[by]))
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * len(groups) + 2), 4))
+    if groups:
+        ax.boxplot([data.loc[data[by] == g, "value"].to_numpy() for g in groups], showfliers=False)
+        ax.set_xticks(range(1, len(groups) + 1), groups, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("ICC / CCC")
+    ax.set_title(f"Statistic per {by.replace('_', ' ')} (all comparisons)")
+    return _save(fig, path)
+
+
+def te_pairs(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
+    """Percentage of excellent features per TE pair, as a (TE x TE) table; None without a TE series."""
+    records = []
+    for cmp in study.comparisons:
+        if not cmp.pairs:
+            continue
+        tes = {m: study.acquisitions[m].meta.get("te") for m in cmp.members}
+        if any(v is None for v in tes.values()):
+            continue
+        for name, (a, b) in cmp.units():
+            row = summary.loc[summary["comparison"] == name]
+            if len(row):
+                records.append((float(tes[a]), float(tes[b]), float(row["pct_excellent"].iloc[0])))
+    if not records:
+        return None
+    df = pd.DataFrame(records, columns=["te_a", "te_b", "pct"])
+    values = sorted(set(df["te_a"]) | set(df["te_b"]))
+    grid = pd.DataFrame(np.nan, index=values, columns=values)
+    for a, b, pct in records:
+        grid.loc[a, b] = grid.loc[b, a] = pct
+    return grid
+
+
+def figure_te(grid: pd.DataFrame, path: Path) -> Path:
+    """Heatmap of the percentage of excellent features for each pair of TEs."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 4.3))
+    im = ax.imshow(grid.to_numpy(), vmin=0, vmax=100, cmap="viridis")
+    labels = [f"{v:g}" for v in grid.index]
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("TE (ms)")
+    ax.set_ylabel("TE (ms)")
+    fig.colorbar(im, ax=ax, label="% excellent (CCC)")
+    ax.set_title("TE pairs")
+    return _save(fig, path)
+
+
+def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
+    """Per comparison group: simulated range of pct_excellent beside the published range."""
+    if not study.published:
+        return None
+    rows = []
+    for group, (lo, hi) in study.published.items():
+        got = summary.loc[summary["group"] == group, "pct_excellent"]
+        rows.append({"group": group, "n_comparisons": len(got),
+                     "simulated_min_pct": got.min() if len(got) else np.nan,
+                     "simulated_max_pct": got.max() if len(got) else np.nan,
+                     "published_low_pct": lo, "published_high_pct": hi})
+    return pd.DataFrame(rows)
+
+
+def markdown_table(df: pd.DataFrame, floatfmt: str = "{:.2f}") -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (no index)."""
+    def cell(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else floatfmt.format(v)
+        return "" if v is None or v is pd.NA else str(v).replace("|", "\\|")
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def write_report(study: Study, result: StudyResult) -> dict[str, Path]:
+    """Write the figures, ``report.md`` and ``report.html`` into ``result.out_dir``.
+
+    Returns:
+        Name -> path of every file written.
+    """
+    out = result.out_dir
+    figs = out / "figures"
+    summary, per_feature = result.summary, result.per_feature
+    written = {
+        "pct_excellent": figure_pct_excellent(summary, study.threshold, figs / "pct_excellent.png"),
+        "by_image_type": figure_distribution(per_feature, "image_type", figs / "by_image_type.png"),
+        "by_feature_class": figure_distribution(per_feature, "feature_class",
+                                                figs / "by_feature_class.png"),
+    }
+    grid = te_pairs(study, summary)
+    if grid is not None:
+        written["te_pairs"] = figure_te(grid, figs / "te_pairs.png")
+    published = published_table(study, summary)
+    sections = _sections(study, result, published)
+    written["report.md"] = write_text(out / "report.md", _markdown(study, sections, written, out))
+    written["report.html"] = write_text(out / "report.html", _html(study, sections, written, out))
+    return written
+
+
+def _sections(study: Study, result: StudyResult, published: pd.DataFrame | None) -> list[tuple[str, Any]]:
+    sel = result.selection
+    dropped = sel.loc[~sel["robust"], "reason"].str.split("; ").explode()
+    reasons = dropped.str.replace(r"^([^:]+):.*$", r"\1", regex=True).value_counts()
+    reason_table = reasons.rename_axis("reason").reset_index(name="n_features")
+    counts = result.counts
+    failures = result.failures
+    lines = [
+        f"Study file: `{study.path.name}`; {len(study.acquisitions)} acquisitions, "
+        f"{len(study.comparisons)} comparisons; a feature is excellent when its statistic is "
+        f"> {study.threshold:g}.",
+        f"Extraction: {counts.get('extracted', 0)} ROI(s) extracted, {counts.get('cached', 0)} "
+        f"read from the cache, {len(failures)} failed.",
+        f"Robust, informative features: **{len(result.robust)}** of {len(sel)}.",
+    ]
+    if len(failures):
+        lines.append("Missing (failed) ROIs: " + ", ".join(
+            f"{a}:{r}{' (' + p + ')' if p else ''}" for a, r, p in
+            zip(failures["acquisition"], failures["roi"], failures["perturbation"], strict=True)))
+    sections: list[tuple[str, Any]] = [("Overview", lines), ("Summary", result.summary)]
+    if published is not None:
+        sections.append(("Simulated vs published (% excellent per group)", published))
+    sections.append(("Why features were dropped (a feature may have several reasons)", reason_table))
+    if len(failures):
+        sections.append(("Failures", failures[["acquisition", "roi", "perturbation", "error"]]))
+    return sections
+
+
+def _markdown(study: Study, sections: list[tuple[str, Any]], written: Mapping[str, Path],
+              out: Path) -> str:
+    parts = [f"# Radiomics robust-feature report: {study.name}", ""]
+    for title, body in sections:
+        parts += [f"## {title}", ""]
+        parts += ([*body, ""] if isinstance(body, list) else [markdown_table(body), ""])
+    parts += ["## Figures", ""]
+    for name, path in written.items():
+        if path.suffix == ".png":
+            parts += [f"![{name}]({path.relative_to(out).as_posix()})", ""]
+    parts += ["## Tables", ""]
+    parts += [f"- [{name}]({name}): {what}" for name, what in TABLES.items() if (out / name).exists()]
+    parts += ["- [report.html](report.html): this report, self-contained", ""]
+    return "\n".join(parts)
+
+
+def _html(study: Study, sections: list[tuple[str, Any]], written: Mapping[str, Path],
+          out: Path) -> str:
+    esc = html.escape
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{esc(study.name)}: radiomics report</title>",
+        "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
+        "table{border-collapse:collapse;font-size:80%}td,th{border:1px solid #ccc;padding:2px 6px}"
+        "img{max-width:100%}</style></head><body>",
+        f"<h1>Radiomics robust-feature report: {esc(study.name)}</h1>",
+    ]
+    for title, body in sections:
+        parts.append(f"<h2>{esc(title)}</h2>")
+        if isinstance(body, list):
+            parts += [f"<p>{esc(line).replace('**', '')}</p>" for line in body]
+        else:
+            parts.append(body.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.2f}"))
+    parts.append("<h2>Figures</h2>")
+    for name, path in written.items():
+        if path.suffix == ".png":
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            parts.append(f"<h3>{esc(name)}</h3><img alt='{esc(name)}' src='data:image/png;base64,{data}'>")
+    parts.append("<h2>Tables</h2><ul>")
+    parts += [f"<li><a href='{esc(n)}'>{esc(n)}</a>: {esc(w)}</li>" for n, w in TABLES.items()
+              if (out / n).exists()]
+    parts.append("</ul></body></html>")
+    return "\n".join(parts)

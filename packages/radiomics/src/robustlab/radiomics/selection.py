@@ -1,0 +1,179 @@
+"""Selection: shape dependence, the voxel-shuffling texture test, and the robust feature list.
+
+- Shape dependence: a non-shape feature whose Spearman rank correlation with a shape feature
+  across the ROIs of an acquisition is ``|rho| > rho_threshold`` (default 0.8) carries shape
+  information rather than texture. Computed per acquisition with one
+  :func:`robustlab.common.stats.spearman_matrix` call (features x shape features); a feature
+  is shape-dependent when the median over acquisitions of its largest ``|rho|`` exceeds the
+  threshold.
+- Texture test: voxel intensities inside each ROI are shuffled (a seeded permutation) and the
+  features re-extracted; a feature whose value does not change on any ROI,
+  ``|shuffled - original| <= atol + rtol * |original|`` (defaults ``rtol = 1e-6``,
+  ``atol = 1e-9``), cannot distinguish textures ("texture-blind"). Shuffling keeps the
+  intensity histogram, so first-order features of the original image are texture-blind by
+  construction, while texture matrices (GLCM, GLRLM, ...) of a structured texture change.
+- The robust list: features excellent in every selected comparison, not shape features, not
+  shape-dependent and not texture-blind; every dropped feature gets its reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from robustlab.common.stats import spearman_matrix
+from robustlab.radiomics.features import is_shape, split_names
+
+
+def shape_dependence(
+    tables: Mapping[str, pd.DataFrame], rho_threshold: float = 0.8
+) -> pd.DataFrame:
+    """Spearman dependence of every non-shape feature on the shape features.
+
+    Args:
+        tables: acquisition -> wide table (index ROI, columns features incl. shape features).
+        rho_threshold: a feature is shape-dependent when its median (over acquisitions)
+            largest ``|rho|`` against any shape feature is ``> rho_threshold``.
+
+    Returns:
+        One row per non-shape feature: ``feature, max_abs_rho, shape_partner,
+        n_acquisitions, shape_dependent`` (``max_abs_rho`` NaN when no acquisition gives a
+        defined correlation, e.g. fewer than 3 ROIs or constant features).
+
+    Reference:
+        Spearman C (1904). Am J Psychol 15(1):72-101.
+    """
+    rows = []
+    for aid, table in tables.items():
+        table = table.dropna(how="all")
+        if len(table) < 3:
+            continue
+        shape = is_shape(table.columns)
+        if not shape.any() or shape.all():
+            continue
+        other = table.loc[:, ~shape]
+        shp = table.loc[:, shape]
+        rho = np.abs(spearman_matrix(other.to_numpy(), shp.to_numpy(), nan_policy="propagate"))
+        defined = ~np.all(np.isnan(rho), axis=1)
+        best = np.where(defined, np.nanmax(np.where(np.isnan(rho), -np.inf, rho), axis=1), np.nan)
+        partner = np.asarray(shp.columns)[np.argmax(np.where(np.isnan(rho), -np.inf, rho), axis=1)]
+        rows.append(pd.DataFrame({"acquisition": aid, "feature": other.columns,
+                                  "max_abs_rho": best, "shape_partner": partner}))
+    if not rows:
+        return pd.DataFrame({"feature": pd.Series(dtype=str), "max_abs_rho": pd.Series(dtype=float),
+                             "shape_partner": pd.Series(dtype=str),
+                             "n_acquisitions": pd.Series(dtype=int),
+                             "shape_dependent": pd.Series(dtype=bool)})
+    per_acq = pd.concat(rows, ignore_index=True)
+    grouped = per_acq.groupby("feature", sort=False)
+    out = grouped.agg(max_abs_rho=("max_abs_rho", "median"),
+                      n_acquisitions=("max_abs_rho", "count"))
+    # the partner reported is the one of the acquisition with the strongest correlation
+    strongest = per_acq.loc[per_acq["max_abs_rho"].fillna(-1).groupby(per_acq["feature"],
+                                                                      sort=False).idxmax()]
+    out["shape_partner"] = strongest.set_index("feature")["shape_partner"].reindex(out.index)
+    out["shape_dependent"] = out["max_abs_rho"].fillna(-np.inf) > rho_threshold
+    return out.reset_index()[["feature", "max_abs_rho", "shape_partner", "n_acquisitions",
+                              "shape_dependent"]]
+
+
+def texture_test(
+    original: Mapping[str, pd.DataFrame], shuffled: Mapping[str, pd.DataFrame],
+    rtol: float = 1e-6, atol: float = 1e-9,
+) -> pd.DataFrame:
+    """Which features stay unchanged when voxel intensities are shuffled inside each ROI.
+
+    Args:
+        original: acquisition -> wide table of the original images.
+        shuffled: acquisition -> wide table of the same ROIs after shuffling.
+        rtol, atol: a value is unchanged when ``|shuffled - original| <= atol + rtol *
+            |original|`` (both NaN counts as unchanged).
+
+    Returns:
+        One row per feature present in both: ``feature, max_rel_change, n_values,
+        texture_blind`` (texture-blind: unchanged on every compared ROI).
+    """
+    orig_parts, shuf_parts = [], []
+    for aid, table in shuffled.items():
+        if aid not in original:
+            continue
+        base = original[aid]
+        rois = [r for r in table.index if r in base.index]
+        cols = [c for c in table.columns if c in base.columns]
+        orig_parts.append(base.loc[rois, cols])
+        shuf_parts.append(table.loc[rois, cols])
+    if not orig_parts:
+        return pd.DataFrame({"feature": pd.Series(dtype=str), "max_rel_change": pd.Series(dtype=float),
+                             "n_values": pd.Series(dtype=int), "texture_blind": pd.Series(dtype=bool)})
+    a = pd.concat(orig_parts, ignore_index=True)
+    b = pd.concat(shuf_parts, ignore_index=True).reindex(columns=a.columns)
+    x, y = a.to_numpy(np.float64), b.to_numpy(np.float64)
+    both_nan = np.isnan(x) & np.isnan(y)
+    diff = np.abs(y - x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unchanged = np.where(both_nan, True, diff <= atol + rtol * np.abs(x))
+        rel = np.where(both_nan, 0.0, diff / np.maximum(np.abs(x), np.finfo(float).tiny))
+    rel = np.where(np.isnan(rel), np.inf, rel)
+    return pd.DataFrame({"feature": a.columns, "max_rel_change": rel.max(axis=0),
+                         "n_values": np.full(len(a.columns), len(a)),
+                         "texture_blind": unchanged.all(axis=0)})
+
+
+def select_features(
+    per_feature: pd.DataFrame, select_on: Sequence[str], threshold: float,
+    shape: pd.DataFrame | None = None, texture: pd.DataFrame | None = None,
+    drop_shape: bool = True,
+) -> pd.DataFrame:
+    """The verdict for every feature, with the reasons of every drop.
+
+    Args:
+        per_feature: from :func:`robustlab.radiomics.analysis.compare`.
+        select_on: the comparison rows a feature must be excellent in (a feature absent from
+            a comparison, e.g. a 3D-only feature in a 2D comparison, is not judged by it).
+        threshold: the excellence cut (for the reason text).
+        shape: from :func:`shape_dependence` (None: not tested).
+        texture: from :func:`texture_test` (None: not tested).
+        drop_shape: drop the shape features themselves (they describe the ROI, not the tissue).
+
+    Returns:
+        One row per feature: ``feature, image_type, feature_class, n_comparisons, robust,
+        reason`` (``reason`` is empty for a robust feature, else every reason joined by ``; ``).
+    """
+    features = pd.unique(per_feature["feature"])
+    out = split_names(features)[["feature", "image_type", "feature_class"]].set_index("feature")
+    reasons = pd.DataFrame(index=out.index)
+    chosen = per_feature[per_feature["comparison"].isin(list(select_on))]
+    out["n_comparisons"] = chosen.groupby("feature").size().reindex(out.index, fill_value=0)
+    for name, rows in chosen.groupby("comparison", sort=False):
+        rows = rows.set_index("feature")
+        value = rows["value"]
+        text = np.where(
+            value.isna(), f"not excellent in {name}: {rows['statistic'].iloc[0]} undefined",
+            f"not excellent in {name}: {rows['statistic'].iloc[0]} = " + value.map("{:.3f}".format)
+            + f" <= {threshold:g}")
+        reasons[f"cmp:{name}"] = pd.Series(np.where(rows["excellent"], "", text),
+                                           index=rows.index).reindex(out.index).fillna("")
+    if drop_shape:
+        reasons["shape"] = np.where(out["feature_class"].isin(["shape", "shape2D"]),
+                                    "shape feature (describes the ROI, not its texture)", "")
+    if shape is not None and not shape.empty:
+        s = shape.set_index("feature").reindex(out.index)
+        flag = s["shape_dependent"].astype("boolean").fillna(False).to_numpy(bool)
+        text = ("shape-dependent: |rho| = " + s["max_abs_rho"].map("{:.2f}".format)
+                + " with " + s["shape_partner"].astype(str))
+        reasons["shape_dependent"] = np.where(flag, text, "")
+    if texture is not None and not texture.empty:
+        t = texture.set_index("feature").reindex(out.index)
+        flag = t["texture_blind"].astype("boolean").fillna(False).to_numpy(bool)
+        text = ("texture-blind: unchanged by voxel shuffling (max relative change "
+                + t["max_rel_change"].map("{:.1e}".format) + ")")
+        reasons["texture_blind"] = np.where(flag, text, "")
+    if reasons.shape[1]:
+        joined = reasons.astype(str).apply(lambda col: col.where(col == "", col + "; ")).sum(axis=1)
+        out["reason"] = joined.str.rstrip("; ")
+    else:
+        out["reason"] = ""
+    out["robust"] = out["reason"] == ""
+    return out.reset_index()[["feature", "image_type", "feature_class", "n_comparisons", "robust",
+                              "reason"]]

@@ -1,0 +1,538 @@
+"""The study file: load it, resolve its paths, and validate everything before any extraction.
+
+A study YAML names the acquisitions (image + label-map mask, or a pyradiomics feature CSV),
+the pyradiomics parameter file, and the comparisons (ICC or CCC between acquisitions). See the
+README of the radiomics package for the format. Every error raised here names the study file,
+the acquisition, the file, the ROI or the key at fault, and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+STATISTICS = ("icc", "ccc")
+COMBINE = ("intersection",)
+ICC_OPTIONS = {"model": ("oneway", "twoway"), "type": ("agreement", "consistency"),
+               "unit": ("single", "average")}
+IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+_ACQ_KEYS = {"image", "mask", "features", "labels", "extraction"}
+_STUDY_KEYS = {"name", "threshold", "roi_column", "extraction", "acquisitions", "comparisons",
+               "published", "description"}
+_CMP_KEYS = {"name", "statistic", "acquisitions", "pairs", "combine", "model", "type", "unit",
+             "group", "description"}
+
+
+class StudyError(ValueError):
+    """A study file that cannot be analysed; the message names the file and the key at fault."""
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """One acquisition of a study.
+
+    Attributes:
+        id: its key in the study file.
+        image, mask: the image and its label map (absolute), or None for a feature CSV.
+        features: the pyradiomics feature CSV (absolute), or None for an image.
+        labels: the labels to extract (None: every non-zero label of the mask).
+        extraction: the absolute path of its pyradiomics parameter file (None for a CSV
+            acquisition that does not name one).
+        meta: every other key (scanner, field_strength, te, tr, mode, ...).
+    """
+
+    id: str
+    image: Path | None = None
+    mask: Path | None = None
+    features: Path | None = None
+    labels: tuple[int, ...] | None = None
+    extraction: Path | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_image(self) -> bool:
+        """True when the features come from extraction, False for a feature CSV."""
+        return self.features is None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison: a statistic between acquisitions, or between each of several pairs.
+
+    Attributes:
+        name: its name in the outputs.
+        statistic: ``"icc"`` or ``"ccc"``.
+        acquisitions: the compared acquisitions (the raters), for a single comparison.
+        pairs: for a pairwise comparison, the pairs; each gives ``<name>/<a>_vs_<b>``.
+        combine: how pairs combine into the row ``<name>`` (``"intersection"``: excellent in
+            every pair).
+        icc: ``model``/``type``/``unit`` of :func:`robustlab.common.stats.icc`.
+        group: an optional label kept in the summary (e.g. ``repeat_fixed``).
+    """
+
+    name: str
+    statistic: str
+    acquisitions: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
+    combine: str = "intersection"
+    icc: Mapping[str, str] = field(default_factory=dict)
+    group: str | None = None
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """Every acquisition the comparison reads, in order of first appearance."""
+        seen = list(self.acquisitions)
+        for a, b in self.pairs:
+            seen += [a, b]
+        return tuple(dict.fromkeys(seen))
+
+    def units(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The computed units: ``(result name, acquisitions)``, one per pair or one in all."""
+        if self.pairs:
+            return [(f"{self.name}/{a}_vs_{b}", (a, b)) for a, b in self.pairs]
+        return [(self.name, self.acquisitions)]
+
+
+@dataclass(frozen=True)
+class Study:
+    """A loaded study file (paths resolved, not yet validated against the files)."""
+
+    name: str
+    path: Path
+    threshold: float
+    roi_column: str | None
+    extraction: Path | None
+    acquisitions: Mapping[str, Acquisition]
+    comparisons: tuple[Comparison, ...]
+    published: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def extraction_dir() -> Path:
+    """The folder of the bundled pyradiomics parameter files, ``conf/radiomics/extraction``."""
+    from robustlab.common.hydra_app import config_dir
+
+    return config_dir() / "radiomics" / "extraction"
+
+
+def study_dir() -> Path:
+    """The folder of the bundled studies, ``conf/radiomics/study``."""
+    from robustlab.common.hydra_app import config_dir
+
+    return config_dir() / "radiomics" / "study"
+
+
+def list_extractions() -> list[str]:
+    """Names of the bundled pyradiomics parameter files (e.g. ``paper2d``, ``paper3d``)."""
+    return sorted(p.stem for p in extraction_dir().glob("*.yaml"))
+
+
+def list_studies() -> list[str]:
+    """Names of the bundled studies."""
+    return sorted(p.stem for p in study_dir().glob("*.yaml"))
+
+
+def _unknown(kind: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    return f"unknown {kind} {name!r}{hint} (known: {', '.join(known) or 'none'})"
+
+
+def resolve_extraction(value: str, base: Path, where: str) -> Path:
+    """A bundled parameter-file name or a path (relative to ``base``) -> the file's path."""
+    value = str(value)
+    looks_like_path = any(s in value for s in "/\\") or value.endswith((".yaml", ".yml", ".json"))
+    if looks_like_path:
+        path = (base / value).expanduser().resolve()
+        if not path.is_file():
+            raise StudyError(f"{where}: pyradiomics parameter file {value!r} not found (looked at {path})")
+        return path
+    bundled = extraction_dir() / f"{value}.yaml"
+    if not bundled.is_file():
+        raise StudyError(f"{where}: " + _unknown("extraction", value, list_extractions()))
+    return bundled
+
+
+def resolve_study(study: str | Path) -> Path:
+    """A bundled study name or a path to a study YAML -> the file's absolute path."""
+    text = str(study)
+    path = Path(text).expanduser()
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
+        if not path.is_file():
+            raise StudyError(f"study file {text!r} not found (looked at {path.resolve()})")
+        return path.resolve()
+    bundled = study_dir() / f"{text}.yaml"
+    if not bundled.is_file():
+        raise StudyError(_unknown("study", text, list_studies()))
+    return bundled
+
+
+def _check_keys(where: str, given: Mapping[str, Any], allowed: set[str]) -> None:
+    for key in given:
+        if key not in allowed:
+            raise StudyError(f"{where}: " + _unknown("key", str(key), sorted(allowed)))
+
+
+def load_study(study: str | Path) -> Study:
+    """Read a study YAML (a path or a bundled name) and resolve its paths.
+
+    Args:
+        study: a path to a study YAML, or the name of one in ``conf/radiomics/study/``.
+
+    Returns:
+        The :class:`Study`; nothing is read beyond the YAML itself (see :func:`validate_study`).
+
+    Raises:
+        StudyError: naming the file and the key when the YAML does not follow the format.
+    """
+    path = resolve_study(study)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise StudyError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise StudyError(f"{path}: a study file is a mapping with 'acquisitions' and 'comparisons'")
+    _check_keys(str(path), raw, _STUDY_KEYS)
+    base = path.parent
+    for key in ("acquisitions", "comparisons"):
+        if not raw.get(key):
+            raise StudyError(f"{path}: key {key!r} is missing or empty")
+    if not isinstance(raw["acquisitions"], dict):
+        raise StudyError(f"{path}: 'acquisitions' must map an id to its files")
+    threshold = raw.get("threshold", 0.9)
+    if not isinstance(threshold, (int, float)) or not -1 < float(threshold) < 1:
+        raise StudyError(f"{path}: 'threshold' must be a number in (-1, 1); got {threshold!r}")
+    study_extraction = raw.get("extraction")
+    default_extraction = (
+        resolve_extraction(study_extraction, base, f"{path}: key 'extraction'")
+        if study_extraction is not None else None
+    )
+    acquisitions = {
+        str(aid): _load_acquisition(path, str(aid), spec, base, default_extraction)
+        for aid, spec in raw["acquisitions"].items()
+    }
+    if not isinstance(raw["comparisons"], list):
+        raise StudyError(f"{path}: 'comparisons' must be a list")
+    comparisons = tuple(
+        _load_comparison(path, i, spec, acquisitions) for i, spec in enumerate(raw["comparisons"])
+    )
+    names = [c.name for c in comparisons]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise StudyError(f"{path}: comparison names must be unique; repeated: {', '.join(dupes)}")
+    published = {}
+    for group, rng in (raw.get("published") or {}).items():
+        if not (isinstance(rng, (list, tuple)) and len(rng) == 2):
+            raise StudyError(f"{path}: published.{group} must be [low %, high %]; got {rng!r}")
+        published[str(group)] = (float(rng[0]), float(rng[1]))
+    roi_column = raw.get("roi_column")
+    return Study(
+        name=str(raw.get("name") or path.stem), path=path, threshold=float(threshold),
+        roi_column=None if roi_column is None else str(roi_column),
+        extraction=default_extraction, acquisitions=acquisitions, comparisons=comparisons,
+        published=published,
+    )
+
+
+def _load_acquisition(
+    path: Path, aid: str, spec: Any, base: Path, default_extraction: Path | None
+) -> Acquisition:
+    where = f"{path}: acquisition {aid!r}"
+    if not isinstance(spec, dict):
+        raise StudyError(f"{where}: expected a mapping with image+mask or features; got {spec!r}")
+    has_image = "image" in spec or "mask" in spec
+    if has_image and "features" in spec:
+        raise StudyError(f"{where}: give either image+mask or features, not both")
+    if not has_image and "features" not in spec:
+        raise StudyError(f"{where}: needs either image+mask or features (a pyradiomics CSV)")
+    if has_image and not ("image" in spec and "mask" in spec):
+        missing = "mask" if "image" in spec else "image"
+        raise StudyError(f"{where}: key {missing!r} is missing (an image needs its mask)")
+    meta = {k: v for k, v in spec.items() if k not in _ACQ_KEYS}
+    labels = spec.get("labels")
+    if labels is not None:
+        if isinstance(labels, int):
+            labels = [labels]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in labels):
+            raise StudyError(f"{where}: 'labels' must be positive integers; got {labels!r}")
+        labels = tuple(labels)
+    extraction = (
+        resolve_extraction(spec["extraction"], base, f"{where}, key 'extraction'")
+        if spec.get("extraction") is not None else None
+    )
+    if has_image:
+        extraction = extraction or default_extraction
+        if extraction is None:
+            raise StudyError(f"{where}: no pyradiomics parameter file; set 'extraction' in the "
+                             "study or the acquisition")
+        return Acquisition(aid, image=(base / str(spec["image"])).resolve(),
+                           mask=(base / str(spec["mask"])).resolve(), labels=labels,
+                           extraction=extraction, meta=meta)
+    return Acquisition(aid, features=(base / str(spec["features"])).resolve(), labels=labels,
+                       extraction=extraction, meta=meta)
+
+
+def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisition]) -> Comparison:
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise StudyError(f"{path}: comparison #{i + 1} must be a mapping with a 'name'")
+    name = str(spec["name"])
+    where = f"{path}: comparison {name!r}"
+    _check_keys(where, spec, _CMP_KEYS)
+    statistic = str(spec.get("statistic", "")).lower()
+    if statistic not in STATISTICS:
+        raise StudyError(f"{where}: key 'statistic' must be one of {', '.join(STATISTICS)}; "
+                         f"got {spec.get('statistic')!r}")
+    has_acq, has_pairs = "acquisitions" in spec, "pairs" in spec
+    if has_acq == has_pairs:
+        raise StudyError(f"{where}: give exactly one of 'acquisitions' or 'pairs'")
+    members: list[str] = []
+    pairs: tuple[tuple[str, str], ...] = ()
+    acquisitions: tuple[str, ...] = ()
+    if has_pairs:
+        raw_pairs = spec["pairs"]
+        if not isinstance(raw_pairs, list) or not raw_pairs or not all(
+            isinstance(p, (list, tuple)) and len(p) == 2 for p in raw_pairs
+        ):
+            raise StudyError(f"{where}: 'pairs' must be a list of [a, b] pairs; got {raw_pairs!r}")
+        pairs = tuple((str(a), str(b)) for a, b in raw_pairs)
+        members = [m for p in pairs for m in p]
+    else:
+        acquisitions = tuple(str(a) for a in spec["acquisitions"])
+        members = list(acquisitions)
+        need = "exactly 2" if statistic == "ccc" else "at least 2"
+        if (statistic == "ccc" and len(acquisitions) != 2) or len(acquisitions) < 2:
+            raise StudyError(f"{where}: {statistic} needs {need} acquisitions; got {len(acquisitions)}")
+    for m in members:
+        if m not in acqs:
+            raise StudyError(f"{where}: " + _unknown("acquisition", m, sorted(acqs)))
+    combine = str(spec.get("combine", "intersection"))
+    if combine not in COMBINE:
+        raise StudyError(f"{where}: key 'combine' must be one of {', '.join(COMBINE)}; got {combine!r}")
+    icc_opts = {"model": "twoway", "type": "agreement", "unit": "single"}
+    for key, choices in ICC_OPTIONS.items():
+        if key in spec:
+            if statistic != "icc":
+                raise StudyError(f"{where}: key {key!r} applies to icc only")
+            if spec[key] not in choices:
+                raise StudyError(f"{where}: key {key!r} must be one of {', '.join(choices)}; "
+                                 f"got {spec[key]!r}")
+            icc_opts[key] = str(spec[key])
+    extractions = {acqs[m].extraction for m in members if acqs[m].is_image}
+    if len(extractions) > 1:
+        detail = ", ".join(f"{m}: {acqs[m].extraction.name}" for m in dict.fromkeys(members)
+                           if acqs[m].is_image and acqs[m].extraction is not None)
+        raise StudyError(f"{where}: compares acquisitions extracted with different parameter "
+                         f"files ({detail}); compare only acquisitions with the same extraction")
+    return Comparison(name=name, statistic=statistic, acquisitions=acquisitions, pairs=pairs,
+                      combine=combine, icc=icc_opts if statistic == "icc" else {},
+                      group=None if spec.get("group") is None else str(spec["group"]))
+
+
+# --- validation against the files -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidatedStudy:
+    """A study whose files were all read and checked.
+
+    Attributes:
+        study: the loaded study.
+        rois: acquisition id -> its ROI ids in order (labels as strings, or CSV row ids).
+        tables: for feature-CSV acquisitions, id -> the wide table (index ROI, columns features).
+        hashes: file path -> content hash, for every image and mask.
+    """
+
+    study: Study
+    rois: Mapping[str, tuple[str, ...]]
+    tables: Mapping[str, pd.DataFrame]
+    hashes: Mapping[Path, str]
+
+
+def read_image(path: Path, where: str) -> Any:
+    """Read an image with SimpleITK: a NIfTI/NRRD/MHA file, or a folder holding a DICOM series."""
+    import SimpleITK as sitk
+
+    if not path.exists():
+        raise StudyError(f"{where}: file {path} does not exist")
+    try:
+        if path.is_dir():
+            reader = sitk.ImageSeriesReader()
+            series = reader.GetGDCMSeriesIDs(str(path))
+            if not series:
+                raise StudyError(f"{where}: folder {path} holds no DICOM series")
+            if len(series) > 1:
+                raise StudyError(f"{where}: folder {path} holds {len(series)} DICOM series; "
+                                 "point at a folder with one")
+            reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(path), series[0]))
+            return reader.Execute()
+        return sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StudyError(f"{where}: cannot read {path}: {first}") from exc
+
+
+def check_geometry(image: Any, mask: Any, tolerance: float, where: str) -> None:
+    """Raise when the mask's size, spacing, origin or direction differ from the image's.
+
+    Args:
+        tolerance: the largest absolute difference accepted in spacing (mm), origin (mm) and
+            direction cosines.
+    """
+    if image.GetSize() != mask.GetSize():
+        raise StudyError(f"{where}: mask size {mask.GetSize()} differs from image size {image.GetSize()}")
+    for what in ("Spacing", "Origin", "Direction"):
+        a = np.asarray(getattr(image, f"Get{what}")())
+        b = np.asarray(getattr(mask, f"Get{what}")())
+        if a.shape != b.shape or np.max(np.abs(a - b)) > tolerance:
+            raise StudyError(f"{where}: mask {what.lower()} {tuple(b.round(6))} differs from image "
+                             f"{what.lower()} {tuple(a.round(6))} (tolerance {tolerance})")
+
+
+NON_FEATURE_COLUMNS = ("ID", "Image", "Mask")
+
+
+def feature_columns(columns: list[str], roi_column: str | None = None) -> list[str]:
+    """The feature columns of a pyradiomics batch output: no diagnostics, no identifiers."""
+    return [
+        c for c in columns
+        if not c.startswith("diagnostics_") and c not in NON_FEATURE_COLUMNS
+        and not c.startswith("Unnamed:") and c != "" and c != roi_column
+    ]
+
+
+def read_feature_csv(path: Path, roi_column: str | None, where: str) -> pd.DataFrame:
+    """Read a pyradiomics feature CSV into a wide table (index ``roi``, one column per feature).
+
+    ROIs are named by ``roi_column`` when given, else by row order (``"1"``, ``"2"``, ...).
+    """
+    if not path.is_file():
+        raise StudyError(f"{where}: feature file {path} does not exist")
+    try:
+        raw = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise StudyError(f"{where}: cannot read feature CSV {path}: {exc}") from exc
+    cols = feature_columns([str(c) for c in raw.columns], roi_column)
+    if not cols:
+        raise StudyError(f"{where}: {path} has no feature columns")
+    if roi_column is not None:
+        if roi_column not in raw.columns:
+            raise StudyError(f"{where}: {path} has no ROI column {roi_column!r} (roi_column)")
+        rois = raw[roi_column].astype(str)
+        if rois.duplicated().any():
+            raise StudyError(f"{where}: {path}: ROI ids repeat in column {roi_column!r}: "
+                             f"{sorted(set(rois[rois.duplicated()]))[:5]}")
+    else:
+        rois = pd.Series([str(i + 1) for i in range(len(raw))])
+    values = raw[cols].apply(pd.to_numeric, errors="coerce")
+    bad = [c for c in cols if values[c].isna().any() and not raw[c].isna().all()
+           and values[c].isna().sum() > raw[c].isna().sum()]
+    if bad:
+        row = int(np.flatnonzero(values[bad[0]].isna() & raw[bad[0]].notna())[0])
+        raise StudyError(f"{where}: {path}: column {bad[0]!r} row {row + 1} is not a number: "
+                         f"{raw[bad[0]].iloc[row]!r}")
+    values.index = pd.Index(rois.to_list(), name="roi")
+    return values.astype(np.float64)
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes (of every file, in name order, for a DICOM folder)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedStudy:
+    """Check every file and every comparison of ``study`` before any extraction.
+
+    Checks: every file exists and loads (NIfTI, NRRD, DICOM series through SimpleITK; feature
+    CSVs through pandas); image and mask geometry agree within ``geometry_tolerance``; every
+    listed label is present and non-empty; a mask has at least one ROI; compared acquisitions
+    share the same ROIs and, for feature CSVs, the same feature columns.
+
+    Args:
+        study: from :func:`load_study`.
+        geometry_tolerance: largest accepted difference in spacing, origin and direction.
+
+    Returns:
+        :class:`ValidatedStudy` with each acquisition's ROIs, the CSV tables and file hashes.
+
+    Raises:
+        StudyError: naming the acquisition, the file, the label or the comparison at fault.
+    """
+    import SimpleITK as sitk
+
+    rois: dict[str, tuple[str, ...]] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    hashes: dict[Path, str] = {}
+    for aid, acq in study.acquisitions.items():
+        where = f"{study.path.name}: acquisition {aid!r}"
+        if not acq.is_image:
+            table = read_feature_csv(acq.features, study.roi_column, where)
+            if acq.labels is not None:
+                wanted = [str(v) for v in acq.labels]
+                missing = [r for r in wanted if r not in table.index]
+                if missing:
+                    raise StudyError(f"{where}: ROI(s) {missing} not in {acq.features.name}")
+                table = table.loc[wanted]
+            tables[aid] = table
+            rois[aid] = tuple(table.index)
+            continue
+        image = read_image(acq.image, f"{where}, key 'image'")
+        mask = read_image(acq.mask, f"{where}, key 'mask'")
+        check_geometry(image, mask, geometry_tolerance, f"{where}: {acq.mask.name} vs {acq.image.name}")
+        labels_arr = sitk.GetArrayViewFromImage(mask)
+        if not np.issubdtype(labels_arr.dtype, np.integer):
+            if not np.all(np.mod(labels_arr, 1) == 0):
+                raise StudyError(f"{where}: mask {acq.mask.name} is not a label map (non-integer values)")
+        present, counts = np.unique(labels_arr.astype(np.int64), return_counts=True)
+        count = dict(zip(present.tolist(), counts.tolist(), strict=True))
+        count.pop(0, None)
+        if acq.labels is None:
+            if not count:
+                raise StudyError(f"{where}: mask {acq.mask.name} is empty (no non-zero label, no ROI)")
+            labels = tuple(sorted(count))
+        else:
+            for label in acq.labels:
+                if label not in count:
+                    raise StudyError(f"{where}: label {label} is absent from mask {acq.mask.name} "
+                                     f"(labels present: {sorted(count) or 'none'})")
+            labels = acq.labels
+        rois[aid] = tuple(str(v) for v in labels)
+        for p in (acq.image, acq.mask):
+            if p not in hashes:
+                hashes[p] = file_hash(p)
+    for cmp in study.comparisons:
+        where = f"{study.path.name}: comparison {cmp.name!r}"
+        for _, members in cmp.units():
+            first = members[0]
+            for other in members[1:]:
+                if set(rois[other]) != set(rois[first]):
+                    only_a = sorted(set(rois[first]) - set(rois[other]))
+                    only_b = sorted(set(rois[other]) - set(rois[first]))
+                    raise StudyError(f"{where}: acquisitions {first!r} and {other!r} have different "
+                                     f"ROIs (only in {first}: {only_a[:5]}; only in {other}: {only_b[:5]})")
+                if first in tables and other in tables:
+                    check_same_columns(tables[first], tables[other], first, other, where)
+    return ValidatedStudy(study=study, rois=rois, tables=tables, hashes=hashes)
+
+
+def check_same_columns(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str, where: str) -> None:
+    """Raise when two wide tables do not hold the same feature columns."""
+    ca, cb = set(a.columns), set(b.columns)
+    if ca != cb:
+        only_a, only_b = sorted(ca - cb), sorted(cb - ca)
+        raise StudyError(f"{where}: acquisitions {name_a!r} and {name_b!r} have different feature "
+                         f"columns ({len(only_a)} only in {name_a}, e.g. {only_a[:3]}; "
+                         f"{len(only_b)} only in {name_b}, e.g. {only_b[:3]})")
