@@ -159,10 +159,15 @@ def icc(
         dev = np.where(w, x - grand, 0.0)  # centring first keeps offsets of 1e6 exact enough
         row_dev = dev.mean(axis=1)  # (n, p): target mean - grand mean
         col_dev = dev.sum(axis=0) / n  # (k, p): rater mean - grand mean
+        resid = np.where(w, dev - row_dev[:, None, :] - col_dev[None, :, :], 0.0)
         ss_total = np.sum(dev**2, axis=(0, 1))
         ss_rows = k * np.sum(row_dev**2, axis=0)
         ss_cols = n * np.sum(col_dev**2, axis=0)
-        ss_err = np.maximum(ss_total - ss_rows - ss_cols, 0.0)
+        ss_err = np.sum(resid**2, axis=(0, 1))  # summed directly, not SS_T - SS_R - SS_C
+        # Sums of squares at the level of rounding error of SS_T are zero: without this, a
+        # feature whose only variation is a rater offset would get an ICC out of rounding noise.
+        noise = 64 * np.finfo(np.float64).eps * ss_total
+        ss_rows, ss_cols, ss_err = (np.where(a <= noise, 0.0, a) for a in (ss_rows, ss_cols, ss_err))
 
         df_r, df_c, df_e, df_w = n - 1, k - 1.0, (n - 1) * (k - 1), n * (k - 1)
         ms_r, ms_c, ms_e = ss_rows / df_r, ss_cols / df_c, ss_err / df_e
@@ -199,17 +204,12 @@ def icc(
                 lo, hi = k * lo / (1 + (k - 1) * lo), k * hi / (1 + (k - 1) * hi)
         p = _st.f.sf(f_stat, df1, df2)
 
-    constant = np.nanmax(np.where(w, x, -np.inf), axis=(0, 1)) == np.nanmin(
-        np.where(w, x, np.inf), axis=(0, 1)
-    )
-    degenerate = constant | (n < 2)
-    if nan_policy == "propagate":
-        degenerate &= np.all(np.isfinite(x), axis=(0, 1))
-    arrays = [value, f_stat, df1 + 0 * value, df2 + 0 * value, p, lo, hi]
-    arrays = [np.where(degenerate, np.nan, a) for a in arrays]
-    if nan_policy == "propagate":
-        missing = ~np.all(np.isfinite(x), axis=(0, 1))
-        arrays = [np.where(missing, np.nan, a) for a in arrays]
+        constant = np.max(np.where(w, x, -np.inf), axis=(0, 1)) == np.min(np.where(w, x, np.inf), axis=(0, 1))
+        missing = ~np.all(np.isfinite(x), axis=(0, 1)) if nan_policy == "propagate" else np.zeros_like(n, bool)
+        # Degenerate: constant, too few targets, or a coefficient undefined on these data (0/0).
+        degenerate = (constant | (n < 2) | ~np.isfinite(value)) & ~missing
+        arrays = [value, f_stat, df1, df2, p, lo, hi]
+        arrays = [np.where(degenerate | missing, np.nan, a) for a in arrays]
 
     form, sf = _form_names(model, type, unit)
     squeeze = (lambda a: a[0]) if single_feature else (lambda a: a)
