@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,9 @@ def hydra_entry(app: str) -> Callable[[Callable[[Any, Path], Any]], Callable[[],
             # so that its groups are selected without a prefix (model=..., not pruning/model=...).
             # Jobs started by a launcher inherit it.
             os.environ[CONFIG_ENV] = str(root)
+            # conf/hydra/launcher/{joblib,submitit_*}.yaml carry our defaults for the launcher
+            # plugins' schemas of the same names; Hydra warns about that pairing on every run.
+            warnings.filterwarnings("ignore", message=".*is validated against ConfigStore schema")
             return hydra.main(config_path=str(root), config_name=app, version_base="1.3")(run)()
 
         return main
