@@ -1,0 +1,183 @@
+"""One entry point for the sweep's data: build a source, iterate training and evaluation batches.
+
+Training batches come normalised on the device; the procedural dataset is rendered directly
+there (no loader, no host copy), folders go through a ``DataLoader`` with workers and pinned
+memory. Evaluation batches are :class:`~robustlab.pruning.suites.EvalBatch` objects in a fixed
+order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from robustlab.pruning.data.folders import ImageFolderData, VOCData
+from robustlab.pruning.data.shapes import ShapesOnTextures
+from robustlab.pruning.models import IMAGENET_MEAN, IMAGENET_STD
+from robustlab.pruning.suites import EvalBatch
+
+SOURCES = ("shapes", "imagefolder", "voc")
+
+
+@dataclass
+class DataSpec:
+    """What data a sweep uses.
+
+    Attributes:
+        name: ``"shapes"`` (procedural), ``"imagefolder"`` or ``"voc"``.
+        img_size: image side in pixels.
+        root: the folder of an on-disk source.
+        num_classes: procedural classes (folders have their own).
+        train_size, val_size: procedural split sizes (0 on folders: all images).
+        texture_correlation: procedural class-texture correlation.
+        scale: procedural shape radius range, fraction of the image side.
+        seed: the procedural data seed (the same images for every sweep seed by default).
+        cache: keep the rendered procedural splits in memory (uint8).
+        train_split, val_split: split names (folders: sub-folders / VOC image sets).
+        year: Pascal VOC year.
+    """
+
+    name: str = "shapes"
+    img_size: int = 64
+    root: str | None = None
+    num_classes: int = 6
+    train_size: int = 4000
+    val_size: int = 1000
+    texture_correlation: float = 0.5
+    scale: tuple[float, float] = (0.2, 0.38)
+    seed: int = 0
+    cache: bool = True
+    train_split: str = "train"
+    val_split: str = "val"
+    year: str = "2012"
+
+
+@dataclass
+class DataBundle:
+    """Built data: the splits, the class names, normalisation and extras for the suites."""
+
+    spec: DataSpec
+    train: Dataset
+    val: Dataset
+    classes: list[str]
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def procedural(self) -> bool:
+        return isinstance(self.train, ShapesOnTextures)
+
+
+def build_data(spec: DataSpec, device: str | torch.device = "cpu") -> DataBundle:
+    """Build the data of ``spec`` (procedural splits are rendered on ``device``).
+
+    Raises:
+        ValueError: an unknown source name or a missing root.
+        FileNotFoundError: an on-disk source whose folder is missing (names the expected layout).
+    """
+    if spec.name not in SOURCES:
+        raise ValueError(f"unknown data source {spec.name!r}; expected one of {', '.join(SOURCES)}")
+    if spec.name == "shapes":
+        kwargs = dict(num_classes=spec.num_classes, img_size=spec.img_size, seed=spec.seed,
+                      texture_correlation=spec.texture_correlation, scale=tuple(spec.scale),
+                      device=device, cache=spec.cache)
+        train = ShapesOnTextures(size=spec.train_size, split=spec.train_split, **kwargs)
+        val = ShapesOnTextures(size=spec.val_size, split=spec.val_split, **kwargs)
+        return DataBundle(spec, train, val, list(train.classes),
+                          extras={"shapes": val, "has_masks": True})
+    if not spec.root:
+        raise ValueError(f"data.root is required for data source {spec.name!r}")
+    if spec.name == "imagefolder":
+        train = ImageFolderData(spec.root, spec.train_split, spec.img_size, train=True)
+        val = ImageFolderData(spec.root, spec.val_split, spec.img_size, train=False)
+        if train.classes != val.classes:
+            raise ValueError(f"ImageFolder {spec.root}: the {spec.train_split} and {spec.val_split} "
+                             f"splits have different classes ({len(train.classes)} vs {len(val.classes)})")
+        return DataBundle(spec, train, val, train.classes, extras={"has_masks": False})
+    train = VOCData(spec.root, spec.year, spec.train_split, spec.img_size)
+    val = VOCData(spec.root, spec.year, spec.val_split, spec.img_size)
+    return DataBundle(spec, train, val, train.classes, extras={"has_masks": True})
+
+
+def _normalize(images: torch.Tensor, bundle: DataBundle) -> torch.Tensor:
+    mean = torch.tensor(bundle.mean, device=images.device).view(1, -1, 1, 1)
+    std = torch.tensor(bundle.std, device=images.device).view(1, -1, 1, 1)
+    return (images - mean) / std
+
+
+def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "image": torch.stack([it["image"] for it in items]),
+        "label": torch.tensor([int(it["label"]) for it in items]),
+        "mask": torch.stack([it["mask"] for it in items]),
+        "box": [np.asarray(it["box"], dtype=np.float32).reshape(-1, 4) for it in items],
+        "index": torch.tensor([int(it["index"]) for it in items]),
+    }
+
+
+def train_batches(bundle: DataBundle, batch_size: int, *, epoch: int, seed: int,
+                  device: torch.device, num_workers: int = 0, pin_memory: bool = False,
+                  drop_last: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled, normalised ``(images, labels)`` training batches on ``device``.
+
+    The order depends only on ``(seed, epoch)``.
+    """
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    n = len(bundle.train)
+    if batch_size > n:
+        raise ValueError(f"train.batch_size={batch_size} exceeds the {n} training images")
+    if bundle.procedural:
+        ds: ShapesOnTextures = bundle.train  # type: ignore[assignment]
+        order = torch.randperm(n, generator=g)
+        stop = n - n % batch_size if drop_last else n
+        for i in range(0, stop, batch_size):
+            idx = order[i: i + batch_size]
+            images, _, _ = ds.render_indices(idx)
+            yield _normalize(images.to(device, non_blocking=True), bundle), ds.labels[idx].to(device)
+        return
+    loader = DataLoader(bundle.train, batch_size=batch_size, shuffle=True, generator=g,
+                        num_workers=num_workers, pin_memory=pin_memory, drop_last=drop_last,
+                        collate_fn=_collate, persistent_workers=False)
+    for batch in loader:
+        yield (_normalize(batch["image"].to(device, non_blocking=True), bundle),
+               batch["label"].to(device, non_blocking=True))
+
+
+def eval_batches(bundle: DataBundle, batch_size: int, device: torch.device,
+                 max_images: int | None = None, num_workers: int = 0) -> Iterator[EvalBatch]:
+    """The held-out split as :class:`EvalBatch` objects, in index order.
+
+    Args:
+        bundle: the data.
+        batch_size: images per batch.
+        device: where images, labels and masks go.
+        max_images: stop after this many images (the first ones, always the same).
+        num_workers: loader workers for on-disk sources.
+    """
+    n = len(bundle.val) if max_images is None else min(int(max_images), len(bundle.val))
+    if bundle.procedural:
+        ds: ShapesOnTextures = bundle.val  # type: ignore[assignment]
+        for i in range(0, n, batch_size):
+            idx = torch.arange(i, min(i + batch_size, n))
+            images, masks, boxes = ds.render_indices(idx)
+            yield EvalBatch(images=_normalize(images.to(device), bundle),
+                            labels=ds.labels[idx].to(device), masks=masks.to(device),
+                            boxes=[b.reshape(1, 4).cpu().numpy() for b in boxes], index=idx)
+        return
+    subset = torch.utils.data.Subset(bundle.val, range(n))
+    loader = DataLoader(subset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        collate_fn=_collate)
+    for batch in loader:
+        yield EvalBatch(images=_normalize(batch["image"].to(device), bundle),
+                        labels=batch["label"].to(device), masks=batch["mask"].to(device),
+                        boxes=batch["box"], index=batch["index"])

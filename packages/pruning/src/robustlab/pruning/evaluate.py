@@ -1,0 +1,68 @@
+"""Accuracy at one sweep step, and the context every evaluation suite receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from robustlab.pruning.data.sources import DataBundle, eval_batches
+from robustlab.pruning.models import model_arch
+from robustlab.pruning.suites import EvalContext
+
+
+@dataclass
+class Accuracy:
+    """Top-1 and top-5 accuracy (fractions) and per-image top-1 correctness.
+
+    ``per_image`` has columns ``index, metric, value`` (metric ``"top1"``, value 0 or 1).
+    """
+
+    top1: float
+    top5: float
+    n: int
+    per_image: pd.DataFrame
+
+
+@torch.no_grad()
+def evaluate_accuracy(model: nn.Module, data: DataBundle, device: torch.device, batch_size: int,
+                      max_images: int | None = None, amp: bool = True) -> Accuracy:
+    """Top-k accuracy on the held-out split: the fraction of images whose label is among the
+    ``k`` highest logits (top-5 becomes top-``num_classes`` when there are fewer classes)."""
+    model.eval()
+    k = min(5, data.num_classes)
+    correct1, correct5, index = [], [], []
+    for batch in eval_batches(data, batch_size, device, max_images):
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                            enabled=amp and device.type == "cuda"):
+            logits = model(batch.images)
+        top = logits.float().topk(k, dim=1).indices
+        hit = top == batch.labels[:, None]
+        correct1.append(hit[:, 0].cpu())
+        correct5.append(hit.any(dim=1).cpu())
+        index.append(torch.as_tensor(batch.index).cpu())
+    c1, c5, idx = torch.cat(correct1), torch.cat(correct5), torch.cat(index)
+    per_image = pd.DataFrame({"index": idx.numpy().astype("int64"), "metric": "top1",
+                              "value": c1.numpy().astype("float64")})
+    return Accuracy(float(c1.float().mean()), float(c5.float().mean()), int(c1.numel()), per_image)
+
+
+def make_context(model: nn.Module, data: DataBundle, device: torch.device, *, step: int,
+                 sparsity: float, run_dir: Path, seed: int, batch_size: int) -> EvalContext:
+    """The :class:`EvalContext` of one step (the model is put in eval mode).
+
+    ``extras`` holds the data's extras (``"shapes"``: the procedural held-out generator,
+    ``"has_masks"``), ``"normalize"`` (mean, std) and ``"classes"``.
+    """
+    model.eval()
+
+    def batches(max_images: int | None = None):
+        return eval_batches(data, batch_size, device, max_images)
+
+    extras = {**data.extras, "normalize": (data.mean, data.std), "classes": list(data.classes)}
+    return EvalContext(model=model, arch=model_arch(model), batches=batches, device=device,
+                       step=step, sparsity=sparsity, run_dir=run_dir, seed=seed,
+                       num_classes=data.num_classes, img_size=data.spec.img_size, extras=extras)

@@ -1,0 +1,113 @@
+"""The registry of pruning methods and what a method sees when it prunes."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+STARTS = ("previous", "dense", "init")
+REWINDS = ("lr", "weights")
+
+
+@dataclass
+class PruneContext:
+    """What a pruning method sees.
+
+    Attributes:
+        model: the model to prune in place (unstructured methods add ``torch.nn.utils.prune``
+            masks; structured methods remove channels).
+        targets: the prunable ``(module, "weight")`` pairs chosen by the sweep's scope.
+        ignored: modules a structured method must not shrink (e.g. the classifier head).
+        batches: a callable returning an iterator of normalised ``(images, labels)`` training
+            batches on the model's device (SNIP's saliency batches).
+        example_inputs: one input tensor for tracing the dependency graph.
+        step: the sweep step being made (1, 2, ...).
+        rate: the method's per-step rate.
+        seed: the sweep's seed; a method drawing random numbers seeds from it.
+        options: the method's own options from the config.
+    """
+
+    model: nn.Module
+    targets: list[tuple[nn.Module, str]]
+    ignored: list[nn.Module]
+    batches: Callable[[], Iterator[tuple[Any, Any]]]
+    example_inputs: Any
+    step: int
+    rate: float
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PruningMethod:
+    """A registered method.
+
+    Attributes:
+        name: its registry name.
+        prune: ``prune(ctx, target_sparsity)``: bring the model to ``target_sparsity``.
+        start: ``"previous"`` (iterative: each step prunes the previous step's retrained model),
+            ``"dense"`` (one-shot: each sparsity is reached in one cut of the dense trained
+            model) or ``"init"`` (at initialisation: each sparsity is cut from the initial
+            weights, then trained from scratch).
+        rewind: ``"lr"`` (keep the surviving weights, retrain with a fresh optimizer and learning
+            rate schedule) or ``"weights"`` (reset the surviving weights to their initial values
+            before retraining: the lottery ticket procedure).
+        structured: removes whole channels (the network shrinks) instead of masking weights.
+        description: one line for ``list_methods``.
+    """
+
+    name: str
+    prune: Callable[[PruneContext, float], None]
+    start: str = "previous"
+    rewind: str = "lr"
+    structured: bool = False
+    description: str = ""
+
+
+_METHODS: dict[str, PruningMethod] = {}
+_BUILTIN = ("magnitude", "random_prune", "snip", "structured")
+
+
+def register_method(name: str, *, start: str = "previous", rewind: str = "lr",
+                    structured: bool = False, description: str = ""
+                    ) -> Callable[[Callable[[PruneContext, float], None]], Callable[[PruneContext, float], None]]:
+    """Register ``fn`` as pruning method ``name`` (see :class:`PruningMethod` for the fields)."""
+    if start not in STARTS:
+        raise ValueError(f"start must be one of {', '.join(STARTS)}; got {start!r}")
+    if rewind not in REWINDS:
+        raise ValueError(f"rewind must be one of {', '.join(REWINDS)}; got {rewind!r}")
+
+    def decorate(fn: Callable[[PruneContext, float], None]) -> Callable[[PruneContext, float], None]:
+        if name in _METHODS:
+            raise ValueError(f"a pruning method named {name!r} is already registered")
+        _METHODS[name] = PruningMethod(name, fn, start, rewind, structured,
+                                       description or (fn.__doc__ or "").strip().split("\n")[0])
+        return fn
+
+    return decorate
+
+
+def _load_builtin() -> None:
+    for module in _BUILTIN:
+        importlib.import_module(f"robustlab.pruning.methods.{module}")
+
+
+def get_method(name: str) -> PruningMethod:
+    """The method registered as ``name``; a clear error with close matches otherwise."""
+    _load_builtin()
+    if name not in _METHODS:
+        close = difflib.get_close_matches(name, _METHODS, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown pruning method {name!r}{hint} (known: {', '.join(sorted(_METHODS))})")
+    return _METHODS[name]
+
+
+def list_methods() -> list[str]:
+    """Names of all registered pruning methods."""
+    _load_builtin()
+    return sorted(_METHODS)

@@ -1,0 +1,41 @@
+"""Structured channel pruning with Torch-Pruning's dependency graph: the network shrinks.
+
+Fang et al., "DepGraph: towards any structural pruning", CVPR 2023. Each step removes ``rate``
+of the remaining channels of every prunable layer group, ranked by the group's L1 magnitude
+(``torch_pruning.importance.MagnitudeImportance(p=1)``); coupled layers (residual additions,
+batch norms) are pruned together, so MACs, parameters and latency really drop. Layers outside
+the pruning scope (the classifier head's outputs always) are left whole.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from robustlab.pruning.methods.registry import PruneContext, register_method
+
+
+@register_method("structured_channels", start="previous", rewind="lr", structured=True)
+def structured_channels(ctx: PruneContext, target_sparsity: float) -> None:
+    """Iterative L1 channel pruning (Torch-Pruning dependency graph), learning-rate rewinding."""
+    import torch_pruning as tp
+
+    model = ctx.model
+    num_heads = {}
+    for module in model.modules():
+        # timm attention: prune head dimensions consistently across heads.
+        if hasattr(module, "qkv") and hasattr(module, "num_heads"):
+            num_heads[module.qkv] = module.num_heads
+    pruner = tp.pruner.MetaPruner(
+        model,
+        ctx.example_inputs,
+        importance=tp.importance.MagnitudeImportance(p=1),
+        pruning_ratio=ctx.rate,
+        ignored_layers=list(ctx.ignored),
+        num_heads=num_heads,
+        round_to=int(ctx.options.get("round_to", 1)) or None,
+    )
+    pruner.step()
+    for module in model.modules():
+        # Keep timm attention's bookkeeping in step with the pruned projections.
+        if hasattr(module, "qkv") and hasattr(module, "num_heads") and isinstance(module.qkv, nn.Linear):
+            module.head_dim = module.qkv.out_features // 3 // module.num_heads

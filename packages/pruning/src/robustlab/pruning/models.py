@@ -1,0 +1,212 @@
+"""Models of the sweep: any timm model by name, and the paper's torchvision networks.
+
+The study (arXiv 2507.01722) prunes torchvision ResNet-18, ResNet-50 and ViT-B/32; those are
+``torchvision.resnet18``, ``torchvision.resnet50`` and ``torchvision.vit_b_32`` here. Any other
+name is a timm model (``timm.create_model``), with extra keyword arguments passed through (so a
+config can shrink a ResNet's channels or a ViT's depth).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+#: The paper's torchvision networks, by the name a config uses.
+TORCHVISION_MODELS = ("torchvision.resnet18", "torchvision.resnet50", "torchvision.vit_b_32")
+
+#: Normalisation of every model here (ImageNet statistics, as torchvision and timm use).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class ModelSpec:
+    """What builds a model.
+
+    Attributes:
+        name: a timm model name or one of :data:`TORCHVISION_MODELS`.
+        num_classes, img_size, in_chans: the task's.
+        pretrained: load timm's (or torchvision's) pretrained weights; needs them cached offline.
+        checkpoint: a local state-dict file to start from (a sweep checkpoint or a plain one).
+        kwargs: extra keyword arguments of the model's constructor.
+    """
+
+    name: str
+    num_classes: int = 1000
+    img_size: int = 224
+    in_chans: int = 3
+    pretrained: bool = False
+    checkpoint: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def known_models() -> list[str]:
+    """Every model name :func:`create_model` accepts (timm's and the torchvision ones)."""
+    import timm
+
+    return [*TORCHVISION_MODELS, *timm.list_models()]
+
+
+def create_model(spec: ModelSpec) -> nn.Module:
+    """Build the model of ``spec``; clear errors for unknown names and impossible sizes.
+
+    Args:
+        spec: the model's description.
+
+    Returns:
+        The model, on CPU, in train mode.
+
+    Raises:
+        KeyError: unknown name (with close matches).
+        ValueError: ``img_size`` not divisible by a ViT's patch size, a bad class count.
+        RuntimeError: pretrained weights not available offline; a checkpoint that does not fit.
+    """
+    import timm
+
+    if spec.num_classes < 1:
+        raise ValueError(f"model.num_classes must be positive; got {spec.num_classes}")
+    if spec.name in TORCHVISION_MODELS:
+        model = _torchvision_model(spec)
+    else:
+        if not timm.is_model(spec.name):
+            close = difflib.get_close_matches(spec.name, known_models(), n=5, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise KeyError(f"unknown model {spec.name!r}{hint} (timm.list_models() lists timm's; "
+                           f"the paper's are {', '.join(TORCHVISION_MODELS)})")
+        kwargs = dict(spec.kwargs)
+        if "patch_size" in kwargs:
+            _check_patch(spec.name, spec.img_size, kwargs["patch_size"])
+        if _is_vit_name(spec.name):
+            kwargs.setdefault("img_size", spec.img_size)
+        if spec.pretrained:
+            _ensure_offline()
+        try:
+            model = timm.create_model(spec.name, pretrained=spec.pretrained,
+                                      num_classes=spec.num_classes, in_chans=spec.in_chans, **kwargs)
+        except (OSError, RuntimeError, ValueError) as err:
+            if spec.pretrained:
+                raise RuntimeError(f"pretrained weights of {spec.name!r} are not available offline "
+                                   f"({type(err).__name__}: {err}); set model.pretrained=false or "
+                                   "give model.checkpoint=<local file>") from err
+            raise
+        patch_embed = getattr(model, "patch_embed", None)
+        if patch_embed is not None and hasattr(patch_embed, "patch_size"):
+            _check_patch(spec.name, spec.img_size, patch_embed.patch_size)
+    if spec.checkpoint:
+        load_weights(model, spec.checkpoint)
+    return model
+
+
+def _is_vit_name(name: str) -> bool:
+    """Whether a timm model name is a patch-embedding transformer that takes ``img_size``."""
+    return any(key in name for key in ("vit", "deit", "beit", "eva", "cait", "xcit", "swin"))
+
+
+def _check_patch(name: str, img_size: int, patch: int | tuple[int, int]) -> None:
+    p = patch[0] if isinstance(patch, (tuple, list)) else int(patch)
+    if img_size % p != 0:
+        raise ValueError(f"model.img_size={img_size} is not divisible by the patch size {p} of "
+                         f"{name!r}; use a multiple of {p} (e.g. {max(p, img_size // p * p)})")
+
+
+def _ensure_offline() -> None:
+    # Fail fast rather than hang when the hub is unreachable: these make huggingface_hub use
+    # only its local cache.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "5")
+
+
+def _torchvision_model(spec: ModelSpec) -> nn.Module:
+    import torchvision
+
+    arch = spec.name.split(".", 1)[1]
+    if spec.in_chans != 3:
+        raise ValueError(f"{spec.name} takes 3 input channels; got model.in_chans={spec.in_chans}")
+    kwargs = dict(spec.kwargs)
+    if arch.startswith("vit"):
+        _check_patch(spec.name, spec.img_size, 32)
+        kwargs.setdefault("image_size", spec.img_size)
+    if spec.pretrained:
+        weights = torchvision.models.get_model_weights(arch).DEFAULT
+        cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        if not cache.exists():
+            raise RuntimeError(f"pretrained weights of {spec.name} are not cached at {cache} and no "
+                               "download is attempted; set model.pretrained=false or give "
+                               "model.checkpoint=<local file>")
+        model = torchvision.models.get_model(arch, weights=weights, **kwargs)
+        if spec.num_classes != 1000:
+            _replace_head(model, spec.num_classes)
+        return model
+    return torchvision.models.get_model(arch, weights=None, num_classes=spec.num_classes, **kwargs)
+
+
+def _replace_head(model: nn.Module, num_classes: int) -> None:
+    if hasattr(model, "fc"):
+        model.fc = nn.Linear(model.fc.in_features, num_classes)
+    else:
+        head = model.heads.head
+        model.heads.head = nn.Linear(head.in_features, num_classes)
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
+    """Load a state dict (or a sweep checkpoint holding one under ``"model"``) into ``model``.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        RuntimeError: the checkpoint does not fit the model (names the missing, unexpected and
+            mis-shaped keys).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model checkpoint {path} does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, Mapping) and "model" in state and isinstance(state["model"], Mapping):
+        state = state["model"]
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {_head(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys {_head(unexpected)}")
+        if shapes:
+            parts.append(f"shape mismatches {_head(shapes)}")
+        raise RuntimeError(f"checkpoint {path} does not fit the model: {'; '.join(parts)}")
+    model.load_state_dict(state)
+
+
+def _head(items: list[str], n: int = 4) -> str:
+    more = f" (+{len(items) - n} more)" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
+
+
+def model_arch(model: nn.Module) -> str:
+    """``"vit"`` for transformers with patch embeddings, else ``"cnn"``."""
+    import torchvision
+
+    if isinstance(model, torchvision.models.VisionTransformer) or hasattr(model, "patch_embed"):
+        return "vit"
+    return "cnn"
+
+
+def classifier_head(model: nn.Module) -> nn.Module | None:
+    """The final classification layer (timm's ``get_classifier``, torchvision's ``fc``/``heads``)."""
+    if hasattr(model, "get_classifier"):
+        head = model.get_classifier()
+        return head if isinstance(head, nn.Module) and not isinstance(head, nn.Identity) else None
+    if hasattr(model, "fc"):
+        return model.fc
+    if hasattr(model, "heads"):
+        return model.heads.head
+    return None

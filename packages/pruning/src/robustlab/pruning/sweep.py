@@ -1,0 +1,367 @@
+"""The resumable sparsity sweep: dense training, then ``steps`` prune-and-retrain steps.
+
+Step ``k`` brings the prunable weights to sparsity ``1 - (1 - rate)^k`` (20 % of the remaining
+weights per step at ``rate=0.2``, as in arXiv 2507.01722) and retrains. After each step the
+sweep writes, in this order: ``checkpoints/step{k:03d}.pt``, per-image accuracy, every
+evaluation suite's rows, ``layer_sparsity.csv`` and finally the step's row of ``metrics.csv``;
+a step is finished when its ``metrics.csv`` row exists. Started again on the same run
+directory, the sweep resumes after its last finished step from that step's checkpoint and
+recomputes nothing; every step seeds its own randomness from ``(seed, step)``, so a resumed
+sweep writes the same metrics as an uninterrupted one (on CPU; timings aside).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from robustlab.common.io import atomic_path, write_json, write_table
+from robustlab.pruning.data.sources import DataBundle, DataSpec, build_data, train_batches
+from robustlab.pruning.evaluate import evaluate_accuracy, make_context
+from robustlab.pruning.masks import (
+    PruneScope,
+    Target,
+    apply_masks,
+    count_parameters,
+    get_masks,
+    layer_sparsity,
+    plain_state_dict,
+    prunable_targets,
+)
+from robustlab.pruning.methods import PruneContext, PruningMethod, get_method
+from robustlab.pruning.models import ModelSpec, classifier_head, create_model, load_weights
+from robustlab.pruning.suites import get_suite
+from robustlab.pruning.train import TrainSpec, train
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``metrics.csv`` that measure time, not results (left out of resume comparisons).
+TIMING_COLUMNS = ("train_seconds", "images_per_second", "latency_ms", "eval_seconds")
+SWEEP_SPEC = "sweep_spec.json"
+
+
+@dataclass
+class SweepSpec:
+    """Everything a sweep needs, as plain values.
+
+    Attributes:
+        model, data, train: the model, data and (dense) training settings.
+        method: a registered pruning method (``robustlab.pruning.methods.list_methods()``).
+        steps: prune-and-retrain steps after the dense step.
+        rate: per-step rate in (0, 1): step ``k`` targets sparsity ``1 - (1 - rate)^k``.
+        scope: which layers are prunable.
+        method_options: options passed to the method (``ctx.options``).
+        retrain_epochs: epochs of each retraining step (None: the dense schedule's, as the
+            paper does).
+        suites: evaluation suites to run at every step, ``name -> options``.
+        eval_batch_size: images per evaluation batch.
+        eval_max_images: cap on held-out images for accuracy (None: all).
+        measure_latency: time the forward pass at every step (``latency_ms`` column).
+        seed: the sweep's seed.
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        label: the model's name in tables (default: ``model.name``).
+    """
+
+    model: ModelSpec
+    data: DataSpec
+    train: TrainSpec
+    method: str = "imp_lr_rewind"
+    steps: int = 5
+    rate: float = 0.2
+    scope: PruneScope = field(default_factory=PruneScope)
+    method_options: dict[str, Any] = field(default_factory=dict)
+    retrain_epochs: int | None = None
+    suites: dict[str, dict[str, Any]] = field(default_factory=dict)
+    eval_batch_size: int = 256
+    eval_max_images: int | None = None
+    measure_latency: bool = False
+    seed: int = 0
+    device: str = "auto"
+    label: str | None = None
+
+
+def target_sparsity(step: int, rate: float) -> float:
+    """``1 - (1 - rate)^step``: the sparsity after ``step`` steps removing ``rate`` of the rest."""
+    return 1.0 - (1.0 - rate) ** step
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available else CPU; a clear error when CUDA is asked but absent."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={name!r} was asked for but torch sees no CUDA device")
+    return device
+
+
+def validate(spec: SweepSpec) -> PruningMethod:
+    """Check the spec before any expensive work; return the pruning method.
+
+    Raises:
+        ValueError: a rate outside (0, 1), a negative step count, a bad training setting.
+        KeyError: an unknown method or evaluation suite (with close matches).
+    """
+    if not 0.0 < float(spec.rate) < 1.0:
+        raise ValueError(f"method.rate must be in (0, 1) (the fraction of remaining weights pruned per step); got {spec.rate}")
+    if int(spec.steps) < 0:
+        raise ValueError(f"method.steps must be >= 0; got {spec.steps}")
+    method = get_method(spec.method)
+    for name in spec.suites:
+        get_suite(name)
+    spec.train.validate()
+    return method
+
+
+def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
+    record = dataclasses.asdict(spec)
+    record["train"].pop("progress", None)
+    return record
+
+
+class _Sweep:
+    """State of one running sweep (kept private: :func:`run_sweep` is the API)."""
+
+    def __init__(self, spec: SweepSpec, run_dir: Path):
+        self.spec = spec
+        self.run_dir = run_dir
+        self.method = validate(spec)
+        self.device = resolve_device(spec.device)
+        self.label = spec.label or spec.model.name
+        self.ckpt_dir = run_dir / "checkpoints"
+        self._check_same_spec()
+        self.data: DataBundle = build_data(spec.data, self.device if spec.data.name == "shapes" else "cpu")
+        if spec.model.num_classes != self.data.num_classes:
+            raise ValueError(f"model.num_classes={spec.model.num_classes} but the data has "
+                             f"{self.data.num_classes} classes")
+        s = spec.data.img_size
+        self.example = torch.zeros(1, spec.model.in_chans, s, s, device=self.device)
+
+    def _check_same_spec(self) -> None:
+        path = self.run_dir / SWEEP_SPEC
+        current = _fingerprint(self.spec)
+        current = json.loads(json.dumps(current, default=str))
+        if path.exists():
+            saved = json.loads(path.read_text())
+            if saved != current:
+                diff = sorted(k for k in current if current[k] != saved.get(k))
+                raise ValueError(f"{path} was written by a different sweep (differs in: {', '.join(diff)}); "
+                                 "resume with the same settings or choose another run directory")
+        else:
+            write_json(path, current)
+
+    # -- models and checkpoints -------------------------------------------------------------
+
+    def fresh_model(self) -> nn.Module:
+        # Each fresh model is drawn from the same seed: the initialisation is the sweep's.
+        torch.manual_seed(self.spec.seed)
+        return create_model(self.spec.model)
+
+    def targets(self, model: nn.Module) -> list[Target]:
+        return prunable_targets(model, self.spec.scope)
+
+    def save(self, model: nn.Module, step: int, sparsity: float) -> Path:
+        state: dict[str, Any] = {"model": plain_state_dict(model), "step": step, "sparsity": sparsity,
+                                 "model_name": self.spec.model.name, "method": self.spec.method}
+        if self.method.structured:
+            import torch_pruning as tp
+
+            state["structured"] = tp.state_dict(model)
+        else:
+            state["masks"] = get_masks(self.targets(model))
+        path = self.ckpt_dir / f"step{step:03d}.pt"
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+        return path
+
+    def load(self, step: int) -> nn.Module:
+        path = self.ckpt_dir / f"step{step:03d}.pt"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing but metrics.csv lists step {step} as finished; "
+                                    "delete the run directory's metrics.csv rows after the last checkpoint")
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        model = self.fresh_model()
+        if self.method.structured:
+            import torch_pruning as tp
+
+            tp.load_state_dict(model, state_dict=state["structured"])
+        else:
+            model.load_state_dict(state["model"])
+            apply_masks(self.targets(model), state["masks"])
+        return model.to(self.device)
+
+    def initial(self) -> nn.Module:
+        """The sweep's initial weights, saved once as ``checkpoints/init.pt``."""
+        path = self.ckpt_dir / "init.pt"
+        model = self.fresh_model()
+        if path.exists():
+            load_weights(model, path)
+        else:
+            with atomic_path(path) as tmp:
+                torch.save(plain_state_dict(model), tmp)
+        return model.to(self.device)
+
+    def rewind_weights(self, model: nn.Module) -> None:
+        """Reset every weight (not the masks) to the initial values: lottery-ticket rewinding."""
+        init = torch.load(self.ckpt_dir / "init.pt", map_location="cpu", weights_only=True)
+        state = model.state_dict()
+        for key in state:
+            if key.endswith("_mask"):
+                continue
+            base = key[: -len("_orig")] if key.endswith("_orig") else key
+            state[key] = init[base]
+        model.load_state_dict(state)
+
+    # -- one step ---------------------------------------------------------------------------
+
+    def prune(self, model: nn.Module, step: int) -> None:
+        spec = self.spec
+
+        def batches():
+            return train_batches(self.data, spec.train.batch_size, epoch=0, seed=spec.seed * 1000 + step,
+                                 device=self.device)
+
+        head = classifier_head(model)
+        ctx = PruneContext(model=model, targets=self.targets(model), ignored=[head] if head is not None else [],
+                           batches=batches, example_inputs=self.example, step=step, rate=spec.rate,
+                           seed=spec.seed, options=dict(spec.method_options))
+        self.method.prune(ctx, target_sparsity(step, spec.rate))
+
+    def train_step(self, model: nn.Module, step: int) -> Any:
+        spec = self.spec
+        train_spec = spec.train
+        if step > 0 and spec.retrain_epochs is not None:
+            train_spec = dataclasses.replace(train_spec, epochs=int(spec.retrain_epochs))
+        return train(model, self.data, train_spec, self.device, seed=spec.seed * 1000 + step,
+                     desc=f"{self.label} step {step}")
+
+    def latency_ms(self, model: nn.Module, repeats: int = 10) -> float:
+        """Median forward time of one evaluation batch, milliseconds."""
+        s = self.spec.data.img_size
+        x = torch.randn(min(self.spec.eval_batch_size, 32), self.spec.model.in_chans, s, s, device=self.device)
+        times = []
+        with torch.no_grad():
+            model(x)
+            for _ in range(repeats):
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                t = time.perf_counter()
+                model(x)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                times.append(time.perf_counter() - t)
+        return 1000.0 * float(torch.tensor(times).median())
+
+    def record(self, model: nn.Module, step: int, stats: Any, dense_numel: dict[str, int]) -> dict[str, Any]:
+        """Evaluate one finished step and write its files (metrics.csv last)."""
+        import torch_pruning as tp
+
+        spec = self.spec
+        run_dir = self.run_dir
+        tags = {"model": self.label, "prune_method": spec.method, "seed": spec.seed}
+        layers = layer_sparsity(self.targets(model), dense_numel)
+        sparsity = float(layers["zeros"].sum() / layers["numel"].sum())
+        self.save(model, step, sparsity)
+
+        start = time.perf_counter()
+        acc = evaluate_accuracy(model, self.data, self.device, spec.eval_batch_size, spec.eval_max_images,
+                                amp=spec.train.amp)
+        write_table(acc.per_image, run_dir / "per_image" / f"accuracy_step{step:03d}", formats=("parquet",))
+        for name, options in spec.suites.items():
+            fn, table = get_suite(name)
+            torch.manual_seed(spec.seed * 1000 + step)
+            ctx = make_context(model, self.data, self.device, step=step, sparsity=sparsity, run_dir=run_dir,
+                               seed=spec.seed, batch_size=spec.eval_batch_size)
+            result = fn(ctx, **dict(options or {}))
+            rows = pd.DataFrame(result.rows)
+            rows = rows.assign(step=step, sparsity=sparsity, **tags)
+            _append(run_dir / f"{table}.csv", rows, step)
+            if result.per_image is not None:
+                write_table(result.per_image, run_dir / "per_image" / f"{table}_step{step:03d}",
+                            formats=("parquet",))
+        eval_seconds = time.perf_counter() - start
+
+        _append(run_dir / "layer_sparsity.csv", layers.assign(step=step, **tags), step)
+        with torch.no_grad():
+            macs, _ = tp.utils.count_ops_and_params(model.eval(), self.example)
+        total, nonzero = count_parameters(model)
+        row = {"step": step, "sparsity": sparsity, "target_sparsity": target_sparsity(step, spec.rate),
+               "top1": acc.top1, "top5": acc.top5, "n_eval": acc.n, "params_total": total,
+               "params_nonzero": nonzero, "macs": int(macs), "train_loss": stats.final_loss,
+               "train_images": stats.images, "train_seconds": stats.seconds,
+               "images_per_second": stats.images_per_second, "eval_seconds": eval_seconds, **tags}
+        if spec.measure_latency:
+            row["latency_ms"] = self.latency_ms(model)
+        _append(run_dir / "metrics.csv", pd.DataFrame([row]), step)
+        log.info("%s step %d: sparsity %.4f top1 %.4f (%.1f s training, %.0f img/s)", self.label, step,
+                 sparsity, acc.top1, stats.seconds, stats.images_per_second)
+        return row
+
+
+def _append(path: Path, rows: pd.DataFrame, step: int) -> None:
+    """Add ``rows`` to the CSV table at ``path``, replacing any earlier rows of ``step``."""
+    if path.exists():
+        old = pd.read_csv(path)
+        old = old[old["step"] != step]
+        rows = pd.concat([old, rows], ignore_index=True) if len(old) else rows
+    write_table(rows.reset_index(drop=True), path, formats=("csv",))
+
+
+def finished_steps(run_dir: Path) -> list[int]:
+    """Steps whose ``metrics.csv`` row exists in ``run_dir`` (sorted)."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.exists():
+        return []
+    return sorted(int(s) for s in pd.read_csv(path)["step"].unique())
+
+
+def run_sweep(spec: SweepSpec, run_dir: str | Path) -> pd.DataFrame:
+    """Run (or resume) the sweep of ``spec`` in ``run_dir``; return ``metrics.csv``'s table.
+
+    Args:
+        spec: the sweep.
+        run_dir: its directory; an existing sweep there is resumed after its last finished
+            step (the spec must be the same).
+
+    Returns:
+        The metrics table, one row per step (0 = dense).
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sweep = _Sweep(spec, run_dir)
+    done = finished_steps(run_dir)
+    expected = list(range(len(done)))
+    if done != expected:
+        raise ValueError(f"{run_dir / 'metrics.csv'} has steps {done}; expected 0..{len(done) - 1} with no gap")
+    dense = sweep.initial()
+    dense_numel = {t.layer: getattr(t.module, t.param).numel() for t in sweep.targets(dense)}
+    last = spec.steps
+    if done:
+        log.info("resuming %s after step %d of %d", run_dir, done[-1], last)
+    model: nn.Module | None = None
+    for step in range(len(done), last + 1):
+        if step == 0:
+            model = dense
+        elif sweep.method.start == "previous":
+            model = model if model is not None else sweep.load(step - 1)
+            sweep.prune(model, step)
+        elif sweep.method.start == "dense":
+            model = sweep.load(0)
+            sweep.prune(model, step)
+        else:
+            model = sweep.initial()
+            sweep.prune(model, step)
+        if step > 0 and sweep.method.rewind == "weights":
+            sweep.rewind_weights(model)
+        stats = sweep.train_step(model, step)
+        sweep.record(model, step, stats, dense_numel)
+    return pd.read_csv(run_dir / "metrics.csv")
