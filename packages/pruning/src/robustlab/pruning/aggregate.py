@@ -1,0 +1,93 @@
+"""`robustlab-prune-aggregate`: gather the jobs of a sweep, find sweet spots, write one report.
+
+Usage::
+
+    robustlab-prune-aggregate multirun/2026-01-01/12-00-00
+    robustlab-prune-aggregate outputs/2026-01-01/12-00-00      # a single run directory
+
+Every job (a subfolder with ``.hydra/overrides.yaml``) contributes its ``metrics.csv`` and the
+suites' tables (``interpretability``, ``discovery``, ``alignment``); they are written, each row
+carrying its job's overrides as columns, to ``<dir>/aggregate/``, the sweet-spot analysis and
+the report go to ``<dir>/aggregate/report/``, jobs without results are listed, and the last
+line printed is the report's path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from robustlab.common.io import write_table
+from robustlab.pruning.sweetspot import SUITE_TABLES, expand_run_dirs, load_table
+
+TABLES = ("metrics", *SUITE_TABLES)
+
+
+def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.05, seed: int = 0
+              ) -> tuple[Path, list[Path]]:
+    """Gather every job's tables under ``<sweep_dir>/aggregate/`` and write the report there.
+
+    Args:
+        sweep_dir: a Hydra multirun directory or a single run directory.
+        n_resamples, alpha, seed: of the sweet-spot bootstrap.
+
+    Returns:
+        ``(report_html, jobs_without_results)``.
+
+    Raises:
+        FileNotFoundError: ``sweep_dir`` holds no job, or no job has results.
+    """
+    from robustlab.pruning.report import write_report
+
+    sweep_dir = Path(sweep_dir)
+    jobs = expand_run_dirs([sweep_dir])
+    done = [j for j in jobs if _has_results(j)]
+    missing = [j for j in jobs if j not in done]
+    if not done:
+        raise FileNotFoundError(f"no job under {sweep_dir} has results (no non-empty metrics.csv in {len(jobs)} job(s))")
+    out = sweep_dir / "aggregate"
+    for name in TABLES:
+        table = load_table(done, name)
+        if not table.empty:
+            table["job"] = table.pop("run").map(lambda r: Path(r).name)
+            write_table(_front(table, "job"), out / f"{name}.csv")
+    report = write_report(done, out / "report", alpha=alpha, n_resamples=n_resamples, seed=seed)
+    return report, missing
+
+
+def _has_results(job: Path) -> bool:
+    path = job / "metrics.csv"
+    return path.exists() and path.stat().st_size > 0 and len(pd.read_csv(path)) > 0
+
+
+def _front(df: pd.DataFrame, col: str) -> pd.DataFrame:
+    return df[[col, *[c for c in df.columns if c != col]]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (argparse)."""
+    parser = argparse.ArgumentParser(
+        prog="robustlab-prune-aggregate",
+        description="Gather a pruning sweep's jobs, find sweet spots and write one report.")
+    parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun directory, or a single run directory")
+    parser.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate per curve (default 0.05)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    args = parser.parse_args(argv)
+    try:
+        report, missing = aggregate(args.sweep_dir, n_resamples=args.n_resamples, alpha=args.alpha, seed=args.seed)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"robustlab-prune-aggregate: {err}", file=sys.stderr)
+        return 2
+    for job in missing:
+        print(f"job without results: {job}")
+    print(f"aggregated tables: {args.sweep_dir / 'aggregate'}")
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

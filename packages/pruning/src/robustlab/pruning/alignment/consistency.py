@@ -1,0 +1,58 @@
+"""Error consistency: do two observers make their errors on the same trials? (Geirhos et al. 2020)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _as_correct(values: object, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype != bool:
+        if not np.all(np.isin(arr, (0, 1))):
+            raise ValueError(f"{name} must be trial-wise correctness (bool or 0/1); got values {np.unique(arr)[:5]}")
+        arr = arr.astype(bool)
+    return arr
+
+
+def error_consistency(correct_a: object, correct_b: object) -> np.ndarray:
+    r"""Cohen's kappa of trial-wise correctness of two observers, over the last axis.
+
+    With observed agreement :math:`c_{obs}` (share of trials both got right or both got wrong)
+    and the agreement expected from the two accuracies :math:`p_a, p_b` alone,
+    :math:`c_{exp} = p_a p_b + (1 - p_a)(1 - p_b)`:
+
+    .. math:: \kappa = \frac{c_{obs} - c_{exp}}{1 - c_{exp}}
+
+    1 for identical correctness patterns, about 0 for independent observers of any accuracies,
+    negative for opposite patterns. Its sampling standard deviation under independence is
+    about :math:`\sqrt{c_{exp}(1 - c_{exp}) / n} / (1 - c_{exp})`.
+
+    Args:
+        correct_a, correct_b: ``(..., n_trials)`` booleans (or 0/1), the same shape; leading
+            axes are independent comparisons (vectorized).
+
+    Returns:
+        ``(...)`` kappa; NaN where :math:`c_{exp} = 1` (both observers always right, or always
+        wrong: kappa is undefined).
+
+    Reference:
+        Geirhos R, Meding K, Wichmann FA (2020). Beyond accuracy: quantifying trial-by-trial
+        behaviour of CNNs and humans by measuring error consistency. NeurIPS.
+        Cohen J (1960). A coefficient of agreement for nominal scales. Educ Psychol Meas 20:37-46.
+
+    Example:
+        >>> float(error_consistency([1, 1, 0, 0], [1, 1, 0, 0]))
+        1.0
+    """
+    a = _as_correct(correct_a, "correct_a")
+    b = _as_correct(correct_b, "correct_b")
+    if a.shape != b.shape:
+        raise ValueError(f"correct_a and correct_b must have the same shape (paired trials); got {a.shape} and {b.shape}")
+    if a.ndim == 0 or a.shape[-1] == 0:
+        raise ValueError("error consistency needs at least one trial")
+    c_obs = np.mean(a == b, axis=-1)
+    pa, pb = a.mean(axis=-1), b.mean(axis=-1)
+    c_exp = pa * pb + (1 - pa) * (1 - pb)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = (c_obs - c_exp) / (1 - c_exp)
+    return np.where(c_exp >= 1, np.nan, kappa)

@@ -1,0 +1,524 @@
+"""The sweep report: figures, sweet-spot tables, ``report.md`` and a self-contained ``report.html``.
+
+:func:`write_report` reads one or many run directories (or multirun directories), runs the
+sweet-spot analysis (:mod:`robustlab.pruning.sweetspot`) and draws:
+
+- ``metrics_<model>.png``: every metric against sparsity, accuracy on a twin axis, the
+  bootstrap interval of the change from dense as a band, sweet spots shaded;
+- ``heatmap.png``: every metric x sparsity, relative change from dense (better = green);
+- ``gallery_<model>.png``: attribution maps of one image across sparsity;
+- ``shape_bias.png``: cue-conflict shape bias against sparsity with the human reference;
+- ``distortions_<model>.png``: accuracy per distortion level, one line per sparsity.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from robustlab.common.io import atomic_path, write_table, write_text
+from robustlab.pruning.alignment.shape_bias import HUMAN_SHAPE_BIAS
+from robustlab.pruning.sweetspot import (
+    CURVE_KEYS,
+    SUITE_TABLES,
+    expand_run_dirs,
+    find_sweet_spots,
+    load_per_image,
+    load_table,
+    metric_direction,
+    summarize_sweet_spots,
+)
+
+log = logging.getLogger(__name__)
+
+#: Methods of the alignment table drawn in the distortion figure rather than as metric panels.
+_NOT_DISTORTIONS = ("clean", "shape_bias", "error_consistency")
+_PANEL_COLUMNS = 4
+
+
+@dataclass
+class _Block:
+    kind: str  # "h1", "h2", "p", "table", "figure"
+    content: Any
+    caption: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+def summary_values(run_dirs: Sequence[Path]) -> pd.DataFrame:
+    """The summary rows of every run as one long table, averaged over seeds.
+
+    ``metrics.csv``'s ``top1``/``top5`` become table ``accuracy``; the suites' tables keep their
+    ``method, metric, level`` and their ``mean`` becomes ``value``.
+
+    Returns:
+        Columns ``model, prune_method, table, method, metric, level, step, sparsity, value,
+        n_seeds``.
+    """
+    frames = []
+    metrics = load_table(run_dirs, "metrics", add_overrides=False)
+    if not metrics.empty:
+        acc = [c for c in ("top1", "top5") if c in metrics.columns]
+        long = metrics.melt(id_vars=[c for c in ("model", "prune_method", "seed", "step", "sparsity") if c in metrics.columns],
+                            value_vars=acc, var_name="metric", value_name="value")
+        long["table"], long["method"], long["level"] = "accuracy", "", 0.0
+        frames.append(long)
+    for table in SUITE_TABLES:
+        df = load_table(run_dirs, table, add_overrides=False)
+        if df.empty:
+            continue
+        df = df.rename(columns={"mean": "value"})
+        df["table"] = table
+        df["method"] = df["method"].astype(str) if "method" in df.columns else ""
+        df["level"] = pd.to_numeric(df["level"], errors="coerce").fillna(0.0) if "level" in df.columns else 0.0
+        frames.append(df)
+    cols = [*CURVE_KEYS, "step", "sparsity", "value", "n_seeds"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    df = pd.concat(frames, ignore_index=True)
+    for key in ("model", "prune_method"):
+        df[key] = df[key].astype(str) if key in df.columns else ""
+    if "seed" not in df.columns:
+        df["seed"] = 0
+    df["metric"] = df["metric"].astype(str)
+    df["value"] = pd.to_numeric(df["value"], errors="coerce")
+    out = df.groupby([*CURVE_KEYS, "step"], sort=True, dropna=False).agg(
+        sparsity=("sparsity", "mean"), value=("value", "mean"), n_seeds=("seed", "nunique")).reset_index()
+    return out[cols]
+
+
+def _curve_label(table: str, method: str, metric: str, level: float) -> str:
+    parts = [table, method, metric] if method and method != metric else [table, metric]
+    label = " / ".join(p for p in parts if p)
+    return f"{label} @ {level:g}" if level else label
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def _panel_curves(values: pd.DataFrame, model: str) -> list[tuple[str, str, str, float]]:
+    """The (table, method, metric, level) panels of a model's metric figure."""
+    sub = values[values["model"] == model]
+    keys = sub[["table", "method", "metric", "level"]].drop_duplicates()
+    is_distortion = (keys["table"] == "alignment") & (keys["metric"] == "top1") & ~keys["method"].isin(_NOT_DISTORTIONS)
+    is_kappa_part = (keys["method"] == "error_consistency") & keys["metric"].str.startswith("kappa_dense_")
+    keys = keys[~is_distortion & ~is_kappa_part & ~((keys["table"] == "accuracy") & (keys["metric"] != "top1"))]
+    order = {"accuracy": 0, "alignment": 1, "interpretability": 2, "discovery": 3}
+    return sorted(keys.itertuples(index=False, name=None), key=lambda k: (order.get(k[0], 9), str(k[1]), str(k[2]), k[3]))
+
+
+def _shade_sweet(ax: Any, sweet_rows: pd.DataFrame, sparsities: np.ndarray) -> None:
+    """Shade the span around each sweet-spot sparsity (half-way to its neighbours)."""
+    grid = np.unique(sparsities[np.isfinite(sparsities)])
+    for s in sweet_rows.loc[sweet_rows["sweet_spot"].astype(bool), "sparsity"]:
+        i = int(np.argmin(np.abs(grid - s)))
+        lo = (grid[i - 1] + grid[i]) / 2 if i > 0 else grid[i] - 0.01
+        hi = (grid[i + 1] + grid[i]) / 2 if i + 1 < len(grid) else grid[i] + 0.01
+        ax.axvspan(lo, hi, color="gold", alpha=0.35, lw=0, zorder=0)
+
+
+def _band(curve_sweet: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The interval of the change from dense, drawn about the dense value, in the metric's units."""
+    d = curve_sweet.sort_values("sparsity")
+    direction = d["direction"].to_numpy(dtype=float)
+    dense = d["dense"].to_numpy()
+    a = dense + direction * d["ci_low"].to_numpy()
+    b = dense + direction * d["ci_high"].to_numpy()
+    # The band starts at the dense step, where the change is zero by definition.
+    x = np.r_[0.0, d["sparsity"].to_numpy()]
+    return x, np.r_[dense[0], np.minimum(a, b)], np.r_[dense[0], np.maximum(a, b)]
+
+
+def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Path) -> Path:
+    """Every metric of ``model`` against sparsity, accuracy on a twin axis, CI bands, sweet spots."""
+    plt = _plt()
+    panels = _panel_curves(values, model)
+    ncols = min(_PANEL_COLUMNS, max(1, len(panels)))
+    nrows = max(1, math.ceil(len(panels) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
+    sub = values[values["model"] == model]
+    acc = sub[(sub["table"] == "accuracy") & (sub["metric"] == "top1")]
+    methods = sorted(sub["prune_method"].unique())
+    colors = plt.get_cmap("tab10")
+    for ax, (table, method, metric, level) in zip(axes.flat, panels, strict=False):
+        for j, pm in enumerate(methods):
+            cur = sub[(sub["table"] == table) & (sub["method"] == method) & (sub["metric"] == metric)
+                      & (sub["level"] == level) & (sub["prune_method"] == pm)].sort_values("sparsity")
+            if cur.empty:
+                continue
+            ax.plot(cur["sparsity"], cur["value"], "o-", ms=3, color=colors(j), label=pm)
+            cs = sweet[(sweet["model"] == model) & (sweet["prune_method"] == pm) & (sweet["table"] == table)
+                       & (sweet["method"] == method) & (sweet["metric"] == metric) & (sweet["level"] == level)]
+            if not cs.empty:
+                x, lo, hi = _band(cs)
+                ax.fill_between(x, lo, hi, color=colors(j), alpha=0.2, lw=0)
+                _shade_sweet(ax, cs, cur["sparsity"].to_numpy())
+        direction = metric_direction(table, method, metric)
+        arrow = {1: " (higher better)", -1: " (lower better)"}.get(direction, "")
+        ax.set_title(_curve_label(table, method, metric, level) + arrow, fontsize=8)
+        ax.set_xlabel("sparsity", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if not (table == "accuracy" and metric == "top1") and not acc.empty:
+            twin = ax.twinx()
+            for j, pm in enumerate(methods):
+                a = acc[acc["prune_method"] == pm].sort_values("sparsity")
+                twin.plot(a["sparsity"], a["value"], "--", color=colors(j), alpha=0.45, lw=1)
+            twin.set_ylabel("top-1 (dashed)", fontsize=7, color="grey")
+            twin.tick_params(labelsize=6, colors="grey")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    if methods:
+        axes.flat[0].legend(fontsize=7, title="pruning", title_fontsize=7)
+    fig.suptitle(f"{model}: metrics against sparsity (band: 95% bootstrap CI of the change from dense; "
+                 "gold: sweet spots)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path:
+    """Every metric x sparsity, relative change from dense signed so that better is positive."""
+    plt = _plt()
+    models = sorted(values["model"].unique())
+    blocks = []
+    for model in models:
+        sub = values[values["model"] == model]
+        pm = sorted(sub["prune_method"].unique())[0]
+        sub = sub[sub["prune_method"] == pm]
+        wide = sub.pivot_table(index=["table", "method", "metric", "level"], columns="step", values="value", aggfunc="mean")
+        spars = sub.groupby("step")["sparsity"].mean()
+        if 0 not in wide.columns:
+            continue
+        dense = wide[0]
+        rel = wide.sub(dense, axis=0).div(dense.abs().where(dense.abs() > 1e-12), axis=0)
+        signs = np.array([metric_direction(t, m, k) or 1 for t, m, k, _ in rel.index], dtype=float)
+        rel = rel.mul(signs, axis=0) * 100
+        marks = np.zeros(rel.shape, dtype=bool)
+        cs = sweet[(sweet["model"] == model) & (sweet["prune_method"] == pm) & sweet["sweet_spot"].astype(bool)]
+        for row in cs.itertuples(index=False):
+            key = (row.table, row.method, row.metric, row.level)
+            if key in rel.index and row.step in rel.columns:
+                marks[rel.index.get_loc(key), rel.columns.get_loc(row.step)] = True
+        blocks.append((model, pm, rel, marks, spars))
+    if not blocks:
+        fig, ax = plt.subplots(figsize=(4, 2))
+        ax.text(0.5, 0.5, "no metric with a dense step", ha="center")
+        ax.axis("off")
+        return _save(fig, path)
+    height = max(len(b[2]) for b in blocks)
+    fig, axes = plt.subplots(1, len(blocks), figsize=(6.5 * len(blocks), 1.2 + 0.22 * height), squeeze=False)
+    finite = np.concatenate([np.abs(b[2].to_numpy()[np.isfinite(b[2].to_numpy())]) for b in blocks])
+    vmax = float(np.percentile(finite, 95)) if finite.size else 1.0
+    vmax = max(vmax, 1e-6)
+    for ax, (model, pm, rel, marks, spars) in zip(axes.flat, blocks, strict=True):
+        im = ax.imshow(rel.to_numpy(dtype=float), aspect="auto", cmap="RdYlGn", vmin=-vmax, vmax=vmax)
+        ax.set_yticks(range(len(rel)))
+        ax.set_yticklabels([_curve_label(*k) + ("" if metric_direction(*k[:3]) else " [no direction]")
+                            for k in rel.index], fontsize=6)
+        ax.set_xticks(range(rel.shape[1]))
+        ax.set_xticklabels([f"{spars.get(s, np.nan):.2f}" for s in rel.columns], fontsize=6, rotation=90)
+        ax.set_xlabel("sparsity", fontsize=8)
+        ax.set_title(f"{model} ({pm})", fontsize=9)
+        for i, j in zip(*np.nonzero(marks), strict=True):
+            ax.text(j, i, "*", ha="center", va="center", fontsize=9, color="black")
+        fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02).set_label("% change from dense (better > 0)", fontsize=7)
+    fig.suptitle("Every metric x sparsity, relative to dense (* = sweet spot)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_gallery(run_dir: Path, path: Path, model: str, image: int = 0) -> Path | None:
+    """Attribution maps of one gallery image at every step of a run (rows: methods)."""
+    files = sorted((run_dir / "interpretability").glob("gallery_step*.npz"))
+    if not files:
+        return None
+    plt = _plt()
+    sparsity = {}
+    metrics_csv = run_dir / "metrics.csv"
+    if metrics_csv.exists():
+        m = pd.read_csv(metrics_csv)
+        sparsity = dict(zip(m["step"].astype(int), m["sparsity"].astype(float), strict=False))
+    steps = []
+    for f in files:
+        with np.load(f) as data:
+            maps = {k[4:]: data[k] for k in data.files if k.startswith("map_")}
+            steps.append((int(f.stem.split("step")[-1]), data["images"][image], {k: v[image] for k, v in maps.items()}))
+    methods = sorted({k for _, _, maps in steps for k in maps})
+    fig, axes = plt.subplots(len(methods) + 1, len(steps), figsize=(1.5 * len(steps), 1.5 * (len(methods) + 1)), squeeze=False)
+    for j, (step, img, maps) in enumerate(steps):
+        axes[0, j].imshow(img)
+        axes[0, j].set_title(f"s={sparsity.get(step, float('nan')):.2f}", fontsize=7)
+        for i, method in enumerate(methods, start=1):
+            if method in maps:
+                a = np.abs(maps[method].astype(float))
+                axes[i, j].imshow(img, alpha=0.35)
+                axes[i, j].imshow(a / (a.max() or 1.0), cmap="inferno", alpha=0.7)
+            if j == 0:
+                axes[i, j].set_ylabel(method, fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("image", fontsize=7)
+    fig.suptitle(f"{model}: attribution maps across sparsity (run {run_dir.name}, image {image})", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_shape_bias(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path | None:
+    """Shape bias against sparsity per model, with its bootstrap band and the human reference."""
+    sub = values[(values["table"] == "alignment") & (values["method"] == "shape_bias") & (values["metric"] == "shape_bias")]
+    if sub.empty:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colors = plt.get_cmap("tab10")
+    for j, ((model, pm), cur) in enumerate(sub.groupby(["model", "prune_method"], sort=True)):
+        cur = cur.sort_values("sparsity")
+        ax.plot(cur["sparsity"], cur["value"], "o-", color=colors(j), label=f"{model} ({pm})")
+        cs = sweet[(sweet["model"] == model) & (sweet["prune_method"] == pm) & (sweet["method"] == "shape_bias")
+                   & (sweet["metric"] == "shape_bias")]
+        if not cs.empty:
+            x, lo, hi = _band(cs)
+            ax.fill_between(x, lo, hi, color=colors(j), alpha=0.2, lw=0)
+            hits = cs[cs["sweet_spot"].astype(bool)]
+            ax.plot(hits["sparsity"], hits["value"], "*", ms=12, color=colors(j))
+    ax.axhline(HUMAN_SHAPE_BIAS, color="black", ls="--", lw=1)
+    ax.text(0.01, HUMAN_SHAPE_BIAS - 0.02, f"humans ({HUMAN_SHAPE_BIAS:.2f}, Geirhos et al. 2019)", fontsize=8,
+            va="top", transform=ax.get_yaxis_transform())
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("sparsity")
+    ax.set_ylabel("shape bias (cue conflict)")
+    ax.set_title("Shape bias against sparsity (band: 95% CI of the change from dense; * sweet spot)", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_distortions(values: pd.DataFrame, model: str, path: Path) -> Path | None:
+    """Accuracy per distortion level, one line per sparsity (the first pruning method)."""
+    sub = values[(values["model"] == model) & (values["table"] == "alignment") & (values["metric"] == "top1")]
+    if sub.empty:
+        return None
+    pm = sorted(sub["prune_method"].unique())[0]
+    sub = sub[sub["prune_method"] == pm]
+    clean = sub[sub["method"] == "clean"].set_index("step")["value"]
+    dist = sub[~sub["method"].isin(_NOT_DISTORTIONS)]
+    names = sorted(dist["method"].unique())
+    if not names:
+        return None
+    plt = _plt()
+    ncols = min(_PANEL_COLUMNS, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
+    steps = sorted(sub["step"].unique())
+    spars = sub.groupby("step")["sparsity"].mean()
+    cmap = plt.get_cmap("viridis")
+    smax = max(float(spars.max()), 1e-9)
+    for ax, name in zip(axes.flat, names, strict=False):
+        for step in steps:
+            cur = dist[(dist["method"] == name) & (dist["step"] == step)].sort_values("level")
+            if cur.empty:
+                continue
+            lv = cur["level"].to_numpy()
+            acc = cur["value"].to_numpy()
+            if step in clean.index and not np.any(lv == 0):
+                lv, acc = np.r_[0.0, lv], np.r_[clean.loc[step], acc]
+            ax.plot(lv, acc, "o-", ms=3, lw=1, color=cmap(float(spars.loc[step]) / smax))
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("level", fontsize=7)
+        ax.set_ylabel("top-1", fontsize=7)
+        ax.set_ylim(-0.02, 1.02)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, smax))
+    cax = fig.add_axes((0.88, 0.15, 0.015, 0.6))
+    fig.colorbar(sm, cax=cax).set_label("sparsity")
+    fig.suptitle(f"{model} ({pm}): accuracy per distortion level (level 0: clean images)", fontsize=10)
+    fig.subplots_adjust(top=0.82 if nrows == 1 else 0.9, hspace=0.6, wspace=0.35, right=0.85)
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Documents
+# --------------------------------------------------------------------------------------------
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            return ""
+        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
+    return str(v)
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+                   for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _render(blocks: list[_Block], out_dir: Path) -> tuple[str, str]:
+    md, body = [], []
+    for b in blocks:
+        if b.kind in ("h1", "h2"):
+            md.append(("# " if b.kind == "h1" else "## ") + b.content)
+            body.append(f"<{b.kind}>{html.escape(b.content)}</{b.kind}>")
+        elif b.kind == "p":
+            md.append(b.content)
+            body.append(f"<p>{html.escape(b.content)}</p>")
+        elif b.kind == "table":
+            md.append(_md_table(b.content))
+            body.append(_html_table(b.content))
+        elif b.kind == "figure":
+            rel = Path(b.content).relative_to(out_dir).as_posix()
+            md.append(f"![{b.caption}]({rel})")
+            data = base64.b64encode(Path(b.content).read_bytes()).decode("ascii")
+            body.append(f'<figure><img alt="{html.escape(rel)}" src="data:image/png;base64,{data}">'
+                        f"<figcaption>{html.escape(b.caption)}</figcaption></figure>")
+    style = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}"
+             "img{max-width:100%}figcaption{font-size:12px;color:#555}")
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Pruning sweep report</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+    return "\n\n".join(md) + "\n", page
+
+
+_METHOD_TEXT = (
+    "Sweet spots: per curve (model, pruning method, metric) and sparse step, the per-image "
+    "difference from the dense step, signed so that positive is better, averaged over seeds per "
+    "image; images resampled in pairs (percentile bootstrap, robustlab.common.stats.bootstrap_ci); "
+    "two-sided p from the bootstrap standard error; Holm across the curve's sparse steps; a sweet "
+    "spot where the adjusted p < {alpha} and the interval at Holm's level for that hypothesis "
+    "lies above zero."
+)
+
+
+def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_resamples: int = 2000,
+                 seed: int = 0) -> Path:
+    """Write the sweep report of ``run_dirs`` into ``out_dir``; return the path of ``report.html``.
+
+    Args:
+        run_dirs: run directories and/or Hydra multirun directories.
+        out_dir: the report folder: PNG figures, ``sweet_spots.csv``,
+            ``sweet_spots_summary.csv``, ``report.md`` (linking the PNGs) and ``report.html``
+            (every PNG embedded as base64: one file to share).
+        alpha, n_resamples, seed: of the sweet-spot analysis.
+
+    Returns:
+        The path of ``report.html``.
+    """
+    runs = expand_run_dirs(run_dirs)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    values = summary_values(runs)
+    sweet = find_sweet_spots(load_per_image(runs), alpha=alpha, n_resamples=n_resamples, seed=seed)
+    metrics = load_table(runs, "metrics", add_overrides=False)
+    summary = summarize_sweet_spots(sweet, metrics)
+    write_table(sweet, out_dir / "sweet_spots.csv")
+    write_table(summary, out_dir / "sweet_spots_summary.csv")
+
+    blocks = [_Block("h1", "Pruning sweep report")]
+    blocks.append(_Block("p", f"{len(runs)} run(s): " + ", ".join(r.name if r.parent.name != "" else str(r) for r in runs) + "."))
+    if not metrics.empty:
+        cols = [c for c in ("run", "model", "prune_method", "seed") if c in metrics.columns]
+        runs_table = metrics.groupby(cols, sort=True, dropna=False).agg(
+            steps=("step", "nunique"), max_sparsity=("sparsity", "max")).reset_index()
+        runs_table["run"] = runs_table["run"].map(lambda r: Path(r).name)
+        blocks += [_Block("h2", "Runs"), _Block("table", runs_table)]
+
+    blocks.append(_Block("h2", "Sweet spots"))
+    blocks.append(_Block("p", _METHOD_TEXT.format(alpha=alpha)))
+    if summary.empty:
+        blocks.append(_Block("p", "No curve with per-image values and a declared direction was found."))
+    else:
+        per_model = summary.groupby("model", sort=True).agg(
+            params_dense=("params_dense", "first"), curves_tested=("n_tested", "size"),
+            curves_with_sweet_spot=("n_sweet", lambda s: int((s > 0).sum())),
+            sweet_min=("sweet_min", "min"), sweet_max=("sweet_max", "max")).reset_index()
+        blocks += [_Block("p", "Per architecture and size:"), _Block("table", per_model)]
+        hits = summary[summary["n_sweet"] > 0]
+        if hits.empty:
+            blocks.append(_Block("p", "No sweet spot: no sparsity beat the dense model beyond the bootstrap interval."))
+        else:
+            cols = ["model", "prune_method", "table", "method", "metric", "level", "n_sweet", "n_tested",
+                    "sweet_min", "sweet_max", "peak_sparsity", "peak_gain", "peak_ci_low", "peak_ci_high"]
+            blocks += [_Block("p", "Curves with sweet spots (gain: better-positive change from dense at the peak):"),
+                       _Block("table", hits[cols])]
+
+    blocks.append(_Block("h2", "Figures"))
+    models = sorted(values["model"].unique()) if not values.empty else []
+    for model in models:
+        fig = plot_metrics(values, sweet, model, out_dir / f"metrics_{_safe(model)}.png")
+        blocks.append(_Block("figure", fig, f"{model}: every metric against sparsity, accuracy dashed on the twin axis"))
+    if not values.empty:
+        blocks.append(_Block("figure", plot_heatmap(values, sweet, out_dir / "heatmap.png"),
+                             "Every metric x sparsity, % change from dense (better > 0)"))
+    sb = plot_shape_bias(values, sweet, out_dir / "shape_bias.png") if not values.empty else None
+    if sb is not None:
+        blocks.append(_Block("figure", sb, "Shape bias against sparsity with the human reference"))
+    for model in models:
+        fig = plot_distortions(values, model, out_dir / f"distortions_{_safe(model)}.png")
+        if fig is not None:
+            blocks.append(_Block("figure", fig, f"{model}: accuracy per distortion level"))
+    seen: set[str] = set()
+    for run in runs:
+        model = _run_model(run)
+        if model in seen:
+            continue
+        fig = plot_gallery(run, out_dir / f"gallery_{_safe(model)}.png", model)
+        if fig is not None:
+            seen.add(model)
+            blocks.append(_Block("figure", fig, f"{model}: attribution maps across sparsity"))
+
+    md, page = _render(blocks, out_dir)
+    write_text(out_dir / "report.md", md)
+    write_text(out_dir / "report.html", page)
+    return out_dir / "report.html"
+
+
+def _run_model(run: Path) -> str:
+    path = run / "metrics.csv"
+    if path.exists():
+        m = pd.read_csv(path, nrows=1)
+        if "model" in m.columns and len(m):
+            return str(m["model"].iloc[0])
+    return run.name
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))

@@ -1,0 +1,414 @@
+"""Sweet spots: sparsities where a metric is better than at the dense step, with bootstrap CIs.
+
+Runs (one sweep job each: a seed, a model, a pruning method) are gathered into one long table
+of per-image values, ``model, prune_method, seed, step, sparsity, table, method, metric, level,
+index, value``. A *curve* is one ``(model, prune_method, table, method, metric, level)``; its
+step 0 is the dense model.
+
+The test, per curve and sparse step ``s`` (Holm across the sparse steps of the curve):
+
+1. ``d`` = direction x (metric at ``s`` - metric at step 0), direction +1 where higher is
+   better and -1 where lower is, so ``d > 0`` always means "better than dense".
+2. Seeds: an image's values are averaged over the seeds that have it (the evaluation images
+   are indexed identically in every seed), so images are the resampled units (a one-level
+   bootstrap; seed-to-seed variation enters through the per-image averages).
+3. ``d`` is estimated as NaN-mean(sparse) - NaN-mean(dense) over the images (NaN marks a trial
+   without a value, e.g. a cue-conflict answer that is neither shape nor texture); images are
+   resampled in pairs (dense and sparse together) with
+   :func:`robustlab.common.stats.bootstrap_ci` (percentile by default, or BCa).
+4. p-value: two-sided, from the bootstrap distribution through its standard error,
+   ``p = 2 Phi(-|d| / se*)``; Holm's adjustment (:func:`robustlab.common.stats.holm`) across
+   the curve's sparse steps.
+5. Sweet spot where the Holm-adjusted p < alpha **and** the bootstrap interval at the level that
+   Holm's step-down gives that hypothesis, ``1 - alpha / (m - r + 1)`` for the r-th smallest of
+   ``m`` p-values, lies above zero.
+
+References:
+    Efron B, Tibshirani RJ (1993). An Introduction to the Bootstrap. Chapman & Hall.
+    Holm S (1979). Scand J Stat 6(2):65-70.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from robustlab.common.io import read_table, write_table
+from robustlab.common.stats import bootstrap_ci, holm
+
+log = logging.getLogger(__name__)
+
+CURVE_KEYS = ["model", "prune_method", "table", "method", "metric", "level"]
+SUITE_TABLES = ("interpretability", "discovery", "alignment")
+_STEP_FILE = re.compile(r"^(?P<table>.+)_step(?P<step>\d+)\.parquet$")
+
+#: Which direction is better, per (table, method, metric) glob pattern; the first match wins.
+#: +1: higher is better; -1: lower is better; 0: not tested (e.g. agreement with the dense model
+#: itself, which is 1 at step 0 by definition).
+DEFAULT_DIRECTIONS: list[tuple[str, str, str, int]] = [
+    ("accuracy", "*", "top*", +1),
+    ("alignment", "*", "top1", +1),
+    ("alignment", "shape_bias", "shape_bias", +1),
+    ("alignment", "shape_bias", "decision_rate", 0),
+    ("alignment", "error_consistency", "kappa_dense*", 0),
+    ("alignment", "error_consistency", "kappa_human*", +1),
+    # Attribution metrics: localisation, faithfulness and sparseness are better high;
+    # deletion curves, complexity and sensitivity (robustness) are better low.
+    ("interpretability", "*", "*deletion*", -1),
+    ("interpretability", "*", "*complexity*", -1),
+    ("interpretability", "*", "*sensitivity*", -1),
+    ("interpretability", "*", "*", +1),
+    # Object discovery: CorLoc, IoU, AP, recall are better high; errors low.
+    ("discovery", "*", "*error*", -1),
+    ("discovery", "*", "*", +1),
+]
+
+
+def metric_direction(table: str, method: str, metric: str,
+                     directions: Sequence[tuple[str, str, str, int]] | None = None) -> int:
+    """The declared direction of a metric: +1 higher is better, -1 lower is better, 0 untested.
+
+    ``directions`` (same form as :data:`DEFAULT_DIRECTIONS`) is searched before the defaults;
+    a metric that matches nothing is not tested (0).
+    """
+    for t, m, k, d in [*(directions or []), *DEFAULT_DIRECTIONS]:
+        if fnmatch.fnmatchcase(str(table), t) and fnmatch.fnmatchcase(str(method), m) and fnmatch.fnmatchcase(str(metric), k):
+            return int(d)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Gathering runs
+# --------------------------------------------------------------------------------------------
+
+def expand_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
+    """Run directories from run directories and/or Hydra multirun directories.
+
+    A run directory holds ``metrics.csv`` (or ``.hydra/overrides.yaml`` for a job that wrote
+    nothing yet); a multirun directory holds such folders one level down (``0/``, ``1/``...),
+    listed in natural order.
+
+    Raises:
+        FileNotFoundError: a path does not exist or holds no run.
+    """
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path} is not a directory (expected a run or multirun directory)")
+        if _is_run(path):
+            out.append(path)
+            continue
+        jobs = sorted((p for p in path.iterdir() if p.is_dir() and _is_run(p)), key=_natural_key)
+        if not jobs:
+            raise FileNotFoundError(f"{path} holds no run: no metrics.csv or .hydra/overrides.yaml in it or its subfolders")
+        out.extend(jobs)
+    return out
+
+
+def _is_run(path: Path) -> bool:
+    return (path / "metrics.csv").exists() or (path / ".hydra" / "overrides.yaml").exists()
+
+
+def _natural_key(path: Path) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
+def job_overrides(run_dir: Path) -> dict[str, str]:
+    """The command-line overrides of a Hydra job (``.hydra/overrides.yaml``), as strings.
+
+    ``hydra.*`` overrides are left out; a ``+``/``++``/``~`` prefix is dropped.
+    """
+    path = Path(run_dir) / ".hydra" / "overrides.yaml"
+    if not path.exists():
+        return {}
+    import yaml
+
+    items = yaml.safe_load(path.read_text()) or []
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: expected a YAML list of key=value overrides; got {type(items).__name__}")
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep:
+            raise ValueError(f"{path}: override {item!r} is not of the form key=value")
+        key = key.lstrip("+~")
+        if not key.startswith("hydra"):
+            out[key] = value
+    return out
+
+
+def load_table(run_dirs: Sequence[Path], name: str, add_overrides: bool = True) -> pd.DataFrame:
+    """One table (``metrics``, ``alignment``...) of every run that has it, with a ``run`` column.
+
+    Each row also carries its job's overrides as columns (:func:`job_overrides`); an override
+    whose name is already a column of the table is added as ``override.<name>``.
+
+    Returns:
+        The concatenated table (empty when no run has it).
+    """
+    frames = []
+    for run in run_dirs:
+        path = Path(run) / f"{name}.csv"
+        if not path.exists():
+            continue
+        df = read_table(path)
+        if df.empty:
+            continue
+        df.insert(0, "run", str(run))
+        if add_overrides:
+            for key, value in job_overrides(run).items():
+                df[key if key not in df.columns else f"override.{key}"] = value
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _run_identity(run: Path) -> dict[str, Any]:
+    """model, prune_method, seed and the step -> sparsity map of a run, from its metrics.csv."""
+    metrics = read_table(run / "metrics.csv")
+    missing = [c for c in ("step", "sparsity") if c not in metrics.columns]
+    if missing:
+        raise ValueError(f"{run / 'metrics.csv'}: missing column(s) {', '.join(missing)}")
+    first = metrics.iloc[0]
+    overrides = job_overrides(run)
+    ident = {k: (str(first[k]) if k in metrics.columns else overrides.get(k, run.name)) for k in ("model", "prune_method")}
+    ident["seed"] = int(first["seed"]) if "seed" in metrics.columns else int(overrides.get("seed", 0))
+    ident["sparsity"] = dict(zip(metrics["step"].astype(int), metrics["sparsity"].astype(float), strict=False))
+    return ident
+
+
+def load_per_image(run_dirs: Sequence[Path]) -> pd.DataFrame:
+    """Every per-image value of every run, in one long table.
+
+    Reads ``per_image/<table>_step{k:03d}.parquet`` (``index, [method,] metric, [level,] value``);
+    a missing ``method`` is ``""`` and a missing ``level`` is 0.
+
+    Returns:
+        Columns ``run, model, prune_method, seed, step, sparsity, table, method, metric, level,
+        index, value``.
+    """
+    frames = []
+    for run in map(Path, run_dirs):
+        folder = run / "per_image"
+        if not (run / "metrics.csv").exists() or not folder.is_dir():
+            continue
+        ident = _run_identity(run)
+        for path in sorted(folder.glob("*_step*.parquet")):
+            match = _STEP_FILE.match(path.name)
+            if match is None:
+                continue
+            df = pd.read_parquet(path)
+            missing = [c for c in ("index", "metric", "value") if c not in df.columns]
+            if missing:
+                raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected index, [method,] metric, [level,] value")
+            step = int(match["step"])
+            out = pd.DataFrame({
+                "run": str(run), "model": ident["model"], "prune_method": ident["prune_method"],
+                "seed": ident["seed"], "step": step, "sparsity": ident["sparsity"].get(step, np.nan),
+                "table": match["table"],
+                "method": df["method"].astype(str) if "method" in df.columns else "",
+                "metric": df["metric"].astype(str),
+                "level": pd.to_numeric(df["level"], errors="coerce").fillna(0.0) if "level" in df.columns else 0.0,
+                "index": df["index"].astype(np.int64), "value": df["value"].astype(np.float64),
+            })
+            frames.append(out)
+    if not frames:
+        return pd.DataFrame(columns=["run", *CURVE_KEYS[:2], "seed", "step", "sparsity", *CURVE_KEYS[2:], "index", "value"])
+    return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The test
+# --------------------------------------------------------------------------------------------
+
+def _gain(sample: np.ndarray, axis: int) -> np.ndarray:
+    """NaN-mean of every sparse step minus the NaN-mean of the dense step (last axis, index 0)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.nanmean(sample, axis=axis)
+    return means[..., 1:] - means[..., :1]
+
+
+def bootstrap_curve_test(values: np.ndarray, alpha: float = 0.05, n_resamples: int = 2000,
+                ci_method: str = "percentile", seed: int = 0) -> dict[str, np.ndarray]:
+    """Sweet-spot test of many curves measured on the same images (vectorized over curves).
+
+    Args:
+        values: ``(n_images, n_curves, n_steps)``, already signed so that higher is better;
+            step 0 is the dense model; NaN marks a missing value.
+        alpha: family-wise error rate per curve (Holm across its ``n_steps - 1`` sparse steps).
+        n_resamples: bootstrap resamples.
+        ci_method: ``"percentile"`` or ``"bca"``.
+        seed: the bootstrap's seed.
+
+    Returns:
+        Arrays of shape ``(n_curves, n_steps - 1)``: ``gain`` (sparse - dense), ``ci_low``,
+        ``ci_high`` (level ``1 - alpha``), ``p``, ``p_holm``, ``ci_low_adj``, ``ci_high_adj``
+        (at the Holm level of each hypothesis; NaN where not significant) and ``sweet_spot``.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 3 or x.shape[2] < 2:
+        raise ValueError(f"values must be (n_images, n_curves, n_steps) with a dense and a sparse step; got shape {x.shape}")
+    if x.shape[0] < 2:
+        raise ValueError(f"the sweet-spot test needs at least 2 images; got {x.shape[0]}")
+    res = bootstrap_ci(x, statistic=_gain, n_resamples=n_resamples, alpha=alpha, method=ci_method, seed=seed)
+    gain, se = res.estimate, res.standard_error
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.abs(gain) / se
+    p = np.where(se > 0, 2 * special.ndtr(-z), np.where(gain != 0, 0.0, 1.0))
+    p = np.where(np.isfinite(gain), p, np.nan)
+    p_holm = np.vstack([holm(row) for row in p]) if p.size else p
+    # Holm's level for the r-th smallest of m p-values of a curve: alpha / (m - r + 1).
+    m = np.isfinite(p).sum(axis=1, keepdims=True)
+    order = np.argsort(np.where(np.isfinite(p), p, np.inf), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(p.shape[1])[None, :].repeat(p.shape[0], 0), axis=1)
+    divisor = m - rank  # = m - r + 1 with r = rank + 1
+    candidate = (p_holm < alpha) & (gain > 0)
+    ci_low_adj = np.full(gain.shape, np.nan)
+    ci_high_adj = np.full(gain.shape, np.nan)
+    for k in np.unique(divisor[candidate]):
+        # Same seed, same resamples: the interval at each Holm level comes from one distribution.
+        adj = bootstrap_ci(x, statistic=_gain, n_resamples=n_resamples, alpha=alpha / k, method=ci_method, seed=seed)
+        sel = candidate & (divisor == k)
+        ci_low_adj[sel], ci_high_adj[sel] = adj.ci_low[sel], adj.ci_high[sel]
+    sweet = candidate & (ci_low_adj > 0)
+    return {"gain": gain, "ci_low": res.ci_low, "ci_high": res.ci_high, "se": se, "p": p, "p_holm": p_holm,
+            "ci_low_adj": ci_low_adj, "ci_high_adj": ci_high_adj, "sweet_spot": sweet}
+
+
+def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, str, str, int]] | None = None,
+                     alpha: float = 0.05, n_resamples: int = 2000, ci_method: str = "percentile",
+                     seed: int = 0) -> pd.DataFrame:
+    """Test every curve of a per-image table (:func:`load_per_image`) for sweet spots.
+
+    Args:
+        per_image: the long table of per-image values.
+        directions: extra ``(table, method, metric, direction)`` patterns, searched before
+            :data:`DEFAULT_DIRECTIONS`.
+        alpha, n_resamples, ci_method, seed: as :func:`bootstrap_curve_test`.
+
+    Returns:
+        One row per (curve, sparse step): the curve's keys, ``direction``, ``step``,
+        ``sparsity`` (mean over seeds), ``n_images``, ``n_seeds``, ``dense``, ``value`` (the
+        metric, in its own units), ``gain`` (better-positive difference), ``ci_low``,
+        ``ci_high``, ``p``, ``p_holm``, ``ci_low_adj``, ``ci_high_adj``, ``sweet_spot``. Curves
+        without a declared direction or without a dense step are left out.
+    """
+    cols = [*CURVE_KEYS, "direction", "step", "sparsity", "n_images", "n_seeds", "dense", "value", "gain",
+            "ci_low", "ci_high", "p", "p_holm", "ci_low_adj", "ci_high_adj", "sweet_spot"]
+    if per_image.empty:
+        return pd.DataFrame(columns=cols)
+    df = per_image.copy()
+    df["direction"] = [metric_direction(t, m, k, directions) for t, m, k in
+                       zip(df["table"], df["method"], df["metric"], strict=True)]
+    untested = df.loc[df["direction"] == 0, ["table", "method", "metric"]].drop_duplicates()
+    if len(untested):
+        log.info("sweet spots: %d metric(s) without a declared direction are not tested", len(untested))
+    df = df[df["direction"] != 0]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    keys = [*CURVE_KEYS, "direction"]
+    # Seeds averaged per image (step 2 of the module docstring).
+    per_img = df.groupby([*keys, "step", "index"], sort=True, dropna=False)["value"].mean().unstack("step")
+    sparsity = df.groupby([*keys, "step"], dropna=False)["sparsity"].mean()
+    n_seeds = df.groupby([*keys, "step"], dropna=False)["seed"].nunique()
+
+    groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], pd.DataFrame]]] = {}
+    for curve, block in per_img.groupby(level=list(range(len(keys))), sort=True, dropna=False):
+        block = block.dropna(axis=1, how="all")
+        if 0 not in block.columns or block.shape[1] < 2:
+            log.info("sweet spots: curve %s has no dense step or no sparse step; skipped", curve)
+            continue
+        signature = (tuple(block.index.get_level_values("index")), tuple(block.columns))
+        groups.setdefault(signature, []).append((curve, block))
+
+    rows = []
+    for (index, steps), members in groups.items():
+        stacked = np.stack([b.to_numpy(dtype=np.float64) * c[-1] for c, b in members], axis=1)
+        out = bootstrap_curve_test(stacked, alpha=alpha, n_resamples=n_resamples, ci_method=ci_method, seed=seed)
+        dense_mean = np.nanmean(stacked[:, :, 0], axis=0)
+        for ci, (curve, _) in enumerate(members):
+            direction = curve[-1]
+            for si, step in enumerate(steps[1:]):
+                rows.append({
+                    **dict(zip(keys, curve, strict=True)), "step": int(step),
+                    "sparsity": float(sparsity.loc[(*curve, step)]), "n_images": len(index),
+                    "n_seeds": int(n_seeds.loc[(*curve, step)]),
+                    "dense": float(dense_mean[ci] * direction),
+                    "value": float((dense_mean[ci] + out["gain"][ci, si]) * direction),
+                    **{k: (bool(out[k][ci, si]) if k == "sweet_spot" else float(out[k][ci, si]))
+                       for k in ("gain", "ci_low", "ci_high", "p", "p_holm", "ci_low_adj", "ci_high_adj", "sweet_spot")},
+                })
+    return pd.DataFrame(rows, columns=cols)
+
+
+def summarize_sweet_spots(sweet: pd.DataFrame, metrics: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per curve: how many sparsities were tested and are sweet spots, their range, and the peak.
+
+    Args:
+        sweet: from :func:`find_sweet_spots`.
+        metrics: the gathered ``metrics.csv`` tables, for the model's size (``params_nonzero`` at
+            step 0, the mean over runs).
+
+    Returns:
+        One row per curve: keys, ``params_dense``, ``n_tested``, ``n_sweet``, ``sweet_min`` and
+        ``sweet_max`` (sparsity range of the sweet spots), ``peak_sparsity``, ``peak_gain``
+        (the largest gain among the sweet spots; NaN without one) and ``peak_ci_low``,
+        ``peak_ci_high``.
+    """
+    cols = [*CURVE_KEYS, "params_dense", "n_tested", "n_sweet", "sweet_min", "sweet_max", "peak_sparsity",
+            "peak_gain", "peak_ci_low", "peak_ci_high"]
+    if sweet.empty:
+        return pd.DataFrame(columns=cols)
+    size: dict[str, float] = {}
+    if metrics is not None and not metrics.empty and {"model", "step", "params_nonzero"} <= set(metrics.columns):
+        dense = metrics[metrics["step"] == 0]
+        size = dense.groupby(dense["model"].astype(str))["params_nonzero"].mean().to_dict()
+    rows = []
+    for curve, block in sweet.groupby(CURVE_KEYS, sort=True, dropna=False):
+        hits = block[block["sweet_spot"].astype(bool)]
+        peak = hits.loc[hits["gain"].idxmax()] if len(hits) else None
+        rows.append({
+            **dict(zip(CURVE_KEYS, curve, strict=True)), "params_dense": size.get(str(curve[0]), np.nan),
+            "n_tested": len(block), "n_sweet": len(hits),
+            "sweet_min": hits["sparsity"].min() if len(hits) else np.nan,
+            "sweet_max": hits["sparsity"].max() if len(hits) else np.nan,
+            "peak_sparsity": peak["sparsity"] if peak is not None else np.nan,
+            "peak_gain": peak["gain"] if peak is not None else np.nan,
+            "peak_ci_low": peak["ci_low"] if peak is not None else np.nan,
+            "peak_ci_high": peak["ci_high"] if peak is not None else np.nan,
+        })
+    return pd.DataFrame(rows, columns=cols)
+
+
+def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alpha: float = 0.05,
+                        n_resamples: int = 2000, ci_method: str = "percentile", seed: int = 0,
+                        directions: Sequence[tuple[str, str, str, int]] | None = None
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Gather runs, test every curve and write ``sweet_spots.csv`` and ``sweet_spots_summary.csv``.
+
+    Args:
+        run_dirs: run and/or multirun directories (:func:`expand_run_dirs`).
+        out_dir: where the two tables (CSV and Parquet) are written.
+        alpha, n_resamples, ci_method, seed, directions: as :func:`find_sweet_spots`.
+
+    Returns:
+        ``(sweet_spots, summary)``.
+    """
+    runs = expand_run_dirs(run_dirs)
+    sweet = find_sweet_spots(load_per_image(runs), directions=directions, alpha=alpha,
+                             n_resamples=n_resamples, ci_method=ci_method, seed=seed)
+    summary = summarize_sweet_spots(sweet, load_table(runs, "metrics", add_overrides=False))
+    out_dir = Path(out_dir)
+    write_table(sweet, out_dir / "sweet_spots.csv")
+    write_table(summary, out_dir / "sweet_spots_summary.csv")
+    return sweet, summary
