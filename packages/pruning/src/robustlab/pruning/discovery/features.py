@@ -1,0 +1,76 @@
+"""Patch features of any model, batched: ViT keys of the last block, or the last CNN stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from robustlab.pruning.interpret.layers import (
+    attention_weights,
+    capture_vit_qk,
+    find_last_conv_block,
+    vit_geometry,
+)
+
+
+@dataclass
+class PatchFeatures:
+    """Per-image patch descriptors on a regular grid.
+
+    Attributes:
+        features: ``(B, N, D)`` with ``N = gh * gw`` patches in row-major order.
+        grid: ``(gh, gw)``.
+        image_size: ``(H, W)`` of the input images, in pixels.
+        cls_attention: ``(B, N)`` last-block attention of the CLS token to the patches (mean
+            over heads), ViTs only.
+    """
+
+    features: torch.Tensor
+    grid: tuple[int, int]
+    image_size: tuple[int, int]
+    cls_attention: torch.Tensor | None = None
+
+
+def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
+                   feature_layer: str | None = None) -> PatchFeatures:
+    """Patch features for object discovery, as LOST (Simeoni et al. 2021) uses them.
+
+    ViT: the keys of the last block's attention, heads concatenated, prefix tokens dropped
+    (LOST's and TokenCut's choice), plus the CLS attention map. CNN: the feature map of the last
+    convolutional stage (or of ``feature_layer``), one patch per spatial position.
+
+    Args:
+        model: the model, in eval mode; ``images`` on its device.
+        images: ``(B, C, H, W)`` normalised inputs.
+        arch: ``"cnn"`` or ``"vit"``.
+        feature_layer: CNN only, name of the module whose 4-D output to use.
+
+    Returns:
+        :class:`PatchFeatures`.
+    """
+    size = (int(images.shape[-2]), int(images.shape[-1]))
+    if arch == "vit":
+        geometry = vit_geometry(model)
+        with torch.no_grad(), capture_vit_qk(model) as qk:
+            model(images)
+        q, k = qk[len(model.blocks) - 1]
+        p = geometry.num_prefix_tokens
+        keys = k.permute(0, 2, 1, 3).flatten(2)[:, p:]
+        cls = attention_weights(model.blocks[-1].attn, q, k).mean(dim=1)[:, 0, p:]
+        return PatchFeatures(keys.float(), geometry.grid, size, cls.float())
+    if arch != "cnn":
+        raise ValueError(f"arch must be 'cnn' or 'vit', got {arch!r}")
+    layer = (model.get_submodule(feature_layer) if feature_layer
+             else find_last_conv_block(model, images[:1])[1])
+    store: dict[str, torch.Tensor] = {}
+    handle = layer.register_forward_hook(lambda m, i, out: store.__setitem__("fmap", out))
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        handle.remove()
+    fmap = store["fmap"]
+    b, d, gh, gw = fmap.shape
+    return PatchFeatures(fmap.flatten(2).transpose(1, 2).float(), (gh, gw), size)

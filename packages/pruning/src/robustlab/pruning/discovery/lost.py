@@ -1,0 +1,58 @@
+"""LOST: localising objects with self-supervised transformers and no labels.
+
+Reference:
+    O. Simeoni, G. Puy, H. V. Vo, S. Roburin, S. Gidaris, A. Bursuc, P. Perez, R. Marlet,
+    J. Ponce. "Localizing objects with self-supervised transformers and no labels." BMVC 2021.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from robustlab.pruning.discovery.boxes import seed_component_boxes
+
+
+def lost(features: torch.Tensor, grid: tuple[int, int], image_size: tuple[int, int],
+         k_patches: int = 100) -> tuple[np.ndarray, torch.Tensor]:
+    """LOST boxes for a batch of patch features, every step batched over images.
+
+    With patch similarities ``A = F F^T`` (``F`` the ``(N, D)`` patch features):
+
+    1. degree ``d_i = |{j : A_ij > 0}|``; the seed is the patch of lowest degree (an object
+       patch correlates with few others, the background with many);
+    2. among the ``k_patches`` patches of lowest degree, those positively correlated with the
+       seed (``A_seed,j > 0``) form the set ``S``;
+    3. seed expansion: ``m_j = sum_{s in S} A_sj``; the object is the 4-connected component of
+       ``{j : m_j > 0}`` that contains the seed, and its box is the prediction.
+
+    Ties in degree go to the lowest patch index (a stable sort), so batched and per-image
+    calls agree exactly.
+
+    Args:
+        features: ``(B, N, D)`` patch features, ``N = gh * gw`` row-major.
+        grid: ``(gh, gw)``.
+        image_size: ``(H, W)`` in pixels.
+        k_patches: size of the low-degree candidate set (100 in the paper; capped at ``N``).
+
+    Returns:
+        ``(boxes, seeds)``: ``(B, 4)`` float64 pixel boxes ``(x0, y0, x1, y1)`` and ``(B,)`` seeds.
+    """
+    if features.ndim != 3:
+        raise ValueError(f"features must be (B, N, D), got shape {tuple(features.shape)}")
+    b, n, _ = features.shape
+    if n != grid[0] * grid[1]:
+        raise ValueError(f"features have {n} patches, the grid {grid} has {grid[0] * grid[1]}")
+    f = features.float()
+    a = f @ f.transpose(1, 2)
+    degree = (a > 0).sum(dim=-1)
+    order = torch.sort(degree, dim=1, stable=True).indices
+    seeds = order[:, 0]
+    k = min(int(k_patches), n)
+    potential = torch.zeros(b, n, dtype=torch.bool, device=f.device)
+    potential.scatter_(1, order[:, :k], True)
+    seed_rows = a[torch.arange(b, device=f.device), seeds]
+    similar = potential & (seed_rows > 0)
+    expansion = (similar.to(a.dtype)[:, None, :] @ a)[:, 0]
+    boxes = seed_component_boxes(expansion > 0, seeds, grid, image_size)
+    return boxes, seeds

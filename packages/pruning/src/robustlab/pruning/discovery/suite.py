@@ -1,0 +1,84 @@
+"""The ``discovery`` evaluation suite: unsupervised object discovery (CorLoc) at every step.
+
+The model's patch features are computed once per batch; every configured method applicable to
+the architecture predicts one box per image from them, scored by CorLoc against the
+ground-truth boxes. A centred box (half of each side) is scored alongside as the baseline any
+discovery method should beat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from robustlab.pruning.discovery.boxes import best_iou
+from robustlab.pruning.discovery.features import patch_features
+from robustlab.pruning.discovery.methods import centred_boxes, get_discovery
+from robustlab.pruning.interpret.layers import model_device
+from robustlab.pruning.interpret.suite import summarize
+from robustlab.pruning.suites import EvalContext, SuiteResult, register_suite
+
+log = logging.getLogger(__name__)
+
+BASELINE = "centred_box"
+
+
+@register_suite("discovery")
+def discovery_suite(
+    ctx: EvalContext,
+    methods: Sequence[str] | Mapping[str, Sequence[str]] = ("lost", "tokencut"),
+    n_images: int = 64,
+    k_patches: int = 100,
+    tau: float = 0.2,
+    attention_mass: float = 0.6,
+    iou_threshold: float = 0.5,
+    feature_layer: str | None = None,
+) -> SuiteResult:
+    """CorLoc of LOST, TokenCut and (ViT) the attention baseline on the model's patch features.
+
+    Args:
+        ctx: the sweep's evaluation context.
+        methods: discovery methods (a list, of which those not applicable to ``ctx.arch`` are
+            skipped, or a mapping ``arch -> list``).
+        n_images: evaluation images scored.
+        k_patches: LOST's candidate set size (100 in the paper).
+        tau: TokenCut's similarity threshold (0.2 in the paper).
+        attention_mass: share of CLS attention kept by the attention baseline.
+        iou_threshold: IoU of a correct localisation.
+        feature_layer: CNN only, the module whose feature map to use (default: last stage).
+
+    Returns:
+        Rows ``{method, metric, mean, std, n}`` for metrics ``corloc`` (hits) and ``iou`` (best
+        IoU per image), the ``centred_box`` baseline included, and the per-image table.
+    """
+    names = list(methods.get(ctx.arch, [])) if isinstance(methods, Mapping) else list(methods)
+    chosen = []
+    for name in names:
+        if ctx.arch in get_discovery(name).archs:
+            chosen.append(name)
+        else:
+            log.info("discovery: method %r does not apply to arch=%r; skipped", name, ctx.arch)
+    options = {"lost": {"k_patches": k_patches}, "tokencut": {"tau": tau},
+               "attention": {"mass": attention_mass}}
+    records = []
+    device = model_device(ctx.model)
+    for batch in ctx.batches(max_images=n_images):
+        index = np.asarray(torch.as_tensor(batch.index).cpu())
+        gt = [np.asarray(torch.as_tensor(b).cpu(), dtype=np.float64).reshape(-1, 4) for b in batch.boxes]
+        images = batch.images.to(device, torch.float32)
+        patches = patch_features(ctx.model, images, ctx.arch, feature_layer=feature_layer)
+        preds = {name: get_discovery(name).fn(patches, **options.get(name, {}))[0] for name in chosen}
+        preds[BASELINE] = centred_boxes(len(index), patches.image_size)
+        for name, boxes in preds.items():
+            iou = best_iou(boxes, gt)
+            for metric, values in (("corloc", (iou >= iou_threshold).astype(np.float64)), ("iou", iou)):
+                records.append(pd.DataFrame({"index": index, "method": name, "metric": metric,
+                                             "value": values}))
+    if not records:
+        return SuiteResult(rows=[], per_image=None)
+    per_image = pd.concat(records, ignore_index=True)
+    return SuiteResult(rows=summarize(per_image), per_image=per_image)

@@ -1,0 +1,10 @@
+"""Attribution interpretability: attribution methods, localisation metrics, sanity checks."""
+
+from robustlab.pruning.interpret.methods import (
+    attribute,
+    get_attribution,
+    list_attributions,
+    register_attribution,
+)
+
+__all__ = ["attribute", "get_attribution", "list_attributions", "register_attribution"]

@@ -1,0 +1,274 @@
+"""Attribution methods: a name -> function registry, every method batched over images.
+
+Each method is ``fn(model, images, targets, *, arch, **options) -> (N, H, W)`` float tensor on
+the model's device: one relevance map per image, at input resolution, channels pooled as the
+method's original paper does (stated per method). Call through :func:`attribute`, which
+checks the architecture, the shapes and the device before any gradient is computed::
+
+    maps = attribute("gradcam", model, images, labels, arch="cnn")
+
+Register a method in one file::
+
+    @register_attribution("my_method", archs=("cnn",))
+    def my_method(model, images, targets, *, arch): ...
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from robustlab.pruning.interpret.layers import (
+    attention_weights,
+    capture_vit_qk,
+    find_last_conv_block,
+    model_device,
+    vit_geometry,
+)
+
+ARCHS = ("cnn", "vit")
+
+
+@dataclass(frozen=True)
+class AttributionMethod:
+    """A registered attribution method and the architectures it applies to."""
+
+    name: str
+    fn: Callable[..., torch.Tensor]
+    archs: tuple[str, ...]
+
+
+_METHODS: dict[str, AttributionMethod] = {}
+
+
+def register_attribution(name: str, archs: tuple[str, ...] = ARCHS) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+    """Register ``fn`` as attribution method ``name`` for the architectures ``archs``."""
+    unknown = set(archs) - set(ARCHS)
+    if unknown:
+        raise ValueError(f"archs must be among {ARCHS}, got {sorted(unknown)}")
+
+    def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        if name in _METHODS:
+            raise ValueError(f"an attribution method named {name!r} is already registered")
+        _METHODS[name] = AttributionMethod(name, fn, tuple(archs))
+        return fn
+
+    return decorate
+
+
+def get_attribution(name: str) -> AttributionMethod:
+    """The registered method ``name``; a ``KeyError`` naming close matches otherwise."""
+    if name not in _METHODS:
+        close = difflib.get_close_matches(name, _METHODS, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown attribution method {name!r}{hint} (known: {', '.join(sorted(_METHODS))})")
+    return _METHODS[name]
+
+
+def list_attributions(arch: str | None = None) -> list[str]:
+    """Names of the registered methods, optionally only those applicable to ``arch``."""
+    return sorted(n for n, m in _METHODS.items() if arch is None or arch in m.archs)
+
+
+def attribute(name: str, model: nn.Module, images: torch.Tensor, targets: torch.Tensor | list[int],
+              *, arch: str, **options: object) -> torch.Tensor:
+    """Relevance maps of ``model`` for ``targets`` on ``images`` with method ``name``.
+
+    Args:
+        name: a registered method (see :func:`list_attributions`).
+        model: a classifier in eval mode; its device is used for all the work.
+        images: ``(N, C, H, W)`` float inputs, normalised as the model expects.
+        targets: ``(N,)`` class indices to explain.
+        arch: ``"cnn"`` or ``"vit"``.
+        **options: method options (e.g. ``n_steps`` for Integrated Gradients).
+
+    Returns:
+        ``(N, H, W)`` float32 tensor on the model's device.
+
+    Raises:
+        ValueError: a method not defined for ``arch``, images not ``(N, C, H, W)``, or
+            targets not one per image.
+    """
+    method = get_attribution(name)
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+    if arch not in method.archs:
+        raise ValueError(f"attribution method {name!r} is defined for {'/'.join(method.archs)} "
+                         f"models only, not for arch={arch!r}")
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        raise ValueError(f"images must be a (N, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+    device = model_device(model)
+    images = images.to(device, torch.float32)
+    targets = torch.as_tensor(targets, dtype=torch.long, device=device).reshape(-1)
+    if targets.numel() != images.shape[0]:
+        raise ValueError(f"targets must give one class per image: {targets.numel()} targets "
+                         f"for {images.shape[0]} images")
+    with torch.enable_grad():
+        maps = method.fn(model, images, targets, arch=arch, **options)
+    return maps.detach().to(torch.float32)
+
+
+def _upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(N, h, w)`` -> ``(N, H, W)`` by bilinear interpolation (as pytorch-grad-cam and Captum)."""
+    return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+@register_attribution("saliency")
+def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str) -> torch.Tensor:
+    """Gradient saliency (Simonyan et al. 2014): ``max_c |d y_t / d x_c|`` (Captum ``Saliency``)."""
+    from captum.attr import Saliency
+
+    grads = Saliency(model).attribute(images, target=targets, abs=True)
+    return grads.amax(dim=1)
+
+
+@register_attribution("integrated_gradients")
+def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
+                         n_steps: int = 32, internal_batch_size: int = 64,
+                         smoothgrad_samples: int = 0, smoothgrad_stdev: float = 0.15,
+                         seed: int = 0) -> torch.Tensor:
+    """Integrated Gradients (Sundararajan et al. 2017), optionally under a SmoothGrad noise tunnel.
+
+    ``IG_i(x) = (x_i - x'_i) * int_0^1 dy_t(x' + a (x - x')) / dx_i da`` with the all-zero
+    baseline ``x'`` (the dataset mean colour of normalised inputs), Gauss-Legendre quadrature
+    with ``n_steps`` points (Captum ``IntegratedGradients``), channels summed (IG is complete:
+    the sum over all inputs equals ``y_t(x) - y_t(x')``). With ``smoothgrad_samples > 0`` the
+    map is averaged over that many noisy copies ``x + N(0, s^2)``, ``s = smoothgrad_stdev *
+    (max x - min x)`` over the batch (Smilkov et al. 2017; Captum ``NoiseTunnel``).
+
+    Memory is bounded by ``internal_batch_size``: no forward pass sees more than that many
+    interpolated images. The images are processed in chunks of ``internal_batch_size`` images
+    (one quadrature point per pass), which keeps every pass at the size of a training batch:
+    cache-friendly on a CPU and saturating on a GPU.
+    """
+    from captum.attr import IntegratedGradients, NoiseTunnel
+
+    if n_steps < 1 or internal_batch_size < 1:
+        raise ValueError(f"n_steps and internal_batch_size must be >= 1, got {n_steps}, {internal_batch_size}")
+    ig = IntegratedGradients(model)
+    out = []
+    chunk = max(1, internal_batch_size // max(1, smoothgrad_samples))
+    span = (images.amax() - images.amin()).item()
+    with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
+        torch.manual_seed(seed)
+        for start in range(0, images.shape[0], chunk):
+            x, t = images[start:start + chunk], targets[start:start + chunk]
+            if smoothgrad_samples > 0:
+                attr = NoiseTunnel(ig).attribute(
+                    x, nt_type="smoothgrad", nt_samples=smoothgrad_samples,
+                    stdevs=smoothgrad_stdev * span, target=t, n_steps=n_steps,
+                    internal_batch_size=internal_batch_size)
+            else:
+                attr = ig.attribute(x, target=t, n_steps=n_steps, internal_batch_size=internal_batch_size)
+            out.append(attr.sum(dim=1))
+    return torch.cat(out)
+
+
+def _vit_token_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    # Grad-CAM on ViT tokens, written here because Captum's LayerGradCam treats dim 1 as channels
+    # (tokens for a ViT) and pytorch-grad-cam's reshape path copies every batch to NumPy and
+    # resizes image by image on the CPU. Target: the input of the last block's attention
+    # (``blocks[-1].norm1``, as pytorch-grad-cam recommends), patch tokens reshaped to the grid.
+    geometry = vit_geometry(model)
+    store: dict[str, torch.Tensor] = {}
+
+    def hook(m: nn.Module, i: object, out: torch.Tensor) -> None:
+        out.retain_grad()
+        store["acts"] = out
+    handle = model.blocks[-1].norm1.register_forward_hook(hook)
+    try:
+        logits = model(images)
+    finally:
+        handle.remove()
+    acts = store["acts"]
+    grads = torch.autograd.grad(logits.gather(1, targets[:, None]).sum(), acts)[0]
+    acts_map, grads_map = geometry.tokens_to_map(acts), geometry.tokens_to_map(grads)
+    weights = grads_map.mean(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * acts_map).sum(dim=1))
+
+
+def _gradcam_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, arch: str,
+                  target_layer: str | None) -> torch.Tensor:
+    """Grad-CAM at feature resolution, ``(N, h, w)``, ReLU applied."""
+    if arch == "vit":
+        return _vit_token_gradcam(model, images, targets)
+    from captum.attr import LayerGradCam
+
+    layer = model.get_submodule(target_layer) if target_layer else find_last_conv_block(model, images)[1]
+    cam = LayerGradCam(model, layer).attribute(images, target=targets, relu_attributions=True)
+    return cam[:, 0]
+
+
+@register_attribution("gradcam")
+def gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
+            target_layer: str | None = None) -> torch.Tensor:
+    """Grad-CAM (Selvaraju et al. 2017): ``ReLU(sum_k a_k A^k)``, ``a_k = mean_ij dy_t/dA^k_ij``.
+
+    CNN: ``A`` is the last convolutional block (found by
+    :func:`~robustlab.pruning.interpret.layers.find_last_conv_block`, or ``target_layer``),
+    computed with Captum ``LayerGradCam``. ViT: ``A`` is the patch tokens entering the last
+    block's attention, reshaped to the patch grid. Upsampled bilinearly to the input size.
+    """
+    return _upsample(_gradcam_maps(model, images, targets, arch, target_layer), images.shape[-2:])
+
+
+@register_attribution("guided_gradcam")
+def guided_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
+                   target_layer: str | None = None) -> torch.Tensor:
+    """Guided Grad-CAM (Selvaraju et al. 2017): Guided Backprop times the upsampled Grad-CAM.
+
+    ``max_c |GB_c(x) * CAM(x)|``. Captum's ``GuidedGradCam`` is not used because it needs a
+    spatial layer (it fails on ViT tokens); composing Captum ``GuidedBackprop`` with this
+    module's Grad-CAM keeps one Grad-CAM definition for both architectures. Guided Backprop
+    modifies the backward pass of ReLU modules only, so on a GELU ViT it equals the gradient.
+    """
+    from captum.attr import GuidedBackprop
+
+    cam = _upsample(_gradcam_maps(model, images, targets, arch, target_layer), images.shape[-2:])
+    guided = GuidedBackprop(model).attribute(images, target=targets)
+    return (guided * cam[:, None]).abs().amax(dim=1)
+
+
+@register_attribution("vit_cls_attention", archs=("vit",))
+def vit_cls_attention(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str) -> torch.Tensor:
+    """The last block's attention of the CLS token to the patches, mean over heads.
+
+    As in DINO (Caron et al. 2021) and the study's ViT analysis (which sums over heads: the
+    same map up to a constant factor). Class-agnostic: ``targets`` are not used.
+    """
+    geometry = vit_geometry(model)
+    with torch.no_grad(), capture_vit_qk(model) as qk:
+        model(images)
+    q, k = qk[len(model.blocks) - 1]
+    attn = attention_weights(model.blocks[-1].attn, q, k).mean(dim=1)
+    cls = attn[:, 0, geometry.num_prefix_tokens:]
+    return _upsample(cls.reshape(-1, *geometry.grid), images.shape[-2:])
+
+
+@register_attribution("attention_rollout", archs=("vit",))
+def attention_rollout(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
+                      residual: float = 0.5) -> torch.Tensor:
+    """Attention rollout (Abnar & Zuidema 2020), CLS row over the patches.
+
+    ``R = prod_l (residual * I + (1 - residual) * mean_heads A_l)`` with rows renormalised to
+    sum to one, multiplied from the first block to the last. Class-agnostic.
+    """
+    geometry = vit_geometry(model)
+    n_blocks = len(model.blocks)
+    with torch.no_grad(), capture_vit_qk(model, blocks=list(range(n_blocks))) as qk:
+        model(images)
+    rollout = None
+    for idx in range(n_blocks):
+        q, k = qk[idx]
+        a = attention_weights(model.blocks[idx].attn, q, k).mean(dim=1)
+        eye = torch.eye(a.shape[-1], device=a.device, dtype=a.dtype)
+        a = residual * eye + (1 - residual) * a
+        a = a / a.sum(dim=-1, keepdim=True)
+        rollout = a if rollout is None else a @ rollout
+    cls = rollout[:, 0, geometry.num_prefix_tokens:]
+    return _upsample(cls.reshape(-1, *geometry.grid), images.shape[-2:])

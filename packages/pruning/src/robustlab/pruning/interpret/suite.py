@@ -1,0 +1,169 @@
+"""The ``interpretability`` evaluation suite: attribution maps and their metrics at every step.
+
+For each configured attribution method applicable to the model's architecture, on the first
+``n_images`` evaluation images: compute the maps for the true class, score them with each
+configured metric (one value per image), and save the maps of the first ``gallery_size``
+images to ``run_dir/interpretability/gallery_step{step:03d}.npz`` for the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from robustlab.common.io import atomic_path
+from robustlab.pruning.interpret.methods import attribute, get_attribution
+from robustlab.pruning.interpret.metrics import (
+    deletion_auc,
+    energy_pointing_game,
+    insertion_auc,
+    pointing_game,
+    relevance_mass_accuracy,
+    relevance_rank_accuracy,
+)
+from robustlab.pruning.interpret.sanity import parameter_randomization_check
+from robustlab.pruning.suites import EvalContext, SuiteResult, register_suite
+
+log = logging.getLogger(__name__)
+
+# Metrics of a map alone (maps, masks) -> (N,).
+_MASK_METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], np.ndarray]] = {
+    "rma": relevance_mass_accuracy,
+    "rra": relevance_rank_accuracy,
+    "pointing_game": pointing_game,
+    "energy_pointing_game": energy_pointing_game,
+}
+# Metrics that query the model again.
+_MODEL_METRICS = ("deletion_auc", "insertion_auc", "randomization_spearman")
+METRICS = (*_MASK_METRICS, *_MODEL_METRICS)
+
+
+def _methods_for(methods: Sequence[str] | Mapping[str, Sequence[str]], arch: str) -> list[str]:
+    """The configured methods that apply to ``arch``; unknown names raise before any work."""
+    names = list(methods.get(arch, [])) if isinstance(methods, Mapping) else list(methods)
+    chosen = []
+    for name in names:
+        method = get_attribution(name)
+        if arch in method.archs:
+            chosen.append(name)
+        else:
+            log.info("interpretability: method %r does not apply to arch=%r; skipped", name, arch)
+    return chosen
+
+
+def _gallery_images(images: torch.Tensor, normalize: tuple[Sequence[float], Sequence[float]]) -> np.ndarray:
+    """Normalised ``(G, 3, H, W)`` inputs -> ``(G, H, W, 3)`` uint8 pictures."""
+    mean = torch.as_tensor(normalize[0], dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.as_tensor(normalize[1], dtype=torch.float32).view(1, -1, 1, 1)
+    pic = (images.detach().float().cpu() * std + mean).clamp(0, 1)
+    return (pic.permute(0, 2, 3, 1).numpy() * 255.0).round().astype(np.uint8)
+
+
+def save_gallery(path: Any, images: np.ndarray, index: np.ndarray, maps: Mapping[str, np.ndarray]) -> None:
+    """Write the gallery file atomically: ``images``, ``index`` and one ``map_<method>`` each."""
+    arrays = {"images": images, "index": np.asarray(index)}
+    arrays.update({f"map_{name}": np.asarray(m, dtype=np.float32) for name, m in maps.items()})
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def summarize(per_image: pd.DataFrame, keys: Sequence[str] = ("method", "metric")) -> list[dict[str, Any]]:
+    """Rows ``{method, metric, mean, std, n}`` over the finite per-image values.
+
+    ``std`` is the sample standard deviation (``ddof=1``; NaN for fewer than two values).
+    """
+    rows = []
+    for key, group in per_image.groupby(list(keys), sort=False):
+        values = group["value"].to_numpy(dtype=np.float64)
+        values = values[np.isfinite(values)]
+        rows.append({**dict(zip(keys, key, strict=True)),
+                     "mean": float(values.mean()) if len(values) else float("nan"),
+                     "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+                     "n": int(len(values))})
+    return rows
+
+
+@register_suite("interpretability")
+def interpretability_suite(
+    ctx: EvalContext,
+    methods: Sequence[str] | Mapping[str, Sequence[str]] = ("gradcam",),
+    metrics: Sequence[str] = ("rma", "rra", "pointing_game"),
+    n_images: int = 64,
+    gallery_size: int = 8,
+    ig_steps: int = 16,
+    ig_internal_batch_size: int = 64,
+    smoothgrad_samples: int = 0,
+    perturbation_steps: int = 8,
+) -> SuiteResult:
+    """Attribution maps of the model at this step and their localisation metrics.
+
+    Args:
+        ctx: the sweep's evaluation context.
+        methods: attribution methods (a list, of which those not applicable to ``ctx.arch``
+            are skipped, or a mapping ``arch -> list``).
+        metrics: among ``rma``, ``rra``, ``pointing_game``, ``energy_pointing_game``,
+            ``deletion_auc``, ``insertion_auc`` and ``randomization_spearman`` (Adebayo et al.
+            2018; one more attribution per method on a randomised copy of the model).
+        n_images: evaluation images scored.
+        gallery_size: images whose maps are saved for the report.
+        ig_steps, ig_internal_batch_size, smoothgrad_samples: Integrated Gradients options.
+        perturbation_steps: points of the deletion / insertion curves.
+
+    Returns:
+        Rows ``{method, metric, mean, std, n}`` and the per-image table
+        ``index, method, metric, value``.
+    """
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"interpretability.metrics: unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
+    names = _methods_for(methods, ctx.arch)
+    options = {"integrated_gradients": {"n_steps": ig_steps, "internal_batch_size": ig_internal_batch_size,
+                                        "smoothgrad_samples": smoothgrad_samples, "seed": ctx.seed}}
+    records: list[pd.DataFrame] = []
+    gallery_maps: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    gallery_pics: list[np.ndarray] = []
+    gallery_index: list[np.ndarray] = []
+    normalize = ctx.extras.get("normalize", ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
+    n_gallery = 0
+    for batch in ctx.batches(max_images=n_images):
+        index = np.asarray(torch.as_tensor(batch.index).cpu())
+        take = max(0, min(gallery_size - n_gallery, len(index)))
+        if take:
+            gallery_pics.append(_gallery_images(batch.images[:take], normalize))
+            gallery_index.append(index[:take])
+        for name in names:
+            opts = options.get(name, {})
+            maps = attribute(name, ctx.model, batch.images, batch.labels, arch=ctx.arch, **opts)
+            images = batch.images.to(maps.device, torch.float32)
+            if take:
+                gallery_maps[name].append(maps[:take].cpu().numpy())
+            values = {}
+            for metric in metrics:
+                if metric in _MASK_METRICS:
+                    values[metric] = _MASK_METRICS[metric](maps, batch.masks)
+                elif metric == "deletion_auc":
+                    values[metric] = deletion_auc(ctx.model, images, maps, batch.labels,
+                                                  n_steps=perturbation_steps)
+                elif metric == "insertion_auc":
+                    values[metric] = insertion_auc(ctx.model, images, maps, batch.labels,
+                                                   n_steps=perturbation_steps)
+                else:
+                    values[metric] = parameter_randomization_check(
+                        name, ctx.model, batch.images, batch.labels, arch=ctx.arch, seed=ctx.seed, **opts)
+            for metric, vals in values.items():
+                records.append(pd.DataFrame({"index": index, "method": name, "metric": metric,
+                                             "value": np.asarray(vals, dtype=np.float64)}))
+        n_gallery += take
+    if not records:
+        return SuiteResult(rows=[], per_image=None)
+    per_image = pd.concat(records, ignore_index=True)
+    if gallery_pics:
+        save_gallery(ctx.run_dir / "interpretability" / f"gallery_step{ctx.step:03d}.npz",
+                     np.concatenate(gallery_pics), np.concatenate(gallery_index),
+                     {name: np.concatenate(m) for name, m in gallery_maps.items()})
+    return SuiteResult(rows=summarize(per_image), per_image=per_image)
