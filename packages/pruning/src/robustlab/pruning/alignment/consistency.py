@@ -24,8 +24,9 @@ def error_consistency(correct_a: object, correct_b: object) -> np.ndarray:
     .. math:: \kappa = \frac{c_{obs} - c_{exp}}{1 - c_{exp}}
 
     1 for identical correctness patterns, about 0 for independent observers of any accuracies,
-    negative for opposite patterns. Its sampling standard deviation under independence is
-    about :math:`\sqrt{c_{exp}(1 - c_{exp}) / n} / (1 - c_{exp})`.
+    negative for opposite patterns. Under independence its sampling variance is about
+    :math:`[c_{exp} + c_{exp}^2 - \sum_i a_i b_i (a_i + b_i)] / (n (1 - c_{exp})^2)`, with
+    :math:`a = (p_a, 1 - p_a)`, :math:`b = (p_b, 1 - p_b)` (Fleiss, Cohen and Everitt 1969).
 
     Args:
         correct_a, correct_b: ``(..., n_trials)`` booleans (or 0/1), the same shape; leading
@@ -39,6 +40,8 @@ def error_consistency(correct_a: object, correct_b: object) -> np.ndarray:
         Geirhos R, Meding K, Wichmann FA (2020). Beyond accuracy: quantifying trial-by-trial
         behaviour of CNNs and humans by measuring error consistency. NeurIPS.
         Cohen J (1960). A coefficient of agreement for nominal scales. Educ Psychol Meas 20:37-46.
+        Fleiss JL, Cohen J, Everitt BS (1969). Large sample standard errors of kappa and
+        weighted kappa. Psychol Bull 72(5):323-327.
 
     Example:
         >>> float(error_consistency([1, 1, 0, 0], [1, 1, 0, 0]))

@@ -25,7 +25,7 @@ import torch
 
 from robustlab.common.io import atomic_path, read_table, write_table
 from robustlab.pruning.alignment.consistency import error_consistency
-from robustlab.pruning.alignment.distortions import distort, get_distortion
+from robustlab.pruning.alignment.distortions import distort, get_distortion, needs_masks
 from robustlab.pruning.alignment.human_data import human_dataset, load_stimuli, model_human_consistency
 from robustlab.pruning.alignment.shape_bias import shape_decisions
 from robustlab.pruning.suites import EvalContext, SuiteResult, register_suite
@@ -148,12 +148,13 @@ def alignment_suite(
             ``extras["normalize"]``: the model's input (mean, std)).
         n_images: evaluation images distorted at every level.
         distortions: name -> levels (default :data:`DEFAULT_DISTORTIONS`); level 0 is the
-            clean image, evaluated once as method ``clean``.
+            clean image, evaluated once as method ``clean``. Distortions that need object
+            masks are skipped when ``ctx.extras["has_masks"]`` is False.
         cue_conflict_images: cue-conflict stimuli for the shape bias (0 skips it).
         human_data: a folder with model-vs-human's ``raw-data/`` and ``datasets/``, or None.
         human_datasets: which of its datasets (default: every one under ``raw-data/``).
         class_names: the category name of each model output (default
-            ``ctx.extras["class_names"]``), to compare with the observers' answers.
+            ``ctx.extras["classes"]``), to compare with the observers' answers.
         batch_size: images per forward pass.
 
     Returns:
@@ -161,7 +162,12 @@ def alignment_suite(
         values ``index, method, metric, level, value`` (correctness 0/1; shape decisions 1/0/NaN).
     """
     levels = _check_options(DEFAULT_DISTORTIONS if distortions is None else distortions, n_images, cue_conflict_images)
-    human = _check_human(human_data, human_datasets, class_names if class_names is not None else ctx.extras.get("class_names"))
+    human = _check_human(human_data, human_datasets, class_names if class_names is not None else ctx.extras.get("classes"))
+    if not ctx.extras.get("has_masks", True):
+        skipped = [name for name in levels if needs_masks(name)]
+        if skipped:
+            log.warning("alignment: the data has no object masks; skipping %s", ", ".join(skipped))
+        levels = {k: v for k, v in levels.items() if k not in skipped}
 
     rows: list[dict[str, Any]] = []
     per_image: list[pd.DataFrame] = []
