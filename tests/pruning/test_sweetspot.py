@@ -1,0 +1,113 @@
+"""Sweet spots: a planted bump is found; flat noisy curves give sweet spots at most at the nominal rate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from robustlab.pruning.sweetspot import (
+    bootstrap_curve_test,
+    expand_run_dirs,
+    find_sweet_spots,
+    job_overrides,
+    metric_direction,
+)
+
+SPARSITY = np.array([0.0, 0.2, 0.36, 0.49, 0.59, 0.67, 0.74])
+
+
+def _per_image(values: np.ndarray, metric: str = "pointing_game", table: str = "interpretability",
+               seed: int = 0, model: str = "resnet_tiny") -> pd.DataFrame:
+    """A long per-image table from ``values`` of shape (n_images, n_steps)."""
+    n, steps = values.shape
+    return pd.DataFrame({
+        "run": f"run{seed}", "model": model, "prune_method": "magnitude", "seed": seed,
+        "step": np.repeat(np.arange(steps)[None], n, 0).ravel(), "sparsity": np.repeat(SPARSITY[None, :steps], n, 0).ravel(),
+        "table": table, "method": "gradcam", "metric": metric, "level": 0.0,
+        "index": np.repeat(np.arange(n)[:, None], steps, 1).ravel(), "value": values.ravel(),
+    })
+
+
+def test_finder_recovers_a_planted_bump() -> None:
+    rng = np.random.default_rng(0)
+    n = 120
+    bump = np.array([0.0, 0.0, 0.15, 0.3, 0.15, 0.0, -0.2])  # better in the middle, worse at the end
+    image_effect = rng.normal(0, 0.3, (n, 1))  # images differ; the differences are paired
+    values = 0.5 + image_effect + bump + rng.normal(0, 0.2, (n, len(bump)))
+    out = find_sweet_spots(_per_image(values), n_resamples=2000, seed=1)
+    assert out["sweet_spot"].tolist() == [False, True, True, True, False, False]
+    peak = out.loc[out["gain"].idxmax()]
+    assert peak["sparsity"] == pytest.approx(0.49)
+    assert peak["ci_low"] < 0.3 < peak["ci_high"]
+    assert out["dense"].iloc[0] == pytest.approx(values[:, 0].mean())
+
+
+def test_lower_is_better_metrics_are_signed() -> None:
+    rng = np.random.default_rng(1)
+    values = 1.0 + rng.normal(0, 0.1, (80, 4))
+    values[:, 2] -= 0.3  # lower deletion AUC at step 2: better
+    out = find_sweet_spots(_per_image(values, metric="deletion_auc"), n_resamples=1000)
+    assert metric_direction("interpretability", "gradcam", "deletion_auc") == -1
+    assert out["sweet_spot"].tolist() == [False, True, False]
+    assert out.loc[1, "gain"] == pytest.approx(0.3, abs=0.05)
+    assert out.loc[1, "value"] < out.loc[1, "dense"]
+
+
+def test_seeds_are_averaged_per_image_before_resampling() -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(0, 1, (30, 3)), rng.normal(0, 1, (30, 3))
+    both = pd.concat([_per_image(a, seed=0), _per_image(b, seed=1)])
+    out = find_sweet_spots(both, n_resamples=200)
+    mean = (a + b) / 2
+    assert out["gain"].to_numpy() == pytest.approx(mean[:, 1:].mean(0) - mean[:, 0].mean())
+    assert set(out["n_seeds"]) == {2} and set(out["n_images"]) == {30}
+
+
+def test_flat_noisy_curves_give_sweet_spots_at_most_at_the_nominal_rate() -> None:
+    # 400 flat curves of 6 sparse steps, 40 images each, in one vectorized call; a small number
+    # of resamples (200) keeps the test fast, which only coarsens each curve's interval.
+    rng = np.random.default_rng(3)
+    reps, n, alpha = 400, 40, 0.05
+    values = rng.normal(0, 0.3, (n, reps, 1)) + rng.normal(0, 1, (n, reps, 7))
+    out = bootstrap_curve_test(values, alpha=alpha, n_resamples=200, seed=4)
+    family_rate = out["sweet_spot"].any(axis=1).mean()
+    # Family-wise rate at most alpha, plus 3 Monte Carlo standard errors of 400 repetitions.
+    assert family_rate <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / reps)
+    # The test is not vacuous: unadjusted p-values are roughly uniform.
+    assert 0.02 < np.mean(out["p"] < alpha) < 0.10
+    # And a real effect is found in most curves: a shift of 1 (the per-step noise SD) at one
+    # step is 4.5 standard errors of the paired mean difference (SD sqrt(2) / sqrt(40)).
+    shifted = values.copy()
+    shifted[:, :, 3] += 1.0
+    power = bootstrap_curve_test(shifted, alpha=alpha, n_resamples=200, seed=4)["sweet_spot"][:, 2].mean()
+    assert power > 0.9
+
+
+def test_curves_without_direction_or_dense_step_are_left_out() -> None:
+    rng = np.random.default_rng(5)
+    df = pd.concat([_per_image(rng.normal(size=(20, 3)), metric="kappa_dense", table="alignment"),
+                    _per_image(rng.normal(size=(20, 3)))[lambda d: d["step"] > 0]])
+    assert find_sweet_spots(df, n_resamples=100).empty
+    # A user may declare the direction of a metric the defaults do not know.
+    out = find_sweet_spots(_per_image(rng.normal(size=(20, 3)), metric="mystery", table="custom"),
+                           directions=[("custom", "*", "mystery", -1)], n_resamples=100)
+    assert set(out["direction"]) == {-1}
+
+
+def test_bootstrap_curve_test_rejects_bad_shapes() -> None:
+    with pytest.raises(ValueError, match=r"\(n_images, n_curves, n_steps\)"):
+        bootstrap_curve_test(np.zeros((10, 3)))
+    with pytest.raises(ValueError, match="at least 2 images"):
+        bootstrap_curve_test(np.zeros((1, 2, 3)))
+
+
+def test_multirun_directories_expand_to_their_jobs(tmp_path) -> None:
+    for job in ("0", "1", "10", "2"):
+        (tmp_path / job / ".hydra").mkdir(parents=True)
+        (tmp_path / job / ".hydra" / "overrides.yaml").write_text(f"- model=m{job}\n- seed={job}\n- hydra.verbose=true\n")
+    (tmp_path / "aggregate").mkdir()
+    assert [p.name for p in expand_run_dirs([tmp_path])] == ["0", "1", "2", "10"]
+    assert job_overrides(tmp_path / "2") == {"model": "m2", "seed": "2"}
+    with pytest.raises(FileNotFoundError, match="holds no run"):
+        expand_run_dirs([tmp_path / "aggregate"])
