@@ -1,0 +1,362 @@
+"""Protocols: which acquisitions to simulate, on which scanners, in which poses.
+
+A protocol (``conf/radiomics/protocol/<name>.yaml``) names its scanners (registered names, see
+:mod:`.config`, or inline mappings, optionally ``{base: <name>, ...overrides}``), the ROI plan,
+the noise model, the repositioning model, the acquisitions and the comparisons written to the
+study file. :func:`plan_study` validates all of it against the phantom before any work, and
+raises a ``ValueError`` naming the key at fault.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from robustlab.radiomics.phantom.acquisition import Grid, Pose, RoiPlan, get_filter
+from robustlab.radiomics.phantom.config import get_scanner
+from robustlab.radiomics.phantom.model import PhantomSpec, _mapping, _number, parse_phantom
+
+MODES = ("2D", "3D")
+STATISTICS = ("icc", "ccc")
+
+
+@dataclass(frozen=True)
+class ScannerSpec:
+    """A validated scanner (see ``conf/radiomics/scanner/*.yaml``)."""
+
+    name: str
+    vendor: str
+    field_t: float
+    voxel_mm: tuple[float, float, float]
+    matrix: tuple[int, int]
+    kspace_fraction: tuple[float, float]
+    recon_filter: str
+    filter_params: dict[str, float]
+    snr_factor: float
+    bias_amplitude: float
+    intensity_scale: float
+    profile_edge: float
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """``SNR = snr_reference * snr_factor * (B0 / reference_field_t)**field_exponent * V / V_ref``.
+
+    SNR grows about linearly with B0 in the body-noise regime and linearly with voxel volume
+    (Edelstein et al., Magn Reson Med 1986, 3:604; Macovski, Magn Reson Med 1996, 36:494).
+    The signal of fully relaxed water (PD 1) is 1, so the noise standard deviation is 1 / SNR.
+    """
+
+    snr_reference: float
+    reference_field_t: float
+    reference_voxel_mm3: float
+    field_exponent: float
+
+    def sigma(self, scanner: ScannerSpec, voxel_mm: tuple[float, float, float]) -> float:
+        """Noise standard deviation per channel of the reconstructed image (before scaling)."""
+        volume = voxel_mm[0] * voxel_mm[1] * voxel_mm[2]
+        snr = (self.snr_reference * scanner.snr_factor
+               * (scanner.field_t / self.reference_field_t) ** self.field_exponent
+               * volume / self.reference_voxel_mm3)
+        return 1.0 / snr
+
+
+@dataclass(frozen=True)
+class AcquisitionSpec:
+    """One validated acquisition."""
+
+    id: str
+    scanner_key: str
+    scanner: ScannerSpec
+    mode: str
+    te_ms: float
+    tr_ms: float
+    grid: Grid
+    kspace_fraction: tuple[float, ...]
+    session: str
+    pose: Pose
+    repetition: int
+    position: int
+    sigma: float
+
+    @property
+    def geometry_key(self) -> tuple[Any, ...]:
+        """Acquisitions with equal keys share their partial-volume fractions."""
+        return (self.grid, self.pose)
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """Everything :func:`.simulate_study` needs, validated."""
+
+    name: str
+    seed: int
+    scale: float
+    phantom: PhantomSpec
+    rois: RoiPlan
+    noise: NoiseModel
+    acquisitions: dict[str, AcquisitionSpec]
+    comparisons: list[dict[str, Any]]
+    threshold: float
+    extraction: str
+    extraction_3d: str
+    published: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _int_pair(value: Any, key: str) -> tuple[int, int]:
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+        raise ValueError(f"{key}: expected two positive integers [nx, ny], got {value!r}")
+    return (int(value[0]), int(value[1]))
+
+
+def _numbers(value: Any, n: int, key: str) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        raise ValueError(f"{key}: expected {n} numbers, got {value!r}")
+    return tuple(_number(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+
+def _fractions(value: Any, n: int, key: str) -> tuple[float, ...]:
+    fr = _numbers(value, n, key)
+    if not all(0 < f <= 1 for f in fr):
+        raise ValueError(f"{key}: expected acquired k-space fractions in (0, 1], got {list(fr)}")
+    return fr
+
+
+def parse_scanner(value: Any, key: str) -> ScannerSpec:
+    """Resolve a scanner reference (a registered name, or a mapping with an optional ``base``)."""
+    if isinstance(value, str):
+        try:
+            data = get_scanner(value)
+        except ValueError as err:
+            raise ValueError(f"{key}: {err}") from None
+    else:
+        data = dict(_mapping(value, key))
+        if "base" in data:
+            try:
+                base = get_scanner(str(data.pop("base")))
+            except ValueError as err:
+                raise ValueError(f"{key}.base: {err}") from None
+            data = {**base, **data}
+    for req in ("vendor", "field_strength", "voxel_mm", "matrix", "kspace_fraction",
+                "recon_filter", "intensity_scale"):
+        if req not in data:
+            raise ValueError(f"{key}.{req}: missing from the scanner")
+    filt = _mapping(data["recon_filter"], f"{key}.recon_filter")
+    fname = str(filt.get("name"))
+    try:
+        get_filter(fname)
+    except ValueError as err:
+        raise ValueError(f"{key}.recon_filter.name: {err}") from None
+    params = {k: _number(v, f"{key}.recon_filter.{k}") for k, v in filt.items() if k != "name"}
+    return ScannerSpec(
+        name=str(data.get("name", value if isinstance(value, str) else key)),
+        vendor=str(data["vendor"]),
+        field_t=_number(data["field_strength"], f"{key}.field_strength"),
+        voxel_mm=_numbers(data["voxel_mm"], 3, f"{key}.voxel_mm"),
+        matrix=_int_pair(data["matrix"], f"{key}.matrix"),
+        kspace_fraction=_fractions(data["kspace_fraction"], 2, f"{key}.kspace_fraction"),
+        recon_filter=fname,
+        filter_params=params,
+        snr_factor=_number(data.get("snr_factor", 1.0), f"{key}.snr_factor"),
+        bias_amplitude=_number(data.get("bias_amplitude", 0.0), f"{key}.bias_amplitude", allow_zero=True),
+        intensity_scale=_number(data["intensity_scale"], f"{key}.intensity_scale"),
+        profile_edge=_number(data.get("slice_profile_edge", 0.0), f"{key}.slice_profile_edge",
+                             allow_zero=True),
+    )
+
+
+def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str, Any],
+                 seed: int) -> Pose:
+    """The pose of a set-up session: explicit in ``poses``, else drawn from ``repositioning``.
+
+    The draw is Gaussian with the configured standard deviations, from a stream of ``seed``
+    and the session name, so it does not depend on the order of the acquisitions.
+    """
+    if session in explicit:
+        p = _mapping(explicit[session], f"protocol.poses.{session}")
+        t = p.get("translation_mm", [0.0, 0.0, 0.0])
+        if not isinstance(t, (list, tuple)) or len(t) != 3:
+            raise ValueError(f"protocol.poses.{session}.translation_mm: expected [x, y, z], got {t!r}")
+        return Pose(_number(p.get("rotation_deg", 0.0), f"protocol.poses.{session}.rotation_deg",
+                            positive=False),
+                    tuple(_number(v, f"protocol.poses.{session}.translation_mm", positive=False)
+                          for v in t))
+    sd_t = _numbers(repositioning.get("translation_sd_mm", [0, 0, 0]), 3,
+                    "protocol.repositioning.translation_sd_mm") if repositioning else (0.0,) * 3
+    sd_r = _number(repositioning.get("rotation_sd_deg", 0.0), "protocol.repositioning.rotation_sd_deg",
+                   allow_zero=True) if repositioning else 0.0
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2, zlib.crc32(session.encode())]))
+    draw = rng.standard_normal(4)
+    return Pose(float(sd_r * draw[0]), tuple(float(s * d) for s, d in zip(sd_t, draw[1:], strict=True)))
+
+
+def _check_fits(acq: str, spec: PhantomSpec, grid: Grid, pose: Pose, rois: RoiPlan) -> None:
+    """Geometry checks of one acquisition against the phantom (cheap, before any work)."""
+    key = f"protocol.acquisitions.{acq}"
+    (nx, ny), (dx, dy, dz) = grid.matrix, grid.spacing_mm
+    a, b = spec.semi_axes_mm
+    if max(dx, dy) >= 2 * min(a, b) or dz >= spec.length_mm:
+        raise ValueError(f"{key}.voxel_mm: a voxel of {[dx, dy, dz]} mm is larger than the phantom "
+                         f"({2 * a:.0f} x {2 * b:.0f} x {spec.length_mm:.0f} mm)")
+    smallest = min(rois.diameters_mm)
+    if smallest < 2 * max(dx, dy):
+        raise ValueError(f"{key}.voxel_mm: the smallest ROI ({smallest:.1f} mm across) spans fewer "
+                         f"than 2 voxels of {max(dx, dy)} mm")
+    th = math.radians(pose.rotation_deg)
+    hx = math.hypot(a * math.cos(th), b * math.sin(th)) + abs(pose.translation_mm[0])
+    hy = math.hypot(a * math.sin(th), b * math.cos(th)) + abs(pose.translation_mm[1])
+    if hx > nx * dx / 2 or hy > ny * dy / 2:
+        raise ValueError(f"{key}.matrix: the field of view ({nx * dx:.0f} x {ny * dy:.0f} mm) does not "
+                         f"hold the phantom in its pose ({2 * hx:.0f} x {2 * hy:.0f} mm)")
+    tail = 4 * grid.profile_edge * dz if grid.mode == "2D" else 0.0
+    half_slab = grid.n_slices * dz / 2 + tail + abs(pose.translation_mm[2])
+    if half_slab > spec.length_mm / 2 - spec.resolution_mm[1]:
+        raise ValueError(f"{key}: the slab ({grid.n_slices} x {dz} mm, pose z shift "
+                         f"{pose.translation_mm[2]:.1f} mm) is longer than the phantom "
+                         f"({spec.length_mm} mm, phantom.length_mm)")
+
+
+def _comparisons(raw: Any, acquisitions: dict[str, Any]) -> list[dict[str, Any]]:
+    if not isinstance(raw, list):
+        raise ValueError(f"protocol.comparisons: expected a list, got {raw!r}")
+    out = []
+    for i, comp in enumerate(raw):
+        comp = dict(_mapping(comp, f"protocol.comparisons[{i}]"))
+        key = f"protocol.comparisons[{i}] ({comp.get('name', '?')})"
+        if "name" not in comp:
+            raise ValueError(f"{key}.name: missing")
+        if comp.get("statistic") not in STATISTICS:
+            raise ValueError(f"{key}.statistic: expected one of {STATISTICS}, got {comp.get('statistic')!r}")
+        ids = list(comp.get("acquisitions", [])) + [a for p in comp.get("pairs", []) for a in p]
+        if not ids:
+            raise ValueError(f"{key}: expected 'acquisitions' or 'pairs'")
+        for a in ids:
+            if a not in acquisitions:
+                raise ValueError(f"{key}: unknown acquisition {a!r}")
+        out.append(comp)
+    return out
+
+
+def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> StudyPlan:
+    """Validate a protocol and a phantom together; nothing is simulated.
+
+    Args:
+        protocol: the plain dict of ``conf/radiomics/protocol/<name>.yaml``.
+        phantom: the plain dict of ``conf/radiomics/phantom/<name>.yaml``.
+        seed: the study seed (draws of the repositioning poses).
+
+    Returns:
+        The :class:`StudyPlan`.
+
+    Raises:
+        ValueError: naming the key: a negative TE or TR, a voxel larger than the phantom, an
+            unknown scanner, ROI sizes that do not fit their insert, an unknown acquisition in a
+            comparison, ...
+    """
+    protocol = _mapping(protocol, "protocol")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    scale = _number(protocol.get("scale", 1.0), "protocol.scale")
+    spec = parse_phantom(phantom, scale)
+    roi = _mapping(protocol.get("roi"), "protocol.roi")
+    diam = roi.get("diameters_mm")
+    if not isinstance(diam, list) or not diam:
+        raise ValueError(f"protocol.roi.diameters_mm: expected a list of diameters, got {diam!r}")
+    diameters = tuple(_number(d, f"protocol.roi.diameters_mm[{j}]") * scale for j, d in enumerate(diam))
+    for ins in spec.inserts:
+        if max(diameters) > 2 * ins.radius_mm:
+            raise ValueError(
+                f"protocol.roi.diameters_mm: an ROI of {max(diameters):.1f} mm does not fit insert "
+                f"{ins.name!r} ({2 * ins.radius_mm:.1f} mm across, after scale {scale})")
+    per_2d = roi.get("slices_2d")
+    if not isinstance(per_2d, int) or isinstance(per_2d, bool) or per_2d < 1:
+        raise ValueError(f"protocol.roi.slices_2d: expected an integer >= 1, got {per_2d!r}")
+    length_3d = _number(roi.get("length_3d_mm"), "protocol.roi.length_3d_mm")
+    noise = _mapping(protocol.get("noise"), "protocol.noise")
+    noise_model = NoiseModel(
+        snr_reference=_number(noise.get("snr_reference"), "protocol.noise.snr_reference"),
+        reference_field_t=_number(noise.get("reference_field_t"), "protocol.noise.reference_field_t"),
+        reference_voxel_mm3=_number(noise.get("reference_voxel_mm3"), "protocol.noise.reference_voxel_mm3"),
+        field_exponent=_number(noise.get("field_exponent", 1.0), "protocol.noise.field_exponent",
+                               positive=False),
+    )
+    scanners_raw = _mapping(protocol.get("scanners"), "protocol.scanners")
+    scanners = {k: parse_scanner(v, f"protocol.scanners.{k}") for k, v in scanners_raw.items()}
+    defaults = dict(protocol.get("acquisition_defaults") or {})
+    repositioning = dict(protocol.get("repositioning") or {})
+    explicit = dict(protocol.get("poses") or {})
+    raw_acq = _mapping(protocol.get("acquisitions"), "protocol.acquisitions")
+    if not raw_acq:
+        raise ValueError("protocol.acquisitions: expected at least one acquisition")
+    acquisitions: dict[str, AcquisitionSpec] = {}
+    for acq_id, raw in raw_acq.items():
+        key = f"protocol.acquisitions.{acq_id}"
+        a = {**defaults, **_mapping(raw, key)}
+        sk = a.get("scanner")
+        if sk not in scanners:
+            raise ValueError(f"{key}.scanner: unknown scanner {sk!r}; protocol.scanners defines "
+                             f"{', '.join(scanners)}")
+        sc = scanners[sk]
+        mode = a.get("mode", "2D")
+        if mode not in MODES:
+            raise ValueError(f"{key}.mode: expected one of {MODES}, got {mode!r}")
+        te = _number(a.get("te_ms"), f"{key}.te_ms")
+        tr = _number(a.get("tr_ms"), f"{key}.tr_ms")
+        if te >= tr:
+            raise ValueError(f"{key}.te_ms: TE ({te} ms) must be shorter than TR ({tr} ms)")
+        voxel = _numbers(a.get("voxel_mm", sc.voxel_mm), 3, f"{key}.voxel_mm")
+        matrix = _int_pair(a.get("matrix", list(sc.matrix)), f"{key}.matrix")
+        matrix = (max(int(round(matrix[0] * scale)), 2), max(int(round(matrix[1] * scale)), 2))
+        if mode == "2D":
+            n_slices = per_2d * len(diameters)
+            kf = _fractions(a.get("kspace_fraction", list(sc.kspace_fraction)), 2, f"{key}.kspace_fraction")
+        else:
+            n_slices = len(diameters) * max(int(round(length_3d / voxel[2])), 1)
+            kf = _fractions(a.get("kspace_fraction", [*sc.kspace_fraction, 1.0]), 3,
+                            f"{key}.kspace_fraction")
+        grid = Grid(matrix, voxel, n_slices, mode, sc.profile_edge if mode == "2D" else 0.0)
+        session = str(a.get("session", acq_id))
+        pose = session_pose(session, repositioning, explicit, int(seed))
+        rois = RoiPlan(diameters, per_2d if mode == "2D" else n_slices // len(diameters))
+        _check_fits(acq_id, spec, grid, pose, rois)
+        reps = {}
+        for meta in ("repetition", "position"):
+            v = a.get(meta, 1)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{key}.{meta}: expected an integer >= 1, got {v!r}")
+            reps[meta] = v
+        acquisitions[str(acq_id)] = AcquisitionSpec(
+            id=str(acq_id), scanner_key=str(sk), scanner=sc, mode=mode, te_ms=te, tr_ms=tr,
+            grid=grid, kspace_fraction=kf, session=session, pose=pose,
+            repetition=reps["repetition"], position=reps["position"],
+            sigma=noise_model.sigma(sc, voxel),
+        )
+    published = {}
+    for group, rng_pct in dict(protocol.get("published") or {}).items():
+        lo_hi = _numbers(rng_pct, 2, f"protocol.published.{group}")
+        published[str(group)] = [float(lo_hi[0]), float(lo_hi[1])]
+    threshold = _number(protocol.get("threshold", 0.9), "protocol.threshold")
+    return StudyPlan(
+        name=str(protocol.get("name", "phantom_study")),
+        seed=int(seed),
+        scale=scale,
+        phantom=spec,
+        rois=RoiPlan(diameters, per_2d),
+        noise=noise_model,
+        acquisitions=acquisitions,
+        comparisons=_comparisons(protocol.get("comparisons", []), acquisitions),
+        threshold=threshold,
+        extraction=str(protocol.get("extraction", "paper2d")),
+        extraction_3d=str(protocol.get("extraction_3d", "paper3d")),
+        published=published,
+    )
+
+
+def roi_plan(plan: StudyPlan, acq: AcquisitionSpec) -> RoiPlan:
+    """The ROI plan of one acquisition (3D blocks span ``length_3d_mm``)."""
+    per = plan.rois.slices_per_size if acq.mode == "2D" else acq.grid.n_slices // len(plan.rois.diameters_mm)
+    return RoiPlan(plan.rois.diameters_mm, per)

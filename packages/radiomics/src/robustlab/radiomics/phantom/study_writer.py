@@ -1,0 +1,122 @@
+"""Writing simulated acquisitions (NIfTI) and the study file of the robust-feature pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import SimpleITK as sitk
+import yaml
+from robustlab.common.io import atomic_path, write_json, write_text
+
+if TYPE_CHECKING:
+    from robustlab.radiomics.phantom.protocol import AcquisitionSpec, StudyPlan
+    from robustlab.radiomics.phantom.simulate import SimulatedAcquisition
+
+HEADER = """\
+# Study file written by robustlab.radiomics.phantom.simulate_study: a digital twin of the
+# multicentre T2-weighted pelvic-phantom experiment of arXiv 2005.06833.
+# `published` holds the shares (%) of features with excellent agreement reported in that
+# paper's abstract (arXiv 2005.06833); the report prints the simulated shares beside them.
+"""
+
+
+def acquisition_paths(out_dir: Path, acq_id: str) -> tuple[Path, Path, Path]:
+    """``(image, mask, sidecar)`` paths of one acquisition in the study folder."""
+    return (out_dir / "images" / f"{acq_id}.nii.gz",
+            out_dir / "masks" / f"{acq_id}_mask.nii.gz",
+            out_dir / "images" / f"{acq_id}.json")
+
+
+def read_sidecar(out_dir: Path, acq_id: str) -> dict[str, Any] | None:
+    """The metadata written beside an acquisition, or ``None`` when absent or unreadable."""
+    path = acquisition_paths(out_dir, acq_id)[2]
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_nifti(path: Path, array: np.ndarray, spacing_mm: tuple[float, float, float],
+                origin_mm: tuple[float, float, float]) -> Path:
+    """Write a ``(nz, ny, nx)`` array as gzipped NIfTI with spacing, origin and identity direction.
+
+    ITK picks its writer from the file name, so the image goes to a ``.nii.gz`` name inside
+    the atomic temporary and is then moved onto it.
+    """
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(tuple(float(s) for s in spacing_mm))
+    image.SetOrigin(tuple(float(o) for o in origin_mm))
+    image.SetDirection((1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    with atomic_path(path) as tmp:
+        named = tmp.with_name(tmp.name + ".nii.gz")
+        try:
+            sitk.WriteImage(image, str(named), True, 1)
+            os.replace(named, tmp)
+        finally:
+            if named.exists():
+                named.unlink()
+    return path
+
+
+def write_acquisition(out_dir: Path, acq: AcquisitionSpec, sim: SimulatedAcquisition,
+                      digest: str) -> None:
+    """Write the image (int16, rounded), the mask and the sidecar (last: the completion mark)."""
+    image_path, mask_path, sidecar = acquisition_paths(out_dir, acq.id)
+    image = np.clip(np.rint(sim.image), 0, np.iinfo(np.int16).max).astype(np.int16)
+    write_nifti(image_path, image, sim.spacing_mm, sim.origin_mm)
+    write_nifti(mask_path, sim.mask.astype(np.int16), sim.spacing_mm, sim.origin_mm)
+    write_json(sidecar, {
+        "id": acq.id, "digest": digest, "scanner": acq.scanner.name, "vendor": acq.scanner.vendor,
+        "field_strength": acq.scanner.field_t, "mode": acq.mode, "te": acq.te_ms, "tr": acq.tr_ms,
+        "spacing_mm": list(sim.spacing_mm), "matrix": list(acq.grid.matrix),
+        "n_slices": acq.grid.n_slices, "session": acq.session,
+        "pose": {"rotation_deg": acq.pose.rotation_deg,
+                 "translation_mm": list(acq.pose.translation_mm)},
+        "noise_sigma": sim.noise_sigma,
+    })
+
+
+def study_document(plan: StudyPlan) -> dict[str, Any]:
+    """The study file's content (see the pipeline's study-file format)."""
+    acquisitions = {}
+    for acq_id, a in plan.acquisitions.items():
+        entry: dict[str, Any] = {
+            "image": f"images/{acq_id}.nii.gz",
+            "mask": f"masks/{acq_id}_mask.nii.gz",
+            "scanner": a.scanner_key,
+            "field_strength": a.scanner.field_t,
+            "vendor": a.scanner.vendor,
+            "repetition": a.repetition,
+            "position": a.position,
+            "te": a.te_ms,
+            "tr": a.tr_ms,
+            "mode": a.mode,
+        }
+        if a.mode == "3D":
+            entry["extraction"] = plan.extraction_3d
+        acquisitions[acq_id] = entry
+    labels = [plan.rois.label(i, j) for i in range(len(plan.phantom.inserts))
+              for j in range(len(plan.rois.diameters_mm))]
+    doc: dict[str, Any] = {
+        "name": plan.name,
+        "threshold": plan.threshold,
+        "roi_column": None,
+        "extraction": plan.extraction,
+        "labels": labels,
+        "acquisitions": acquisitions,
+        "comparisons": plan.comparisons,
+    }
+    if plan.published:
+        doc["published"] = plan.published
+    return doc
+
+
+def write_study_yaml(out_dir: Path, plan: StudyPlan) -> Path:
+    """Write ``study.yaml`` atomically; return its path."""
+    text = HEADER + yaml.safe_dump(study_document(plan), sort_keys=False, default_flow_style=None,
+                                   width=100)
+    return write_text(Path(out_dir) / "study.yaml", text)
