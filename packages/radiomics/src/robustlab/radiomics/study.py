@@ -122,10 +122,14 @@ def extraction_dir() -> Path:
 
 
 def study_dir() -> Path:
-    """The folder of the bundled studies, ``conf/radiomics/study``."""
+    """The folder of the bundled studies, ``conf/radiomics/studies``.
+
+    Not ``conf/radiomics/study``: a folder of that name would make ``study`` a Hydra config
+    group, and ``study=<path to a YAML>`` would no longer be accepted on the command line.
+    """
     from robustlab.common.hydra_app import config_dir
 
-    return config_dir() / "radiomics" / "study"
+    return config_dir() / "radiomics" / "studies"
 
 
 def list_extractions() -> list[str]:
@@ -183,7 +187,7 @@ def load_study(study: str | Path) -> Study:
     """Read a study YAML (a path or a bundled name) and resolve its paths.
 
     Args:
-        study: a path to a study YAML, or the name of one in ``conf/radiomics/study/``.
+        study: a path to a study YAML, or the name of one in ``conf/radiomics/studies/``.
 
     Returns:
         The :class:`Study`; nothing is read beyond the YAML itself (see :func:`validate_study`).

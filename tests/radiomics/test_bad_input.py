@@ -1,0 +1,154 @@
+"""Bad input: each gives a clear error before extraction, or a recorded failure, and loses nothing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+import yaml
+from robustlab.radiomics.cache import FeatureCache
+from robustlab.radiomics.pipeline import run_study
+from robustlab.radiomics.study import StudyError
+
+
+def edit_study(path, fn):
+    study = yaml.safe_load(path.read_text())
+    fn(study)
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    return path
+
+
+def rewrite_mask(path, fn):
+    mask = sitk.ReadImage(str(path))
+    out = fn(mask)
+    sitk.WriteImage(out, str(path))
+
+
+def run(study, tmp_path, **kw):
+    return run_study(study, tmp_path / "out", n_jobs=1, cache_dir=tmp_path / "cache",
+                     progress=False, report=False, **kw)
+
+
+def cache_files(tmp_path):
+    root = tmp_path / "cache"
+    return sorted(root.rglob("*.json")) if root.exists() else []
+
+
+def test_missing_image(image_study, tmp_path):
+    study = image_study()
+    (study.parent / "rep2.nii.gz").unlink()
+    with pytest.raises(StudyError, match=r"acquisition 'rep2', key 'image'.*rep2\.nii\.gz does not exist"):
+        run(study, tmp_path)
+    assert cache_files(tmp_path) == []  # validation comes before any extraction
+
+
+@pytest.mark.parametrize("what", ["spacing", "origin"])
+def test_mask_geometry_differs(image_study, tmp_path, what):
+    study = image_study()
+
+    def change(mask):
+        if what == "spacing":
+            mask.SetSpacing((1.0, 1.0, 2.5))
+        else:
+            mask.SetOrigin((0.0, 4.0, 0.0))
+        return mask
+
+    rewrite_mask(study.parent / "rep1_mask.nii.gz", change)
+    with pytest.raises(StudyError, match=rf"acquisition 'rep1'.*rep1_mask\.nii\.gz.*mask {what}"):
+        run(study, tmp_path)
+    assert cache_files(tmp_path) == []
+
+
+def test_label_absent_from_mask(image_study, tmp_path):
+    study = edit_study(image_study(), lambda s: s["acquisitions"]["rep2"].update(labels=[1, 2, 9]))
+    with pytest.raises(StudyError, match=r"acquisition 'rep2'.*label 9 is absent.*present: \[1, 2, 3, 4\]"):
+        run(study, tmp_path)
+
+
+def test_empty_mask(image_study, tmp_path):
+    study = image_study()
+    rewrite_mask(study.parent / "rep1_mask.nii.gz", lambda m: m * 0)
+    with pytest.raises(StudyError, match=r"acquisition 'rep1'.*rep1_mask\.nii\.gz is empty"):
+        run(study, tmp_path)
+
+
+def test_roi_too_small_is_a_recorded_failure(image_study, tmp_path):
+    study = image_study()
+
+    def one_voxel(mask):
+        arr = sitk.GetArrayFromImage(mask)
+        arr[arr == 4] = 0
+        arr[2, 1, 1] = 4  # a single-voxel ROI: pyradiomics refuses it
+        out = sitk.GetImageFromArray(arr)
+        out.CopyInformation(mask)
+        return out
+
+    rewrite_mask(study.parent / "rep2_mask.nii.gz", one_voxel)
+    res = run(study, tmp_path, texture=False)
+    assert res.counts == {"cached": 0, "extracted": 8, "failed": 1}
+    fail = res.failures
+    assert fail[["acquisition", "roi"]].values.tolist() == [["rep2", "4"]]
+    assert fail["error"].iloc[0] != ""
+    on_disk = pd.read_csv(res.out_dir / "failures.csv")
+    assert on_disk["acquisition"].tolist() == ["rep2"]
+    # the rest went on: the comparison uses the 3 ROIs present in both, and says what is missing
+    row = res.summary.set_index("comparison").loc["repeat"]
+    assert row["n_rois"] == 3 and row["missing_rois"] == "rep2:4"
+    assert res.summary["n_excellent"].iloc[0] > 0
+    # the failure is cached: a rerun extracts nothing again
+    assert run(study, tmp_path, texture=False).counts["extracted"] == 0
+
+
+def test_feature_csvs_with_different_columns(tmp_path):
+    rng = np.random.default_rng(0)
+    cols = ["original_firstorder_Mean", "original_glcm_Idmn", "original_shape_VoxelVolume"]
+    a = pd.DataFrame(rng.normal(size=(5, 3)), columns=cols)
+    b = a.rename(columns={"original_glcm_Idmn": "original_glcm_Idm"})
+    a.to_csv(tmp_path / "a.csv", index=False)
+    b.to_csv(tmp_path / "b.csv", index=False)
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
+        "acquisitions": {"a": {"features": "a.csv"}, "b": {"features": "b.csv"}},
+        "comparisons": [{"name": "ab", "statistic": "icc", "acquisitions": ["a", "b"]}]}))
+    with pytest.raises(StudyError, match=r"comparison 'ab'.*'a' and 'b' have different feature "
+                                         r"columns.*original_glcm_Idmn.*original_glcm_Idm'"):
+        run(tmp_path / "s.yaml", tmp_path)
+
+
+def test_comparison_names_unknown_acquisition(image_study, tmp_path):
+    study = edit_study(image_study(), lambda s: s["comparisons"][0].update(
+        acquisitions=["rep1", "rep_2"]))
+    with pytest.raises(StudyError, match=r"comparison 'repeat'.*unknown acquisition 'rep_2'.*did you mean 'rep2'"):
+        run(study, tmp_path)
+
+
+def test_comparison_across_parameter_files(image_study, tmp_path):
+    study = image_study()
+    (study.parent / "other.yaml").write_text((study.parent / "params.yaml").read_text())
+    edit_study(study, lambda s: s["acquisitions"]["rep2"].update(extraction="other.yaml"))
+    with pytest.raises(StudyError, match=r"comparison 'repeat'.*different parameter files.*other\.yaml"):
+        run(study, tmp_path)
+
+
+def test_unknown_bundled_extraction(image_study, tmp_path):
+    study = edit_study(image_study(), lambda s: s.update(extraction="paper2"))
+    with pytest.raises(StudyError, match=r"unknown extraction 'paper2'.*paper2d"):
+        run(study, tmp_path)
+
+
+def test_corrupt_cache_entry_is_extracted_again(image_study, tmp_path):
+    study = image_study()
+    first = run(study, tmp_path, texture=False)
+    assert first.counts["extracted"] == 8
+    entries = cache_files(tmp_path)
+    assert len(entries) == 8
+    entry = json.loads(entries[0].read_text())
+    entry["payload"]["features"][next(iter(entry["payload"]["features"]))] += 1.0  # altered value
+    entries[0].write_text(json.dumps(entry))
+    entries[1].write_text(entries[1].read_text()[:100])  # truncated
+    assert FeatureCache(tmp_path / "cache").get(entries[0].stem) is None
+    second = run(study, tmp_path, texture=False)
+    assert second.counts == {"cached": 6, "extracted": 2, "failed": 0}
+    pd.testing.assert_frame_equal(first.features, second.features)
