@@ -99,14 +99,18 @@ def study_document(plan: StudyPlan) -> dict[str, Any]:
         if a.mode == "3D":
             entry["extraction"] = plan.extraction_3d
         acquisitions[acq_id] = entry
-    labels = [plan.rois.label(i, j) for i in range(len(plan.phantom.inserts))
-              for j in range(len(plan.rois.diameters_mm))]
+    sizes = ", ".join(f"{d:g}" for d in plan.rois.diameters_mm)
     doc: dict[str, Any] = {
         "name": plan.name,
+        "description": (
+            f"Simulated phantom study ({plan.phantom.name} phantom, seed {plan.seed}): "
+            f"{len(plan.acquisitions)} acquisitions, {len(plan.phantom.inserts)} inserts x "
+            f"{len(plan.rois.diameters_mm)} ROI sizes ({sizes} mm across). ROI label = "
+            "10 x insert + size (1 = largest); each size lies on its own block of slices."
+        ),
         "threshold": plan.threshold,
         "roi_column": None,
         "extraction": plan.extraction,
-        "labels": labels,
         "acquisitions": acquisitions,
         "comparisons": plan.comparisons,
     }

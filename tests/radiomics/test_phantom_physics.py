@@ -1,0 +1,140 @@
+"""Physics of the digital phantom: T2 decay, SNR scaling, noise of repeats, masks after repositioning."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+from robustlab.radiomics.phantom import load_config, plan_study, simulate_acquisitions
+from robustlab.radiomics.phantom.protocol import NoiseModel
+from scipy import ndimage
+
+SCALE = 0.25
+
+
+def small_phantom() -> dict[str, Any]:
+    """The pelvic phantom with a short length, so that its textures are quick to build."""
+    phantom = copy.deepcopy(load_config("phantom", "pelvic"))
+    phantom["length_mm"] = 24.0
+    return phantom
+
+
+def protocol(acquisitions: dict[str, Any], scanners: dict[str, Any] | None = None,
+             **extra: Any) -> dict[str, Any]:
+    """A one-ROI-size, one-slice protocol on a quarter-size phantom."""
+    base = {"base": "vendor_a_1p5t", "bias_amplitude": 0.0}
+    return {
+        "name": "physics",
+        "scale": SCALE,
+        "roi": {"diameters_mm": [48.0], "slices_2d": 1, "length_3d_mm": 5.0},
+        "noise": {"snr_reference": 250.0, "reference_field_t": 1.5,
+                  "reference_voxel_mm3": 1.953125, "field_exponent": 1.0},
+        "scanners": scanners or {"S": base},
+        "acquisition_defaults": {"scanner": "S", "te_ms": 100.0, "tr_ms": 5000.0, "session": "one"},
+        "acquisitions": acquisitions,
+        "comparisons": [],
+        **extra,
+    }
+
+
+def interior(region: np.ndarray, margin: int) -> np.ndarray:
+    """``region`` eroded by ``margin`` voxels in-plane (away from edges and Gibbs ringing)."""
+    return ndimage.binary_erosion(region, iterations=margin)
+
+
+def test_mean_roi_signal_follows_configured_t2() -> None:
+    phantom = small_phantom()
+    tes = [60.0, 80.0, 100.0, 120.0, 140.0]
+    plan = plan_study(protocol({f"te{int(te)}": {"te_ms": te} for te in tes}), phantom, seed=3)
+    sims = simulate_acquisitions(plan)
+    for i, ins in enumerate(plan.phantom.inserts):
+        label = plan.rois.label(i, 0)
+        means = [sims[f"te{int(te)}"].image[sims[f"te{int(te)}"].mask == label].mean() for te in tes]
+        slope = np.polyfit(tes, np.log(means), 1)[0]
+        t2 = -1.0 / slope
+        assert t2 == pytest.approx(ins.tissue.t2_ms, rel=0.05), ins.name
+
+
+def _snr(sims: dict[str, Any], a: str, b: str, region: np.ndarray) -> float:
+    """SNR by the difference method: mean of the pair over sd(difference) / sqrt(2)."""
+    ia, ib = sims[a].image[0], sims[b].image[0]
+    signal = 0.5 * (ia + ib)[region].mean()
+    noise = (ia - ib)[region].std() / np.sqrt(2.0)
+    return float(signal / noise)
+
+
+def test_snr_ratio_3t_over_1p5t_and_voxel_volume_match_the_model() -> None:
+    phantom = small_phantom()
+    scanners = {
+        "S15": {"base": "vendor_a_1p5t", "bias_amplitude": 0.0},
+        "S30": {"base": "vendor_a_1p5t", "bias_amplitude": 0.0, "field_strength": 3.0},
+        "S15_thin": {"base": "vendor_a_1p5t", "bias_amplitude": 0.0,
+                     "voxel_mm": [0.625, 0.625, 2.75]},
+    }
+    acqs = {f"{s}_{r}": {"scanner": s, "session": "one"} for s in scanners for r in (1, 2)}
+    plan = plan_study(protocol(acqs, scanners), phantom, seed=5)
+    sims = simulate_acquisitions(plan)
+    filling = interior(sims["S15_1"].truth == 0, 6)
+    # the filling: inside the gel, outside every insert, away from every edge
+    body = plan.phantom.inner_semi_axes_mm
+    (nx, ny), (dx, dy, _) = plan.acquisitions["S15_1"].grid.matrix, plan.acquisitions["S15_1"].grid.spacing_mm
+    x = (np.arange(nx) - (nx - 1) / 2) * dx
+    y = (np.arange(ny) - (ny - 1) / 2) * dy
+    inside = (x[None, :] / body[0]) ** 2 + (y[:, None] / body[1]) ** 2 < 0.6
+    region = filling & interior(inside, 2)
+    assert region.sum() > 500
+    snr = {s: _snr(sims, f"{s}_1", f"{s}_2", region) for s in scanners}
+    fill = plan.phantom.filling
+    noise: NoiseModel = plan.noise
+    model = {s: fill.signal(100.0, 5000.0, plan.acquisitions[f"{s}_1"].scanner.field_t)
+             / noise.sigma(plan.acquisitions[f"{s}_1"].scanner, plan.acquisitions[f"{s}_1"].grid.spacing_mm)
+             for s in scanners}
+    assert snr["S30"] / snr["S15"] == pytest.approx(model["S30"] / model["S15"], rel=0.10)
+    assert snr["S15_thin"] / snr["S15"] == pytest.approx(model["S15_thin"] / model["S15"], rel=0.10)
+    # the model itself: about linear in B0 (times the T1 effect on the signal), linear in volume
+    assert model["S15_thin"] / model["S15"] == pytest.approx(0.5)
+    assert 1.8 < model["S30"] / model["S15"] < 2.0
+
+
+def test_repeat_in_the_same_pose_differs_only_by_noise_of_the_configured_level() -> None:
+    phantom = small_phantom()
+    plan = plan_study(protocol({"rep1": {}, "rep2": {}}), phantom, seed=7)
+    sims = simulate_acquisitions(plan, noise_free=True)
+    a, b = sims["rep1"], sims["rep2"]
+    np.testing.assert_array_equal(a.noise_free, b.noise_free)
+    np.testing.assert_array_equal(a.mask, b.mask)
+    assert not np.array_equal(a.image, b.image)
+    region = interior(a.noise_free[0] > 0.3 * a.noise_free.max(), 4)
+    diff = (b.image - a.image)[0][region]
+    sigma = diff.std() / np.sqrt(2.0)
+    assert sigma == pytest.approx(a.noise_sigma, rel=0.05)
+    assert abs(diff.mean()) < 4 * diff.std() / np.sqrt(diff.size)
+    # the difference carries no structure of the object
+    corr = np.corrcoef(diff, a.noise_free[0][region])[0, 1]
+    assert abs(corr) < 0.05
+
+
+def test_masks_follow_the_pose_inside_their_insert() -> None:
+    phantom = small_phantom()
+    poses = {"first": {"rotation_deg": 0.0, "translation_mm": [0.0, 0.0, 0.0]},
+             "moved": {"rotation_deg": 12.0, "translation_mm": [4.5, -3.2, 1.0]}}
+    acqs = {"rep1": {"session": "first"}, "rep3": {"session": "moved"}}
+    plan = plan_study(protocol(acqs, poses=poses), phantom, seed=11)
+    sims = simulate_acquisitions(plan)
+    first, moved = sims["rep1"], sims["rep3"]
+    assert not np.array_equal(first.mask, moved.mask)
+    pose = plan.acquisitions["rep3"].pose
+    (nx, ny), (dx, dy, _) = plan.acquisitions["rep3"].grid.matrix, plan.acquisitions["rep3"].grid.spacing_mm
+    for i, ins in enumerate(plan.phantom.inserts):
+        label = plan.rois.label(i, 0)
+        roi = moved.mask[0] == label
+        assert roi.sum() > 50
+        inside = (moved.truth[roi] == i + 1).mean()
+        assert inside >= 0.99, (ins.name, inside)
+        # the circle is centred on the insert's centre in the new pose
+        yy, xx = np.nonzero(roi)
+        centre = ((xx.mean() - (nx - 1) / 2) * dx, (yy.mean() - (ny - 1) / 2) * dy)
+        expected = pose.to_scanner(*ins.centre_mm)
+        assert np.hypot(centre[0] - expected[0], centre[1] - expected[1]) < dx
