@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from robustlab.common.stats import BAND_NAMES, agreement_band, ccc, icc
-from robustlab.radiomics.features import split_names
+from robustlab.radiomics.features import feature_parts
 from robustlab.radiomics.study import Comparison
 
 PER_FEATURE_COLUMNS = ["comparison", "group", "statistic", "feature", "image_type",
@@ -63,8 +63,7 @@ def compute_unit(
         alpha: the intervals have level ``1 - alpha``.
     """
     rois = common_rois(tables, members)
-    stack = np.stack([tables[m].reindex(index=rois, columns=list(features)).to_numpy(np.float64)
-                      for m in members],
+    stack = np.stack([_values(tables[m], rois, features) for m in members],
                      axis=1)  # (n_rois, k, n_features)
     nan = np.full(len(features), np.nan)
     if cmp.statistic == "icc":
@@ -76,6 +75,15 @@ def compute_unit(
         return UnitResult(name, "CCC", nan, nan, nan, len(rois))
     res = ccc(stack[:, 0, :], stack[:, 1, :], alpha=alpha, nan_policy="propagate")
     return UnitResult(name, "CCC", res.value, res.ci_low, res.ci_high, len(rois))
+
+
+def _values(table: pd.DataFrame, rois: Sequence[str], features: Sequence[str]) -> np.ndarray:
+    """``table`` as an array of ``rois`` x ``features`` (missing ones NaN); no copy when aligned."""
+    if table.columns.tolist() != list(features):
+        table = table.reindex(columns=list(features))
+    if table.index.tolist() != list(rois):
+        table = table.reindex(index=list(rois))
+    return table.to_numpy(np.float64)
 
 
 def compare(
@@ -96,10 +104,10 @@ def compare(
         :data:`PER_FEATURE_COLUMNS`, and one row per comparison with ``comparison, group,
         statistic, n_rois, n_features, n_excellent, pct_excellent`` and ``band_<band>`` counts.
     """
-    rows = []
+    blocks: list[tuple[UnitResult, str | None, tuple[np.ndarray, ...]]] = []
     for cmp in comparisons:
-        features = list(dict.fromkeys(c for m in cmp.members for c in tables[m].columns))
-        names = split_names(features)
+        features = list(dict.fromkeys(c for m in cmp.members for c in tables[m].columns.tolist()))
+        names = feature_parts(features)
         units = [compute_unit(n, cmp, m, tables, features, alpha) for n, m in cmp.units()]
         if cmp.pairs:
             values = np.stack([u.value for u in units])
@@ -109,19 +117,23 @@ def compare(
             nan = np.full(len(features), np.nan)
             units.append(UnitResult(cmp.name, f"min {units[0].statistic} over {len(units)} pairs",
                                     combined, nan, nan, min(u.n_rois for u in units)))
-        for u in units:
-            frame = names[["feature", "image_type", "feature_class"]].copy()
-            frame.insert(0, "statistic", u.statistic)
-            frame.insert(0, "group", cmp.group)
-            frame.insert(0, "comparison", u.name)
-            frame["value"] = u.value
-            frame["ci_low"] = u.ci_low
-            frame["ci_high"] = u.ci_high
-            frame["band"] = agreement_band(u.value, bands)
-            frame["excellent"] = np.nan_to_num(u.value, nan=-np.inf) > threshold
-            frame["n_rois"] = u.n_rois
-            rows.append(frame)
-    per_feature = pd.concat(rows, ignore_index=True)[PER_FEATURE_COLUMNS]
+        blocks += [(u, cmp.group, names) for u in units]
+    sizes = [len(names[0]) for _, _, names in blocks]
+    value = np.concatenate([u.value for u, _, _ in blocks])
+    per_feature = pd.DataFrame({
+        "comparison": np.repeat([u.name for u, _, _ in blocks], sizes),
+        "group": np.repeat(np.array([g for _, g, _ in blocks], dtype=object), sizes),
+        "statistic": np.repeat([u.statistic for u, _, _ in blocks], sizes),
+        "feature": np.concatenate([n[0] for _, _, n in blocks]),
+        "image_type": np.concatenate([n[1] for _, _, n in blocks]),
+        "feature_class": np.concatenate([n[2] for _, _, n in blocks]),
+        "value": value,
+        "ci_low": np.concatenate([u.ci_low for u, _, _ in blocks]),
+        "ci_high": np.concatenate([u.ci_high for u, _, _ in blocks]),
+        "band": agreement_band(value, bands),
+        "excellent": np.nan_to_num(value, nan=-np.inf) > threshold,
+        "n_rois": np.repeat([u.n_rois for u, _, _ in blocks], sizes),
+    })[PER_FEATURE_COLUMNS]
     return per_feature, summarise(per_feature)
 
 

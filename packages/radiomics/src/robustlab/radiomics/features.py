@@ -8,6 +8,7 @@ feature_class, feature, value`` (``feature`` is pyradiomics' full name, e.g.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -24,22 +25,37 @@ def split_names(names: Iterable[str]) -> pd.DataFrame:
         >>> split_names(["wavelet-LH_glcm_Idmn"]).iloc[0].tolist()
         ['wavelet-LH_glcm_Idmn', 'wavelet-LH', 'glcm', 'Idmn']
     """
-    names = [str(n) for n in names]
+    parts = _split(_as_tuple(names))
+    return pd.DataFrame(dict(zip(("feature", "image_type", "feature_class", "name"), parts,
+                                 strict=True)))
+
+
+@functools.lru_cache(maxsize=64)
+def _split(names: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """Name parts as four object arrays (cached: a study asks for the same names often)."""
     parts = [n.split("_", 2) for n in names]
     for n, p in zip(names, parts, strict=True):
         if len(p) != 3:
             raise ValueError(f"feature {n!r} is not named <imageType>_<class>_<feature>")
-    return pd.DataFrame({
-        "feature": names,
-        "image_type": [p[0] for p in parts],
-        "feature_class": [p[1] for p in parts],
-        "name": [p[2] for p in parts],
-    })
+    out = (np.array(names, dtype=object), *np.array(parts, dtype=object).reshape(-1, 3).T)
+    for arr in out:
+        arr.flags.writeable = False
+    return out
+
+
+def feature_parts(names: Iterable[str]) -> tuple[np.ndarray, ...]:
+    """``(feature, image_type, feature_class, name)`` as four read-only object arrays."""
+    return _split(_as_tuple(names))
 
 
 def is_shape(names: Iterable[str]) -> np.ndarray:
     """Boolean mask: True for shape features (classes ``shape`` and ``shape2D``)."""
-    return split_names(names)["feature_class"].isin(SHAPE_CLASSES).to_numpy()
+    return np.isin(_split(_as_tuple(names))[2], SHAPE_CLASSES)
+
+
+def _as_tuple(names: Iterable[str]) -> tuple[str, ...]:
+    listed = names.tolist() if hasattr(names, "tolist") else list(names)
+    return tuple(map(str, listed))
 
 
 def tidy_table(wide: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -141,39 +141,43 @@ def select_features(
         reason`` (``reason`` is empty for a robust feature, else every reason joined by ``; ``).
     """
     features = pd.unique(per_feature["feature"])
-    out = split_names(features)[["feature", "image_type", "feature_class"]].set_index("feature")
-    reasons = pd.DataFrame(index=out.index)
+    out = split_names(features)[["feature", "image_type", "feature_class"]]
+    index = pd.Index(out["feature"])
+    reasons: list[np.ndarray] = []  # one array of texts per criterion ("" = passed)
     chosen = per_feature[per_feature["comparison"].isin(list(select_on))]
-    out["n_comparisons"] = chosen.groupby("feature").size().reindex(out.index, fill_value=0)
+    n_comparisons = np.zeros(len(index), dtype=np.int64)
     for name, rows in chosen.groupby("comparison", sort=False):
-        rows = rows.set_index("feature")
-        value = rows["value"]
-        text = np.where(
-            value.isna(), f"not excellent in {name}: {rows['statistic'].iloc[0]} undefined",
-            f"not excellent in {name}: {rows['statistic'].iloc[0]} = " + value.map("{:.3f}".format)
-            + f" <= {threshold:g}")
-        reasons[f"cmp:{name}"] = pd.Series(np.where(rows["excellent"], "", text),
-                                           index=rows.index).reindex(out.index).fillna("")
+        pos = index.get_indexer(rows["feature"])
+        n_comparisons[pos] += 1
+        failed = ~rows["excellent"].to_numpy(bool)
+        value = rows["value"].to_numpy(np.float64)[failed]
+        statistic = rows["statistic"].iloc[0]
+        text = np.full(len(index), "", dtype=object)
+        detail = np.where(np.isnan(value), "undefined",
+                          np.char.mod(f"= %.3f <= {threshold:g}", value).astype(object))
+        text[pos[failed]] = f"not excellent in {name}: {statistic} " + detail.astype(object)
+        reasons.append(text)
     if drop_shape:
-        reasons["shape"] = np.where(out["feature_class"].isin(["shape", "shape2D"]),
-                                    "shape feature (describes the ROI, not its texture)", "")
+        reasons.append(np.where(out["feature_class"].isin(["shape", "shape2D"]).to_numpy(),
+                                "shape feature (describes the ROI, not its texture)", ""))
     if shape is not None and not shape.empty:
-        s = shape.set_index("feature").reindex(out.index)
+        s = shape.set_index("feature").reindex(index)
         flag = s["shape_dependent"].astype("boolean").fillna(False).to_numpy(bool)
-        text = ("shape-dependent: |rho| = " + s["max_abs_rho"].map("{:.2f}".format)
-                + " with " + s["shape_partner"].astype(str))
-        reasons["shape_dependent"] = np.where(flag, text, "")
+        text = np.full(len(index), "", dtype=object)
+        text[flag] = [f"shape-dependent: |rho| = {r:.2f} with {p}" for r, p in
+                      zip(s["max_abs_rho"].to_numpy()[flag], s["shape_partner"].to_numpy()[flag],
+                          strict=True)]
+        reasons.append(text)
     if texture is not None and not texture.empty:
-        t = texture.set_index("feature").reindex(out.index)
+        t = texture.set_index("feature").reindex(index)
         flag = t["texture_blind"].astype("boolean").fillna(False).to_numpy(bool)
-        text = ("texture-blind: unchanged by voxel shuffling (max relative change "
-                + t["max_rel_change"].map("{:.1e}".format) + ")")
-        reasons["texture_blind"] = np.where(flag, text, "")
-    if reasons.shape[1]:
-        joined = reasons.astype(str).apply(lambda col: col.where(col == "", col + "; ")).sum(axis=1)
-        out["reason"] = joined.str.rstrip("; ")
-    else:
-        out["reason"] = ""
+        text = np.full(len(index), "", dtype=object)
+        text[flag] = [f"texture-blind: unchanged by voxel shuffling (max relative change {c:.1e})"
+                      for c in t["max_rel_change"].to_numpy()[flag]]
+        reasons.append(text)
+    joined = ["; ".join(r for r in parts if r) for parts in zip(*reasons, strict=True)] \
+        if reasons else [""] * len(index)
+    out["n_comparisons"] = n_comparisons
+    out["reason"] = joined
     out["robust"] = out["reason"] == ""
-    return out.reset_index()[["feature", "image_type", "feature_class", "n_comparisons", "robust",
-                              "reason"]]
+    return out[["feature", "image_type", "feature_class", "n_comparisons", "robust", "reason"]]
