@@ -105,7 +105,8 @@ def test_bootstrap_curve_test_rejects_bad_shapes() -> None:
 def test_multirun_directories_expand_to_their_jobs(tmp_path) -> None:
     for job in ("0", "1", "10", "2"):
         (tmp_path / job / ".hydra").mkdir(parents=True)
-        (tmp_path / job / ".hydra" / "overrides.yaml").write_text(f"- model=m{job}\n- seed={job}\n- hydra.verbose=true\n")
+        (tmp_path / job / ".hydra" / "overrides.yaml").write_text(
+            f"- model=m{job}\n- +seed={job}\n- hydra.verbose=true\n- ~eval.suites.discovery\n")
     (tmp_path / "aggregate").mkdir()
     assert [p.name for p in expand_run_dirs([tmp_path])] == ["0", "1", "2", "10"]
     assert job_overrides(tmp_path / "2") == {"model": "m2", "seed": "2"}

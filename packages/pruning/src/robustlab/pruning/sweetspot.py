@@ -125,7 +125,7 @@ def _natural_key(path: Path) -> list[Any]:
 def job_overrides(run_dir: Path) -> dict[str, str]:
     """The command-line overrides of a Hydra job (``.hydra/overrides.yaml``), as strings.
 
-    ``hydra.*`` overrides are left out; a ``+``/``++``/``~`` prefix is dropped.
+    ``hydra.*`` overrides and deletions (``~key``) are left out; a ``+``/``++`` prefix is dropped.
     """
     path = Path(run_dir) / ".hydra" / "overrides.yaml"
     if not path.exists():
@@ -138,9 +138,11 @@ def job_overrides(run_dir: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = str(item).partition("=")
+        if key.startswith("~"):
+            continue  # a deletion (~key or ~key=value) sets no value
         if not sep:
             raise ValueError(f"{path}: override {item!r} is not of the form key=value")
-        key = key.lstrip("+~")
+        key = key.lstrip("+")
         if not key.startswith("hydra"):
             out[key] = value
     return out
