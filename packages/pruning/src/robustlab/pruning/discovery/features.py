@@ -23,6 +23,7 @@ class PatchFeatures:
         features: ``(B, N, D)`` with ``N = gh * gw`` patches in row-major order.
         grid: ``(gh, gw)``.
         image_size: ``(H, W)`` of the input images, in pixels.
+        arch: ``"cnn"`` or ``"vit"``, the model they come from.
         cls_attention: ``(B, N)`` last-block attention of the CLS token to the patches (mean
             over heads), ViTs only.
     """
@@ -30,6 +31,7 @@ class PatchFeatures:
     features: torch.Tensor
     grid: tuple[int, int]
     image_size: tuple[int, int]
+    arch: str
     cls_attention: torch.Tensor | None = None
 
 
@@ -59,7 +61,7 @@ def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
         p = geometry.num_prefix_tokens
         keys = k.permute(0, 2, 1, 3).flatten(2)[:, p:]
         cls = attention_weights(model.blocks[-1].attn, q, k).mean(dim=1)[:, 0, p:]
-        return PatchFeatures(keys.float(), geometry.grid, size, cls.float())
+        return PatchFeatures(keys.float(), geometry.grid, size, "vit", cls.float())
     if arch != "cnn":
         raise ValueError(f"arch must be 'cnn' or 'vit', got {arch!r}")
     layer = (model.get_submodule(feature_layer) if feature_layer
@@ -73,4 +75,4 @@ def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
         handle.remove()
     fmap = store["fmap"]
     b, d, gh, gw = fmap.shape
-    return PatchFeatures(fmap.flatten(2).transpose(1, 2).float(), (gh, gw), size)
+    return PatchFeatures(fmap.flatten(2).transpose(1, 2).float(), (gh, gw), size, "cnn")

@@ -14,7 +14,7 @@ from robustlab.pruning.discovery.boxes import seed_component_boxes
 
 
 def lost(features: torch.Tensor, grid: tuple[int, int], image_size: tuple[int, int],
-         k_patches: int = 100) -> tuple[np.ndarray, torch.Tensor]:
+         k_patches: int = 100, center: bool = False) -> tuple[np.ndarray, torch.Tensor]:
     """LOST boxes for a batch of patch features, every step batched over images.
 
     With patch similarities ``A = F F^T`` (``F`` the ``(N, D)`` patch features):
@@ -29,11 +29,17 @@ def lost(features: torch.Tensor, grid: tuple[int, int], image_size: tuple[int, i
     Ties in degree go to the lowest patch index (a stable sort), so batched and per-image
     calls agree exactly.
 
+    ``center=True`` first subtracts each image's mean patch feature. LOST needs signed
+    similarities (ViT keys are signed); the post-ReLU features of a CNN stage are non-negative,
+    so every ``A_ij >= 0``, every degree is ``N`` and the reference algorithm returns the whole
+    image. Centring restores the sign (the features' correlation, not their raw product).
+
     Args:
         features: ``(B, N, D)`` patch features, ``N = gh * gw`` row-major.
         grid: ``(gh, gw)``.
         image_size: ``(H, W)`` in pixels.
         k_patches: size of the low-degree candidate set (100 in the paper; capped at ``N``).
+        center: subtract each image's mean patch feature first.
 
     Returns:
         ``(boxes, seeds)``: ``(B, 4)`` float64 pixel boxes ``(x0, y0, x1, y1)`` and ``(B,)`` seeds.
@@ -44,6 +50,8 @@ def lost(features: torch.Tensor, grid: tuple[int, int], image_size: tuple[int, i
     if n != grid[0] * grid[1]:
         raise ValueError(f"features have {n} patches, the grid {grid} has {grid[0] * grid[1]}")
     f = features.float()
+    if center:
+        f = f - f.mean(dim=1, keepdim=True)
     a = f @ f.transpose(1, 2)
     degree = (a > 0).sum(dim=-1)
     order = torch.sort(degree, dim=1, stable=True).indices

@@ -63,8 +63,10 @@ def list_discovery(arch: str | None = None) -> list[str]:
 
 
 @register_discovery("lost")
-def _lost(patches: PatchFeatures, k_patches: int = 100) -> tuple[np.ndarray, torch.Tensor]:
-    return lost(patches.features, patches.grid, patches.image_size, k_patches=k_patches)
+def _lost(patches: PatchFeatures, k_patches: int = 100, center: bool | None = None) -> tuple[np.ndarray, torch.Tensor]:
+    # center=None: centre CNN features (non-negative after ReLU), not ViT keys; see lost().
+    center = patches.arch == "cnn" if center is None else center
+    return lost(patches.features, patches.grid, patches.image_size, k_patches=k_patches, center=center)
 
 
 @register_discovery("tokencut")
@@ -100,7 +102,7 @@ def discover(name: str, model: nn.Module, images: torch.Tensor, *, arch: str,
         images: ``(B, C, H, W)`` normalised inputs.
         arch: ``"cnn"`` or ``"vit"``.
         feature_layer: CNN only, the module whose feature map to use (default: last stage).
-        **options: method options (``k_patches``, ``tau``, ``mass``).
+        **options: method options (``k_patches``, ``center``, ``tau``, ``mass``).
     """
     method = check_method(name, arch)
     from robustlab.pruning.interpret.layers import model_device

@@ -33,6 +33,7 @@ def discovery_suite(
     methods: Sequence[str] | Mapping[str, Sequence[str]] = ("lost", "tokencut"),
     n_images: int = 64,
     k_patches: int = 100,
+    lost_center: bool | None = None,
     tau: float = 0.2,
     attention_mass: float = 0.6,
     iou_threshold: float = 0.5,
@@ -46,6 +47,8 @@ def discovery_suite(
             skipped, or a mapping ``arch -> list``).
         n_images: evaluation images scored.
         k_patches: LOST's candidate set size (100 in the paper).
+        lost_center: centre the patch features before LOST (None: for CNNs only, whose
+            non-negative ReLU features otherwise make LOST return the whole image).
         tau: TokenCut's similarity threshold (0.2 in the paper).
         attention_mass: share of CLS attention kept by the attention baseline.
         iou_threshold: IoU of a correct localisation.
@@ -62,7 +65,7 @@ def discovery_suite(
             chosen.append(name)
         else:
             log.info("discovery: method %r does not apply to arch=%r; skipped", name, ctx.arch)
-    options = {"lost": {"k_patches": k_patches}, "tokencut": {"tau": tau},
+    options = {"lost": {"k_patches": k_patches, "center": lost_center}, "tokencut": {"tau": tau},
                "attention": {"mass": attention_mass}}
     records = []
     device = model_device(ctx.model)

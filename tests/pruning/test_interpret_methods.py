@@ -1,0 +1,177 @@
+"""Attribution methods: batched equals per-image, definitions cross-checked, clear errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import timm
+import torch
+
+from robustlab.pruning.interpret import attribute, get_attribution, list_attributions
+from robustlab.pruning.interpret.layers import find_last_conv_block, vit_geometry
+from robustlab.pruning.interpret.sanity import parameter_randomization_check, randomize_parameters
+
+warnings.filterwarnings("ignore", message=".*required_grads has been set automatically.*")
+warnings.filterwarnings("ignore", message=".*Setting backward hooks on ReLU activations.*")
+
+
+@pytest.fixture(scope="module")
+def cnn() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return timm.create_model("resnet10t", num_classes=4, pretrained=False).eval()
+
+
+@pytest.fixture(scope="module")
+def vit() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2,
+                             num_classes=4, pretrained=False).eval()
+
+
+def _batch(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    # Class 3: the class whose Grad-CAM is not all zero for the randomly initialised CNN.
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, size, size, generator=g), torch.full((n,), 3)
+
+
+def test_registry_lists_methods_by_architecture():
+    assert {"saliency", "integrated_gradients", "gradcam", "guided_gradcam"} <= set(list_attributions("cnn"))
+    assert "vit_cls_attention" not in list_attributions("cnn")
+    assert {"vit_cls_attention", "attention_rollout", "gradcam"} <= set(list_attributions("vit"))
+
+
+def test_unknown_method_names_close_matches():
+    with pytest.raises(KeyError, match="did you mean gradcam"):
+        get_attribution("gradcm")
+
+
+def test_vit_only_method_on_a_cnn_is_a_clear_error(cnn):
+    x, t = _batch(2, 32)
+    with pytest.raises(ValueError, match="'vit_cls_attention' is defined for vit models only, not for arch='cnn'"):
+        attribute("vit_cls_attention", cnn, x, t, arch="cnn")
+    # Declared a ViT but is not one: the geometry lookup says so.
+    with pytest.raises(ValueError, match="is not a ViT"):
+        attribute("vit_cls_attention", cnn, x, t, arch="vit")
+
+
+def test_bad_images_and_targets_are_rejected(cnn):
+    x, t = _batch(2, 32)
+    with pytest.raises(ValueError, match=r"images must be a \(N, C, H, W\) tensor"):
+        attribute("gradcam", cnn, x[0], t, arch="cnn")
+    with pytest.raises(ValueError, match="3 targets for 2 images"):
+        attribute("gradcam", cnn, x, torch.tensor([0, 1, 2]), arch="cnn")
+
+
+def test_last_conv_block_is_the_last_stage(cnn):
+    x, _ = _batch(1, 64)
+    assert find_last_conv_block(cnn, x)[0] == "layer4"
+    import torchvision
+
+    tv = torchvision.models.resnet18(num_classes=3).eval()
+    assert find_last_conv_block(tv, x)[0] == "layer4"
+
+
+@pytest.mark.parametrize("method", ["saliency", "gradcam", "guided_gradcam", "integrated_gradients"])
+def test_cnn_batched_equals_per_image(cnn, method):
+    x, t = _batch(4, 32)
+    opts = {"n_steps": 4, "internal_batch_size": 3} if method == "integrated_gradients" else {}
+    batched = attribute(method, cnn, x, t, arch="cnn", **opts)
+    assert batched.shape == (4, 32, 32) and batched.dtype == torch.float32
+    assert torch.isfinite(batched).all() and (batched.flatten(1).abs().sum(dim=1) > 0).all()
+    single = torch.cat([attribute(method, cnn, x[i:i + 1], t[i:i + 1], arch="cnn", **opts) for i in range(4)])
+    torch.testing.assert_close(batched, single, rtol=1e-4, atol=1e-5)
+
+
+def test_integrated_gradients_is_complete(cnn):
+    # Sum of IG attributions = f(x) - f(0) up to the quadrature error (Sundararajan et al. 2017).
+    x, t = _batch(2, 32, seed=1)
+    maps = attribute("integrated_gradients", cnn, x, t, arch="cnn", n_steps=64, internal_batch_size=64)
+    with torch.no_grad():
+        diff = cnn(x).gather(1, t[:, None])[:, 0] - cnn(torch.zeros_like(x)).gather(1, t[:, None])[:, 0]
+    torch.testing.assert_close(maps.sum(dim=(1, 2)), diff, rtol=0.05, atol=0.05 * diff.abs().max().item())
+
+
+def test_smoothgrad_noise_tunnel_is_seeded(cnn):
+    x, t = _batch(2, 32)
+    opts = {"n_steps": 4, "internal_batch_size": 16, "smoothgrad_samples": 3}
+    a = attribute("integrated_gradients", cnn, x, t, arch="cnn", seed=5, **opts)
+    b = attribute("integrated_gradients", cnn, x, t, arch="cnn", seed=5, **opts)
+    c = attribute("integrated_gradients", cnn, x, t, arch="cnn", seed=6, **opts)
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_methods_run_under_no_grad(cnn):
+    x, t = _batch(2, 32)
+    with torch.no_grad():
+        maps = attribute("gradcam", cnn, x, t, arch="cnn")
+    assert (maps.flatten(1).abs().sum(dim=1) > 0).all()
+    torch.testing.assert_close(maps, attribute("gradcam", cnn, x, t, arch="cnn"))
+
+
+def _timm_cls_attention(vit: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The last block's attention weights as timm computes them on its non-fused path."""
+    attn = vit.blocks[-1].attn
+    store = {}
+    handle = attn.attn_drop.register_forward_hook(lambda m, i, out: store.__setitem__("a", out))
+    fused, attn.fused_attn = attn.fused_attn, False
+    try:
+        with torch.no_grad():
+            vit(x)
+    finally:
+        attn.fused_attn = fused
+        handle.remove()
+    return store["a"].mean(dim=1)[:, 0, vit.num_prefix_tokens:]
+
+
+def test_vit_cls_attention_matches_timm_attention(vit):
+    from robustlab.pruning.discovery.features import patch_features
+
+    x, _ = _batch(3, 32)
+    expected = _timm_cls_attention(vit, x)
+    got = patch_features(vit, x, "vit").cls_attention
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    maps = attribute("vit_cls_attention", vit, x, torch.zeros(3, dtype=torch.long), arch="vit")
+    assert maps.shape == (3, 32, 32)
+    # Bilinear upsampling keeps the patch ordering: the hottest patch holds the hottest pixels.
+    gh, gw = vit_geometry(vit).grid
+    hottest = expected.argmax(dim=1)
+    cy, cx = (hottest // gw) * 8 + 4, (hottest % gw) * 8 + 4
+    centre_values = maps[torch.arange(3), cy, cx]
+    assert torch.all(centre_values >= maps.flatten(1).quantile(0.9, dim=1))
+
+
+def test_attention_rollout_of_one_block_without_residual_is_the_attention():
+    torch.manual_seed(0)
+    vit1 = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=1, num_classes=4).eval()
+    x, t = _batch(2, 32)
+    rollout = attribute("attention_rollout", vit1, x, t, arch="vit", residual=0.0)
+    cls = attribute("vit_cls_attention", vit1, x, t, arch="vit")
+    torch.testing.assert_close(rollout, cls, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("method", ["gradcam", "guided_gradcam", "saliency", "integrated_gradients",
+                                    "vit_cls_attention", "attention_rollout"])
+def test_vit_methods_batched_equals_per_image(vit, method):
+    x, t = _batch(3, 32, seed=2)
+    opts = {"n_steps": 4, "internal_batch_size": 8} if method == "integrated_gradients" else {}
+    batched = attribute(method, vit, x, t, arch="vit", **opts)
+    assert batched.shape == (3, 32, 32) and torch.isfinite(batched).all()
+    single = torch.cat([attribute(method, vit, x[i:i + 1], t[i:i + 1], arch="vit", **opts) for i in range(3)])
+    torch.testing.assert_close(batched, single, rtol=1e-4, atol=1e-6)
+
+
+def test_parameter_randomisation_changes_gradcam(cnn):
+    x, t = _batch(4, 32, seed=3)
+    clone = randomize_parameters(cnn, seed=0)
+    assert all(p.shape == q.shape for p, q in zip(cnn.parameters(), clone.parameters(), strict=True))
+    assert not torch.equal(next(cnn.parameters()), next(clone.parameters()))
+    rho = parameter_randomization_check("gradcam", cnn, x, t, arch="cnn", seed=0)
+    assert rho.shape == (4,)
+    finite = rho[np.isfinite(rho)]
+    assert len(finite) and np.all(np.abs(finite) <= 1) and finite.mean() < 0.9
+    # The same model "randomised" twice with one seed gives the same maps: the check is seeded.
+    again = parameter_randomization_check("gradcam", cnn, x, t, arch="cnn", seed=0)
+    np.testing.assert_allclose(rho, again)
