@@ -176,9 +176,9 @@ class FractionMaps:
     shell: np.ndarray
     filling: np.ndarray
     inserts: np.ndarray
+    truth: np.ndarray
+    mask: np.ndarray
     grains: list[tuple[tuple[int, int, int, int], np.ndarray]] = field(default_factory=list)
-    truth: np.ndarray | None = None
-    mask: np.ndarray | None = None
 
 
 def slice_weights(z_planes: np.ndarray, centre: float, thickness: float, edge: float) -> np.ndarray:
@@ -270,11 +270,6 @@ def sample_fractions(
                 <= ins.radius_mm**2).astype(np.float32)
         discs.append(disc)
         inserts[i, y0:y1, x0:x1] = _block_mean(disc, s)
-    maps = FractionMaps(
-        shell=_block_mean((in_body & ~in_inner).astype(np.float32), s),
-        filling=_block_mean(in_inner.astype(np.float32), s) - inserts.sum(axis=0),
-        inserts=inserts,
-    )
     # Ground truth and ROI mask at voxel centres.
     cx, cy = np.meshgrid(grid.axis(nx, dx), grid.axis(ny, dy))
     vx, vy = pose.to_phantom(cx, cy)
@@ -287,7 +282,11 @@ def sample_fractions(
         for j, d in enumerate(rois.diameters_mm):
             block = slice(j * rois.slices_per_size, (j + 1) * rois.slices_per_size)
             mask[block][:, r2 <= (d / 2) ** 2] = rois.label(i, j)
-    maps.truth, maps.mask = truth, mask
+    maps = FractionMaps(
+        shell=_block_mean((in_body & ~in_inner).astype(np.float32), s),
+        filling=_block_mean(in_inner.astype(np.float32), s) - inserts.sum(axis=0),
+        inserts=inserts, truth=truth, mask=mask,
+    )
     # Grains: per insert, z-weighted texture planes interpolated at the sub-samples of the
     # insert's bounding box, times the insert's disc, averaged per voxel.
     z_scanner = grid.axis(grid.n_slices, dz)
@@ -332,8 +331,7 @@ def material_image(spec: PhantomSpec, maps: FractionMaps, te_ms: float, tr_ms: f
             + spec.filling.signal(te_ms, tr_ms, field_t) * maps.filling)
     s_matrix = [ins.tissue.signal(te_ms, tr_ms, field_t) for ins in spec.inserts]
     base = base + np.tensordot(np.asarray(s_matrix, dtype=np.float32), maps.inserts, axes=1)
-    n_slices = maps.mask.shape[0] if maps.mask is not None else 1
-    image = np.repeat(base[None].astype(np.float32), n_slices, axis=0)
+    image = np.repeat(base[None].astype(np.float32), maps.mask.shape[0], axis=0)
     for ins, s_m, ((y0, y1, x0, x1), grains) in zip(spec.inserts, s_matrix, maps.grains, strict=True):
         delta = [ins.grain_tissue(k).signal(te_ms, tr_ms, field_t) - s_m
                  for k in range(len(ins.components))]

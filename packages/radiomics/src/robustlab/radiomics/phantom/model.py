@@ -113,7 +113,8 @@ class PhantomSpec:
         return (self.semi_axes_mm[0] - self.shell_mm, self.semi_axes_mm[1] - self.shell_mm)
 
 
-def _number(value: Any, key: str, positive: bool = True, allow_zero: bool = False) -> float:
+def expect_number(value: Any, key: str, positive: bool = True, allow_zero: bool = False) -> float:
+    """``value`` as a finite float (by default > 0); ``ValueError`` naming ``key`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{key}: expected a number, got {value!r}")
     value = float(value)
@@ -125,13 +126,15 @@ def _number(value: Any, key: str, positive: bool = True, allow_zero: bool = Fals
     return value
 
 
-def _pair(value: Any, key: str) -> tuple[float, float]:
+def expect_pair(value: Any, key: str) -> tuple[float, float]:
+    """``value`` as two finite floats ``[x, y]``; ``ValueError`` naming ``key`` otherwise."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise ValueError(f"{key}: expected two numbers [x, y], got {value!r}")
-    return (_number(value[0], f"{key}[0]", positive=False), _number(value[1], f"{key}[1]", positive=False))
+    return (expect_number(value[0], f"{key}[0]", positive=False), expect_number(value[1], f"{key}[1]", positive=False))
 
 
-def _mapping(value: Any, key: str) -> dict[str, Any]:
+def expect_mapping(value: Any, key: str) -> dict[str, Any]:
+    """``value`` itself when it is a mapping; ``ValueError`` naming ``key`` otherwise."""
     if not isinstance(value, dict):
         raise ValueError(f"{key}: expected a mapping, got {value!r}")
     return value
@@ -139,20 +142,20 @@ def _mapping(value: Any, key: str) -> dict[str, Any]:
 
 def parse_tissue(data: Any, key: str) -> Tissue:
     """Validate a tissue mapping ``{pd, t1_ms: {field_t: ms, ...}, t2_ms}``."""
-    data = _mapping(data, key)
+    data = expect_mapping(data, key)
     for field in ("pd", "t1_ms", "t2_ms"):
         if field not in data:
             raise ValueError(f"{key}.{field}: missing (a tissue needs pd, t1_ms and t2_ms)")
-    t1 = _mapping(data["t1_ms"], f"{key}.t1_ms")
+    t1 = expect_mapping(data["t1_ms"], f"{key}.t1_ms")
     if not t1:
         raise ValueError(f"{key}.t1_ms: expected at least one 'field_t: T1 in ms' entry")
     t1_ms = {
-        _number(b0, f"{key}.t1_ms (field)"): _number(v, f"{key}.t1_ms.{b0}") for b0, v in t1.items()
+        expect_number(b0, f"{key}.t1_ms (field)"): expect_number(v, f"{key}.t1_ms.{b0}") for b0, v in t1.items()
     }
     return Tissue(
-        pd=_number(data["pd"], f"{key}.pd", allow_zero=True),
+        pd=expect_number(data["pd"], f"{key}.pd", allow_zero=True),
         t1_ms=t1_ms,
-        t2_ms=_number(data["t2_ms"], f"{key}.t2_ms"),
+        t2_ms=expect_number(data["t2_ms"], f"{key}.t2_ms"),
     )
 
 
@@ -169,28 +172,28 @@ def parse_phantom(phantom: dict[str, Any], scale: float = 1.0) -> PhantomSpec:
     Raises:
         ValueError: naming the key, e.g. an insert outside the filling or two inserts overlapping.
     """
-    phantom = _mapping(phantom, "phantom")
-    scale = _number(scale, "protocol.scale")
+    phantom = expect_mapping(phantom, "phantom")
+    scale = expect_number(scale, "protocol.scale")
     for field in ("body", "inserts", "length_mm", "model"):
         if field not in phantom:
             raise ValueError(f"phantom.{field}: missing")
-    body = _mapping(phantom["body"], "phantom.body")
-    ax = _pair(body.get("semi_axes_mm"), "phantom.body.semi_axes_mm")
+    body = expect_mapping(phantom["body"], "phantom.body")
+    ax = expect_pair(body.get("semi_axes_mm"), "phantom.body.semi_axes_mm")
     if min(ax) <= 0:
         raise ValueError(f"phantom.body.semi_axes_mm: expected positive semi-axes, got {list(ax)}")
     semi = (ax[0] * scale, ax[1] * scale)
-    shell = _number(body.get("shell_thickness_mm"), "phantom.body.shell_thickness_mm") * scale
+    shell = expect_number(body.get("shell_thickness_mm"), "phantom.body.shell_thickness_mm") * scale
     if shell >= min(semi):
         raise ValueError(
             f"phantom.body.shell_thickness_mm: the shell ({shell:.1f} mm) leaves no filling inside "
             f"semi-axes {semi}"
         )
-    model = _mapping(phantom["model"], "phantom.model")
+    model = expect_mapping(phantom["model"], "phantom.model")
     res = model.get("resolution_mm")
     if not isinstance(res, (list, tuple)) or len(res) != 2:
         raise ValueError(f"phantom.model.resolution_mm: expected [in_plane, through_plane], got {res!r}")
-    resolution = (_number(res[0], "phantom.model.resolution_mm[0]"),
-                  _number(res[1], "phantom.model.resolution_mm[1]"))
+    resolution = (expect_number(res[0], "phantom.model.resolution_mm[0]"),
+                  expect_number(res[1], "phantom.model.resolution_mm[1]"))
     supersample = model.get("supersample")
     if not isinstance(supersample, int) or isinstance(supersample, bool) or supersample < 1:
         raise ValueError(f"phantom.model.supersample: expected an integer >= 1, got {supersample!r}")
@@ -201,12 +204,12 @@ def parse_phantom(phantom: dict[str, Any], scale: float = 1.0) -> PhantomSpec:
     inner = (semi[0] - shell, semi[1] - shell)
     for i, raw in enumerate(raw_inserts):
         key = f"phantom.inserts[{i}]"
-        raw = _mapping(raw, key)
+        raw = expect_mapping(raw, key)
         name = str(raw.get("name", f"insert{i + 1}"))
         key = f"phantom.inserts[{i}] ({name})"
-        centre = _pair(raw.get("centre_mm"), f"{key}.centre_mm")
+        centre = expect_pair(raw.get("centre_mm"), f"{key}.centre_mm")
         centre = (centre[0] * scale, centre[1] * scale)
-        radius = _number(raw.get("diameter_mm"), f"{key}.diameter_mm") * scale / 2
+        radius = expect_number(raw.get("diameter_mm"), f"{key}.diameter_mm") * scale / 2
         theta = np.linspace(0, 2 * np.pi, 720, endpoint=False)
         rim = ((centre[0] + radius * np.cos(theta)) / inner[0]) ** 2 + (
             (centre[1] + radius * np.sin(theta)) / inner[1]
@@ -215,21 +218,21 @@ def parse_phantom(phantom: dict[str, Any], scale: float = 1.0) -> PhantomSpec:
             raise ValueError(f"{key}: the insert (centre {centre}, radius {radius:.1f} mm) does not "
                              f"fit inside the filling (semi-axes {inner})")
         tissue = parse_tissue(raw.get("tissue"), f"{key}.tissue")
-        texture = _mapping(raw.get("texture"), f"{key}.texture")
+        texture = expect_mapping(raw.get("texture"), f"{key}.texture")
         comps = texture.get("components")
         if not isinstance(comps, list) or not comps:
             raise ValueError(f"{key}.texture.components: expected a non-empty list of components")
         components = []
         for k, c in enumerate(comps):
             ck = f"{key}.texture.components[{k}]"
-            c = _mapping(c, ck)
-            frac = _number(c.get("fraction"), f"{ck}.fraction")
+            c = expect_mapping(c, ck)
+            frac = expect_number(c.get("fraction"), f"{ck}.fraction")
             if not 0 < frac < 1:
                 raise ValueError(f"{ck}.fraction: expected a volume fraction in (0, 1), got {frac}")
-            contrast = _number(c.get("contrast"), f"{ck}.contrast", positive=False)
+            contrast = expect_number(c.get("contrast"), f"{ck}.contrast", positive=False)
             if contrast <= -1:
                 raise ValueError(f"{ck}.contrast: expected > -1 (grain PD must stay positive), got {contrast}")
-            components.append(GrainComponent(_number(c.get("scale_mm"), f"{ck}.scale_mm"), frac, contrast))
+            components.append(GrainComponent(expect_number(c.get("scale_mm"), f"{ck}.scale_mm"), frac, contrast))
         spec_inserts.append(Insert(name, centre, radius, tissue, tuple(components)))
     for a in range(len(spec_inserts)):
         for b in range(a + 1, len(spec_inserts)):
@@ -243,7 +246,7 @@ def parse_phantom(phantom: dict[str, Any], scale: float = 1.0) -> PhantomSpec:
         shell=parse_tissue(body.get("shell"), "phantom.body.shell"),
         filling=parse_tissue(body.get("filling"), "phantom.body.filling"),
         inserts=tuple(spec_inserts),
-        length_mm=_number(phantom["length_mm"], "phantom.length_mm"),
+        length_mm=expect_number(phantom["length_mm"], "phantom.length_mm"),
         resolution_mm=resolution,
         supersample=supersample,
     )

@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 from robustlab.radiomics.phantom.acquisition import Grid, Pose, RoiPlan, get_filter
 from robustlab.radiomics.phantom.config import get_scanner
-from robustlab.radiomics.phantom.model import PhantomSpec, _mapping, _number, parse_phantom
+from robustlab.radiomics.phantom.model import (
+    PhantomSpec,
+    expect_mapping,
+    expect_number,
+    parse_phantom,
+)
 
 MODES = ("2D", "3D")
 STATISTICS = ("icc", "ccc")
@@ -116,7 +121,7 @@ def _int_pair(value: Any, key: str) -> tuple[int, int]:
 def _numbers(value: Any, n: int, key: str) -> tuple[float, ...]:
     if not isinstance(value, (list, tuple)) or len(value) != n:
         raise ValueError(f"{key}: expected {n} numbers, got {value!r}")
-    return tuple(_number(v, f"{key}[{i}]") for i, v in enumerate(value))
+    return tuple(expect_number(v, f"{key}[{i}]") for i, v in enumerate(value))
 
 
 def _fractions(value: Any, n: int, key: str) -> tuple[float, ...]:
@@ -134,7 +139,7 @@ def parse_scanner(value: Any, key: str) -> ScannerSpec:
         except ValueError as err:
             raise ValueError(f"{key}: {err}") from None
     else:
-        data = dict(_mapping(value, key))
+        data = dict(expect_mapping(value, key))
         if "base" in data:
             try:
                 base = get_scanner(str(data.pop("base")))
@@ -145,26 +150,26 @@ def parse_scanner(value: Any, key: str) -> ScannerSpec:
                 "recon_filter", "intensity_scale"):
         if req not in data:
             raise ValueError(f"{key}.{req}: missing from the scanner")
-    filt = _mapping(data["recon_filter"], f"{key}.recon_filter")
+    filt = expect_mapping(data["recon_filter"], f"{key}.recon_filter")
     fname = str(filt.get("name"))
     try:
         get_filter(fname)
     except ValueError as err:
         raise ValueError(f"{key}.recon_filter.name: {err}") from None
-    params = {k: _number(v, f"{key}.recon_filter.{k}") for k, v in filt.items() if k != "name"}
+    params = {k: expect_number(v, f"{key}.recon_filter.{k}") for k, v in filt.items() if k != "name"}
     return ScannerSpec(
         name=str(data.get("name", value if isinstance(value, str) else key)),
         vendor=str(data["vendor"]),
-        field_t=_number(data["field_strength"], f"{key}.field_strength"),
+        field_t=expect_number(data["field_strength"], f"{key}.field_strength"),
         voxel_mm=_numbers(data["voxel_mm"], 3, f"{key}.voxel_mm"),
         matrix=_int_pair(data["matrix"], f"{key}.matrix"),
         kspace_fraction=_fractions(data["kspace_fraction"], 2, f"{key}.kspace_fraction"),
         recon_filter=fname,
         filter_params=params,
-        snr_factor=_number(data.get("snr_factor", 1.0), f"{key}.snr_factor"),
-        bias_amplitude=_number(data.get("bias_amplitude", 0.0), f"{key}.bias_amplitude", allow_zero=True),
-        intensity_scale=_number(data["intensity_scale"], f"{key}.intensity_scale"),
-        profile_edge=_number(data.get("slice_profile_edge", 0.0), f"{key}.slice_profile_edge",
+        snr_factor=expect_number(data.get("snr_factor", 1.0), f"{key}.snr_factor"),
+        bias_amplitude=expect_number(data.get("bias_amplitude", 0.0), f"{key}.bias_amplitude", allow_zero=True),
+        intensity_scale=expect_number(data["intensity_scale"], f"{key}.intensity_scale"),
+        profile_edge=expect_number(data.get("slice_profile_edge", 0.0), f"{key}.slice_profile_edge",
                              allow_zero=True),
     )
 
@@ -177,17 +182,17 @@ def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str
     and the session name, so it does not depend on the order of the acquisitions.
     """
     if session in explicit:
-        p = _mapping(explicit[session], f"protocol.poses.{session}")
+        p = expect_mapping(explicit[session], f"protocol.poses.{session}")
         t = p.get("translation_mm", [0.0, 0.0, 0.0])
         if not isinstance(t, (list, tuple)) or len(t) != 3:
             raise ValueError(f"protocol.poses.{session}.translation_mm: expected [x, y, z], got {t!r}")
-        return Pose(_number(p.get("rotation_deg", 0.0), f"protocol.poses.{session}.rotation_deg",
+        return Pose(expect_number(p.get("rotation_deg", 0.0), f"protocol.poses.{session}.rotation_deg",
                             positive=False),
-                    tuple(_number(v, f"protocol.poses.{session}.translation_mm", positive=False)
+                    tuple(expect_number(v, f"protocol.poses.{session}.translation_mm", positive=False)
                           for v in t))
     sd_t = _numbers(repositioning.get("translation_sd_mm", [0, 0, 0]), 3,
                     "protocol.repositioning.translation_sd_mm") if repositioning else (0.0,) * 3
-    sd_r = _number(repositioning.get("rotation_sd_deg", 0.0), "protocol.repositioning.rotation_sd_deg",
+    sd_r = expect_number(repositioning.get("rotation_sd_deg", 0.0), "protocol.repositioning.rotation_sd_deg",
                    allow_zero=True) if repositioning else 0.0
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2, zlib.crc32(session.encode())]))
     draw = rng.standard_normal(4)
@@ -225,7 +230,7 @@ def _comparisons(raw: Any, acquisitions: dict[str, Any]) -> list[dict[str, Any]]
         raise ValueError(f"protocol.comparisons: expected a list, got {raw!r}")
     out = []
     for i, comp in enumerate(raw):
-        comp = dict(_mapping(comp, f"protocol.comparisons[{i}]"))
+        comp = dict(expect_mapping(comp, f"protocol.comparisons[{i}]"))
         key = f"protocol.comparisons[{i}] ({comp.get('name', '?')})"
         if "name" not in comp:
             raise ValueError(f"{key}.name: missing")
@@ -257,16 +262,16 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
             unknown scanner, ROI sizes that do not fit their insert, an unknown acquisition in a
             comparison, ...
     """
-    protocol = _mapping(protocol, "protocol")
+    protocol = expect_mapping(protocol, "protocol")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-    scale = _number(protocol.get("scale", 1.0), "protocol.scale")
+    scale = expect_number(protocol.get("scale", 1.0), "protocol.scale")
     spec = parse_phantom(phantom, scale)
-    roi = _mapping(protocol.get("roi"), "protocol.roi")
+    roi = expect_mapping(protocol.get("roi"), "protocol.roi")
     diam = roi.get("diameters_mm")
     if not isinstance(diam, list) or not diam:
         raise ValueError(f"protocol.roi.diameters_mm: expected a list of diameters, got {diam!r}")
-    diameters = tuple(_number(d, f"protocol.roi.diameters_mm[{j}]") * scale for j, d in enumerate(diam))
+    diameters = tuple(expect_number(d, f"protocol.roi.diameters_mm[{j}]") * scale for j, d in enumerate(diam))
     for ins in spec.inserts:
         if max(diameters) > 2 * ins.radius_mm:
             raise ValueError(
@@ -275,27 +280,27 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
     per_2d = roi.get("slices_2d")
     if not isinstance(per_2d, int) or isinstance(per_2d, bool) or per_2d < 1:
         raise ValueError(f"protocol.roi.slices_2d: expected an integer >= 1, got {per_2d!r}")
-    length_3d = _number(roi.get("length_3d_mm"), "protocol.roi.length_3d_mm")
-    noise = _mapping(protocol.get("noise"), "protocol.noise")
+    length_3d = expect_number(roi.get("length_3d_mm"), "protocol.roi.length_3d_mm")
+    noise = expect_mapping(protocol.get("noise"), "protocol.noise")
     noise_model = NoiseModel(
-        snr_reference=_number(noise.get("snr_reference"), "protocol.noise.snr_reference"),
-        reference_field_t=_number(noise.get("reference_field_t"), "protocol.noise.reference_field_t"),
-        reference_voxel_mm3=_number(noise.get("reference_voxel_mm3"), "protocol.noise.reference_voxel_mm3"),
-        field_exponent=_number(noise.get("field_exponent", 1.0), "protocol.noise.field_exponent",
+        snr_reference=expect_number(noise.get("snr_reference"), "protocol.noise.snr_reference"),
+        reference_field_t=expect_number(noise.get("reference_field_t"), "protocol.noise.reference_field_t"),
+        reference_voxel_mm3=expect_number(noise.get("reference_voxel_mm3"), "protocol.noise.reference_voxel_mm3"),
+        field_exponent=expect_number(noise.get("field_exponent", 1.0), "protocol.noise.field_exponent",
                                positive=False),
     )
-    scanners_raw = _mapping(protocol.get("scanners"), "protocol.scanners")
+    scanners_raw = expect_mapping(protocol.get("scanners"), "protocol.scanners")
     scanners = {k: parse_scanner(v, f"protocol.scanners.{k}") for k, v in scanners_raw.items()}
     defaults = dict(protocol.get("acquisition_defaults") or {})
     repositioning = dict(protocol.get("repositioning") or {})
     explicit = dict(protocol.get("poses") or {})
-    raw_acq = _mapping(protocol.get("acquisitions"), "protocol.acquisitions")
+    raw_acq = expect_mapping(protocol.get("acquisitions"), "protocol.acquisitions")
     if not raw_acq:
         raise ValueError("protocol.acquisitions: expected at least one acquisition")
     acquisitions: dict[str, AcquisitionSpec] = {}
     for acq_id, raw in raw_acq.items():
         key = f"protocol.acquisitions.{acq_id}"
-        a = {**defaults, **_mapping(raw, key)}
+        a = {**defaults, **expect_mapping(raw, key)}
         sk = a.get("scanner")
         if sk not in scanners:
             raise ValueError(f"{key}.scanner: unknown scanner {sk!r}; protocol.scanners defines "
@@ -304,8 +309,8 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
         mode = a.get("mode", "2D")
         if mode not in MODES:
             raise ValueError(f"{key}.mode: expected one of {MODES}, got {mode!r}")
-        te = _number(a.get("te_ms"), f"{key}.te_ms")
-        tr = _number(a.get("tr_ms"), f"{key}.tr_ms")
+        te = expect_number(a.get("te_ms"), f"{key}.te_ms")
+        tr = expect_number(a.get("tr_ms"), f"{key}.tr_ms")
         if te >= tr:
             raise ValueError(f"{key}.te_ms: TE ({te} ms) must be shorter than TR ({tr} ms)")
         voxel = _numbers(a.get("voxel_mm", sc.voxel_mm), 3, f"{key}.voxel_mm")
@@ -339,7 +344,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
     for group, rng_pct in dict(protocol.get("published") or {}).items():
         lo_hi = _numbers(rng_pct, 2, f"protocol.published.{group}")
         published[str(group)] = [float(lo_hi[0]), float(lo_hi[1])]
-    threshold = _number(protocol.get("threshold", 0.9), "protocol.threshold")
+    threshold = expect_number(protocol.get("threshold", 0.9), "protocol.threshold")
     return StudyPlan(
         name=str(protocol.get("name", "phantom_study")),
         seed=int(seed),

@@ -88,7 +88,6 @@ def acquire(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
     image *= sc.intensity_scale
     if clean is not None:
         clean *= sc.intensity_scale
-    assert maps.mask is not None and maps.truth is not None
     return SimulatedAcquisition(image, clean, maps.mask, maps.truth, acq.grid.spacing_mm,
                                 acq.grid.origin_mm, acq.sigma * sc.intensity_scale)
 
