@@ -5,7 +5,8 @@
   information rather than texture. Computed per acquisition with one
   :func:`robustlab.common.stats.spearman_matrix` call (features x shape features); a feature
   is shape-dependent when the median over acquisitions of its largest ``|rho|`` exceeds the
-  threshold.
+  threshold (a feature computed with several parameter files is judged on the file with the
+  most acquisitions).
 - Texture test: voxel intensities inside each ROI are shuffled (a seeded permutation) and the
   features re-extracted; a feature whose value does not change on any ROI,
   ``|shuffled - original| <= atol + rtol * |original|`` (defaults ``rtol = 1e-6``,
@@ -44,38 +45,46 @@ def shape_dependence(
     Reference:
         Spearman C (1904). Am J Psychol 15(1):72-101.
     """
-    rows = []
-    for aid, table in tables.items():
-        table = table.dropna(how="all")
-        if len(table) < 3:
+    # Acquisitions sharing a feature set (one parameter file) are stacked: (n_acq, n_features).
+    groups: dict[tuple[str, ...], list[tuple[np.ndarray, np.ndarray]]] = {}
+    for table in tables.values():
+        values = table.to_numpy(np.float64)
+        values = values[~np.all(np.isnan(values), axis=1)]
+        columns = tuple(map(str, table.columns.tolist()))
+        shape = is_shape(columns)
+        if len(values) < 3 or not shape.any() or shape.all():
             continue
-        shape = is_shape(table.columns)
-        if not shape.any() or shape.all():
-            continue
-        other = table.loc[:, ~shape]
-        shp = table.loc[:, shape]
-        rho = np.abs(spearman_matrix(other.to_numpy(), shp.to_numpy(), nan_policy="propagate"))
-        defined = ~np.all(np.isnan(rho), axis=1)
-        best = np.where(defined, np.nanmax(np.where(np.isnan(rho), -np.inf, rho), axis=1), np.nan)
-        partner = np.asarray(shp.columns)[np.argmax(np.where(np.isnan(rho), -np.inf, rho), axis=1)]
-        rows.append(pd.DataFrame({"acquisition": aid, "feature": other.columns,
-                                  "max_abs_rho": best, "shape_partner": partner}))
-    if not rows:
+        rho = np.abs(spearman_matrix(values[:, ~shape], values[:, shape], nan_policy="propagate"))
+        rho = np.where(np.isnan(rho), -np.inf, rho)
+        arg = np.argmax(rho, axis=1)
+        groups.setdefault(columns, []).append((np.take_along_axis(rho, arg[:, None], 1)[:, 0], arg))
+    frames = []
+    for columns, results in groups.items():
+        names = np.asarray(columns, dtype=object)
+        shape = is_shape(columns)
+        top = np.stack([r[0] for r in results])  # (n_acq, n_features), -inf where undefined
+        arg = np.stack([r[1] for r in results])
+        finite = np.isfinite(top)
+        with np.errstate(all="ignore"):
+            median = np.nanmedian(np.where(finite, top, np.nan), axis=0) if finite.any() else \
+                np.full(top.shape[1], np.nan)
+        strongest = np.argmax(top, axis=0)  # the partner of the most correlated acquisition
+        partner = names[shape][arg[strongest, np.arange(top.shape[1])]]
+        frames.append(pd.DataFrame({
+            "feature": names[~shape], "max_abs_rho": median,
+            "shape_partner": np.where(finite.any(axis=0), partner, None),
+            "n_acquisitions": finite.sum(axis=0)}))
+    if not frames:
         return pd.DataFrame({"feature": pd.Series(dtype=str), "max_abs_rho": pd.Series(dtype=float),
                              "shape_partner": pd.Series(dtype=str),
                              "n_acquisitions": pd.Series(dtype=int),
                              "shape_dependent": pd.Series(dtype=bool)})
-    per_acq = pd.concat(rows, ignore_index=True)
-    grouped = per_acq.groupby("feature", sort=False)
-    out = grouped.agg(max_abs_rho=("max_abs_rho", "median"),
-                      n_acquisitions=("max_abs_rho", "count"))
-    # the partner reported is the one of the acquisition with the strongest correlation
-    strongest = per_acq.loc[per_acq["max_abs_rho"].fillna(-1).groupby(per_acq["feature"],
-                                                                      sort=False).idxmax()]
-    out["shape_partner"] = strongest.set_index("feature")["shape_partner"].reindex(out.index)
+    out = pd.concat(frames, ignore_index=True)
+    if len(frames) > 1:  # a feature in several feature sets: weigh by acquisitions, keep one row
+        out = out.sort_values("n_acquisitions", ascending=False, kind="stable")
+        out = out.drop_duplicates("feature").sort_index()
     out["shape_dependent"] = out["max_abs_rho"].fillna(-np.inf) > rho_threshold
-    return out.reset_index()[["feature", "max_abs_rho", "shape_partner", "n_acquisitions",
-                              "shape_dependent"]]
+    return out.reset_index(drop=True)
 
 
 def texture_test(
