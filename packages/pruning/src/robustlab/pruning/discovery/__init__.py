@@ -1,6 +1,6 @@
 """Unsupervised object discovery on a model's patch features: LOST, TokenCut, attention; CorLoc."""
 
-from robustlab.pruning.discovery.boxes import box_iou, corloc
+from robustlab.pruning.discovery.boxes import best_iou, box_iou, corloc
 from robustlab.pruning.discovery.methods import (
     centred_boxes,
     discover,
@@ -9,5 +9,5 @@ from robustlab.pruning.discovery.methods import (
     register_discovery,
 )
 
-__all__ = ["box_iou", "centred_boxes", "corloc", "discover", "get_discovery", "list_discovery",
+__all__ = ["best_iou", "box_iou", "centred_boxes", "corloc", "discover", "get_discovery", "list_discovery",
            "register_discovery"]
