@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import timm
 import torch
-
-from robustlab.pruning.discovery import best_iou, box_iou, centred_boxes, corloc, discover, list_discovery
+from robustlab.pruning.discovery import (
+    best_iou,
+    box_iou,
+    centred_boxes,
+    corloc,
+    discover,
+    list_discovery,
+)
 from robustlab.pruning.discovery.attention import attention_box
 from robustlab.pruning.discovery.lost import lost
 from robustlab.pruning.discovery.tokencut import tokencut

@@ -7,8 +7,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from scipy.stats import spearmanr
-
 from robustlab.pruning.interpret.metrics import (
     deletion_auc,
     energy_pointing_game,
@@ -19,6 +17,7 @@ from robustlab.pruning.interpret.metrics import (
     relevance_rank_accuracy,
     spearman_rows,
 )
+from scipy.stats import spearmanr
 
 quantus = pytest.importorskip("quantus")
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-
 from robustlab.pruning.interpret.layers import (
     attention_weights,
     capture_vit_qk,
     find_last_conv_block,
     vit_geometry,
 )
+from torch import nn
 
 
 @dataclass

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from robustlab.pruning.interpret.layers import (
     attention_weights,
     capture_vit_qk,
@@ -30,6 +28,7 @@ from robustlab.pruning.interpret.layers import (
     model_device,
     vit_geometry,
 )
+from torch import nn
 
 ARCHS = ("cnn", "vit")
 
