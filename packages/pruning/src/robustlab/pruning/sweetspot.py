@@ -61,9 +61,11 @@ DEFAULT_DIRECTIONS: list[tuple[str, str, str, int]] = [
     ("alignment", "shape_bias", "decision_rate", 0),
     ("alignment", "error_consistency", "kappa_dense*", 0),
     ("alignment", "error_consistency", "kappa_human*", +1),
-    # Attribution metrics: localisation, faithfulness and sparseness are better high;
-    # deletion curves, complexity and sensitivity (robustness) are better low.
+    # Attribution metrics: localisation (RMA, RRA, pointing games) and insertion AUC are better
+    # high; deletion AUC, complexity, sensitivity and the similarity to a randomised model's
+    # attributions (Adebayo et al. 2018's sanity check) are better low.
     ("interpretability", "*", "*deletion*", -1),
+    ("interpretability", "*", "*randomization*", -1),
     ("interpretability", "*", "*complexity*", -1),
     ("interpretability", "*", "*sensitivity*", -1),
     ("interpretability", "*", "*", +1),
