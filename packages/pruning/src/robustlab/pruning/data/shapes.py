@@ -13,13 +13,18 @@ on the dataset's seed and its index (not on the batch it is rendered in), at any
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import zlib
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
+
+from robustlab.common.io import atomic_path
 
 #: Shape names, in class order: class ``k`` of a dataset with ``num_classes`` classes is ``SHAPES[k]``.
 SHAPES: list[str] = [
@@ -31,6 +36,9 @@ SHAPES: list[str] = [
 TEXTURE_KINDS: list[str] = ["stripes", "checker", "dots", "waves", "grid", "rings"]
 
 SPLITS = ("train", "val", "test", "probe")
+
+#: Bumped whenever rendering changes, so that stale disk caches are not reused.
+CACHE_VERSION = 1
 
 # The class -> texture table is fixed for every dataset (a constant seed), so that train and
 # evaluation splits, and cue-conflict stimuli, share one association.
@@ -183,6 +191,8 @@ class ShapesOnTextures(Dataset):
         scale: range of the shape's circumradius as a fraction of the image side.
         device: where images are rendered (``"cuda"`` renders on the GPU).
         cache: render the whole split once and keep it (as uint8) in memory.
+        cache_dir: with ``cache``, also keep the rendered split in this folder (one file per
+            set of arguments) and load it from there next time.
 
     Items are dicts: ``image`` float ``(3, H, W)`` in [0, 1], ``label``, ``texture`` (the class
     whose texture fills the shape), ``mask`` bool ``(H, W)``, ``box`` float ``(4,)``
@@ -198,7 +208,7 @@ class ShapesOnTextures(Dataset):
     def __init__(self, num_classes: int = 6, img_size: int = 64, size: int = 1000, seed: int = 0,
                  texture_correlation: float = 0.5, split: str = "train",
                  scale: tuple[float, float] = (0.2, 0.38), device: str | torch.device = "cpu",
-                 cache: bool = False):
+                 cache: bool = False, cache_dir: str | Path | None = None):
         if not 2 <= num_classes <= len(SHAPES):
             raise ValueError(f"num_classes must be in [2, {len(SHAPES)}] (shapes: {', '.join(SHAPES)}); got {num_classes}")
         if img_size < 8:
@@ -229,7 +239,7 @@ class ShapesOnTextures(Dataset):
         self._params = self._draw(labels, textures, g)
         self._cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         if cache:
-            self._cache = self._render_all()
+            self._cache = self._load_or_render(cache_dir)
 
     @property
     def labels(self) -> torch.Tensor:
@@ -338,6 +348,21 @@ class ShapesOnTextures(Dataset):
         images = torch.where(masks[:, None], fill, bg) + 0.06 * grain
         images = images.clamp_(0.0, 1.0)
         return images, masks, _boxes(masks)
+
+    def _load_or_render(self, cache_dir: str | Path | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if cache_dir is None:
+            return self._render_all()
+        key = json.dumps([CACHE_VERSION, self.num_classes, self.img_size, self.size, self.seed,
+                          self.texture_correlation, self.split, self.scale])
+        path = Path(cache_dir) / f"shapes-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
+        if path.exists():
+            images, masks, boxes = torch.load(path, map_location="cpu", weights_only=True)
+            dev = self.device
+            return images.to(dev), masks.to(dev), boxes.to(dev)
+        rendered = self._render_all()
+        with atomic_path(path) as tmp:
+            torch.save(tuple(t.cpu() for t in rendered), tmp)
+        return rendered
 
     def _render_all(self, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         parts = [self.render_indices(torch.arange(i, min(i + chunk, self.size)))

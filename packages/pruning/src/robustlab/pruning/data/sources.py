@@ -38,6 +38,7 @@ class DataSpec:
         scale: procedural shape radius range, fraction of the image side.
         seed: the procedural data seed (the same images for every sweep seed by default).
         cache: keep the rendered procedural splits in memory (uint8).
+        cache_dir: also keep them in this folder, shared between runs (None: memory only).
         train_split, val_split: split names (folders: sub-folders / VOC image sets).
         year: Pascal VOC year.
     """
@@ -52,6 +53,7 @@ class DataSpec:
     scale: tuple[float, float] = (0.2, 0.38)
     seed: int = 0
     cache: bool = True
+    cache_dir: str | None = None
     train_split: str = "train"
     val_split: str = "val"
     year: str = "2012"
@@ -90,7 +92,7 @@ def build_data(spec: DataSpec, device: str | torch.device = "cpu") -> DataBundle
     if spec.name == "shapes":
         kwargs = dict(num_classes=spec.num_classes, img_size=spec.img_size, seed=spec.seed,
                       texture_correlation=spec.texture_correlation, scale=tuple(spec.scale),
-                      device=device, cache=spec.cache)
+                      device=device, cache=spec.cache, cache_dir=spec.cache_dir)
         train = ShapesOnTextures(size=spec.train_size, split=spec.train_split, **kwargs)
         val = ShapesOnTextures(size=spec.val_size, split=spec.val_split, **kwargs)
         return DataBundle(spec, train, val, list(train.classes),
