@@ -110,3 +110,14 @@ def test_discovery_suite_on_a_cnn_skips_vit_only_methods(cnn, tmp_path):
     hits = per[(per.method == "lost") & (per.metric == "corloc")]["value"]
     ious = per[(per.method == "lost") & (per.metric == "iou")]["value"]
     np.testing.assert_array_equal(hits.to_numpy(), (ious.to_numpy() >= 0.5).astype(float))
+
+
+def test_data_without_masks_skips_mask_metrics_and_discovery(cnn, tmp_path):
+    ctx = _context(cnn, "cnn", tmp_path)
+    ctx.extras["has_masks"] = False
+    interp, _ = get_suite("interpretability")
+    result = interp(ctx, methods=["gradcam"], metrics=["rma", "deletion_auc"], n_images=2,
+                    gallery_size=1, perturbation_steps=2)
+    assert [(r["method"], r["metric"]) for r in result.rows] == [("gradcam", "deletion_auc")]
+    disc, _ = get_suite("discovery")
+    assert disc(ctx).rows == []

@@ -30,7 +30,7 @@ BASELINE = "centred_box"
 def discovery_suite(
     ctx: EvalContext,
     methods: Sequence[str] | Mapping[str, Sequence[str]] = ("lost", "tokencut"),
-    n_images: int = 64,
+    n_images: int | None = 64,
     k_patches: int = 100,
     lost_center: bool | None = None,
     tau: float = 0.2,
@@ -44,7 +44,7 @@ def discovery_suite(
         ctx: the sweep's evaluation context.
         methods: discovery methods (a list, of which those not applicable to ``ctx.arch`` are
             skipped, or a mapping ``arch -> list``).
-        n_images: evaluation images scored.
+        n_images: evaluation images scored (None: the whole held-out split).
         k_patches: LOST's candidate set size (100 in the paper).
         lost_center: centre the patch features before LOST (None: for CNNs only, whose
             non-negative ReLU features otherwise make LOST return the whole image).
@@ -55,8 +55,12 @@ def discovery_suite(
 
     Returns:
         Rows ``{method, metric, mean, std, n}`` for metrics ``corloc`` (hits) and ``iou`` (best
-        IoU per image), the ``centred_box`` baseline included, and the per-image table.
+        IoU per image), the ``centred_box`` baseline included, and the per-image table; no rows
+        on data without boxes (``ctx.extras["has_masks"]`` false).
     """
+    if not ctx.extras.get("has_masks", True):
+        log.info("discovery: the data has no ground-truth boxes; suite skipped")
+        return SuiteResult(rows=[], per_image=None)
     names = list(methods.get(ctx.arch, [])) if isinstance(methods, Mapping) else list(methods)
     chosen = []
     for name in names:

@@ -92,7 +92,7 @@ def interpretability_suite(
     ctx: EvalContext,
     methods: Sequence[str] | Mapping[str, Sequence[str]] = ("gradcam",),
     metrics: Sequence[str] = ("rma", "rra", "pointing_game"),
-    n_images: int = 64,
+    n_images: int | None = 64,
     gallery_size: int = 8,
     ig_steps: int = 16,
     ig_internal_batch_size: int = 64,
@@ -107,8 +107,9 @@ def interpretability_suite(
             are skipped, or a mapping ``arch -> list``).
         metrics: among ``rma``, ``rra``, ``pointing_game``, ``energy_pointing_game``,
             ``deletion_auc``, ``insertion_auc`` and ``randomization_spearman`` (Adebayo et al.
-            2018; one more attribution per method on a randomised copy of the model).
-        n_images: evaluation images scored.
+            2018; one more attribution per method on a randomised copy of the model). On data
+            without object masks (``ctx.extras["has_masks"]`` false) the mask metrics are skipped.
+        n_images: evaluation images scored (None: the whole held-out split).
         gallery_size: images whose maps are saved for the report.
         ig_steps, ig_internal_batch_size, smoothgrad_samples: Integrated Gradients options.
         perturbation_steps: points of the deletion / insertion curves.
@@ -121,6 +122,11 @@ def interpretability_suite(
     if unknown:
         raise ValueError(f"interpretability.metrics: unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
     names = _methods_for(methods, ctx.arch)
+    if not ctx.extras.get("has_masks", True):
+        skipped = [m for m in metrics if m in _MASK_METRICS]
+        if skipped:
+            log.info("interpretability: the data has no object masks; %s skipped", ", ".join(skipped))
+        metrics = [m for m in metrics if m not in _MASK_METRICS]
     options = {"integrated_gradients": {"n_steps": ig_steps, "internal_batch_size": ig_internal_batch_size,
                                         "smoothgrad_samples": smoothgrad_samples, "seed": ctx.seed}}
     records: list[pd.DataFrame] = []
