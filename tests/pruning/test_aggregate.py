@@ -44,11 +44,39 @@ def test_aggregate_gathers_every_table_with_the_jobs_overrides(sweep: Path, caps
     assert {"metrics_resnet_small.png", "metrics_vit_small.png"} <= {p.name for p in report.parent.glob("*.png")}
 
 
-def test_aggregate_accepts_a_single_run_directory(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(sweep / "1"), "--n-resamples", "100"]) == 0
+def test_aggregate_of_a_real_single_run_with_the_alignment_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A real (tiny) sweep: 32 px shapes, 2 pruning steps, the alignment suite with light options.
+    import torch
+
+    from robustlab.common.seeding import seed_everything
+    from robustlab.pruning.data.sources import DataSpec
+    from robustlab.pruning.models import ModelSpec
+    from robustlab.pruning.sweep import SweepSpec, run_sweep
+    from robustlab.pruning.train import TrainSpec
+
+    torch.set_num_threads(1)
+    seed_everything(0)
+    options = {"n_images": 24, "cue_conflict_images": 24,
+               "distortions": {"uniform_noise": [0.2], "rotation": [90], "silhouette": [1.0]}}
+    spec = SweepSpec(model=ModelSpec("resnet18", num_classes=3, img_size=32, kwargs={"channels": (8, 8, 16, 16)}),
+                     data=DataSpec(num_classes=3, img_size=32, train_size=32, val_size=24),
+                     train=TrainSpec(epochs=1, batch_size=16, lr=0.05, progress=False), steps=2, rate=0.2,
+                     eval_batch_size=24, suites={"alignment": options}, device="cpu")
+    run = tmp_path / "run"
+    run_sweep(spec, run)
+    alignment = pd.read_csv(run / "alignment.csv")
+    assert set(alignment["step"]) == {0, 1, 2}
+    assert {"shape_bias", "clean", "uniform_noise", "rotation", "silhouette", "error_consistency"} <= set(alignment["method"])
+
+    assert main([str(run), "--n-resamples", "200"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last == str(sweep / "1" / "aggregate" / "report" / "report.html")
-    assert set(pd.read_csv(sweep / "1" / "aggregate" / "metrics.csv")["model"]) == {"vit_small"}
+    assert last == str(run / "aggregate" / "report" / "report.html")
+    assert set(pd.read_csv(run / "aggregate" / "alignment.csv")["step"]) == {0, 1, 2}
+    sweet = pd.read_csv(run / "aggregate" / "report" / "sweet_spots.csv")
+    tested = set(zip(sweet["table"], sweet["method"], strict=True))
+    assert {("accuracy", ""), ("alignment", "shape_bias"), ("alignment", "rotation")} <= {(t, "" if pd.isna(m) else m) for t, m in tested}
+    figures = {p.name for p in (run / "aggregate" / "report").glob("*.png")}
+    assert {"shape_bias.png", "distortions_resnet18.png", "metrics_resnet18.png", "heatmap.png"} <= figures
 
 
 def test_aggregate_says_why_it_cannot_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
