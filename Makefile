@@ -49,11 +49,16 @@ install-radiomics: $(STAMP_RADIOMICS)
 install-pruning: $(STAMP_PRUNING)
 install: $(STAMP_TEST)
 
+# The built-in default: the digital phantom's `paper` protocol, simulated, extracted, analysed.
 radiomics: $(STAMP_RADIOMICS)
 	$(VENV)/bin/robustlab-radiomics $(ARGS)
 
+# The built-in default: `synthetic_quick` (a small ResNet and a small ViT, one job each),
+# then every job gathered into one sweet-spot analysis and report.
+PRUNING_DIR ?= outputs/pruning/synthetic_quick
 pruning: $(STAMP_PRUNING)
-	$(VENV)/bin/robustlab-prune $(ARGS)
+	$(VENV)/bin/robustlab-prune -m experiment=synthetic_quick hydra.sweep.dir=$(PRUNING_DIR) $(ARGS)
+	$(VENV)/bin/robustlab-prune-aggregate $(PRUNING_DIR)
 
 test: $(STAMP_TEST)
 	$(PY) -m pytest $(PYTEST_ARGS)

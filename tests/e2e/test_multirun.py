@@ -1,0 +1,37 @@
+"""Hydra multirun of the pruning `smoke` experiment on local launchers, then aggregation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["submitit_local", "joblib"])
+def test_two_seed_multirun_runs_two_jobs_and_aggregates_both(tmp_path, launcher):
+    sweep = tmp_path / "sweep"
+    cmd = [
+        str(BIN / "robustlab-prune"), "-m", "experiment=smoke", "seed=0,1", "method.steps=1",
+        f"hydra/launcher={launcher}", f"hydra.sweep.dir={sweep}", "threads=1",
+    ]
+    if launcher == "joblib":
+        cmd.append("hydra.launcher.n_jobs=2")
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = sorted(p.parent for p in sweep.glob("*/metrics.csv"))
+    assert len(jobs) == 2, f"expected 2 jobs with results under {sweep}, found {jobs}"
+
+    agg = subprocess.run([str(BIN / "robustlab-prune-aggregate"), str(sweep), "--n-resamples", "200"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert agg.returncode == 0, agg.stderr[-3000:]
+    report = Path(agg.stdout.strip().splitlines()[-1].split()[-1])
+    assert report.is_file() and report.name == "report.html"
+    metrics = pd.read_csv(sweep / "aggregate" / "metrics.csv")
+    assert sorted(metrics["seed"].unique().tolist()) == [0, 1]
+    assert metrics.groupby("seed")["step"].apply(sorted).tolist() == [[0, 1], [0, 1]]
