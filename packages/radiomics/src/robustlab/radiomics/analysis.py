@@ -7,6 +7,10 @@ Every statistic is one vectorized call of :mod:`robustlab.common.stats` over all
   ICC(A,1), two-way, absolute agreement, single measurement (Shrout-Fleiss ICC(2,1)).
 - CCC (Lin 1989): the two acquisitions' values of the same ROIs, ``(n_rois, n_features)``.
 
+A feature whose values over every compared ROI and acquisition are equal to within round-off
+(range ``<= 1e-12 x`` its largest magnitude; e.g. the elongation of squares, 1 up to the last
+bits) gets an undefined statistic: its ICC or CCC would be a ratio of round-off errors.
+
 A feature is *excellent* when its statistic is strictly greater than the study's threshold
 (0.9 after Koo and Li 2016); an undefined statistic (constant feature, missing value) is
 never excellent. A comparison over ``pairs`` gives one row per pair and a combined row whose
@@ -70,11 +74,27 @@ def compute_unit(
         if len(rois) < 2:
             return UnitResult(name, "ICC", nan, nan, nan, len(rois))
         res = icc(stack, alpha=alpha, nan_policy="propagate", **cmp.icc)
-        return UnitResult(name, res.form, res.value, res.ci_low, res.ci_high, len(rois))
-    if len(rois) < 3:
-        return UnitResult(name, "CCC", nan, nan, nan, len(rois))
-    res = ccc(stack[:, 0, :], stack[:, 1, :], alpha=alpha, nan_policy="propagate")
-    return UnitResult(name, "CCC", res.value, res.ci_low, res.ci_high, len(rois))
+        form, out = res.form, (res.value, res.ci_low, res.ci_high)
+    else:
+        if len(rois) < 3:
+            return UnitResult(name, "CCC", nan, nan, nan, len(rois))
+        res = ccc(stack[:, 0, :], stack[:, 1, :], alpha=alpha, nan_policy="propagate")
+        form, out = "CCC", (res.value, res.ci_low, res.ci_high)
+    flat = flat_features(stack)
+    value, low, high = (np.where(flat, np.nan, a) for a in out)
+    return UnitResult(name, form, value, low, high, len(rois))
+
+
+def flat_features(stack: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
+    """True for features (last axis) constant to within round-off over all other axes.
+
+    ``max - min <= rtol * max |x|``; a feature with a missing value is not flat (its statistic
+    is undefined anyway).
+    """
+    flat2 = stack.reshape(-1, stack.shape[-1])
+    with np.errstate(invalid="ignore"):
+        spread = flat2.max(axis=0) - flat2.min(axis=0)
+        return spread <= rtol * np.abs(flat2).max(axis=0)
 
 
 def _values(table: pd.DataFrame, rois: Sequence[str], features: Sequence[str]) -> np.ndarray:

@@ -159,11 +159,12 @@ def shuffle_roi(image: Any, mask: Any, label: int, seed: int) -> Any:
     return out
 
 
-def extract_item(item: WorkItem, cache_root: Path) -> dict[str, Any]:
+def extract_item(item: WorkItem, cache_root: Path) -> tuple[str, dict[str, Any]]:
     """Extract one item with pyradiomics and write its cache entry (features or error).
 
     Returns:
-        The payload written: ``{"features": {name: value}}`` or ``{"error": "..."}``.
+        ``(key, payload)``; the payload written is ``{"features": {name: value}}`` or
+        ``{"error": "..."}``.
     """
     import SimpleITK as sitk
     from robustlab.radiomics.study import read_image
@@ -179,13 +180,15 @@ def extract_item(item: WorkItem, cache_root: Path) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - any pyradiomics error is the ROI's recorded failure
         payload = {"error": f"{type(exc).__name__}: {exc}".strip()}
     FeatureCache(cache_root).put(item.key, payload)
-    return payload
+    return item.key, payload
 
 
 def extract(
     items: Sequence[WorkItem], cache: FeatureCache, n_jobs: int = -1, progress: bool = True,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
     """Extract every item not already in ``cache``, in parallel over items.
+
+    Items with the same key (the same content) are extracted once.
 
     Args:
         items: the work items.
@@ -194,20 +197,29 @@ def extract(
         progress: show a tqdm progress bar.
 
     Returns:
-        Counts: ``{"cached": ..., "extracted": ..., "failed": ...}`` (failed among extracted).
+        ``(counts, payloads)``: counts ``{"cached": items found in the cache, "extracted":
+        items extracted now, "failed": failures among them}``, and key -> payload of every
+        item (each cache entry read and verified once).
     """
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    todo = [it for it in items if not cache.contains(it.key)]
-    todo = list({it.key: it for it in todo}.values())  # identical content: extract once
-    counts = {"cached": len(items) - len(todo), "extracted": 0, "failed": 0}
+    payloads: dict[str, dict[str, Any]] = {}
+    for it in items:
+        if it.key not in payloads:
+            found = cache.get(it.key)
+            if found is not None:
+                payloads[it.key] = found
+    counts = {"cached": sum(it.key in payloads for it in items), "extracted": 0, "failed": 0}
+    todo = list({it.key: it for it in items if it.key not in payloads}.values())
     if not todo:
-        return counts
+        return counts, payloads
     quiet_pyradiomics()
     jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
         delayed(extract_item)(it, cache.root) for it in todo)
-    for payload in tqdm(jobs, total=len(todo), desc="extract", unit="ROI", disable=not progress):
+    for key, payload in tqdm(jobs, total=len(todo), desc="extract", unit="ROI",
+                             disable=not progress):
+        payloads[key] = payload
         counts["extracted"] += 1
         counts["failed"] += "error" in payload
-    return counts
+    return counts, payloads

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from robustlab.common.io import write_json, write_table
 from robustlab.radiomics.analysis import compare
@@ -181,7 +182,7 @@ def run_study(
                               "options": dataclasses.asdict(opts), "n_items": len(items)}
     if shard is not None:
         mine = shard_items(items, shard)
-        counts = extract(mine, cache, n_jobs=n_jobs, progress=progress)
+        counts, _ = extract(mine, cache, n_jobs=n_jobs, progress=progress)
         missing = sorted({j % shard[1] for j, it in enumerate(items) if not cache.contains(it.key)})
         record.update(shard=f"{shard[0]}/{shard[1]}", shard_items=len(mine), counts=counts,
                       missing_shards=missing)
@@ -191,20 +192,21 @@ def run_study(
                      shard[0], shard[1], counts, ", ".join(f"{m}/{shard[1]}" for m in missing))
             return StudyResult(out_dir=out_dir, complete=False, counts=counts,
                                missing_shards=missing)
+        payloads = {it.key: cache.get(it.key) for it in items}
     else:
-        counts = extract(items, cache, n_jobs=n_jobs, progress=progress)
+        counts, payloads = extract(items, cache, n_jobs=n_jobs, progress=progress)
         record["counts"] = counts
         write_json(out_dir / "extraction.json", record)
-    return analyse(validated, items, cache, out_dir, opts, counts, shuffled)
+    return analyse(validated, items, payloads, out_dir, opts, counts, shuffled)
 
 
-def collect(items: Sequence[WorkItem], cache: FeatureCache) -> tuple[
+def collect(items: Sequence[WorkItem], payloads: Mapping[str, dict[str, Any] | None]) -> tuple[
         dict[str, pd.DataFrame], dict[str, pd.DataFrame], pd.DataFrame]:
-    """Read the cached payloads into wide tables (original, shuffled) and a failure table."""
+    """Turn the items' payloads into wide tables (original, shuffled) and a failure table."""
     rows: dict[tuple[bool, str], dict[str, dict[str, float]]] = {}
     failures = []
     for it in items:
-        payload = cache.get(it.key)
+        payload = payloads.get(it.key)
         perturbation = "" if it.shuffle_seed is None else f"shuffle:{it.shuffle_seed}"
         if payload is None or "error" in payload:
             error = "not in the cache (corrupt or missing entry)" if payload is None else payload["error"]
@@ -215,20 +217,32 @@ def collect(items: Sequence[WorkItem], cache: FeatureCache) -> tuple[
         rows.setdefault((it.shuffle_seed is not None, it.acquisition), {})[it.roi] = payload["features"]
     tables: dict[bool, dict[str, pd.DataFrame]] = {False: {}, True: {}}
     for (perturbed, aid), per_roi in rows.items():
-        table = pd.DataFrame.from_dict(per_roi, orient="index")
-        table.index = pd.Index([str(r) for r in table.index], name="roi")
-        tables[perturbed][aid] = table.astype("float64")
+        tables[perturbed][aid] = _wide(per_roi)
     failure_table = pd.DataFrame(failures, columns=FAILURE_COLUMNS)
     return tables[False], tables[True], failure_table
 
 
+def _wide(per_roi: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """One acquisition's payloads as a wide table (one row per ROI, pyradiomics' column order)."""
+    first = next(iter(per_roi.values()))
+    columns = list(first)
+    if all(list(f) == columns for f in per_roi.values()):  # the usual case: one array build
+        values = np.array([list(f.values()) for f in per_roi.values()], dtype=np.float64)
+        return pd.DataFrame(values, columns=pd.Index(columns, dtype=object),
+                            index=pd.Index(list(per_roi), name="roi"))
+    table = pd.DataFrame.from_dict(per_roi, orient="index").astype("float64")
+    table.index.name = "roi"
+    return table
+
+
 def analyse(
-    validated: ValidatedStudy, items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path,
+    validated: ValidatedStudy, items: Sequence[WorkItem],
+    payloads: Mapping[str, dict[str, Any] | None], out_dir: Path,
     opts: Options, counts: Mapping[str, int], shuffled: Sequence[str],
 ) -> StudyResult:
     """Everything after extraction: tables, comparisons, selection, outputs and report."""
     study = validated.study
-    original, perturbed, failures = collect(items, cache)
+    original, perturbed, failures = collect(items, payloads)
     for aid in study.acquisitions:
         if study.acquisitions[aid].is_image and aid not in original:
             original[aid] = pd.DataFrame(index=pd.Index([], name="roi"), dtype="float64")
@@ -260,7 +274,7 @@ def analyse(
     tidy = tidy_table(tables)
 
     write_table(tidy, out_dir / "features", ("csv", "parquet"))
-    write_table(wide_table(tidy), out_dir / "features_wide", ("csv", "parquet"))
+    write_table(wide_table(tidy), out_dir / "features_wide", ("csv",))
     write_table(per_feature, out_dir / "per_feature", ("csv", "parquet"))
     write_table(summary, out_dir / "summary", ("csv",))
     write_table(robust, out_dir / "robust_features", ("csv",))
