@@ -106,5 +106,8 @@ def test_report_finds_the_planted_sweet_spot(report: Path) -> None:
     row = summary[(summary["metric"] == "pointing_game") & (summary["model"] == "resnet_tiny")].iloc[0]
     assert (row["sweet_min"], row["sweet_max"]) == (0.4, 0.6)
     assert row["params_dense"] == 1e5
+    by_model = pd.read_csv(report.parent / "sweet_spots_by_model.csv").set_index("model")
+    assert by_model.loc["resnet_tiny", "curves_with_sweet_spot"] >= 1
+    assert "interpretability/gradcam/pointing_game" in by_model.loc["resnet_tiny", "metrics"]
     md = (report.parent / "report.md").read_text()
     assert "pointing_game" in md and "Sweet spots" in md

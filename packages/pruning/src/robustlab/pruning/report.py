@@ -35,6 +35,7 @@ from robustlab.pruning.sweetspot import (
     load_per_image,
     load_table,
     metric_direction,
+    summarize_by_model,
     summarize_sweet_spots,
 )
 
@@ -207,7 +208,12 @@ def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Pa
 
 
 def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path:
-    """Every metric x sparsity, relative change from dense signed so that better is positive."""
+    """Every metric x sparsity, relative change from dense signed so that better is positive.
+
+    One panel per model (its first pruning method); cells are ``100 * d * (x - x_0) / |x_0|``
+    with ``d`` the metric's declared direction (1 where it has none) and ``x_0`` the dense
+    value; sweet spots are starred.
+    """
     plt = _plt()
     models = sorted(values["model"].unique())
     blocks = []
@@ -437,9 +443,9 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
 
     Args:
         run_dirs: run directories and/or Hydra multirun directories.
-        out_dir: the report folder: PNG figures, ``sweet_spots.csv``,
-            ``sweet_spots_summary.csv``, ``report.md`` (linking the PNGs) and ``report.html``
-            (every PNG embedded as base64: one file to share).
+        out_dir: the report folder: PNG figures, the sweet-spot tables (``sweet_spots.csv``,
+            ``sweet_spots_summary.csv``, ``sweet_spots_by_model.csv``), ``report.md`` (linking
+            the PNGs) and ``report.html`` (every PNG embedded as base64: one file to share).
         alpha, n_resamples, seed: of the sweet-spot analysis.
 
     Returns:
@@ -452,8 +458,10 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     sweet = find_sweet_spots(load_per_image(runs), alpha=alpha, n_resamples=n_resamples, seed=seed)
     metrics = load_table(runs, "metrics", add_overrides=False)
     summary = summarize_sweet_spots(sweet, metrics)
+    by_model = summarize_by_model(summary)
     write_table(sweet, out_dir / "sweet_spots.csv")
     write_table(summary, out_dir / "sweet_spots_summary.csv")
+    write_table(by_model, out_dir / "sweet_spots_by_model.csv")
 
     blocks = [_Block("h1", "Pruning sweep report")]
     blocks.append(_Block("p", f"{len(runs)} run(s): " + ", ".join(r.name if r.parent.name != "" else str(r) for r in runs) + "."))
@@ -469,11 +477,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     if summary.empty:
         blocks.append(_Block("p", "No curve with per-image values and a declared direction was found."))
     else:
-        per_model = summary.groupby("model", sort=True).agg(
-            params_dense=("params_dense", "first"), curves_tested=("n_tested", "size"),
-            curves_with_sweet_spot=("n_sweet", lambda s: int((s > 0).sum())),
-            sweet_min=("sweet_min", "min"), sweet_max=("sweet_max", "max")).reset_index()
-        blocks += [_Block("p", "Per architecture and size:"), _Block("table", per_model)]
+        blocks += [_Block("p", "Per architecture and size:"), _Block("table", by_model)]
         hits = summary[summary["n_sweet"] > 0]
         if hits.empty:
             blocks.append(_Block("p", "No sweet spot: no sparsity beat the dense model beyond the bootstrap interval."))

@@ -394,11 +394,42 @@ def summarize_sweet_spots(sweet: pd.DataFrame, metrics: pd.DataFrame | None = No
     return pd.DataFrame(rows, columns=cols)
 
 
+def summarize_by_model(summary: pd.DataFrame) -> pd.DataFrame:
+    """Sweet spots per architecture and size: one row per ``(model, prune_method)``.
+
+    Args:
+        summary: from :func:`summarize_sweet_spots`.
+
+    Returns:
+        ``model, prune_method, params_dense, curves_tested, curves_with_sweet_spot, sweet_min,
+        sweet_max`` (the sparsity range over all its sweet spots) and ``metrics`` (the curves
+        with a sweet spot, ``table/method/metric``).
+    """
+    cols = ["model", "prune_method", "params_dense", "curves_tested", "curves_with_sweet_spot", "sweet_min",
+            "sweet_max", "metrics"]
+    if summary.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (model, pm), g in summary.groupby(["model", "prune_method"], sort=True):
+        hits = g[g["n_sweet"] > 0]
+        names = ["/".join(str(v) for v in (r.table, r.method, r.metric) if str(v)) + (f"@{r.level:g}" if r.level else "")
+                 for r in hits.itertuples(index=False)]
+        rows.append({"model": model, "prune_method": pm, "params_dense": g["params_dense"].iloc[0],
+                     "curves_tested": len(g), "curves_with_sweet_spot": len(hits),
+                     "sweet_min": hits["sweet_min"].min() if len(hits) else np.nan,
+                     "sweet_max": hits["sweet_max"].max() if len(hits) else np.nan, "metrics": ", ".join(names)})
+    return pd.DataFrame(rows, columns=cols)
+
+
 def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alpha: float = 0.05,
                         n_resamples: int = 2000, ci_method: str = "percentile", seed: int = 0,
                         directions: Sequence[tuple[str, str, str, int]] | None = None
                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Gather runs, test every curve and write ``sweet_spots.csv`` and ``sweet_spots_summary.csv``.
+    """Gather runs, test every curve and write the sweet-spot tables.
+
+    Writes ``sweet_spots.csv`` (one row per curve and sparsity), ``sweet_spots_summary.csv``
+    (one row per curve) and ``sweet_spots_by_model.csv`` (per architecture and size), each also
+    as Parquet.
 
     Args:
         run_dirs: run and/or multirun directories (:func:`expand_run_dirs`).
@@ -415,4 +446,5 @@ def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alp
     out_dir = Path(out_dir)
     write_table(sweet, out_dir / "sweet_spots.csv")
     write_table(summary, out_dir / "sweet_spots_summary.csv")
+    write_table(summarize_by_model(summary), out_dir / "sweet_spots_by_model.csv")
     return sweet, summary

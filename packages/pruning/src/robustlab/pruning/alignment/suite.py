@@ -49,9 +49,10 @@ def _seed_for(seed: int, name: str) -> int:
 
 
 def _normaliser(ctx: EvalContext) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's input (mean, std) as ``(1, C, 1, 1)`` tensors (identity when not given)."""
     mean, std = ctx.extras.get("normalize", ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
-    as_t = lambda v: torch.as_tensor(v, dtype=torch.float32, device=ctx.device).view(1, -1, 1, 1)  # noqa: E731
-    return as_t(mean), as_t(std)
+    return (torch.as_tensor(mean, dtype=torch.float32, device=ctx.device).view(1, -1, 1, 1),
+            torch.as_tensor(std, dtype=torch.float32, device=ctx.device).view(1, -1, 1, 1))
 
 
 @torch.no_grad()
