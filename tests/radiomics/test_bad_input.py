@@ -144,10 +144,11 @@ def test_corrupt_cache_entry_is_extracted_again(image_study, tmp_path):
     assert first.counts["extracted"] == 8
     entries = cache_files(tmp_path)
     assert len(entries) == 8
-    entry = json.loads(entries[0].read_text())
-    entry["payload"]["features"][next(iter(entry["payload"]["features"]))] += 1.0  # altered value
-    entries[0].write_text(json.dumps(entry))
-    entries[1].write_text(entries[1].read_text()[:100])  # truncated
+    head, body = entries[0].read_text().split("\n", 1)
+    payload = json.loads(body)
+    payload["features"][next(iter(payload["features"]))] += 1.0  # an altered value
+    entries[0].write_text(head + "\n" + json.dumps(payload))
+    entries[1].write_text(entries[1].read_text()[:-100])  # truncated
     assert FeatureCache(tmp_path / "cache").get(entries[0].stem) is None
     second = run(study, tmp_path, texture=False)
     assert second.counts == {"cached": 6, "extracted": 2, "failed": 0}

@@ -34,3 +34,45 @@ def test_shards_partition_the_items(image_study):
     assert [it.key for it in shard_items(items, (1, 3))] == [it.key for it in shards[1]]
     with pytest.raises(ValueError, match="0 <= i < n"):
         shard_items(items, (3, 3))
+
+
+def write_dicom_series(image, folder):
+    """Write a 3-D SimpleITK image as a DICOM series, one file per slice."""
+    import SimpleITK as sitk
+
+    folder.mkdir(parents=True)
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    uid = "1.2.826.0.1.3680043.2.1125.1"
+    for i in range(image.GetDepth()):
+        s = image[:, :, i]
+        for tag, value in {
+            "0020|000e": uid + ".1", "0020|000d": uid + ".2", "0008|0060": "MR",
+            "0020|0013": str(i + 1), "0020|0037": "1\\0\\0\\0\\1\\0", "0018|0050": "3.0",
+            "0020|0032": "\\".join(map(str, image.TransformIndexToPhysicalPoint((0, 0, i)))),
+        }.items():
+            s.SetMetaData(tag, value)
+        writer.SetFileName(str(folder / f"{i:03d}.dcm"))
+        writer.Execute(s)
+
+
+def test_dicom_series_gives_the_same_features_as_nifti(image_study, tmp_path):
+    import SimpleITK as sitk
+    import yaml
+
+    study = image_study(n_acquisitions=1)
+    root = study.parent
+    image = sitk.Cast(sitk.ReadImage(str(root / "rep1.nii.gz")), sitk.sitkInt16)
+    sitk.WriteImage(image, str(root / "int.nii.gz"))
+    write_dicom_series(image, root / "dicom")
+    spec = yaml.safe_load(study.read_text())
+    spec["acquisitions"] = {"nifti": {"image": "int.nii.gz", "mask": "rep1_mask.nii.gz"},
+                            "dicom": {"image": "dicom", "mask": "rep1_mask.nii.gz"}}
+    spec["comparisons"] = [{"name": "formats", "statistic": "icc", "acquisitions": ["nifti", "dicom"]}]
+    study.write_text(yaml.safe_dump(spec))
+    res = run_study(study, tmp_path / "out", n_jobs=1, cache_dir=tmp_path / "cache",
+                    progress=False, texture=False, report=False)
+    assert res.counts["extracted"] == 8 and res.counts["failed"] == 0
+    wide = res.features.pivot_table(index=["roi", "feature"], columns="acquisition", values="value")
+    assert len(wide) == 4 * 56
+    assert (wide["nifti"] == wide["dicom"]).all()

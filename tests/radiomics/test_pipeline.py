@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from robustlab.common.stats import ccc, icc
-from robustlab.radiomics.features import wide_table
 from robustlab.radiomics.pipeline import run_study
 
 
@@ -36,8 +35,11 @@ def test_image_study_end_to_end_and_cached_rerun(three_scans, tmp_path):
     assert (bands == summary["n_features"]).all()
 
     # the statistic equals a direct call of common.stats on the feature table
-    wide = wide_table(first.features)
-    assert pd.read_csv(first.out_dir / "features_wide.csv").shape == (12, 2 + wide.shape[1])
+    wide = first.features.pivot_table(index=["acquisition", "roi"], columns="feature",
+                                      values="value", sort=False)
+    on_disk = pd.read_csv(first.out_dir / "features_wide.csv", dtype={"roi": str})
+    assert on_disk.shape == (12, 2 + wide.shape[1])
+    np.testing.assert_allclose(on_disk.set_index(["acquisition", "roi"])[wide.columns], wide)
     r1, r2, r3 = (wide.xs(a, level="acquisition") for a in ("rep1", "rep2", "rep3"))
     pf = first.per_feature.set_index(["comparison", "feature"])["value"]
     feats = list(r1.columns)

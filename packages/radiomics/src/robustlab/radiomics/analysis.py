@@ -168,10 +168,11 @@ def summarise(per_feature: pd.DataFrame) -> pd.DataFrame:
                           n_rois=("n_rois", "first"), n_features=("feature", "size"),
                           n_excellent=("excellent", "sum"))
     summary["pct_excellent"] = 100.0 * summary["n_excellent"] / summary["n_features"]
-    counts = pd.crosstab(per_feature["comparison"], per_feature["band"])
-    for band in (*BAND_NAMES, "undefined"):
-        summary[f"band_{band}"] = counts.get(band, pd.Series(dtype=np.int64)).reindex(
-            summary.index, fill_value=0).astype(np.int64)
+    bands = (*BAND_NAMES, "undefined")
+    counts = (per_feature.groupby(["comparison", "band"], sort=False).size()
+              .unstack(fill_value=0).reindex(index=summary.index, columns=list(bands), fill_value=0))
+    for band in bands:
+        summary[f"band_{band}"] = counts[band].astype(np.int64)
     summary = summary.reset_index()
     return summary[["comparison", "group", "statistic", "n_rois", "n_features", "n_excellent",
                     "pct_excellent", *[f"band_{b}" for b in (*BAND_NAMES, "undefined")]]]

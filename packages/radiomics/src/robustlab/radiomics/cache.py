@@ -5,10 +5,10 @@ pyradiomics parameter file, the label, the pyradiomics version, and the perturba
 texture test: the shuffling seed). Renaming or moving a file keeps its entries; changing one
 voxel, one setting or the pyradiomics version makes new ones.
 
-An entry is one JSON file ``<dir>/<key[:2]>/<key>.json`` holding the key, the payload
-(feature values, or the error of a failed extraction) and the SHA-256 of the payload. It is
-written atomically (temp file + rename) and verified on read: a truncated, altered or
-mismatched entry reads as missing, so the ROI is extracted again.
+An entry is one file ``<dir>/<key[:2]>/<key>.json`` of two lines: a JSON header (format,
+key, SHA-256 of the payload line) and the JSON payload (feature values, or the error of a
+failed extraction). It is written atomically (temp file + rename) and verified on read: a
+truncated, altered or mismatched entry reads as missing, so the ROI is extracted again.
 """
 
 from __future__ import annotations
@@ -22,17 +22,12 @@ from typing import Any
 from robustlab.common.io import write_text
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2
 
 
 def make_key(**parts: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of ``parts``; equal parts, equal keys."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _checksum(payload: Any) -> str:
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -60,18 +55,24 @@ class FeatureCache:
         path = self.path(key)
         if not path.is_file():
             return None
+        payload = None
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-            ok = (isinstance(entry, dict) and entry.get("format") == FORMAT
-                  and entry.get("key") == key and entry.get("checksum") == _checksum(entry["payload"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            ok = False
-        if not ok:
+            head, _, body = path.read_bytes().partition(b"\n")
+            header = json.loads(head)
+            if (isinstance(header, dict) and header.get("format") == FORMAT
+                    and header.get("key") == key
+                    and header.get("sha256") == hashlib.sha256(body).hexdigest()):
+                payload = json.loads(body)
+        except (OSError, ValueError, TypeError):
+            payload = None
+        if not isinstance(payload, dict):
             log.warning("cache entry %s is corrupt; it will be extracted again", path)
             return None
-        return entry["payload"]
+        return payload
 
     def put(self, key: str, payload: dict[str, Any]) -> Path:
         """Write ``payload`` under ``key`` atomically; return the entry's path."""
-        entry = {"format": FORMAT, "key": key, "checksum": _checksum(payload), "payload": payload}
-        return write_text(self.path(key), json.dumps(entry, allow_nan=True))
+        body = json.dumps(payload, allow_nan=True)
+        header = {"format": FORMAT, "key": key,
+                  "sha256": hashlib.sha256(body.encode("utf-8")).hexdigest()}
+        return write_text(self.path(key), json.dumps(header) + "\n" + body)

@@ -87,9 +87,9 @@ def tidy_table(wide: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return out[["acquisition", "roi", "image_type", "feature_class", "feature", "value"]]
 
 
-def wide_table(tidy: pd.DataFrame) -> pd.DataFrame:
-    """The wide view of a tidy table: one row per (acquisition, roi), one column per feature."""
-    order = list(pd.unique(tidy["feature"]))
-    wide = tidy.pivot_table(index=["acquisition", "roi"], columns="feature", values="value",
-                            aggfunc="first", sort=False, dropna=False)
-    return wide.reindex(columns=order)
+def wide_table(wide: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every acquisition's wide table stacked: index ``(acquisition, roi)``, one column per feature."""
+    frames = {aid: t for aid, t in wide.items() if not t.empty}
+    if not frames:
+        return pd.DataFrame(index=pd.MultiIndex.from_arrays([[], []], names=["acquisition", "roi"]))
+    return pd.concat(frames, names=["acquisition", "roi"], sort=False)

@@ -273,8 +273,8 @@ def analyse(
     robust = selection[selection["robust"]].drop(columns=["robust", "reason"]).reset_index(drop=True)
     tidy = tidy_table(tables)
 
-    write_table(tidy, out_dir / "features", ("csv", "parquet"))
-    write_table(wide_table(tidy), out_dir / "features_wide", ("csv",))
+    write_table(tidy, out_dir / "features", ("parquet",))
+    write_table(wide_table(tables), out_dir / "features_wide", ("csv",))
     write_table(per_feature, out_dir / "per_feature", ("csv", "parquet"))
     write_table(summary, out_dir / "summary", ("csv",))
     write_table(robust, out_dir / "robust_features", ("csv",))

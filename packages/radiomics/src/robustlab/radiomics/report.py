@@ -31,7 +31,8 @@ TABLES = {
     "selection.csv": "every feature with the reasons it was dropped",
     "shape_dependence.csv": "largest |Spearman rho| of each feature against the shape features",
     "texture_test.csv": "largest relative change of each feature under voxel shuffling",
-    "features.csv": "tidy feature table (also .parquet); features_wide.csv: one row per ROI",
+    "features_wide.csv": "feature values, one row per (acquisition, ROI), as pyradiomics writes them",
+    "features.parquet": "the same values as a tidy table (acquisition, roi, image type, class, feature)",
     "failures.csv": "ROIs that could not be extracted, with the error",
 }
 
