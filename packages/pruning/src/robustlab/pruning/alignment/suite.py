@@ -22,11 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-
 from robustlab.common.io import atomic_path, read_table, write_table
 from robustlab.pruning.alignment.consistency import error_consistency
 from robustlab.pruning.alignment.distortions import distort, get_distortion, needs_masks
-from robustlab.pruning.alignment.human_data import human_dataset, load_stimuli, model_human_consistency
+from robustlab.pruning.alignment.human_data import (
+    human_dataset,
+    load_stimuli,
+    model_human_consistency,
+)
 from robustlab.pruning.alignment.shape_bias import shape_decisions
 from robustlab.pruning.suites import EvalContext, SuiteResult, register_suite
 
