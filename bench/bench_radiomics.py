@@ -126,7 +126,7 @@ def bench_analysis(n_features: int = 944, n_comparisons: int = 40, n_rois: int =
                                        index=pd.Index([str(i + 1) for i in range(n_rois)], name="roi"))
     comparisons = [Comparison(name=f"c{i}", statistic="icc" if i % 2 else "ccc",
                               acquisitions=(f"a{i}", f"a{i + 1}"),
-                              icc={"model": "twoway", "type": "agreement", "unit": "single"})
+                              options={"model": "twoway", "type": "agreement", "unit": "single"})
                    for i in range(n_comparisons)]
 
     def analyse():

@@ -64,8 +64,8 @@ def test_robust_list_and_reasons():
     tables = {"r1": base, "r2": (base + 0.001 * rng.normal(size=base.shape)).assign(
                   original_firstorder_Range=1.0),
               "r3": base.assign(original_firstorder_Mean=rng.normal(size=12))}
-    cmps = [Comparison("rep", "icc", ("r1", "r2"), icc={"model": "twoway", "type": "agreement",
-                                                          "unit": "single"}),
+    cmps = [Comparison("rep", "icc", ("r1", "r2"), options={"model": "twoway", "type": "agreement",
+                                                              "unit": "single"}),
             Comparison("other", "ccc", ("r1", "r3"))]
     per_feature, summary = compare(cmps, tables, 0.9)
     assert summary.set_index("comparison").loc["rep", "n_features"] == 6

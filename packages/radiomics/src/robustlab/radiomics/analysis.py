@@ -1,7 +1,8 @@
 """Comparisons: per feature ICC or CCC between acquisitions, with CI, band and verdict.
 
-Every statistic is one vectorized call of :mod:`robustlab.common.stats` over all features
-(the feature axis is the last axis); there is no loop over features.
+Every statistic (a name of :mod:`robustlab.radiomics.statistics`) is one vectorized call of
+:mod:`robustlab.common.stats` over all features (the feature axis is the last axis); there is
+no loop over features.
 
 - ICC (McGraw and Wong 1996): ratings ``(n_rois, k_acquisitions, n_features)``; default
   ICC(A,1), two-way, absolute agreement, single measurement (Shrout-Fleiss ICC(2,1)).
@@ -25,8 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from robustlab.common.stats import BAND_NAMES, agreement_band, ccc, icc
+from robustlab.common.stats import BAND_NAMES, agreement_band
 from robustlab.radiomics.features import feature_parts
+from robustlab.radiomics.statistics import get_statistic
 from robustlab.radiomics.study import Comparison
 
 PER_FEATURE_COLUMNS = ["comparison", "group", "statistic", "feature", "image_type",
@@ -69,19 +71,13 @@ def compute_unit(
     rois = common_rois(tables, members)
     stack = np.stack([_values(tables[m], rois, features) for m in members],
                      axis=1)  # (n_rois, k, n_features)
-    nan = np.full(len(features), np.nan)
-    if cmp.statistic == "icc":
-        if len(rois) < 2:
-            return UnitResult(name, "ICC", nan, nan, nan, len(rois))
-        res = icc(stack, alpha=alpha, nan_policy="propagate", **cmp.icc)
-        form, out = res.form, (res.value, res.ci_low, res.ci_high)
-    else:
-        if len(rois) < 3:
-            return UnitResult(name, "CCC", nan, nan, nan, len(rois))
-        res = ccc(stack[:, 0, :], stack[:, 1, :], alpha=alpha, nan_policy="propagate")
-        form, out = "CCC", (res.value, res.ci_low, res.ci_high)
+    stat = get_statistic(cmp.statistic)
+    if len(rois) < stat.min_rois:
+        nan = np.full(len(features), np.nan)
+        return UnitResult(name, cmp.statistic.upper(), nan, nan, nan, len(rois))
+    form, *out = stat.fn(stack, cmp.options, alpha)
     flat = flat_features(stack)
-    value, low, high = (np.where(flat, np.nan, a) for a in out)
+    value, low, high = (np.where(flat, np.nan, np.asarray(a, dtype=np.float64)) for a in out)
     return UnitResult(name, form, value, low, high, len(rois))
 
 

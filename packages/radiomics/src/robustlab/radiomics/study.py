@@ -18,16 +18,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-STATISTICS = ("icc", "ccc")
 COMBINE = ("intersection",)
-ICC_OPTIONS = {"model": ("oneway", "twoway"), "type": ("agreement", "consistency"),
-               "unit": ("single", "average")}
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 _ACQ_KEYS = {"image", "mask", "features", "labels", "extraction"}
 _STUDY_KEYS = {"name", "threshold", "roi_column", "extraction", "acquisitions", "comparisons",
                "published", "description"}
-_CMP_KEYS = {"name", "statistic", "acquisitions", "pairs", "combine", "model", "type", "unit",
-             "group", "description"}
+_CMP_KEYS = {"name", "statistic", "acquisitions", "pairs", "combine", "group", "description"}
 
 
 class StudyError(ValueError):
@@ -68,12 +64,14 @@ class Comparison:
 
     Attributes:
         name: its name in the outputs.
-        statistic: ``"icc"`` or ``"ccc"``.
+        statistic: a registered statistic (:mod:`robustlab.radiomics.statistics`): ``"icc"``
+            or ``"ccc"`` built in.
         acquisitions: the compared acquisitions (the raters), for a single comparison.
         pairs: for a pairwise comparison, the pairs; each gives ``<name>/<a>_vs_<b>``.
         combine: how pairs combine into the row ``<name>`` (``"intersection"``: excellent in
             every pair).
-        icc: ``model``/``type``/``unit`` of :func:`robustlab.common.stats.icc`.
+        options: the statistic's options, defaults filled in (for ``icc``: ``model``/``type``/
+            ``unit`` of :func:`robustlab.common.stats.icc`).
         group: an optional label kept in the summary (e.g. ``repeat_fixed``).
     """
 
@@ -82,7 +80,7 @@ class Comparison:
     acquisitions: tuple[str, ...] = ()
     pairs: tuple[tuple[str, str], ...] = ()
     combine: str = "intersection"
-    icc: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict)
     group: str | None = None
 
     @property
@@ -285,13 +283,16 @@ def _load_acquisition(
 def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisition]) -> Comparison:
     if not isinstance(spec, dict) or "name" not in spec:
         raise StudyError(f"{path}: comparison #{i + 1} must be a mapping with a 'name'")
+    from robustlab.radiomics.statistics import get_statistic
+
     name = str(spec["name"])
     where = f"{path}: comparison {name!r}"
-    _check_keys(where, spec, _CMP_KEYS)
     statistic = str(spec.get("statistic", "")).lower()
-    if statistic not in STATISTICS:
-        raise StudyError(f"{where}: key 'statistic' must be one of {', '.join(STATISTICS)}; "
-                         f"got {spec.get('statistic')!r}")
+    try:
+        stat = get_statistic(statistic)
+    except KeyError as exc:
+        raise StudyError(f"{where}: key 'statistic': {exc.args[0]}") from None
+    _check_keys(where, spec, _CMP_KEYS | set(stat.options))
     has_acq, has_pairs = "acquisitions" in spec, "pairs" in spec
     if has_acq == has_pairs:
         raise StudyError(f"{where}: give exactly one of 'acquisitions' or 'pairs'")
@@ -309,8 +310,10 @@ def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisiti
     else:
         acquisitions = tuple(str(a) for a in spec["acquisitions"])
         members = list(acquisitions)
-        need = "exactly 2" if statistic == "ccc" else "at least 2"
-        if (statistic == "ccc" and len(acquisitions) != 2) or len(acquisitions) < 2:
+        low, high = stat.n_raters
+        if len(acquisitions) < low or (high is not None and len(acquisitions) > high):
+            need = f"exactly {low}" if low == high else (
+                f"at least {low}" if high is None else f"{low} to {high}")
             raise StudyError(f"{where}: {statistic} needs {need} acquisitions; got {len(acquisitions)}")
     for m in members:
         if m not in acqs:
@@ -318,15 +321,13 @@ def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisiti
     combine = str(spec.get("combine", "intersection"))
     if combine not in COMBINE:
         raise StudyError(f"{where}: key 'combine' must be one of {', '.join(COMBINE)}; got {combine!r}")
-    icc_opts = {"model": "twoway", "type": "agreement", "unit": "single"}
-    for key, choices in ICC_OPTIONS.items():
+    options = stat.defaults()
+    for key, choices in stat.options.items():
         if key in spec:
-            if statistic != "icc":
-                raise StudyError(f"{where}: key {key!r} applies to icc only")
             if spec[key] not in choices:
                 raise StudyError(f"{where}: key {key!r} must be one of {', '.join(choices)}; "
                                  f"got {spec[key]!r}")
-            icc_opts[key] = str(spec[key])
+            options[key] = str(spec[key])
     extractions = {acqs[m].extraction for m in members if acqs[m].is_image}
     if len(extractions) > 1:
         detail = ", ".join(f"{m}: {acqs[m].extraction.name}" for m in dict.fromkeys(members)
@@ -334,7 +335,7 @@ def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisiti
         raise StudyError(f"{where}: compares acquisitions extracted with different parameter "
                          f"files ({detail}); compare only acquisitions with the same extraction")
     return Comparison(name=name, statistic=statistic, acquisitions=acquisitions, pairs=pairs,
-                      combine=combine, icc=icc_opts if statistic == "icc" else {},
+                      combine=combine, options=options,
                       group=None if spec.get("group") is None else str(spec["group"]))
 
 

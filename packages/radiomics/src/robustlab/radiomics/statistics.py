@@ -1,0 +1,103 @@
+"""The agreement statistics a comparison may name: a small registry (name -> statistic).
+
+A statistic takes the ratings of one comparison, ``(n_rois, k_acquisitions, n_features)``,
+its options and ``alpha``, and returns its form's name and, per feature, the value and the
+``1 - alpha`` interval, in one vectorized call. ``icc`` and ``ccc`` are built in; a user adds
+one in a single file::
+
+    from robustlab.radiomics.statistics import register_statistic
+
+    @register_statistic("pearson", n_raters=(2, 2), min_rois=3)
+    def pearson(ratings, options, alpha):
+        ...
+        return "Pearson r", value, ci_low, ci_high
+
+and names it in a study file (``statistic: pearson``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from robustlab.common.stats import ccc, icc
+
+StatisticFn = Callable[[np.ndarray, Mapping[str, str], float],
+                       tuple[str, np.ndarray, np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A registered statistic.
+
+    Attributes:
+        name: the name a study file uses (``statistic: <name>``).
+        fn: ``fn(ratings, options, alpha) -> (form, value, ci_low, ci_high)``.
+        n_raters: the smallest and largest number of compared acquisitions (None: no limit).
+        min_rois: fewer common ROIs give an undefined statistic.
+        options: option key -> allowed values, with the default first.
+    """
+
+    name: str
+    fn: StatisticFn
+    n_raters: tuple[int, int | None] = (2, None)
+    min_rois: int = 2
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def defaults(self) -> dict[str, str]:
+        """The default of every option."""
+        return {key: choices[0] for key, choices in self.options.items()}
+
+
+_REGISTRY: dict[str, Statistic] = {}
+
+
+def register_statistic(
+    name: str, *, n_raters: tuple[int, int | None] = (2, None), min_rois: int = 2,
+    options: Mapping[str, tuple[str, ...]] | None = None,
+) -> Callable[[StatisticFn], StatisticFn]:
+    """Register ``fn`` under ``name`` (a decorator); a name is registered once."""
+
+    def decorate(fn: StatisticFn) -> StatisticFn:
+        if name in _REGISTRY:
+            raise ValueError(f"statistic {name!r} is already registered")
+        _REGISTRY[name] = Statistic(name, fn, n_raters, min_rois, dict(options or {}))
+        return fn
+
+    return decorate
+
+
+def list_statistics() -> list[str]:
+    """The registered statistic names."""
+    return sorted(_REGISTRY)
+
+
+def get_statistic(name: str) -> Statistic:
+    """The statistic ``name``; a KeyError naming the close matches when unknown."""
+    if name not in _REGISTRY:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise KeyError(f"unknown statistic {name!r}{hint} (known: {', '.join(list_statistics())})")
+    return _REGISTRY[name]
+
+
+@register_statistic("icc", options={"model": ("twoway", "oneway"),
+                                    "type": ("agreement", "consistency"),
+                                    "unit": ("single", "average")})
+def _icc(ratings: np.ndarray, options: Mapping[str, str], alpha: float) -> tuple[
+        str, np.ndarray, np.ndarray, np.ndarray]:
+    """Intraclass correlation (McGraw and Wong 1996), default ICC(A,1); see
+    :func:`robustlab.common.stats.icc` for the formulas."""
+    res = icc(ratings, alpha=alpha, nan_policy="propagate", **options)
+    return res.form, res.value, res.ci_low, res.ci_high
+
+
+@register_statistic("ccc", n_raters=(2, 2), min_rois=3)
+def _ccc(ratings: np.ndarray, options: Mapping[str, str], alpha: float) -> tuple[
+        str, np.ndarray, np.ndarray, np.ndarray]:
+    """Lin's (1989) concordance correlation coefficient of two acquisitions; see
+    :func:`robustlab.common.stats.ccc`."""
+    res = ccc(ratings[:, 0, :], ratings[:, 1, :], alpha=alpha, nan_policy="propagate")
+    return "CCC", res.value, res.ci_low, res.ci_high
