@@ -111,3 +111,18 @@ def test_multirun_directories_expand_to_their_jobs(tmp_path) -> None:
     assert job_overrides(tmp_path / "2") == {"model": "m2", "seed": "2"}
     with pytest.raises(FileNotFoundError, match="holds no run"):
         expand_run_dirs([tmp_path / "aggregate"])
+
+
+def test_per_image_values_of_unfinished_steps_are_left_out(tmp_path) -> None:
+    from robustlab.pruning.sweetspot import load_per_image
+
+    (tmp_path / "per_image").mkdir()
+    pd.DataFrame({"step": [0, 1], "sparsity": [0.0, 0.2], "model": "m", "prune_method": "p", "seed": 3}).to_csv(
+        tmp_path / "metrics.csv", index=False)
+    for step in (0, 1, 2):  # step 2 crashed before its metrics.csv row
+        pd.DataFrame({"index": [0, 1], "metric": "top1", "value": [1.0, 0.0]}).to_parquet(
+            tmp_path / "per_image" / f"accuracy_step{step:03d}.parquet")
+    table = load_per_image([tmp_path])
+    assert sorted(table["step"].unique()) == [0, 1]
+    assert table.groupby("step")["sparsity"].first().tolist() == [0.0, 0.2]
+    assert set(table["seed"]) == {3} and set(table["table"]) == {"accuracy"} and set(table["method"]) == {""}

@@ -191,8 +191,9 @@ def _run_identity(run: Path) -> dict[str, Any]:
 def load_per_image(run_dirs: Sequence[Path]) -> pd.DataFrame:
     """Every per-image value of every run, in one long table.
 
-    Reads ``per_image/<table>_step{k:03d}.parquet`` (``index, [method,] metric, [level,] value``);
-    a missing ``method`` is ``""`` and a missing ``level`` is 0.
+    Reads ``per_image/<table>_step{k:03d}.parquet`` (``index, [method,] metric, [level,] value``)
+    of the steps finished in ``metrics.csv``; a missing ``method`` is ``""`` and a missing
+    ``level`` is 0.
 
     Returns:
         Columns ``run, model, prune_method, seed, step, sparsity, table, method, metric, level,
@@ -213,9 +214,11 @@ def load_per_image(run_dirs: Sequence[Path]) -> pd.DataFrame:
             if missing:
                 raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected index, [method,] metric, [level,] value")
             step = int(match["step"])
+            if step not in ident["sparsity"]:
+                continue  # an unfinished step: its metrics.csv row is written last
             out = pd.DataFrame({
                 "run": str(run), "model": ident["model"], "prune_method": ident["prune_method"],
-                "seed": ident["seed"], "step": step, "sparsity": ident["sparsity"].get(step, np.nan),
+                "seed": ident["seed"], "step": step, "sparsity": ident["sparsity"][step],
                 "table": match["table"],
                 "method": df["method"].astype(str) if "method" in df.columns else "",
                 "metric": df["metric"].astype(str),
