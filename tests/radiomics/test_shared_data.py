@@ -99,3 +99,14 @@ def test_extraction_matches_pyradiomics_baseline(shared_data, tmp_path, case):
                                err_msg=case)
     np.testing.assert_allclose(got[mesh].to_numpy(), [want[f] for f in mesh], rtol=1e-3,
                                err_msg=case)
+
+
+def test_bundled_size_dependency_study_points_at_the_shared_tables(shared_data):
+    from robustlab.radiomics.study import list_studies, load_study
+
+    assert "size_dependency" in list_studies()
+    study = load_study("size_dependency")
+    src = (shared_data / "radiomics" / "size_dependency").resolve()
+    assert {a.features for a in study.acquisitions.values()} == {
+        src / f"output_pyradiomics_{s}_{r}.csv" for s in "ABC" for r in ("test", "retest")}
+    assert [c.name for c in study.comparisons] == ["repeat_A", "repeat_B", "repeat_C"]
