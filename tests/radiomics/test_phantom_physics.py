@@ -24,7 +24,7 @@ def small_phantom() -> dict[str, Any]:
 def protocol(acquisitions: dict[str, Any], scanners: dict[str, Any] | None = None,
              **extra: Any) -> dict[str, Any]:
     """A one-ROI-size, one-slice protocol on a quarter-size phantom."""
-    base = {"base": "vendor_a_1p5t", "bias_amplitude": 0.0}
+    base = {"base": "vendor_a_1p5t"}
     return {
         "name": "physics",
         "scale": SCALE,
@@ -67,11 +67,12 @@ def _snr(sims: dict[str, Any], a: str, b: str, region: np.ndarray) -> float:
 
 def test_snr_ratio_3t_over_1p5t_and_voxel_volume_match_the_model() -> None:
     phantom = small_phantom()
+    # one receive array, fully corrected (uniform), so that only B0 and the voxel differ
+    coil = {"elements": 8, "ellipse_mm": [165.0, 125.0], "loop_radius_mm": 80.0, "correction": 1.0}
     scanners = {
-        "S15": {"base": "vendor_a_1p5t", "bias_amplitude": 0.0},
-        "S30": {"base": "vendor_a_1p5t", "bias_amplitude": 0.0, "field_strength": 3.0},
-        "S15_thin": {"base": "vendor_a_1p5t", "bias_amplitude": 0.0,
-                     "voxel_mm": [0.625, 0.625, 2.75]},
+        "S15": {"base": "vendor_a_1p5t", "coil": coil},
+        "S30": {"base": "vendor_a_1p5t", "coil": coil, "field_strength": 3.0},
+        "S15_thin": {"base": "vendor_a_1p5t", "coil": coil, "voxel_mm": [0.625, 0.625, 2.75]},
     }
     acqs = {f"{s}_{r}": {"scanner": s, "session": "one"} for s in scanners for r in (1, 2)}
     plan = plan_study(protocol(acqs, scanners), phantom, seed=5)

@@ -9,7 +9,8 @@ One acquisition is simulated in these steps, each a documented physical effect:
    weighted by the slice profile (2D: a box of the slice thickness convolved with a Gaussian
    of ``edge * thickness``; 3D: a box of the voxel size).
 3. **Contrast.** ``rho = sum_m S_m fraction_m`` with ``S_m`` the spin-echo signal of material m.
-4. **Receive bias.** ``rho`` is multiplied by a smooth field fixed in the scanner frame.
+4. **Receive bias.** ``rho`` is multiplied by the sensitivity of the scanner's receive array,
+   fixed in the scanner frame, after the vendor's partial uniformity correction.
 5. **k-space.** The image is Fourier transformed; only the central ``kspace_fraction`` of each
    encoded axis is acquired (zero-filled to the matrix, hence Gibbs ringing), multiplied by the
    vendor's reconstruction filter (:func:`register_filter`).
@@ -339,27 +340,49 @@ def material_image(spec: PhantomSpec, maps: FractionMaps, te_ms: float, tr_ms: f
     return image
 
 
-@functools.lru_cache(maxsize=8)
-def bias_field(grid: Grid, amplitude: float, seed: tuple[int, ...]) -> np.ndarray:
-    """A smooth receive-sensitivity field fixed in the scanner frame, ``(nz, ny, nx)``.
+@dataclass(frozen=True)
+class Coil:
+    """A receive array in the scanner frame and the vendor's uniformity correction.
 
-    ``B = exp(amplitude * q / max|q|)`` with ``q`` a random quadratic polynomial of the
-    coordinates normalised by the half field of view (the low-order model of intensity
-    non-uniformity used by N4 and its predecessors; Sled et al., IEEE TMI 1998, 17:87), so the
-    field departs from 1 by at most about ``amplitude`` over the field of view. The
-    coefficients come from ``numpy.random.SeedSequence(seed)``; the result is cached (one coil
-    serves every acquisition of a scanner) and must not be modified.
+    Attributes:
+        elements: number of loop elements, evenly spaced on an ellipse around the isocentre.
+        ellipse_mm: semi-axes ``(x, y)`` of that ellipse.
+        loop_radius_mm: radius ``a`` of each loop.
+        correction: share of the non-uniformity the vendor's correction removes, in [0, 1].
+    """
+
+    elements: int
+    ellipse_mm: tuple[float, float]
+    loop_radius_mm: float
+    correction: float
+
+
+@functools.lru_cache(maxsize=8)
+def bias_field(grid: Grid, coil: Coil, seed: tuple[int, ...]) -> np.ndarray:
+    """The receive sensitivity, fixed in the scanner frame, ``(nz, ny, nx)`` float32.
+
+    Each loop element sees ``s_e = a**3 / (a**2 + r_e**2)**1.5`` (the on-axis field of a
+    circular loop, by reciprocity its receive sensitivity, used here at distance ``r_e``); the
+    array combines them as the root sum of squares (Roemer et al., Magn Reson Med 1990,
+    16:192). The vendor's correction flattens the result to ``(s / s(0))**(1 - correction)``.
+    The elements' angular offset is drawn from ``numpy.random.SeedSequence(seed)`` (each
+    scanner its own array). The result is cached (one coil serves every acquisition of a
+    scanner) and read-only.
     """
     (nx, ny), (dx, dy, dz) = grid.matrix, grid.spacing_mm
-    half = max(nx * dx, ny * dy) / 2
-    x = (grid.axis(nx, dx) / half).astype(np.float32)[None, None, :]
-    y = (grid.axis(ny, dy) / half).astype(np.float32)[None, :, None]
-    z = (grid.axis(grid.n_slices, dz) / half).astype(np.float32)[:, None, None]
-    c = np.random.default_rng(np.random.SeedSequence(list(seed))).uniform(-1.0, 1.0, size=6)
-    c = c.astype(np.float32)
-    q = (c[2] * z + c[0] * x + c[1] * y + c[3] * x * x + c[4] * y * y + c[5] * x * y)
-    peak = float(np.abs(q).max()) or 1.0
-    field = np.exp(q * np.float32(amplitude / peak))
+    x = grid.axis(nx, dx)[None, None, :]
+    y = grid.axis(ny, dy)[None, :, None]
+    z = grid.axis(grid.n_slices, dz)[:, None, None]
+    offset = np.random.default_rng(np.random.SeedSequence(list(seed))).uniform(0, 2 * np.pi)
+    angles = offset + 2 * np.pi * np.arange(coil.elements) / max(coil.elements, 1)
+    a = coil.loop_radius_mm
+    total = np.zeros((grid.n_slices, ny, nx))
+    centre = 0.0
+    for t in angles:
+        ex, ey = coil.ellipse_mm[0] * math.cos(t), coil.ellipse_mm[1] * math.sin(t)
+        total = total + (a**3 / (a**2 + (x - ex) ** 2 + (y - ey) ** 2 + z**2) ** 1.5) ** 2
+        centre += (a**3 / (a**2 + ex**2 + ey**2) ** 1.5) ** 2
+    field = (np.sqrt(total / centre) ** (1.0 - coil.correction)).astype(np.float32)
     field.flags.writeable = False
     return field
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from robustlab.radiomics.phantom.acquisition import Grid, Pose, RoiPlan, get_filter
+from robustlab.radiomics.phantom.acquisition import Coil, Grid, Pose, RoiPlan, get_filter
 from robustlab.radiomics.phantom.config import get_scanner
 from robustlab.radiomics.phantom.model import (
     PhantomSpec,
@@ -41,7 +41,7 @@ class ScannerSpec:
     recon_filter: str
     filter_params: dict[str, float]
     snr_factor: float
-    bias_amplitude: float
+    coil: Coil
     intensity_scale: float
     profile_edge: float
 
@@ -131,6 +131,20 @@ def _fractions(value: Any, n: int, key: str) -> tuple[float, ...]:
     return fr
 
 
+def parse_coil(value: Any, key: str) -> Coil:
+    """Validate a coil mapping ``{elements, ellipse_mm, loop_radius_mm, correction}``."""
+    c = expect_mapping(value, key)
+    n = c.get("elements")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"{key}.elements: expected an integer >= 1, got {n!r}")
+    correction = expect_number(c.get("correction"), f"{key}.correction", allow_zero=True)
+    if correction > 1:
+        raise ValueError(f"{key}.correction: expected a share in [0, 1], got {correction}")
+    ellipse = _numbers(c.get("ellipse_mm"), 2, f"{key}.ellipse_mm")
+    return Coil(n, (ellipse[0], ellipse[1]), expect_number(c.get("loop_radius_mm"),
+                f"{key}.loop_radius_mm"), correction)
+
+
 def parse_scanner(value: Any, key: str) -> ScannerSpec:
     """Resolve a scanner reference (a registered name, or a mapping with an optional ``base``)."""
     if isinstance(value, str):
@@ -147,7 +161,7 @@ def parse_scanner(value: Any, key: str) -> ScannerSpec:
                 raise ValueError(f"{key}.base: {err}") from None
             data = {**base, **data}
     for req in ("vendor", "field_strength", "voxel_mm", "matrix", "kspace_fraction",
-                "recon_filter", "intensity_scale"):
+                "recon_filter", "coil", "intensity_scale"):
         if req not in data:
             raise ValueError(f"{key}.{req}: missing from the scanner")
     filt = expect_mapping(data["recon_filter"], f"{key}.recon_filter")
@@ -167,7 +181,7 @@ def parse_scanner(value: Any, key: str) -> ScannerSpec:
         recon_filter=fname,
         filter_params=params,
         snr_factor=expect_number(data.get("snr_factor", 1.0), f"{key}.snr_factor"),
-        bias_amplitude=expect_number(data.get("bias_amplitude", 0.0), f"{key}.bias_amplitude", allow_zero=True),
+        coil=parse_coil(data.get("coil"), f"{key}.coil"),
         intensity_scale=expect_number(data["intensity_scale"], f"{key}.intensity_scale"),
         profile_edge=expect_number(data.get("slice_profile_edge", 0.0), f"{key}.slice_profile_edge",
                              allow_zero=True),
@@ -290,7 +304,13 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
                                positive=False),
     )
     scanners_raw = expect_mapping(protocol.get("scanners"), "protocol.scanners")
-    scanners = {k: parse_scanner(v, f"protocol.scanners.{k}") for k, v in scanners_raw.items()}
+    # The receive array wraps the body, so its geometry follows the phantom's scale.
+    scanners = {}
+    for k, v in scanners_raw.items():
+        sc = parse_scanner(v, f"protocol.scanners.{k}")
+        coil = replace(sc.coil, ellipse_mm=(sc.coil.ellipse_mm[0] * scale, sc.coil.ellipse_mm[1] * scale),
+                       loop_radius_mm=sc.coil.loop_radius_mm * scale)
+        scanners[k] = replace(sc, coil=coil)
     defaults = dict(protocol.get("acquisition_defaults") or {})
     repositioning = dict(protocol.get("repositioning") or {})
     explicit = dict(protocol.get("poses") or {})

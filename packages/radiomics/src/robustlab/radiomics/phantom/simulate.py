@@ -73,7 +73,7 @@ def acquire(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
     """
     sc = acq.scanner
     rho = material_image(plan.phantom, maps, acq.te_ms, acq.tr_ms, sc.field_t)
-    rho *= bias_field(acq.grid, sc.bias_amplitude, _seed_key(plan.seed, 3, acq.scanner_key))
+    rho *= bias_field(acq.grid, sc.coil, _seed_key(plan.seed, 3, acq.scanner_key))
     filt = get_filter(sc.recon_filter)
 
     def window(coords: Sequence[np.ndarray]) -> np.ndarray:
