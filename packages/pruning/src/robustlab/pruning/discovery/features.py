@@ -9,6 +9,7 @@ from robustlab.pruning.interpret.layers import (
     attention_weights,
     capture_vit_qk,
     find_last_conv_block,
+    vit_blocks,
     vit_geometry,
 )
 from torch import nn
@@ -54,12 +55,13 @@ def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
     size = (int(images.shape[-2]), int(images.shape[-1]))
     if arch == "vit":
         geometry = vit_geometry(model)
+        blocks = vit_blocks(model)
         with torch.no_grad(), capture_vit_qk(model) as qk:
             model(images)
-        q, k = qk[len(model.blocks) - 1]
+        q, k = qk[len(blocks) - 1]
         p = geometry.num_prefix_tokens
         keys = k.permute(0, 2, 1, 3).flatten(2)[:, p:]
-        cls = attention_weights(model.blocks[-1].attn, q, k).mean(dim=1)[:, 0, p:]
+        cls = attention_weights(blocks[-1].attn, q, k).mean(dim=1)[:, 0, p:]
         return PatchFeatures(keys.float(), geometry.grid, size, "vit", cls.float())
     if arch != "cnn":
         raise ValueError(f"arch must be 'cnn' or 'vit', got {arch!r}")

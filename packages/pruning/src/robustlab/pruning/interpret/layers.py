@@ -101,59 +101,98 @@ class VitGeometry:
         return patches.transpose(1, 2).reshape(b, d, gh, gw)
 
 
-def vit_geometry(model: nn.Module) -> VitGeometry:
-    """Prefix-token count and patch grid of a timm-style ViT.
+@dataclass(frozen=True)
+class VitBlock:
+    """The parts of one transformer block that attributions and discovery read.
+
+    Attributes:
+        norm: the pre-attention norm, whose output is the attention's input (and Grad-CAM's
+            token target).
+        attn: the attention module (timm ``Attention`` or ``nn.MultiheadAttention``).
+    """
+
+    norm: nn.Module
+    attn: nn.Module
+
+
+def _not_a_vit(model: nn.Module) -> ValueError:
+    return ValueError(
+        f"{type(model).__name__} is not a ViT (neither timm's blocks/patch_embed nor torchvision's "
+        "encoder.layers/class_token): this method needs a vision transformer (arch='vit')")
+
+
+def vit_blocks(model: nn.Module) -> list[VitBlock]:
+    """The blocks of a timm ViT (``blocks[i].norm1/.attn``) or a torchvision ``VisionTransformer``
+    (``encoder.layers[i].ln_1/.self_attention``).
 
     Raises:
-        ValueError: when the model has no ``blocks`` / ``patch_embed.grid_size`` (not a ViT);
-            the message says that the method is for ViTs only.
+        ValueError: for any other model, saying that the method needs a ViT.
     """
     blocks = getattr(model, "blocks", None)
-    patch_embed = getattr(model, "patch_embed", None)
-    grid = getattr(patch_embed, "grid_size", None)
-    if blocks is None or grid is None or not hasattr(blocks[-1], "attn"):
-        raise ValueError(
-            f"{type(model).__name__} is not a ViT (no blocks[-1].attn / patch_embed.grid_size): "
-            "this method needs a vision transformer (arch='vit')")
-    return VitGeometry(int(getattr(model, "num_prefix_tokens", 1)), (int(grid[0]), int(grid[1])))
+    if blocks is not None and hasattr(model, "patch_embed") and hasattr(blocks[-1], "attn"):
+        return [VitBlock(b.norm1, b.attn) for b in blocks]
+    layers = getattr(getattr(model, "encoder", None), "layers", None)
+    if layers is not None and hasattr(model, "class_token"):
+        return [VitBlock(b.ln_1, b.self_attention) for b in layers]
+    raise _not_a_vit(model)
 
 
-def _split_qkv(attn: nn.Module, qkv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """q, k of timm's ``Attention`` from its ``qkv`` projection output, shaped (B, heads, T, hd)."""
+def vit_geometry(model: nn.Module) -> VitGeometry:
+    """Prefix-token count and patch grid of a timm or torchvision ViT.
+
+    Raises:
+        ValueError: when the model is not a ViT; the message says the method needs one.
+    """
+    vit_blocks(model)
+    grid = getattr(getattr(model, "patch_embed", None), "grid_size", None)
+    if grid is not None:
+        return VitGeometry(int(getattr(model, "num_prefix_tokens", 1)), (int(grid[0]), int(grid[1])))
+    side = int(model.image_size) // int(model.patch_size)  # torchvision: square images, one CLS
+    return VitGeometry(1, (side, side))
+
+
+def _split_qkv(qkv: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """q, k from a fused ``(B, T, 3 * D)`` projection, each shaped (B, heads, T, head_dim)."""
     b, t, _ = qkv.shape
-    heads = attn.num_heads
     qkv = qkv.reshape(b, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
-    q, k = qkv[0], qkv[1]
-    q = attn.q_norm(q) if hasattr(attn, "q_norm") else q
-    k = attn.k_norm(k) if hasattr(attn, "k_norm") else k
-    return q, k
+    return qkv[0], qkv[1]
 
 
 @contextlib.contextmanager
 def capture_vit_qk(model: nn.Module, blocks: list[int] | None = None) -> Iterator[dict[int, tuple[torch.Tensor, torch.Tensor]]]:
     """Capture the queries and keys of ViT blocks during the forward passes inside the block.
 
-    timm computes attention with a fused kernel that never materialises the weights, so the
-    weights are recomputed here from the ``qkv`` projection (same q/k normalisation and
-    scale as timm's ``Attention``) instead of toggling ``fused_attn``.
+    timm and torchvision compute attention with fused kernels that never materialise the
+    weights, so the weights are recomputed here from the block's own projection: timm's
+    ``qkv`` output (with its ``q_norm``/``k_norm``), or ``nn.MultiheadAttention``'s
+    ``in_proj_weight``/``in_proj_bias`` applied to the pre-attention norm's output.
 
     Args:
-        model: a timm-style ViT.
+        model: a timm or torchvision ViT.
         blocks: block indices to capture (default: the last block only).
 
     Yields:
         A dict ``block index -> (q, k)``, each ``(B, heads, T, head_dim)``, filled by the forward.
     """
-    n_blocks = len(model.blocks)
+    parts = vit_blocks(model)
+    n_blocks = len(parts)
     wanted = [n_blocks - 1] if blocks is None else [b % n_blocks for b in blocks]
     store: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     handles = []
     for idx in wanted:
-        attn = model.blocks[idx].attn
-
-        def hook(m: nn.Module, i: object, out: torch.Tensor, idx: int = idx, attn: nn.Module = attn) -> None:
-            store[idx] = _split_qkv(attn, out)
-        handles.append(attn.qkv.register_forward_hook(hook))
+        attn = parts[idx].attn
+        if isinstance(attn, nn.MultiheadAttention):
+            def mha_hook(m: nn.Module, i: object, out: torch.Tensor, idx: int = idx, attn: nn.Module = attn) -> None:
+                qkv = torch.nn.functional.linear(out, attn.in_proj_weight, attn.in_proj_bias)
+                store[idx] = _split_qkv(qkv, attn.num_heads)
+            handles.append(parts[idx].norm.register_forward_hook(mha_hook))
+        else:
+            def timm_hook(m: nn.Module, i: object, out: torch.Tensor, idx: int = idx, attn: nn.Module = attn) -> None:
+                q, k = _split_qkv(out, attn.num_heads)
+                q = attn.q_norm(q) if hasattr(attn, "q_norm") else q
+                k = attn.k_norm(k) if hasattr(attn, "k_norm") else k
+                store[idx] = (q, k)
+            handles.append(attn.qkv.register_forward_hook(timm_hook))
     try:
         yield store
     finally:

@@ -26,6 +26,7 @@ from robustlab.pruning.interpret.layers import (
     capture_vit_qk,
     find_last_conv_block,
     model_device,
+    vit_blocks,
     vit_geometry,
 )
 from torch import nn
@@ -172,14 +173,16 @@ def _vit_token_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Te
     # Grad-CAM on ViT tokens, written here because Captum's LayerGradCam treats dim 1 as channels
     # (tokens for a ViT) and pytorch-grad-cam's reshape path copies every batch to NumPy and
     # resizes image by image on the CPU. Target: the input of the last block's attention
-    # (``blocks[-1].norm1``, as pytorch-grad-cam recommends), patch tokens reshaped to the grid.
+    # (timm ``blocks[-1].norm1`` as pytorch-grad-cam recommends, torchvision ``ln_1``), patch
+    # tokens reshaped to the grid.
     geometry = vit_geometry(model)
+    last = vit_blocks(model)[-1]
     store: dict[str, torch.Tensor] = {}
 
     def hook(m: nn.Module, i: object, out: torch.Tensor) -> None:
         out.retain_grad()
         store["acts"] = out
-    handle = model.blocks[-1].norm1.register_forward_hook(hook)
+    handle = last.norm.register_forward_hook(hook)
     try:
         logits = model(images)
     finally:
@@ -241,10 +244,11 @@ def vit_cls_attention(model: nn.Module, images: torch.Tensor, targets: torch.Ten
     same map up to a constant factor). Class-agnostic: ``targets`` are not used.
     """
     geometry = vit_geometry(model)
+    blocks = vit_blocks(model)
     with torch.no_grad(), capture_vit_qk(model) as qk:
         model(images)
-    q, k = qk[len(model.blocks) - 1]
-    attn = attention_weights(model.blocks[-1].attn, q, k).mean(dim=1)
+    q, k = qk[len(blocks) - 1]
+    attn = attention_weights(blocks[-1].attn, q, k).mean(dim=1)
     cls = attn[:, 0, geometry.num_prefix_tokens:]
     return _upsample(cls.reshape(-1, *geometry.grid), images.shape[-2:])
 
@@ -258,13 +262,14 @@ def attention_rollout(model: nn.Module, images: torch.Tensor, targets: torch.Ten
     sum to one, multiplied from the first block to the last. Class-agnostic.
     """
     geometry = vit_geometry(model)
-    n_blocks = len(model.blocks)
+    blocks = vit_blocks(model)
+    n_blocks = len(blocks)
     with torch.no_grad(), capture_vit_qk(model, blocks=list(range(n_blocks))) as qk:
         model(images)
     rollout = None
     for idx in range(n_blocks):
         q, k = qk[idx]
-        a = attention_weights(model.blocks[idx].attn, q, k).mean(dim=1)
+        a = attention_weights(blocks[idx].attn, q, k).mean(dim=1)
         eye = torch.eye(a.shape[-1], device=a.device, dtype=a.dtype)
         a = residual * eye + (1 - residual) * a
         a = a / a.sum(dim=-1, keepdim=True)
