@@ -106,11 +106,13 @@ def test_multirun_directories_expand_to_their_jobs(tmp_path) -> None:
         (tmp_path / job / ".hydra").mkdir(parents=True)
         (tmp_path / job / ".hydra" / "overrides.yaml").write_text(
             f"- model=m{job}\n- +seed={job}\n- hydra.verbose=true\n- ~eval.suites.discovery\n")
-    (tmp_path / "aggregate").mkdir()
+    (tmp_path / "aggregate").mkdir()  # gathered tables of an earlier aggregation: not a job
+    pd.DataFrame({"step": [0], "sparsity": [0.0]}).to_csv(tmp_path / "aggregate" / "metrics.csv", index=False)
     assert [p.name for p in expand_run_dirs([tmp_path])] == ["0", "1", "2", "10"]
     assert job_overrides(tmp_path / "2") == {"model": "m2", "seed": "2"}
+    assert expand_run_dirs([tmp_path / "aggregate"]) == [tmp_path / "aggregate"]  # a run given directly
     with pytest.raises(FileNotFoundError, match="holds no run"):
-        expand_run_dirs([tmp_path / "aggregate"])
+        expand_run_dirs([tmp_path / "0" / ".hydra"])
 
 
 def test_per_image_values_of_unfinished_steps_are_left_out(tmp_path) -> None:

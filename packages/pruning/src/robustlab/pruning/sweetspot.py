@@ -95,8 +95,9 @@ def expand_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
     """Run directories from run directories and/or Hydra multirun directories.
 
     A run directory holds ``metrics.csv`` (or ``.hydra/overrides.yaml`` for a job that wrote
-    nothing yet); a multirun directory holds such folders one level down (``0/``, ``1/``...),
-    listed in natural order.
+    nothing yet); a multirun directory holds its jobs one level down, each a folder with
+    ``.hydra/overrides.yaml`` (so that an ``aggregate/`` folder of gathered tables is not a
+    job), listed in natural order.
 
     Raises:
         FileNotFoundError: a path does not exist or holds no run.
@@ -108,7 +109,7 @@ def expand_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
         if _is_run(path):
             out.append(path)
             continue
-        jobs = sorted((p for p in path.iterdir() if p.is_dir() and _is_run(p)), key=_natural_key)
+        jobs = sorted((p for p in path.iterdir() if (p / ".hydra" / "overrides.yaml").exists()), key=_natural_key)
         if not jobs:
             raise FileNotFoundError(f"{path} holds no run: no metrics.csv or .hydra/overrides.yaml in it or its subfolders")
         out.extend(jobs)
