@@ -107,3 +107,10 @@ def test_hydra_entry_seeds_records_and_selects_groups(tmp_path, monkeypatch):
     assert a["draw"] == b["draw"] == np.random.RandomState(3).rand()  # seeded from cfg.seed
     info = json.loads((tmp_path / "b" / "run_info.json").read_text())
     assert info["status"] == "completed" and info["command"][1:] == [f"hydra.run.dir={tmp_path / 'b'}", "model=large"]
+
+
+def test_seed_everything_can_leave_torch_alone():
+    code = ("from robustlab.common.seeding import seed_everything; import sys; "
+            "seed_everything(1, torch=False); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

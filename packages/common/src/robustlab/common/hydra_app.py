@@ -47,9 +47,12 @@ def config_dir() -> Path:
     )
 
 
-def hydra_entry(app: str) -> Callable[[Callable[[Any, Path], Any]], Callable[[], Any]]:
+def hydra_entry(
+    app: str, uses_torch: bool = True
+) -> Callable[[Callable[[Any, Path], Any]], Callable[[], Any]]:
     """Turn ``task(cfg, run_dir)`` into a Hydra command-line ``main()`` for app ``app``.
 
+    ``uses_torch=False`` leaves torch unseeded and unimported (see ``seed_everything``).
     The app's primary config is ``conf/<app>.yaml`` and its config groups live in
     ``conf/<app>/`` (so ``model=...`` selects ``conf/pruning/model/...``); ``conf/hydra/``
     is shared by all apps.
@@ -76,7 +79,8 @@ def hydra_entry(app: str) -> Callable[[Callable[[Any, Path], Any]], Callable[[],
             def run(cfg: Any) -> Any:
                 run_dir = Path(HydraConfig.get().runtime.output_dir)
                 if cfg.get("seed") is not None:
-                    seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)))
+                    seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)),
+                                   torch=None if uses_torch else False)
                 config = OmegaConf.to_container(cfg, resolve=True)
                 with RunRecord(run_dir, config, command=command):
                     log.info("run directory: %s", run_dir)

@@ -53,7 +53,7 @@ def options_from_config(cfg: Any) -> dict[str, Any]:
     }
 
 
-@hydra_entry("radiomics")
+@hydra_entry("radiomics", uses_torch=False)
 def main(cfg: Any, run_dir: Path) -> None:
     """Run the radiomics study named by the config (see ``conf/radiomics.yaml``)."""
     from omegaconf import OmegaConf
