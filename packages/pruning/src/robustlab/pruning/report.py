@@ -346,7 +346,7 @@ def plot_distortions(values: pd.DataFrame, model: str, path: Path) -> Path | Non
     plt = _plt()
     ncols = min(_PANEL_COLUMNS, len(names))
     nrows = math.ceil(len(names) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(3.6 * ncols, 7.0), 2.8 * nrows + 0.6), squeeze=False)
     steps = sorted(sub["step"].unique())
     spars = sub.groupby("step")["sparsity"].mean()
     cmap = plt.get_cmap("viridis")
@@ -372,8 +372,9 @@ def plot_distortions(values: pd.DataFrame, model: str, path: Path) -> Path | Non
     cax = fig.add_axes((0.88, 0.15, 0.015, 0.6))
     fig.colorbar(sm, cax=cax).set_label("sparsity")
     fig.suptitle(f"{model} ({pm}): accuracy per distortion level (level 0: clean images)", fontsize=10)
-    fig.subplots_adjust(top=0.82 if nrows == 1 else 0.9, hspace=0.6, wspace=0.35, right=0.85)
-    return _save(fig, path)
+    fig.subplots_adjust(left=0.07, bottom=0.1 if nrows > 1 else 0.18, top=1 - 0.6 / (2.8 * nrows + 0.6),
+                        hspace=0.6, wspace=0.35, right=0.85)
+    return _save(fig, path, tight=False)
 
 
 # --------------------------------------------------------------------------------------------

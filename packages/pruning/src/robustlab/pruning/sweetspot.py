@@ -315,8 +315,9 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
     if per_image.empty:
         return pd.DataFrame(columns=cols)
     df = per_image.copy()
-    df["direction"] = [metric_direction(t, m, k, directions) for t, m, k in
-                       zip(df["table"], df["method"], df["metric"], strict=True)]
+    names = df[["table", "method", "metric"]].drop_duplicates()
+    names["direction"] = [metric_direction(t, m, k, directions) for t, m, k in names.itertuples(index=False)]
+    df = df.merge(names, on=["table", "method", "metric"], how="left")
     untested = df.loc[df["direction"] == 0, ["table", "method", "metric"]].drop_duplicates()
     if len(untested):
         log.info("sweet spots: %d metric(s) without a declared direction are not tested", len(untested))
