@@ -40,6 +40,8 @@ def test_finder_recovers_a_planted_bump() -> None:
     assert peak["sparsity"] == pytest.approx(0.49)
     assert peak["ci_low"] < 0.3 < peak["ci_high"]
     assert out["dense"].iloc[0] == pytest.approx(values[:, 0].mean())
+    bca = find_sweet_spots(_per_image(values), n_resamples=1000, ci_method="bca", seed=1)
+    assert bca["sweet_spot"].tolist() == out["sweet_spot"].tolist()
 
 
 def test_lower_is_better_metrics_are_signed() -> None:

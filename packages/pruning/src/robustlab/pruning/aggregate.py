@@ -25,13 +25,13 @@ from robustlab.pruning.sweetspot import SUITE_TABLES, expand_run_dirs, load_tabl
 TABLES = ("metrics", *SUITE_TABLES)
 
 
-def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.05, seed: int = 0
-              ) -> tuple[Path, list[Path]]:
+def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.05, seed: int = 0,
+              ci_method: str = "percentile") -> tuple[Path, list[Path]]:
     """Gather every job's tables under ``<sweep_dir>/aggregate/`` and write the report there.
 
     Args:
         sweep_dir: a Hydra multirun directory or a single run directory.
-        n_resamples, alpha, seed: of the sweet-spot bootstrap.
+        n_resamples, alpha, seed, ci_method: of the sweet-spot bootstrap.
 
     Returns:
         ``(report_html, jobs_without_results)``.
@@ -53,7 +53,7 @@ def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.0
         if not table.empty:
             table["job"] = table.pop("run").map(lambda r: Path(r).name)
             write_table(_front(table, "job"), out / f"{name}.csv")
-    report = write_report(done, out / "report", alpha=alpha, n_resamples=n_resamples, seed=seed)
+    report = write_report(done, out / "report", alpha=alpha, n_resamples=n_resamples, seed=seed, ci_method=ci_method)
     return report, missing
 
 
@@ -75,9 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate per curve (default 0.05)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    parser.add_argument("--ci-method", choices=("percentile", "bca"), default="percentile",
+                        help="bootstrap interval (default percentile)")
     args = parser.parse_args(argv)
     try:
-        report, missing = aggregate(args.sweep_dir, n_resamples=args.n_resamples, alpha=args.alpha, seed=args.seed)
+        report, missing = aggregate(args.sweep_dir, n_resamples=args.n_resamples, alpha=args.alpha, seed=args.seed,
+                                    ci_method=args.ci_method)
     except (FileNotFoundError, ValueError) as err:
         print(f"robustlab-prune-aggregate: {err}", file=sys.stderr)
         return 2

@@ -432,7 +432,8 @@ def _render(blocks: list[_Block], out_dir: Path) -> tuple[str, str]:
 _METHOD_TEXT = (
     "Sweet spots: per curve (model, pruning method, metric) and sparse step, the per-image "
     "difference from the dense step, signed so that positive is better, averaged over seeds per "
-    "image; images resampled in pairs (percentile bootstrap, robustlab.common.stats.bootstrap_ci); "
+    "image; images resampled in pairs ({ci_method} bootstrap, {n_resamples} resamples, "
+    "robustlab.common.stats.bootstrap_ci); "
     "two-sided p from the bootstrap standard error; Holm across the curve's sparse steps; a sweet "
     "spot where the adjusted p < {alpha} and the interval at Holm's level for that hypothesis "
     "lies above zero."
@@ -440,7 +441,7 @@ _METHOD_TEXT = (
 
 
 def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_resamples: int = 2000,
-                 seed: int = 0) -> Path:
+                 seed: int = 0, ci_method: str = "percentile") -> Path:
     """Write the sweep report of ``run_dirs`` into ``out_dir``; return the path of ``report.html``.
 
     Args:
@@ -448,7 +449,8 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
         out_dir: the report folder: PNG figures, the sweet-spot tables (``sweet_spots.csv``,
             ``sweet_spots_summary.csv``, ``sweet_spots_by_model.csv``), ``report.md`` (linking
             the PNGs) and ``report.html`` (every PNG embedded as base64: one file to share).
-        alpha, n_resamples, seed: of the sweet-spot analysis.
+        alpha, n_resamples, seed, ci_method: of the sweet-spot analysis
+            (:func:`robustlab.pruning.sweetspot.find_sweet_spots`).
 
     Returns:
         The path of ``report.html``.
@@ -457,7 +459,8 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     values = summary_values(runs)
-    sweet = find_sweet_spots(load_per_image(runs), alpha=alpha, n_resamples=n_resamples, seed=seed)
+    sweet = find_sweet_spots(load_per_image(runs), alpha=alpha, n_resamples=n_resamples, ci_method=ci_method,
+                             seed=seed)
     metrics = load_table(runs, "metrics", add_overrides=False)
     summary = summarize_sweet_spots(sweet, metrics)
     by_model = summarize_by_model(summary)
@@ -475,7 +478,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
         blocks += [_Block("h2", "Runs"), _Block("table", runs_table)]
 
     blocks.append(_Block("h2", "Sweet spots"))
-    blocks.append(_Block("p", _METHOD_TEXT.format(alpha=alpha)))
+    blocks.append(_Block("p", _METHOD_TEXT.format(alpha=alpha, ci_method=ci_method, n_resamples=n_resamples)))
     if summary.empty:
         blocks.append(_Block("p", "No curve with per-image values and a declared direction was found."))
     else:

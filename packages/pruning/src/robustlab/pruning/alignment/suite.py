@@ -164,6 +164,10 @@ def alignment_suite(
     Returns:
         :class:`SuiteResult` with rows ``method, metric, level, mean, std, n`` and per-image
         values ``index, method, metric, level, value`` (correctness 0/1; shape decisions 1/0/NaN).
+        Accuracy and shape-bias rows give the per-image standard deviation as ``std``;
+        ``kappa_dense`` rows (all trials, and ``kappa_dense_<distortion>``) give Cohen's (1960)
+        large-sample standard error; ``kappa_human:<dataset>`` rows the mean and standard
+        deviation over the observers (``n`` observers).
     """
     levels = _check_options(DEFAULT_DISTORTIONS if distortions is None else distortions, n_images, cue_conflict_images)
     human = _check_human(human_data, human_datasets, class_names if class_names is not None else ctx.extras.get("classes"))
