@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from robustlab.pruning.data.shapes import SHAPES, ShapesOnTextures
 
 
@@ -29,7 +28,7 @@ def test_masks_boxes_and_ranges():
     assert masks.dtype == torch.bool and masks.shape == (24, 48, 48)
     area = masks.float().mean(dim=(1, 2))
     assert bool((area > 0.01).all()) and bool((area < 0.6).all())
-    for m, (x0, y0, x1, y1) in zip(masks, boxes.long().tolist()):
+    for m, (x0, y0, x1, y1) in zip(masks, boxes.long().tolist(), strict=True):
         ys, xs = torch.nonzero(m, as_tuple=True)
         assert (x0, y0, x1, y1) == (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
 

@@ -2,8 +2,6 @@
 
 import pytest
 import torch
-from torch import nn
-
 from robustlab.pruning.masks import (
     PruneScope,
     apply_masks,
@@ -17,6 +15,7 @@ from robustlab.pruning.masks import (
 from robustlab.pruning.methods import PruneContext, get_method, list_methods
 from robustlab.pruning.models import ModelSpec, classifier_head, create_model
 from robustlab.pruning.sweep import target_sparsity
+from torch import nn
 
 torch.set_num_threads(1)
 
@@ -33,7 +32,8 @@ def small_vit():
                                   kwargs={"patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2})).eval()
 
 
-def context(model, step, rate=0.2, scope=PruneScope(), seed=0):
+def context(model, step, rate=0.2, scope=None, seed=0):
+    scope = scope or PruneScope()
     x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     y = torch.arange(8) % 4
 

@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-
 from robustlab.common.seeding import seed_everything
 from robustlab.pruning.data.sources import DataSpec, build_data
 from robustlab.pruning.models import ModelSpec, create_model
@@ -52,7 +51,7 @@ def test_cpu_training_is_reproducible(optimizer):
     a, stats = _run(optimizer)
     b, _ = _run(optimizer)
     assert stats.images == 2 * 48 and math.isfinite(stats.final_loss) and stats.images_per_second > 0
-    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb), name
     torch.manual_seed(0)
     untrained = create_model(ModelSpec("resnet18", num_classes=3, img_size=32, kwargs={"channels": (8, 16, 16, 16)}))

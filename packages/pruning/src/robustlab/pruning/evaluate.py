@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from torch import nn
-
 from robustlab.pruning.data.sources import DataBundle, eval_batches
 from robustlab.pruning.models import model_arch
 from robustlab.pruning.suites import EvalContext
+from torch import nn
 
 
 @dataclass
@@ -55,14 +54,15 @@ def make_context(model: nn.Module, data: DataBundle, device: torch.device, *, st
     """The :class:`EvalContext` of one step (the model is put in eval mode).
 
     ``extras`` holds the data's extras (``"shapes"``: the procedural held-out generator,
-    ``"has_masks"``), ``"normalize"`` (mean, std) and ``"classes"``.
+    ``"has_masks"``), ``"normalize"`` (mean, std) and ``"classes"`` (also as ``"class_names"``).
     """
     model.eval()
 
     def batches(max_images: int | None = None):
         return eval_batches(data, batch_size, device, max_images)
 
-    extras = {**data.extras, "normalize": (data.mean, data.std), "classes": list(data.classes)}
+    extras = {**data.extras, "normalize": (data.mean, data.std), "classes": list(data.classes),
+              "class_names": list(data.classes)}
     return EvalContext(model=model, arch=model_arch(model), batches=batches, device=device,
                        step=step, sparsity=sparsity, run_dir=run_dir, seed=seed,
                        num_classes=data.num_classes, img_size=data.spec.img_size, extras=extras)

@@ -13,10 +13,9 @@ import time
 from dataclasses import dataclass
 
 import torch
+from robustlab.pruning.data.sources import DataBundle, train_batches
 from torch import nn
 from tqdm.auto import tqdm
-
-from robustlab.pruning.data.sources import DataBundle, train_batches
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "step")
@@ -155,7 +154,7 @@ def train(model: nn.Module, data: DataBundle, spec: TrainSpec, device: torch.dev
             if b >= per_epoch:
                 break
             factor = lr_factor(it, total, warmup, spec, per_epoch)
-            for group, base in zip(optimizer.param_groups, base_lrs):
+            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
                 group["lr"] = base * factor
             if cuda and spec.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)

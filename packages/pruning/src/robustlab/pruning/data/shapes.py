@@ -17,14 +17,13 @@ import hashlib
 import json
 import math
 import zlib
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
-
 from robustlab.common.io import atomic_path
+from torch.utils.data import Dataset
 
 #: Shape names, in class order: class ``k`` of a dataset with ``num_classes`` classes is ``SHAPES[k]``.
 SHAPES: list[str] = [

@@ -11,11 +11,10 @@ from __future__ import annotations
 import itertools
 
 import torch
-from torch import nn
-from torch.nn.utils import prune
-
 from robustlab.pruning.methods.magnitude import prune_count
 from robustlab.pruning.methods.registry import PruneContext, register_method
+from torch import nn
+from torch.nn.utils import prune
 
 
 @register_method("snip", start="init", rewind="lr")
@@ -32,11 +31,11 @@ def snip(ctx: PruneContext, target_sparsity: float) -> None:
     for images, labels in itertools.islice(ctx.batches(), n_batches):
         model.zero_grad(set_to_none=True)
         loss = loss_fn(model(images), labels)
-        for acc, g in zip(grads, torch.autograd.grad(loss, _leaves(params), allow_unused=True)):
+        for acc, g in zip(grads, torch.autograd.grad(loss, _leaves(params), allow_unused=True), strict=True):
             if g is not None:
                 acc += g.detach()
     model.train(was_training)
-    scores = {(m, n): (g * w.detach()).abs() for (m, n), g, w in zip(params, grads, weights)}
+    scores = {(m, n): (g * w.detach()).abs() for (m, n), g, w in zip(params, grads, weights, strict=True)}
     total = sum(w.numel() for w in weights)
     zeros = sum(int((w == 0).sum()) for w in weights)
     amount = prune_count(total, zeros, target_sparsity)

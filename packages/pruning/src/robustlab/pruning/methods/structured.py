@@ -9,9 +9,8 @@ the pruning scope (the classifier head's outputs always) are left whole.
 
 from __future__ import annotations
 
-from torch import nn
-
 from robustlab.pruning.methods.registry import PruneContext, register_method
+from torch import nn
 
 
 @register_method("structured_channels", start="previous", rewind="lr", structured=True)
