@@ -2,8 +2,13 @@
 
 import pytest
 import torch
-
-from robustlab.pruning.models import ModelSpec, classifier_head, create_model, load_weights, model_arch
+from robustlab.pruning.models import (
+    ModelSpec,
+    classifier_head,
+    create_model,
+    load_weights,
+    model_arch,
+)
 
 SMALL_RESNET = {"channels": (8, 16, 32, 64)}
 SMALL_VIT = {"patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2}
