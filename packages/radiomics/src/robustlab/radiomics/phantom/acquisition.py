@@ -35,6 +35,7 @@ import numpy as np
 import scipy.fft
 from robustlab.radiomics.phantom.model import PhantomSpec
 from robustlab.radiomics.phantom.textures import TextureVolume
+from scipy import ndimage
 from scipy.special import erf
 
 # --------------------------------------------------------------------------- reconstruction filters
@@ -357,6 +358,9 @@ class Coil:
     correction: float
 
 
+_COIL_GRID = 64
+
+
 @functools.lru_cache(maxsize=8)
 def bias_field(grid: Grid, coil: Coil, seed: tuple[int, ...]) -> np.ndarray:
     """The receive sensitivity, fixed in the scanner frame, ``(nz, ny, nx)`` float32.
@@ -369,20 +373,25 @@ def bias_field(grid: Grid, coil: Coil, seed: tuple[int, ...]) -> np.ndarray:
     scanner its own array). The result is cached (one coil serves every acquisition of a
     scanner) and read-only.
     """
+    # The field is smooth: it is evaluated on a coarse in-plane grid spanning the same extent
+    # (first to last voxel centre) and interpolated linearly to the matrix.
     (nx, ny), (dx, dy, dz) = grid.matrix, grid.spacing_mm
-    x = grid.axis(nx, dx)[None, None, :]
-    y = grid.axis(ny, dy)[None, :, None]
+    cx, cy = min(nx, _COIL_GRID), min(ny, _COIL_GRID)
+    x = np.linspace(-(nx - 1) / 2 * dx, (nx - 1) / 2 * dx, cx)[None, None, :]
+    y = np.linspace(-(ny - 1) / 2 * dy, (ny - 1) / 2 * dy, cy)[None, :, None]
     z = grid.axis(grid.n_slices, dz)[:, None, None]
     offset = np.random.default_rng(np.random.SeedSequence(list(seed))).uniform(0, 2 * np.pi)
-    angles = offset + 2 * np.pi * np.arange(coil.elements) / max(coil.elements, 1)
+    angles = offset + 2 * np.pi * np.arange(coil.elements) / coil.elements
     a = coil.loop_radius_mm
-    total = np.zeros((grid.n_slices, ny, nx))
+    total = np.zeros((grid.n_slices, cy, cx))
     centre = 0.0
     for t in angles:
         ex, ey = coil.ellipse_mm[0] * math.cos(t), coil.ellipse_mm[1] * math.sin(t)
         total = total + (a**3 / (a**2 + (x - ex) ** 2 + (y - ey) ** 2 + z**2) ** 1.5) ** 2
         centre += (a**3 / (a**2 + ex**2 + ey**2) ** 1.5) ** 2
-    field = (np.sqrt(total / centre) ** (1.0 - coil.correction)).astype(np.float32)
+    coarse = np.sqrt(total / centre) ** (1.0 - coil.correction)
+    field = ndimage.zoom(coarse, (1.0, ny / cy, nx / cx), order=1, grid_mode=False)
+    field = field.astype(np.float32)
     field.flags.writeable = False
     return field
 
