@@ -7,7 +7,9 @@ discovery). Prints the hardware, both wall times, the speed-up and the largest d
 between the two results.
 
     python bench/bench_interpret.py                              # CPU, the sweep's small ResNet
-    python bench/bench_interpret.py --device cuda --model resnet50 --img-size 224
+    python bench/bench_interpret.py --device cuda --model resnet50 --img-size 224 --min-speedup 5
+
+With ``--min-speedup X`` the exit status is 1 when a batched path is less than X times faster.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def _timed(fn, device: torch.device):
 
 
 def bench_integrated_gradients(model, images, targets, n_steps: int, internal_batch_size: int,
-                               device: torch.device) -> None:
+                               device: torch.device) -> float:
     from captum.attr import IntegratedGradients
     from robustlab.pruning.interpret import attribute
 
@@ -76,9 +78,10 @@ def bench_integrated_gradients(model, images, targets, n_steps: int, internal_ba
           f"(internal batch {internal_batch_size}):")
     print(f"  per-image loop {t_loop:8.2f} s   batched {t_batch:8.2f} s   speed-up {t_loop / t_batch:5.2f}x   "
           f"max |difference| / max |map| = {diff:.1e}")
+    return t_loop / t_batch
 
 
-def bench_lost(model, images, batch_size: int, device: torch.device) -> None:
+def bench_lost(model, images, batch_size: int, device: torch.device) -> float:
     from robustlab.pruning.discovery.features import patch_features
     from robustlab.pruning.discovery.lost import lost
     from robustlab.pruning.interpret.layers import find_last_conv_block
@@ -107,6 +110,7 @@ def bench_lost(model, images, batch_size: int, device: torch.device) -> None:
     print(f"LOST, {len(images)} images (batch {batch_size}):")
     print(f"  per-image loop {t_loop:8.2f} s   batched {t_batch:8.2f} s   speed-up {t_loop / t_batch:5.2f}x   "
           f"identical boxes {same}/{len(images)}")
+    return t_loop / t_batch
 
 
 def main() -> None:
@@ -120,6 +124,8 @@ def main() -> None:
                         help="default: 64 on CPU (a cache-friendly pass), 256 on CUDA")
     parser.add_argument("--lost-images", type=int, default=256)
     parser.add_argument("--lost-batch-size", type=int, default=None, help="default: 64 on CPU, 256 on CUDA")
+    parser.add_argument("--min-speedup", type=float, default=None,
+                        help="exit with status 1 when a speed-up is below this (e.g. 5 on a GPU)")
     args = parser.parse_args()
 
     device = torch.device(args.device)
@@ -133,8 +139,15 @@ def main() -> None:
     targets = torch.arange(args.ig_images, device=device) % 10
     print(f"hardware: {_hardware(device)}")
     print(f"model: {args.model} at {args.img_size} px")
-    bench_integrated_gradients(model, images[:args.ig_images], targets, args.ig_steps, ibs, device)
-    bench_lost(model, images[:args.lost_images], lbs, device)
+    ratios = {"integrated gradients": bench_integrated_gradients(model, images[:args.ig_images], targets,
+                                                                 args.ig_steps, ibs, device),
+              "LOST": bench_lost(model, images[:args.lost_images], lbs, device)}
+    if args.min_speedup is not None:
+        slow = {k: v for k, v in ratios.items() if v < args.min_speedup}
+        for k, v in ratios.items():
+            print(f"{'FAIL' if k in slow else 'PASS'}: {k} speed-up {v:.2f}x (target >= {args.min_speedup}x)")
+        if slow:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":
