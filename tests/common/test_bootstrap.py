@@ -30,8 +30,10 @@ def test_columns_are_resampled_together_and_vectorized():
         alone = bootstrap_ci(x[:, j], n_resamples=500, seed=5)
         np.testing.assert_allclose(both.ci_low[j], alone.ci_low, rtol=1e-12)
         np.testing.assert_allclose(both.ci_high[j], alone.ci_high, rtol=1e-12)
-    batched = bootstrap_ci(x, n_resamples=500, seed=5, batch=7)
+    batched = bootstrap_ci(x, n_resamples=500, seed=5, batch=7, return_distribution=True)
     np.testing.assert_allclose(batched.ci_low, both.ci_low, rtol=1e-12)
+    assert both.distribution is None and batched.distribution.shape == (500, 3)
+    np.testing.assert_allclose(batched.distribution.std(axis=0, ddof=1), both.standard_error, rtol=1e-12)
 
 
 def test_custom_statistic_and_coverage():

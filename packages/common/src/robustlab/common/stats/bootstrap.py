@@ -24,6 +24,8 @@ class BootstrapResult:
     method: str
     n_resamples: int
     alpha: float
+    #: the ``(n_resamples, ...)`` bootstrap replicates, when asked for with ``return_distribution``
+    distribution: np.ndarray | None = None
 
 
 def _mean(sample: np.ndarray, axis: int) -> np.ndarray:
@@ -38,6 +40,7 @@ def bootstrap_ci(
     method: str = "bca",
     seed: int | np.random.Generator | None = 0,
     batch: int | None = None,
+    return_distribution: bool = False,
 ) -> BootstrapResult:
     r"""Bootstrap confidence interval of ``statistic`` over the first axis of ``data``.
 
@@ -62,6 +65,8 @@ def bootstrap_ci(
         method: ``"bca"`` or ``"percentile"``.
         seed: an integer seed or a ``numpy.random.Generator``.
         batch: resamples evaluated at once (default: as many as fit in about 64 MB).
+        return_distribution: keep the replicates in the result (e.g. for a bootstrap p-value,
+            the share of replicates on the other side of a null value).
 
     Returns:
         :class:`BootstrapResult`; NaN entries where the statistic is NaN.
@@ -122,6 +127,7 @@ def bootstrap_ci(
         method=method,
         n_resamples=int(n_resamples),
         alpha=alpha,
+        distribution=boot if return_distribution else None,
     )
 
 
