@@ -59,6 +59,7 @@ def _timed(fn, device: torch.device):
 def bench_integrated_gradients(model, images, targets, n_steps: int, internal_batch_size: int,
                                device: torch.device) -> float:
     from captum.attr import IntegratedGradients
+
     from robustlab.pruning.interpret import attribute
 
     def per_image():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import timm
 import torch
+
 from robustlab.pruning.discovery import (
     best_iou,
     box_iou,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import timm
 import torch
+
 from robustlab.pruning.interpret import attribute, get_attribution, list_attributions
 from robustlab.pruning.interpret.layers import find_last_conv_block, vit_geometry
 from robustlab.pruning.interpret.sanity import parameter_randomization_check, randomize_parameters

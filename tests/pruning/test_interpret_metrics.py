@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from scipy.stats import spearmanr
+
 from robustlab.pruning.interpret.metrics import (
     deletion_auc,
     energy_pointing_game,
@@ -17,7 +19,6 @@ from robustlab.pruning.interpret.metrics import (
     relevance_rank_accuracy,
     spearman_rows,
 )
-from scipy.stats import spearmanr
 
 quantus = pytest.importorskip("quantus")
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import timm
 import torch
+
 from robustlab.pruning.suites import EvalBatch, EvalContext, get_suite
 
 warnings.filterwarnings("ignore", message=".*required_grads has been set automatically.*")

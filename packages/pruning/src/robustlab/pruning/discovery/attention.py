@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from robustlab.pruning.discovery.boxes import seed_component_boxes
 
 

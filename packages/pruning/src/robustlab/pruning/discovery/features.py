@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
+
 from robustlab.pruning.interpret.layers import (
     attention_weights,
     capture_vit_qk,
@@ -12,7 +14,6 @@ from robustlab.pruning.interpret.layers import (
     vit_blocks,
     vit_geometry,
 )
-from torch import nn
 
 
 @dataclass

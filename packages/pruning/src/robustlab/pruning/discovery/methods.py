@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
+
 from robustlab.pruning.discovery.attention import attention_box
 from robustlab.pruning.discovery.features import PatchFeatures, patch_features
 from robustlab.pruning.discovery.lost import lost
 from robustlab.pruning.discovery.tokencut import tokencut
-from torch import nn
 
 ARCHS = ("cnn", "vit")
 

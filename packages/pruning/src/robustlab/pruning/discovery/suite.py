@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import torch
+
 from robustlab.pruning.discovery.boxes import best_iou
 from robustlab.pruning.discovery.features import patch_features
 from robustlab.pruning.discovery.methods import centred_boxes, get_discovery

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from robustlab.pruning.interpret.layers import (
     attention_weights,
     capture_vit_qk,
@@ -29,7 +31,6 @@ from robustlab.pruning.interpret.layers import (
     vit_blocks,
     vit_geometry,
 )
-from torch import nn
 
 ARCHS = ("cnn", "vit")
 

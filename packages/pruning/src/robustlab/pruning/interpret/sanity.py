@@ -16,9 +16,10 @@ import copy
 
 import numpy as np
 import torch
+from torch import nn
+
 from robustlab.pruning.interpret.methods import attribute
 from robustlab.pruning.interpret.metrics import spearman_rows
-from torch import nn
 
 
 def randomize_parameters(model: nn.Module, seed: int) -> nn.Module:

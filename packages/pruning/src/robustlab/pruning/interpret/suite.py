@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+
 from robustlab.common.io import atomic_path
 from robustlab.pruning.interpret.methods import attribute, get_attribution
 from robustlab.pruning.interpret.metrics import (
