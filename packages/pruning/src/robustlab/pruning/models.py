@@ -87,6 +87,11 @@ def create_model(spec: ModelSpec) -> nn.Module:
             kwargs.setdefault("img_size", spec.img_size)
         if spec.pretrained:
             _ensure_offline()
+            if not _timm_weights_cached(spec.name):
+                raise RuntimeError(f"pretrained weights of {spec.name!r} are not available offline "
+                                   "(not in the Hugging Face or torch hub cache; no download is "
+                                   "attempted); set model.pretrained=false or give "
+                                   "model.checkpoint=<local file>")
         try:
             model = timm.create_model(spec.name, pretrained=spec.pretrained,
                                       num_classes=spec.num_classes, in_chans=spec.in_chans, **kwargs)
@@ -117,10 +122,34 @@ def _check_patch(name: str, img_size: int, patch: int | tuple[int, int]) -> None
 
 
 def _ensure_offline() -> None:
-    # Fail fast rather than hang when the hub is unreachable: these make huggingface_hub use
-    # only its local cache.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", "5")
+    # Fail fast rather than hang when the hub is unreachable: huggingface_hub then uses only
+    # its local cache (its constants are read at import, so they are set there too).
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        import huggingface_hub.constants as hf_constants
+    except ImportError:
+        return
+    hf_constants.HF_HUB_OFFLINE = True
+
+
+def _timm_weights_cached(name: str) -> bool:
+    """Whether timm's pretrained weights of ``name`` are already on this machine."""
+    import timm
+
+    cfg = timm.models.get_pretrained_cfg(name)
+    if cfg is None:
+        return False
+    if getattr(cfg, "file", None) and Path(cfg.file).is_file():
+        return True
+    if getattr(cfg, "hf_hub_id", None):
+        from huggingface_hub import try_to_load_from_cache
+
+        for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+            if isinstance(try_to_load_from_cache(cfg.hf_hub_id, filename), str):
+                return True
+    if getattr(cfg, "url", None):
+        return (Path(torch.hub.get_dir()) / "checkpoints" / Path(cfg.url).name).is_file()
+    return False
 
 
 def _torchvision_model(spec: ModelSpec) -> nn.Module:
