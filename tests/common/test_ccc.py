@@ -17,7 +17,7 @@ def lin_direct(x: list[float], y: list[float], alpha: float = 0.05) -> tuple[flo
     mx, my = sum(x) / n, sum(y) / n
     sx2 = sum((a - mx) ** 2 for a in x) / n
     sy2 = sum((b - my) ** 2 for b in y) / n
-    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y)) / n
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True)) / n
     rho = 2 * sxy / (sx2 + sy2 + (mx - my) ** 2)
     r = sxy / math.sqrt(sx2 * sy2)
     u = (my - mx) / (sx2 * sy2) ** 0.25

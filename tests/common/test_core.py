@@ -23,7 +23,7 @@ def test_seed_everything_is_reproducible():
     draws = []
     for _ in range(2):
         rng = seed_everything(123)
-        draws.append((random.random(), np.random.rand(), rng.random(), torch.rand(1).item()))
+        draws.append((random.random(), np.random.rand(), rng.random(), torch.rand(1).item()))  # noqa: NPY002
     assert draws[0] == draws[1]
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
     with pytest.raises(ValueError, match="non-negative integer"):

@@ -25,7 +25,7 @@ def test_icc_a1_selects_the_published_repeatable_features(shared_data, scanner):
     assert features == feature_columns(retest) and len(features) == 944
     ratings = np.stack([test[features].to_numpy(float), retest[features].to_numpy(float)], axis=1)
     res = icc(ratings, model="twoway", type="agreement", unit="single")
-    selected = {f for f, v in zip(features, res.value) if v > 0.9}
+    selected = {f for f, v in zip(features, res.value, strict=True) if v > 0.9}
     # R wrote the published list and turned every '-' of a column name into '.'.
     published_names = pd.read_csv(folder / f"repeatable_features_{scanner}.csv", nrows=0).columns[1:]
     published = {name.replace(".", "-") for name in published_names}

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from robustlab.pruning.aggregate import main
 from test_report import write_fake_run
+
+from robustlab.pruning.aggregate import main
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,7 @@ def test_aggregate_gathers_every_table_with_the_jobs_overrides(sweep: Path, caps
 def test_aggregate_of_a_real_single_run_with_the_alignment_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A real (tiny) sweep: 32 px shapes, 2 pruning steps, the alignment suite with light options.
     import torch
+
     from robustlab.common.seeding import seed_everything
     from robustlab.pruning.data.sources import DataSpec
     from robustlab.pruning.models import ModelSpec

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
+
 from robustlab.pruning.alignment import (
     HUMAN_SHAPE_BIAS,
     distort,
@@ -24,7 +26,6 @@ from robustlab.pruning.alignment.human_data import (
 from robustlab.pruning.alignment.suite import alignment_suite
 from robustlab.pruning.data.shapes import ShapesOnTextures
 from robustlab.pruning.suites import EvalBatch, EvalContext, get_suite
-from torch import nn
 
 K, SIZE = 4, 32
 

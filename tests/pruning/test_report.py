@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from robustlab.pruning.report import write_report
 
 SPARSITIES = [0.0, 0.2, 0.4, 0.6, 0.8]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from robustlab.pruning.sweetspot import (
     bootstrap_curve_test,
     expand_run_dirs,

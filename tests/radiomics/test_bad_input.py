@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 import yaml
+
 from robustlab.radiomics.cache import FeatureCache
 from robustlab.radiomics.pipeline import run_study
 from robustlab.radiomics.study import StudyError

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from robustlab.radiomics.pipeline import run_study
 
 CLI = Path(sys.executable).with_name("robustlab-radiomics")

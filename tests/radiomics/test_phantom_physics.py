@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import ndimage
+
 from robustlab.radiomics.phantom import load_config, plan_study, simulate_acquisitions
 from robustlab.radiomics.phantom.protocol import NoiseModel
-from scipy import ndimage
 
 SCALE = 0.25
 

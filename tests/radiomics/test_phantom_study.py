@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import yaml
+
 from robustlab.radiomics.phantom import (
     get_scanner,
     list_scanners,

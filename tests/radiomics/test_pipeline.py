@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from robustlab.common.stats import ccc, icc
 from robustlab.radiomics.pipeline import run_study
 

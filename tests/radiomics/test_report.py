@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 import yaml
+
 from robustlab.radiomics.pipeline import run_study
 
 

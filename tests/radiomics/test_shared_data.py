@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
 from robustlab.radiomics.pipeline import run_study
 
 

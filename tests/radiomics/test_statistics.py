@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
 from robustlab.common.stats import spearman_matrix
 from robustlab.radiomics.pipeline import run_study
 from robustlab.radiomics.statistics import get_statistic, list_statistics, register_statistic

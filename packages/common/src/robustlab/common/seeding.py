@@ -33,7 +33,7 @@ def seed_everything(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeding the legacy global state is the point
     os.environ["PYTHONHASHSEED"] = str(seed)
     if torch is not False:
         _seed_torch(seed, deterministic, required=bool(torch))

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+
 from robustlab.common.io import write_table
 from robustlab.pruning.sweetspot import SUITE_TABLES, expand_run_dirs, load_table
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from robustlab.common.io import atomic_path, write_table, write_text
 from robustlab.pruning.alignment.shape_bias import HUMAN_SHAPE_BIAS
 from robustlab.pruning.sweetspot import (

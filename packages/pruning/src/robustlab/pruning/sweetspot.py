@@ -40,9 +40,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import special
+
 from robustlab.common.io import read_table, write_table
 from robustlab.common.stats import bootstrap_ci, holm
-from scipy import special
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from robustlab.common.stats import BAND_NAMES, agreement_band
 from robustlab.radiomics.features import feature_parts
 from robustlab.radiomics.statistics import get_statistic

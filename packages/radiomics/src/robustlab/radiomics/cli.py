@@ -57,6 +57,7 @@ def options_from_config(cfg: Any) -> dict[str, Any]:
 def main(cfg: Any, run_dir: Path) -> None:
     """Run the radiomics study named by the config (see ``conf/radiomics.yaml``)."""
     from omegaconf import OmegaConf
+
     from robustlab.radiomics.pipeline import default_cache_dir, run_study
 
     cache_dir = Path(cfg.cache_dir).expanduser().resolve() if cfg.get("cache_dir") else default_cache_dir()

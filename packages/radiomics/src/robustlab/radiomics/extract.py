@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from robustlab.radiomics.cache import FeatureCache, make_key
 from robustlab.radiomics.study import ValidatedStudy, file_hash
 
@@ -167,6 +168,7 @@ def extract_item(item: WorkItem, cache_root: Path) -> tuple[str, dict[str, Any]]
         ``{"error": "..."}``.
     """
     import SimpleITK as sitk
+
     from robustlab.radiomics.study import read_image
 
     try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from robustlab.common.io import write_json, write_table
 from robustlab.radiomics.analysis import compare
 from robustlab.radiomics.cache import FeatureCache

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
 from robustlab.common.io import atomic_path, write_text
 from robustlab.radiomics.study import Study
 

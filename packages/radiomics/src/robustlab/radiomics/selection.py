@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
 from robustlab.common.stats import spearman_matrix
 from robustlab.radiomics.features import is_shape, split_names
 

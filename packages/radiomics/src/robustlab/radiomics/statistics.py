@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from robustlab.common.stats import ccc, icc
 
 StatisticFn = Callable[[np.ndarray, Mapping[str, str], float],

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+
 from robustlab.common.io import atomic_path, read_table, write_table
 from robustlab.pruning.alignment.consistency import error_consistency
 from robustlab.pruning.alignment.distortions import distort, get_distortion, needs_masks

@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.fft
-from robustlab.radiomics.phantom.model import PhantomSpec
-from robustlab.radiomics.phantom.textures import TextureVolume
 from scipy import ndimage
 from scipy.special import erf
+
+from robustlab.radiomics.phantom.model import PhantomSpec
+from robustlab.radiomics.phantom.textures import TextureVolume
 
 # --------------------------------------------------------------------------- reconstruction filters
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from robustlab.common.hydra_app import config_dir
 
 GROUPS = ("phantom", "protocol", "scanner")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
 from robustlab.radiomics.phantom.acquisition import Coil, Grid, Pose, RoiPlan, get_filter
 from robustlab.radiomics.phantom.config import get_scanner
 from robustlab.radiomics.phantom.model import (

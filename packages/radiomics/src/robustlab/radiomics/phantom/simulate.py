@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
 from robustlab.radiomics.phantom.acquisition import (
     FractionMaps,
     bias_field,
@@ -28,7 +30,6 @@ from robustlab.radiomics.phantom.study_writer import (
     write_study_yaml,
 )
 from robustlab.radiomics.phantom.textures import TextureVolume, build_textures
-from tqdm.auto import tqdm
 
 # Bumped when the simulation changes what it writes for the same configuration, so that
 # resumed runs re-simulate files written by an older model.

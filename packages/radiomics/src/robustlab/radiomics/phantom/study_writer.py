@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import SimpleITK as sitk
 import yaml
+
 from robustlab.common.io import atomic_path, write_json, write_text
 
 if TYPE_CHECKING:

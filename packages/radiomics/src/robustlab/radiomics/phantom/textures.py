@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
-from robustlab.radiomics.phantom.model import Insert, PhantomSpec
 from scipy.special import ndtri
+
+from robustlab.radiomics.phantom.model import Insert, PhantomSpec
 
 
 @dataclass(frozen=True)
