@@ -42,10 +42,10 @@ def trained():
 
     seed_everything(0)
     conf = yaml.safe_load(CONF.read_text())
-    data = build_data(DataSpec(num_classes=6, img_size=64, train_size=1024, val_size=128,
+    data = build_data(DataSpec(num_classes=6, img_size=64, train_size=1536, val_size=128,
                                texture_correlation=1.0, seed=0))
     model = create_model(ModelSpec(conf["name"], num_classes=6, img_size=64, kwargs=conf["kwargs"]))
-    train(model, data, TrainSpec(epochs=3, batch_size=64, lr=0.1, warmup_epochs=0.2, progress=False),
+    train(model, data, TrainSpec(epochs=2, batch_size=64, lr=0.1, warmup_epochs=0.2, progress=False),
           torch.device("cpu"), seed=0)
     model.eval()
     batch = next(eval_batches(data, 128, torch.device("cpu")))
