@@ -11,6 +11,7 @@ import argparse
 import time
 
 import torch
+
 from robustlab.pruning.masks import PruneScope, prunable_targets
 from robustlab.pruning.methods import PruneContext, get_method
 from robustlab.pruning.models import ModelSpec, classifier_head, create_model

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from robustlab.pruning.data.shapes import SHAPES, ShapesOnTextures
 
 

@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from torch import nn
+
 from robustlab.pruning.masks import (
     PruneScope,
     apply_masks,
@@ -15,7 +17,6 @@ from robustlab.pruning.masks import (
 from robustlab.pruning.methods import PruneContext, get_method, list_methods
 from robustlab.pruning.models import ModelSpec, classifier_head, create_model
 from robustlab.pruning.sweep import target_sparsity
-from torch import nn
 
 torch.set_num_threads(1)
 

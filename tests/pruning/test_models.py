@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from robustlab.pruning.models import (
     ModelSpec,
     classifier_head,

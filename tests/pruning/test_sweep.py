@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 import torch
+
 from robustlab.common.seeding import seed_everything
 from robustlab.pruning import sweep as sweep_module
 from robustlab.pruning.data.sources import DataSpec

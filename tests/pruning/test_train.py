@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+
 from robustlab.common.seeding import seed_everything
 from robustlab.pruning.data.sources import DataSpec, build_data
 from robustlab.pruning.models import ModelSpec, create_model

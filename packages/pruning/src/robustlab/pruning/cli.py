@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 def spec_from_config(cfg: Any) -> Any:
     """Turn the composed config into a :class:`~robustlab.pruning.sweep.SweepSpec`."""
     from omegaconf import OmegaConf
+
     from robustlab.pruning.data.sources import DataSpec
     from robustlab.pruning.masks import PruneScope
     from robustlab.pruning.models import ModelSpec
@@ -59,6 +60,7 @@ def spec_from_config(cfg: Any) -> Any:
 def main(cfg: Any, run_dir: Path) -> None:
     """Run (or resume) the sweep named by the config, then write its report."""
     import torch
+
     from robustlab.pruning.sweep import run_sweep
 
     if cfg.get("threads"):

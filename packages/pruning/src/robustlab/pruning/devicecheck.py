@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from robustlab.pruning.data.sources import DataSpec, build_data, eval_batches
 from robustlab.pruning.models import ModelSpec, create_model
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from torch import nn
+
 from robustlab.pruning.data.sources import DataBundle, eval_batches
 from robustlab.pruning.models import model_arch
 from robustlab.pruning.suites import EvalContext
-from torch import nn
 
 
 @dataclass

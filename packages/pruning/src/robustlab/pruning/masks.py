@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
-from robustlab.pruning.models import classifier_head
 from torch import nn
 from torch.nn.utils import prune
+
+from robustlab.pruning.models import classifier_head
 
 
 @dataclass(frozen=True)

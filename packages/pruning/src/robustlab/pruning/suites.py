@@ -12,13 +12,14 @@ per-image values under ``<run_dir>/per_image/``. Register a suite in one file::
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from robustlab.common.registry import lookup
 
 
 @dataclass
@@ -110,11 +111,7 @@ def register_suite(name: str, table: str | None = None) -> Callable[[Callable[..
 def get_suite(name: str) -> tuple[Callable[..., SuiteResult], str]:
     """The suite function and its table name; a clear error with close matches otherwise."""
     _load_builtin_suites()
-    if name not in _SUITES:
-        close = difflib.get_close_matches(name, _SUITES, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown evaluation suite {name!r}{hint} (known: {', '.join(sorted(_SUITES))})")
-    entry = _SUITES[name]
+    entry = lookup(_SUITES, name, "evaluation suite")
     return entry.fn, entry.table
 
 

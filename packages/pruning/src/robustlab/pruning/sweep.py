@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 import torch
+from torch import nn
+
 from robustlab.common.io import atomic_path, write_json, write_table
 from robustlab.pruning.data.sources import DataBundle, DataSpec, build_data, train_batches
 from robustlab.pruning.evaluate import evaluate_accuracy, make_context
@@ -39,7 +41,6 @@ from robustlab.pruning.methods import PruneContext, PruningMethod, get_method
 from robustlab.pruning.models import ModelSpec, classifier_head, create_model, load_weights
 from robustlab.pruning.suites import get_suite
 from robustlab.pruning.train import TrainSpec, train
-from torch import nn
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass
 
 import torch
-from robustlab.pruning.data.sources import DataBundle, train_batches
 from torch import nn
 from tqdm.auto import tqdm
+
+from robustlab.pruning.data.sources import DataBundle, train_batches
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "step")

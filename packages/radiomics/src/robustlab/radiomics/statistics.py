@@ -17,12 +17,12 @@ and names it in a study file (``statistic: pearson``).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from robustlab.common.registry import lookup
 from robustlab.common.stats import ccc, icc
 
 StatisticFn = Callable[[np.ndarray, Mapping[str, str], float],
@@ -77,11 +77,7 @@ def list_statistics() -> list[str]:
 
 def get_statistic(name: str) -> Statistic:
     """The statistic ``name``; a KeyError naming the close matches when unknown."""
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
-        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise KeyError(f"unknown statistic {name!r}{hint} (known: {', '.join(list_statistics())})")
-    return _REGISTRY[name]
+    return lookup(_REGISTRY, name, "statistic")
 
 
 @register_statistic("icc", options={"model": ("twoway", "oneway"),

@@ -16,7 +16,6 @@ and is not installable as a library; here a batch is distorted in one call.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from robustlab.common.registry import lookup
 
 Distortion = Callable[[torch.Tensor, float, torch.Generator, "torch.Tensor | None"], torch.Tensor]
 
@@ -61,11 +62,7 @@ def register_distortion(name: str, needs_masks: bool = False, level: str = "") -
 
 def get_distortion(name: str) -> Distortion:
     """The distortion function ``name``; a KeyError with close matches when unknown."""
-    if name not in _DISTORTIONS:
-        close = difflib.get_close_matches(name, _DISTORTIONS, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown distortion {name!r}{hint} (known: {', '.join(sorted(_DISTORTIONS))})")
-    return _DISTORTIONS[name].fn
+    return lookup(_DISTORTIONS, name, "distortion").fn
 
 
 def list_distortions() -> list[str]:

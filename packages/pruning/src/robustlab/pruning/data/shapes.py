@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from robustlab.common.io import atomic_path
 from torch.utils.data import Dataset
+
+from robustlab.common.io import atomic_path
 
 #: Shape names, in class order: class ``k`` of a dataset with ``num_classes`` classes is ``SHAPES[k]``.
 SHAPES: list[str] = [

@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset
+
 from robustlab.pruning.data.folders import ImageFolderData, VOCData
 from robustlab.pruning.data.shapes import ShapesOnTextures
 from robustlab.pruning.models import IMAGENET_MEAN, IMAGENET_STD
 from robustlab.pruning.suites import EvalBatch
-from torch.utils.data import DataLoader, Dataset
 
 SOURCES = ("shapes", "imagefolder", "voc")
 

@@ -8,7 +8,6 @@ pixel boxes; :func:`discover` computes the patch features of a model and runs on
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from robustlab.common.registry import lookup
 from robustlab.pruning.discovery.attention import attention_box
 from robustlab.pruning.discovery.features import PatchFeatures, patch_features
 from robustlab.pruning.discovery.lost import lost
@@ -50,11 +50,7 @@ def register_discovery(name: str, archs: tuple[str, ...] = ARCHS) -> Callable[[C
 
 def get_discovery(name: str) -> DiscoveryMethod:
     """The registered method ``name``; a ``KeyError`` naming close matches otherwise."""
-    if name not in _METHODS:
-        close = difflib.get_close_matches(name, _METHODS, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown discovery method {name!r}{hint} (known: {', '.join(sorted(_METHODS))})")
-    return _METHODS[name]
+    return lookup(_METHODS, name, "discovery method")
 
 
 def list_discovery(arch: str | None = None) -> list[str]:

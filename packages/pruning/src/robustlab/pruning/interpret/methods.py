@@ -15,7 +15,6 @@ Register a method in one file::
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robustlab.common.registry import lookup
 from robustlab.pruning.interpret.layers import (
     attention_weights,
     capture_vit_qk,
@@ -64,11 +64,7 @@ def register_attribution(name: str, archs: tuple[str, ...] = ARCHS) -> Callable[
 
 def get_attribution(name: str) -> AttributionMethod:
     """The registered method ``name``; a ``KeyError`` naming close matches otherwise."""
-    if name not in _METHODS:
-        close = difflib.get_close_matches(name, _METHODS, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown attribution method {name!r}{hint} (known: {', '.join(sorted(_METHODS))})")
-    return _METHODS[name]
+    return lookup(_METHODS, name, "attribution method")
 
 
 def list_attributions(arch: str | None = None) -> list[str]:

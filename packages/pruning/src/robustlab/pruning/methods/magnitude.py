@@ -11,8 +11,9 @@ Carbin, "The lottery ticket hypothesis", ICLR 2019).
 
 from __future__ import annotations
 
-from robustlab.pruning.methods.registry import PruneContext, register_method
 from torch.nn.utils import prune
+
+from robustlab.pruning.methods.registry import PruneContext, register_method
 
 
 def prune_count(n_total: int, n_zero: int, target_sparsity: float) -> int:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
+from torch.nn.utils import prune
+
 from robustlab.pruning.methods.magnitude import prune_count
 from robustlab.pruning.methods.registry import PruneContext, register_method
-from torch.nn.utils import prune
 
 
 @register_method("random", start="previous", rewind="lr")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
+
+from robustlab.common.registry import lookup
 
 STARTS = ("previous", "dense", "init")
 REWINDS = ("lr", "weights")
@@ -100,11 +101,7 @@ def _load_builtin() -> None:
 def get_method(name: str) -> PruningMethod:
     """The method registered as ``name``; a clear error with close matches otherwise."""
     _load_builtin()
-    if name not in _METHODS:
-        close = difflib.get_close_matches(name, _METHODS, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown pruning method {name!r}{hint} (known: {', '.join(sorted(_METHODS))})")
-    return _METHODS[name]
+    return lookup(_METHODS, name, "pruning method")
 
 
 def list_methods() -> list[str]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import itertools
 
 import torch
-from robustlab.pruning.methods.magnitude import prune_count
-from robustlab.pruning.methods.registry import PruneContext, register_method
 from torch import nn
 from torch.nn.utils import prune
+
+from robustlab.pruning.methods.magnitude import prune_count
+from robustlab.pruning.methods.registry import PruneContext, register_method
 
 
 @register_method("snip", start="init", rewind="lr")

@@ -9,8 +9,9 @@ the pruning scope (the classifier head's outputs always) are left whole.
 
 from __future__ import annotations
 
-from robustlab.pruning.methods.registry import PruneContext, register_method
 from torch import nn
+
+from robustlab.pruning.methods.registry import PruneContext, register_method
 
 
 @register_method("structured_channels", start="previous", rewind="lr", structured=True)

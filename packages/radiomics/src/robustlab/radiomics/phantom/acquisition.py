@@ -25,7 +25,6 @@ each insert's true centre in the current pose.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -36,6 +35,7 @@ import scipy.fft
 from scipy import ndimage
 from scipy.special import erf
 
+from robustlab.common.registry import lookup
 from robustlab.radiomics.phantom.model import PhantomSpec
 from robustlab.radiomics.phantom.textures import TextureVolume
 
@@ -67,11 +67,7 @@ def list_filters() -> list[str]:
 
 def get_filter(name: str) -> FilterFn:
     """The filter ``name``; ``ValueError`` with close matches when unknown."""
-    if name not in _FILTERS:
-        close = difflib.get_close_matches(name, list(_FILTERS), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown reconstruction filter {name!r}{hint} (known: {', '.join(list_filters())})")
-    return _FILTERS[name]
+    return lookup(_FILTERS, name, "reconstruction filter", ValueError)
 
 
 @register_filter("none")
