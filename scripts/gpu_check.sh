@@ -3,7 +3,8 @@
 #   1. a short CUDA sweep (dense + 2 pruning steps) of torchvision ResNet-18 and ResNet-50 at
 #      224 px on procedural data rendered on the GPU, bf16 autocast, channels_last;
 #   2. the training throughput of every step (images per second), from metrics.csv;
-#   3. step-0 logits on CUDA and on CPU agree (float32, within 1e-3 of the logit scale).
+#   3. step-0 logits on CUDA and on CPU agree (float32, within 1e-3 of the logit scale);
+#   4. Integrated Gradients and LOST batched against the per-image loop (target >= 5x).
 # Target: at least 2500 training images/s for ResNet-50 at 224 px on one H100.
 # Usage: bash scripts/gpu_check.sh [output folder]      (or: make gpu-check)
 set -euo pipefail
@@ -40,5 +41,7 @@ PYEOF
   echo "== logits CUDA vs CPU: $model"
   $PY -m robustlab.pruning.devicecheck "$run" --images 32 --rtol 1e-3 || status=1
 done
-if [ "$status" -ne 0 ]; then echo "gpu_check: FAILED (logits disagree)"; else echo "gpu_check: OK"; fi
+echo "== attributions and object discovery, batched vs per-image loop, ResNet-50 at 224 px (target >= 5x)"
+timeout 240 $PY bench/bench_interpret.py --device cuda --model resnet50 --img-size 224 --min-speedup 5 || status=1
+if [ "$status" -ne 0 ]; then echo "gpu_check: FAILED (see above)"; else echo "gpu_check: OK"; fi
 exit "$status"
