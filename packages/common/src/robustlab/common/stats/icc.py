@@ -173,25 +173,18 @@ def icc(
         ms_r, ms_c, ms_e = ss_rows / df_r, ss_cols / df_c, ss_err / df_e
         ms_w = (ss_cols + ss_err) / df_w
 
-        if model == "oneway":
-            f_stat, df1, df2 = ms_r / ms_w, df_r, df_w
+        if model == "oneway" or type == "consistency":
+            # ICC(1), ICC(1,k), ICC(C,1), ICC(C,k): MS_R against one error mean square (MS_W in
+            # the one-way model, MS_E for consistency) with the exact F interval.
+            ms_x, df2 = (ms_w, df_w) if model == "oneway" else (ms_e, df_e)
+            f_stat, df1 = ms_r / ms_x, df_r
             f_lo = f_stat / _st.f.ppf(1 - alpha / 2, df1, df2)
             f_hi = f_stat * _st.f.ppf(1 - alpha / 2, df2, df1)
             if unit == "single":
-                value = (ms_r - ms_w) / (ms_r + (k - 1) * ms_w)
+                value = (ms_r - ms_x) / (ms_r + (k - 1) * ms_x)
                 lo, hi = (f_lo - 1) / (f_lo + k - 1), (f_hi - 1) / (f_hi + k - 1)
             else:
-                value = (ms_r - ms_w) / ms_r
-                lo, hi = 1 - 1 / f_lo, 1 - 1 / f_hi
-        elif type == "consistency":
-            f_stat, df1, df2 = ms_r / ms_e, df_r, df_e
-            f_lo = f_stat / _st.f.ppf(1 - alpha / 2, df1, df2)
-            f_hi = f_stat * _st.f.ppf(1 - alpha / 2, df2, df1)
-            if unit == "single":
-                value = (ms_r - ms_e) / (ms_r + (k - 1) * ms_e)
-                lo, hi = (f_lo - 1) / (f_lo + k - 1), (f_hi - 1) / (f_hi + k - 1)
-            else:
-                value = (ms_r - ms_e) / ms_r
+                value = (ms_r - ms_x) / ms_r
                 lo, hi = 1 - 1 / f_lo, 1 - 1 / f_hi
         else:
             f_stat, df1, df2 = ms_r / ms_e, df_r, df_e
