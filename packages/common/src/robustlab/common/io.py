@@ -12,9 +12,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the table functions only: light processes skip it
+    import pandas as pd
 
 
 @contextlib.contextmanager
@@ -108,6 +109,8 @@ def write_table(
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a table written by :func:`write_table` (Parquet preferred when both exist)."""
+    import pandas as pd
+
     path = Path(path)
     parquet, csv = path.with_suffix(".parquet"), path.with_suffix(".csv")
     if path.suffix == ".csv" or (not parquet.exists() and csv.exists()):

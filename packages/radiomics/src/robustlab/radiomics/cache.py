@@ -47,28 +47,36 @@ class FeatureCache:
         return self.root / key[:2] / f"{key}.json"
 
     def contains(self, key: str) -> bool:
-        """True when a valid entry for ``key`` exists (it is read and verified)."""
-        return self.get(key) is not None
+        """True when a valid entry for ``key`` exists (its checksum is verified)."""
+        return self._body(key) is not None
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The payload of ``key``, or None when absent or corrupt (a corrupt one is logged)."""
+        body = self._body(key)
+        try:
+            payload = json.loads(body) if body is not None else None
+        except ValueError:
+            payload = None
+        if body is not None and not isinstance(payload, dict):
+            log.warning("cache entry %s is corrupt; it will be extracted again", self.path(key))
+        return payload if isinstance(payload, dict) else None
+
+    def _body(self, key: str) -> bytes | None:
+        """The payload line of entry ``key`` when its header and checksum verify, else None."""
         path = self.path(key)
         if not path.is_file():
             return None
-        payload = None
         try:
             head, _, body = path.read_bytes().partition(b"\n")
             header = json.loads(head)
-            if (isinstance(header, dict) and header.get("format") == FORMAT
-                    and header.get("key") == key
-                    and header.get("sha256") == hashlib.sha256(body).hexdigest()):
-                payload = json.loads(body)
-        except (OSError, ValueError, TypeError):
-            payload = None
-        if not isinstance(payload, dict):
-            log.warning("cache entry %s is corrupt; it will be extracted again", path)
-            return None
-        return payload
+        except (OSError, ValueError):
+            header = None
+        if (isinstance(header, dict) and header.get("format") == FORMAT
+                and header.get("key") == key
+                and header.get("sha256") == hashlib.sha256(body).hexdigest()):
+            return body
+        log.warning("cache entry %s is corrupt; it will be extracted again", path)
+        return None
 
     def put(self, key: str, payload: dict[str, Any]) -> Path:
         """Write ``payload`` under ``key`` atomically; return the entry's path."""

@@ -2,7 +2,8 @@
 
 Each work item is extracted by ``radiomics.featureextractor.RadiomicsFeatureExtractor`` with
 the acquisition's parameter file, in a joblib worker that writes its cache entry itself: a run
-stopped half-way keeps everything already extracted. A ROI that pyradiomics refuses (e.g. too
+stopped half-way keeps everything already extracted. A worker task is a few ROIs of one
+acquisition, whose image is read once. A ROI that pyradiomics refuses (e.g. too
 small for its settings) is cached as a failure with its error and the other ROIs go on.
 
 The texture test's items are the same ROIs with the voxel intensities inside the ROI shuffled
@@ -160,35 +161,60 @@ def shuffle_roi(image: Any, mask: Any, label: int, seed: int) -> Any:
     return out
 
 
-def extract_item(item: WorkItem, cache_root: Path) -> tuple[str, dict[str, Any]]:
-    """Extract one item with pyradiomics and write its cache entry (features or error).
+def extract_items(items: Sequence[WorkItem], cache_root: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Extract items with pyradiomics and write each one's cache entry (features or error).
+
+    A worker gets items of one acquisition (see :func:`chunk_items`): the image and its mask
+    are read once for all of them.
 
     Returns:
-        ``(key, payload)``; the payload written is ``{"features": {name: value}}`` or
+        ``(key, payload)`` per item; the payload written is ``{"features": {name: value}}`` or
         ``{"error": "..."}``.
     """
     import SimpleITK as sitk
 
     from robustlab.radiomics.study import read_image
 
-    try:
-        image = read_image(item.image, f"acquisition {item.acquisition!r}")
-        mask = read_image(item.mask, f"acquisition {item.acquisition!r}")
-        if item.shuffle_seed is not None:
-            image = shuffle_roi(image, sitk.Cast(mask, sitk.sitkInt64), item.label, item.shuffle_seed)
-        result = _extractor(item.params).execute(image, mask, label=item.label)
-        features = {k: float(v) for k, v in result.items() if not k.startswith("diagnostics_")}
-        payload: dict[str, Any] = {"features": features}
-    except Exception as exc:  # noqa: BLE001 - any pyradiomics error is the ROI's recorded failure
-        payload = {"error": f"{type(exc).__name__}: {exc}".strip()}
-    FeatureCache(cache_root).put(item.key, payload)
-    return item.key, payload
+    cache = FeatureCache(cache_root)
+    loaded: dict[tuple[Path, Path], tuple[Any, Any]] = {}
+    out = []
+    for item in items:
+        try:
+            pair = (item.image, item.mask)
+            if pair not in loaded:
+                where = f"acquisition {item.acquisition!r}"
+                loaded = {pair: (read_image(item.image, where), read_image(item.mask, where))}
+            image, mask = loaded[pair]
+            if item.shuffle_seed is not None:
+                image = shuffle_roi(image, sitk.Cast(mask, sitk.sitkInt64), item.label,
+                                    item.shuffle_seed)
+            result = _extractor(item.params).execute(image, mask, label=item.label)
+            features = {k: float(v) for k, v in result.items() if not k.startswith("diagnostics_")}
+            payload: dict[str, Any] = {"features": features}
+        except Exception as exc:  # noqa: BLE001 - any pyradiomics error is the ROI's recorded failure
+            payload = {"error": f"{type(exc).__name__}: {exc}".strip()}
+        cache.put(item.key, payload)
+        out.append((item.key, payload))
+    return out
+
+
+def chunk_items(items: Sequence[WorkItem], n_workers: int, largest: int = 8) -> list[list[WorkItem]]:
+    """Split items into worker tasks: consecutive items of one acquisition (image and mask).
+
+    A task reads its image once; tasks are small enough (about four per worker, at most
+    ``largest`` items) that the workers stay evenly loaded and the progress bar moves.
+    """
+    size = min(largest, max(1, -(-len(items) // (4 * max(1, n_workers)))))
+    groups: dict[tuple[Path, Path], list[WorkItem]] = {}
+    for it in items:
+        groups.setdefault((it.image, it.mask), []).append(it)
+    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
 
 def extract(
     items: Sequence[WorkItem], cache: FeatureCache, n_jobs: int = -1, progress: bool = True,
 ) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
-    """Extract every item not already in ``cache``, in parallel over items.
+    """Extract every item not already in ``cache``, in parallel over chunks of items.
 
     Items with the same key (the same content) are extracted once.
 
@@ -203,7 +229,7 @@ def extract(
         items extracted now, "failed": failures among them}``, and key -> payload of every
         item (each cache entry read and verified once).
     """
-    from joblib import Parallel, delayed
+    from joblib import Parallel, delayed, effective_n_jobs
     from tqdm.auto import tqdm
 
     payloads: dict[str, dict[str, Any]] = {}
@@ -217,11 +243,14 @@ def extract(
     if not todo:
         return counts, payloads
     quiet_pyradiomics()
+    chunks = chunk_items(todo, effective_n_jobs(n_jobs))
     jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(extract_item)(it, cache.root) for it in todo)
-    for key, payload in tqdm(jobs, total=len(todo), desc="extract", unit="ROI",
-                             disable=not progress):
-        payloads[key] = payload
-        counts["extracted"] += 1
-        counts["failed"] += "error" in payload
+        delayed(extract_items)(chunk, cache.root) for chunk in chunks)
+    with tqdm(total=len(todo), desc="extract", unit="ROI", disable=not progress) as bar:
+        for done in jobs:
+            for key, payload in done:
+                payloads[key] = payload
+                counts["extracted"] += 1
+                counts["failed"] += "error" in payload
+            bar.update(len(done))
     return counts, payloads

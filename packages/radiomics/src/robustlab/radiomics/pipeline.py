@@ -2,6 +2,8 @@
 
 validate the study -> extract (cached, parallel, optionally one shard) -> feature tables ->
 comparisons (ICC/CCC) -> shape dependence and texture test -> robust list -> outputs and report.
+A rerun of an unchanged study with every feature cached restores the stored analysis
+(:mod:`robustlab.radiomics.analysis_cache`) instead of computing it again.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 
 from robustlab.common.io import write_json, write_table
 from robustlab.radiomics.analysis import compare
+from robustlab.radiomics.analysis_cache import AnalysisCache, analysis_key
 from robustlab.radiomics.cache import FeatureCache
 from robustlab.radiomics.extract import (
     WorkItem,
@@ -105,6 +108,8 @@ class StudyResult:
         summary, per_feature, robust, selection, features, failures: the output tables.
         counts: extraction counts (``cached``, ``extracted``, ``failed``).
         missing_shards: the shards (``i`` of ``n``) with items not yet in the cache.
+        outputs: the files of the analysis, relative to ``out_dir``.
+        restored: True when the analysis was restored from the analysis cache.
     """
 
     out_dir: Path
@@ -119,6 +124,8 @@ class StudyResult:
     texture: pd.DataFrame | None = None
     counts: dict[str, int] = field(default_factory=dict)
     missing_shards: list[int] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    restored: bool = False
 
 
 def default_cache_dir() -> Path:
@@ -155,7 +162,8 @@ def run_study(
         study: a study YAML path or a bundled study name.
         out_dir: where every output goes (created).
         n_jobs: extraction workers (-1: all cores).
-        cache_dir: the extraction cache (default: ``.cache/radiomics`` in the working dir).
+        cache_dir: the extraction cache (default: ``.cache/radiomics`` in the working dir);
+            finished analyses are kept in its ``analyses`` folder.
         seed: seeds the texture test's shuffling.
         shard: ``(i, n)``: extract only the i-th of n shares of the work items; the analysis
             runs when every item is in the cache, otherwise the result lists missing shards.
@@ -181,6 +189,16 @@ def run_study(
     record: dict[str, Any] = {"study": str(loaded.path), "cache_dir": str(cache.root),
                               "n_jobs": n_jobs, "seed": seed, "pyradiomics": pyradiomics_version(),
                               "options": dataclasses.asdict(opts), "n_items": len(items)}
+    analyses = AnalysisCache(cache.root / "analyses")
+    key = analysis_key(validated, items, opts, shuffled)
+    if shard is None and all(cache.contains(it.key) for it in items):
+        stored = analyses.get(key, out_dir)
+        if stored is not None:
+            counts = {"cached": len(items), "extracted": 0, "failed": 0}
+            write_json(out_dir / "extraction.json", {**record, "counts": counts, "analysis": "restored"})
+            log.info("%s: every ROI cached and the analysis unchanged: outputs restored into %s",
+                     loaded.name, out_dir)
+            return StudyResult(out_dir=out_dir, counts=counts, restored=True, **stored)
     if shard is not None:
         mine = shard_items(items, shard)
         counts, _ = extract(mine, cache, n_jobs=n_jobs, progress=progress)
@@ -198,7 +216,10 @@ def run_study(
         counts, payloads = extract(items, cache, n_jobs=n_jobs, progress=progress)
         record["counts"] = counts
         write_json(out_dir / "extraction.json", record)
-    return analyse(validated, items, payloads, out_dir, opts, counts, shuffled)
+    result = analyse(validated, items, payloads, out_dir, opts, counts, shuffled)
+    if all(payloads.get(it.key) is not None for it in items):
+        analyses.put(key, result)
+    return result
 
 
 def collect(items: Sequence[WorkItem], payloads: Mapping[str, dict[str, Any] | None]) -> tuple[
@@ -274,23 +295,25 @@ def analyse(
     robust = selection[selection["robust"]].drop(columns=["robust", "reason"]).reset_index(drop=True)
     tidy = tidy_table(tables)
 
-    write_table(tidy, out_dir / "features", ("parquet",))
-    write_table(wide_table(tables), out_dir / "features_wide", ("csv",))
-    write_table(per_feature, out_dir / "per_feature", ("csv", "parquet"))
-    write_table(summary, out_dir / "summary", ("csv",))
-    write_table(robust, out_dir / "robust_features", ("csv",))
-    write_table(selection, out_dir / "selection", ("csv",))
-    write_table(shape, out_dir / "shape_dependence", ("csv",))
-    if texture is not None:
-        write_table(texture, out_dir / "texture_test", ("csv",))
-    write_table(failures, out_dir / "failures", ("csv",))
+    written = [
+        *write_table(tidy, out_dir / "features", ("parquet",)),
+        *write_table(wide_table(tables), out_dir / "features_wide", ("csv",)),
+        *write_table(per_feature, out_dir / "per_feature", ("csv", "parquet")),
+        *write_table(summary, out_dir / "summary", ("csv",)),
+        *write_table(robust, out_dir / "robust_features", ("csv",)),
+        *write_table(selection, out_dir / "selection", ("csv",)),
+        *write_table(shape, out_dir / "shape_dependence", ("csv",)),
+        *(write_table(texture, out_dir / "texture_test", ("csv",)) if texture is not None else []),
+        *write_table(failures, out_dir / "failures", ("csv",)),
+    ]
     result = StudyResult(out_dir=out_dir, summary=summary, per_feature=per_feature, robust=robust,
                          selection=selection, features=tidy, failures=failures, shape=shape,
                          texture=texture, counts=dict(counts))
     if opts.report:
         from robustlab.radiomics.report import write_report
 
-        write_report(study, result)
+        written += write_report(study, result).values()
+    result.outputs = [p.relative_to(out_dir).as_posix() for p in written]
     log.info("%s: %d comparisons, %d robust features of %d; %d failed ROI(s); outputs in %s",
              study.name, len(summary), len(robust), len(selection), len(failures), out_dir)
     return result

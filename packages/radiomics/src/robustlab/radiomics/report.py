@@ -175,14 +175,14 @@ def _sections(study: Study, result: StudyResult, published: pd.DataFrame | None)
     dropped = sel.loc[~sel["robust"], "reason"].str.split("; ").explode()
     reasons = dropped.str.replace(r"^([^:]+):.*$", r"\1", regex=True).value_counts()
     reason_table = reasons.rename_axis("reason").reset_index(name="n_features")
-    counts = result.counts
     failures = result.failures
+    n_rois = len(result.features[["acquisition", "roi"]].drop_duplicates())
     lines = [
         f"Study file: `{study.path.name}`; {len(study.acquisitions)} acquisitions, "
         f"{len(study.comparisons)} comparisons; a feature is excellent when its statistic is "
         f"> {study.threshold:g}.",
-        f"Extraction: {counts.get('extracted', 0)} ROI(s) extracted, {counts.get('cached', 0)} "
-        f"read from the cache, {len(failures)} failed.",
+        f"Features of {n_rois} ROI(s); {len(failures)} extraction(s) failed (what was extracted "
+        "in this run and what came from the cache: `extraction.json`).",
         f"Robust, informative features: **{len(result.robust)}** of {len(sel)}.",
     ]
     if len(failures):

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -66,7 +67,8 @@ def shape_dependence(
         top = np.stack([r[0] for r in results])  # (n_acq, n_features), -inf where undefined
         arg = np.stack([r[1] for r in results])
         finite = np.isfinite(top)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # a feature undefined in every acquisition: NaN
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
             median = np.nanmedian(np.where(finite, top, np.nan), axis=0) if finite.any() else \
                 np.full(top.shape[1], np.nan)
         strongest = np.argmax(top, axis=0)  # the partner of the most correlated acquisition

@@ -12,11 +12,13 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import yaml
+
+if TYPE_CHECKING:  # pandas is imported where used: extraction workers import this module
+    import pandas as pd
 
 COMBINE = ("intersection",)
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -350,7 +352,7 @@ class ValidatedStudy:
         study: the loaded study.
         rois: acquisition id -> its ROI ids in order (labels as strings, or CSV row ids).
         tables: for feature-CSV acquisitions, id -> the wide table (index ROI, columns features).
-        hashes: file path -> content hash, for every image and mask.
+        hashes: file path -> content hash, for every image, mask and feature CSV.
     """
 
     study: Study
@@ -416,6 +418,8 @@ def read_feature_csv(path: Path, roi_column: str | None, where: str) -> pd.DataF
 
     ROIs are named by ``roi_column`` when given, else by row order (``"1"``, ``"2"``, ...).
     """
+    import pandas as pd
+
     if not path.is_file():
         raise StudyError(f"{where}: feature file {path} does not exist")
     try:
@@ -493,6 +497,8 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
                 table = table.loc[wanted]
             tables[aid] = table
             rois[aid] = tuple(table.index)
+            if acq.features not in hashes:
+                hashes[acq.features] = file_hash(acq.features)
             continue
         image = read_image(acq.image, f"{where}, key 'image'")
         mask = read_image(acq.mask, f"{where}, key 'mask'")

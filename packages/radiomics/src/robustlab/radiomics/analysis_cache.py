@@ -1,0 +1,144 @@
+"""A cache of finished analyses: a rerun of an unchanged study restores its outputs.
+
+Every output of :func:`robustlab.radiomics.pipeline.analyse` (tables, figures, report) is a
+function of the loaded study, the content of every file it reads, the extracted features
+(named by the cache keys of the work items), the options, and the code and libraries that
+compute them. Once the features are cached, the statistics and the writing of tables and
+figures are most of a rerun's time; a rerun whose inputs hash to a stored analysis copies its
+files into the new output folder instead.
+
+The key is the SHA-256 of: the loaded study (its paths, comparisons, thresholds), the content
+hash of every file it reads, the ordered work items (acquisition, ROI, perturbation, feature
+cache key), the options, the source of ``robustlab.radiomics`` and ``robustlab.common``, and the
+NumPy, pandas, SciPy and PyArrow versions. Changing any of them misses.
+
+An entry is a folder ``<root>/<key[:2]>/<key>/`` holding the output files, ``tables.pkl``
+(the result's tables) and ``manifest.json`` (the SHA-256 of every other file). It is built in a
+temporary folder and renamed into place (a reader never sees half an entry) and verified on
+read: a missing or altered file reads as a miss, and the analysis runs again. ``tables.pkl``
+is a pickle, trusted like any other file of the user's cache folder; it is only unpickled
+after its hash matched the manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from robustlab.common.io import atomic_path
+from robustlab.radiomics.cache import make_key
+from robustlab.radiomics.study import file_hash
+
+if TYPE_CHECKING:
+    from robustlab.radiomics.extract import WorkItem
+    from robustlab.radiomics.pipeline import Options, StudyResult
+    from robustlab.radiomics.study import ValidatedStudy
+
+log = logging.getLogger(__name__)
+FORMAT = 1
+TABLES = ("summary", "per_feature", "robust", "selection", "features", "failures", "shape",
+          "texture")
+
+
+def code_hash() -> str:
+    """SHA-256 of the source files of ``robustlab.radiomics`` and ``robustlab.common``."""
+    import robustlab.common
+    import robustlab.radiomics
+
+    h = hashlib.sha256()
+    for package in (robustlab.common, robustlab.radiomics):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def analysis_key(validated: ValidatedStudy, items: Sequence[WorkItem], options: Options,
+                 shuffled: Sequence[str]) -> str:
+    """The key of an analysis (see the module docstring for what it covers)."""
+    libraries = {name: sys.modules[name].__version__
+                 for name in ("numpy", "pandas", "scipy", "pyarrow") if name in sys.modules}
+    return make_key(
+        format=FORMAT, study=repr(validated.study),
+        files=sorted((str(p), h) for p, h in validated.hashes.items()),
+        items=[(it.acquisition, it.roi, it.shuffle_seed, it.key, str(it.image), str(it.mask))
+               for it in items],
+        options=dataclasses.asdict(options), shuffled=list(shuffled), code=code_hash(),
+        libraries=libraries)
+
+
+class AnalysisCache:
+    """Finished analyses under one directory.
+
+    Args:
+        root: the directory (created when missing).
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        """The folder of entry ``key``."""
+        return self.root / key[:2] / key
+
+    def put(self, key: str, result: StudyResult) -> Path:
+        """Store ``result`` (its tables and its output files) under ``key``; return the folder."""
+        final = self.path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
+        try:
+            files = {}
+            for rel in result.outputs:
+                target = staging / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(result.out_dir / rel, target)
+                files[rel] = file_hash(target)
+            tables = {name: getattr(result, name) for name in TABLES}
+            (staging / "tables.pkl").write_bytes(pickle.dumps(tables, pickle.HIGHEST_PROTOCOL))
+            manifest = {"format": FORMAT, "key": key, "outputs": list(result.outputs),
+                        "files": {**files, "tables.pkl": file_hash(staging / "tables.pkl")}}
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
+            if final.exists():  # an older or corrupt entry of the same key
+                shutil.rmtree(final)
+            os.replace(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return final
+
+    def get(self, key: str, out_dir: Path) -> dict[str, Any] | None:
+        """Copy the stored outputs of ``key`` into ``out_dir``; return the stored tables.
+
+        Returns:
+            ``{"outputs": [...], <table name>: DataFrame or None, ...}``, or None when the
+            entry is absent or does not verify (then nothing is written).
+        """
+        entry = self.path(key)
+        manifest_path = entry / "manifest.json"
+        if not manifest_path.is_file():
+            return None
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            ok = manifest.get("format") == FORMAT and manifest.get("key") == key and all(
+                file_hash(entry / rel) == digest for rel, digest in manifest["files"].items())
+            tables = pickle.loads((entry / "tables.pkl").read_bytes()) if ok else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, pickle.UnpicklingError):
+            tables = None
+        if not isinstance(tables, dict):
+            log.warning("stored analysis %s is corrupt; the analysis runs again", entry)
+            return None
+        for rel in manifest["outputs"]:
+            with atomic_path(out_dir / rel) as tmp:
+                shutil.copyfile(entry / rel, tmp)
+        return {"outputs": list(manifest["outputs"]), **tables}

@@ -1,0 +1,97 @@
+"""The analysis cache: a rerun of an unchanged study restores the stored outputs, and only then."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from robustlab.radiomics import analysis_cache
+from robustlab.radiomics.extract import WorkItem, chunk_items
+from robustlab.radiomics.pipeline import run_study
+
+
+def run(study, tmp_path, out, **kw):
+    return run_study(study, tmp_path / out, n_jobs=1, cache_dir=tmp_path / "cache",
+                     progress=False, **kw)
+
+
+def entries(tmp_path):
+    return sorted((tmp_path / "cache" / "analyses").glob("*/*/manifest.json"))
+
+
+@pytest.fixture
+def first(image_study, tmp_path):
+    return run(image_study(), tmp_path, "run1")
+
+
+def test_rerun_restores_identical_outputs(first, tmp_path):
+    assert not first.restored and len(entries(tmp_path)) == 1
+    assert {"summary.csv", "per_feature.parquet", "features.parquet", "report.html",
+            "figures/pct_excellent.png"} <= set(first.outputs)
+    second = run(first.out_dir.parent / "data" / "study.yaml", tmp_path, "run2")
+    assert second.restored
+    assert second.counts == {"cached": 12, "extracted": 0, "failed": 0}
+    assert second.outputs == first.outputs
+    for rel in first.outputs:
+        assert (second.out_dir / rel).read_bytes() == (first.out_dir / rel).read_bytes(), rel
+    for name in analysis_cache.TABLES:
+        pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))
+
+
+def test_a_changed_option_or_code_misses(first, tmp_path, monkeypatch):
+    study = first.out_dir.parent / "data" / "study.yaml"
+    other = run(study, tmp_path, "run2", threshold=0.5)
+    assert not other.restored and other.counts["extracted"] == 0
+    assert (other.summary["n_excellent"] >= first.summary["n_excellent"]).all()
+    monkeypatch.setattr(analysis_cache, "code_hash", lambda: "a new version")
+    assert not run(study, tmp_path, "run3").restored
+    assert len(entries(tmp_path)) == 3
+
+
+def test_a_changed_study_file_misses(first, tmp_path):
+    study = first.out_dir.parent / "data" / "study.yaml"
+    study.write_text(study.read_text().replace("name: quick", "name: renamed"))
+    again = run(study, tmp_path, "run2")
+    assert not again.restored and "renamed" in (again.out_dir / "report.md").read_text()
+
+
+def test_a_corrupt_analysis_is_recomputed(first, tmp_path):
+    study = first.out_dir.parent / "data" / "study.yaml"
+    (entries(tmp_path)[0].parent / "summary.csv").write_text("altered\n")
+    again = run(study, tmp_path, "run2")
+    assert not again.restored
+    pd.testing.assert_frame_equal(again.summary, first.summary)
+    assert (again.out_dir / "summary.csv").read_bytes() == (first.out_dir / "summary.csv").read_bytes()
+    assert run(study, tmp_path, "run3").restored  # the entry was written again
+
+
+def test_a_corrupt_feature_entry_is_extracted_again_before_any_restore(first, tmp_path):
+    study = first.out_dir.parent / "data" / "study.yaml"
+    entry = next(p for p in sorted((tmp_path / "cache").glob("*/*.json")))
+    entry.write_text(entry.read_text()[:-50])
+    again = run(study, tmp_path, "run2")
+    assert not again.restored and again.counts["extracted"] == 1
+    pd.testing.assert_frame_equal(again.features, first.features)
+
+
+def test_chunks_keep_one_acquisition_and_balance_workers(tmp_path):
+    def item(acq, roi):
+        return WorkItem(acq, str(roi), roi, tmp_path / f"{acq}.nii", tmp_path / f"{acq}_m.nii",
+                        tmp_path / "p.yaml", None, f"{acq}-{roi}")
+
+    items = [item(a, r) for a in ("a", "b", "c") for r in range(1, 12)]
+    chunks = chunk_items(items, n_workers=2)
+    assert [it for c in chunks for it in c] == items
+    assert all(len({it.acquisition for it in c}) == 1 for c in chunks)
+    assert max(len(c) for c in chunks) == 5 and len(chunks) >= 8
+    assert max(len(c) for c in chunk_items(items * 10, n_workers=1)) == 8
+
+
+def test_extraction_workers_do_not_import_pandas():
+    code = ("import sys, robustlab.radiomics.extract, radiomics.featureextractor; "
+            "print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", "a worker would spend half a second importing pandas"
