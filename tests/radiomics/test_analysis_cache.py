@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -86,8 +87,12 @@ def test_chunks_keep_one_acquisition_and_balance_workers(tmp_path):
     chunks = chunk_items(items, n_workers=2)
     assert [it for c in chunks for it in c] == items
     assert all(len({it.acquisition for it in c}) == 1 for c in chunks)
-    assert max(len(c) for c in chunks) == 5 and len(chunks) >= 8
+    assert [len(c) for c in chunks] == [3, 3, 3, 2] * 3
     assert max(len(c) for c in chunk_items(items * 10, n_workers=1)) == 8
+    sized = [dataclasses.replace(it, voxels=int(it.roi) * (1 + (it.acquisition == "b")))
+             for it in items]
+    costs = [sum(it.voxels for it in c) for c in chunk_items(sized, n_workers=2)]
+    assert costs == sorted(costs, reverse=True) and costs[0] == 2 * (11 + 10 + 9)
 
 
 def test_extraction_workers_do_not_import_pandas():

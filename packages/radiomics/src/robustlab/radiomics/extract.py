@@ -39,6 +39,7 @@ class WorkItem:
         image, mask, params: absolute paths of the image, its mask and the parameter file.
         shuffle_seed: None for the original image; a seed for the texture test's shuffling.
         key: the cache key (content hashes, label, pyradiomics version, perturbation).
+        voxels: the ROI's number of voxels (the scheduling's estimate of its cost).
     """
 
     acquisition: str
@@ -49,6 +50,7 @@ class WorkItem:
     params: Path
     shuffle_seed: int | None
     key: str
+    voxels: int = 0
 
 
 def pyradiomics_version() -> str:
@@ -123,7 +125,7 @@ def work_items(
                                label=label, params=param_hash[acq.extraction],
                                pyradiomics=version, shuffle=sseed)
                 items.append(WorkItem(aid, roi, label, acq.image, acq.mask, acq.extraction,
-                                      sseed, key))
+                                      sseed, key, validated.voxels[aid][roi]))
     return items
 
 
@@ -161,11 +163,18 @@ def shuffle_roi(image: Any, mask: Any, label: int, seed: int) -> Any:
     return out
 
 
-def extract_items(items: Sequence[WorkItem], cache_root: Path) -> list[tuple[str, dict[str, Any]]]:
+def extract_items(items: Sequence[WorkItem], cache_root: Path,
+                  itk_threads: int | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Extract items with pyradiomics and write each one's cache entry (features or error).
 
     A worker gets items of one acquisition (see :func:`chunk_items`): the image and its mask
     are read once for all of them.
+
+    Args:
+        itk_threads: ITK's thread count in this process (None: ITK's default, every core).
+            Parallel workers use 1: the processes already share out the cores, and each ITK
+            filter (LoG, wavelet, resampling) starting threads on the others' cores made two
+            workers slower than one process per core.
 
     Returns:
         ``(key, payload)`` per item; the payload written is ``{"features": {name: value}}`` or
@@ -175,6 +184,8 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path) -> list[tuple[str
 
     from robustlab.radiomics.study import read_image
 
+    if itk_threads is not None:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(itk_threads)
     cache = FeatureCache(cache_root)
     loaded: dict[tuple[Path, Path], tuple[Any, Any]] = {}
     out = []
@@ -199,16 +210,23 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path) -> list[tuple[str
 
 
 def chunk_items(items: Sequence[WorkItem], n_workers: int, largest: int = 8) -> list[list[WorkItem]]:
-    """Split items into worker tasks: consecutive items of one acquisition (image and mask).
+    """Split items into worker tasks of one acquisition (image and mask), largest first.
 
-    A task reads its image once; tasks are small enough (about four per worker, at most
-    ``largest`` items) that the workers stay evenly loaded and the progress bar moves.
+    A task reads its image once; tasks are small enough (about eight per worker, at most
+    ``largest`` items) that the workers finish together and the progress bar moves. Within an
+    acquisition, items are grouped by size, and tasks are returned in decreasing total voxel
+    count (longest processing time first: the last tasks, which decide when the slowest worker
+    finishes, are the cheapest).
     """
-    size = min(largest, max(1, -(-len(items) // (4 * max(1, n_workers)))))
+    size = min(largest, max(1, -(-len(items) // (8 * max(1, n_workers)))))
     groups: dict[tuple[Path, Path], list[WorkItem]] = {}
     for it in items:
         groups.setdefault((it.image, it.mask), []).append(it)
-    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+    chunks = []
+    for group in groups.values():
+        group = sorted(group, key=lambda it: -it.voxels)
+        chunks += [group[i:i + size] for i in range(0, len(group), size)]
+    return sorted(chunks, key=lambda c: -sum(it.voxels for it in c))
 
 
 def extract(
@@ -243,9 +261,10 @@ def extract(
     if not todo:
         return counts, payloads
     quiet_pyradiomics()
-    chunks = chunk_items(todo, effective_n_jobs(n_jobs))
+    workers = effective_n_jobs(n_jobs)
+    chunks = chunk_items(todo, workers)
     jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(extract_items)(chunk, cache.root) for chunk in chunks)
+        delayed(extract_items)(chunk, cache.root, 1 if workers > 1 else None) for chunk in chunks)
     with tqdm(total=len(todo), desc="extract", unit="ROI", disable=not progress) as bar:
         for done in jobs:
             for key, payload in done:

@@ -353,12 +353,14 @@ class ValidatedStudy:
         rois: acquisition id -> its ROI ids in order (labels as strings, or CSV row ids).
         tables: for feature-CSV acquisitions, id -> the wide table (index ROI, columns features).
         hashes: file path -> content hash, for every image, mask and feature CSV.
+        voxels: image acquisition id -> ROI id -> its number of voxels.
     """
 
     study: Study
     rois: Mapping[str, tuple[str, ...]]
     tables: Mapping[str, pd.DataFrame]
     hashes: Mapping[Path, str]
+    voxels: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 def read_image(path: Path, where: str) -> Any:
@@ -485,6 +487,7 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
     rois: dict[str, tuple[str, ...]] = {}
     tables: dict[str, pd.DataFrame] = {}
     hashes: dict[Path, str] = {}
+    voxels: dict[str, dict[str, int]] = {}
     for aid, acq in study.acquisitions.items():
         where = f"{study.path.name}: acquisition {aid!r}"
         if not acq.is_image:
@@ -521,6 +524,7 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
                                      f"(labels present: {sorted(count) or 'none'})")
             labels = acq.labels
         rois[aid] = tuple(str(v) for v in labels)
+        voxels[aid] = {str(v): count[v] for v in labels}
         for p in (acq.image, acq.mask):
             if p not in hashes:
                 hashes[p] = file_hash(p)
@@ -536,7 +540,7 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
                                      f"ROIs (only in {first}: {only_a[:5]}; only in {other}: {only_b[:5]})")
                 if first in tables and other in tables:
                     check_same_columns(tables[first], tables[other], first, other, where)
-    return ValidatedStudy(study=study, rois=rois, tables=tables, hashes=hashes)
+    return ValidatedStudy(study=study, rois=rois, tables=tables, hashes=hashes, voxels=voxels)
 
 
 def check_same_columns(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str, where: str) -> None:
