@@ -171,10 +171,10 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path,
     are read once for all of them.
 
     Args:
-        itk_threads: ITK's thread count in this process (None: ITK's default, every core).
-            Parallel workers use 1: the processes already share out the cores, and each ITK
-            filter (LoG, wavelet, resampling) starting threads on the others' cores made two
-            workers slower than one process per core.
+        itk_threads: ITK's thread count in this process (None: ITK's default, a thread per
+            core). Parallel workers use 1: the processes already share out the cores, and with
+            ITK's default every worker's filters (LoG, wavelet, resampling) would start a
+            thread on every core.
 
     Returns:
         ``(key, payload)`` per item; the payload written is ``{"features": {name: value}}`` or
