@@ -21,6 +21,18 @@ def test_deterministic_per_seed_and_independent_of_batch():
     assert not torch.equal(val.render_indices(torch.arange(16))[0], images)
 
 
+
+def test_redrawn_is_another_deterministic_set_of_the_split():
+    ds = ShapesOnTextures(num_classes=5, img_size=32, size=16, seed=3)
+    images = ds.render_indices(torch.arange(16))[0]
+    again = ShapesOnTextures(num_classes=5, img_size=32, size=16, seed=3).redrawn(1)
+    first = ds.redrawn(1).render_indices(torch.arange(16))[0]
+    assert torch.equal(again.render_indices(torch.arange(16))[0], first)
+    assert not torch.equal(first, images)
+    assert not torch.equal(ds.redrawn(2).render_indices(torch.arange(16))[0], first)
+    assert torch.equal(ds.redrawn(0).render_indices(torch.arange(16))[0], images)
+    assert (len(again), again.classes, again.split) == (16, ds.classes, "train")
+
 def test_masks_boxes_and_ranges():
     ds = ShapesOnTextures(num_classes=len(SHAPES), img_size=48, size=24, seed=0)
     images, masks, boxes = ds.render_indices(torch.arange(24))
@@ -74,6 +86,8 @@ def test_bad_arguments_name_the_problem():
         ShapesOnTextures(texture_correlation=1.5)
     with pytest.raises(ValueError, match="split"):
         ShapesOnTextures(split="training")
+    with pytest.raises(ValueError, match="draw"):
+        ShapesOnTextures(draw=-1)
     ds = ShapesOnTextures(num_classes=3, img_size=16, size=2)
     with pytest.raises(ValueError, match="texture_classes"):
         ds.render([0], [5], seed=0)

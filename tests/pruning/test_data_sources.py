@@ -19,6 +19,19 @@ def test_missing_paths_name_the_path_and_the_layout(tmp_path):
         build_data(DataSpec(name="imagenet"))
 
 
+
+def test_fresh_train_draws_new_images_after_the_first_epoch():
+    spec = dict(num_classes=3, img_size=16, train_size=8, val_size=4)
+    fixed, fresh = build_data(DataSpec(**spec)), build_data(DataSpec(**spec, fresh_train=True))
+
+    def epoch(data, e):
+        return torch.cat([im for im, _ in train_batches(data, 4, epoch=e, seed=0, device=torch.device("cpu"))])
+    assert torch.equal(epoch(fresh, 0), epoch(fixed, 0))
+    assert not torch.equal(epoch(fresh, 1), epoch(fixed, 1))
+    assert torch.equal(epoch(fresh, 1), epoch(build_data(DataSpec(**spec, fresh_train=True)), 1))
+    with pytest.raises(ValueError, match=r"data.fresh_train=true needs procedural data"):
+        build_data(DataSpec(name="imagefolder", root="anywhere", fresh_train=True))
+
 def test_imagefolder_batches(tmp_path):
     rng = np.random.default_rng(0)
     for split in ("train", "val"):

@@ -8,7 +8,9 @@ are biased towards texture", ICLR 2019); :meth:`ShapesOnTextures.render` draws a
 class's texture, which gives cue-conflict stimuli.
 
 Everything is rendered in torch, vectorized over the batch, on any device; an image depends only
-on the dataset's seed and its index (not on the batch it is rendered in), at any resolution.
+on the dataset's seed, split, draw and index (not on the batch it is rendered in), at any
+resolution. The data are unlimited: :meth:`ShapesOnTextures.redrawn` gives a split's ``k``-th
+independent set of images (fresh training images every epoch).
 """
 
 from __future__ import annotations
@@ -188,6 +190,8 @@ class ShapesOnTextures(Dataset):
         texture_correlation: probability in [0, 1] that an image's fill texture is its class's
             texture (otherwise a uniformly drawn class texture).
         split: ``"train"``, ``"val"``, ``"test"`` or ``"probe"``.
+        draw: which independent set of the split's images: 0 is the split itself, ``k > 0``
+            another ``size`` images from a random stream of their own (never equal to draw 0).
         scale: range of the shape's circumradius as a fraction of the image side.
         device: where images are rendered (``"cuda"`` renders on the GPU).
         cache: render the whole split once and keep it (as uint8) in memory.
@@ -206,7 +210,7 @@ class ShapesOnTextures(Dataset):
     """
 
     def __init__(self, num_classes: int = 6, img_size: int = 64, size: int = 1000, seed: int = 0,
-                 texture_correlation: float = 0.5, split: str = "train",
+                 texture_correlation: float = 0.5, split: str = "train", draw: int = 0,
                  scale: tuple[float, float] = (0.2, 0.38), device: str | torch.device = "cpu",
                  cache: bool = False, cache_dir: str | Path | None = None):
         if not 2 <= num_classes <= len(SHAPES):
@@ -219,6 +223,8 @@ class ShapesOnTextures(Dataset):
             raise ValueError(f"texture_correlation must be in [0, 1]; got {texture_correlation}")
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        if draw < 0:
+            raise ValueError(f"draw must be >= 0; got {draw}")
         if not 0.05 <= scale[0] <= scale[1] <= 0.5:
             raise ValueError(f"scale must satisfy 0.05 <= min <= max <= 0.5; got {tuple(scale)}")
         self.num_classes = int(num_classes)
@@ -227,11 +233,12 @@ class ShapesOnTextures(Dataset):
         self.seed = int(seed)
         self.texture_correlation = float(texture_correlation)
         self.split = split
+        self.draw = int(draw)
         self.scale = (float(scale[0]), float(scale[1]))
         self.device = torch.device(device)
         self.classes = SHAPES[: self.num_classes]
         self._table = tuple(t.to(self.device) for t in _texture_table(self.num_classes))
-        g = self._generator(self.seed, split)
+        g = self._generator(self.seed, split if self.draw == 0 else f"{split}/draw{self.draw}")
         labels = torch.randint(0, self.num_classes, (self.size,), generator=g)
         follow = torch.rand(self.size, generator=g) < self.texture_correlation
         other = torch.randint(0, self.num_classes, (self.size,), generator=g)
@@ -240,6 +247,18 @@ class ShapesOnTextures(Dataset):
         self._cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         if cache:
             self._cache = self._load_or_render(cache_dir)
+
+    def redrawn(self, draw: int) -> ShapesOnTextures:
+        """The same split with another set of images: draw ``draw`` (rendered per batch, not cached).
+
+        Example:
+            >>> ds = ShapesOnTextures(num_classes=4, img_size=16, size=8, seed=0)
+            >>> bool((ds.redrawn(1).render_indices(torch.arange(8))[0] != ds.render_indices(torch.arange(8))[0]).any())
+            True
+        """
+        return ShapesOnTextures(num_classes=self.num_classes, img_size=self.img_size, size=self.size,
+                                seed=self.seed, texture_correlation=self.texture_correlation,
+                                split=self.split, draw=draw, scale=self.scale, device=self.device)
 
     @property
     def labels(self) -> torch.Tensor:
@@ -353,7 +372,7 @@ class ShapesOnTextures(Dataset):
         if cache_dir is None:
             return self._render_all()
         key = json.dumps([CACHE_VERSION, self.num_classes, self.img_size, self.size, self.seed,
-                          self.texture_correlation, self.split, self.scale])
+                          self.texture_correlation, self.split, self.scale, self.draw])
         path = Path(cache_dir) / f"shapes-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
         if path.exists():
             images, masks, boxes = torch.load(path, map_location="cpu", weights_only=True)

@@ -35,6 +35,10 @@ class DataSpec:
         num_classes: procedural classes (folders have their own).
         train_size, val_size: procedural split sizes (0 on folders: all images).
         texture_correlation: procedural class-texture correlation.
+        fresh_train: procedural only: epoch ``e > 0`` trains on draw ``e`` of the train split
+            (:meth:`ShapesOnTextures.redrawn`), ``train_size`` images never seen before, so a
+            long schedule does not overfit a fixed set; epoch 0 (and so every one-epoch
+            retraining step) uses the split itself.
         scale: procedural shape radius range, fraction of the image side.
         seed: the procedural data seed (the same images for every sweep seed by default).
         cache: keep the rendered procedural splits in memory (uint8).
@@ -50,6 +54,7 @@ class DataSpec:
     train_size: int = 4000
     val_size: int = 1000
     texture_correlation: float = 0.5
+    fresh_train: bool = False
     scale: tuple[float, float] = (0.2, 0.38)
     seed: int = 0
     cache: bool = True
@@ -84,11 +89,14 @@ def build_data(spec: DataSpec, device: str | torch.device = "cpu") -> DataBundle
     """Build the data of ``spec`` (procedural splits are rendered on ``device``).
 
     Raises:
-        ValueError: an unknown source name or a missing root.
+        ValueError: an unknown source name, a missing root, ``fresh_train`` on on-disk data.
         FileNotFoundError: an on-disk source whose folder is missing (names the expected layout).
     """
     if spec.name not in SOURCES:
         raise ValueError(f"unknown data source {spec.name!r}; expected one of {', '.join(SOURCES)}")
+    if spec.fresh_train and spec.name != "shapes":
+        raise ValueError(f"data.fresh_train=true needs procedural data (data.name=shapes); "
+                         f"data.name={spec.name!r} has a fixed training set")
     if spec.name == "shapes":
         kwargs = dict(num_classes=spec.num_classes, img_size=spec.img_size, seed=spec.seed,
                       texture_correlation=spec.texture_correlation, scale=tuple(spec.scale),
@@ -132,7 +140,8 @@ def train_batches(bundle: DataBundle, batch_size: int, *, epoch: int, seed: int,
                   drop_last: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Shuffled, normalised ``(images, labels)`` training batches on ``device``.
 
-    The order depends only on ``(seed, epoch)``.
+    The order depends only on ``(seed, epoch)``; with ``fresh_train`` the images of epoch
+    ``e > 0`` are draw ``e`` of the procedural train split.
     """
     g = torch.Generator().manual_seed(seed * 100_003 + epoch)
     n = len(bundle.train)
@@ -140,6 +149,8 @@ def train_batches(bundle: DataBundle, batch_size: int, *, epoch: int, seed: int,
         raise ValueError(f"train.batch_size={batch_size} exceeds the {n} training images")
     if bundle.procedural:
         ds: ShapesOnTextures = bundle.train  # type: ignore[assignment]
+        if bundle.spec.fresh_train and epoch > 0:
+            ds = ds.redrawn(epoch)
         order = torch.randperm(n, generator=g)
         stop = n - n % batch_size if drop_last else n
         for i in range(0, stop, batch_size):
