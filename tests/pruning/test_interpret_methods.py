@@ -10,7 +10,12 @@ import timm
 import torch
 
 from robustlab.pruning.interpret import attribute, get_attribution, list_attributions
-from robustlab.pruning.interpret.layers import find_last_conv_block, vit_geometry
+from robustlab.pruning.interpret.layers import (
+    FeatureGrid,
+    feature_grid,
+    find_last_conv_block,
+    vit_geometry,
+)
 from robustlab.pruning.interpret.sanity import parameter_randomization_check, randomize_parameters
 
 warnings.filterwarnings("ignore", message=".*required_grads has been set automatically.*")
@@ -71,6 +76,45 @@ def test_last_conv_block_is_the_last_stage(cnn):
 
     tv = torchvision.models.resnet18(num_classes=3).eval()
     assert find_last_conv_block(tv, x)[0] == "layer4"
+
+
+def _small_resnet() -> torch.nn.Module:
+    """The sweep's small ResNet (conf/pruning/model/resnet_small.yaml: output stride 8), randomly initialised."""
+    torch.manual_seed(0)
+    return timm.create_model("resnet18", num_classes=6, channels=[16, 32, 64, 128], stem_width=16,
+                             output_stride=8).eval()
+
+
+def test_feature_grid_centres_resnet_cells_and_tiles_patch_grids():
+    import torchvision
+
+    x = torch.zeros(1, 3, 64, 64)
+    # "Same"-padded strided layers: cell i is centred on pixel stride * i (centre + 0.5).
+    assert feature_grid(_small_resnet(), "layer4", x) == FeatureGrid((0.5, 0.5), (8.0, 8.0))
+    assert feature_grid(torchvision.models.resnet18(num_classes=3).eval(), "layer4", x) == FeatureGrid((0.5, 0.5), (32.0, 32.0))
+    # Patchifying layers (kernel = stride, no padding) tile the image: a plain resize's grid.
+    patchify = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 4, stride=4), torch.nn.MaxPool2d(2))
+    assert feature_grid(patchify, "1", x) == FeatureGrid((4.0, 4.0), (8.0, 8.0))
+    # timm's avg_down shortcut disagrees with its block's padded strided convolution: plain grid.
+    assert feature_grid(timm.create_model("resnet10t", num_classes=4).eval(), "layer4", x) == FeatureGrid((16.0, 16.0), (32.0, 32.0))
+
+
+def test_gradcam_cells_sit_on_their_receptive_fields():
+    # The input gradient of one cell of the last stage is centred where feature_grid puts the
+    # cell, not where a plain resize draws it ((stride - 1) / 2 = 3.5 pixels further down-right).
+    model = _small_resnet()
+    x = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    store = {}
+    handle = model.layer4.register_forward_hook(lambda m, i, out: store.__setitem__("a", out))
+    model(x)
+    handle.remove()
+    grad = torch.autograd.grad(store["a"][:, :, 4, 4].sum(), x)[0].abs().sum(dim=(0, 1))
+    pixels = torch.arange(64) + 0.5
+    centre = torch.stack([(grad.sum(dim=1) * pixels).sum(), (grad.sum(dim=0) * pixels).sum()]) / grad.sum()
+    grid = feature_grid(model, "layer4", x.detach())
+    expected = torch.tensor([grid.origin[0] + 4 * grid.stride[0], grid.origin[1] + 4 * grid.stride[1]])
+    assert (centre - expected).abs().max() < 1.0, (centre, expected)
+    assert (centre - (4.5 * 8)).abs().min() > 2.5
 
 
 @pytest.mark.parametrize("method", ["saliency", "gradcam", "guided_gradcam", "integrated_gradients"])
@@ -164,7 +208,8 @@ def test_vit_methods_batched_equals_per_image(vit, method):
 
 
 def test_parameter_randomisation_changes_gradcam(cnn):
-    x, t = _batch(3, 32, seed=3)
+    # 64 px: a 2 x 2 last stage (at 32 px it is 1 x 1 and every Grad-CAM map is constant).
+    x, t = _batch(3, 64, seed=3)
     clone = randomize_parameters(cnn, seed=0)
     assert all(p.shape == q.shape for p, q in zip(cnn.parameters(), clone.parameters(), strict=True))
     assert not torch.equal(next(cnn.parameters()), next(clone.parameters()))

@@ -85,6 +85,97 @@ def find_last_conv_block(model: nn.Module, images: torch.Tensor) -> tuple[str, n
 
 
 @dataclass(frozen=True)
+class FeatureGrid:
+    """Where the cells of a CNN feature map lie on the input image.
+
+    Cell ``(i, j)`` is centred at ``(origin[0] + i * stride[0], origin[1] + j * stride[1])`` input
+    pixels, pixel ``k`` spanning ``[k, k + 1)``. A plain resize of the map assumes
+    ``origin = stride / 2`` (cells tiling the image); that holds for patchifying layers (kernel =
+    stride, no padding: ViT, VGG's pools), not for the "same"-padded strided convolutions and
+    pools of ResNets, whose cells are centred ``(stride - 1) / 2`` pixels further up and left.
+    """
+
+    origin: tuple[float, float]
+    stride: tuple[float, float]
+
+
+_SPATIAL = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
+
+
+def feature_grid(model: nn.Module, layer: str, images: torch.Tensor) -> FeatureGrid:
+    """The :class:`FeatureGrid` of the output of ``model``'s module ``layer`` on ``images``.
+
+    Receptive-field arithmetic (Araujo et al., "Computing receptive fields of convolutional
+    neural networks", Distill 2019): a layer of kernel ``k``, stride ``s``, padding ``p`` and
+    dilation ``d`` centres output ``u`` on input index ``s * u + d * (k - 1) / 2 - p``, so that
+    after layers ``1..L`` the cell ``u`` is centred on input index
+    ``S * u + sum_l (d_l (k_l - 1) / 2 - p_l) * S_(l-1)``, ``S_l`` the product of the first ``l``
+    strides (``S_(l-1)`` input pixels per cell of layer ``l``'s input). A forward pass on
+    ``images[:1]`` records the convolutions and pools that run until ``layer`` completes; only
+    those that change the map size shift the centres (a size-preserving layer has
+    ``p = d (k - 1) / 2``), and parallel branches that change it alike (a residual block's
+    strided convolution and strided shortcut) count once. Where such branches disagree (e.g. an
+    average-pooled shortcut beside a padded strided convolution, timm's ``avg_down``), no single
+    centre exists and the plain-resize grid (``origin = stride / 2``) is returned.
+
+    Args:
+        model: a CNN.
+        layer: name of the module (as in ``model.named_modules()``) whose 4-D output is mapped.
+        images: ``(B, C, H, W)`` inputs on the model's device (only the first is used).
+
+    Returns:
+        The grid of ``layer``'s output map on ``images``' pixels.
+    """
+    target = model.get_submodule(layer)
+    shifts: dict[tuple[int, int, int], set[float]] = {}
+    out_hw: list[tuple[int, int]] = []
+    done = [False]
+    handles = []
+
+    def record(m: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        if done[0] or not isinstance(out, torch.Tensor) or out.ndim != 4:
+            return
+        size_in = inputs[0].shape[-2:]
+        for axis in (0, 1):
+            n_in, n_out = int(size_in[axis]), int(out.shape[-2 + axis])
+            if n_in == n_out:
+                continue
+            k, s, p, d = (_pair(getattr(m, name, 1))[axis] for name in ("kernel_size", "stride", "padding", "dilation"))
+            pixels_per_input_cell = images.shape[-2 + axis] / n_in
+            shifts.setdefault((axis, n_in, n_out), set()).add((d * (k - 1) / 2 - p) * pixels_per_input_cell)
+
+    def finish(m: nn.Module, inputs: object, out: torch.Tensor) -> None:
+        if not done[0]:
+            out_hw.append((int(out.shape[-2]), int(out.shape[-1])))
+            done[0] = True
+
+    for module in model.modules():
+        if isinstance(module, _SPATIAL):
+            handles.append(module.register_forward_hook(record))
+    handles.append(target.register_forward_hook(finish))
+    try:
+        with torch.no_grad():
+            model(images[:1])
+    finally:
+        for h in handles:
+            h.remove()
+    if not out_hw:
+        raise ValueError(f"module {layer!r} did not run in the forward pass of {type(model).__name__}")
+    stride = (images.shape[-2] / out_hw[0][0], images.shape[-1] / out_hw[0][1])
+    if any(len(v) > 1 for v in shifts.values()):
+        return FeatureGrid(origin=(stride[0] / 2, stride[1] / 2), stride=stride)
+    # Cell 0 is centred on input index sum(shifts), whose pixel centre is 0.5 further.
+    origin = tuple(0.5 + sum(next(iter(v)) for (a, _, _), v in shifts.items() if a == axis) for axis in (0, 1))
+    return FeatureGrid(origin=(origin[0], origin[1]), stride=stride)
+
+
+def _pair(value: int | str | tuple[int, ...]) -> tuple[int, int]:
+    if isinstance(value, str):  # padding "valid" (a "same"-padded layer keeps the size: not asked)
+        return (0, 0)
+    return (int(value), int(value)) if isinstance(value, int) else (int(value[0]), int(value[-1]))
+
+
+@dataclass(frozen=True)
 class VitGeometry:
     """Token layout of a ViT: ``num_prefix_tokens`` (CLS, registers) then a ``grid`` of patches."""
 

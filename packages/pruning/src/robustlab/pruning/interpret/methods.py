@@ -24,8 +24,10 @@ from torch import nn
 
 from robustlab.common.registry import lookup
 from robustlab.pruning.interpret.layers import (
+    FeatureGrid,
     attention_weights,
     capture_vit_qk,
+    feature_grid,
     find_last_conv_block,
     model_device,
     vit_blocks,
@@ -111,8 +113,31 @@ def attribute(name: str, model: nn.Module, images: torch.Tensor, targets: torch.
 
 
 def _upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``(N, h, w)`` -> ``(N, H, W)`` by bilinear interpolation (as pytorch-grad-cam and Captum)."""
+    """``(N, h, w)`` -> ``(N, H, W)`` by bilinear interpolation (as pytorch-grad-cam and Captum).
+
+    Right for patch grids (cell ``i`` covering pixels ``[s i, s (i + 1))``); CNN maps go through
+    :func:`_to_input`.
+    """
     return F.interpolate(maps[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+def _to_input(maps: torch.Tensor, grid: FeatureGrid, size: tuple[int, int]) -> torch.Tensor:
+    """``(N, h, w)`` -> ``(N, H, W)``: bilinear between the cells' receptive-field centres.
+
+    Pixel ``(y, x)`` (centre ``(y + 0.5, x + 0.5)``) takes the map's value at cell coordinates
+    ``((y + 0.5 - origin) / stride)``, clamped to the outermost cells as a resize clamps; with
+    ``origin = stride / 2`` this is :func:`_upsample`. A ResNet's cells are centred
+    ``(stride - 1) / 2`` pixels up and left of where a plain resize draws them
+    (:class:`~robustlab.pruning.interpret.layers.FeatureGrid`).
+    """
+    n, h, w = maps.shape
+    coords = []
+    for axis, (cells, pixels) in enumerate(((h, size[0]), (w, size[1]))):
+        t = (torch.arange(pixels, device=maps.device, dtype=torch.float32) + 0.5 - grid.origin[axis]) / grid.stride[axis]
+        coords.append((2.0 * t + 1.0) / cells - 1.0)  # grid_sample's align_corners=False units
+    gy, gx = torch.meshgrid(coords[0], coords[1], indexing="ij")
+    where = torch.stack([gx, gy], dim=-1).expand(n, -1, -1, -1)
+    return F.grid_sample(maps[:, None], where, mode="bilinear", padding_mode="border", align_corners=False)[:, 0]
 
 
 @register_attribution("saliency")
@@ -193,14 +218,15 @@ def _vit_token_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Te
 
 def _gradcam_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, arch: str,
                   target_layer: str | None) -> torch.Tensor:
-    """Grad-CAM at feature resolution, ``(N, h, w)``, ReLU applied."""
+    """Grad-CAM at input resolution, ``(N, H, W)``, ReLU applied."""
+    size = (int(images.shape[-2]), int(images.shape[-1]))
     if arch == "vit":
-        return _vit_token_gradcam(model, images, targets)
+        return _upsample(_vit_token_gradcam(model, images, targets), size)
     from captum.attr import LayerGradCam
 
-    layer = model.get_submodule(target_layer) if target_layer else find_last_conv_block(model, images)[1]
-    cam = LayerGradCam(model, layer).attribute(images, target=targets, relu_attributions=True)
-    return cam[:, 0]
+    name = target_layer or find_last_conv_block(model, images)[0]
+    cam = LayerGradCam(model, model.get_submodule(name)).attribute(images, target=targets, relu_attributions=True)
+    return _to_input(cam[:, 0], feature_grid(model, name, images), size)
 
 
 @register_attribution("gradcam")
@@ -210,10 +236,14 @@ def gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, ar
 
     CNN: ``A`` is the last convolutional block (found by
     :func:`~robustlab.pruning.interpret.layers.find_last_conv_block`, or ``target_layer``),
-    computed with Captum ``LayerGradCam``. ViT: ``A`` is the patch tokens entering the last
-    block's attention, reshaped to the patch grid. Upsampled bilinearly to the input size.
+    computed with Captum ``LayerGradCam``, and interpolated bilinearly between its cells'
+    receptive-field centres (:func:`~robustlab.pruning.interpret.layers.feature_grid`; a plain
+    resize, as pytorch-grad-cam and Captum do, draws a ResNet's map ``(stride - 1) / 2`` pixels
+    down and right of its features: 3.5 pixels, half a cell, for an 8 x 8 map of a 64 px image).
+    ViT: ``A`` is the patch tokens entering the last block's attention, reshaped to the patch
+    grid and resized bilinearly.
     """
-    return _upsample(_gradcam_maps(model, images, targets, arch, target_layer), images.shape[-2:])
+    return _gradcam_maps(model, images, targets, arch, target_layer)
 
 
 @register_attribution("guided_gradcam")
@@ -228,7 +258,7 @@ def guided_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor
     """
     from captum.attr import GuidedBackprop
 
-    cam = _upsample(_gradcam_maps(model, images, targets, arch, target_layer), images.shape[-2:])
+    cam = _gradcam_maps(model, images, targets, arch, target_layer)
     guided = GuidedBackprop(model).attribute(images, target=targets)
     return (guided * cam[:, None]).abs().amax(dim=1)
 
