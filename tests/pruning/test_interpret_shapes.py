@@ -1,15 +1,16 @@
 """On the procedural data, the sweep's small ResNet trained briefly: localisation checks.
 
-The model is the sweep's dense small ResNet (conf/pruning/model/resnet_small.yaml) trained
-with the sweep's own training loop for 48 SGD steps on data whose fill texture always follows
-the class (``texture_correlation=1``, learnt in a few dozen steps; the evidence then lies on
-the object).
+The model is the sweep's dense small ResNet (conf/pruning/model/resnet_small.yaml: output
+stride 8, so its last stage is an 8 x 8 map at 64 px) trained with the sweep's own training loop
+for 32 SGD steps on data whose fill texture always follows the class (``texture_correlation=1``,
+learnt in a few dozen steps; the evidence then lies on the object).
 
-Known limit (strict xfail below): at 64 px the last stage of this ResNet is a 2 x 2 map, and
-a bilinearly upsampled 2 x 2 Grad-CAM cannot reach a pointing game of 0.8 even as an oracle
-(the object's share of each cell scores 0.50 on these images; a 4 x 4 map 0.93). Object
-discovery is likewise run on ``layer2`` (8 x 8 patches): on the 2 x 2 last stage a box is a
-quadrant.
+Grad-CAM must point at the object (pointing game at least 0.8), which the 8 x 8 last stage
+allows (on a 2 x 2 one even the object's share of each cell, as an oracle, scores 0.50). The map
+is drawn on its cells' receptive-field centres
+(:func:`robustlab.pruning.interpret.layers.feature_grid`): here 1.00, against 0.91 for a plain
+resize, which misplaces them by 3.5 pixels. Object discovery runs on ``layer2`` (8 x 8
+patches), as the sweep's quick evaluation does.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def trained():
 
     seed_everything(0)
     conf = yaml.safe_load(CONF.read_text())
-    data = build_data(DataSpec(num_classes=6, img_size=64, train_size=1536, val_size=128,
+    data = build_data(DataSpec(num_classes=6, img_size=64, train_size=1024, val_size=128,
                                texture_correlation=1.0, seed=0))
     model = create_model(ModelSpec(conf["name"], num_classes=6, img_size=64, kwargs=conf["kwargs"]))
     train(model, data, TrainSpec(epochs=2, batch_size=64, lr=0.1, warmup_epochs=0.2, progress=False),
@@ -61,12 +62,11 @@ def test_the_model_learnt_the_task(trained):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="a 2 x 2 last stage bounds the pointing game of Grad-CAM at 0.50 "
-                   "(module docstring)")
 def test_gradcam_points_at_the_object(trained):
     model, batch = trained
     maps = attribute("gradcam", model, batch.images, batch.labels, arch="cnn")
-    assert np.nanmean(pointing_game(maps, batch.masks)) >= 0.8
+    score = np.nanmean(pointing_game(maps, batch.masks))
+    assert score >= 0.8, f"Grad-CAM pointing game {score:.3f} on {len(batch.labels)} held-out images"
 
 
 @pytest.mark.slow
