@@ -22,7 +22,8 @@ TARGET_RATIO = 0.7
 def small_resnet() -> torch.nn.Module:
     """The ``resnet_small`` model of ``conf/pruning/model/resnet_small.yaml`` at 64 px."""
     torch.manual_seed(0)
-    spec = ModelSpec("resnet18", num_classes=6, img_size=64, kwargs={"channels": (16, 32, 64, 128), "stem_width": 16})
+    spec = ModelSpec("resnet18", num_classes=6, img_size=64, kwargs={"channels": (16, 32, 64, 128), "stem_width": 16,
+                                                                    "output_stride": 8})
     return create_model(spec).eval()
 
 
