@@ -68,12 +68,7 @@ def find_last_conv_block(model: nn.Module, images: torch.Tensor) -> tuple[str, n
             if isinstance(out, torch.Tensor) and out.ndim == 4:
                 completed.append((next(counter), name))
         handles.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model(images[:1])
-    finally:
-        for h in handles:
-            h.remove()
+    _forward_once(model, images, handles)
     if not completed:
         raise ValueError(
             f"{type(model).__name__} produces no 4-D feature map: Grad-CAM and CNN patch features "
@@ -153,12 +148,7 @@ def feature_grid(model: nn.Module, layer: str, images: torch.Tensor) -> FeatureG
         if isinstance(module, _SPATIAL):
             handles.append(module.register_forward_hook(record))
     handles.append(target.register_forward_hook(finish))
-    try:
-        with torch.no_grad():
-            model(images[:1])
-    finally:
-        for h in handles:
-            h.remove()
+    _forward_once(model, images, handles)
     if not out_hw:
         raise ValueError(f"module {layer!r} did not run in the forward pass of {type(model).__name__}")
     stride = (images.shape[-2] / out_hw[0][0], images.shape[-1] / out_hw[0][1])
@@ -167,6 +157,17 @@ def feature_grid(model: nn.Module, layer: str, images: torch.Tensor) -> FeatureG
     # Cell 0 is centred on input index sum(shifts), whose pixel centre is 0.5 further.
     origin = tuple(0.5 + sum(next(iter(v)) for (a, _, _), v in shifts.items() if a == axis) for axis in (0, 1))
     return FeatureGrid(origin=(origin[0], origin[1]), stride=stride)
+
+
+def _forward_once(model: nn.Module, images: torch.Tensor,
+                  handles: list[torch.utils.hooks.RemovableHandle]) -> None:
+    """Run ``model`` on ``images[:1]`` without gradients, then remove the hooks ``handles``."""
+    try:
+        with torch.no_grad():
+            model(images[:1])
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def _pair(value: int | str | tuple[int, ...]) -> tuple[int, int]:
