@@ -78,7 +78,7 @@ def test_a_corrupt_feature_entry_is_extracted_again_before_any_restore(first, tm
     pd.testing.assert_frame_equal(again.features, first.features)
 
 
-def test_chunks_keep_one_acquisition_and_balance_workers(tmp_path):
+def test_chunks_keep_one_acquisition_in_order_largest_first(tmp_path):
     def item(acq, roi):
         return WorkItem(acq, str(roi), roi, tmp_path / f"{acq}.nii", tmp_path / f"{acq}_m.nii",
                         tmp_path / "p.yaml", None, f"{acq}-{roi}")
@@ -91,8 +91,12 @@ def test_chunks_keep_one_acquisition_and_balance_workers(tmp_path):
     assert max(len(c) for c in chunk_items(items * 10, n_workers=1)) == 8
     sized = [dataclasses.replace(it, voxels=int(it.roi) * (1 + (it.acquisition == "b")))
              for it in items]
-    costs = [sum(it.voxels for it in c) for c in chunk_items(sized, n_workers=2)]
-    assert costs == sorted(costs, reverse=True) and costs[0] == 2 * (11 + 10 + 9)
+    chunks = chunk_items(sized, n_workers=2)
+    assert [c[0].acquisition for c in chunks] == ["a"] * 4 + ["b"] * 4 + ["c"] * 4
+    for acq in "abc":
+        costs = [sum(it.voxels for it in c) for c in chunks if c[0].acquisition == acq]
+        assert costs == sorted(costs, reverse=True)
+    assert sum(it.voxels for it in chunks[4]) == 2 * (11 + 10 + 9)
 
 
 def test_extraction_workers_do_not_import_pandas():

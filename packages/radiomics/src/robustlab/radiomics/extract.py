@@ -3,18 +3,24 @@
 Each work item is extracted by ``radiomics.featureextractor.RadiomicsFeatureExtractor`` with
 the acquisition's parameter file, in a joblib worker that writes its cache entry itself: a run
 stopped half-way keeps everything already extracted. A worker task is a few ROIs of one
-acquisition, whose image is read once. A ROI that pyradiomics refuses (e.g. too
-small for its settings) is cached as a failure with its error and the other ROIs go on.
+acquisition, whose image is read, normalized and boxed once (:mod:`robustlab.radiomics.regions`).
+A ROI that pyradiomics refuses (e.g. too small for its settings) is cached as a failure with
+its error and the other ROIs go on. pyradiomics' diagnostics (``additionalInfo``) are not
+computed: they are not features, and they hash and summarise the whole image for every ROI.
 
 The texture test's items are the same ROIs with the voxel intensities inside the ROI shuffled
-by a seeded permutation before extraction (the perturbation is part of the cache key).
+by a seeded permutation before extraction (the perturbation is part of the cache key); on a
+prepared acquisition the shuffling permutes the normalized voxels of the crop, so the shuffled
+ROI holds exactly the original ROI's values.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import zlib
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +28,13 @@ from typing import Any
 import numpy as np
 
 from robustlab.radiomics.cache import FeatureCache, make_key
+from robustlab.radiomics.regions import PreparedAcquisition, crop_settings, shareable
 from robustlab.radiomics.study import ValidatedStudy, file_hash
 
 log = logging.getLogger(__name__)
-_EXTRACTORS: dict[str, Any] = {}  # one extractor per parameter file and worker process
+_EXTRACTORS: dict[tuple[str, bool], Any] = {}  # per parameter file, crop or not, and process
+# The acquisition this process read last, kept for its next task (one entry: an image's size).
+_LOADED: dict[tuple[Path, Path, Path], _Source] = {}
 
 
 @dataclass(frozen=True)
@@ -137,13 +146,18 @@ def shard_items(items: Sequence[WorkItem], shard: tuple[int, int]) -> list[WorkI
     return [it for j, it in enumerate(items) if j % n == i]
 
 
-def _extractor(params: Path) -> Any:
+def _extractor(params: Path, crop: bool = False) -> Any:
+    """The extractor of a parameter file, diagnostics off; ``crop``: for a prepared crop."""
     from radiomics.featureextractor import RadiomicsFeatureExtractor
 
     quiet_pyradiomics()
-    key = str(params)
+    key = (str(params), crop)
     if key not in _EXTRACTORS:
-        _EXTRACTORS[key] = RadiomicsFeatureExtractor(str(params))
+        extractor = RadiomicsFeatureExtractor(str(params))
+        extractor.settings["additionalInfo"] = False
+        if crop:
+            extractor.settings.update(crop_settings(extractor.settings))
+        _EXTRACTORS[key] = extractor
     return _EXTRACTORS[key]
 
 
@@ -167,8 +181,9 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path,
                   itk_threads: int | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Extract items with pyradiomics and write each one's cache entry (features or error).
 
-    A worker gets items of one acquisition (see :func:`chunk_items`): the image and its mask
-    are read once for all of them.
+    A task holds items of one acquisition (see :func:`chunk_items`): the image and its mask
+    are read, and where exact prepared (:class:`~robustlab.radiomics.regions.PreparedAcquisition`),
+    once for all of them, and kept for the process's next task of the same acquisition.
 
     Args:
         itk_threads: ITK's thread count in this process (None: ITK's default, a thread per
@@ -182,24 +197,20 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path,
     """
     import SimpleITK as sitk
 
-    from robustlab.radiomics.study import read_image
-
     if itk_threads is not None:
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(itk_threads)
     cache = FeatureCache(cache_root)
-    loaded: dict[tuple[Path, Path], tuple[Any, Any]] = {}
     out = []
     for item in items:
         try:
-            pair = (item.image, item.mask)
-            if pair not in loaded:
-                where = f"acquisition {item.acquisition!r}"
-                loaded = {pair: (read_image(item.image, where), read_image(item.mask, where))}
-            image, mask = loaded[pair]
+            source = (item.image, item.mask, item.params)
+            if source not in _LOADED:
+                _LOADED.clear()
+                _LOADED[source] = _Source(item)
+            image, mask, extractor = _LOADED[source].roi(item)
             if item.shuffle_seed is not None:
-                image = shuffle_roi(image, sitk.Cast(mask, sitk.sitkInt64), item.label,
-                                    item.shuffle_seed)
-            result = _extractor(item.params).execute(image, mask, label=item.label)
+                image = shuffle_roi(image, mask, item.label, item.shuffle_seed)
+            result = extractor.execute(image, mask, label=item.label)
             features = {k: float(v) for k, v in result.items() if not k.startswith("diagnostics_")}
             payload: dict[str, Any] = {"features": features}
         except Exception as exc:  # noqa: BLE001 - any pyradiomics error is the ROI's recorded failure
@@ -209,24 +220,99 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path,
     return out
 
 
-def chunk_items(items: Sequence[WorkItem], n_workers: int, largest: int = 8) -> list[list[WorkItem]]:
-    """Split items into worker tasks of one acquisition (image and mask), largest first.
+class _Source:
+    """An acquisition's image and mask, read once, prepared once where that is exact."""
 
-    A task reads its image once; tasks are small enough (about eight per worker, at most
-    ``largest`` items) that the workers finish together and the progress bar moves. Within an
-    acquisition, items are grouped by size, and tasks are returned in decreasing total voxel
-    count (longest processing time first: the last tasks, which decide when the slowest worker
-    finishes, are the cheapest).
+    def __init__(self, item: WorkItem) -> None:
+        from robustlab.radiomics.study import read_image
+
+        where = f"acquisition {item.acquisition!r}"
+        self.image, self.mask = read_image(item.image, where), read_image(item.mask, where)
+        self.prepared: PreparedAcquisition | None = None
+        settings = _extractor(item.params).settings
+        if shareable(settings):
+            try:
+                self.prepared = PreparedAcquisition(self.image, self.mask, settings)
+            except (RuntimeError, ValueError):
+                log.debug("%s: extracting ROI by ROI", where, exc_info=True)  # pyradiomics says why
+
+    def roi(self, item: WorkItem) -> tuple[Any, Any, Any]:
+        """Image, mask and extractor for ``item``: a prepared crop, or the whole image."""
+        if self.prepared is not None and item.label in self.prepared.boxes:
+            return (*self.prepared.crop(item.label), _extractor(item.params, crop=True))
+        return self.image, self.mask, _extractor(item.params)
+
+
+def chunk_items(items: Sequence[WorkItem], n_workers: int, largest: int = 8) -> list[list[WorkItem]]:
+    """Split items into tasks of one acquisition (image, mask, parameter file).
+
+    Tasks are small (about eight per worker, at most ``largest`` items), so that the processes
+    finish together and the progress bar moves. They come acquisition by acquisition, so that a
+    process usually finds its next task's acquisition already prepared, and largest first
+    within an acquisition, so that the last tasks, which decide when the slowest process
+    finishes, are the cheapest.
     """
     size = min(largest, max(1, -(-len(items) // (8 * max(1, n_workers)))))
-    groups: dict[tuple[Path, Path], list[WorkItem]] = {}
+    groups: dict[tuple[Path, Path, Path], list[WorkItem]] = {}
     for it in items:
-        groups.setdefault((it.image, it.mask), []).append(it)
+        groups.setdefault((it.image, it.mask, it.params), []).append(it)
     chunks = []
     for group in groups.values():
         group = sorted(group, key=lambda it: -it.voxels)
         chunks += [group[i:i + size] for i in range(0, len(group), size)]
-    return sorted(chunks, key=lambda c: -sum(it.voxels for it in c))
+    return chunks
+
+
+def _in_parallel(chunks: Sequence[list[WorkItem]], cache_root: Path,
+                 n_processes: int) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Yield the results of every chunk, extracted by this process and ``n_processes - 1`` workers.
+
+    This process has pyradiomics imported and the first acquisition's parameter file parsed, so
+    it extracts at once, while the loky workers start (a fresh worker spends about 0.7 s
+    importing NumPy, SimpleITK and pyradiomics); joblib's ``Parallel`` would leave it waiting.
+    A worker is handed its next chunk the moment it returns one (a done-callback), so every
+    process stays busy until the queue is empty. ITK runs one thread per process meanwhile.
+    """
+    import SimpleITK as sitk
+    from joblib.externals.loky import get_reusable_executor
+
+    todo = deque(chunks)  # popleft and appendleft are atomic: this thread and the callbacks share it
+    returned: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    executor = get_reusable_executor(max_workers=n_processes - 1)
+
+    def feed(finished: Any = None) -> None:
+        if finished is not None:
+            returned.put(finished)
+        try:
+            chunk = todo.popleft()
+        except IndexError:
+            return
+        try:
+            executor.submit(extract_items, chunk, cache_root, 1).add_done_callback(feed)
+        except Exception:  # noqa: BLE001 - a broken pool: this process takes the chunk back
+            log.warning("a worker could not take a task; extracting it here", exc_info=True)
+            todo.appendleft(chunk)
+
+    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    received = 0
+    try:
+        for _ in range(n_processes - 1):
+            feed()
+        while received < len(chunks):
+            try:
+                chunk = todo.popleft()
+            except IndexError:
+                received += 1
+                yield returned.get().result()
+                continue
+            received += 1
+            yield extract_items(chunk, cache_root, 1)
+            while not returned.empty():
+                received += 1
+                yield returned.get().result()
+    finally:
+        todo.clear()  # on an error or an interrupt, the callbacks hand out nothing more
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
 
 def extract(
@@ -239,7 +325,8 @@ def extract(
     Args:
         items: the work items.
         cache: the cache the workers write to.
-        n_jobs: joblib workers (-1: all cores; 1: in this process).
+        n_jobs: processes extracting at once: this one and ``n_jobs - 1`` loky workers
+            (-1: one per core; 1: this process alone).
         progress: show a tqdm progress bar.
 
     Returns:
@@ -247,7 +334,7 @@ def extract(
         items extracted now, "failed": failures among them}``, and key -> payload of every
         item (each cache entry read and verified once).
     """
-    from joblib import Parallel, delayed, effective_n_jobs
+    from joblib import effective_n_jobs
     from tqdm.auto import tqdm
 
     payloads: dict[str, dict[str, Any]] = {}
@@ -261,15 +348,20 @@ def extract(
     if not todo:
         return counts, payloads
     quiet_pyradiomics()
-    workers = effective_n_jobs(n_jobs)
-    chunks = chunk_items(todo, workers)
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(extract_items)(chunk, cache.root, 1 if workers > 1 else None) for chunk in chunks)
-    with tqdm(total=len(todo), desc="extract", unit="ROI", disable=not progress) as bar:
-        for done in jobs:
-            for key, payload in done:
-                payloads[key] = payload
-                counts["extracted"] += 1
-                counts["failed"] += "error" in payload
-            bar.update(len(done))
+    processes = effective_n_jobs(n_jobs)
+    chunks = chunk_items(todo, processes)
+    if processes > 1:
+        jobs = _in_parallel(chunks, cache.root, processes)
+    else:
+        jobs = (extract_items(chunk, cache.root) for chunk in chunks)
+    try:
+        with tqdm(total=len(todo), desc="extract", unit="ROI", disable=not progress) as bar:
+            for done in jobs:
+                for key, payload in done:
+                    payloads[key] = payload
+                    counts["extracted"] += 1
+                    counts["failed"] += "error" in payload
+                bar.update(len(done))
+    finally:
+        _LOADED.clear()
     return counts, payloads
