@@ -215,3 +215,16 @@ def test_average_is_spearman_brown_of_single(x):
         single = icc(x, model, type_, "single").value
         average = icc(x, model, type_, "average").value
         np.testing.assert_allclose(average, k * single / (1 + (k - 1) * single), rtol=1e-7, atol=1e-7)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_agreement_interval_near_zero_satterthwaite_df_reaches_its_limit():
+    # ICC(A,1) = -1/7 (+ d) with n = 3, k = 2, MS_C / MS_E = 10 puts Satterthwaite's v near 0,
+    # where the F quantile F_U overflows; both bounds tend to -n MS_E / (k MS_C + (kn-k-n) MS_E).
+    from robustlab.common.stats.icc import _agreement_interval
+
+    n, ms_r, ms_c, ms_e = np.array([3.0]), np.array([2.0]), np.array([10.0]), np.array([1.0])
+    limit = -3.0 / (2 * 10.0 + (6 - 2 - 3) * 1.0)
+    for d in (1e-6, 1e-12):
+        lo, hi = _agreement_interval(np.array([-1 / 7 + d]), ms_r, ms_c, ms_e, n, 2, 0.05)
+        np.testing.assert_allclose([lo[0], hi[0]], [limit, limit], rtol=1e-5)

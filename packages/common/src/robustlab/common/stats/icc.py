@@ -227,7 +227,10 @@ def _agreement_interval(
     v = v_num / v_den
     f_u = _st.f.ppf(1 - alpha / 2, n - 1, v)
     f_l = _st.f.ppf(1 - alpha / 2, v, n - 1)
-    lo = n * (ms_r - f_u * ms_e) / (f_u * (k * ms_c + (k * n - k - n) * ms_e) + n * ms_r)
+    # McGraw and Wong's lower bound n (MS_R - F_U MS_E) / (F_U (k MS_C + (kn - k - n) MS_E) + n MS_R),
+    # divided through by F_U: with few Satterthwaite degrees of freedom F_U reaches 1e300 and
+    # F_U MS_C overflows, where this form tends to its limit -n MS_E / (k MS_C + (kn - k - n) MS_E).
+    lo = n * (ms_r / f_u - ms_e) / (k * ms_c + (k * n - k - n) * ms_e + n * ms_r / f_u)
     hi = n * (f_l * ms_r - ms_e) / (k * ms_c + (k * n - k - n) * ms_e + n * f_l * ms_r)
     return lo, hi
 
