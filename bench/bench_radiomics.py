@@ -4,14 +4,17 @@
    a synthetic one of 4 acquisitions x 8 small square inserts = 32 ROIs, and two repeated
    scans of the digital phantom's `paper` protocol (2 x 16 = 32 ROIs at the published sizes):
    `n_jobs=1` vs `n_jobs=2` (target: >= 1.7x on 2 cores), and pyradiomics' own batch command
-   line on the same ROIs with `--jobs 2` (target: ours no slower).
-   The n_jobs=1 line also prints its CPU time: pyradiomics' ITK filters run threads, so one
-   process keeps more than one core busy, which bounds what two processes can gain.
+   line on the same ROIs with `--jobs 2` (target: ours no slower). n_jobs=1 and n_jobs=2 run
+   in `--repeats` interleaved pairs (a shared machine's speed drifts by tens of percent within
+   a minute; the bench prints how much): medians are printed, and the speed-up is the median
+   of the pairs' ratios.
+   The n_jobs=1 line also prints how many cores it kept busy: pyradiomics' ITK filters run
+   threads, and one process using more than one core bounds what two processes can gain.
 2. A cached rerun of each study: extracts nothing (target: >= 50x faster than the first run).
 3. Analysis alone: 944 features x 40 comparisons (ICC/CCC, bands, summary), shape dependence
    and selection (target: < 2 s).
 
-Run: `.venv/bin/python bench/bench_radiomics.py [--rois-per-acquisition 8] [--keep DIR]`.
+Run: `.venv/bin/python bench/bench_radiomics.py [--rois-per-acquisition 8] [--repeats 5] [--keep DIR]`.
 """
 
 from __future__ import annotations
@@ -86,28 +89,13 @@ def phantom_study(root: Path) -> Path:
                           progress=False)
 
 
-def bench_extraction(work: Path, study: Path, label: str) -> None:
-    from joblib.externals.loky import get_reusable_executor
-
-    from robustlab.radiomics.pipeline import run_study
+def pyradiomics_batch(work: Path, study: Path) -> tuple[list[str], int]:
+    """pyradiomics' own batch command line over the study's ROIs (``--jobs 2``), and the ROI count."""
     from robustlab.radiomics.study import extraction_dir, load_study, validate_study
 
-    kw = dict(progress=False, texture=False, report=False)
-    cpu0 = time.process_time()  # this process and its threads (ITK's filters run threads)
-    seq, t_seq = timed(run_study, study, work / "seq", n_jobs=1, cache_dir=work / "cache1", **kw)
-    cpu_seq = time.process_time() - cpu0
-    # cold workers, as in a fresh command-line run (joblib keeps its workers for reuse)
-    get_reusable_executor(max_workers=2).shutdown(wait=True)
-    par, t_par = timed(run_study, study, work / "par", n_jobs=2, cache_dir=work / "cache2", **kw)
-    # the rerun repeats the first (n_jobs=1) run: same study, settings and cache
-    rerun, t_rerun = timed(run_study, study, work / "rerun", n_jobs=1, cache_dir=work / "cache1", **kw)
-    n = seq.counts["extracted"]
-    assert par.counts["extracted"] == n and rerun.counts["extracted"] == 0, (par.counts, rerun.counts)
-    pd.testing.assert_frame_equal(seq.features, par.features)
-
-    # the same ROIs through pyradiomics' own batch command line
     validated = validate_study(load_study(study))
     batch, params = work / "batch.csv", extraction_dir() / "paper2d.yaml"
+    n = 0
     with open(batch, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["Image", "Mask", "Label"])
@@ -116,22 +104,84 @@ def bench_extraction(work: Path, study: Path, label: str) -> None:
                 raise ValueError(f"{aid}: the bench extracts paper2d studies only")
             for roi in validated.rois[aid]:
                 w.writerow([acq.image, acq.mask, roi])
+                n += 1
     exe = Path(sys.executable).with_name("pyradiomics")
-    cmd = [str(exe), str(batch), "--jobs", "2", "-o", str(work / "batch_out.csv"), "-f", "csv",
-           "-p", str(params)]
-    _, t_batch = timed(subprocess.run, cmd, check=True, capture_output=True)
-    out = pd.read_csv(work / "batch_out.csv")
-    assert len(out) == n, f"pyradiomics batch gave {len(out)} rows for {n} ROIs"
+    return [str(exe), str(batch), "--jobs", "2", "-o", str(work / "batch_out.csv"), "-f", "csv",
+            "-p", str(params)], n
 
-    print(f"{label}: extraction of {n} ROIs (paper2d, 944 features each), {os.cpu_count()} CPUs:")
-    cores = os.cpu_count() or 1
-    print(f"  ours n_jobs=1                 {t_seq:8.2f} s   CPU {cpu_seq:.2f} s: {cpu_seq / t_seq:.2f} "
-          f"cores busy (ITK's threads), so {cores} cores allow at most ~{cores * t_seq / cpu_seq:.2f}x")
-    print(f"  ours n_jobs=2                 {t_par:8.2f} s   speed-up {t_seq / t_par:5.2f}x (target >= 1.7x)")
-    print(f"  pyradiomics batch --jobs 2    {t_batch:8.2f} s   ours/theirs {t_par / t_batch:5.2f} "
-          "(target <= 1)")
+
+def spread(values: list[float]) -> str:
+    return f"median {np.median(values):6.2f} s (runs: {', '.join(f'{v:.2f}' for v in values)})"
+
+
+def steady_loop() -> float:
+    """Seconds for a fixed pure-Python loop: how fast this machine runs at the moment."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(1_000_000):
+        total += i * i
+    return time.perf_counter() - start
+
+
+def bench_extraction(work: Path, study: Path, label: str, repeats: int, batch_runs: int = 2) -> None:
+    """Time n_jobs=1 and n_jobs=2 (and pyradiomics' batch command), interleaved, ``repeats`` times.
+
+    Pairs alternate which setting runs first, so that slow and fast spells of a shared machine
+    fall on both alike; the speed-up is the median of the pairs' ratios. pyradiomics' batch
+    command, far slower, runs in the first ``batch_runs`` pairs only.
+    """
+    from joblib.externals.loky import get_reusable_executor
+
+    from robustlab.radiomics.pipeline import run_study
+
+    kw = dict(progress=False, texture=False, report=False)
+    command, n = pyradiomics_batch(work, study)
+    seq, par, batch, busy, loops = [], [], [], [], [steady_loop()]
+
+    def one(r: int) -> None:
+        cpu0 = time.process_time()  # this process and its threads (ITK's filters run threads)
+        res, t = timed(run_study, study, work / f"seq{r}", n_jobs=1, cache_dir=work / f"cache1_{r}", **kw)
+        seq.append(t)
+        busy.append((time.process_time() - cpu0) / t)
+        assert res.counts["extracted"] == n, (res.counts, n)
+
+    def two(r: int) -> None:
+        # cold workers, as in a fresh command-line run (joblib keeps its workers for reuse)
+        get_reusable_executor(max_workers=1).shutdown(wait=True)
+        res, t = timed(run_study, study, work / f"par{r}", n_jobs=2, cache_dir=work / f"cache2_{r}", **kw)
+        par.append(t)
+        assert res.counts["extracted"] == n, (res.counts, n)
+
+    for r in range(repeats):
+        for run in ((one, two) if r % 2 == 0 else (two, one)):
+            run(r)
+            loops.append(steady_loop())
+        if r < batch_runs:
+            (work / "batch_out.csv").unlink(missing_ok=True)  # pyradiomics appends to it
+            _, t = timed(subprocess.run, command, check=True, capture_output=True)
+            batch.append(t)
+            rows = len(pd.read_csv(work / "batch_out.csv"))
+            assert rows == n, f"pyradiomics batch gave {rows} rows for {n} ROIs"
+    first = pd.read_parquet(work / "seq0" / "features.parquet")
+    pd.testing.assert_frame_equal(first, pd.read_parquet(work / "par0" / "features.parquet"))
+    # the rerun repeats the first n_jobs=1 run: same study, settings and cache
+    rerun, t_rerun = timed(run_study, study, work / "rerun", n_jobs=1, cache_dir=work / "cache1_0", **kw)
+    assert rerun.counts["extracted"] == 0, rerun.counts
+    speedups = [a / b for a, b in zip(seq, par, strict=True)]
+    t_seq, t_par, t_batch = (float(np.median(v)) for v in (seq, par, batch))
+
+    print(f"{label}: extraction of {n} ROIs (paper2d, 944 features each), {os.cpu_count()} CPUs, "
+          f"{repeats} interleaved pairs:")
+    print(f"  ours n_jobs=1                 {spread(seq)}; {np.median(busy):.2f} cores busy")
+    print(f"  ours n_jobs=2                 {spread(par)}")
+    print(f"    speed-up n_jobs=2           median {np.median(speedups):5.2f}x "
+          f"(pairs: {', '.join(f'{v:.2f}' for v in speedups)}; target >= 1.7x)")
+    print(f"  pyradiomics batch --jobs 2    {spread(batch)}")
+    print(f"    ours/theirs                 {t_par / t_batch:5.2f} (target <= 1)")
     print(f"  cached rerun (0 extracted)    {t_rerun:8.2f} s   {t_seq / t_rerun:6.1f}x faster than the "
-          "first run, n_jobs=1 both (target >= 50x)")
+          "median first run, n_jobs=1 both (target >= 50x)")
+    print(f"  machine steadiness: a fixed loop took {min(loops):.3f} to {max(loops):.3f} s between runs "
+          f"({max(loops) / min(loops):.2f}x)")
 
 
 def bench_analysis(n_features: int = 944, n_comparisons: int = 40, n_rois: int = 16) -> None:
@@ -173,6 +223,7 @@ def bench_analysis(n_features: int = 944, n_comparisons: int = 40, n_rois: int =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rois-per-acquisition", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved pairs of n_jobs=1 and 2 runs")
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep")
     args = parser.parse_args()
     from robustlab.radiomics.extract import quiet_pyradiomics
@@ -183,9 +234,9 @@ def main() -> None:
     try:
         synthetic = write_study(work / "synthetic" / "data", n_acquisitions=4,
                                 n_rois=args.rois_per_acquisition)
-        bench_extraction(work / "synthetic", synthetic, "synthetic study")
+        bench_extraction(work / "synthetic", synthetic, "synthetic study", args.repeats)
         bench_extraction(work / "phantom", phantom_study(work / "phantom" / "data"),
-                         "phantom, paper protocol, 2 scans")
+                         "phantom, paper protocol, 2 scans", args.repeats)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import pandas as pd
 import pytest
 
 from robustlab.radiomics import analysis_cache
-from robustlab.radiomics.extract import WorkItem, chunk_items
+from robustlab.radiomics.extract import WorkItem, extraction_order
 from robustlab.radiomics.pipeline import run_study
 
 
@@ -78,25 +77,18 @@ def test_a_corrupt_feature_entry_is_extracted_again_before_any_restore(first, tm
     pd.testing.assert_frame_equal(again.features, first.features)
 
 
-def test_chunks_keep_one_acquisition_in_order_largest_first(tmp_path):
-    def item(acq, roi):
+def test_extraction_order_is_acquisition_by_acquisition_largest_first(tmp_path):
+    def item(acq, roi, voxels):
         return WorkItem(acq, str(roi), roi, tmp_path / f"{acq}.nii", tmp_path / f"{acq}_m.nii",
-                        tmp_path / "p.yaml", None, f"{acq}-{roi}")
+                        tmp_path / "p.yaml", None, f"{acq}-{roi}", voxels)
 
-    items = [item(a, r) for a in ("a", "b", "c") for r in range(1, 12)]
-    chunks = chunk_items(items, n_workers=2)
-    assert [it for c in chunks for it in c] == items
-    assert all(len({it.acquisition for it in c}) == 1 for c in chunks)
-    assert [len(c) for c in chunks] == [3, 3, 3, 2] * 3
-    assert max(len(c) for c in chunk_items(items * 10, n_workers=1)) == 8
-    sized = [dataclasses.replace(it, voxels=int(it.roi) * (1 + (it.acquisition == "b")))
-             for it in items]
-    chunks = chunk_items(sized, n_workers=2)
-    assert [c[0].acquisition for c in chunks] == ["a"] * 4 + ["b"] * 4 + ["c"] * 4
+    items = [item(a, r, (r * 7) % 11) for r in range(1, 12) for a in ("a", "b", "c")]
+    order = extraction_order(items)
+    assert sorted(order, key=lambda it: it.key) == sorted(items, key=lambda it: it.key)
+    assert [it.acquisition for it in order] == ["a"] * 11 + ["b"] * 11 + ["c"] * 11
     for acq in "abc":
-        costs = [sum(it.voxels for it in c) for c in chunks if c[0].acquisition == acq]
-        assert costs == sorted(costs, reverse=True)
-    assert sum(it.voxels for it in chunks[4]) == 2 * (11 + 10 + 9)
+        sizes = [it.voxels for it in order if it.acquisition == acq]
+        assert sizes == sorted(sizes, reverse=True)
 
 
 def test_extraction_workers_do_not_import_pandas():

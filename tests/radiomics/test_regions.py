@@ -10,7 +10,6 @@ import yaml
 from robustlab.radiomics.cache import FeatureCache
 from robustlab.radiomics.extract import (
     _in_parallel,
-    chunk_items,
     extract,
     extract_items,
     work_items,
@@ -96,7 +95,7 @@ def test_a_failing_task_stops_the_parallel_run_and_restores_itk_threads(image_st
     not_a_folder.write_text("")
     threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     with pytest.raises(FileExistsError):
-        list(_in_parallel(chunk_items(items, 2), not_a_folder, 2))
+        list(_in_parallel(items, not_a_folder, 2))
     assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == threads
 
 

@@ -1,9 +1,9 @@
 """Extraction with pyradiomics: one work item per (acquisition, ROI), parallel, cached.
 
 Each work item is extracted by ``radiomics.featureextractor.RadiomicsFeatureExtractor`` with
-the acquisition's parameter file, in a joblib worker that writes its cache entry itself: a run
-stopped half-way keeps everything already extracted. A worker task is a few ROIs of one
-acquisition, whose image is read, normalized and boxed once (:mod:`robustlab.radiomics.regions`).
+the acquisition's parameter file, in this process or a loky worker (joblib's process pool),
+which writes its cache entry itself: a run stopped half-way keeps everything already extracted. A process keeps the acquisition
+it extracts from, read, normalized and boxed once (:mod:`robustlab.radiomics.regions`).
 A ROI that pyradiomics refuses (e.g. too small for its settings) is cached as a failure with
 its error and the other ROIs go on. pyradiomics' diagnostics (``additionalInfo``) are not
 computed: they are not features, and they hash and summarise the whole image for every ROI.
@@ -181,9 +181,9 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path,
                   itk_threads: int | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Extract items with pyradiomics and write each one's cache entry (features or error).
 
-    A task holds items of one acquisition (see :func:`chunk_items`): the image and its mask
-    are read, and where exact prepared (:class:`~robustlab.radiomics.regions.PreparedAcquisition`),
-    once for all of them, and kept for the process's next task of the same acquisition.
+    An acquisition's image and mask are read, and where exact prepared
+    (:class:`~robustlab.radiomics.regions.PreparedAcquisition`), once for all its items, and
+    kept for the process's next call (see :func:`extraction_order`).
 
     Args:
         itk_threads: ITK's thread count in this process (None: ITK's default, a thread per
@@ -243,40 +243,34 @@ class _Source:
         return self.image, self.mask, _extractor(item.params)
 
 
-def chunk_items(items: Sequence[WorkItem], n_workers: int, largest: int = 8) -> list[list[WorkItem]]:
-    """Split items into tasks of one acquisition (image, mask, parameter file).
+def extraction_order(items: Sequence[WorkItem]) -> list[WorkItem]:
+    """The items acquisition by acquisition (image, mask, parameter file), largest ROI first.
 
-    Tasks are small (about eight per worker, at most ``largest`` items), so that the processes
-    finish together and the progress bar moves. They come acquisition by acquisition, so that a
-    process usually finds its next task's acquisition already prepared, and largest first
-    within an acquisition, so that the last tasks, which decide when the slowest process
-    finishes, are the cheapest.
+    A process extracts one item at a time and keeps the acquisition it last prepared, so in this
+    order it prepares each acquisition once (each of ``n`` processes at most once); within an
+    acquisition the last items, which decide when the slowest process finishes, are the
+    cheapest.
     """
-    size = min(largest, max(1, -(-len(items) // (8 * max(1, n_workers)))))
     groups: dict[tuple[Path, Path, Path], list[WorkItem]] = {}
     for it in items:
         groups.setdefault((it.image, it.mask, it.params), []).append(it)
-    chunks = []
-    for group in groups.values():
-        group = sorted(group, key=lambda it: -it.voxels)
-        chunks += [group[i:i + size] for i in range(0, len(group), size)]
-    return chunks
+    return [it for group in groups.values() for it in sorted(group, key=lambda it: -it.voxels)]
 
 
-def _in_parallel(chunks: Sequence[list[WorkItem]], cache_root: Path,
+def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
                  n_processes: int) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Yield the results of every chunk, extracted by this process and ``n_processes - 1`` workers.
+    """Yield the result of every item, extracted by this process and ``n_processes - 1`` workers.
 
     This process has pyradiomics imported and the first acquisition's parameter file parsed, so
     it extracts at once, while the loky workers start (a fresh worker spends about 0.7 s
     importing NumPy, SimpleITK and pyradiomics); joblib's ``Parallel`` would leave it waiting.
-    A worker is handed its next chunk the moment it returns one (a done-callback), so every
+    A worker is handed its next item the moment it returns one (a done-callback), so every
     process stays busy until the queue is empty. ITK runs one thread per process meanwhile.
     """
     import SimpleITK as sitk
     from joblib.externals.loky import get_reusable_executor
 
-    todo = deque(chunks)  # popleft and appendleft are atomic: this thread and the callbacks share it
+    todo = deque([it] for it in items)  # popleft, appendleft atomic: shared with the callbacks
     returned: queue.SimpleQueue[Any] = queue.SimpleQueue()
     executor = get_reusable_executor(max_workers=n_processes - 1)
 
@@ -284,29 +278,29 @@ def _in_parallel(chunks: Sequence[list[WorkItem]], cache_root: Path,
         if finished is not None:
             returned.put(finished)
         try:
-            chunk = todo.popleft()
+            task = todo.popleft()
         except IndexError:
             return
         try:
-            executor.submit(extract_items, chunk, cache_root, 1).add_done_callback(feed)
-        except Exception:  # noqa: BLE001 - a broken pool: this process takes the chunk back
+            executor.submit(extract_items, task, cache_root, 1).add_done_callback(feed)
+        except Exception:  # noqa: BLE001 - a broken pool: this process takes the item back
             log.warning("a worker could not take a task; extracting it here", exc_info=True)
-            todo.appendleft(chunk)
+            todo.appendleft(task)
 
     threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     received = 0
     try:
         for _ in range(n_processes - 1):
             feed()
-        while received < len(chunks):
+        while received < len(items):
             try:
-                chunk = todo.popleft()
+                task = todo.popleft()
             except IndexError:
                 received += 1
                 yield returned.get().result()
                 continue
             received += 1
-            yield extract_items(chunk, cache_root, 1)
+            yield extract_items(task, cache_root, 1)
             while not returned.empty():
                 received += 1
                 yield returned.get().result()
@@ -318,7 +312,7 @@ def _in_parallel(chunks: Sequence[list[WorkItem]], cache_root: Path,
 def extract(
     items: Sequence[WorkItem], cache: FeatureCache, n_jobs: int = -1, progress: bool = True,
 ) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
-    """Extract every item not already in ``cache``, in parallel over chunks of items.
+    """Extract every item not already in ``cache``, one item per task, in parallel.
 
     Items with the same key (the same content) are extracted once.
 
@@ -349,11 +343,11 @@ def extract(
         return counts, payloads
     quiet_pyradiomics()
     processes = effective_n_jobs(n_jobs)
-    chunks = chunk_items(todo, processes)
+    todo = extraction_order(todo)
     if processes > 1:
-        jobs = _in_parallel(chunks, cache.root, processes)
+        jobs = _in_parallel(todo, cache.root, processes)
     else:
-        jobs = (extract_items(chunk, cache.root) for chunk in chunks)
+        jobs = (extract_items([it], cache.root) for it in todo)
     try:
         with tqdm(total=len(todo), desc="extract", unit="ROI", disable=not progress) as bar:
             for done in jobs:
