@@ -63,3 +63,24 @@ def test_bad_shard_value_is_named():
         parse_shard("half")
     with pytest.raises(ValueError, match="0 <= i < n"):
         parse_shard("3/3")
+
+
+@pytest.mark.slow
+def test_simulated_study_rerun_simulates_nothing_and_restores_the_analysis(tmp_path):
+    args = ["experiment=quick", "progress=false", f"cache_dir={tmp_path / 'cache'}"]
+    cli(*args, f"hydra.run.dir={tmp_path / 'run1'}", cwd=tmp_path)
+    phantoms = list((tmp_path / "cache" / "phantoms").iterdir())
+    assert len(phantoms) == 1 and phantoms[0].name.startswith("quick-seed0-")
+    images = {p: p.stat().st_mtime_ns for p in phantoms[0].glob("images/*.nii.gz")}
+    assert len(images) == 6
+    cli(*args, f"hydra.run.dir={tmp_path / 'run2'}", cwd=tmp_path)
+    assert {p: p.stat().st_mtime_ns for p in phantoms[0].glob("images/*.nii.gz")} == images
+    second = json.loads((tmp_path / "run2" / "extraction.json").read_text())
+    assert second["analysis"] == "restored" and second["counts"]["extracted"] == 0
+    assert (tmp_path / "run2" / "phantom").resolve() == phantoms[0].resolve()
+    for name in ("summary.csv", "robust_features.csv"):
+        assert (tmp_path / "run2" / name).read_bytes() == (tmp_path / "run1" / name).read_bytes()
+    # another seed is another phantom
+    cli(*args, "seed=1", "texture_test.enabled=false", "report=false",
+        f"hydra.run.dir={tmp_path / 'run3'}", cwd=tmp_path)
+    assert len(list((tmp_path / "cache" / "phantoms").iterdir())) == 2

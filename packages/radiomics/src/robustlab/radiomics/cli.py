@@ -1,7 +1,7 @@
 """`robustlab-radiomics`: the robust-feature pipeline from the command line.
 
 Examples:
-    robustlab-radiomics                                   # simulated phantom study
+    robustlab-radiomics                                   # simulated phantom study (cached)
     robustlab-radiomics study=path/to/study.yaml hydra.run.dir=results
     robustlab-radiomics -m study=quick shard=0/3,1/3,2/3 hydra/launcher=basic
 """
@@ -53,25 +53,42 @@ def options_from_config(cfg: Any) -> dict[str, Any]:
     }
 
 
+def simulated_study(cfg: Any, cache_dir: Path, run_dir: Path) -> Path:
+    """Simulate the configured phantom study into the cache, linked from ``run_dir/phantom``.
+
+    The folder, ``cache_dir/phantoms/<protocol>-seed<seed>-<hash>``, is the same for the same
+    configuration: a rerun simulates nothing, and with unchanged image paths the whole analysis
+    is restored from the cache. Returns the study file.
+    """
+    from omegaconf import OmegaConf
+
+    # The phantom is a separate subpackage; it is imported only when a simulation is asked for.
+    from robustlab.radiomics.phantom import simulate_study, study_folder_name
+
+    protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
+    phantom = OmegaConf.to_container(cfg.phantom, resolve=True)
+    folder = (cache_dir / "phantoms" / study_folder_name(protocol, phantom, int(cfg.seed))).resolve()
+    study = simulate_study(protocol=protocol, phantom=phantom, out_dir=folder, seed=int(cfg.seed),
+                           n_jobs=int(cfg.n_jobs), progress=bool(cfg.progress))
+    link = run_dir / "phantom"
+    try:
+        link.symlink_to(folder, target_is_directory=True)
+    except OSError as exc:  # e.g. a file system without symbolic links: the log names the folder
+        log.debug("no link %s -> %s: %s", link, folder, exc)
+    log.info("simulated phantom study in %s", folder)
+    return study
+
+
 @hydra_entry("radiomics", uses_torch=False)
 def main(cfg: Any, run_dir: Path) -> None:
     """Run the radiomics study named by the config (see ``conf/radiomics.yaml``)."""
-    from omegaconf import OmegaConf
-
     from robustlab.radiomics.pipeline import default_cache_dir, run_study
 
     cache_dir = Path(cfg.cache_dir).expanduser().resolve() if cfg.get("cache_dir") else default_cache_dir()
     shard = parse_shard(cfg.get("shard"))
     study = str(cfg.study)
     if study == "simulated":
-        # The phantom is a separate subpackage; it is imported only when a simulation is asked for.
-        from robustlab.radiomics.phantom import simulate_study
-
-        study = str(simulate_study(
-            protocol=OmegaConf.to_container(cfg.protocol, resolve=True),
-            phantom=OmegaConf.to_container(cfg.phantom, resolve=True),
-            out_dir=run_dir / "phantom", seed=int(cfg.seed), n_jobs=int(cfg.n_jobs),
-            progress=bool(cfg.progress)))
+        study = str(simulated_study(cfg, cache_dir, run_dir))
     log.info("study %s; extraction cache %s", study, cache_dir)
     result = run_study(study, run_dir, n_jobs=int(cfg.n_jobs), cache_dir=cache_dir,
                        seed=int(cfg.seed), shard=shard, progress=bool(cfg.progress),

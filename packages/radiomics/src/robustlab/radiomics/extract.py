@@ -81,10 +81,11 @@ class _KnownNotices(logging.Filter):
 
 
 def quiet_pyradiomics() -> None:
-    """Set pyradiomics' loggers to WARNING (it logs every feature class at INFO)."""
+    """Set pyradiomics' loggers to WARNING (it logs every feature class at INFO), and pykwalify's."""
     import radiomics
 
     radiomics.setVerbosity(logging.WARNING)
+    logging.getLogger("pykwalify").setLevel(logging.WARNING)  # "validation.valid" per parameter file
     logger = logging.getLogger("radiomics")
     logger.setLevel(logging.WARNING)
     glcm = logging.getLogger("radiomics.glcm")

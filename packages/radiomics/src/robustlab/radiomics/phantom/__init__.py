@@ -17,9 +17,13 @@ Example:
 from robustlab.radiomics.phantom.acquisition import list_filters, register_filter
 from robustlab.radiomics.phantom.config import get_scanner, list_scanners, load_config
 from robustlab.radiomics.phantom.protocol import plan_study
-from robustlab.radiomics.phantom.simulate import simulate_acquisitions, simulate_study
+from robustlab.radiomics.phantom.simulate import (
+    simulate_acquisitions,
+    simulate_study,
+    study_folder_name,
+)
 
 __all__ = [
     "get_scanner", "list_filters", "list_scanners", "load_config", "plan_study",
-    "register_filter", "simulate_acquisitions", "simulate_study",
+    "register_filter", "simulate_acquisitions", "simulate_study", "study_folder_name",
 ]

@@ -142,6 +142,20 @@ def acquisition_digest(plan: StudyPlan, phantom: dict[str, Any], acq: Acquisitio
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def study_folder_name(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> str:
+    """A folder name that changes with everything a simulated study depends on.
+
+    ``<protocol name>-seed<seed>-<hash>``, the hash over the protocol, the phantom, the seed
+    and :data:`MODEL_VERSION`: the same configuration always simulates into the same folder
+    (where :func:`simulate_study` finds its files and simulates nothing), so the images keep
+    their paths and a rerun of the whole study can be restored from the analysis cache.
+    """
+    text = json.dumps({"protocol": protocol, "phantom": phantom, "seed": seed,
+                       "model_version": MODEL_VERSION}, sort_keys=True, default=str)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(protocol.get("name", "study")))
+    return f"{name}-seed{seed}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
 def simulate_study(
     protocol: dict[str, Any],
     phantom: dict[str, Any],
