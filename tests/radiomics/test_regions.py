@@ -108,3 +108,17 @@ def test_a_parameter_file_with_resampling_is_extracted_roi_by_roi(image_study, t
     got = dict(extract_items(items, tmp_path / "cache"))
     for it in items:
         assert got[it.key]["features"] == plain_pyradiomics(it)
+
+
+def test_without_workers_this_process_extracts_everything(image_study, tmp_path, monkeypatch):
+    import joblib.externals.loky
+
+    class Broken:
+        def submit(self, *args, **kwargs):
+            raise RuntimeError("a broken process pool")
+
+    monkeypatch.setattr(joblib.externals.loky, "get_reusable_executor", lambda **kw: Broken())
+    items = work_items(validate_study(load_study(image_study(n_acquisitions=2, n_rois=3))))
+    done = [r for results in _in_parallel(items, tmp_path / "cache", 3) for r in results]
+    assert sorted(k for k, _ in done) == sorted(it.key for it in items)
+    assert dict(done) == dict(extract_items(items, tmp_path / "again"))

@@ -287,6 +287,7 @@ def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
         except Exception:  # noqa: BLE001 - a broken pool: this process takes the item back
             log.warning("a worker could not take a task; extracting it here", exc_info=True)
             todo.appendleft(task)
+            returned.put(None)  # wakes this process if it waits for the workers
 
     threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     received = 0
@@ -297,14 +298,17 @@ def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
             try:
                 task = todo.popleft()
             except IndexError:
+                finished = [returned.get()]  # nothing left to take: wait for a worker
+            else:
                 received += 1
-                yield returned.get().result()
-                continue
-            received += 1
-            yield extract_items(task, cache_root, 1)
+                yield extract_items(task, cache_root, 1)
+                finished = []
             while not returned.empty():
-                received += 1
-                yield returned.get().result()
+                finished.append(returned.get())
+            for future in finished:
+                if future is not None:
+                    received += 1
+                    yield future.result()
     finally:
         todo.clear()  # on an error or an interrupt, the callbacks hand out nothing more
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
