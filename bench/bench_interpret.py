@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 import torch
+from small_resnet import small_resnet
 
 warnings.filterwarnings("ignore", message=".*required_grads has been set automatically.*")
 
@@ -36,11 +37,9 @@ def _hardware(device: torch.device) -> str:
 def _model(name: str, num_classes: int, device: torch.device) -> torch.nn.Module:
     import timm
 
-    if name == "resnet_small":  # the sweep's small ResNet (conf/pruning/model/resnet_small.yaml)
-        model = timm.create_model("resnet18", num_classes=num_classes, channels=[16, 32, 64, 128])
-    else:
-        model = timm.create_model(name, num_classes=num_classes)
-    return model.eval().to(device)
+    if name == "resnet_small":
+        return small_resnet(num_classes).to(device)
+    return timm.create_model(name, num_classes=num_classes).eval().to(device)
 
 
 def _sync(device: torch.device) -> None:

@@ -11,20 +11,13 @@ import argparse
 import time
 
 import torch
+from small_resnet import small_resnet
 
 from robustlab.pruning.masks import PruneScope, prunable_targets
 from robustlab.pruning.methods import PruneContext, get_method
-from robustlab.pruning.models import ModelSpec, classifier_head, create_model
+from robustlab.pruning.models import classifier_head
 
 TARGET_RATIO = 0.7
-
-
-def small_resnet() -> torch.nn.Module:
-    """The ``resnet_small`` model of ``conf/pruning/model/resnet_small.yaml`` at 64 px."""
-    torch.manual_seed(0)
-    spec = ModelSpec("resnet18", num_classes=6, img_size=64, kwargs={"channels": (16, 32, 64, 128), "stem_width": 16,
-                                                                    "output_stride": 8})
-    return create_model(spec).eval()
 
 
 def main() -> int:
@@ -36,8 +29,8 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    dense = small_resnet()
-    pruned = small_resnet()
+    dense = small_resnet(num_classes=6)
+    pruned = small_resnet(num_classes=6)
     x = torch.randn(args.batch, 3, 64, 64)
     head = classifier_head(pruned)
     ctx = PruneContext(model=pruned, targets=prunable_targets(pruned, PruneScope()), ignored=[head],
