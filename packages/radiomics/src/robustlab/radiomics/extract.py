@@ -2,8 +2,9 @@
 
 Each work item is extracted by ``radiomics.featureextractor.RadiomicsFeatureExtractor`` with
 the acquisition's parameter file, in this process or a loky worker (joblib's process pool),
-which writes its cache entry itself: a run stopped half-way keeps everything already extracted. A process keeps the acquisition
-it extracts from, read, normalized and boxed once (:mod:`robustlab.radiomics.regions`).
+which writes its cache entry itself: a run stopped half-way keeps everything already extracted.
+A process keeps the acquisition it extracts from, read, normalized and boxed once
+(:mod:`robustlab.radiomics.regions`).
 A ROI that pyradiomics refuses (e.g. too small for its settings) is cached as a failure with
 its error and the other ROIs go on. pyradiomics' diagnostics (``additionalInfo``) are not
 computed: they are not features, and they hash and summarise the whole image for every ROI.
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from robustlab.radiomics.cache import FeatureCache, make_key
-from robustlab.radiomics.regions import PreparedAcquisition, crop_settings, shareable
+from robustlab.radiomics.regions import CROP_SETTINGS, PreparedAcquisition, shareable
 from robustlab.radiomics.study import ValidatedStudy, file_hash
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def _extractor(params: Path, crop: bool = False) -> Any:
         extractor = RadiomicsFeatureExtractor(str(params))
         extractor.settings["additionalInfo"] = False
         if crop:
-            extractor.settings.update(crop_settings(extractor.settings))
+            extractor.settings.update(CROP_SETTINGS)
         _EXTRACTORS[key] = extractor
     return _EXTRACTORS[key]
 
@@ -188,8 +189,8 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path,
 
     Args:
         itk_threads: ITK's thread count in this process (None: ITK's default, a thread per
-            core). Parallel workers use 1: the processes already share out the cores, and with
-            ITK's default every worker's filters (LoG, wavelet, resampling) would start a
+            core). The processes of a parallel run use 1: they already share out the cores,
+            and with ITK's default each one's filters (LoG, wavelet, resampling) would start a
             thread on every core.
 
     Returns:

@@ -11,7 +11,7 @@ pyradiomics has no way to share that work between the ROIs of one image, so it i
 once per acquisition, with pyradiomics' own functions: ``imageoperations.normalizeImage`` on
 the whole image, one label-shape pass for every ROI's bounding box, and
 ``imageoperations.cropToTumorMask`` with the same ``padDistance``. The extractor then gets the
-crop with ``normalize`` and ``additionalInfo`` off. Its own pre-crop of the crop selects the
+crop with ``normalize`` off. Its own pre-crop of the crop selects the
 same voxels (the box plus ``padDistance``, clipped to the image, lies inside the crop), so every
 filter and feature sees exactly the voxels it would have seen. This is done only where it is
 exact: with ``preCrop`` on and no resampling (a resampled grid depends on the whole image).
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-#: Settings whose meaning is kept by preparing the whole image here instead of per ROI.
-_DONE_HERE = {"normalize": False, "additionalInfo": False}
+#: Extractor settings for a prepared crop: the whole image was normalized here already.
+CROP_SETTINGS = {"normalize": False}
 
 
 def shareable(settings: Mapping[str, Any]) -> bool:
@@ -40,11 +40,6 @@ def shareable(settings: Mapping[str, Any]) -> bool:
     """
     resampled = settings.get("interpolator") is not None and settings.get("resampledPixelSpacing") is not None
     return bool(settings.get("preCrop", False)) and not resampled
-
-
-def crop_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The extractor settings for a prepared crop: normalization and diagnostics already done."""
-    return {**settings, **_DONE_HERE}
 
 
 def bounding_boxes(mask: Any) -> dict[int, np.ndarray]:
