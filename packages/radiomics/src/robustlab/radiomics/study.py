@@ -419,6 +419,9 @@ def read_feature_csv(path: Path, roi_column: str | None, where: str) -> pd.DataF
     """Read a pyradiomics feature CSV into a wide table (index ``roi``, one column per feature).
 
     ROIs are named by ``roi_column`` when given, else by row order (``"1"``, ``"2"``, ...).
+    Rows that repeat the header (as spreadsheet exports of several tables often leave them) are
+    dropped with a warning naming the file and their line numbers; any other cell of a feature
+    column that is not a number stops the run, naming the file, the line and the column.
     """
     import pandas as pd
 
@@ -428,6 +431,7 @@ def read_feature_csv(path: Path, roi_column: str | None, where: str) -> pd.DataF
         raw = pd.read_csv(path)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise StudyError(f"{where}: cannot read feature CSV {path}: {exc}") from exc
+    raw = drop_repeated_headers(raw, path)
     cols = feature_columns([str(c) for c in raw.columns], roi_column)
     if not cols:
         raise StudyError(f"{where}: {path} has no feature columns")
@@ -441,14 +445,34 @@ def read_feature_csv(path: Path, roi_column: str | None, where: str) -> pd.DataF
     else:
         rois = pd.Series([str(i + 1) for i in range(len(raw))])
     values = raw[cols].apply(pd.to_numeric, errors="coerce")
-    bad = [c for c in cols if values[c].isna().any() and not raw[c].isna().all()
-           and values[c].isna().sum() > raw[c].isna().sum()]
-    if bad:
-        row = int(np.flatnonzero(values[bad[0]].isna() & raw[bad[0]].notna())[0])
-        raise StudyError(f"{where}: {path}: column {bad[0]!r} row {row + 1} is not a number: "
-                         f"{raw[bad[0]].iloc[row]!r}")
+    bad = values.isna().to_numpy() & raw[cols].notna().to_numpy()
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise StudyError(f"{where}: {path}: line {raw.index[row]}, column {cols[col]!r} is not a "
+                         f"number: {raw[cols[col]].iloc[row]!r} ({int(bad.sum())} such cell(s))")
     values.index = pd.Index(rois.to_list(), name="roi")
     return values.astype(np.float64)
+
+
+def drop_repeated_headers(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``raw`` without the rows that repeat its header, indexed by their line in the file.
+
+    A row repeats the header when every non-empty cell equals its column's name; each dropped
+    line is named in one warning. The returned index is the line number (the header is line 1;
+    a file with quoted line breaks inside cells is numbered by rows).
+    """
+    import warnings
+
+    raw = raw.set_axis(np.arange(2, len(raw) + 2), axis=0)
+    cells = raw.astype(str).to_numpy()
+    names = np.asarray([str(c) for c in raw.columns], dtype=object)
+    empty = raw.isna().to_numpy()
+    repeated = np.all((cells == names) | empty, axis=1) & ~np.all(empty, axis=1)
+    if repeated.any():
+        lines = raw.index[repeated].tolist()
+        warnings.warn(f"{path}: dropped {len(lines)} row(s) repeating the header, at line(s) "
+                      f"{', '.join(map(str, lines))}", UserWarning, stacklevel=3)
+    return raw[~repeated]
 
 
 def file_hash(path: Path) -> str:

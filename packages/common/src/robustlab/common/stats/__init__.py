@@ -6,6 +6,7 @@
 - :func:`agreement_band`: poor / moderate / good / excellent (Koo and Li 2016).
 - :func:`bootstrap_ci`: percentile and BCa bootstrap intervals.
 - :func:`holm`: Holm's step-down adjustment of p-values.
+- :func:`wscv`: within-subject coefficient of variation (as ``agRee::agree.wscv``).
 
 Example:
     >>> import numpy as np
@@ -24,8 +25,9 @@ from robustlab.common.stats.ccc import CCCResult, ccc
 from robustlab.common.stats.correlation import pearson_matrix, spearman_matrix
 from robustlab.common.stats.icc import ICCResult, icc
 from robustlab.common.stats.multiple import holm
+from robustlab.common.stats.wscv import WSCVResult, wscv
 
 __all__ = [
-    "BAND_NAMES", "BootstrapResult", "CCCResult", "ICCResult", "agreement_band", "bootstrap_ci",
-    "ccc", "holm", "icc", "pearson_matrix", "spearman_matrix",
+    "BAND_NAMES", "BootstrapResult", "CCCResult", "ICCResult", "WSCVResult", "agreement_band",
+    "bootstrap_ci", "ccc", "holm", "icc", "pearson_matrix", "spearman_matrix", "wscv",
 ]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from robustlab.common.stats._tables import per_feature_frame
 from robustlab.common.stats._validation import as_float_array, check_finite
 
 
@@ -33,14 +34,7 @@ class CCCResult:
 
     def to_frame(self, features: object = None) -> pd.DataFrame:
         """A tidy table, one row per feature."""
-        value = np.atleast_1d(self.value)
-        index = pd.Index(range(value.size) if features is None else list(features), name="feature")
-        if len(index) != value.size:
-            raise ValueError(f"got {len(index)} feature names for {value.size} features")
-        return pd.DataFrame(
-            {n: np.atleast_1d(getattr(self, n)) for n in ("value", "ci_low", "ci_high", "pearson", "n", "degenerate")},
-            index=index,
-        )
+        return per_feature_frame(self, ("value", "ci_low", "ci_high", "pearson", "n", "degenerate"), features)
 
 
 def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") -> CCCResult:
