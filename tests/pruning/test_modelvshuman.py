@@ -175,6 +175,33 @@ def test_sketch_and_cue_conflict_metrics_against_hand_values(tree) -> None:
         assert got["all", metric] == pytest.approx((got["sketch", metric] + got["cue-conflict", metric]) / 2)
 
 
+def test_human_rows_over_every_pair_of_observers(tree) -> None:
+    raw, _ = tree
+    table = benchmark(raw, models=[], datasets=["sketch", "cue-conflict"], include_humans=True)
+    assert set(table["model"]) == {"humans"}
+    got = table.set_index(["dataset", "metric"])["value"]
+    # sketch observers [1,1,0,0], [1,0,1,0], [1,1,0,1]; pairs (1,2): c_obs .5, kappa 0, diff 0;
+    # (1,3): c_obs .75, c_exp .5, kappa .5, diff .0625; (2,3): c_obs .25, c_exp .5, kappa -.5, diff .0625
+    assert got["sketch", "ood_accuracy"] == pytest.approx(7 / 12)  # pooled over the observers' trials
+    assert got["sketch", "observed_consistency"] == pytest.approx(0.5)
+    assert got["sketch", "error_consistency"] == pytest.approx(0.0)
+    assert got["sketch", "accuracy_difference"] == pytest.approx(0.125 / 3)
+    # cue-conflict, pooled: observer 1 four shape decisions, observer 2 two shape and one texture: 6/7
+    assert got["cue-conflict", "shape_bias"] == pytest.approx(6 / 7)
+    assert got["cue-conflict", "ood_accuracy"] == pytest.approx(0.8)
+
+
+def test_command_prints_the_table_and_writes_the_long_one(tree, tmp_path, capsys) -> None:
+    from robustlab.pruning.alignment.modelvshuman.__main__ import main
+
+    raw, _ = tree
+    main([str(raw), "--models", "net-a", "--datasets", "sketch", "cue-conflict", "--humans", "--out", str(tmp_path / "b.csv")])
+    printed = capsys.readouterr().out
+    assert "net-a" in printed and "humans" in printed and "0.333" in printed  # net-a's shape bias
+    written = pd.read_csv(tmp_path / "b.csv")
+    assert list(written.columns) == ["model", "dataset", "metric", "value"] and len(written) == 2 * (4 + 5 + 4)
+
+
 def test_shape_bias_per_category_and_of_an_observer(tree) -> None:
     raw, _ = tree
     trials = read_trials([raw], "cue-conflict")
@@ -363,8 +390,10 @@ def test_benchmark_on_real_data_with_an_observer_copied_as_a_model(shared_data, 
         copy["subj"] = "observer-copy"
         (models / dataset).mkdir(parents=True)
         copy.to_csv(models / dataset / f"{dataset}_observer-copy_session_1.csv", index=False)
-    table = benchmark(raw, model_dirs=[models])
-    assert set(table["model"]) == {"observer-copy"}
+    table = benchmark(raw, model_dirs=[models], include_humans=True)
+    assert set(table["model"]) == {"observer-copy", "humans"}
+    humans = table[table["model"] == "humans"].set_index(["dataset", "metric"])["value"]
+    table = table[table["model"] == "observer-copy"]
     got = table.set_index(["dataset", "metric"])["value"]
     for dataset in ("cue-conflict", "edge"):
         trials = read_trials([raw], dataset)
@@ -374,6 +403,10 @@ def test_benchmark_on_real_data_with_an_observer_copied_as_a_model(shared_data, 
         assert sum(p[2] == 1.0 for p in pairs) == 1
         for i, metric in enumerate(("accuracy_difference", "observed_consistency", "error_consistency")):
             assert got[dataset, metric] == pytest.approx(np.mean([p[i] for p in pairs])), (dataset, metric)
+        observers = [group for _, group in trials[trials["subj"].str.startswith("subject-")].groupby("subj")]
+        pairs = [_kappa_by_merge(a, b) for i, a in enumerate(observers) for b in observers[i + 1:]]
+        assert len(pairs) == 45
+        assert humans[dataset, "error_consistency"] == pytest.approx(np.mean([p[2] for p in pairs]))
     assert got["cue-conflict", "shape_bias"] == pytest.approx(shape_bias(read_trials([raw], "cue-conflict").query("subj == 'subject-03'")))
     assert 0.9 < got["cue-conflict", "shape_bias"] < 1.0
     assert got["all", "error_consistency"] == pytest.approx((got["edge", "error_consistency"] + got["cue-conflict", "error_consistency"]) / 2)

@@ -5,6 +5,8 @@
 - :mod:`.consistency`: error consistency (Cohen's kappa of trial-wise correctness).
 - :mod:`.human_data`: a reader for model-vs-human's stimuli and human raw-data folders.
 - :mod:`.suite`: the ``alignment`` evaluation suite run by the sweep at every sparsity.
+- :mod:`.modelvshuman`: the model-vs-human benchmark on its own stimuli and human raw data,
+  computed as its authors' code computes it.
 """
 
 from robustlab.pruning.alignment.consistency import error_consistency

@@ -57,6 +57,8 @@ METRICS = ("ood_accuracy", "accuracy_difference", "observed_consistency", "error
 PAIR_METRICS = {"accuracy_difference": accuracy_difference, "observed_consistency": observed_consistency,
                 "error_consistency": error_consistency}
 COLUMNS = ["model", "dataset", "metric", "value"]
+#: The ``model`` of the human observers' own rows (model-vs-human's ``humans`` decision maker).
+HUMANS = "humans"
 
 Trials = dict[tuple[str, Any], tuple[np.ndarray, np.ndarray]]
 
@@ -83,7 +85,7 @@ def _pair_metrics(groups: Trials, dataset: str, model: str, human: str, conditio
     return {name: float(np.mean(v)) for name, v in values.items()}
 
 
-def _dataset_rows(dataset: str, trials: pd.DataFrame, models: Sequence[str]) -> list[dict[str, Any]]:
+def _dataset_rows(dataset: str, trials: pd.DataFrame, models: Sequence[str], include_humans: bool) -> list[dict[str, Any]]:
     conditions = benchmark_conditions(dataset)
     if conditions is not None:
         trials = trials[trials["condition"].isin(conditions)]
@@ -92,23 +94,27 @@ def _dataset_rows(dataset: str, trials: pd.DataFrame, models: Sequence[str]) -> 
     if not humans:
         raise ValueError(f"{dataset}: no human observer (subj 'subject-*') in its benchmark conditions")
     groups = _by_observer_and_condition(trials, conditions)
+    pairs = {m: [(m, h) for h in humans if h != m] for m in models if m in subjects}
+    if include_humans:
+        pairs[HUMANS] = [(a, b) for i, a in enumerate(humans) for b in humans[i + 1:]]
     rows: list[dict[str, Any]] = []
-    for model in (m for m in models if m in subjects):
-        own = trials[trials["subj"] == model]
-        rows.append({"model": model, "dataset": dataset, "metric": "ood_accuracy", "value": float(own["correct"].mean())})
-        per_human = [_pair_metrics(groups, dataset, model, h, conditions or [None]) for h in humans if h != model]
-        for name in PAIR_METRICS:
-            rows.append({"model": model, "dataset": dataset, "metric": name,
-                         "value": float(np.mean([r[name] for r in per_human]))})
+    for model, model_pairs in pairs.items():
+        own = trials[trials["subj"].isin(humans if model == HUMANS else [model])]
+        values = {"ood_accuracy": float(own["correct"].mean())}
+        per_pair = [_pair_metrics(groups, dataset, a, b, conditions or [None]) for a, b in model_pairs]
+        values.update({name: float(np.mean([r[name] for r in per_pair])) if per_pair else float("nan") for name in PAIR_METRICS})
         if dataset == "cue-conflict":
-            rows.append({"model": model, "dataset": dataset, "metric": "shape_bias", "value": shape_bias(own)})
+            values["shape_bias"] = shape_bias(own)
+        rows.extend({"model": model, "dataset": dataset, "metric": k, "value": v} for k, v in values.items())
     return rows
 
 
-def _models(trials: dict[str, pd.DataFrame], models: Sequence[str] | None) -> list[str]:
+def _models(trials: dict[str, pd.DataFrame], models: Sequence[str] | None, include_humans: bool) -> list[str]:
     found = sorted({s for t in trials.values() for s in t["subj"].unique() if not is_human(s)})
+    if include_humans and HUMANS in found:
+        raise ValueError(f"a model CSV has subj {HUMANS!r}, the name of the human observers' rows; rename it")
     if models is None:
-        if not found:
+        if not found and not include_humans:
             raise ValueError(f"no model CSV (subj not 'subject-*') in the datasets {', '.join(trials)}")
         return found
     models = [str(m) for m in models]
@@ -120,7 +126,8 @@ def _models(trials: dict[str, pd.DataFrame], models: Sequence[str] | None) -> li
 
 
 def benchmark(raw_data_dir: str | Path, models: Sequence[str] | None = None, *,
-              model_dirs: Sequence[str | Path] = (), datasets: Sequence[str] | None = None) -> pd.DataFrame:
+              model_dirs: Sequence[str | Path] = (), datasets: Sequence[str] | None = None,
+              include_humans: bool = False) -> pd.DataFrame:
     """Score models against the human observers as model-vs-human's benchmark table does.
 
     Args:
@@ -133,6 +140,10 @@ def benchmark(raw_data_dir: str | Path, models: Sequence[str] | None = None, *,
             read together with ``raw_data_dir``.
         datasets: which datasets; default: those of the 17 with a folder in ``raw_data_dir``
             or ``model_dirs``.
+        include_humans: add rows with ``model == "humans"``, the benchmark table's human row:
+            accuracy over every observer's trials pooled, the pair metrics over every pair of
+            observers (each pair once: conditions, then pairs, then datasets), shape bias over
+            every observer's cue-conflict trials pooled (the human line of their shape-bias plot).
 
     Returns:
         Columns ``model, dataset, metric, value``: per model and dataset, ``ood_accuracy``,
@@ -159,8 +170,8 @@ def benchmark(raw_data_dir: str | Path, models: Sequence[str] | None = None, *,
     if not names:
         raise FileNotFoundError(f"none of the 17 model-vs-human datasets ({', '.join(DATASETS)}) has a folder in {', '.join(map(str, roots))}")
     trials = {name: read_trials(roots, name) for name in names}
-    wanted = _models(trials, models)
-    rows = [row for name in names for row in _dataset_rows(name, trials[name], wanted)]
+    wanted = _models(trials, models, include_humans)
+    rows = [row for name in names for row in _dataset_rows(name, trials[name], wanted, include_humans)]
     table = pd.DataFrame(rows, columns=COLUMNS)
     for model in wanted:
         missing = [n for n in names if n not in set(table.loc[table["model"] == model, "dataset"])]
