@@ -25,3 +25,37 @@ def shared_data() -> Path:
     if not data.is_dir():
         pytest.skip(f"real-data check: no shared data folder at {data} (it lies beside the checkout)")
     return data
+
+
+class _Planted:
+    """Unpickling this calls ``os.system``: here it writes a marker file."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+@pytest.fixture
+def plant_pickle(tmp_path: Path):
+    """``plant(path, as_torch=False)``: write a pickle that runs code when unpickled.
+
+    Unpickling it creates ``tmp_path / "ran"``; the fixture returns ``(plant, marker)``.
+    """
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    def plant(path: Path, as_torch: bool = False) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"model": _Planted(marker), "step": 0}
+        if as_torch:
+            import torch
+
+            torch.save(payload, path)
+        else:
+            path.write_bytes(pickle.dumps(payload))
+        return path
+
+    return plant, marker

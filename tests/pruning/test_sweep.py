@@ -57,7 +57,7 @@ def test_sweep_writes_every_step_and_the_suites(tmp_path):
         assert acc["value"].mean() == pytest.approx(metrics["top1"][step])
         assert len(pd.read_parquet(tmp_path / "per_image" / f"probe_step{step:03d}.parquet")) == 8
     # An exported checkpoint loads into a plain model and keeps the step's sparsity.
-    state = torch.load(tmp_path / "checkpoints" / "step002.pt", weights_only=False)
+    state = torch.load(tmp_path / "checkpoints" / "step002.pt", weights_only=True)
     plain = create_model(ModelSpec("resnet18", num_classes=3, img_size=32, kwargs={"channels": (8, 8, 16, 16)}))
     plain.load_state_dict(state["model"])
     zeros = sum(int((t.module.weight == 0).sum()) for t in prunable_targets(plain, PruneScope()))

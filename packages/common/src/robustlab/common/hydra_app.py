@@ -4,6 +4,12 @@ Every command-line app of robustlab is declared with :func:`hydra_entry`: it com
 config from ``conf/`` (found from any working directory), seeds every generator from the
 config's ``seed``, writes ``run_info.json`` into Hydra's run directory, and calls the task
 with the config and that directory. Library code never sees a ``DictConfig``.
+
+Bad input ends a run with one line on stderr and exit status 2: the project's own errors
+(:class:`robustlab.common.errors.RobustlabError`) and ``OSError`` are printed as
+``<app>: error: <what, where, what to do>``; the traceback goes to the run's log file. With
+``--verbose`` (anywhere on the command line) or ``HYDRA_FULL_ERROR=1`` the traceback is shown.
+Before Hydra opens its log file, :class:`RunDirCheck` makes sure the run folder can be written.
 """
 
 from __future__ import annotations
@@ -18,7 +24,76 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_ENV = "ROBUSTLAB_CONFIG_DIR"
+VERBOSE_ENV = "ROBUSTLAB_VERBOSE"
+#: Exit status of a run stopped by bad input (argparse's status for a usage error).
+BAD_INPUT_STATUS = 2
 log = logging.getLogger(__name__)
+
+
+def verbose() -> bool:
+    """Whether errors show their traceback (``--verbose`` was given or ``HYDRA_FULL_ERROR=1``)."""
+    return os.environ.get(VERBOSE_ENV) == "1" or os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (an ``OSError`` keeps its file name and reason)."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def report_and_exit(app: str, exc: BaseException) -> None:
+    """Print ``exc`` as one line, keep its traceback in the log files, exit with status 2."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (one_line(exc),),
+                            (type(exc), exc, exc.__traceback__))
+    for handler in logging.getLogger().handlers:  # the run's log file only, not the console
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+    hint = "" if verbose() else " (--verbose shows the traceback)"
+    print(f"{app}: error: {one_line(exc)}{hint}", file=sys.stderr)
+    raise SystemExit(BAD_INPUT_STATUS)
+
+
+def check_writable(folder: Path, key: str) -> None:
+    """Create ``folder`` if needed and write a file in it; raise naming ``key`` when it fails."""
+    import tempfile
+
+    from robustlab.common.errors import ConfigError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot write in {folder} ({exc.strerror or exc}); choose a "
+                          f"writable folder with {key}=<path>") from exc
+
+
+class RunDirCheck:
+    """A Hydra callback: the run (or sweep) folder must be writable before logging starts.
+
+    Without it, a read-only run folder ends in Hydra's ``Unable to configure handler 'file'``.
+    Named in the apps' primary configs under ``hydra.callbacks``.
+    """
+
+    def on_run_start(self, config: Any, **kwargs: Any) -> None:
+        self._check(Path(str(config.hydra.run.dir)), "hydra.run.dir")
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        self._check(Path(str(config.hydra.sweep.dir)), "hydra.sweep.dir")
+
+    @staticmethod
+    def _check(folder: Path, key: str) -> None:
+        from robustlab.common.errors import RobustlabError
+
+        try:
+            check_writable(folder, key)
+        except RobustlabError as exc:
+            if verbose():
+                raise
+            report_and_exit(Path(sys.argv[0]).name, exc)
 
 
 def config_dir() -> Path:
@@ -70,21 +145,31 @@ def hydra_entry(
             from hydra.core.hydra_config import HydraConfig
             from omegaconf import OmegaConf
 
+            from robustlab.common.errors import RobustlabError
             from robustlab.common.runinfo import RunRecord
             from robustlab.common.seeding import seed_everything
 
+            if "--verbose" in sys.argv[1:]:
+                sys.argv.remove("--verbose")
+                os.environ[VERBOSE_ENV] = "1"  # jobs started by a launcher inherit it
             root = config_dir()
-            command = [Path(sys.argv[0]).name, *sys.argv[1:]]
+            name = Path(sys.argv[0]).name
+            command = [name, *sys.argv[1:]]
 
             def run(cfg: Any) -> Any:
                 run_dir = Path(HydraConfig.get().runtime.output_dir)
-                if cfg.get("seed") is not None:
-                    seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)),
-                                   torch=None if uses_torch else False)
-                config = OmegaConf.to_container(cfg, resolve=True)
-                with RunRecord(run_dir, config, command=command):
-                    log.info("run directory: %s", run_dir)
-                    return task(cfg, run_dir)
+                try:
+                    if cfg.get("seed") is not None:
+                        seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)),
+                                        torch=None if uses_torch else False)
+                    config = OmegaConf.to_container(cfg, resolve=True)
+                    with RunRecord(run_dir, config, command=command):
+                        log.info("run directory: %s", run_dir)
+                        return task(cfg, run_dir)
+                except (RobustlabError, OSError) as exc:
+                    if verbose():
+                        raise
+                    report_and_exit(name, exc)
 
             # conf/<app>.yaml adds conf/<app>/ to Hydra's search path through this variable,
             # so that its groups are selected without a prefix (model=..., not pruning/model=...).

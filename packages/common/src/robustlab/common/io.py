@@ -1,7 +1,9 @@
 """Atomic writes: a reader never sees a half-written file, a crash never leaves one.
 
 Every file is written to a temporary file in the same directory, flushed to disk, then moved
-over the target with ``os.replace`` (atomic on POSIX and Windows for one filesystem).
+over the target with ``os.replace`` (atomic on POSIX and Windows for one filesystem). The file
+gets the permissions a plain ``open()`` would give it (``0o666`` less the umask), not the
+``0o600`` of :func:`tempfile.mkstemp`: a lab shares its results folders.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, shared_mode())
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
@@ -43,6 +46,27 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def current_umask() -> int:
+    """The process's umask.
+
+    Read from ``/proc/self/status`` where Linux offers it; elsewhere by setting it and setting it
+    back (POSIX has no getter; a thread creating a file in that instant would get ``0o022``).
+    """
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def shared_mode(directory: bool = False) -> int:
+    """The mode ``open()`` (``0o666``) or ``mkdir()`` (``0o777``) gives under the current umask."""
+    return (0o777 if directory else 0o666) & ~current_umask()
 
 
 @contextlib.contextmanager

@@ -11,6 +11,8 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
+from robustlab.common.errors import UnknownNameError
+
 T = TypeVar("T")
 
 
@@ -27,7 +29,7 @@ def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
     return f"unknown {kind} {name!r}{hint} (known: {', '.join(known)})"
 
 
-def lookup(registry: Mapping[str, T], name: str, kind: str, error: type[Exception] = KeyError) -> T:
+def lookup(registry: Mapping[str, T], name: str, kind: str, error: type[Exception] = UnknownNameError) -> T:
     """``registry[name]``, or ``error`` with :func:`unknown_name_message` when it is absent."""
     if name not in registry:
         raise error(unknown_name_message(kind, name, registry))

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state
 from robustlab.pruning.data.sources import DataSpec, build_data, eval_batches
 from robustlab.pruning.models import ModelSpec, create_model
 
@@ -32,17 +33,20 @@ def compare_logits(run_dir: str | Path, n_images: int = 32, rtol: float = 1e-3) 
     Raises:
         RuntimeError: no CUDA device.
         FileNotFoundError: the run has no ``sweep_spec.json`` or step-0 checkpoint.
+        CheckpointError: the checkpoint holds anything but tensors and plain containers.
     """
     if not torch.cuda.is_available():
         raise RuntimeError("compare_logits needs a CUDA device; torch sees none")
     run_dir = Path(run_dir)
     saved = json.loads((run_dir / "sweep_spec.json").read_text())
     data_spec = DataSpec(**{**saved["data"], "val_size": n_images, "train_size": 1,
-                            "scale": tuple(saved["data"]["scale"]), "cache": False, "cache_dir": None})
+                            "scale": tuple(saved["data"]["scale"]), "cache": False, "cache_dir": None,
+                            "check_images": False})
     data = build_data(data_spec, "cpu")
     images = next(eval_batches(data, n_images, torch.device("cpu"))).images
     model = create_model(ModelSpec(**saved["model"]))
-    state = torch.load(run_dir / "checkpoints" / "step000.pt", map_location="cpu", weights_only=False)
+    state = load_checkpoint(run_dir / "checkpoints" / "step000.pt")
+    resize_to_state(model, state["model"])  # a structurally pruned model has fewer channels
     model.load_state_dict(state["model"])
     model.eval()
     torch.backends.cuda.matmul.allow_tf32 = False

@@ -189,13 +189,16 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
 
     Raises:
         FileNotFoundError: no file at ``path``.
+        CheckpointError: the file is damaged or holds more than tensors and plain containers.
         RuntimeError: the checkpoint does not fit the model (names the missing, unexpected and
             mis-shaped keys).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model checkpoint {path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    from robustlab.pruning.checkpoints import load_checkpoint
+
+    state = load_checkpoint(path)
     if isinstance(state, Mapping) and "model" in state and isinstance(state["model"], Mapping):
         state = state["model"]
     own = model.state_dict()

@@ -6,8 +6,12 @@ sweep writes, in this order: ``checkpoints/step{k:03d}.pt``, per-image accuracy,
 evaluation suite's rows, ``layer_sparsity.csv`` and finally the step's row of ``metrics.csv``;
 a step is finished when its ``metrics.csv`` row exists. Started again on the same run
 directory, the sweep resumes after its last finished step from that step's checkpoint and
-recomputes nothing; every step seeds its own randomness from ``(seed, step)``, so a resumed
-sweep writes the same metrics as an uninterrupted one (on CPU; timings aside).
+recomputes nothing; a step whose checkpoint was written but whose evaluation did not finish is
+evaluated again from that checkpoint, not trained again. Every step seeds its own randomness
+from ``(seed, step)``, so a resumed sweep writes the same metrics as an uninterrupted one (on
+CPU; timings aside). ``sweep_spec.json`` is written once the data and the model are built: a
+run stopped by bad input leaves nothing that refuses the corrected command. Checkpoints hold
+tensors and plain containers only (:mod:`robustlab.pruning.checkpoints`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from robustlab.common.io import atomic_path, write_json, write_table
+from robustlab.common.errors import ConfigError
+from robustlab.common.io import write_json, write_table
+from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
 from robustlab.pruning.data.sources import DataBundle, DataSpec, build_data, train_batches
 from robustlab.pruning.evaluate import evaluate_accuracy, make_context
 from robustlab.pruning.masks import (
@@ -40,13 +46,15 @@ from robustlab.pruning.masks import (
 from robustlab.pruning.methods import PruneContext, PruningMethod, get_method
 from robustlab.pruning.models import ModelSpec, classifier_head, create_model, load_weights
 from robustlab.pruning.suites import get_suite
-from robustlab.pruning.train import TrainSpec, train
+from robustlab.pruning.train import TrainSpec, TrainStats, train
 
 log = logging.getLogger(__name__)
 
 #: Columns of ``metrics.csv`` that measure time, not results (left out of resume comparisons).
 TIMING_COLUMNS = ("train_seconds", "images_per_second", "latency_ms", "eval_seconds")
 SWEEP_SPEC = "sweep_spec.json"
+#: Training statistics kept in a step's checkpoint (its metrics row is rebuilt from them).
+TRAIN_STATS = ("final_loss", "images", "seconds", "images_per_second")
 
 
 @dataclass
@@ -100,7 +108,8 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={name!r} was asked for but torch sees no CUDA device")
+        raise ConfigError(f"device: {name!r} was asked for but torch sees no CUDA device; "
+                          "use device=auto or device=cpu")
     return device
 
 
@@ -108,13 +117,13 @@ def validate(spec: SweepSpec) -> PruningMethod:
     """Check the spec before any expensive work; return the pruning method.
 
     Raises:
-        ValueError: a rate outside (0, 1), a negative step count, a bad training setting.
-        KeyError: an unknown method or evaluation suite (with close matches).
+        ConfigError: a rate outside (0, 1), a negative step count, a bad training setting.
+        UnknownNameError: an unknown method or evaluation suite (with close matches).
     """
     if not 0.0 < float(spec.rate) < 1.0:
-        raise ValueError(f"method.rate must be in (0, 1) (the fraction of remaining weights pruned per step); got {spec.rate}")
+        raise ConfigError(f"method.rate must be in (0, 1) (the fraction of remaining weights pruned per step); got {spec.rate}")
     if int(spec.steps) < 0:
-        raise ValueError(f"method.steps must be >= 0; got {spec.steps}")
+        raise ConfigError(f"method.steps must be >= 0; got {spec.steps}")
     method = get_method(spec.method)
     for name in spec.suites:
         get_suite(name)
@@ -138,26 +147,38 @@ class _Sweep:
         self.device = resolve_device(spec.device)
         self.label = spec.label or spec.model.name
         self.ckpt_dir = run_dir / "checkpoints"
+        self.fingerprint = json.loads(json.dumps(_fingerprint(spec), default=str))
         self._check_same_spec()
-        self.data: DataBundle = build_data(spec.data, self.device if spec.data.name == "shapes" else "cpu")
+        self.data: DataBundle = build_data(spec.data, self.device if spec.data.name == "shapes" else "cpu",
+                                           report_dir=run_dir, progress=spec.train.progress)
         if spec.model.num_classes != self.data.num_classes:
-            raise ValueError(f"model.num_classes={spec.model.num_classes} but the data has "
-                             f"{self.data.num_classes} classes")
+            raise ConfigError(f"model.num_classes={spec.model.num_classes} but the data has "
+                              f"{self.data.num_classes} classes")
         s = spec.data.img_size
         self.example = torch.zeros(1, spec.model.in_chans, s, s, device=self.device)
 
     def _check_same_spec(self) -> None:
+        """Refuse a folder holding another sweep's steps; forget one that finished none."""
         path = self.run_dir / SWEEP_SPEC
-        current = _fingerprint(self.spec)
-        current = json.loads(json.dumps(current, default=str))
-        if path.exists():
-            saved = json.loads(path.read_text())
-            if saved != current:
-                diff = sorted(k for k in current if current[k] != saved.get(k))
-                raise ValueError(f"{path} was written by a different sweep (differs in: {', '.join(diff)}); "
-                                 "resume with the same settings or choose another run directory")
-        else:
-            write_json(path, current)
+        if not path.exists():
+            return
+        saved = json.loads(path.read_text())
+        if saved == self.fingerprint:
+            return
+        diff = sorted(k for k in self.fingerprint if self.fingerprint[k] != saved.get(k))
+        if finished_steps(self.run_dir) or any(self.ckpt_dir.glob("step*.pt")):
+            raise ConfigError(f"{path} was written by a different sweep (differs in: {', '.join(diff)}); "
+                              "resume with the same settings or choose another run directory")
+        log.info("%s: the sweep there finished no step; replaced by this one (differs in: %s)",
+                 path, ", ".join(diff))
+        path.unlink()
+        (self.ckpt_dir / "init.pt").unlink(missing_ok=True)
+
+    def write_spec(self) -> None:
+        """Record the sweep's settings (once the data and the model were built)."""
+        path = self.run_dir / SWEEP_SPEC
+        if not path.exists():
+            write_json(path, self.fingerprint)
 
     # -- models and checkpoints -------------------------------------------------------------
 
@@ -169,31 +190,31 @@ class _Sweep:
     def targets(self, model: nn.Module) -> list[Target]:
         return prunable_targets(model, self.spec.scope)
 
-    def save(self, model: nn.Module, step: int, sparsity: float) -> Path:
+    def save(self, model: nn.Module, step: int, sparsity: float, stats: Any) -> Path:
+        """Write step ``step``'s checkpoint: weights, masks and the training statistics."""
         state: dict[str, Any] = {"model": plain_state_dict(model), "step": step, "sparsity": sparsity,
-                                 "model_name": self.spec.model.name, "method": self.spec.method}
-        if self.method.structured:
-            import torch_pruning as tp
-
-            state["structured"] = tp.state_dict(model)
-        else:
+                                 "model_name": self.spec.model.name, "method": self.spec.method,
+                                 "train": {k: getattr(stats, k) for k in TRAIN_STATS}}
+        if not self.method.structured:
             state["masks"] = get_masks(self.targets(model))
-        path = self.ckpt_dir / f"step{step:03d}.pt"
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-        return path
+        return save_checkpoint(self.ckpt_dir / f"step{step:03d}.pt", state)
 
-    def load(self, step: int) -> nn.Module:
+    def checkpoint(self, step: int) -> dict[str, Any] | None:
+        """Step ``step``'s checkpoint, or None when there is none."""
         path = self.ckpt_dir / f"step{step:03d}.pt"
-        if not path.exists():
+        return load_checkpoint(path) if path.exists() else None
+
+    def load(self, step: int, state: dict[str, Any] | None = None) -> nn.Module:
+        """The model of step ``step`` (from its checkpoint, or ``state`` already read from it)."""
+        path = self.ckpt_dir / f"step{step:03d}.pt"
+        state = state if state is not None else self.checkpoint(step)
+        if state is None:
             raise FileNotFoundError(f"{path} is missing but metrics.csv lists step {step} as finished; "
                                     "delete the run directory's metrics.csv rows after the last checkpoint")
-        state = torch.load(path, map_location="cpu", weights_only=False)
         model = self.fresh_model()
         if self.method.structured:
-            import torch_pruning as tp
-
-            tp.load_state_dict(model, state_dict=state["structured"])
+            resize_to_state(model, state["model"])
+            model.load_state_dict(state["model"])
         else:
             model.load_state_dict(state["model"])
             apply_masks(self.targets(model), state["masks"])
@@ -206,13 +227,12 @@ class _Sweep:
         if path.exists():
             load_weights(model, path)
         else:
-            with atomic_path(path) as tmp:
-                torch.save(plain_state_dict(model), tmp)
+            save_checkpoint(path, plain_state_dict(model))
         return model.to(self.device)
 
     def rewind_weights(self, model: nn.Module) -> None:
         """Reset every weight (not the masks) to the initial values: lottery-ticket rewinding."""
-        init = torch.load(self.ckpt_dir / "init.pt", map_location="cpu", weights_only=True)
+        init = load_checkpoint(self.ckpt_dir / "init.pt")
         state = model.state_dict()
         for key in state:
             if key.endswith("_mask"):
@@ -270,7 +290,7 @@ class _Sweep:
         tags = {"model": self.label, "prune_method": spec.method, "seed": spec.seed}
         layers = layer_sparsity(self.targets(model), dense_numel)
         sparsity = float(layers["zeros"].sum() / layers["numel"].sum())
-        self.save(model, step, sparsity)
+        self.save(model, step, sparsity, stats)
 
         start = time.perf_counter()
         acc = evaluate_accuracy(model, self.data, self.device, spec.eval_batch_size, spec.eval_max_images,
@@ -341,14 +361,23 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path) -> pd.DataFrame:
     done = finished_steps(run_dir)
     expected = list(range(len(done)))
     if done != expected:
-        raise ValueError(f"{run_dir / 'metrics.csv'} has steps {done}; expected 0..{len(done) - 1} with no gap")
+        raise ConfigError(f"{run_dir / 'metrics.csv'} has steps {done}; expected 0..{len(done) - 1} "
+                          "with no gap")
     dense = sweep.initial()
+    sweep.write_spec()
     dense_numel = {t.layer: getattr(t.module, t.param).numel() for t in sweep.targets(dense)}
     last = spec.steps
     if done:
         log.info("resuming %s after step %d of %d", run_dir, done[-1], last)
     model: nn.Module | None = None
     for step in range(len(done), last + 1):
+        saved = sweep.checkpoint(step)
+        if saved is not None and int(saved.get("step", -1)) == step and "train" in saved:
+            # Trained before, its evaluation stopped: evaluate the saved model again.
+            log.info("step %d: checkpoint found, evaluating it (no training)", step)
+            model = sweep.load(step, saved)
+            sweep.record(model, step, TrainStats(**saved["train"]), dense_numel)
+            continue
         if step == 0:
             model = dense
         elif sweep.method.start == "previous":

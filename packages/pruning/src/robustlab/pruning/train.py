@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from robustlab.common.errors import ConfigError
 from robustlab.pruning.data.sources import DataBundle, train_batches
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -65,16 +66,16 @@ class TrainSpec:
     progress: bool = True
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad field."""
+        """Raise :class:`~robustlab.common.errors.ConfigError` naming the first bad field."""
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+            raise ConfigError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"train.schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
+            raise ConfigError(f"train.schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
         if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError(f"train needs epochs >= 0, batch_size >= 1 and lr > 0; got epochs={self.epochs}, "
+            raise ConfigError(f"train needs epochs >= 0, batch_size >= 1 and lr > 0; got epochs={self.epochs}, "
                              f"batch_size={self.batch_size}, lr={self.lr}")
         if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"train.label_smoothing must be in [0, 1); got {self.label_smoothing}")
+            raise ConfigError(f"train.label_smoothing must be in [0, 1); got {self.label_smoothing}")
 
 
 @dataclass

@@ -12,12 +12,13 @@ hash of every file it reads, the ordered work items (acquisition, ROI, perturbat
 cache key), the options, the source of ``robustlab.radiomics`` and ``robustlab.common``, and the
 NumPy, pandas, SciPy and PyArrow versions. Changing any of them misses.
 
-An entry is a folder ``<root>/<key[:2]>/<key>/`` holding the output files, ``tables.pkl``
-(the result's tables) and ``manifest.json`` (the SHA-256 of every other file). It is built in a
-temporary folder and renamed into place (a reader never sees half an entry) and verified on
-read: a missing or altered file reads as a miss, and the analysis runs again. ``tables.pkl``
-is a pickle, trusted like any other file of the user's cache folder; it is only unpickled
-after its hash matched the manifest.
+An entry is a folder ``<root>/<key[:2]>/<key>/`` holding the output files, ``tables/<name>.parquet``
+(the result's tables) and ``manifest.json`` (the SHA-256 of every other file, and which tables
+are absent). It is built in a temporary folder and renamed into place (a reader never sees half
+an entry) and verified on read: a missing or altered file reads as a miss, and the analysis
+runs again. Nothing in an entry is a pickle: a cache folder is often shared, and its manifest
+sits beside the files it checks, so it proves integrity, not origin. Parquet and JSON are read
+as data only; a table that does not read as Parquet is a miss like any other corruption.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import pickle
 import shutil
 import sys
 import tempfile
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from robustlab.common.io import atomic_path
+from robustlab.common.io import atomic_path, shared_mode
 from robustlab.radiomics.cache import make_key
 from robustlab.radiomics.study import file_hash
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from robustlab.radiomics.study import ValidatedStudy
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2
 TABLES = ("summary", "per_feature", "robust", "selection", "features", "failures", "shape",
           "texture")
 
@@ -99,16 +99,26 @@ class AnalysisCache:
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
         try:
+            os.chmod(staging, shared_mode(directory=True))  # mkdtemp's 0o700 would hide it from the lab
             files = {}
             for rel in result.outputs:
                 target = staging / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(result.out_dir / rel, target)
                 files[rel] = file_hash(target)
-            tables = {name: getattr(result, name) for name in TABLES}
-            (staging / "tables.pkl").write_bytes(pickle.dumps(tables, pickle.HIGHEST_PROTOCOL))
+            (staging / "tables").mkdir()
+            absent, text_columns = [], {}
+            for name in TABLES:
+                table = getattr(result, name)
+                if table is None:
+                    absent.append(name)
+                    continue
+                rel = f"tables/{name}.parquet"
+                table.to_parquet(staging / rel)
+                files[rel] = file_hash(staging / rel)
+                text_columns[name] = [str(c) for c, t in table.dtypes.items() if t.kind == "O"]
             manifest = {"format": FORMAT, "key": key, "outputs": list(result.outputs),
-                        "files": {**files, "tables.pkl": file_hash(staging / "tables.pkl")}}
+                        "files": files, "absent_tables": absent, "object_columns": text_columns}
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
             if final.exists():  # an older or corrupt entry of the same key
                 shutil.rmtree(final)
@@ -132,13 +142,37 @@ class AnalysisCache:
             manifest = json.loads(manifest_path.read_text())
             ok = manifest.get("format") == FORMAT and manifest.get("key") == key and all(
                 file_hash(entry / rel) == digest for rel, digest in manifest["files"].items())
-            tables = pickle.loads((entry / "tables.pkl").read_bytes()) if ok else None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, pickle.UnpicklingError):
+            tables = _read_tables(entry, manifest) if ok else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             tables = None
-        if not isinstance(tables, dict):
+        if tables is None:
             log.warning("stored analysis %s is corrupt; the analysis runs again", entry)
             return None
         for rel in manifest["outputs"]:
             with atomic_path(out_dir / rel) as tmp:
                 shutil.copyfile(entry / rel, tmp)
         return {"outputs": list(manifest["outputs"]), **tables}
+
+
+def _read_tables(entry: Path, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored tables (Parquet, read as data), or None when one is missing or unreadable."""
+    import pandas as pd
+    import pyarrow
+
+    absent = set(manifest.get("absent_tables", []))
+    tables: dict[str, Any] = {}
+    for name in TABLES:
+        rel = f"tables/{name}.parquet"
+        if name in absent:
+            tables[name] = None
+        elif rel not in manifest["files"]:
+            return None
+        else:
+            try:
+                table = pd.read_parquet(entry / rel)
+            except pyarrow.ArrowException:
+                return None
+            # Parquet keeps text, not pandas' object dtype: give the columns back what they had.
+            objects = [c for c in table.columns if str(c) in manifest["object_columns"].get(name, ())]
+            tables[name] = table.astype(dict.fromkeys(objects, object)) if objects else table
+    return tables

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from robustlab.common.errors import RobustlabError
+
 if TYPE_CHECKING:  # pandas is imported where used: extraction workers import this module
     import pandas as pd
 
@@ -28,7 +30,7 @@ _STUDY_KEYS = {"name", "threshold", "roi_column", "extraction", "acquisitions", 
 _CMP_KEYS = {"name", "statistic", "acquisitions", "pairs", "combine", "group", "description"}
 
 
-class StudyError(ValueError):
+class StudyError(RobustlabError, ValueError):
     """A study file that cannot be analysed; the message names the file and the key at fault."""
 
 

@@ -2,7 +2,9 @@
 
 Both return the same item dicts as the procedural dataset (``image`` float ``(3, H, W)`` in
 [0, 1] resized to ``img_size``, ``label``, ``mask``, ``box``, ``index``), so the sweep and the
-suites treat every source alike.
+suites treat every source alike. Every image is decoded once before training
+(:mod:`robustlab.pruning.data.verify`): a file that does not decode is named, or left out with
+``skip_bad_images``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from robustlab.common.errors import DataError
+from robustlab.pruning.data.verify import check_images, open_rgb, refuse_or_skip
 
 #: Pascal VOC's 20 object classes, in the order of the segmentation palette indices 1..20.
 VOC_CLASSES = (
@@ -42,19 +47,33 @@ class ImageFolderData(Dataset):
     centre-cropped (the ImageNet protocol, crop ratio 0.875). There are no object masks: ``mask``
     is all False and ``box`` is the whole image.
 
+    Args:
+        check: decode every image once now (see :mod:`robustlab.pruning.data.verify`).
+        skip_bad: leave out the images that do not decode (listed in ``report_dir``'s
+            ``bad_images.csv``) instead of stopping.
+
     Raises:
         FileNotFoundError: the split folder is missing (names it and the expected layout).
+        DataError: an image does not decode (names it), unless ``skip_bad``.
     """
 
-    def __init__(self, root: str | Path, split: str, img_size: int, train: bool):
+    def __init__(self, root: str | Path, split: str, img_size: int, train: bool, check: bool = False,
+                 skip_bad: bool = False, report_dir: Path | None = None, progress: bool = True):
         from torchvision.datasets import ImageFolder
 
         folder = Path(root).expanduser() / split
         if not folder.is_dir():
             raise FileNotFoundError(f"ImageFolder split {folder} does not exist; expected {IMAGEFOLDER_LAYOUT}")
-        self.folder = ImageFolder(str(folder), transform=_transform(img_size, train))
+        self.folder = ImageFolder(str(folder), transform=_transform(img_size, train), loader=open_rgb)
         self.classes = list(self.folder.classes)
         self.img_size = img_size
+        if check:
+            what = f"ImageFolder split {folder}"
+            bad = check_images([p for p, _ in self.folder.samples], what, progress=progress)
+            refuse_or_skip(bad, what, skip_bad, report_dir)
+            self.folder.samples = [(p, t) for p, t in self.folder.samples if p not in bad]
+            self.folder.imgs = self.folder.samples
+            self.folder.targets = [t for _, t in self.folder.samples]
 
     def __len__(self) -> int:
         return len(self.folder)
@@ -73,11 +92,17 @@ class VOCData(Dataset):
     lets accuracy be measured); the mask is the union of object pixels (palette index not in
     {0, 255}: 0 is background, 255 the void border); the boxes are every annotated object's.
 
+    Args:
+        check, skip_bad, report_dir, progress: as for :class:`ImageFolderData` (images and
+            segmentation masks are decoded).
+
     Raises:
         FileNotFoundError: a missing folder or split file (names it and the expected layout).
+        DataError: an image or mask does not decode (names it), unless ``skip_bad``.
     """
 
-    def __init__(self, root: str | Path, year: str, split: str, img_size: int):
+    def __init__(self, root: str | Path, year: str, split: str, img_size: int, check: bool = False,
+                 skip_bad: bool = False, report_dir: Path | None = None, progress: bool = True):
         from torchvision.datasets import VOCSegmentation
 
         base = Path(root).expanduser() / "VOCdevkit" / f"VOC{year}"
@@ -88,6 +113,14 @@ class VOCData(Dataset):
         self.annotations = base / "Annotations"
         self.classes = list(VOC_CLASSES)
         self.img_size = img_size
+        if check:
+            what = f"Pascal VOC {year} {split}"
+            bad = check_images([*self.seg.images, *self.seg.masks], what, progress=progress)
+            refuse_or_skip(bad, what, skip_bad, report_dir)
+            keep = [i for i, (a, b) in enumerate(zip(self.seg.images, self.seg.masks, strict=True))
+                    if a not in bad and b not in bad]
+            self.seg.images = [self.seg.images[i] for i in keep]
+            self.seg.targets = [self.seg.targets[i] for i in keep]  # `masks` reads `targets`
 
     def __len__(self) -> int:
         return len(self.seg)
@@ -96,7 +129,11 @@ class VOCData(Dataset):
         from torchvision.transforms import InterpolationMode
         from torchvision.transforms.functional import pil_to_tensor, resize
 
-        image, target = self.seg[index]
+        try:
+            image, target = self.seg[index]
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise DataError(f"{self.seg.images[index]} or {self.seg.masks[index]}: cannot decode "
+                            f"({exc}); fix or remove it, or set data.skip_bad_images=true") from exc
         w, h = image.size
         s = self.img_size
         pixels = resize(pil_to_tensor(image), [s, s], antialias=True).float() / 255.0

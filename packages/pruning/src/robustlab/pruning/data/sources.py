@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from robustlab.common.errors import ConfigError, DataError
 from robustlab.pruning.data.folders import ImageFolderData, VOCData
 from robustlab.pruning.data.shapes import ShapesOnTextures
 from robustlab.pruning.models import IMAGENET_MEAN, IMAGENET_STD
@@ -45,6 +47,10 @@ class DataSpec:
         cache_dir: also keep them in this folder, shared between runs (None: memory only).
         train_split, val_split: split names (folders: sub-folders / VOC image sets).
         year: Pascal VOC year.
+        check_images: on-disk sources: decode every image of both splits once before
+            training (in threads, with a progress bar); a file that does not decode is named.
+        skip_bad_images: leave such files out (listed in the run's ``bad_images.csv``)
+            instead of stopping.
     """
 
     name: str = "shapes"
@@ -62,6 +68,8 @@ class DataSpec:
     train_split: str = "train"
     val_split: str = "val"
     year: str = "2012"
+    check_images: bool = True
+    skip_bad_images: bool = False
 
 
 @dataclass
@@ -85,17 +93,23 @@ class DataBundle:
         return isinstance(self.train, ShapesOnTextures)
 
 
-def build_data(spec: DataSpec, device: str | torch.device = "cpu") -> DataBundle:
+def build_data(spec: DataSpec, device: str | torch.device = "cpu", report_dir: Path | None = None,
+               progress: bool = True) -> DataBundle:
     """Build the data of ``spec`` (procedural splits are rendered on ``device``).
+
+    Args:
+        report_dir: where ``bad_images.csv`` goes when ``spec.skip_bad_images`` leaves files out.
+        progress: show the image check's progress bars.
 
     Raises:
         ValueError: an unknown source name, a missing root, ``fresh_train`` on on-disk data.
         FileNotFoundError: an on-disk source whose folder is missing (names the expected layout).
+        DataError: an on-disk image that does not decode (unless ``skip_bad_images``).
     """
     if spec.name not in SOURCES:
-        raise ValueError(f"unknown data source {spec.name!r}; expected one of {', '.join(SOURCES)}")
+        raise ConfigError(f"data.name: unknown data source {spec.name!r}; expected one of {', '.join(SOURCES)}")
     if spec.fresh_train and spec.name != "shapes":
-        raise ValueError(f"data.fresh_train=true needs procedural data (data.name=shapes); "
+        raise ConfigError(f"data.fresh_train=true needs procedural data (data.name=shapes); "
                          f"data.name={spec.name!r} has a fixed training set")
     if spec.name == "shapes":
         kwargs = dict(num_classes=spec.num_classes, img_size=spec.img_size, seed=spec.seed,
@@ -106,16 +120,18 @@ def build_data(spec: DataSpec, device: str | torch.device = "cpu") -> DataBundle
         return DataBundle(spec, train, val, list(train.classes),
                           extras={"shapes": val, "has_masks": True})
     if not spec.root:
-        raise ValueError(f"data.root is required for data source {spec.name!r}")
+        raise ConfigError(f"data.root is required for data source {spec.name!r}")
+    check = dict(check=spec.check_images, skip_bad=spec.skip_bad_images, report_dir=report_dir,
+                 progress=progress)
     if spec.name == "imagefolder":
-        train = ImageFolderData(spec.root, spec.train_split, spec.img_size, train=True)
-        val = ImageFolderData(spec.root, spec.val_split, spec.img_size, train=False)
+        train = ImageFolderData(spec.root, spec.train_split, spec.img_size, train=True, **check)
+        val = ImageFolderData(spec.root, spec.val_split, spec.img_size, train=False, **check)
         if train.classes != val.classes:
-            raise ValueError(f"ImageFolder {spec.root}: the {spec.train_split} and {spec.val_split} "
+            raise DataError(f"ImageFolder {spec.root}: the {spec.train_split} and {spec.val_split} "
                              f"splits have different classes ({len(train.classes)} vs {len(val.classes)})")
         return DataBundle(spec, train, val, train.classes, extras={"has_masks": False})
-    train = VOCData(spec.root, spec.year, spec.train_split, spec.img_size)
-    val = VOCData(spec.root, spec.year, spec.val_split, spec.img_size)
+    train = VOCData(spec.root, spec.year, spec.train_split, spec.img_size, **check)
+    val = VOCData(spec.root, spec.year, spec.val_split, spec.img_size, **check)
     return DataBundle(spec, train, val, train.classes, extras={"has_masks": True})
 
 
@@ -146,7 +162,7 @@ def train_batches(bundle: DataBundle, batch_size: int, *, epoch: int, seed: int,
     g = torch.Generator().manual_seed(seed * 100_003 + epoch)
     n = len(bundle.train)
     if batch_size > n:
-        raise ValueError(f"train.batch_size={batch_size} exceeds the {n} training images")
+        raise ConfigError(f"train.batch_size={batch_size} exceeds the {n} training images")
     if bundle.procedural:
         ds: ShapesOnTextures = bundle.train  # type: ignore[assignment]
         if bundle.spec.fresh_train and epoch > 0:
