@@ -323,6 +323,11 @@ def test_preprocessing_keeps_224_images_and_resizes_others_as_model_vs_human(tmp
                 [transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor()])(rgb)
         ours = load_stimulus(tmp_path / "x.png")
         assert ours.shape == (3, 224, 224) and torch.equal(ours, theirs)
+    # a model with another input size sees the whole 224 stimulus, resized
+    Image.fromarray(rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)).save(tmp_path / "x.png")
+    with Image.open(tmp_path / "x.png") as im:
+        whole = transforms.ToTensor()(transforms.Resize((64, 64))(im.convert("RGB")))
+    assert torch.equal(load_stimulus(tmp_path / "x.png", image_size=64), whole)
 
 
 def test_decision_csvs_round_trip_through_benchmark(tmp_path) -> None:

@@ -12,9 +12,10 @@ Stimuli layouts (bethgelab/model-vs-human, ``modelvshuman/datasets/``):
 Input as model-vs-human's PyTorch loader (``dataloaders.py``, ``base.py``): RGB, ToTensor,
 ImageNet mean/std normalisation. Their 17 datasets are declared ``image_size=224`` and their
 stimuli are 224 x 224, so they are fed without resizing (``resize = False if image_size == 224``);
-a stimulus of any other size gets their ``resize`` path, ``Resize(256)`` then ``CenterCrop(224)``
-(bilinear), scaled to the model's input size when that is not 224. The decision is the 16-class
-mapping of the softmax (:func:`~.categories.decide`).
+to a model whose input size ``S`` is not 224 (ours, not theirs) the whole stimulus is resized to
+``S x S`` (bilinear). An image of any other size gets their ``resize`` path, ``Resize(256)`` then
+``CenterCrop(224)`` (bilinear), scaled by ``S / 224``. The decision is the 16-class mapping of the
+softmax (:func:`~.categories.decide`).
 
 The CSV is written as ``ResultPrinter.print_batch_to_csv`` (``evaluation/evaluate.py``) writes
 it: columns ``subj, session, trial, rt, object_response, category, condition, imagename``,
@@ -39,6 +40,8 @@ from robustlab.pruning.alignment.modelvshuman.categories import CATEGORIES, deci
 
 #: Extensions torchvision's ImageFolder loads (model-vs-human's loader is an ImageFolder).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+#: The size of every model-vs-human stimulus (their datasets' ``image_size``).
+STIMULUS_SIZE = 224
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CSV_COLUMNS = ("subj", "session", "trial", "rt", "object_response", "category", "condition", "imagename")
@@ -101,8 +104,11 @@ def load_stimulus(path: Path, image_size: int = 224) -> torch.Tensor:
 
     with Image.open(path) as im:
         rgb = im.convert("RGB")
-    if rgb.size != (image_size, image_size):
-        rgb = TF.center_crop(TF.resize(rgb, round(image_size * 256 / 224)), [image_size, image_size])
+    if rgb.size == (STIMULUS_SIZE, STIMULUS_SIZE):
+        if image_size != STIMULUS_SIZE:  # the whole stimulus, at the model's input size
+            rgb = TF.resize(rgb, [image_size, image_size])
+    else:
+        rgb = TF.center_crop(TF.resize(rgb, round(image_size * 256 / STIMULUS_SIZE)), [image_size, image_size])
     return TF.to_tensor(rgb)
 
 
@@ -133,8 +139,8 @@ def model_decisions(model: torch.nn.Module, stimuli: Sequence[Stimulus], *, devi
     return np.concatenate(out) if out else np.array([], dtype=object)
 
 
-def csv_name(dataset: str, model_name: str, session: int) -> str:
-    """``<dataset>_<model, '_' -> '-'>_session_<n>.csv``."""
+def csv_name(dataset: str, model_name: str, session: int | str) -> str:
+    """``<dataset>_<model, '_' -> '-'>_session_<n>.csv`` (``session="*"``: a glob of every session)."""
     return f"{dataset}_{model_name.replace('_', '-')}_session_{session}.csv"
 
 

@@ -65,7 +65,7 @@ def evaluate_model(model: torch.nn.Module, datasets_root: str | Path, out_dir: s
     stimuli = {name: list_stimuli(datasets_root, name) for name in names}
     written: list[Path] = []
     for name in names:
-        done = sorted((Path(out_dir) / name).glob(csv_name(name, model_name, 1).replace("_session_1.csv", "_session_*.csv")))
+        done = sorted((Path(out_dir) / name).glob(csv_name(name, model_name, "*")))
         if done and not overwrite:
             written.extend(done)
             continue
