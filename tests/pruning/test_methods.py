@@ -102,13 +102,32 @@ def test_export_keeps_unpruned_weights_and_loads_into_a_plain_model():
 def test_scope_selects_layers():
     vit = small_vit()
     every = {t.layer for t in prunable_targets(vit, PruneScope())}
-    no_attn = {t.layer for t in prunable_targets(vit, PruneScope(attention=False, head=False))}
+    no_attn = {t.layer for t in prunable_targets(vit, PruneScope(attention_qkv=False, attention_out=False, head=False))}
+    no_qkv = {t.layer for t in prunable_targets(vit, PruneScope(attention_qkv=False))}
     assert "blocks.0.attn.qkv" in every and "head" in every
     assert "blocks.0.attn.qkv" not in no_attn and "blocks.0.mlp.fc1" in no_attn and "head" not in no_attn
+    assert "blocks.0.attn.qkv" not in no_qkv and "blocks.0.attn.proj" in no_qkv
     convs = {t.layer for t in prunable_targets(small_resnet(), PruneScope(linear=False, head=False))}
     assert "fc" not in convs and "conv1" in convs
     with pytest.raises(ValueError, match="selects no weight"):
-        prunable_targets(small_resnet(), PruneScope(conv=False, linear=False, attention=False, head=False))
+        prunable_targets(small_resnet(), PruneScope(conv=False, linear=False, attention_qkv=False,
+                                                     attention_out=False, head=False))
+
+
+def test_paper_vit_scope_is_the_studys_set():
+    # The study prunes every Conv2d and Linear of torchvision's ViT: patch embedding, attention
+    # out-projection, MLP and head, but not MultiheadAttention's bare in_proj_weight.
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    vit = VisionTransformer(image_size=32, patch_size=16, num_layers=2, num_heads=2, hidden_dim=8,
+                            mlp_dim=16, num_classes=3)
+    chosen = {(t.layer, t.param) for t in prunable_targets(vit, PruneScope(attention_qkv=False))}
+    studys = {(n, "weight") for n, m in vit.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+    assert chosen == studys
+    assert ("encoder.layers.encoder_layer_0.self_attention.out_proj", "weight") in chosen
+    assert ("conv_proj", "weight") in chosen and ("heads.head", "weight") in chosen
+    every = {(t.layer, t.param) for t in prunable_targets(vit, PruneScope())}
+    assert every - chosen == {(f"encoder.layers.encoder_layer_{i}.self_attention", "in_proj_weight") for i in (0, 1)}
 
 
 def test_snip_prunes_by_connection_sensitivity():

@@ -34,6 +34,10 @@ def spec_from_config(cfg: Any) -> Any:
     c = OmegaConf.to_container(cfg, resolve=True)
     model, data, method, train, ev = c["model"], c["data"], c["method"], dict(c["train"]), c["eval"]
     retrain_epochs = train.pop("retrain_epochs", None)
+    scope = dict(method.get("scope") or {})
+    if "attention" in scope:
+        raise ValueError("method.scope.attention was split into method.scope.attention_qkv (input "
+                         "projections) and method.scope.attention_out (output projections); set those")
     return SweepSpec(
         model=ModelSpec(name=model["name"], num_classes=int(model["num_classes"]), img_size=int(model["img_size"]),
                         in_chans=int(model.get("in_chans", 3)), pretrained=bool(model.get("pretrained", False)),
@@ -43,7 +47,7 @@ def spec_from_config(cfg: Any) -> Any:
         method=method["name"],
         steps=int(method["steps"]),
         rate=float(method["rate"]),
-        scope=PruneScope(**(method.get("scope") or {})),
+        scope=PruneScope(**scope),
         method_options=dict(method.get("options") or {}),
         retrain_epochs=retrain_epochs,
         suites={name: dict(opts or {}) for name, opts in (ev.get("suites") or {}).items()},

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
 from torch import nn
 
+from robustlab.pruning.data.evaldata import (
+    EvalSource,
+    build_eval_source,
+    eval_data_spec,
+    output_stride,
+    training_source,
+)
 from robustlab.pruning.data.sources import DataBundle, eval_batches
 from robustlab.pruning.models import model_arch
 from robustlab.pruning.suites import EvalContext
@@ -50,20 +58,32 @@ def evaluate_accuracy(model: nn.Module, data: DataBundle, device: torch.device, 
     return Accuracy(float(c1.float().mean()), float(c5.float().mean()), int(c1.numel()), per_image)
 
 
+def suite_source(data_options: dict[str, Any] | None, model: nn.Module, data: DataBundle,
+                 device: torch.device, batch_size: int) -> EvalSource:
+    """The data a suite measures on: its own ``data`` options, or the sweep's held-out split."""
+    if not data_options:
+        return training_source(data, batch_size, device)
+    arch = model_arch(model)
+    return build_eval_source(eval_data_spec(dict(data_options)), mean=data.mean, std=data.std,
+                             batch_size=batch_size, device=device, arch=arch,
+                             multiple=output_stride(model, arch, data.spec.img_size))
+
+
 def make_context(model: nn.Module, data: DataBundle, device: torch.device, *, step: int,
-                 sparsity: float, run_dir: Path, seed: int, batch_size: int) -> EvalContext:
+                 sparsity: float, run_dir: Path, seed: int, batch_size: int,
+                 source: EvalSource | None = None) -> EvalContext:
     """The :class:`EvalContext` of one step (the model is put in eval mode).
 
-    ``extras`` holds the data's extras (``"shapes"``: the procedural held-out generator,
-    ``"has_masks"``), ``"normalize"`` (mean, std) and ``"classes"`` (also as ``"class_names"``).
+    ``batches`` come from ``source`` (default: the sweep's held-out split). ``extras`` holds the
+    source's extras (``"shapes"``: the procedural held-out generator), ``"has_masks"``,
+    ``"normalize"`` (mean, std), ``"classes"`` (the model's classes, also as ``"class_names"``),
+    ``"eval_classes"`` (the classes the batches' labels index) and ``"eval_data"`` (its name).
     """
     model.eval()
-
-    def batches(max_images: int | None = None):
-        return eval_batches(data, batch_size, device, max_images)
-
-    extras = {**data.extras, "normalize": (data.mean, data.std), "classes": list(data.classes),
-              "class_names": list(data.classes)}
-    return EvalContext(model=model, arch=model_arch(model), batches=batches, device=device,
+    source = source or training_source(data, batch_size, device)
+    extras = {**source.extras, "has_masks": source.has_masks, "normalize": (data.mean, data.std),
+              "classes": list(data.classes), "class_names": list(data.classes),
+              "eval_classes": list(source.classes), "eval_data": source.name}
+    return EvalContext(model=model, arch=model_arch(model), batches=source.batches, device=device,
                        step=step, sparsity=sparsity, run_dir=run_dir, seed=seed,
                        num_classes=data.num_classes, img_size=data.spec.img_size, extras=extras)

@@ -25,14 +25,22 @@ class PruneScope:
     Attributes:
         conv: convolution weights.
         linear: fully connected weights (MLP blocks), other than attention and the head.
-        attention: attention projections (timm ``attn.qkv``/``attn.proj``, torch
-            ``MultiheadAttention`` input and output projections).
+        attention_qkv: the attention input projections (timm ``attn.qkv``, torch
+            ``MultiheadAttention.in_proj_weight``, separate ``q``/``k``/``v`` projections).
+        attention_out: the attention output projections (timm ``attn.proj``, torch
+            ``MultiheadAttention.out_proj``).
         head: the classifier head (the paper prunes it with every other Linear layer).
+
+    The study's ViT-B/32 (arXiv 2507.01722) prunes every ``nn.Conv2d`` and ``nn.Linear`` of
+    torchvision's model: the patch embedding, the attention output projection (a ``Linear``
+    subclass), the MLP and the head, but not the fused QKV projection, which torchvision keeps
+    as the bare parameter ``in_proj_weight`` of ``MultiheadAttention``: ``attention_qkv=False``.
     """
 
     conv: bool = True
     linear: bool = True
-    attention: bool = True
+    attention_qkv: bool = True
+    attention_out: bool = True
     head: bool = True
 
 
@@ -56,7 +64,7 @@ def prunable_targets(model: nn.Module, scope: PruneScope) -> list[Target]:
     targets = []
     for name, module in model.named_modules():
         if isinstance(module, nn.MultiheadAttention):
-            if scope.attention and module.in_proj_weight is not None:
+            if scope.attention_qkv and module.in_proj_weight is not None:
                 targets.append(Target(name, module, "in_proj_weight"))
         elif isinstance(module, nn.modules.conv._ConvNd):
             if scope.conv:
@@ -64,8 +72,10 @@ def prunable_targets(model: nn.Module, scope: PruneScope) -> list[Target]:
         elif isinstance(module, nn.Linear):
             if module is head:
                 keep = scope.head
-            elif id(module) in mha_children or ".attn." in f".{name}." or "attention" in name:
-                keep = scope.attention
+            elif id(module) in mha_children:
+                keep = scope.attention_out
+            elif ".attn." in f".{name}." or "attention" in name:
+                keep = scope.attention_qkv if _is_qkv(name) else scope.attention_out
             else:
                 keep = scope.linear
             if keep:
@@ -73,6 +83,14 @@ def prunable_targets(model: nn.Module, scope: PruneScope) -> list[Target]:
     if not targets:
         raise ValueError(f"the pruning scope {scope} selects no weight of {type(model).__name__}")
     return targets
+
+
+_QKV_NAMES = ("qkv", "q", "k", "v", "q_proj", "k_proj", "v_proj", "query", "key", "value")
+
+
+def _is_qkv(name: str) -> bool:
+    """Whether an attention ``Linear`` is an input projection (by its last name component)."""
+    return name.rsplit(".", 1)[-1] in _QKV_NAMES
 
 
 def layer_sparsity(targets: list[Target], dense_numel: dict[str, int] | None = None) -> pd.DataFrame:

@@ -31,8 +31,9 @@ from torch import nn
 from robustlab.common.errors import ConfigError
 from robustlab.common.io import write_json, write_table
 from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
+from robustlab.pruning.data.evaldata import eval_data_spec
 from robustlab.pruning.data.sources import DataBundle, DataSpec, build_data, train_batches
-from robustlab.pruning.evaluate import evaluate_accuracy, make_context
+from robustlab.pruning.evaluate import evaluate_accuracy, make_context, suite_source
 from robustlab.pruning.masks import (
     PruneScope,
     Target,
@@ -125,8 +126,10 @@ def validate(spec: SweepSpec) -> PruningMethod:
     if int(spec.steps) < 0:
         raise ConfigError(f"method.steps must be >= 0; got {spec.steps}")
     method = get_method(spec.method)
-    for name in spec.suites:
+    for name, options in spec.suites.items():
         get_suite(name)
+        if (options or {}).get("data"):
+            eval_data_spec(dict(options["data"]))
     spec.train.validate()
     return method
 
@@ -156,6 +159,7 @@ class _Sweep:
                               f"{self.data.num_classes} classes")
         s = spec.data.img_size
         self.example = torch.zeros(1, spec.model.in_chans, s, s, device=self.device)
+        self.sources: dict[str, Any] = {}  # each suite's evaluation data, built at its first use
 
     def _check_same_spec(self) -> None:
         """Refuse a folder holding another sweep's steps; forget one that finished none."""
@@ -298,12 +302,16 @@ class _Sweep:
         write_table(acc.per_image, run_dir / "per_image" / f"accuracy_step{step:03d}", formats=("parquet",))
         for name, options in spec.suites.items():
             fn, table = get_suite(name)
+            options = dict(options or {})
+            data_options = options.pop("data", None)
+            if name not in self.sources:
+                self.sources[name] = suite_source(data_options, model, self.data, self.device, spec.eval_batch_size)
             torch.manual_seed(spec.seed * 1000 + step)
             ctx = make_context(model, self.data, self.device, step=step, sparsity=sparsity, run_dir=run_dir,
-                               seed=spec.seed, batch_size=spec.eval_batch_size)
-            result = fn(ctx, **dict(options or {}))
+                               seed=spec.seed, batch_size=spec.eval_batch_size, source=self.sources[name])
+            result = fn(ctx, **options)
             rows = pd.DataFrame(result.rows)
-            rows = rows.assign(step=step, sparsity=sparsity, **tags)
+            rows = rows.assign(step=step, sparsity=sparsity, eval_data=self.sources[name].name, **tags)
             _append(run_dir / f"{table}.csv", rows, step)
             if result.per_image is not None:
                 write_table(result.per_image, run_dir / "per_image" / f"{table}_step{step:03d}",

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from robustlab.pruning.discovery.boxes import seed_component_boxes
 
 
 def lost(features: torch.Tensor, grid: tuple[int, int], image_size: tuple[int, int],
-         k_patches: int = 100, center: bool = False) -> tuple[np.ndarray, torch.Tensor]:
+         k_patches: int = 100, center: bool = False, layernorm: bool = False) -> tuple[np.ndarray, torch.Tensor]:
     """LOST boxes for a batch of patch features, every step batched over images.
 
     With patch similarities ``A = F F^T`` (``F`` the ``(N, D)`` patch features):
@@ -40,6 +41,7 @@ def lost(features: torch.Tensor, grid: tuple[int, int], image_size: tuple[int, i
         image_size: ``(H, W)`` in pixels.
         k_patches: size of the low-degree candidate set (100 in the paper; capped at ``N``).
         center: subtract each image's mean patch feature first.
+        layernorm: normalise each image's feature map as a whole first (before any centring).
 
     Returns:
         ``(boxes, seeds)``: ``(B, 4)`` float64 pixel boxes ``(x0, y0, x1, y1)`` and ``(B,)`` seeds.
@@ -50,6 +52,8 @@ def lost(features: torch.Tensor, grid: tuple[int, int], image_size: tuple[int, i
     if n != grid[0] * grid[1]:
         raise ValueError(f"features have {n} patches, the grid {grid} has {grid[0] * grid[1]}")
     f = features.float()
+    if layernorm:
+        f = F.layer_norm(f, tuple(f.shape[1:]))
     if center:
         f = f - f.mean(dim=1, keepdim=True)
     a = f @ f.transpose(1, 2)

@@ -59,10 +59,13 @@ def list_discovery(arch: str | None = None) -> list[str]:
 
 
 @register_discovery("lost")
-def _lost(patches: PatchFeatures, k_patches: int = 100, center: bool | None = None) -> tuple[np.ndarray, torch.Tensor]:
-    # center=None: centre CNN features (non-negative after ReLU), not ViT keys; see lost().
-    center = patches.arch == "cnn" if center is None else center
-    return lost(patches.features, patches.grid, patches.image_size, k_patches=k_patches, center=center)
+def _lost(patches: PatchFeatures, k_patches: int = 100, center: bool | None = None,
+          layernorm: bool = False) -> tuple[np.ndarray, torch.Tensor]:
+    # center=None: centre CNN features (non-negative after ReLU), not ViT keys, unless the
+    # whole map is layer-normalised (the study's CNN variant); see lost().
+    center = (patches.arch == "cnn" and not layernorm) if center is None else center
+    return lost(patches.features, patches.grid, patches.image_size, k_patches=k_patches, center=center,
+                layernorm=layernorm)
 
 
 @register_discovery("tokencut")

@@ -34,6 +34,7 @@ def discovery_suite(
     n_images: int | None = 64,
     k_patches: int = 100,
     lost_center: bool | None = None,
+    lost_layernorm: bool = False,
     tau: float = 0.2,
     attention_mass: float = 0.6,
     iou_threshold: float = 0.5,
@@ -48,7 +49,10 @@ def discovery_suite(
         n_images: evaluation images scored (None: the whole held-out split).
         k_patches: LOST's candidate set size (100 in the paper).
         lost_center: centre the patch features before LOST (None: for CNNs only, whose
-            non-negative ReLU features otherwise make LOST return the whole image).
+            non-negative ReLU features otherwise make LOST return the whole image; not with
+            ``lost_layernorm``).
+        lost_layernorm: normalise each image's whole feature map (``LayerNorm`` over patches and
+            channels) before LOST, as the study runs it on CNNs (``feature_layer: layer4``).
         tau: TokenCut's similarity threshold (0.2 in the paper).
         attention_mass: share of CLS attention kept by the attention baseline.
         iou_threshold: IoU of a correct localisation.
@@ -69,7 +73,7 @@ def discovery_suite(
             chosen.append(name)
         else:
             log.info("discovery: method %r does not apply to arch=%r; skipped", name, ctx.arch)
-    options = {"lost": {"k_patches": k_patches, "center": lost_center}, "tokencut": {"tau": tau},
+    options = {"lost": {"k_patches": k_patches, "center": lost_center, "layernorm": lost_layernorm}, "tokencut": {"tau": tau},
                "attention": {"mass": attention_mass}}
     records = []
     device = model_device(ctx.model)

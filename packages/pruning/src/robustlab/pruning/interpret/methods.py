@@ -153,15 +153,20 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, a
 def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
                          n_steps: int = 32, internal_batch_size: int = 64,
                          smoothgrad_samples: int = 0, smoothgrad_stdev: float = 0.15,
+                         smoothgrad_stdev_mode: str = "range", channel_pool: str = "sum",
                          seed: int = 0) -> torch.Tensor:
     """Integrated Gradients (Sundararajan et al. 2017), optionally under a SmoothGrad noise tunnel.
 
     ``IG_i(x) = (x_i - x'_i) * int_0^1 dy_t(x' + a (x - x')) / dx_i da`` with the all-zero
     baseline ``x'`` (the dataset mean colour of normalised inputs), Gauss-Legendre quadrature
-    with ``n_steps`` points (Captum ``IntegratedGradients``), channels summed (IG is complete:
-    the sum over all inputs equals ``y_t(x) - y_t(x')``). With ``smoothgrad_samples > 0`` the
-    map is averaged over that many noisy copies ``x + N(0, s^2)``, ``s = smoothgrad_stdev *
-    (max x - min x)`` over the batch (Smilkov et al. 2017; Captum ``NoiseTunnel``).
+    with ``n_steps`` points (Captum ``IntegratedGradients``), channels pooled by
+    ``channel_pool`` (:func:`~robustlab.pruning.interpret.metrics.pool_channels`; ``"sum"`` by
+    default: IG is complete, the sum over all inputs equals ``y_t(x) - y_t(x')``; the study uses
+    ``"l2_squared"``). With ``smoothgrad_samples > 0`` the map is averaged over that many noisy
+    copies ``x + N(0, s^2)`` (Smilkov et al. 2017; Captum ``NoiseTunnel``), ``s =
+    smoothgrad_stdev * (max x - min x)`` over the batch (``smoothgrad_stdev_mode="range"``) or
+    ``s = smoothgrad_stdev`` on the normalised input (``"absolute"``: the study's 2 samples at
+    Captum's default stdev 1.0, arXiv 2507.01722).
 
     Memory is bounded by ``internal_batch_size``: no forward pass sees more than that many
     interpolated images. The images are processed in chunks of ``internal_batch_size`` images
@@ -170,12 +175,16 @@ def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: torch.
     """
     from captum.attr import IntegratedGradients, NoiseTunnel
 
+    from robustlab.pruning.interpret.metrics import pool_channels
+
     if n_steps < 1 or internal_batch_size < 1:
         raise ValueError(f"n_steps and internal_batch_size must be >= 1, got {n_steps}, {internal_batch_size}")
+    if smoothgrad_stdev_mode not in ("range", "absolute"):
+        raise ValueError(f"smoothgrad_stdev_mode must be 'range' or 'absolute', got {smoothgrad_stdev_mode!r}")
     ig = IntegratedGradients(model)
     out = []
     chunk = max(1, internal_batch_size // max(1, smoothgrad_samples))
-    span = (images.amax() - images.amin()).item()
+    span = (images.amax() - images.amin()).item() if smoothgrad_stdev_mode == "range" else 1.0
     with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
         torch.manual_seed(seed)
         for start in range(0, images.shape[0], chunk):
@@ -187,7 +196,7 @@ def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: torch.
                     internal_batch_size=internal_batch_size)
             else:
                 attr = ig.attribute(x, target=t, n_steps=n_steps, internal_batch_size=internal_batch_size)
-            out.append(attr.sum(dim=1))
+            out.append(pool_channels(attr, channel_pool).to(attr.dtype))
     return torch.cat(out)
 
 
@@ -264,18 +273,22 @@ def guided_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor
 
 
 @register_attribution("vit_cls_attention", archs=("vit",))
-def vit_cls_attention(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str) -> torch.Tensor:
-    """The last block's attention of the CLS token to the patches, mean over heads.
+def vit_cls_attention(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
+                      heads: str = "mean") -> torch.Tensor:
+    """The last block's attention of the CLS token to the patches, ``heads="mean"`` or ``"sum"``.
 
     As in DINO (Caron et al. 2021) and the study's ViT analysis (which sums over heads: the
     same map up to a constant factor). Class-agnostic: ``targets`` are not used.
     """
+    if heads not in ("mean", "sum"):
+        raise ValueError(f"heads must be 'mean' or 'sum', got {heads!r}")
     geometry = vit_geometry(model)
     blocks = vit_blocks(model)
     with torch.no_grad(), capture_vit_qk(model) as qk:
         model(images)
     q, k = qk[len(blocks) - 1]
-    attn = attention_weights(blocks[-1].attn, q, k).mean(dim=1)
+    weights = attention_weights(blocks[-1].attn, q, k)
+    attn = weights.mean(dim=1) if heads == "mean" else weights.sum(dim=1)
     cls = attn[:, 0, geometry.num_prefix_tokens:]
     return _upsample(cls.reshape(-1, *geometry.grid), images.shape[-2:])
 

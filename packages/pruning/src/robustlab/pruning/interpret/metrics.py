@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-CHANNEL_POOLS = ("sum", "abs_sum", "max_abs", "l2")
+CHANNEL_POOLS = ("sum", "abs_sum", "max_abs", "l2", "l2_squared")
+ZERO_MAPS = ("nan", "zero")
 
 
 def _as_tensor(x: Any, name: str) -> torch.Tensor:
@@ -51,7 +52,9 @@ def pool_channels(attributions: Any, channel_pool: str = "sum") -> torch.Tensor:
     Args:
         attributions: the maps.
         channel_pool: ``"sum"`` (``sum_c a_c``), ``"abs_sum"`` (``sum_c |a_c|``),
-            ``"max_abs"`` (``max_c |a_c|``) or ``"l2"`` (``sqrt(sum_c a_c^2)``).
+            ``"max_abs"`` (``max_c |a_c|``), ``"l2"`` (``sqrt(sum_c a_c^2)``) or
+            ``"l2_squared"`` (``sum_c a_c^2``, the pooling arXiv 2507.01722 applies to
+            Integrated Gradients: ``l2-norm,sq`` of Osman et al.'s evaluation code).
 
     Returns:
         A float64 tensor ``(N, H, W)``.
@@ -69,7 +72,22 @@ def pool_channels(attributions: Any, channel_pool: str = "sum") -> torch.Tensor:
         return a.abs().amax(dim=1)
     if channel_pool == "l2":
         return a.pow(2).sum(dim=1).sqrt()
+    if channel_pool == "l2_squared":
+        return a.pow(2).sum(dim=1)
     raise ValueError(f"channel_pool must be one of {CHANNEL_POOLS}, got {channel_pool!r}")
+
+
+def minmax_scale(maps: torch.Tensor, eps: float = 2.220446049250313e-16) -> torch.Tensor:
+    """Each map scaled to [0, 1]: ``(R - min R) / (max R - min R + eps)`` over its pixels.
+
+    The study's scaling of Grad-CAM and attention maps (arXiv 2507.01722; pytorch-grad-cam
+    scales its CAMs so, and the authors' evaluation scales again with ``eps`` = machine
+    epsilon); a constant map becomes all zeros.
+    """
+    flat = maps.reshape(maps.shape[0], -1)
+    low = flat.amin(dim=1, keepdim=True)
+    high = flat.amax(dim=1, keepdim=True)
+    return ((flat - low) / (high - low + eps)).reshape(maps.shape)
 
 
 def _prepare(attributions: Any, masks: Any, channel_pool: str, positive: bool,
@@ -106,17 +124,25 @@ def _to_numpy(x: torch.Tensor) -> np.ndarray:
     return x.detach().cpu().numpy().astype(np.float64)
 
 
+def _check_zero_map(zero_map: str) -> None:
+    if zero_map not in ZERO_MAPS:
+        raise ValueError(f"zero_map must be one of {ZERO_MAPS}, got {zero_map!r}")
+
+
 def relevance_mass_accuracy(attributions: Any, masks: Any, *, channel_pool: str = "sum",
-                            positive: bool = True) -> np.ndarray:
+                            positive: bool = True, zero_map: str = "nan") -> np.ndarray:
     """Relevance Mass Accuracy (Arras et al. 2022): the share of relevance inside the mask.
 
     ``RMA = sum_{p in GT} R_p / sum_p R_p``. A map with no relevance (all zero after
-    preprocessing) has no mass to place: its RMA is NaN.
+    preprocessing) has no mass to place: its RMA is NaN (``zero_map="nan"``), or 0
+    (``zero_map="zero"``: the study's ``inside / (total + eps)``, arXiv 2507.01722, which
+    counts a model that stopped attributing anything as a miss rather than dropping it).
 
     Args:
         attributions: ``(N, H, W)`` or ``(N, C, H, W)`` maps.
         masks: boolean ``(N, H, W)`` object masks, none empty.
         channel_pool, positive: preprocessing (module docstring).
+        zero_map: ``"nan"`` or ``"zero"``, the value of an all-zero map.
 
     Returns:
         ``(N,)`` float64 values in [0, 1] (with ``positive=True``).
@@ -126,33 +152,42 @@ def relevance_mass_accuracy(attributions: Any, masks: Any, *, channel_pool: str 
         >>> float(relevance_mass_accuracy(np.ones((1, 4, 4)), m)[0])
         0.5
     """
+    _check_zero_map(zero_map)
     a, m = _prepare(attributions, masks, channel_pool, positive)
     total = a.sum(dim=1)
     inside = (a * m).sum(dim=1)
-    rma = torch.where(total != 0, inside / torch.where(total != 0, total, 1.0), torch.nan)
+    empty = torch.nan if zero_map == "nan" else 0.0
+    rma = torch.where(total != 0, inside / torch.where(total != 0, total, 1.0), empty)
     return _to_numpy(rma)
 
 
 def relevance_rank_accuracy(attributions: Any, masks: Any, *, channel_pool: str = "sum",
-                            positive: bool = True) -> np.ndarray:
+                            positive: bool = True, zero_map: str = "nan") -> np.ndarray:
     """Relevance Rank Accuracy (Arras et al. 2022): the share of the top-K pixels inside the mask.
 
     With ``K = |GT|`` and ``P_top`` the ``K`` pixels of highest relevance,
     ``RRA = |P_top intersect GT| / |GT|``. Ties are broken by pixel order (row-major), a
-    stable sort.
+    stable sort; so an all-zero map ranks the first ``K`` pixels on top
+    (``zero_map="nan"``, the default), unless ``zero_map="zero"`` scores it 0 (the paper
+    profile: a map without relevance ranks nothing).
 
     Args:
         attributions, masks, channel_pool, positive: as :func:`relevance_mass_accuracy`.
+        zero_map: ``"nan"`` (ties by pixel order) or ``"zero"``.
 
     Returns:
         ``(N,)`` float64 values in [0, 1].
     """
+    _check_zero_map(zero_map)
     a, m = _prepare(attributions, masks, channel_pool, positive)
     order = torch.sort(-a, dim=1, stable=True).indices
     k = m.sum(dim=1)
     ranked_in_mask = m.gather(1, order)
     in_top = torch.arange(a.shape[1], device=a.device)[None] < k[:, None]
-    return _to_numpy((ranked_in_mask & in_top).sum(dim=1) / k)
+    rra = (ranked_in_mask & in_top).sum(dim=1) / k
+    if zero_map == "zero":
+        rra = torch.where(a.sum(dim=1) != 0, rra, 0.0)
+    return _to_numpy(rra)
 
 
 def pointing_game(attributions: Any, masks: Any, *, channel_pool: str = "sum",
@@ -318,6 +353,6 @@ def spearman_rows(a: Any, b: Any) -> np.ndarray:
 
 
 __all__ = [
-    "CHANNEL_POOLS", "pool_channels", "relevance_mass_accuracy", "relevance_rank_accuracy",
+    "CHANNEL_POOLS", "ZERO_MAPS", "pool_channels", "minmax_scale", "relevance_mass_accuracy", "relevance_rank_accuracy",
     "pointing_game", "energy_pointing_game", "deletion_auc", "insertion_auc", "spearman_rows",
 ]

@@ -1,9 +1,16 @@
 """The ``interpretability`` evaluation suite: attribution maps and their metrics at every step.
 
 For each configured attribution method applicable to the model's architecture, on the first
-``n_images`` evaluation images: compute the maps for the true class, score them with each
+``n_images`` evaluation images: compute the maps for the true class (``target="label"``) or the
+model's predicted class (``target="predicted"``, the study's choice), score them with each
 configured metric (one value per image), and save the maps of the first ``gallery_size``
 images to ``run_dir/interpretability/gallery_step{step:03d}.npz`` for the report.
+
+The ``paper`` profile (``eval=paper``) sets the options of arXiv 2507.01722 and its authors'
+code: predicted class; Integrated Gradients under a SmoothGrad noise tunnel of 2 samples at
+stdev 1.0 on the normalised input, 50 steps, zero baseline, channels pooled as the squared L2
+norm; Grad-CAM on the last block of ``layer4`` and the ViT's CLS attention of the last block,
+heads summed, min-max scaled to [0, 1]; an all-zero map scores RMA 0 and RRA 0.
 """
 
 from __future__ import annotations
@@ -19,9 +26,11 @@ import torch
 from robustlab.common.io import atomic_path
 from robustlab.pruning.interpret.methods import attribute, get_attribution
 from robustlab.pruning.interpret.metrics import (
+    ZERO_MAPS,
     deletion_auc,
     energy_pointing_game,
     insertion_auc,
+    minmax_scale,
     pointing_game,
     relevance_mass_accuracy,
     relevance_rank_accuracy,
@@ -41,6 +50,65 @@ _MASK_METRICS: dict[str, Callable[[torch.Tensor, torch.Tensor], np.ndarray]] = {
 # Metrics that query the model again.
 _MODEL_METRICS = ("deletion_auc", "insertion_auc", "randomization_spearman")
 METRICS = (*_MASK_METRICS, *_MODEL_METRICS)
+TARGETS = ("label", "predicted")
+
+
+def _label_lookup(ctx: EvalContext, target: str, label_map: Mapping[str, Any] | None) -> torch.Tensor | None:
+    """Evaluation label -> model class (-1: not mapped); None when labels are the model's classes.
+
+    Raises:
+        ValueError: ``target="label"`` on data whose classes are not the model's and no
+            ``label_map``, or a map naming an unknown class.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"interpretability.target must be one of {TARGETS}, got {target!r}")
+    model_classes = list(ctx.extras.get("classes") or [])
+    eval_classes = list(ctx.extras.get("eval_classes") or model_classes)
+    if target == "predicted" or eval_classes == model_classes:
+        return None
+    if not label_map:
+        raise ValueError(f"interpretability: target='label' on {ctx.extras.get('eval_data')!r}, whose classes are "
+                         "not the model's: set interpretability.label_map (evaluation class -> model class) "
+                         "or target='predicted'")
+    lut = torch.full((len(eval_classes),), -1, dtype=torch.long)
+    for name, value in label_map.items():
+        if name not in eval_classes:
+            raise ValueError(f"interpretability.label_map: {name!r} is not a class of the evaluation data")
+        index = model_classes.index(value) if isinstance(value, str) and value in model_classes else value
+        if not isinstance(index, int) or not 0 <= index < ctx.num_classes:
+            raise ValueError(f"interpretability.label_map.{name}: {value!r} is not a model class (name or index)")
+        lut[eval_classes.index(name)] = index
+    return lut
+
+
+def _targets(ctx: EvalContext, batch: Any, target: str, lut: torch.Tensor | None) -> tuple[torch.Tensor, np.ndarray]:
+    """Classes to explain and a per-image validity flag (False: a label the map leaves out)."""
+    labels = torch.as_tensor(batch.labels).cpu()
+    if target == "label" and lut is None:
+        return labels, np.ones(len(labels), dtype=bool)
+    with torch.no_grad():
+        predicted = ctx.model(batch.images).argmax(dim=1).cpu()
+    if target == "predicted":
+        return predicted, np.ones(len(labels), dtype=bool)
+    mapped = torch.where(labels >= 0, lut[labels.clamp(min=0)], -1)
+    valid = (mapped >= 0).numpy()
+    return torch.where(mapped >= 0, mapped, predicted), valid
+
+
+def mask_metric(metric: str, maps: torch.Tensor, masks: torch.Tensor, zero_map: str = "nan") -> np.ndarray:
+    """One mask metric per image; an image without object pixels scores NaN, or 0 in RMA and
+    RRA with ``zero_map="zero"`` (the study's ``inside / (total + eps)`` and ``N_gt / (N + eps)``).
+    """
+    masks = torch.as_tensor(masks).to(maps.device).bool()
+    present = masks.flatten(1).any(dim=1)
+    out = np.full(maps.shape[0], np.nan)
+    if metric in ("rma", "rra") and zero_map == "zero":
+        out[:] = 0.0
+    keep = present.cpu().numpy()
+    if keep.any():
+        kwargs = {"zero_map": zero_map} if metric in ("rma", "rra") else {}
+        out[keep] = _MASK_METRICS[metric](maps[present], masks[present], **kwargs)
+    return out
 
 
 def _methods_for(methods: Sequence[str] | Mapping[str, Sequence[str]], arch: str) -> list[str]:
@@ -99,6 +167,14 @@ def interpretability_suite(
     ig_internal_batch_size: int = 64,
     smoothgrad_samples: int = 0,
     perturbation_steps: int = 8,
+    target: str = "label",
+    label_map: Mapping[str, Any] | None = None,
+    smoothgrad_stdev: float = 0.15,
+    smoothgrad_stdev_mode: str = "range",
+    ig_channel_pool: str = "sum",
+    minmax: Sequence[str] = (),
+    attention_heads: str = "mean",
+    zero_map: str = "nan",
 ) -> SuiteResult:
     """Attribution maps of the model at this step and their localisation metrics.
 
@@ -112,8 +188,19 @@ def interpretability_suite(
             without object masks (``ctx.extras["has_masks"]`` false) the mask metrics are skipped.
         n_images: evaluation images scored (None: the whole held-out split).
         gallery_size: images whose maps are saved for the report.
-        ig_steps, ig_internal_batch_size, smoothgrad_samples: Integrated Gradients options.
+        ig_steps, ig_internal_batch_size, smoothgrad_samples, smoothgrad_stdev,
+            smoothgrad_stdev_mode, ig_channel_pool: Integrated Gradients options
+            (:func:`~robustlab.pruning.interpret.methods.integrated_gradients`).
         perturbation_steps: points of the deletion / insertion curves.
+        target: ``"label"`` (the image's class; on evaluation data with other classes than the
+            model's, mapped through ``label_map``) or ``"predicted"`` (the model's top class).
+        label_map: evaluation class name -> model class (name or index); images whose class
+            is not mapped are explained for the predicted class and score NaN.
+        minmax: methods whose maps are min-max scaled to [0, 1] before scoring
+            (:func:`~robustlab.pruning.interpret.metrics.minmax_scale`).
+        attention_heads: ``"mean"`` or ``"sum"`` over heads of ``vit_cls_attention``.
+        zero_map: ``"nan"`` (default) or ``"zero"``: the RMA and RRA of an all-zero map, and
+            of an image without object pixels (:func:`mask_metric`).
 
     Returns:
         Rows ``{method, metric, mean, std, n}`` and the per-image table
@@ -123,13 +210,19 @@ def interpretability_suite(
     if unknown:
         raise ValueError(f"interpretability.metrics: unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
     names = _methods_for(methods, ctx.arch)
+    if zero_map not in ZERO_MAPS:
+        raise ValueError(f"interpretability.zero_map must be one of {ZERO_MAPS}, got {zero_map!r}")
+    lut = _label_lookup(ctx, target, label_map)
     if not ctx.extras.get("has_masks", True):
         skipped = [m for m in metrics if m in _MASK_METRICS]
         if skipped:
             log.info("interpretability: the data has no object masks; %s skipped", ", ".join(skipped))
         metrics = [m for m in metrics if m not in _MASK_METRICS]
     options = {"integrated_gradients": {"n_steps": ig_steps, "internal_batch_size": ig_internal_batch_size,
-                                        "smoothgrad_samples": smoothgrad_samples, "seed": ctx.seed}}
+                                        "smoothgrad_samples": smoothgrad_samples, "seed": ctx.seed,
+                                        "smoothgrad_stdev": smoothgrad_stdev, "channel_pool": ig_channel_pool,
+                                        "smoothgrad_stdev_mode": smoothgrad_stdev_mode},
+               "vit_cls_attention": {"heads": attention_heads}}
     records: list[pd.DataFrame] = []
     gallery_maps: dict[str, list[np.ndarray]] = {name: [] for name in names}
     gallery_pics: list[np.ndarray] = []
@@ -142,28 +235,31 @@ def interpretability_suite(
         if take:
             gallery_pics.append(_gallery_images(batch.images[:take], normalize))
             gallery_index.append(index[:take])
+        targets, valid = _targets(ctx, batch, target, lut)
         for name in names:
             opts = options.get(name, {})
-            maps = attribute(name, ctx.model, batch.images, batch.labels, arch=ctx.arch, **opts)
+            maps = attribute(name, ctx.model, batch.images, targets, arch=ctx.arch, **opts)
+            if name in minmax:
+                maps = minmax_scale(maps)
             images = batch.images.to(maps.device, torch.float32)
             if take:
                 gallery_maps[name].append(maps[:take].cpu().numpy())
             values = {}
             for metric in metrics:
                 if metric in _MASK_METRICS:
-                    values[metric] = _MASK_METRICS[metric](maps, batch.masks)
+                    values[metric] = mask_metric(metric, maps, batch.masks, zero_map)
                 elif metric == "deletion_auc":
-                    values[metric] = deletion_auc(ctx.model, images, maps, batch.labels,
+                    values[metric] = deletion_auc(ctx.model, images, maps, targets,
                                                   n_steps=perturbation_steps)
                 elif metric == "insertion_auc":
-                    values[metric] = insertion_auc(ctx.model, images, maps, batch.labels,
+                    values[metric] = insertion_auc(ctx.model, images, maps, targets,
                                                    n_steps=perturbation_steps)
                 else:
                     values[metric] = parameter_randomization_check(
-                        name, ctx.model, batch.images, batch.labels, arch=ctx.arch, seed=ctx.seed, **opts)
+                        name, ctx.model, batch.images, targets, arch=ctx.arch, seed=ctx.seed, **opts)
             for metric, vals in values.items():
-                records.append(pd.DataFrame({"index": index, "method": name, "metric": metric,
-                                             "value": np.asarray(vals, dtype=np.float64)}))
+                vals = np.where(valid, np.asarray(vals, dtype=np.float64), np.nan)
+                records.append(pd.DataFrame({"index": index, "method": name, "metric": metric, "value": vals}))
         n_gallery += take
     if not records:
         return SuiteResult(rows=[], per_image=None)

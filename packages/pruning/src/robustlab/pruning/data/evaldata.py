@@ -1,0 +1,190 @@
+"""Evaluation data apart from the training data: what one suite measures on.
+
+Each suite may name its own data (``eval.suites.<suite>.data``); without it the suite reads the
+sweep's held-out split as before. The study (arXiv 2507.01722) trains on ImageNet and measures
+attributions on Pascal VOC segmentations, object discovery on VOC boxes and alignment on
+model-vs-human's stimuli; so the classes of an evaluation set need not be the model's.
+
+A :class:`EvalSource` gives the suite's :class:`~robustlab.pruning.suites.EvalBatch` objects,
+normalised as the model expects. VOC images keep their own size and are padded at the bottom
+and right, after normalisation, with zeros to a multiple of the network's output stride (the
+study's input); images of one padded size are batched together, so the padding of an image
+never depends on its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from robustlab.pruning.data.sources import DataBundle, eval_batches
+from robustlab.pruning.data.voc import GT_MASKS, VOCEvalData, padded_size
+from robustlab.pruning.suites import EvalBatch
+
+#: Bundled evaluation data (``conf/pruning/eval/suites/<suite>/data/<name>.yaml``).
+EVAL_DATA = ("voc_segmentation", "voc_detection")
+
+
+@dataclass
+class EvalDataSpec:
+    """One suite's evaluation data.
+
+    Attributes:
+        name: one of :data:`EVAL_DATA`.
+        root: the local copy (for VOC: the folder holding ``VOCdevkit/`` or ``VOC<year>/``).
+        year, split: VOC year (``"2007"``, ``"2012"``) and image set (``val``, ``trainval``...).
+        gt_mask: ``"classes"`` (object pixels from the class indices) or ``"red_channel"`` (the
+            study's reading, a reproduction: :func:`~robustlab.pruning.data.voc.red_channel_mask`).
+        resize: None: full resolution, padded to ``pad_multiple``; or a square side in pixels.
+        pad_multiple: padding multiple (None: the network's output stride, 32 for a ResNet).
+        num_workers: image-decoding workers.
+    """
+
+    name: str
+    root: str | None = None
+    year: str = "2012"
+    split: str = "val"
+    gt_mask: str = "classes"
+    resize: int | None = None
+    pad_multiple: int | None = None
+    num_workers: int = 0
+
+    def validate(self) -> None:
+        """Clear errors on a bad name, a missing root or a bad option, before any work."""
+        if self.name not in EVAL_DATA:
+            raise ValueError(f"unknown evaluation data {self.name!r}; expected one of {', '.join(EVAL_DATA)}")
+        if not self.root:
+            raise ValueError(f"evaluation data {self.name!r} needs a root (eval.suites.<suite>.data.root)")
+        if self.gt_mask not in GT_MASKS:
+            raise ValueError(f"eval data gt_mask must be one of {GT_MASKS}, got {self.gt_mask!r}")
+
+
+@dataclass
+class EvalSource:
+    """Evaluation data ready for a suite.
+
+    Attributes:
+        name: the data's name in the tables (``training`` for the sweep's own held-out split).
+        classes: its class names (labels index them).
+        has_masks: whether batches carry object masks and boxes.
+        batches: ``batches(max_images=None)`` -> iterator of :class:`EvalBatch`.
+        extras: what a suite may read besides (e.g. the procedural generator).
+    """
+
+    name: str
+    classes: list[str]
+    has_masks: bool
+    batches: Callable[..., Iterator[EvalBatch]]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def eval_data_spec(options: dict[str, Any] | EvalDataSpec) -> EvalDataSpec:
+    """An :class:`EvalDataSpec` from a suite's ``data`` options, validated (a clear error names the key)."""
+    if isinstance(options, EvalDataSpec):
+        spec = options
+    else:
+        known = set(EvalDataSpec.__dataclass_fields__)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"eval.suites.<suite>.data: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
+        spec = EvalDataSpec(**options)
+    spec.validate()
+    return spec
+
+
+def training_source(bundle: DataBundle, batch_size: int, device: torch.device) -> EvalSource:
+    """The sweep's held-out split, as every suite read it before evaluation data existed."""
+
+    def batches(max_images: int | None = None) -> Iterator[EvalBatch]:
+        return eval_batches(bundle, batch_size, device, max_images)
+
+    return EvalSource("training", list(bundle.classes), bool(bundle.extras.get("has_masks", False)),
+                      batches, dict(bundle.extras))
+
+
+def output_stride(model: nn.Module, arch: str, img_size: int) -> int:
+    """The pixels per cell of the last feature map: a ViT's patch side, a CNN's output stride."""
+    from robustlab.pruning.interpret.layers import feature_grid, find_last_conv_block, model_device
+
+    if arch == "vit":
+        patch = getattr(model, "patch_size", None) or getattr(getattr(model, "patch_embed", None), "patch_size", 16)
+        return int(patch[0] if isinstance(patch, (tuple, list)) else patch)
+    probe = torch.zeros(1, 3, img_size, img_size, device=model_device(model))
+    with torch.no_grad():
+        name, _ = find_last_conv_block(model, probe)
+        return max(1, int(round(feature_grid(model, name, probe).stride[0])))
+
+
+def build_eval_source(spec: EvalDataSpec, *, mean: tuple[float, ...], std: tuple[float, ...],
+                      batch_size: int, device: torch.device, multiple: int, arch: str) -> EvalSource:
+    """The :class:`EvalSource` of ``spec`` (VOC segmentation or detection).
+
+    Args:
+        spec: the data.
+        mean, std: the model's input normalisation.
+        batch_size: images per batch (at most; a batch holds images of one padded size).
+        device: where batches go.
+        multiple: the padding multiple when ``spec.pad_multiple`` is None.
+        arch: ``"cnn"`` or ``"vit"`` (a ViT's position embeddings fix its input size).
+
+    Raises:
+        ValueError: a bad spec, or full resolution asked of a ViT.
+    """
+    spec.validate()
+    if arch == "vit" and spec.resize is None:
+        raise ValueError(f"evaluation data {spec.name!r}: a ViT's position embeddings fix its input size; "
+                         "set eval.suites.<suite>.data.resize to the model's img_size")
+    task = "segmentation" if spec.name == "voc_segmentation" else "detection"
+    dataset = VOCEvalData(spec.root, spec.year, spec.split, task=task, gt_mask=spec.gt_mask, resize=spec.resize)
+    pad = int(spec.pad_multiple or multiple)
+
+    def batches(max_images: int | None = None) -> Iterator[EvalBatch]:
+        return voc_batches(dataset, mean, std, batch_size, device, pad, max_images, spec.num_workers)
+
+    return EvalSource(dataset.name, list(dataset.classes), True, batches, {"voc": dataset})
+
+
+def _size_groups(dataset: VOCEvalData, n: int, multiple: int, batch_size: int) -> list[list[int]]:
+    """Index batches: images of one padded size together, in order of first appearance."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i in range(n):
+        groups.setdefault(padded_size(*dataset.image_size(i), multiple), []).append(i)
+    return [idx[s:s + batch_size] for idx in groups.values() for s in range(0, len(idx), batch_size)]
+
+
+def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"image": [it["image"] for it in items], "mask": [it["mask"] for it in items],
+            "label": torch.tensor([int(it["label"]) for it in items]),
+            "box": [it["box"].numpy() for it in items], "index": torch.tensor([int(it["index"]) for it in items])}
+
+
+def _pad(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Zeros at the bottom and right of ``(..., H, W)`` up to ``size``."""
+    return F.pad(x, (0, size[1] - x.shape[-1], 0, size[0] - x.shape[-2]))
+
+
+def voc_batches(dataset: VOCEvalData, mean: tuple[float, ...], std: tuple[float, ...], batch_size: int,
+                device: torch.device, multiple: int, max_images: int | None = None,
+                num_workers: int = 0) -> Iterator[EvalBatch]:
+    """Normalised, zero-padded batches of the first ``max_images`` images (all when None).
+
+    Every image is normalised, then padded at the bottom and right to a multiple of
+    ``multiple``; masks are padded with background. Batches hold images of one padded size.
+    """
+    n = len(dataset) if max_images is None else min(int(max_images), len(dataset))
+    m = torch.tensor(mean, dtype=torch.float32, device=device).view(-1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=device).view(-1, 1, 1)
+    loader = DataLoader(dataset, batch_sampler=_size_groups(dataset, n, multiple, batch_size),
+                        num_workers=num_workers, collate_fn=_collate)
+    for batch in loader:
+        size = padded_size(*batch["image"][0].shape[-2:], multiple)
+        images = torch.stack([_pad((img.to(device) - m) / s, size) for img in batch["image"]])
+        masks = torch.stack([_pad(mk.to(device, torch.uint8), size) for mk in batch["mask"]]).bool()
+        yield EvalBatch(images=images, labels=batch["label"].to(device), masks=masks,
+                        boxes=batch["box"], index=batch["index"])
