@@ -27,12 +27,13 @@ TABLES = ("metrics", *SUITE_TABLES)
 
 
 def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.05, seed: int = 0,
-              ci_method: str = "percentile") -> tuple[Path, list[Path]]:
+              ci_method: str = "percentile", holm_scope: str = "curve") -> tuple[Path, list[Path]]:
     """Gather every job's tables under ``<sweep_dir>/aggregate/`` and write the report there.
 
     Args:
         sweep_dir: a Hydra multirun directory or a single run directory.
         n_resamples, alpha, seed, ci_method: of the sweet-spot bootstrap.
+        holm_scope: ``"curve"`` (Holm per curve) or ``"report"`` (across every test of the report).
 
     Returns:
         ``(report_html, jobs_without_results)``.
@@ -54,7 +55,8 @@ def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.0
         if not table.empty:
             table["job"] = table.pop("run").map(lambda r: Path(r).name)
             write_table(_front(table, "job"), out / f"{name}.csv")
-    report = write_report(done, out / "report", alpha=alpha, n_resamples=n_resamples, seed=seed, ci_method=ci_method)
+    report = write_report(done, out / "report", alpha=alpha, n_resamples=n_resamples, seed=seed, ci_method=ci_method,
+                          holm_scope=holm_scope)
     return report, missing
 
 
@@ -78,10 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     parser.add_argument("--ci-method", choices=("percentile", "bca"), default="percentile",
                         help="bootstrap interval (default percentile)")
+    parser.add_argument("--holm-scope", choices=("curve", "report"), default="curve",
+                        help="Holm's family: each curve's sparse steps (default) or every test of the report")
     args = parser.parse_args(argv)
     try:
         report, missing = aggregate(args.sweep_dir, n_resamples=args.n_resamples, alpha=args.alpha, seed=args.seed,
-                                    ci_method=args.ci_method)
+                                    ci_method=args.ci_method, holm_scope=args.holm_scope)
     except (FileNotFoundError, ValueError) as err:
         print(f"robustlab-prune-aggregate: {err}", file=sys.stderr)
         return 2

@@ -432,17 +432,32 @@ def _render(blocks: list[_Block], out_dir: Path) -> tuple[str, str]:
 
 _METHOD_TEXT = (
     "Sweet spots: per curve (model, pruning method, metric) and sparse step, the per-image "
-    "difference from the dense step, signed so that positive is better, averaged over seeds per "
-    "image; images resampled in pairs ({ci_method} bootstrap, {n_resamples} resamples, "
-    "robustlab.common.stats.bootstrap_ci); "
-    "two-sided p from the bootstrap standard error; Holm across the curve's sparse steps; a sweet "
+    "difference from the dense step, signed so that positive is better; images resampled in pairs "
+    "({ci_method} bootstrap, {n_resamples} resamples, robustlab.common.stats.bootstrap_ci), and "
+    "with several seeds seeds first, then images within each (a hierarchical percentile "
+    "bootstrap); two-sided p from the bootstrap standard error; Holm across {holm_family}; a sweet "
     "spot where the adjusted p < {alpha} and the interval at Holm's level for that hypothesis "
     "lies above zero."
 )
+_HOLM_FAMILY = {"curve": "the curve's sparse steps", "report": "every test of this report"}
+
+
+def eval_data_table(run_dirs: Sequence[Path]) -> pd.DataFrame:
+    """What each suite measured on: ``table, eval_data, metrics`` (the suites' ``eval_data`` column)."""
+    rows = []
+    for table in SUITE_TABLES:
+        df = load_table(run_dirs, table, add_overrides=False)
+        if df.empty:
+            continue
+        data = df["eval_data"].astype(str) if "eval_data" in df.columns else pd.Series("training", index=df.index)
+        for name, group in df.groupby(data, sort=True):
+            metrics = sorted({f"{m}/{k}" if str(m) else str(k) for m, k in zip(group.get("method", ""), group["metric"], strict=False)})
+            rows.append({"table": table, "eval_data": name, "metrics": ", ".join(metrics)})
+    return pd.DataFrame(rows, columns=["table", "eval_data", "metrics"])
 
 
 def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_resamples: int = 2000,
-                 seed: int = 0, ci_method: str = "percentile") -> Path:
+                 seed: int = 0, ci_method: str = "percentile", holm_scope: str = "curve") -> Path:
     """Write the sweep report of ``run_dirs`` into ``out_dir``; return the path of ``report.html``.
 
     Args:
@@ -450,7 +465,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
         out_dir: the report folder: PNG figures, the sweet-spot tables (``sweet_spots.csv``,
             ``sweet_spots_summary.csv``, ``sweet_spots_by_model.csv``), ``report.md`` (linking
             the PNGs) and ``report.html`` (every PNG embedded as base64: one file to share).
-        alpha, n_resamples, seed, ci_method: of the sweet-spot analysis
+        alpha, n_resamples, seed, ci_method, holm_scope: of the sweet-spot analysis
             (:func:`robustlab.pruning.sweetspot.find_sweet_spots`).
 
     Returns:
@@ -461,7 +476,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     out_dir.mkdir(parents=True, exist_ok=True)
     values = summary_values(runs)
     sweet = find_sweet_spots(load_per_image(runs), alpha=alpha, n_resamples=n_resamples, ci_method=ci_method,
-                             seed=seed)
+                             seed=seed, holm_scope=holm_scope)
     metrics = load_table(runs, "metrics", add_overrides=False)
     summary = summarize_sweet_spots(sweet, metrics)
     by_model = summarize_by_model(summary)
@@ -477,9 +492,13 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
             steps=("step", "nunique"), max_sparsity=("sparsity", "max")).reset_index()
         runs_table["run"] = runs_table["run"].map(lambda r: Path(r).name)
         blocks += [_Block("h2", "Runs"), _Block("table", runs_table)]
+    data_table = eval_data_table(runs)
+    if not data_table.empty:
+        blocks += [_Block("h2", "Evaluation data"), _Block("table", data_table)]
 
     blocks.append(_Block("h2", "Sweet spots"))
-    blocks.append(_Block("p", _METHOD_TEXT.format(alpha=alpha, ci_method=ci_method, n_resamples=n_resamples)))
+    blocks.append(_Block("p", _METHOD_TEXT.format(alpha=alpha, ci_method=ci_method, n_resamples=n_resamples,
+                                                     holm_family=_HOLM_FAMILY[holm_scope])))
     if summary.empty:
         blocks.append(_Block("p", "No curve with per-image values and a declared direction was found."))
     else:

@@ -9,16 +9,19 @@ The test, per curve and sparse step ``s`` (Holm across the sparse steps of the c
 
 1. ``d`` = direction x (metric at ``s`` - metric at step 0), direction +1 where higher is
    better and -1 where lower is, so ``d > 0`` always means "better than dense".
-2. Seeds: an image's values are averaged over the seeds that have it (the evaluation images
-   are indexed identically in every seed), so images are the resampled units (a one-level
-   bootstrap; seed-to-seed variation enters through the per-image averages).
+2. Seeds: with one seed, images are the resampled units. With several seeds (the evaluation
+   images are indexed identically in every seed) the bootstrap is hierarchical: seeds are
+   resampled, then images within each drawn seed (Davison and Hinkley 1997, sec. 3.8), so the
+   interval carries the seed-to-seed variation of training and pruning; percentile intervals.
+   (``hierarchical=False``: each image averaged over the seeds, images resampled.)
 3. ``d`` is estimated as NaN-mean(sparse) - NaN-mean(dense) over the images (NaN marks a trial
    without a value, e.g. a cue-conflict answer that is neither shape nor texture); images are
    resampled in pairs (dense and sparse together) with
    :func:`robustlab.common.stats.bootstrap_ci` (percentile by default, or BCa).
 4. p-value: two-sided, from the bootstrap distribution through its standard error,
    ``p = 2 Phi(-|d| / se*)``; Holm's adjustment (:func:`robustlab.common.stats.holm`) across
-   the curve's sparse steps.
+   the curve's sparse steps (``holm_scope="curve"``), or across every test of the report
+   (``"report"``: all curves and steps, one family).
 5. Sweet spot where the Holm-adjusted p < alpha **and** the bootstrap interval at the level that
    Holm's step-down gives that hypothesis, ``1 - alpha / (m - r + 1)`` for the r-th smallest of
    ``m`` p-values, lies above zero.
@@ -26,6 +29,7 @@ The test, per curve and sparse step ``s`` (Holm across the sparse steps of the c
 References:
     Efron B, Tibshirani RJ (1993). An Introduction to the Bootstrap. Chapman & Hall.
     Holm S (1979). Scand J Stat 6(2):65-70.
+    Davison AC, Hinkley DV (1997). Bootstrap Methods and their Application. Cambridge UP.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ log = logging.getLogger(__name__)
 
 CURVE_KEYS = ["model", "prune_method", "table", "method", "metric", "level"]
 SUITE_TABLES = ("interpretability", "discovery", "alignment")
+HOLM_SCOPES = ("curve", "report")
 _STEP_FILE = re.compile(r"^(?P<table>.+)_step(?P<step>\d+)\.parquet$")
 
 #: Which direction is better, per (table, method, metric) glob pattern; the first match wins.
@@ -245,13 +250,85 @@ def _gain(sample: np.ndarray, axis: int) -> np.ndarray:
     return means[..., 1:] - means[..., :1]
 
 
+def _seed_image_gain(seed: int) -> Any:
+    """The gain statistic of a hierarchical bootstrap: seeds drawn by the caller, images here.
+
+    Called on ``(S, N, C, T)`` (the estimate: every seed and image pooled) and on resampled
+    seeds ``(B, S, N, C, T)``, where each drawn seed's ``N`` images are drawn again with
+    replacement (Davison and Hinkley 1997, sec. 3.8: resample the top level, then within).
+    """
+    rng = np.random.default_rng(seed)
+
+    def statistic(sample: np.ndarray, axis: int) -> np.ndarray:
+        if axis == 0:
+            return _gain(sample.reshape(-1, *sample.shape[2:]), axis=0)
+        b, s, n = sample.shape[:3]
+        idx = rng.integers(0, n, size=(b, s, n))
+        drawn = np.take_along_axis(sample, idx[..., None, None], axis=2)
+        return _gain(drawn.reshape(b, s * n, *sample.shape[3:]), axis=1)
+
+    return statistic
+
+
+def _bootstrap(x: np.ndarray, alpha: float, n_resamples: int, ci_method: str, seed: int) -> Any:
+    """Bootstrap of the gain: over images of ``(N, C, T)``, or seeds then images of ``(S, N, C, T)``."""
+    if x.ndim == 4:
+        # The inner draws come from the statistic, so BCa's jackknife does not apply: percentile.
+        return bootstrap_ci(x, statistic=_seed_image_gain(seed + 1), n_resamples=n_resamples, alpha=alpha,
+                            method="percentile", seed=seed)
+    return bootstrap_ci(x, statistic=_gain, n_resamples=n_resamples, alpha=alpha, method=ci_method, seed=seed)
+
+
+def _raw_test(x: np.ndarray, alpha: float, n_resamples: int, ci_method: str, seed: int) -> dict[str, np.ndarray]:
+    """Gain, interval, standard error and two-sided p per (curve, sparse step), unadjusted."""
+    if x.ndim not in (3, 4) or x.shape[-1] < 2:
+        raise ValueError("values must be (n_images, n_curves, n_steps) or (n_seeds, n_images, n_curves, n_steps) "
+                         f"with a dense and a sparse step; got shape {x.shape}")
+    if x.shape[0] < 2:
+        raise ValueError(f"the sweet-spot test needs at least 2 {'seeds' if x.ndim == 4 else 'images'}; got {x.shape[0]}")
+    res = _bootstrap(x, alpha, n_resamples, ci_method, seed)
+    gain, se = res.estimate, res.standard_error
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.abs(gain) / se
+    p = np.where(se > 0, 2 * special.ndtr(-z), np.where(gain != 0, 0.0, 1.0))
+    p = np.where(np.isfinite(gain), p, np.nan)
+    return {"gain": gain, "ci_low": res.ci_low, "ci_high": res.ci_high, "se": se, "p": p}
+
+
+def _holm_levels(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Holm-adjusted p-values of all entries of ``p`` as one family, and each entry's divisor
+    ``m - r + 1`` (its level is ``alpha / divisor``, ``r`` its rank among the ``m`` finite p)."""
+    flat = p.reshape(-1)
+    m = int(np.isfinite(flat).sum())
+    order = np.argsort(np.where(np.isfinite(flat), flat, np.inf), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(flat.size)
+    return holm(flat).reshape(p.shape), (m - rank).reshape(p.shape)
+
+
+def _adjusted_intervals(x: np.ndarray, out: dict[str, np.ndarray], alpha: float, n_resamples: int,
+                        ci_method: str, seed: int) -> None:
+    """Add ``ci_low_adj``, ``ci_high_adj`` (at each hypothesis' Holm level) and ``sweet_spot``."""
+    candidate = (out["p_holm"] < alpha) & (out["gain"] > 0)
+    out["ci_low_adj"] = np.full(out["gain"].shape, np.nan)
+    out["ci_high_adj"] = np.full(out["gain"].shape, np.nan)
+    for k in np.unique(out["divisor"][candidate]):
+        # Same seed, same resamples: the interval at each Holm level comes from one distribution.
+        adj = _bootstrap(x, alpha / k, n_resamples, ci_method, seed)
+        sel = candidate & (out["divisor"] == k)
+        out["ci_low_adj"][sel], out["ci_high_adj"][sel] = adj.ci_low[sel], adj.ci_high[sel]
+    out["sweet_spot"] = candidate & (out["ci_low_adj"] > 0)
+
+
 def bootstrap_curve_test(values: np.ndarray, alpha: float = 0.05, n_resamples: int = 2000,
-                ci_method: str = "percentile", seed: int = 0) -> dict[str, np.ndarray]:
+                         ci_method: str = "percentile", seed: int = 0) -> dict[str, np.ndarray]:
     """Sweet-spot test of many curves measured on the same images (vectorized over curves).
 
     Args:
-        values: ``(n_images, n_curves, n_steps)``, already signed so that higher is better;
-            step 0 is the dense model; NaN marks a missing value.
+        values: ``(n_images, n_curves, n_steps)``, or ``(n_seeds, n_images, n_curves,
+            n_steps)`` for a hierarchical bootstrap (seeds, then images within each seed;
+            percentile intervals), already signed so that higher is better; step 0 is the
+            dense model; NaN marks a missing value.
         alpha: family-wise error rate per curve (Holm across its ``n_steps - 1`` sparse steps).
         n_resamples: bootstrap resamples.
         ci_method: ``"percentile"`` or ``"bca"``.
@@ -263,39 +340,42 @@ def bootstrap_curve_test(values: np.ndarray, alpha: float = 0.05, n_resamples: i
         (at the Holm level of each hypothesis; NaN where not significant) and ``sweet_spot``.
     """
     x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 3 or x.shape[2] < 2:
-        raise ValueError(f"values must be (n_images, n_curves, n_steps) with a dense and a sparse step; got shape {x.shape}")
-    if x.shape[0] < 2:
-        raise ValueError(f"the sweet-spot test needs at least 2 images; got {x.shape[0]}")
-    res = bootstrap_ci(x, statistic=_gain, n_resamples=n_resamples, alpha=alpha, method=ci_method, seed=seed)
-    gain, se = res.estimate, res.standard_error
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.abs(gain) / se
-    p = np.where(se > 0, 2 * special.ndtr(-z), np.where(gain != 0, 0.0, 1.0))
-    p = np.where(np.isfinite(gain), p, np.nan)
-    p_holm = np.vstack([holm(row) for row in p]) if p.size else p
-    # Holm's level for the r-th smallest of m p-values of a curve: alpha / (m - r + 1).
-    m = np.isfinite(p).sum(axis=1, keepdims=True)
-    order = np.argsort(np.where(np.isfinite(p), p, np.inf), axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(p.shape[1])[None, :].repeat(p.shape[0], 0), axis=1)
-    divisor = m - rank  # = m - r + 1 with r = rank + 1
-    candidate = (p_holm < alpha) & (gain > 0)
-    ci_low_adj = np.full(gain.shape, np.nan)
-    ci_high_adj = np.full(gain.shape, np.nan)
-    for k in np.unique(divisor[candidate]):
-        # Same seed, same resamples: the interval at each Holm level comes from one distribution.
-        adj = bootstrap_ci(x, statistic=_gain, n_resamples=n_resamples, alpha=alpha / k, method=ci_method, seed=seed)
-        sel = candidate & (divisor == k)
-        ci_low_adj[sel], ci_high_adj[sel] = adj.ci_low[sel], adj.ci_high[sel]
-    sweet = candidate & (ci_low_adj > 0)
-    return {"gain": gain, "ci_low": res.ci_low, "ci_high": res.ci_high, "se": se, "p": p, "p_holm": p_holm,
-            "ci_low_adj": ci_low_adj, "ci_high_adj": ci_high_adj, "sweet_spot": sweet}
+    out = _raw_test(x, alpha, n_resamples, ci_method, seed)
+    _holm_adjust([out], "curve")
+    _adjusted_intervals(x, out, alpha, n_resamples, ci_method, seed)
+    return out
+
+
+def _curve_arrays(df: pd.DataFrame, keys: list[str], hierarchical: bool) -> dict[tuple[Any, ...], list[tuple[tuple[Any, ...], np.ndarray]]]:
+    """Curves grouped by their shared (seeds,) images and steps: signature -> [(curve, array)].
+
+    An array is ``(n_images, n_steps)`` of per-image values averaged over seeds, or with
+    ``hierarchical`` ``(n_seeds, n_images, n_steps)`` (NaN where a seed lacks an image).
+    """
+    inner = ["seed", "index"] if hierarchical else ["index"]
+    table = df.groupby([*keys, *inner, "step"], sort=True, dropna=False)["value"].mean().unstack("step")
+    groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], np.ndarray]]] = {}
+    for curve, block in table.groupby(level=list(range(len(keys))), sort=True, dropna=False):
+        block = block.dropna(axis=1, how="all").droplevel(list(range(len(keys))))
+        if 0 not in block.columns or block.shape[1] < 2:
+            log.info("sweet spots: curve %s has no dense step or no sparse step; skipped", curve)
+            continue
+        if hierarchical:
+            seeds = sorted(set(block.index.get_level_values("seed")))
+            images = sorted(set(block.index.get_level_values("index")))
+            full = block.reindex(pd.MultiIndex.from_product([seeds, images], names=inner))
+            array = full.to_numpy(dtype=np.float64).reshape(len(seeds), len(images), -1)
+            signature = (tuple(seeds), tuple(images), tuple(block.columns))
+        else:
+            array = block.to_numpy(dtype=np.float64)
+            signature = ((), tuple(block.index), tuple(block.columns))
+        groups.setdefault(signature, []).append((curve, array))
+    return groups
 
 
 def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, str, str, int]] | None = None,
                      alpha: float = 0.05, n_resamples: int = 2000, ci_method: str = "percentile",
-                     seed: int = 0) -> pd.DataFrame:
+                     seed: int = 0, hierarchical: bool | None = None, holm_scope: str = "curve") -> pd.DataFrame:
     """Test every curve of a per-image table (:func:`load_per_image`) for sweet spots.
 
     Args:
@@ -303,16 +383,23 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
         directions: extra ``(table, method, metric, direction)`` patterns, searched before
             :data:`DEFAULT_DIRECTIONS`.
         alpha, n_resamples, ci_method, seed: as :func:`bootstrap_curve_test`.
+        hierarchical: resample seeds, then images within each seed (None: when the table has
+            several seeds); False averages each image over the seeds and resamples images.
+        holm_scope: ``"curve"`` (Holm across each curve's sparse steps) or ``"report"`` (Holm
+            across every test of the table: every curve, every sparse step).
 
     Returns:
         One row per (curve, sparse step): the curve's keys, ``direction``, ``step``,
         ``sparsity`` (mean over seeds), ``n_images``, ``n_seeds``, ``dense``, ``value`` (the
         metric, in its own units), ``gain`` (better-positive difference), ``ci_low``,
-        ``ci_high``, ``p``, ``p_holm``, ``ci_low_adj``, ``ci_high_adj``, ``sweet_spot``. Curves
-        without a declared direction or without a dense step are left out.
+        ``ci_high``, ``p``, ``p_holm``, ``ci_low_adj``, ``ci_high_adj``, ``sweet_spot``,
+        ``resampled`` (``"images"`` or ``"seeds, images"``) and ``holm_scope``. Curves without
+        a declared direction or without a dense step are left out.
     """
+    if holm_scope not in HOLM_SCOPES:
+        raise ValueError(f"holm_scope must be one of {HOLM_SCOPES}, got {holm_scope!r}")
     cols = [*CURVE_KEYS, "direction", "step", "sparsity", "n_images", "n_seeds", "dense", "value", "gain",
-            "ci_low", "ci_high", "p", "p_holm", "ci_low_adj", "ci_high_adj", "sweet_spot"]
+            "ci_low", "ci_high", "p", "p_holm", "ci_low_adj", "ci_high_adj", "sweet_spot", "resampled", "holm_scope"]
     if per_image.empty:
         return pd.DataFrame(columns=cols)
     df = per_image.copy()
@@ -326,38 +413,52 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
     if df.empty:
         return pd.DataFrame(columns=cols)
     keys = [*CURVE_KEYS, "direction"]
-    # Seeds averaged per image (step 2 of the module docstring).
-    per_img = df.groupby([*keys, "step", "index"], sort=True, dropna=False)["value"].mean().unstack("step")
+    hierarchical = df["seed"].nunique() > 1 if hierarchical is None else bool(hierarchical)
     sparsity = df.groupby([*keys, "step"], dropna=False)["sparsity"].mean()
     n_seeds = df.groupby([*keys, "step"], dropna=False)["seed"].nunique()
 
-    groups: dict[tuple[Any, ...], list[tuple[tuple[Any, ...], pd.DataFrame]]] = {}
-    for curve, block in per_img.groupby(level=list(range(len(keys))), sort=True, dropna=False):
-        block = block.dropna(axis=1, how="all")
-        if 0 not in block.columns or block.shape[1] < 2:
-            log.info("sweet spots: curve %s has no dense step or no sparse step; skipped", curve)
-            continue
-        signature = (tuple(block.index.get_level_values("index")), tuple(block.columns))
-        groups.setdefault(signature, []).append((curve, block))
-
+    tested = []
+    for (_, images, steps), members in _curve_arrays(df, keys, hierarchical).items():
+        stacked = np.stack([a * c[-1] for c, a in members], axis=-2)
+        if stacked.ndim == 4 and stacked.shape[0] == 1:
+            stacked = stacked[0]  # curves of one seed: images are the only level
+        tested.append((members, images, steps, stacked, _raw_test(stacked, alpha, n_resamples, ci_method, seed)))
+    _holm_adjust([t[-1] for t in tested], holm_scope)
     rows = []
-    for (index, steps), members in groups.items():
-        stacked = np.stack([b.to_numpy(dtype=np.float64) * c[-1] for c, b in members], axis=1)
-        out = bootstrap_curve_test(stacked, alpha=alpha, n_resamples=n_resamples, ci_method=ci_method, seed=seed)
-        dense_mean = np.nanmean(stacked[:, :, 0], axis=0)
+    for members, images, steps, stacked, out in tested:
+        _adjusted_intervals(stacked, out, alpha, n_resamples, ci_method, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            dense_mean = np.nanmean(stacked[..., 0].reshape(-1, stacked.shape[-2]), axis=0)
         for ci, (curve, _) in enumerate(members):
             direction = curve[-1]
             for si, step in enumerate(steps[1:]):
                 rows.append({
                     **dict(zip(keys, curve, strict=True)), "step": int(step),
-                    "sparsity": float(sparsity.loc[(*curve, step)]), "n_images": len(index),
+                    "sparsity": float(sparsity.loc[(*curve, step)]), "n_images": len(images),
                     "n_seeds": int(n_seeds.loc[(*curve, step)]),
                     "dense": float(dense_mean[ci] * direction),
                     "value": float((dense_mean[ci] + out["gain"][ci, si]) * direction),
                     **{k: (bool(out[k][ci, si]) if k == "sweet_spot" else float(out[k][ci, si]))
                        for k in ("gain", "ci_low", "ci_high", "p", "p_holm", "ci_low_adj", "ci_high_adj", "sweet_spot")},
+                    "resampled": "seeds, images" if stacked.ndim == 4 else "images", "holm_scope": holm_scope,
                 })
     return pd.DataFrame(rows, columns=cols)
+
+
+def _holm_adjust(results: list[dict[str, np.ndarray]], scope: str) -> None:
+    """Add ``p_holm`` and ``divisor`` to each group's results: per curve (row), or over all."""
+    if scope == "curve":
+        for out in results:
+            levels = [_holm_levels(row) for row in out["p"]]
+            out["p_holm"] = np.vstack([lv[0] for lv in levels])
+            out["divisor"] = np.vstack([lv[1] for lv in levels])
+        return
+    sizes = [out["p"].size for out in results]
+    p_holm, divisor = _holm_levels(np.concatenate([out["p"].reshape(-1) for out in results]) if results else np.zeros(0))
+    for out, part_p, part_d in zip(results, np.split(p_holm, np.cumsum(sizes)[:-1]),
+                                   np.split(divisor, np.cumsum(sizes)[:-1]), strict=True):
+        out["p_holm"], out["divisor"] = part_p.reshape(out["p"].shape), part_d.reshape(out["p"].shape)
 
 
 def summarize_sweet_spots(sweet: pd.DataFrame, metrics: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -428,7 +529,8 @@ def summarize_by_model(summary: pd.DataFrame) -> pd.DataFrame:
 
 def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alpha: float = 0.05,
                         n_resamples: int = 2000, ci_method: str = "percentile", seed: int = 0,
-                        directions: Sequence[tuple[str, str, str, int]] | None = None
+                        directions: Sequence[tuple[str, str, str, int]] | None = None,
+                        hierarchical: bool | None = None, holm_scope: str = "curve"
                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Gather runs, test every curve and write the sweet-spot tables.
 
@@ -439,14 +541,16 @@ def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alp
     Args:
         run_dirs: run and/or multirun directories (:func:`expand_run_dirs`).
         out_dir: where the two tables (CSV and Parquet) are written.
-        alpha, n_resamples, ci_method, seed, directions: as :func:`find_sweet_spots`.
+        alpha, n_resamples, ci_method, seed, directions, hierarchical, holm_scope: as
+            :func:`find_sweet_spots`.
 
     Returns:
         ``(sweet_spots, summary)``.
     """
     runs = expand_run_dirs(run_dirs)
     sweet = find_sweet_spots(load_per_image(runs), directions=directions, alpha=alpha,
-                             n_resamples=n_resamples, ci_method=ci_method, seed=seed)
+                             n_resamples=n_resamples, ci_method=ci_method, seed=seed,
+                             hierarchical=hierarchical, holm_scope=holm_scope)
     summary = summarize_sweet_spots(sweet, load_table(runs, "metrics", add_overrides=False))
     out_dir = Path(out_dir)
     write_table(sweet, out_dir / "sweet_spots.csv")

@@ -232,6 +232,8 @@ def interpretability_suite(
     for batch in ctx.batches(max_images=n_images):
         index = np.asarray(torch.as_tensor(batch.index).cpu())
         take = max(0, min(gallery_size - n_gallery, len(index)))
+        if gallery_pics and gallery_pics[0].shape[1:3] != tuple(batch.images.shape[-2:]):
+            take = 0  # full-resolution data: the gallery keeps the images of the first size
         if take:
             gallery_pics.append(_gallery_images(batch.images[:take], normalize))
             gallery_index.append(index[:take])

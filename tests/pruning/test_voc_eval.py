@@ -1,0 +1,120 @@
+"""Pascal VOC read for evaluation: masks, void, boxes, difficult flags, padding, CorLoc by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from robustlab.pruning.data.evaldata import (
+    EvalDataSpec,
+    build_eval_source,
+    eval_data_spec,
+    voc_batches,
+)
+from robustlab.pruning.data.folders import VOC_CLASSES
+from robustlab.pruning.data.voc import (
+    VOCEvalData,
+    object_mask,
+    read_annotation,
+    read_class_indices,
+    red_channel_mask,
+    voc_folder,
+    voc_palette,
+)
+from robustlab.pruning.discovery.boxes import best_iou
+
+# The ids of the tree that tests/pruning/conftest.py writes.
+IMAGE_A, IMAGE_B, IMAGE_07 = "2012_000001", "2012_000002", "000005"
+
+
+def test_palette_is_the_devkits():
+    palette = voc_palette()
+    assert palette[1].tolist() == [128, 0, 0] and palette[2].tolist() == [0, 128, 0]
+    assert palette[15].tolist() == [192, 128, 128] and palette[255].tolist() == [224, 224, 192]
+
+
+def test_class_masks_leave_out_void_and_background(voc_root):
+    seg = voc_folder(voc_root, 2012) / "SegmentationClass" / f"{IMAGE_A}.png"
+    indices = read_class_indices(seg)
+    assert indices.shape == (20, 30) and set(np.unique(indices)) == {0, 2, 15, 255}
+    mask = object_mask(indices)
+    assert mask.sum() == 50 + 16  # person and bicycle; the 20 void pixels are not object
+    assert not mask[4, 10] and not mask[10, 19] and mask[5, 10] and mask[12, 2] and not mask[0, 0]
+
+
+def test_red_channel_mask_reproduces_the_studys_reading(voc_root):
+    base = voc_folder(voc_root, 2012)
+    mask = red_channel_mask(base / "SegmentationClass" / f"{IMAGE_A}.png")
+    # Red: background 0, bicycle 0, person 192, void 224 -> scaled 0, 0, 0.857, 1 -> >= 0.5:
+    # the person and the void band are "object", the bicycle is "background".
+    assert mask.sum() == 50 + 20
+    assert mask[4, 10] and mask[5, 10] and not mask[12, 2]
+    # Aeroplane red 128 on a black background: scaled to 1, all 100 pixels.
+    assert red_channel_mask(base / "SegmentationClass" / f"{IMAGE_B}.png").sum() == 100
+
+
+def test_annotations_keep_every_box_and_the_difficult_flag(voc_root):
+    size, objects = read_annotation(voc_folder(voc_root, 2012) / "Annotations" / f"{IMAGE_A}.xml")
+    assert size == (30, 20)
+    assert [(o.name, o.box, o.difficult) for o in objects] == [
+        ("person", (10.0, 5.0, 20.0, 10.0), False), ("bicycle", (2.0, 12.0, 6.0, 16.0), True)]
+    _, objects07 = read_annotation(voc_folder(voc_root, "2007") / "Annotations" / f"{IMAGE_07}.xml")
+    assert [o.difficult for o in objects07] == [True, False] and objects07[1].box == (12.0, 4.0, 24.0, 24.0)
+
+
+def test_items_at_full_resolution(voc_root):
+    seg = VOCEvalData(voc_root, "2012", "val", task="segmentation")
+    item = seg[0]
+    assert item["image"].shape == (3, 20, 30) and item["mask"].sum() == 66
+    assert item["label"] == VOC_CLASSES.index("person")  # the largest box
+    assert item["difficult"].tolist() == [False, True] and item["box"].shape == (2, 4)
+    det = VOCEvalData(voc_root / "VOCdevkit", 2007, "trainval", task="detection")
+    assert det.name == "voc2007-trainval-detection" and det[0]["mask"].sum() == 0 and len(det) == 1
+    small = VOCEvalData(voc_root, "2012", "val", resize=10)[0]
+    assert small["image"].shape == (3, 10, 10)
+    np.testing.assert_allclose(small["box"][0].numpy(), [10 / 3, 2.5, 20 / 3, 5.0], rtol=1e-6)
+
+
+def test_batches_pad_bottom_right_after_normalising(voc_root):
+    data = VOCEvalData(voc_root, "2012", "val")
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    batches = list(voc_batches(data, mean, std, batch_size=4, device=torch.device("cpu"), multiple=32))
+    # 20 x 30 pads to 32 x 32, 33 x 40 to 64 x 64: two sizes, two batches.
+    assert [tuple(b.images.shape) for b in batches] == [(1, 3, 32, 32), (1, 3, 64, 64)]
+    first = batches[0]
+    expected = (data[0]["image"] - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+    torch.testing.assert_close(first.images[0, :, :20, :30], expected)
+    assert first.images[0, :, 20:].abs().sum() == 0 and first.images[0, :, :, 30:].abs().sum() == 0
+    assert first.masks.dtype == torch.bool and first.masks.sum() == 66 and not first.masks[0, 20:].any()
+    assert [b.index.tolist() for b in batches] == [[0], [1]]
+    assert sum(len(b.index) for b in voc_batches(data, mean, std, 4, torch.device("cpu"), 32, max_images=1)) == 1
+
+
+def test_corloc_against_hand_computed_ious(voc_root):
+    data = VOCEvalData(voc_root, "2012", "val", task="detection")
+    gt = [data[0]["box"].numpy(), data[1]["box"].numpy()]
+    # A: half the person (IoU 25 / 50) and most of the difficult bicycle (12 / 16); B: the
+    # aeroplane exactly, and a box shifted by 5 px (25 / 175).
+    iou = best_iou(np.array([[10, 5, 15, 10], [0, 0, 10, 10]]), gt)
+    np.testing.assert_allclose(iou, [0.5, 1.0])
+    iou = best_iou(np.array([[2, 12, 5, 16], [5, 5, 15, 15]]), gt)
+    np.testing.assert_allclose(iou, [0.75, 25 / 175])
+    assert (iou >= 0.5).tolist() == [True, False]
+
+
+def test_bad_evaluation_data_is_a_clear_error(voc_root, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no VOC2012 folder"):
+        VOCEvalData(tmp_path, "2012", "val")
+    with pytest.raises(FileNotFoundError, match="test.txt"):
+        VOCEvalData(voc_root, "2012", "test")
+    with pytest.raises(ValueError, match="unknown key"):
+        eval_data_spec({"name": "voc_segmentation", "root": str(voc_root), "folder": "x"})
+    with pytest.raises(ValueError, match="needs a root"):
+        eval_data_spec({"name": "voc_detection"})
+    with pytest.raises(ValueError, match="unknown evaluation data"):
+        eval_data_spec({"name": "coco", "root": "x"})
+    spec = EvalDataSpec("voc_segmentation", str(voc_root), split="val")
+    with pytest.raises(ValueError, match="ViT"):
+        build_eval_source(spec, mean=(0, 0, 0), std=(1, 1, 1), batch_size=2, device=torch.device("cpu"),
+                          multiple=32, arch="vit")
