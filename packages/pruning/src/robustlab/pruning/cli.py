@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from robustlab.common.errors import ConfigError
 from robustlab.common.hydra_app import hydra_entry
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def spec_from_config(cfg: Any) -> Any:
     retrain_epochs = train.pop("retrain_epochs", None)
     scope = dict(method.get("scope") or {})
     if "attention" in scope:
-        raise ValueError("method.scope.attention was split into method.scope.attention_qkv (input "
+        raise ConfigError("method.scope.attention was split into method.scope.attention_qkv (input "
                          "projections) and method.scope.attention_out (output projections); set those")
     return SweepSpec(
         model=ModelSpec(name=model["name"], num_classes=int(model["num_classes"]), img_size=int(model["img_size"]),

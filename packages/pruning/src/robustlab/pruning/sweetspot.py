@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from robustlab.common.errors import ConfigError
 from robustlab.common.io import read_table, write_table
 from robustlab.common.stats import bootstrap_ci, holm
 
@@ -397,7 +398,7 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
         a declared direction or without a dense step are left out.
     """
     if holm_scope not in HOLM_SCOPES:
-        raise ValueError(f"holm_scope must be one of {HOLM_SCOPES}, got {holm_scope!r}")
+        raise ConfigError(f"holm_scope must be one of {HOLM_SCOPES}, got {holm_scope!r}")
     cols = [*CURVE_KEYS, "direction", "step", "sparsity", "n_images", "n_seeds", "dense", "value", "gain",
             "ci_low", "ci_high", "p", "p_holm", "ci_low_adj", "ci_high_adj", "sweet_spot", "resampled", "holm_scope"]
     if per_image.empty:

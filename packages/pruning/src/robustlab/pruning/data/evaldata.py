@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from robustlab.common.errors import ConfigError
 from robustlab.pruning.data.sources import DataBundle, eval_batches
 from robustlab.pruning.data.voc import GT_MASKS, VOCEvalData, padded_size
 from robustlab.pruning.suites import EvalBatch
@@ -58,11 +59,11 @@ class EvalDataSpec:
     def validate(self) -> None:
         """Clear errors on a bad name, a missing root or a bad option, before any work."""
         if self.name not in EVAL_DATA:
-            raise ValueError(f"unknown evaluation data {self.name!r}; expected one of {', '.join(EVAL_DATA)}")
+            raise ConfigError(f"unknown evaluation data {self.name!r}; expected one of {', '.join(EVAL_DATA)}")
         if not self.root:
-            raise ValueError(f"evaluation data {self.name!r} needs a root (eval.suites.<suite>.data.root)")
+            raise ConfigError(f"evaluation data {self.name!r} needs a root (eval.suites.<suite>.data.root)")
         if self.gt_mask not in GT_MASKS:
-            raise ValueError(f"eval data gt_mask must be one of {GT_MASKS}, got {self.gt_mask!r}")
+            raise ConfigError(f"eval data gt_mask must be one of {GT_MASKS}, got {self.gt_mask!r}")
 
 
 @dataclass
@@ -92,7 +93,7 @@ def eval_data_spec(options: dict[str, Any] | EvalDataSpec) -> EvalDataSpec:
         known = set(EvalDataSpec.__dataclass_fields__)
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ValueError(f"eval.suites.<suite>.data: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
+            raise ConfigError(f"eval.suites.<suite>.data: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
         spec = EvalDataSpec(**options)
     spec.validate()
     return spec
@@ -138,7 +139,7 @@ def build_eval_source(spec: EvalDataSpec, *, mean: tuple[float, ...], std: tuple
     """
     spec.validate()
     if arch == "vit" and spec.resize is None:
-        raise ValueError(f"evaluation data {spec.name!r}: a ViT's position embeddings fix its input size; "
+        raise ConfigError(f"evaluation data {spec.name!r}: a ViT's position embeddings fix its input size; "
                          "set eval.suites.<suite>.data.resize to the model's img_size")
     task = "segmentation" if spec.name == "voc_segmentation" else "detection"
     dataset = VOCEvalData(spec.root, spec.year, spec.split, task=task, gt_mask=spec.gt_mask, resize=spec.resize)

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from robustlab.common.errors import ConfigError, DataError
 from robustlab.pruning.data.folders import VOC_CLASSES
 
 #: The palette index of VOC's void band.
@@ -85,7 +86,7 @@ def read_split(base: Path, kind: str, split: str) -> list[str]:
         raise FileNotFoundError(f"Pascal VOC split file {path} does not exist; expected {VOC_LAYOUT}")
     ids = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
     if not ids:
-        raise ValueError(f"Pascal VOC split file {path} lists no image")
+        raise DataError(f"Pascal VOC split file {path} lists no image")
     return ids
 
 
@@ -100,7 +101,7 @@ def read_class_indices(path: str | Path) -> np.ndarray:
 
     with Image.open(path) as img:
         if img.mode not in ("P", "L"):
-            raise ValueError(f"{path}: mode {img.mode!r}; a VOC segmentation PNG holds class indices "
+            raise DataError(f"{path}: mode {img.mode!r}; a VOC segmentation PNG holds class indices "
                              "(palette mode 'P')")
         return np.asarray(img, dtype=np.uint8).copy()
 
@@ -150,11 +151,11 @@ def read_annotation(path: str | Path) -> tuple[tuple[int, int], list[VOCObject]]
     for obj in root.iter("object"):
         b = obj.find("bndbox")
         if b is None:
-            raise ValueError(f"{path}: an <object> has no <bndbox>")
+            raise DataError(f"{path}: an <object> has no <bndbox>")
         try:
             x0, y0, x1, y1 = (float(b.findtext(k, "")) for k in ("xmin", "ymin", "xmax", "ymax"))
         except ValueError as err:
-            raise ValueError(f"{path}: a <bndbox> coordinate is not a number ({err})") from None
+            raise DataError(f"{path}: a <bndbox> coordinate is not a number ({err})") from None
         objects.append(VOCObject(obj.findtext("name", "").strip(), (x0 - 1, y0 - 1, x1, y1),
                                  obj.findtext("difficult", "0").strip() == "1",
                                  obj.findtext("truncated", "0").strip() == "1"))
@@ -189,9 +190,9 @@ class VOCEvalData(Dataset):
     def __init__(self, root: str | Path, year: str | int, split: str, task: str = "segmentation",
                  gt_mask: str = "classes", resize: int | None = None):
         if task not in ("segmentation", "detection"):
-            raise ValueError(f"VOC task must be 'segmentation' or 'detection', got {task!r}")
+            raise ConfigError(f"VOC task must be 'segmentation' or 'detection', got {task!r}")
         if gt_mask not in GT_MASKS:
-            raise ValueError(f"gt_mask must be one of {GT_MASKS}, got {gt_mask!r}")
+            raise ConfigError(f"gt_mask must be one of {GT_MASKS}, got {gt_mask!r}")
         self.base = voc_folder(root, year)
         self.year, self.split, self.task, self.gt_mask = str(year), split, task, gt_mask
         self.resize = None if resize is None else int(resize)
@@ -229,7 +230,7 @@ class VOCEvalData(Dataset):
             png = self.base / "SegmentationClass" / f"{image_id}.png"
             mask = object_mask(read_class_indices(png)) if self.gt_mask == "classes" else red_channel_mask(png)
             if mask.shape != (h, w):
-                raise ValueError(f"{png}: mask {mask.shape} and image {(h, w)} differ in size")
+                raise DataError(f"{png}: mask {mask.shape} and image {(h, w)} differ in size")
         mask_t = torch.from_numpy(mask)
         if self.resize is not None:
             pixels, mask_t, boxes = self._resized(pixels, mask_t, boxes)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from robustlab.common.errors import ConfigError
 from robustlab.common.io import atomic_path
 from robustlab.pruning.interpret.methods import attribute, get_attribution
 from robustlab.pruning.interpret.metrics import (
@@ -61,22 +62,22 @@ def _label_lookup(ctx: EvalContext, target: str, label_map: Mapping[str, Any] | 
             ``label_map``, or a map naming an unknown class.
     """
     if target not in TARGETS:
-        raise ValueError(f"interpretability.target must be one of {TARGETS}, got {target!r}")
+        raise ConfigError(f"interpretability.target must be one of {TARGETS}, got {target!r}")
     model_classes = list(ctx.extras.get("classes") or [])
     eval_classes = list(ctx.extras.get("eval_classes") or model_classes)
     if target == "predicted" or eval_classes == model_classes:
         return None
     if not label_map:
-        raise ValueError(f"interpretability: target='label' on {ctx.extras.get('eval_data')!r}, whose classes are "
+        raise ConfigError(f"interpretability: target='label' on {ctx.extras.get('eval_data')!r}, whose classes are "
                          "not the model's: set interpretability.label_map (evaluation class -> model class) "
                          "or target='predicted'")
     lut = torch.full((len(eval_classes),), -1, dtype=torch.long)
     for name, value in label_map.items():
         if name not in eval_classes:
-            raise ValueError(f"interpretability.label_map: {name!r} is not a class of the evaluation data")
+            raise ConfigError(f"interpretability.label_map: {name!r} is not a class of the evaluation data")
         index = model_classes.index(value) if isinstance(value, str) and value in model_classes else value
         if not isinstance(index, int) or not 0 <= index < ctx.num_classes:
-            raise ValueError(f"interpretability.label_map.{name}: {value!r} is not a model class (name or index)")
+            raise ConfigError(f"interpretability.label_map.{name}: {value!r} is not a model class (name or index)")
         lut[eval_classes.index(name)] = index
     return lut
 
@@ -211,7 +212,7 @@ def interpretability_suite(
         raise ValueError(f"interpretability.metrics: unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
     names = _methods_for(methods, ctx.arch)
     if zero_map not in ZERO_MAPS:
-        raise ValueError(f"interpretability.zero_map must be one of {ZERO_MAPS}, got {zero_map!r}")
+        raise ConfigError(f"interpretability.zero_map must be one of {ZERO_MAPS}, got {zero_map!r}")
     lut = _label_lookup(ctx, target, label_map)
     if not ctx.extras.get("has_masks", True):
         skipped = [m for m in metrics if m in _MASK_METRICS]
