@@ -1,4 +1,5 @@
-"""End to end: train on an ImageFolder, prune one step, measure on VOC with the `paper` profile."""
+"""End to end: train on an ImageFolder, prune one step, measure with the `paper` profile on VOC
+and model-vs-human fixtures written here."""
 
 from __future__ import annotations
 
@@ -11,19 +12,43 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# model-vs-human's 16 categories: an ImageFolder of them gives a model whose outputs are the
+# categories in alphabetical order, which the 16-class decision reads directly.
+CATEGORIES = ("airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "cat", "chair", "clock", "dog",
+              "elephant", "keyboard", "knife", "oven", "truck")
+RAW_COLUMNS = ["subj", "session", "trial", "rt", "object_response", "category", "condition", "imagename"]
 
-def _image_folder(root: Path, classes: int = 2, per_class: int = 4, size: int = 32) -> Path:
+
+def _image_folder(root: Path, per_class: int = 1, size: int = 32) -> Path:
     from PIL import Image
 
     rng = np.random.default_rng(0)
     for split in ("train", "val"):
-        for c in range(classes):
-            folder = root / split / f"class{c}"
+        for name in CATEGORIES:
+            folder = root / split / name
             folder.mkdir(parents=True)
             for i in range(per_class):
-                pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-                pixels[..., c] = 255  # each class has its own dominant colour
-                Image.fromarray(pixels).save(folder / f"{i}.png")
+                Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+def _modelvshuman_tree(root: Path) -> Path:
+    """sketch: three stimuli (dnn/session-1) and one observer's CSV, in model-vs-human's layout."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    trials = [("airplane", "n02690373_1.png"), ("boat", "n02951358_2.png"), ("knife", "n03041632_3.png")]
+    stimuli = root / "datasets" / "sketch" / "dnn" / "session-1"
+    stimuli.mkdir(parents=True)
+    rows = []
+    for i, (category, name) in enumerate(trials):
+        Image.fromarray(rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)).save(
+            stimuli / f"{i + 1:04d}_sk_dnn_0_{category}_00_{name}")
+        rows.append({"subj": "subject-01", "session": 1, "trial": i + 1, "rt": 0.8, "object_response": category,
+                     "category": category, "condition": 0, "imagename": f"{i + 1:04d}_sk_s01_0_{category}_00_{name}"})
+    (root / "raw-data" / "sketch").mkdir(parents=True)
+    pd.DataFrame(rows, columns=RAW_COLUMNS).to_csv(root / "raw-data" / "sketch" / "sketch_subject-01_session_1.csv",
+                                                   index=False)
     return root
 
 
@@ -37,16 +62,16 @@ def prune(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_paper_profile_on_voc_fixtures(tmp_path, voc_root):
     images = _image_folder(tmp_path / "imagefolder")
+    mvh = _modelvshuman_tree(tmp_path / "model-vs-human")
     run = tmp_path / "run"
     result = prune(
         "experiment=smoke", "eval=paper", "data=imagenet", f"data.root={images}", "data.img_size=32",
-        "data.num_classes=2", "train.batch_size=4", "method.steps=1", "report=true", "threads=1", f"hydra.run.dir={run}",
+        "data.num_classes=16", "train.batch_size=4", "method.steps=1", "report=true", "threads=1", f"hydra.run.dir={run}",
         f"eval.suites.interpretability.data.root={voc_root}", "eval.suites.interpretability.data.split=val",
         "eval.suites.interpretability.data.pad_multiple=32", "eval.suites.interpretability.ig_steps=4",
         f"eval.suites.discovery.data.root={voc_root}", "eval.suites.discovery.data.split=val",
         "eval.suites.discovery.data.pad_multiple=32",
-        "eval.suites.alignment.n_images=4", "eval.suites.alignment.cue_conflict_images=0",
-        cwd=tmp_path)
+        f"eval.suites.alignment.data.root={mvh}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     interp = pd.read_csv(run / "interpretability.csv")
     assert set(interp["eval_data"]) == {"voc2012-val-segmentation"}
@@ -63,7 +88,16 @@ def test_paper_profile_on_voc_fixtures(tmp_path, voc_root):
     centred = disc[(disc["method"] == "centred_box") & (disc["step"] == 0)].set_index("metric")["mean"]
     assert centred["iou"] == pytest.approx((20 / 286 + 0.0) / 2) and centred["corloc"] == 0.0
     align = pd.read_csv(run / "alignment.csv")
-    assert set(align["eval_data"]) == {"training"}
+    assert set(align["eval_data"]) == {"modelvshuman"}
+    assert set(align["method"]) == {"modelvshuman", "modelvshuman:sketch"}
+    assert {"ood_accuracy", "accuracy_difference", "observed_consistency", "error_consistency"} <= set(align["metric"])
+    # The step's decisions, in model-vs-human's raw-data format; OOD accuracy is their hit rate
+    # and, against an observer who is always right, the accuracy difference its squared miss rate.
+    decisions = pd.read_csv(run / "alignment" / "modelvshuman" / "sketch" / "sketch_step1_session_1.csv")
+    assert list(decisions.columns) == RAW_COLUMNS and set(decisions["object_response"]) <= set(CATEGORIES)
+    hit = (decisions["object_response"] == decisions["category"]).mean()
+    got = align[(align["step"] == 1) & (align["method"] == "modelvshuman:sketch")].set_index("metric")["mean"]
+    assert got["ood_accuracy"] == pytest.approx(hit) and got["accuracy_difference"] == pytest.approx((1 - hit) ** 2)
     report = (run / "report" / "report.md").read_text()
-    assert "Evaluation data" in report and "voc2012-val-segmentation" in report
+    assert "Evaluation data" in report and "voc2012-val-segmentation" in report and "modelvshuman" in report
     assert "integrated_gradients/rma" in report and "lost/corloc" in report

@@ -148,6 +148,11 @@ def alignment_suite(
 ) -> SuiteResult:
     """Human-alignment measures of ``ctx.model`` at one sweep step.
 
+    With model-vs-human's data as the suite's evaluation data (``eval.suites.alignment.data=
+    modelvshuman``: ``ctx.extras["modelvshuman"]``), the suite is model-vs-human's benchmark
+    (:func:`~robustlab.pruning.alignment.modelvshuman.evaluate.modelvshuman_suite`) and the
+    procedural options are not used.
+
     Args:
         ctx: the sweep's evaluation context (``extras["shapes"]``: the procedural dataset,
             ``extras["normalize"]``: the model's input (mean, std)).
@@ -170,6 +175,11 @@ def alignment_suite(
         large-sample standard error; ``kappa_human:<dataset>`` rows the mean and standard
         deviation over the observers (``n`` observers).
     """
+    if ctx.extras.get("modelvshuman") is not None:
+        # Evaluation data eval.suites.alignment.data=modelvshuman: the benchmark on its stimuli.
+        from robustlab.pruning.alignment.modelvshuman.evaluate import modelvshuman_suite
+
+        return modelvshuman_suite(ctx, **ctx.extras["modelvshuman"], batch_size=batch_size)
     levels = _check_options(DEFAULT_DISTORTIONS if distortions is None else distortions, n_images, cue_conflict_images)
     human = _check_human(human_data, human_datasets, class_names if class_names is not None else ctx.extras.get("classes"))
     if not ctx.extras.get("has_masks", True):

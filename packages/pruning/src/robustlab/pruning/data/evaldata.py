@@ -29,7 +29,8 @@ from robustlab.pruning.data.voc import GT_MASKS, VOCEvalData, padded_size
 from robustlab.pruning.suites import EvalBatch
 
 #: Bundled evaluation data (``conf/pruning/eval/suites/<suite>/data/<name>.yaml``).
-EVAL_DATA = ("voc_segmentation", "voc_detection")
+EVAL_DATA = ("voc_segmentation", "voc_detection", "modelvshuman")
+MODELVSHUMAN_LAYOUT = "<root>/datasets/<dataset>/... (stimuli) and <root>/raw-data/<dataset>/*.csv (observers)"
 
 
 @dataclass
@@ -38,13 +39,15 @@ class EvalDataSpec:
 
     Attributes:
         name: one of :data:`EVAL_DATA`.
-        root: the local copy (for VOC: the folder holding ``VOCdevkit/`` or ``VOC<year>/``).
+        root: the local copy (VOC: the folder holding ``VOCdevkit/`` or ``VOC<year>/``;
+            model-vs-human: the folder holding its ``datasets/`` and ``raw-data/``).
         year, split: VOC year (``"2007"``, ``"2012"``) and image set (``val``, ``trainval``...).
         gt_mask: ``"classes"`` (object pixels from the class indices) or ``"red_channel"`` (the
             study's reading, a reproduction: :func:`~robustlab.pruning.data.voc.red_channel_mask`).
         resize: None: full resolution, padded to ``pad_multiple``; or a square side in pixels.
         pad_multiple: padding multiple (None: the network's output stride, 32 for a ResNet).
         num_workers: image-decoding workers.
+        datasets: model-vs-human only: which of its 17 datasets (None: every one on disk).
     """
 
     name: str
@@ -55,6 +58,7 @@ class EvalDataSpec:
     resize: int | None = None
     pad_multiple: int | None = None
     num_workers: int = 0
+    datasets: list[str] | None = None
 
     def validate(self) -> None:
         """Clear errors on a bad name, a missing root or a bad option, before any work."""
@@ -138,6 +142,8 @@ def build_eval_source(spec: EvalDataSpec, *, mean: tuple[float, ...], std: tuple
         ValueError: a bad spec, or full resolution asked of a ViT.
     """
     spec.validate()
+    if spec.name == "modelvshuman":
+        return _modelvshuman_source(spec)
     if arch == "vit" and spec.resize is None:
         raise ConfigError(f"evaluation data {spec.name!r}: a ViT's position embeddings fix its input size; "
                          "set eval.suites.<suite>.data.resize to the model's img_size")
@@ -149,6 +155,19 @@ def build_eval_source(spec: EvalDataSpec, *, mean: tuple[float, ...], std: tuple
         return voc_batches(dataset, mean, std, batch_size, device, pad, max_images, spec.num_workers)
 
     return EvalSource(dataset.name, list(dataset.classes), True, batches, {"voc": dataset})
+
+
+def _modelvshuman_source(spec: EvalDataSpec) -> EvalSource:
+    """model-vs-human's stimuli and observers: the alignment suite runs its benchmark on them."""
+    from pathlib import Path
+
+    root = Path(str(spec.root)).expanduser()
+    for folder in ("datasets", "raw-data"):
+        if not (root / folder).is_dir():
+            raise FileNotFoundError(f"model-vs-human: {root / folder} does not exist; expected {MODELVSHUMAN_LAYOUT}")
+    options = {"datasets_root": root / "datasets", "raw_data": root / "raw-data",
+               "datasets": list(spec.datasets) if spec.datasets else None}
+    return EvalSource("modelvshuman", [], False, lambda max_images=None: iter(()), {"modelvshuman": options})
 
 
 def _size_groups(dataset: VOCEvalData, n: int, multiple: int, batch_size: int) -> list[list[int]]:
