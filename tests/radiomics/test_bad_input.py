@@ -126,11 +126,27 @@ def test_comparison_names_unknown_acquisition(image_study, tmp_path):
         run(study, tmp_path)
 
 
-def test_comparison_across_parameter_files(image_study, tmp_path):
+def test_comparison_across_parameter_files_with_other_features(image_study, tmp_path):
     study = image_study()
-    (study.parent / "other.yaml").write_text((study.parent / "params.yaml").read_text())
+    params = yaml.safe_load((study.parent / "params.yaml").read_text())
+    params["featureClass"] = {"firstorder": None}
+    (study.parent / "other.yaml").write_text(yaml.safe_dump(params))
     edit_study(study, lambda s: s["acquisitions"]["rep2"].update(extraction="other.yaml"))
-    with pytest.raises(StudyError, match=r"comparison 'repeat'.*different parameter files.*other\.yaml"):
+    with pytest.raises(StudyError, match=r"comparison 'repeat'.*different feature names.*other\.yaml"):
+        run(study, tmp_path)
+
+
+def test_unknown_setting_override(image_study, tmp_path):
+    study = edit_study(image_study(), lambda s: s["acquisitions"]["rep2"].update(
+        extraction={"binWidht": 10}))
+    with pytest.raises(StudyError, match=r"acquisition 'rep2', key 'extraction': pyradiomics rejects "
+                                         r"the settings params\.yaml binWidht=10"):
+        run(study, tmp_path)
+
+
+def test_unused_scanner_group(image_study, tmp_path):
+    study = edit_study(image_study(), lambda s: s.update(scanners={"s9": {"extraction": {"binWidth": 10}}}))
+    with pytest.raises(StudyError, match=r"scanners\.s9: no acquisition has 'scanner: s9'.*s1"):
         run(study, tmp_path)
 
 

@@ -62,8 +62,14 @@ def test_image_study_end_to_end_and_cached_rerun(three_scans, tmp_path):
 
     # tidy table
     tidy = first.features
-    assert list(tidy.columns) == ["acquisition", "roi", "image_type", "feature_class", "feature", "value"]
+    assert list(tidy.columns) == ["acquisition", "extraction", "roi", "image_type", "feature_class",
+                                  "feature", "value"]
     assert set(tidy["roi"]) == {"1", "2", "3", "4"}
+    assert set(tidy["extraction"]) == {"params.yaml"}
+    # shape-only figures of the family, beside every comparison row
+    summary = first.summary
+    assert summary["pct_shape_only"].notna().all() and (summary["n_non_shape"] > 0).all()
+    assert (summary["n_shape_only"] + summary["n_shape_with_texture"] <= summary["n_non_shape"]).all()
 
     # every dropped feature has a reason, kept ones none; robust ones are excellent everywhere
     sel = first.selection

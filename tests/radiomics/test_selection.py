@@ -83,3 +83,32 @@ def test_robust_list_and_reasons():
     assert "not excellent in rep: ICC(A,1) undefined" in reasons["original_firstorder_Range"]
     assert not sel["robust"].any()  # every planted feature fails one criterion
     assert (sel["n_comparisons"] == 2).all()
+
+
+def test_shape_only_rule_on_a_hand_made_table():
+    from robustlab.radiomics.selection import shape_only, shape_only_summary
+
+    shape = pd.DataFrame({
+        "feature": ["original_firstorder_Energy", "original_glcm_Contrast", "original_glcm_Idmn",
+                    "original_firstorder_Mean", "original_glrlm_RunEntropy"],
+        "max_abs_rho": [0.97, 0.91, 0.40, 0.10, np.nan],
+        "shape_partner": ["original_shape_VoxelVolume"] * 4 + [None],
+        "n_acquisitions": [2, 2, 2, 2, 0],
+        "shape_dependent": [True, True, False, False, False]})
+    texture = pd.DataFrame({
+        "feature": ["original_firstorder_Energy", "original_glcm_Contrast", "original_glcm_Idmn",
+                    "original_firstorder_Mean", "original_glrlm_RunEntropy"],
+        "max_rel_change": [0.0, 0.3, 0.2, 0.0, 0.1], "n_values": [4] * 5,
+        "texture_blind": [True, False, False, True, False]})
+    verdicts = shape_only(shape, texture).set_index("feature")
+    # Energy follows the volume and ignores texture: shape only; Contrast follows the volume yet
+    # changes when the texture is destroyed; RunEntropy has no defined correlation: not judged
+    assert verdicts["shape_only"].to_dict() == {
+        "original_firstorder_Energy": True, "original_glcm_Contrast": False,
+        "original_glcm_Idmn": False, "original_firstorder_Mean": False}
+    assert verdicts.loc["original_glcm_Contrast", "shape_with_texture"]
+    figures = shape_only_summary(verdicts.reset_index(), ["original_glcm_Contrast", "original_glcm_Idmn"])
+    assert figures == {"n_non_shape": 4, "n_shape_only": 1, "pct_shape_only": 25.0,
+                       "n_shape_only_excellent": 0, "n_shape_with_texture": 1,
+                       "pct_shape_with_texture": 25.0}
+    assert shape_only(shape, None).empty

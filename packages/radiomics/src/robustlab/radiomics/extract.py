@@ -33,9 +33,9 @@ from robustlab.radiomics.regions import CROP_SETTINGS, PreparedAcquisition, shar
 from robustlab.radiomics.study import ValidatedStudy, file_hash
 
 log = logging.getLogger(__name__)
-_EXTRACTORS: dict[tuple[str, bool], Any] = {}  # per parameter file, crop or not, and process
+_EXTRACTORS: dict[tuple[str, str, bool], Any] = {}  # per settings, crop or not, and process
 # The acquisition this process read last, kept for its next task (one entry: an image's size).
-_LOADED: dict[tuple[Path, Path, Path], _Source] = {}
+_LOADED: dict[tuple[Path, Path, str], _Source] = {}
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,13 @@ class WorkItem:
 
     Attributes:
         acquisition: the acquisition id.
-        roi: the ROI id (the label, as a string).
+        roi: the ROI id (the label as a string, or the ROI's name in ``rois:``).
         label: the label value in the mask.
-        image, mask, params: absolute paths of the image, its mask and the parameter file.
+        image, mask, params: absolute paths of the image, the ROI's mask and the parameter file.
         shuffle_seed: None for the original image; a seed for the texture test's shuffling.
-        key: the cache key (content hashes, label, pyradiomics version, perturbation).
+        key: the cache key (content hashes, label, settings, pyradiomics version, perturbation).
         voxels: the ROI's number of voxels (the scheduling's estimate of its cost).
+        overrides: the acquisition's ``setting:`` overrides (canonical JSON, ``""``: none).
     """
 
     acquisition: str
@@ -61,6 +62,7 @@ class WorkItem:
     shuffle_seed: int | None
     key: str
     voxels: int = 0
+    overrides: str = ""
 
 
 def pyradiomics_version() -> str:
@@ -118,7 +120,7 @@ def work_items(
     """
     study = validated.study
     version = pyradiomics_version()
-    param_hash: dict[Path, str] = {}
+    param_hash: dict[tuple[Path, str], str] = {}
     items: list[WorkItem] = []
     chosen = [a for a in study.acquisitions if study.acquisitions[a].is_image
               and (acquisitions is None or a in acquisitions)]
@@ -127,17 +129,27 @@ def work_items(
             if perturbed and aid not in shuffle:
                 continue
             acq = study.acquisitions[aid]
-            if acq.extraction not in param_hash:
-                param_hash[acq.extraction] = file_hash(acq.extraction)
+            settings = (acq.extraction, acq.overrides)
+            if settings not in param_hash:  # no overrides: the file's hash, as before them
+                digest = file_hash(acq.extraction)
+                param_hash[settings] = make_key(file=digest, overrides=acq.overrides) \
+                    if acq.overrides else digest
             for roi in validated.rois[aid]:
-                label = int(roi)
-                sseed = shuffle_seed(seed, aid, label) if perturbed else None
-                key = make_key(image=validated.hashes[acq.image], mask=validated.hashes[acq.mask],
-                               label=label, params=param_hash[acq.extraction],
+                mask, _ = acq.mask_of(roi)
+                label = validated.labels[aid][roi]
+                sseed = shuffle_seed(seed, aid, _roi_number(roi, label)) if perturbed else None
+                key = make_key(image=validated.hashes[acq.image], mask=validated.hashes[mask],
+                               label=label, params=param_hash[settings],
                                pyradiomics=version, shuffle=sseed)
-                items.append(WorkItem(aid, roi, label, acq.image, acq.mask, acq.extraction,
-                                      sseed, key, validated.voxels[aid][roi]))
+                items.append(WorkItem(aid, roi, label, acq.image, mask, acq.extraction,
+                                      sseed, key, validated.voxels[aid][roi], acq.overrides))
     return items
+
+
+def _roi_number(roi: str, label: int) -> int:
+    """The number a ROI's shuffling seed derives from: its label in a label map, else a CRC of
+    its name (ROIs of separate mask files often share label 1)."""
+    return label if roi == str(label) else zlib.crc32(roi.encode())
 
 
 def shard_items(items: Sequence[WorkItem], shard: tuple[int, int]) -> list[WorkItem]:
@@ -148,14 +160,17 @@ def shard_items(items: Sequence[WorkItem], shard: tuple[int, int]) -> list[WorkI
     return [it for j, it in enumerate(items) if j % n == i]
 
 
-def _extractor(params: Path, crop: bool = False) -> Any:
-    """The extractor of a parameter file, diagnostics off; ``crop``: for a prepared crop."""
+def _extractor(params: Path, overrides: str = "", crop: bool = False) -> Any:
+    """The extractor of a parameter file with its ``setting:`` overrides, diagnostics off;
+    ``crop``: for a prepared crop."""
     from radiomics.featureextractor import RadiomicsFeatureExtractor
+    from robustlab.radiomics.params import Extraction
 
     quiet_pyradiomics()
-    key = (str(params), crop)
+    key = (str(params), overrides, crop)
     if key not in _EXTRACTORS:
-        extractor = RadiomicsFeatureExtractor(str(params))
+        extractor = RadiomicsFeatureExtractor(
+            Extraction(params, overrides).params() if overrides else str(params))
         extractor.settings["additionalInfo"] = False
         if crop:
             extractor.settings.update(CROP_SETTINGS)
@@ -205,7 +220,7 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path,
     out = []
     for item in items:
         try:
-            source = (item.image, item.mask, item.params)
+            source = (item.image, item.params, item.overrides)
             if source not in _LOADED:
                 _LOADED.clear()
                 _LOADED[source] = _Source(item)
@@ -223,39 +238,53 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path,
 
 
 class _Source:
-    """An acquisition's image and mask, read once, prepared once where that is exact."""
+    """An acquisition's image (and its masks), read once, prepared once where that is exact."""
 
     def __init__(self, item: WorkItem) -> None:
-        from robustlab.radiomics.study import read_image
-
-        where = f"acquisition {item.acquisition!r}"
-        self.image, self.mask = read_image(item.image, where), read_image(item.mask, where)
+        self.where = f"acquisition {item.acquisition!r}"
+        self.image = _read(item.image, self.where)
+        self.masks: dict[Path, Any] = {}
         self.prepared: PreparedAcquisition | None = None
-        settings = _extractor(item.params).settings
+        settings = _extractor(item.params, item.overrides).settings
         if shareable(settings):
             try:
-                self.prepared = PreparedAcquisition(self.image, self.mask, settings)
+                self.prepared = PreparedAcquisition(self.image, None, settings)
             except (RuntimeError, ValueError):
-                log.debug("%s: extracting ROI by ROI", where, exc_info=True)  # pyradiomics says why
+                log.debug("%s: extracting ROI by ROI", self.where, exc_info=True)  # pyradiomics says why
 
     def roi(self, item: WorkItem) -> tuple[Any, Any, Any]:
         """Image, mask and extractor for ``item``: a prepared crop, or the whole image."""
-        if self.prepared is not None and item.label in self.prepared.boxes:
-            return (*self.prepared.crop(item.label), _extractor(item.params, crop=True))
-        return self.image, self.mask, _extractor(item.params)
+        if item.mask not in self.masks:
+            self.masks[item.mask] = _read(item.mask, self.where)
+            if self.prepared is not None:
+                try:
+                    self.prepared.add_mask(item.mask, self.masks[item.mask])
+                except (RuntimeError, ValueError):
+                    log.debug("%s: extracting ROI by ROI", self.where, exc_info=True)
+        prepared = self.prepared.masks.get(item.mask) if self.prepared is not None else None
+        if prepared is not None and item.label in prepared[1]:
+            return (*self.prepared.crop(item.label, item.mask),
+                    _extractor(item.params, item.overrides, crop=True))
+        return self.image, self.masks[item.mask], _extractor(item.params, item.overrides)
+
+
+def _read(path: Path, where: str) -> Any:
+    from robustlab.radiomics.study import read_image
+
+    return read_image(path, where)
 
 
 def extraction_order(items: Sequence[WorkItem]) -> list[WorkItem]:
-    """The items acquisition by acquisition (image, mask, parameter file), largest ROI first.
+    """The items acquisition by acquisition (image and settings), largest ROI first.
 
     A process extracts one item at a time and keeps the acquisition it last prepared, so in this
     order it prepares each acquisition once (each of ``n`` processes at most once); within an
     acquisition the last items, which decide when the slowest process finishes, are the
     cheapest.
     """
-    groups: dict[tuple[Path, Path, Path], list[WorkItem]] = {}
+    groups: dict[tuple[Path, Path, str], list[WorkItem]] = {}
     for it in items:
-        groups.setdefault((it.image, it.mask, it.params), []).append(it)
+        groups.setdefault((it.image, it.params, it.overrides), []).append(it)
     return [it for group in groups.values() for it in sorted(group, key=lambda it: -it.voxels)]
 
 

@@ -58,15 +58,18 @@ def _as_tuple(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(map(str, listed))
 
 
-def tidy_table(wide: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def tidy_table(wide: Mapping[str, pd.DataFrame],
+               extraction: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Tidy table of every acquisition's wide table.
 
     Args:
         wide: acquisition id -> wide table (index ROI ids, columns feature names).
+        extraction: acquisition id -> the settings it was extracted with (a column
+            ``extraction`` after ``acquisition`` when given).
 
     Returns:
-        Columns ``acquisition, roi, image_type, feature_class, feature, value``, rows in the
-        order acquisition, ROI, feature.
+        Columns ``acquisition, [extraction,] roi, image_type, feature_class, feature, value``,
+        rows in the order acquisition, ROI, feature.
     """
     frames = []
     for aid, table in wide.items():
@@ -84,7 +87,11 @@ def tidy_table(wide: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     names = split_names(pd.unique(out["feature"]))
     out = out.merge(names[["feature", "image_type", "feature_class"]], on="feature", how="left")
     out["roi"] = out["roi"].astype(str)
-    return out[["acquisition", "roi", "image_type", "feature_class", "feature", "value"]]
+    columns = ["acquisition", "roi", "image_type", "feature_class", "feature", "value"]
+    if extraction is not None:
+        out["extraction"] = out["acquisition"].map(dict(extraction)).astype(object)
+        columns.insert(1, "extraction")
+    return out[columns]
 
 
 def wide_table(wide: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -31,7 +31,13 @@ from robustlab.radiomics.extract import (
     work_items,
 )
 from robustlab.radiomics.features import tidy_table, wide_table
-from robustlab.radiomics.selection import select_features, shape_dependence, texture_test
+from robustlab.radiomics.selection import (
+    select_features,
+    shape_dependence,
+    shape_only,
+    shape_only_summary,
+    texture_test,
+)
 from robustlab.radiomics.study import (
     Study,
     StudyError,
@@ -43,6 +49,8 @@ from robustlab.radiomics.study import (
 
 log = logging.getLogger(__name__)
 FAILURE_COLUMNS = ["acquisition", "roi", "perturbation", "image", "mask", "error"]
+SHAPE_ONLY_COLUMNS = ["n_non_shape", "n_shape_only", "pct_shape_only", "n_shape_only_excellent",
+                      "n_shape_with_texture", "pct_shape_with_texture"]
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,8 @@ class Options:
             ``geometryTolerance`` setting of the parameter file).
         shape_rho: the ``|rho|`` above which a feature is shape-dependent.
         texture: run the voxel-shuffling texture test (image acquisitions only).
-        texture_acquisitions: the acquisitions shuffled; None: for each parameter file, the
-            first compared image acquisition.
+        texture_acquisitions: the acquisitions shuffled; None: for each extraction setting
+            (parameter file and overrides), the first compared image acquisition.
         texture_rtol, texture_atol: "does not change": ``|shuffled - original| <= atol +
             rtol * |original|`` on every ROI.
         select_on: the comparisons a robust feature must be excellent in; None: every
@@ -143,12 +151,12 @@ def texture_targets(study: Study, chosen: Sequence[str] | None) -> list[str]:
                 raise StudyError(f"texture_acquisitions: {aid!r} is a feature CSV; the texture "
                                  "test needs its image")
         return list(chosen)
-    first: dict[Path, str] = {}
+    first: dict[Any, str] = {}
     for cmp in study.comparisons:
         for aid in cmp.members:
             acq = study.acquisitions[aid]
-            if acq.is_image and acq.extraction not in first:
-                first[acq.extraction] = aid
+            if acq.is_image and acq.settings not in first:
+                first[acq.settings] = aid
     return list(first.values())
 
 
@@ -281,19 +289,20 @@ def analyse(
     summary["missing_rois"] = [
         "; ".join(f"{a}:{r}" for a, r in zip(missing["acquisition"], missing["roi"], strict=True)
                   if a in _members(study, name)) for name in summary["comparison"]]
-    compared = list(dict.fromkeys(m for c in study.comparisons for m in c.members))
-    shape = shape_dependence({a: tables[a] for a in compared}, opts.shape_rho)
-    texture = (texture_test({a: original[a] for a in shuffled if a in original}, perturbed,
-                            opts.texture_rtol, opts.texture_atol) if shuffled else None)
+    summary["extraction"] = [_settings_used(study, name) for name in summary["comparison"]]
     select_on = list(opts.select_on) if opts.select_on is not None else [c.name for c in study.comparisons]
     unknown = [s for s in select_on if s not in set(per_feature["comparison"])]
     if unknown:
         raise StudyError(f"select_on: unknown comparison(s) {unknown}; "
                          f"known: {sorted(set(per_feature['comparison']))}")
-    selection = select_features(per_feature, select_on, study.threshold, shape, texture,
-                                opts.drop_shape)
+    selection, shape, texture, shape_only_figures = select_by_family(
+        study, tables, original, perturbed, per_feature, select_on, shuffled, opts)
+    families = {c.name: c.family for c in study.comparisons}
+    summary["family"] = [families[n.split("/", 1)[0]] for n in summary["comparison"]]
+    summary = summary.merge(shape_only_figures, on="family", how="left")
     robust = selection[selection["robust"]].drop(columns=["robust", "reason"]).reset_index(drop=True)
-    tidy = tidy_table(tables)
+    tidy = tidy_table(tables, {aid: acq.settings.label if acq.settings is not None else "feature table"
+                               for aid, acq in study.acquisitions.items()})
 
     written = [
         *write_table(tidy, out_dir / "features", ("parquet",)),
@@ -317,6 +326,59 @@ def analyse(
     log.info("%s: %d comparisons, %d robust features of %d; %d failed ROI(s); outputs in %s",
              study.name, len(summary), len(robust), len(selection), len(failures), out_dir)
     return result
+
+
+def select_by_family(
+    study: Study, tables: Mapping[str, pd.DataFrame], original: Mapping[str, pd.DataFrame],
+    perturbed: Mapping[str, pd.DataFrame], per_feature: pd.DataFrame, select_on: Sequence[str],
+    shuffled: Sequence[str], opts: Options,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """Shape dependence, texture test and robust list of each extraction family on its own.
+
+    A family's features are judged only by its own comparisons, its own acquisitions' shape
+    correlations and its own shuffled acquisitions. Returns ``(selection, shape, texture,
+    shape-only figures)``, each with a ``family`` column (texture None without a test; the
+    figures of :func:`~robustlab.radiomics.selection.shape_only_summary`, NaN without one).
+    """
+    selections, shapes, textures, rows = [], [], [], []
+    for family in study.families:
+        cmps = [c for c in study.comparisons if c.family == family]
+        names = {c.name for c in cmps}
+        members = list(dict.fromkeys(m for c in cmps for m in c.members))
+        mine = per_feature[per_feature["comparison"].str.split("/", n=1).str[0].isin(names)]
+        shape = shape_dependence({a: tables[a] for a in members}, opts.shape_rho)
+        mixed = [a for a in shuffled if a in members and a in original]
+        texture = (texture_test({a: original[a] for a in mixed}, perturbed, opts.texture_rtol,
+                                opts.texture_atol) if mixed else None)
+        chosen = [n for n in select_on if n.split("/", 1)[0] in names]
+        selection = select_features(mine, chosen, study.threshold, shape, texture, opts.drop_shape)
+        excellent = _excellent_everywhere(mine, chosen)
+        verdicts = shape_only(shape, texture)
+        figures = shape_only_summary(verdicts, excellent) if texture is not None else {}
+        rows.append({"family": family, **{k: figures.get(k, np.nan) for k in SHAPE_ONLY_COLUMNS}})
+        for table, out in ((selection, selections), (shape, shapes), (texture, textures)):
+            if table is not None:
+                out.append(table.assign(family=family)[["family", *table.columns]])
+    texture = pd.concat(textures, ignore_index=True) if textures else None
+    return (pd.concat(selections, ignore_index=True), pd.concat(shapes, ignore_index=True),
+            texture, pd.DataFrame(rows, columns=["family", *SHAPE_ONLY_COLUMNS]))
+
+
+def _excellent_everywhere(per_feature: pd.DataFrame, select_on: Sequence[str]) -> list[str]:
+    """Features excellent in every one of ``select_on`` they appear in."""
+    rows = per_feature[per_feature["comparison"].isin(list(select_on))]
+    verdict = rows.groupby("feature", sort=False)["excellent"].all()
+    return verdict.index[verdict.to_numpy(bool)].tolist()
+
+
+def _settings_used(study: Study, comparison: str) -> str:
+    """Which extraction settings the acquisitions of a comparison used (one label if all agree)."""
+    members = _members(study, comparison)
+    used = {a: (study.acquisitions[a].settings.label if study.acquisitions[a].settings is not None
+                else "feature table") for a in sorted(members)}
+    if len(set(used.values())) <= 1:
+        return next(iter(used.values()), "")
+    return "; ".join(f"{a}: {label}" for a, label in used.items())
 
 
 def _members(study: Study, comparison: str) -> set[str]:

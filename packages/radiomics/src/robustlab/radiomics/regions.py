@@ -63,31 +63,46 @@ def bounding_boxes(mask: Any) -> dict[int, np.ndarray]:
 
 
 class PreparedAcquisition:
-    """One image and its label mask, normalized and boxed once for all its ROIs.
+    """One image normalized once, and the masks of its ROIs boxed once, for all its ROIs.
+
+    The ROIs may come from one label map or from several mask files (overlapping ROIs each in
+    its own file): every mask is cast and boxed the first time a ROI asks for it.
 
     Args:
-        image, mask: SimpleITK images of the same size (the study's validation checks it).
+        image: a SimpleITK image.
+        mask: its label map, or None when the masks come ROI by ROI (:meth:`add_mask`).
         settings: the extractor's settings (``normalize``, ``normalizeScale``,
             ``removeOutliers``, ``padDistance`` are read).
     """
 
-    def __init__(self, image: Any, mask: Any, settings: Mapping[str, Any]) -> None:
-        import SimpleITK as sitk
-
+    def __init__(self, image: Any, mask: Any | None, settings: Mapping[str, Any]) -> None:
         from radiomics import imageoperations
 
-        if image.GetSize() != mask.GetSize():
-            raise ValueError(f"image size {image.GetSize()} differs from mask size {mask.GetSize()}")
         if settings.get("normalize", False):
             image = imageoperations.normalizeImage(image, **settings)
         self.image = image
-        self.mask = sitk.Cast(mask, sitk.sitkUInt32)  # what pyradiomics' getMask makes of it
-        self.boxes = bounding_boxes(self.mask)
         self.pad = settings.get("padDistance", 5)
+        self.masks: dict[Any, tuple[Any, dict[int, np.ndarray]]] = {}
+        if mask is not None:
+            self.add_mask(None, mask)
 
-    def crop(self, label: int) -> tuple[Any, Any]:
-        """Image and mask cut to ROI ``label``'s bounding box plus ``padDistance`` voxels."""
+    def add_mask(self, key: Any, mask: Any) -> None:
+        """Cast and box ``mask`` once, kept under ``key``."""
+        import SimpleITK as sitk
+
+        if self.image.GetSize() != mask.GetSize():
+            raise ValueError(f"image size {self.image.GetSize()} differs from mask size {mask.GetSize()}")
+        cast = sitk.Cast(mask, sitk.sitkUInt32)  # what pyradiomics' getMask makes of it
+        self.masks[key] = (cast, bounding_boxes(cast))
+
+    @property
+    def boxes(self) -> dict[int, np.ndarray]:
+        """The boxes of the label map given at construction."""
+        return self.masks[None][1]
+
+    def crop(self, label: int, key: Any = None) -> tuple[Any, Any]:
+        """Image and mask ``key`` cut to ROI ``label``'s bounding box plus ``padDistance`` voxels."""
         from radiomics import imageoperations
 
-        return imageoperations.cropToTumorMask(self.image, self.mask, self.boxes[label],
-                                               padDistance=self.pad)
+        mask, boxes = self.masks[key]
+        return imageoperations.cropToTumorMask(self.image, mask, boxes[label], padDistance=self.pad)

@@ -193,3 +193,69 @@ def select_features(
     out["reason"] = joined
     out["robust"] = out["reason"] == ""
     return out[["feature", "image_type", "feature_class", "n_comparisons", "robust", "reason"]]
+
+
+def shape_only(shape: pd.DataFrame, texture: pd.DataFrame | None) -> pd.DataFrame:
+    """Which non-shape features carry only shape information (after arXiv 2005.06833).
+
+    The study flags non-shape features that "provide only shape information". Its two tests,
+    as read here (where its text leaves a choice open, the choice is stated):
+
+    1. shape dependence: Spearman ``|rho| > 0.8`` between the feature and at least one shape
+       feature across the ROIs (:func:`shape_dependence`: the median over the acquisitions
+       of the largest ``|rho|``);
+    2. voxel-shuffle classification: the voxels inside each ROI are shuffled, which keeps the
+       ROI's shape and intensity histogram and destroys its texture; a feature whose value
+       does not change on any ROI (:func:`texture_test`) is classified as carrying no texture.
+
+    A feature meeting both is *shape-only*; a shape-dependent feature that the shuffling does
+    change is *shape-dependent with texture* (it follows the ROI's size and shape, yet also
+    responds to texture). The percentage's denominator is every non-shape feature of the
+    extraction family with a defined shape correlation and a texture-test result (the
+    abstract's "non-shape features", not only the robust ones); :func:`shape_only_summary`
+    also counts the shape-only features among those excellent in every selected comparison
+    (the robust non-shape features the study's sentence is about).
+
+    Args:
+        shape: from :func:`shape_dependence`.
+        texture: from :func:`texture_test` (None: no texture test, no verdict).
+
+    Returns:
+        One row per non-shape feature with both verdicts: ``feature, shape_dependent,
+        texture_blind, shape_only, shape_with_texture``.
+    """
+    if texture is None or texture.empty or shape.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
+            ("feature", str), ("shape_dependent", bool), ("texture_blind", bool),
+            ("shape_only", bool), ("shape_with_texture", bool))})
+    judged = shape.dropna(subset=["max_abs_rho"]).merge(
+        texture[["feature", "texture_blind"]], on="feature", how="inner")
+    dependent = judged["shape_dependent"].to_numpy(bool)
+    blind = judged["texture_blind"].to_numpy(bool)
+    return pd.DataFrame({"feature": judged["feature"], "shape_dependent": dependent,
+                         "texture_blind": blind, "shape_only": dependent & blind,
+                         "shape_with_texture": dependent & ~blind})
+
+
+def shape_only_summary(verdicts: pd.DataFrame, excellent: Sequence[str]) -> dict[str, float]:
+    """The shape-only and shape-dependent-with-texture counts and percentages of a family.
+
+    Args:
+        verdicts: from :func:`shape_only`.
+        excellent: the features excellent in every selected comparison.
+
+    Returns:
+        ``n_non_shape`` (the denominator: non-shape features judged by both tests),
+        ``n_shape_only``, ``pct_shape_only = 100 n_shape_only / n_non_shape``,
+        ``n_shape_only_excellent`` (among the features excellent in every selected
+        comparison), ``n_shape_with_texture`` and ``pct_shape_with_texture``.
+    """
+    n = len(verdicts)
+    good = verdicts["feature"].isin(list(excellent)).to_numpy(bool)
+    only = verdicts["shape_only"].to_numpy(bool)
+    with_texture = verdicts["shape_with_texture"].to_numpy(bool)
+    return {"n_non_shape": n, "n_shape_only": int(only.sum()),
+            "pct_shape_only": 100.0 * only.sum() / n if n else np.nan,
+            "n_shape_only_excellent": int((only & good).sum()),
+            "n_shape_with_texture": int(with_texture.sum()),
+            "pct_shape_with_texture": 100.0 * with_texture.sum() / n if n else np.nan}

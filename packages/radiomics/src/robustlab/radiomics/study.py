@@ -9,6 +9,7 @@ the acquisition, the file, the ROI or the key at fault, and what was expected.
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,20 +19,36 @@ import numpy as np
 import yaml
 
 from robustlab.common.errors import RobustlabError
+from robustlab.radiomics.params import (
+    Extraction,
+    ExtractionSpec,
+    check_extraction,
+    parse_extraction,
+)
 
 if TYPE_CHECKING:  # pandas is imported where used: extraction workers import this module
     import pandas as pd
 
 COMBINE = ("intersection",)
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
-_ACQ_KEYS = {"image", "mask", "features", "labels", "extraction"}
-_STUDY_KEYS = {"name", "threshold", "roi_column", "extraction", "acquisitions", "comparisons",
-               "published", "description"}
+_ACQ_KEYS = {"image", "mask", "rois", "features", "labels", "extraction", "family"}
+_STUDY_KEYS = {"name", "threshold", "roi_column", "extraction", "scanners", "acquisitions",
+               "comparisons", "published", "description"}
+_SCANNER_KEYS = {"extraction", "description"}
 _CMP_KEYS = {"name", "statistic", "acquisitions", "pairs", "combine", "group", "description"}
 
 
 class StudyError(RobustlabError, ValueError):
     """A study file that cannot be analysed; the message names the file and the key at fault."""
+
+
+@dataclass(frozen=True)
+class RoiMask:
+    """One ROI given by its own mask file: the voxels of ``label`` (None: the mask's one
+    non-zero value, a binary mask)."""
+
+    path: Path
+    label: int | None = None
 
 
 @dataclass(frozen=True)
@@ -41,10 +58,14 @@ class Acquisition:
     Attributes:
         id: its key in the study file.
         image, mask: the image and its label map (absolute), or None for a feature CSV.
+        rois: instead of ``mask``, ROI name -> its own mask file (ROIs may overlap).
         features: the pyradiomics feature CSV (absolute), or None for an image.
         labels: the labels to extract (None: every non-zero label of the mask).
         extraction: the absolute path of its pyradiomics parameter file (None for a CSV
             acquisition that does not name one).
+        overrides: pyradiomics ``setting:`` keys replacing the file's, as canonical JSON.
+        family: the extraction family its comparisons and robust list belong to (``2D``,
+            ``3D``, or the study's own name); see :func:`family_of`.
         meta: every other key (scanner, field_strength, te, tr, mode, ...).
     """
 
@@ -55,11 +76,32 @@ class Acquisition:
     labels: tuple[int, ...] | None = None
     extraction: Path | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    rois: Mapping[str, RoiMask] | None = None
+    overrides: str = ""
+    family: str = "all"
 
     @property
     def is_image(self) -> bool:
         """True when the features come from extraction, False for a feature CSV."""
         return self.features is None
+
+    @property
+    def settings(self) -> Extraction | None:
+        """The effective extraction settings (None for a CSV acquisition naming none)."""
+        return None if self.extraction is None else Extraction(self.extraction, self.overrides)
+
+    def mask_of(self, roi: str) -> tuple[Path, int | None]:
+        """The mask file of ``roi`` and its label there (None: found at validation)."""
+        if self.rois is not None:
+            return self.rois[roi].path, self.rois[roi].label
+        return self.mask, int(roi)
+
+    @property
+    def mask_files(self) -> tuple[Path, ...]:
+        """Every mask file the acquisition reads."""
+        if self.rois is not None:
+            return tuple(dict.fromkeys(r.path for r in self.rois.values()))
+        return () if self.mask is None else (self.mask,)
 
 
 @dataclass(frozen=True)
@@ -77,6 +119,7 @@ class Comparison:
         options: the statistic's options, defaults filled in (for ``icc``: ``model``/``type``/
             ``unit`` of :func:`robustlab.common.stats.icc`).
         group: an optional label kept in the summary (e.g. ``repeat_fixed``).
+        family: the extraction family of its acquisitions (see :attr:`Acquisition.family`).
     """
 
     name: str
@@ -86,6 +129,7 @@ class Comparison:
     combine: str = "intersection"
     options: Mapping[str, str] = field(default_factory=dict)
     group: str | None = None
+    family: str = "all"
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -114,6 +158,11 @@ class Study:
     acquisitions: Mapping[str, Acquisition]
     comparisons: tuple[Comparison, ...]
     published: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def families(self) -> list[str]:
+        """The extraction families of the compared acquisitions, in order of first use."""
+        return list(dict.fromkeys(c.family for c in self.comparisons))
 
 
 def extraction_dir() -> Path:
@@ -214,13 +263,12 @@ def load_study(study: str | Path) -> Study:
     threshold = raw.get("threshold", 0.9)
     if not isinstance(threshold, (int, float)) or not -1 < float(threshold) < 1:
         raise StudyError(f"{path}: 'threshold' must be a number in (-1, 1); got {threshold!r}")
-    study_extraction = raw.get("extraction")
-    default_extraction = (
-        resolve_extraction(study_extraction, base, f"{path}: key 'extraction'")
-        if study_extraction is not None else None
-    )
+    default = _extraction_spec(raw.get("extraction"), base, f"{path}: key 'extraction'", ExtractionSpec())
+    scanners = _load_scanners(path, raw.get("scanners"), base, default, raw["acquisitions"])
     acquisitions = {
-        str(aid): _load_acquisition(path, str(aid), spec, base, default_extraction)
+        str(aid): _load_acquisition(path, str(aid), spec, base,
+                                    scanners.get(str(spec.get("scanner")), default)
+                                    if isinstance(spec, dict) else default)
         for aid, spec in raw["acquisitions"].items()
     }
     if not isinstance(raw["comparisons"], list):
@@ -241,47 +289,106 @@ def load_study(study: str | Path) -> Study:
     return Study(
         name=str(raw.get("name") or path.stem), path=path, threshold=float(threshold),
         roi_column=None if roi_column is None else str(roi_column),
-        extraction=default_extraction, acquisitions=acquisitions, comparisons=comparisons,
+        extraction=default.file, acquisitions=acquisitions, comparisons=comparisons,
         published=published,
     )
 
 
+def _extraction_spec(value: Any, base: Path, where: str, inherited: ExtractionSpec) -> ExtractionSpec:
+    try:
+        return parse_extraction(value, base, where, inherited, resolve_extraction)
+    except ValueError as exc:
+        raise StudyError(str(exc)) from None
+
+
+def _load_scanners(path: Path, raw: Any, base: Path, default: ExtractionSpec,
+                   acquisitions: Mapping[str, Any]) -> dict[str, ExtractionSpec]:
+    """``scanners:``: scanner name -> the extraction its acquisitions inherit."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise StudyError(f"{path}: 'scanners' must map a scanner name to its settings "
+                         "(e.g. {{s2: {{extraction: {{binWidth: 10}}}}}})")
+    used = {str(spec.get("scanner")) for spec in acquisitions.values() if isinstance(spec, dict)}
+    out = {}
+    for name, spec in raw.items():
+        where = f"{path}: scanners.{name}"
+        if not isinstance(spec, dict):
+            raise StudyError(f"{where}: expected a mapping with 'extraction'; got {spec!r}")
+        _check_keys(where, spec, _SCANNER_KEYS)
+        if str(name) not in used:
+            raise StudyError(f"{where}: no acquisition has 'scanner: {name}' "
+                             f"(scanners of the acquisitions: {', '.join(sorted(used - {'None'})) or 'none'})")
+        out[str(name)] = _extraction_spec(spec.get("extraction"), base, f"{where}.extraction", default)
+    return out
+
+
+def _load_rois(where: str, raw: Any, base: Path) -> dict[str, RoiMask]:
+    """``rois:``: ROI name -> a mask file (binary) or ``{file: ..., label: N}``."""
+    if not isinstance(raw, dict) or not raw:
+        raise StudyError(f"{where}: 'rois' must map each ROI name to its mask file; got {raw!r}")
+    out = {}
+    for name, spec in raw.items():
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"file", "label"}
+            label = spec.get("label")
+            if "file" not in spec or unknown or not (
+                    label is None or (isinstance(label, int) and not isinstance(label, bool) and label > 0)):
+                raise StudyError(f"{where}: rois.{name} must be a mask file or {{file: ..., label: "
+                                 f"<positive integer>}}; got {spec!r}")
+            out[str(name)] = RoiMask((base / str(spec["file"])).resolve(), label)
+        elif isinstance(spec, str):
+            out[str(name)] = RoiMask((base / spec).resolve())
+        else:
+            raise StudyError(f"{where}: rois.{name} must be a mask file; got {spec!r}")
+    return out
+
+
 def _load_acquisition(
-    path: Path, aid: str, spec: Any, base: Path, default_extraction: Path | None
+    path: Path, aid: str, spec: Any, base: Path, inherited: ExtractionSpec
 ) -> Acquisition:
     where = f"{path}: acquisition {aid!r}"
     if not isinstance(spec, dict):
         raise StudyError(f"{where}: expected a mapping with image+mask or features; got {spec!r}")
-    has_image = "image" in spec or "mask" in spec
+    has_image = "image" in spec or "mask" in spec or "rois" in spec
     if has_image and "features" in spec:
-        raise StudyError(f"{where}: give either image+mask or features, not both")
+        raise StudyError(f"{where}: give either an image (with mask or rois) or features, not both")
     if not has_image and "features" not in spec:
-        raise StudyError(f"{where}: needs either image+mask or features (a pyradiomics CSV)")
-    if has_image and not ("image" in spec and "mask" in spec):
-        missing = "mask" if "image" in spec else "image"
-        raise StudyError(f"{where}: key {missing!r} is missing (an image needs its mask)")
+        raise StudyError(f"{where}: needs either image+mask, image+rois or features (a pyradiomics CSV)")
+    if has_image and ("image" not in spec or ("mask" in spec) == ("rois" in spec)):
+        missing = "image" if "image" not in spec else "mask' or 'rois"
+        if "mask" in spec and "rois" in spec:
+            raise StudyError(f"{where}: give either 'mask' (a label map) or 'rois' (one mask file "
+                             "per ROI), not both")
+        raise StudyError(f"{where}: key '{missing}' is missing (an image needs its mask)")
     meta = {k: v for k, v in spec.items() if k not in _ACQ_KEYS}
     labels = spec.get("labels")
     if labels is not None:
+        if "rois" in spec:
+            raise StudyError(f"{where}: 'labels' selects labels of 'mask'; with 'rois' give each "
+                             "ROI's label as {file: ..., label: N}")
         if isinstance(labels, int):
             labels = [labels]
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in labels):
             raise StudyError(f"{where}: 'labels' must be positive integers; got {labels!r}")
         labels = tuple(labels)
-    extraction = (
-        resolve_extraction(spec["extraction"], base, f"{where}, key 'extraction'")
-        if spec.get("extraction") is not None else None
-    )
+    extraction = _extraction_spec(spec.get("extraction"), base, f"{where}, key 'extraction'",
+                                  inherited if has_image or "extraction" in spec else ExtractionSpec())
+    settings = extraction.resolve()
+    family = str(spec.get("family") or (settings.family if settings is not None else
+                                        spec.get("mode") or "all"))
+    common = {"labels": labels, "meta": meta, "family": family,
+              "extraction": settings.file if settings else None,
+              "overrides": settings.overrides if settings else ""}
     if has_image:
-        extraction = extraction or default_extraction
-        if extraction is None:
+        if settings is None:
             raise StudyError(f"{where}: no pyradiomics parameter file; set 'extraction' in the "
-                             "study or the acquisition")
-        return Acquisition(aid, image=(base / str(spec["image"])).resolve(),
-                           mask=(base / str(spec["mask"])).resolve(), labels=labels,
-                           extraction=extraction, meta=meta)
-    return Acquisition(aid, features=(base / str(spec["features"])).resolve(), labels=labels,
-                       extraction=extraction, meta=meta)
+                             "study, the scanner group or the acquisition")
+        rois = _load_rois(where, spec["rois"], base) if "rois" in spec else None
+        mask = None if rois is not None else (base / str(spec["mask"])).resolve()
+        return Acquisition(aid, image=(base / str(spec["image"])).resolve(), mask=mask, rois=rois,
+                           **common)
+    return Acquisition(aid, features=(base / str(spec["features"])).resolve(), **common)
 
 
 def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisition]) -> Comparison:
@@ -298,12 +405,20 @@ def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisiti
         raise StudyError(f"{where}: key 'statistic': {exc.args[0]}") from None
     _check_keys(where, spec, _CMP_KEYS | set(stat.options))
     has_acq, has_pairs = "acquisitions" in spec, "pairs" in spec
-    if has_acq == has_pairs:
-        raise StudyError(f"{where}: give exactly one of 'acquisitions' or 'pairs'")
+    all_pairs = spec.get("pairs") == "all"
+    if has_acq == has_pairs and not all_pairs:
+        raise StudyError(f"{where}: give exactly one of 'acquisitions' or 'pairs' "
+                         "('pairs: all' with 'acquisitions': every pair of them)")
     members: list[str] = []
     pairs: tuple[tuple[str, str], ...] = ()
     acquisitions: tuple[str, ...] = ()
-    if has_pairs:
+    if all_pairs:
+        listed = [str(a) for a in spec.get("acquisitions") or []]
+        if len(listed) < 2:
+            raise StudyError(f"{where}: 'pairs: all' needs 'acquisitions' listing at least two")
+        pairs = tuple(itertools.combinations(dict.fromkeys(listed), 2))
+        members = [m for p in pairs for m in p]
+    elif has_pairs:
         raw_pairs = spec["pairs"]
         if not isinstance(raw_pairs, list) or not raw_pairs or not all(
             isinstance(p, (list, tuple)) and len(p) == 2 for p in raw_pairs
@@ -332,15 +447,29 @@ def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisiti
                 raise StudyError(f"{where}: key {key!r} must be one of {', '.join(choices)}; "
                                  f"got {spec[key]!r}")
             options[key] = str(spec[key])
-    extractions = {acqs[m].extraction for m in members if acqs[m].is_image}
-    if len(extractions) > 1:
-        detail = ", ".join(f"{m}: {acqs[m].extraction.name}" for m in dict.fromkeys(members)
-                           if acqs[m].is_image and acqs[m].extraction is not None)
-        raise StudyError(f"{where}: compares acquisitions extracted with different parameter "
-                         f"files ({detail}); compare only acquisitions with the same extraction")
+    family = _check_members(where, [acqs[m] for m in dict.fromkeys(members)])
     return Comparison(name=name, statistic=statistic, acquisitions=acquisitions, pairs=pairs,
                       combine=combine, options=options,
-                      group=None if spec.get("group") is None else str(spec["group"]))
+                      group=None if spec.get("group") is None else str(spec["group"]),
+                      family=family)
+
+
+def _check_members(where: str, members: list[Acquisition]) -> str:
+    """The one family of a comparison's acquisitions; raises when their settings give different
+    feature names (other image types, feature classes or ``force2D``) or families differ."""
+    families = {a.family for a in members}
+    if len(families) > 1:
+        detail = ", ".join(f"{a.id}: {a.family}" for a in members)
+        raise StudyError(f"{where}: compares acquisitions of different extraction families "
+                         f"({detail}); a comparison stays within one family")
+    extracted = [a for a in members if a.is_image]
+    signatures = {a.settings.feature_signature() for a in extracted}
+    if len(signatures) > 1:
+        detail = ", ".join(f"{a.id}: {a.settings.label}" for a in extracted)
+        raise StudyError(f"{where}: compares acquisitions whose parameter files give different "
+                         f"feature names (image types, feature classes or force2D differ: "
+                         f"{detail}); compare only settings with the same features")
+    return families.pop()
 
 
 # --- validation against the files -------------------------------------------------------------
@@ -356,6 +485,7 @@ class ValidatedStudy:
         tables: for feature-CSV acquisitions, id -> the wide table (index ROI, columns features).
         hashes: file path -> content hash, for every image, mask and feature CSV.
         voxels: image acquisition id -> ROI id -> its number of voxels.
+        labels: image acquisition id -> ROI id -> its label in its mask file.
     """
 
     study: Study
@@ -363,6 +493,7 @@ class ValidatedStudy:
     tables: Mapping[str, pd.DataFrame]
     hashes: Mapping[Path, str]
     voxels: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    labels: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 def read_image(path: Path, where: str) -> Any:
@@ -508,12 +639,12 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
     Raises:
         StudyError: naming the acquisition, the file, the label or the comparison at fault.
     """
-    import SimpleITK as sitk
 
     rois: dict[str, tuple[str, ...]] = {}
     tables: dict[str, pd.DataFrame] = {}
     hashes: dict[Path, str] = {}
     voxels: dict[str, dict[str, int]] = {}
+    labels: dict[str, dict[str, int]] = {}
     for aid, acq in study.acquisitions.items():
         where = f"{study.path.name}: acquisition {aid!r}"
         if not acq.is_image:
@@ -529,31 +660,18 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
             if acq.features not in hashes:
                 hashes[acq.features] = file_hash(acq.features)
             continue
-        image = read_image(acq.image, f"{where}, key 'image'")
-        mask = read_image(acq.mask, f"{where}, key 'mask'")
-        check_geometry(image, mask, geometry_tolerance, f"{where}: {acq.mask.name} vs {acq.image.name}")
-        labels_arr = sitk.GetArrayViewFromImage(mask)
-        if not np.issubdtype(labels_arr.dtype, np.integer):
-            if not np.all(np.mod(labels_arr, 1) == 0):
-                raise StudyError(f"{where}: mask {acq.mask.name} is not a label map (non-integer values)")
-        present, counts = np.unique(labels_arr.astype(np.int64), return_counts=True)
-        count = dict(zip(present.tolist(), counts.tolist(), strict=True))
-        count.pop(0, None)
-        if acq.labels is None:
-            if not count:
-                raise StudyError(f"{where}: mask {acq.mask.name} is empty (no non-zero label, no ROI)")
-            labels = tuple(sorted(count))
-        else:
-            for label in acq.labels:
-                if label not in count:
-                    raise StudyError(f"{where}: label {label} is absent from mask {acq.mask.name} "
-                                     f"(labels present: {sorted(count) or 'none'})")
-            labels = acq.labels
-        rois[aid] = tuple(str(v) for v in labels)
-        voxels[aid] = {str(v): count[v] for v in labels}
-        for p in (acq.image, acq.mask):
+        rois[aid], voxels[aid], labels[aid] = _validate_image(acq, where, geometry_tolerance)
+        for p in (acq.image, *acq.mask_files):
             if p not in hashes:
                 hashes[p] = file_hash(p)
+    checked: set[Extraction] = set()
+    for aid, acq in study.acquisitions.items():
+        if acq.settings is not None and acq.settings not in checked:
+            checked.add(acq.settings)
+            try:
+                check_extraction(acq.settings, f"{study.path.name}: acquisition {aid!r}, key 'extraction'")
+            except ValueError as exc:
+                raise StudyError(str(exc)) from None
     for cmp in study.comparisons:
         where = f"{study.path.name}: comparison {cmp.name!r}"
         for _, members in cmp.units():
@@ -566,7 +684,57 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
                                      f"ROIs (only in {first}: {only_a[:5]}; only in {other}: {only_b[:5]})")
                 if first in tables and other in tables:
                     check_same_columns(tables[first], tables[other], first, other, where)
-    return ValidatedStudy(study=study, rois=rois, tables=tables, hashes=hashes, voxels=voxels)
+    return ValidatedStudy(study=study, rois=rois, tables=tables, hashes=hashes, voxels=voxels,
+                          labels=labels)
+
+
+def _label_counts(mask: Any, name: str, where: str) -> dict[int, int]:
+    """Voxels per non-zero label of a mask; raises when it is not a label map."""
+    import SimpleITK as sitk
+
+    arr = sitk.GetArrayViewFromImage(mask)
+    if not np.issubdtype(arr.dtype, np.integer) and not np.all(np.mod(arr, 1) == 0):
+        raise StudyError(f"{where}: mask {name} is not a label map (non-integer values)")
+    present, counts = np.unique(arr.astype(np.int64), return_counts=True)
+    count = dict(zip(present.tolist(), counts.tolist(), strict=True))
+    count.pop(0, None)
+    return count
+
+
+def _validate_image(acq: Acquisition, where: str, tolerance: float) -> tuple[
+        tuple[str, ...], dict[str, int], dict[str, int]]:
+    """An image acquisition's ROI ids, voxels per ROI and label per ROI, its files checked."""
+    image = read_image(acq.image, f"{where}, key 'image'")
+    counts: dict[Path, dict[int, int]] = {}
+    for path in acq.mask_files:
+        key = "mask" if acq.rois is None else "rois"
+        mask = read_image(path, f"{where}, key {key!r}")
+        check_geometry(image, mask, tolerance, f"{where}: {path.name} vs {acq.image.name}")
+        counts[path] = _label_counts(mask, path.name, where)
+    if acq.rois is None:
+        count = counts[acq.mask]
+        if not count:
+            raise StudyError(f"{where}: mask {acq.mask.name} is empty (no non-zero label, no ROI)")
+        for label in acq.labels or ():
+            if label not in count:
+                raise StudyError(f"{where}: label {label} is absent from mask {acq.mask.name} "
+                                 f"(labels present: {sorted(count) or 'none'})")
+        chosen = acq.labels or tuple(sorted(count))
+        return (tuple(str(v) for v in chosen), {str(v): count[v] for v in chosen},
+                {str(v): int(v) for v in chosen})
+    voxels, labels = {}, {}
+    for name, roi in acq.rois.items():
+        count = counts[roi.path]
+        if roi.label is None and len(count) != 1:
+            raise StudyError(f"{where}: ROI {name!r}: mask {roi.path.name} must be binary (one "
+                             f"non-zero value; it holds {sorted(count) or 'none'}); for a label "
+                             "map give {file: ..., label: N}")
+        label = roi.label if roi.label is not None else next(iter(count))
+        if label not in count:
+            raise StudyError(f"{where}: ROI {name!r}: label {label} is absent from mask "
+                             f"{roi.path.name} (labels present: {sorted(count) or 'none'})")
+        voxels[name], labels[name] = count[label], int(label)
+    return tuple(acq.rois), voxels, labels
 
 
 def check_same_columns(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str, where: str) -> None:
