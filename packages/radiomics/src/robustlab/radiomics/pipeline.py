@@ -289,7 +289,8 @@ def analyse(
     summary["missing_rois"] = [
         "; ".join(f"{a}:{r}" for a, r in zip(missing["acquisition"], missing["roi"], strict=True)
                   if a in _members(study, name)) for name in summary["comparison"]]
-    summary["extraction"] = [_settings_used(study, name) for name in summary["comparison"]]
+    summary["extraction"] = np.array([_settings_used(study, name) for name in summary["comparison"]],
+                                     dtype=object)
     select_on = list(opts.select_on) if opts.select_on is not None else [c.name for c in study.comparisons]
     unknown = [s for s in select_on if s not in set(per_feature["comparison"])]
     if unknown:
@@ -298,8 +299,11 @@ def analyse(
     selection, shape, texture, shape_only_figures = select_by_family(
         study, tables, original, perturbed, per_feature, select_on, shuffled, opts)
     families = {c.name: c.family for c in study.comparisons}
-    summary["family"] = [families[n.split("/", 1)[0]] for n in summary["comparison"]]
-    summary = summary.merge(shape_only_figures, on="family", how="left")
+    summary["family"] = np.array([families[n.split("/", 1)[0]] for n in summary["comparison"]],
+                                 dtype=object)
+    figures = shape_only_figures.set_index("family")
+    for column in SHAPE_ONLY_COLUMNS:
+        summary[column] = summary["family"].map(figures[column]).astype(np.float64)
     robust = selection[selection["robust"]].drop(columns=["robust", "reason"]).reset_index(drop=True)
     tidy = tidy_table(tables, {aid: acq.settings.label if acq.settings is not None else "feature table"
                                for aid, acq in study.acquisitions.items()})
@@ -358,7 +362,8 @@ def select_by_family(
         rows.append({"family": family, **{k: figures.get(k, np.nan) for k in SHAPE_ONLY_COLUMNS}})
         for table, out in ((selection, selections), (shape, shapes), (texture, textures)):
             if table is not None:
-                out.append(table.assign(family=family)[["family", *table.columns]])
+                out.append(pd.concat([pd.DataFrame({"family": np.full(len(table), family, dtype=object)},
+                                                   index=table.index), table], axis=1))
     texture = pd.concat(textures, ignore_index=True) if textures else None
     return (pd.concat(selections, ignore_index=True), pd.concat(shapes, ignore_index=True),
             texture, pd.DataFrame(rows, columns=["family", *SHAPE_ONLY_COLUMNS]))
