@@ -273,18 +273,12 @@ def sample_fractions(
     cx, cy = np.meshgrid(grid.axis(nx, dx), grid.axis(ny, dy))
     vx, vy = pose.to_phantom(cx, cy)
     truth = np.zeros((ny, nx), dtype=np.int16)
-    mask = np.zeros((grid.n_slices, ny, nx), dtype=np.int16)
     for i, ins in enumerate(spec.inserts):
         truth[(vx - ins.centre_mm[0]) ** 2 + (vy - ins.centre_mm[1]) ** 2 <= ins.radius_mm**2] = i + 1
-        sx, sy = pose.to_scanner(*ins.centre_mm)
-        r2 = (cx - sx) ** 2 + (cy - sy) ** 2
-        for j, d in enumerate(rois.diameters_mm):
-            block = slice(j * rois.slices_per_size, (j + 1) * rois.slices_per_size)
-            mask[block][:, r2 <= (d / 2) ** 2] = rois.label(i, j)
     maps = FractionMaps(
         shell=_block_mean((in_body & ~in_inner).astype(np.float32), s),
         filling=_block_mean(in_inner.astype(np.float32), s) - inserts.sum(axis=0),
-        inserts=inserts, truth=truth, mask=mask,
+        inserts=inserts, truth=truth, mask=draw_mask(grid, ideal_circles(spec, pose, rois), rois),
     )
     # Grains: per insert, z-weighted texture planes interpolated at the sub-samples of the
     # insert's bounding box, times the insert's disc, averaged per voxel.
@@ -307,6 +301,35 @@ def sample_fractions(
         values = _bilinear(planes, iy, ix) * disc
         maps.grains.append(((y0, y1, x0, x1), _block_mean(values, s)))
     return maps
+
+
+def ideal_circles(spec: PhantomSpec, pose: Pose, rois: RoiPlan) -> np.ndarray:
+    """ROI circles centred on each insert's true centre in ``pose``: ``(n_inserts, n_sizes, 3)``.
+
+    Each entry is the scanner-frame centre ``(x, y)`` and the radius, in mm.
+    """
+    out = np.empty((len(spec.inserts), len(rois.diameters_mm), 3))
+    for i, ins in enumerate(spec.inserts):
+        out[i, :, :2] = pose.to_scanner(*ins.centre_mm)
+        out[i, :, 2] = np.asarray(rois.diameters_mm) / 2
+    return out
+
+
+def draw_mask(grid: Grid, circles: np.ndarray, rois: RoiPlan) -> np.ndarray:
+    """The label map ``(nz, ny, nx)`` of ``circles`` (:func:`ideal_circles`) at voxel centres.
+
+    ROI size ``j`` of insert ``i`` takes the voxels whose centre lies in its circle, on the
+    size's block of slices, with the label :meth:`RoiPlan.label`.
+    """
+    (nx, ny), (dx, dy, _) = grid.matrix, grid.spacing_mm
+    cx, cy = np.meshgrid(grid.axis(nx, dx), grid.axis(ny, dy))
+    mask = np.zeros((grid.n_slices, ny, nx), dtype=np.int16)
+    for i in range(circles.shape[0]):
+        for j in range(circles.shape[1]):
+            x, y, r = circles[i, j]
+            block = slice(j * rois.slices_per_size, (j + 1) * rois.slices_per_size)
+            mask[block][:, (cx - x) ** 2 + (cy - y) ** 2 <= r**2] = rois.label(i, j)
+    return mask
 
 
 def _box(grid: Grid, centre: tuple[float, float], radius: float) -> tuple[int, int, int, int]:
@@ -358,17 +381,33 @@ class Coil:
 _COIL_GRID = 64
 
 
+def element_sensitivities(x: np.ndarray, y: np.ndarray, z: np.ndarray, coil: Coil,
+                          seed: tuple[int, ...]) -> np.ndarray:
+    """Receive sensitivity of every loop element at scanner points, ``(elements, *shape)``.
+
+    Element ``e`` sees ``s_e = a**3 / (a**2 + r_e**2)**1.5`` (the on-axis field of a circular
+    loop, by reciprocity its receive sensitivity, used here at distance ``r_e``). The elements
+    sit evenly on the coil's ellipse, turned by an angle drawn from
+    ``numpy.random.SeedSequence(seed)`` (each scanner its own array).
+    """
+    offset = np.random.default_rng(np.random.SeedSequence(list(seed))).uniform(0, 2 * np.pi)
+    angles = offset + 2 * np.pi * np.arange(coil.elements) / coil.elements
+    a = coil.loop_radius_mm
+    return np.stack([
+        a**3 / (a**2 + (x - coil.ellipse_mm[0] * math.cos(t)) ** 2
+                + (y - coil.ellipse_mm[1] * math.sin(t)) ** 2 + z**2) ** 1.5
+        for t in angles
+    ])
+
+
 @functools.lru_cache(maxsize=8)
 def bias_field(grid: Grid, coil: Coil, seed: tuple[int, ...]) -> np.ndarray:
     """The receive sensitivity, fixed in the scanner frame, ``(nz, ny, nx)`` float32.
 
-    Each loop element sees ``s_e = a**3 / (a**2 + r_e**2)**1.5`` (the on-axis field of a
-    circular loop, by reciprocity its receive sensitivity, used here at distance ``r_e``); the
-    array combines them as the root sum of squares (Roemer et al., Magn Reson Med 1990,
-    16:192). The vendor's correction flattens the result to ``(s / s(0))**(1 - correction)``.
-    The elements' angular offset is drawn from ``numpy.random.SeedSequence(seed)`` (each
-    scanner its own array). The result is cached (one coil serves every acquisition of a
-    scanner) and read-only.
+    The array combines its elements (:func:`element_sensitivities`) as the root sum of
+    squares (Roemer et al., Magn Reson Med 1990, 16:192). The vendor's correction flattens
+    the result to ``(s / s(0))**(1 - correction)``. The result is cached (one coil serves
+    every acquisition of a scanner) and read-only.
     """
     # The field is smooth: it is evaluated on a coarse in-plane grid spanning the same extent
     # (first to last voxel centre) and interpolated linearly to the matrix.
@@ -377,15 +416,8 @@ def bias_field(grid: Grid, coil: Coil, seed: tuple[int, ...]) -> np.ndarray:
     x = np.linspace(-(nx - 1) / 2 * dx, (nx - 1) / 2 * dx, cx)[None, None, :]
     y = np.linspace(-(ny - 1) / 2 * dy, (ny - 1) / 2 * dy, cy)[None, :, None]
     z = grid.axis(grid.n_slices, dz)[:, None, None]
-    offset = np.random.default_rng(np.random.SeedSequence(list(seed))).uniform(0, 2 * np.pi)
-    angles = offset + 2 * np.pi * np.arange(coil.elements) / coil.elements
-    a = coil.loop_radius_mm
-    total = np.zeros((grid.n_slices, cy, cx))
-    centre = 0.0
-    for t in angles:
-        ex, ey = coil.ellipse_mm[0] * math.cos(t), coil.ellipse_mm[1] * math.sin(t)
-        total = total + (a**3 / (a**2 + (x - ex) ** 2 + (y - ey) ** 2 + z**2) ** 1.5) ** 2
-        centre += (a**3 / (a**2 + ex**2 + ey**2) ** 1.5) ** 2
+    total = np.sum(element_sensitivities(x, y, z, coil, seed) ** 2, axis=0)
+    centre = np.sum(element_sensitivities(np.zeros(1), np.zeros(1), np.zeros(1), coil, seed) ** 2)
     coarse = np.sqrt(total / centre) ** (1.0 - coil.correction)
     field = ndimage.zoom(coarse, (1.0, ny / cy, nx / cx), order=1, grid_mode=False)
     field = field.astype(np.float32)
@@ -401,6 +433,7 @@ def reconstruct(
     sigma: float,
     rng: np.random.Generator,
     noise_free: bool = False,
+    noise_map: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """k-space truncation, reconstruction filter and complex noise; magnitude images out.
 
@@ -412,6 +445,8 @@ def reconstruct(
         sigma: noise standard deviation per real channel of the reconstructed image.
         rng: the noise generator.
         noise_free: also return the reconstruction without noise.
+        noise_map: factor on the noise of each pixel, broadcast to ``obj`` (the parallel
+            imaging amplification ``g sqrt(R)``); ``None``: stationary noise.
 
     Returns:
         ``(magnitude, noise_free_magnitude or None)``, float32 with the shape of ``obj``.
@@ -442,6 +477,13 @@ def reconstruct(
     # Pairs of float32 normals viewed as complex64: real and imaginary parts, no copy.
     noise = rng.standard_normal((*obj.shape, 2), dtype=np.float32).view(np.complex64)[..., 0]
     noise *= sigma_k * w
-    k += noise
-    image = np.abs(scipy.fft.ifftn(k, axes=encoded_axes, norm="ortho", workers=-1, overwrite_x=True))
+    if noise_map is None:
+        k += noise
+        image = np.abs(scipy.fft.ifftn(k, axes=encoded_axes, norm="ortho", workers=-1, overwrite_x=True))
+    else:
+        # Non-stationary noise (parallel imaging): the filtered noise image times the map.
+        noise_image = scipy.fft.ifftn(noise, axes=encoded_axes, norm="ortho", workers=-1, overwrite_x=True)
+        noise_image *= noise_map
+        noise_image += scipy.fft.ifftn(k, axes=encoded_axes, norm="ortho", workers=-1, overwrite_x=True)
+        image = np.abs(noise_image)
     return image.astype(np.float32), clean

@@ -24,6 +24,7 @@ from robustlab.radiomics.phantom.model import (
     expect_number,
     parse_phantom,
 )
+from robustlab.radiomics.phantom.scanner_effects import Distortion, Nonuniformity, RoiDrawing
 
 MODES = ("2D", "3D")
 STATISTICS = ("icc", "ccc")
@@ -45,6 +46,9 @@ class ScannerSpec:
     coil: Coil
     intensity_scale: float
     profile_edge: float
+    nonuniformity: Nonuniformity = Nonuniformity()
+    distortion: Distortion = Distortion()
+    acceleration: int = 1
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class AcquisitionSpec:
     repetition: int
     position: int
     sigma: float
+    operator: str = ""
 
     @property
     def geometry_key(self) -> tuple[Any, ...]:
@@ -110,6 +115,7 @@ class StudyPlan:
     extraction: str
     extraction_3d: str
     published: dict[str, list[float]] = field(default_factory=dict)
+    drawing: RoiDrawing = RoiDrawing()
 
 
 def _int_pair(value: Any, key: str) -> tuple[int, int]:
@@ -144,6 +150,33 @@ def parse_coil(value: Any, key: str) -> Coil:
     ellipse = _numbers(c.get("ellipse_mm"), 2, f"{key}.ellipse_mm")
     return Coil(n, (ellipse[0], ellipse[1]), expect_number(c.get("loop_radius_mm"),
                 f"{key}.loop_radius_mm"), correction)
+
+
+def _optional_numbers(value: Any, key: str, names: tuple[str, ...]) -> dict[str, float]:
+    """The non-negative numbers of an optional mapping; unknown keys are an error."""
+    data = expect_mapping(value if value is not None else {}, key)
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(f"{key}.{unknown[0]}: unknown key (expected {', '.join(names)})")
+    return {k: expect_number(v, f"{key}.{k}", allow_zero=True) for k, v in data.items()}
+
+
+def parse_effects(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """The optional between-scanner effects of a scanner (:mod:`.scanner_effects`)."""
+    nu = _optional_numbers(data.get("nonuniformity"), f"{key}.nonuniformity", ("amplitude", "order"))
+    order = nu.get("order", 2)
+    if order != int(order) or order < 1:
+        raise ValueError(f"{key}.nonuniformity.order: expected an integer >= 1, got {order!r}")
+    dist = _optional_numbers(data.get("distortion"), f"{key}.distortion",
+                             ("gradient_mm_at_150mm", "b0_ppm", "bandwidth_hz_per_pixel"))
+    if dist.get("bandwidth_hz_per_pixel", 1.0) <= 0:
+        raise ValueError(f"{key}.distortion.bandwidth_hz_per_pixel: expected a number > 0")
+    pi = expect_mapping(data.get("parallel_imaging") or {}, f"{key}.parallel_imaging")
+    accel = pi.get("acceleration", 1)
+    if not isinstance(accel, int) or isinstance(accel, bool) or accel < 1:
+        raise ValueError(f"{key}.parallel_imaging.acceleration: expected an integer >= 1, got {accel!r}")
+    return {"nonuniformity": Nonuniformity(nu.get("amplitude", 0.0), int(order)),
+            "distortion": Distortion(**dist), "acceleration": accel}
 
 
 def parse_scanner(value: Any, key: str) -> ScannerSpec:
@@ -186,6 +219,7 @@ def parse_scanner(value: Any, key: str) -> ScannerSpec:
         intensity_scale=expect_number(data["intensity_scale"], f"{key}.intensity_scale"),
         profile_edge=expect_number(data.get("slice_profile_edge", 0.0), f"{key}.slice_profile_edge",
                              allow_zero=True),
+        **parse_effects(data, key),
     )
 
 
@@ -296,6 +330,8 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
     if not isinstance(per_2d, int) or isinstance(per_2d, bool) or per_2d < 1:
         raise ValueError(f"protocol.roi.slices_2d: expected an integer >= 1, got {per_2d!r}")
     length_3d = expect_number(roi.get("length_3d_mm"), "protocol.roi.length_3d_mm")
+    drawing = RoiDrawing(**_optional_numbers(
+        roi.get("drawing"), "protocol.roi.drawing", ("centre_sd_mm", "radius_sd_mm", "operator_radius_sd_mm")))
     noise = expect_mapping(protocol.get("noise"), "protocol.noise")
     noise_model = NoiseModel(
         snr_reference=expect_number(noise.get("snr_reference"), "protocol.noise.snr_reference"),
@@ -359,7 +395,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
             id=str(acq_id), scanner_key=str(sk), scanner=sc, mode=mode, te_ms=te, tr_ms=tr,
             grid=grid, kspace_fraction=kf, session=session, pose=pose,
             repetition=reps["repetition"], position=reps["position"],
-            sigma=noise_model.sigma(sc, voxel),
+            sigma=noise_model.sigma(sc, voxel), operator=str(a.get("operator", sk)),
         )
     published = {}
     for group, rng_pct in dict(protocol.get("published") or {}).items():
@@ -379,6 +415,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
         extraction=str(protocol.get("extraction", "paper2d")),
         extraction_3d=str(protocol.get("extraction_3d", "paper3d")),
         published=published,
+        drawing=drawing,
     )
 
 

@@ -17,12 +17,25 @@ from tqdm.auto import tqdm
 from robustlab.radiomics.phantom.acquisition import (
     FractionMaps,
     bias_field,
+    draw_mask,
+    element_sensitivities,
     get_filter,
+    ideal_circles,
     material_image,
     reconstruct,
     sample_fractions,
 )
 from robustlab.radiomics.phantom.protocol import AcquisitionSpec, StudyPlan, plan_study, roi_plan
+from robustlab.radiomics.phantom.scanner_effects import (
+    RoiDrawing,
+    coarse_axis,
+    displacement_field,
+    distort,
+    drawn_circles,
+    gfactor_map,
+    nonuniformity_field,
+    to_matrix,
+)
 from robustlab.radiomics.phantom.study_writer import (
     acquisition_paths,
     read_sidecar,
@@ -33,7 +46,7 @@ from robustlab.radiomics.phantom.textures import TextureVolume, build_textures
 
 # Bumped when the simulation changes what it writes for the same configuration, so that
 # resumed runs re-simulate files written by an older model.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 
 
 @dataclass
@@ -47,7 +60,10 @@ class SimulatedAcquisition:
         truth: ``(ny, nx)`` insert number (1-based) at each voxel centre, else 0.
         spacing_mm: ``(dx, dy, dz)``.
         origin_mm: scanner-frame ``(x, y, z)`` of voxel ``[0, 0, 0]``.
-        noise_sigma: noise standard deviation per channel in the image's units.
+        noise_sigma: noise standard deviation per channel in the image's units, before any
+            parallel-imaging amplification.
+        noise_amplification: ``(ny, nx)`` factor ``g sqrt(R)`` on the noise of each pixel
+            with parallel imaging (:func:`.scanner_effects.gfactor_map`), else ``None``.
     """
 
     image: np.ndarray
@@ -57,6 +73,7 @@ class SimulatedAcquisition:
     spacing_mm: tuple[float, float, float]
     origin_mm: tuple[float, float, float]
     noise_sigma: float
+    noise_amplification: np.ndarray | None = None
 
 
 def _seed_key(seed: int, tag: int, name: str) -> tuple[int, int, int]:
@@ -66,31 +83,93 @@ def _seed_key(seed: int, tag: int, name: str) -> tuple[int, int, int]:
 
 def acquire(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
             noise_free: bool = False) -> SimulatedAcquisition:
-    """Form the image of ``acq`` from the fractions of its geometry (module :mod:`.acquisition`).
+    """Form the image of ``acq`` from the fractions of its geometry.
 
-    The receive field is drawn from a stream of the seed and the scanner key (the same coil
-    for every acquisition on that scanner); the noise from a stream of the seed and the
-    acquisition id (independent repeats, independent of the order of simulation).
+    In order (modules :mod:`.acquisition` and :mod:`.scanner_effects`): contrast, receive
+    field, residual non-uniformity, geometric distortion, k-space truncation and filter,
+    noise (amplified by parallel imaging), vendor scaling; the ROIs are drawn where the
+    inserts appear, with the drawing errors of the session and its operator.
+    Each random draw has its own stream of the seed and a name: the scanner key for the
+    receive field, the non-uniformity and the off-resonance (the same for every acquisition
+    on that scanner), the session and the operator for the drawing, the acquisition id for
+    the noise (independent repeats, independent of the order of simulation).
     """
-    sc = acq.scanner
+    sc, grid = acq.scanner, acq.grid
+    (nx, ny), (dx, dy, _) = grid.matrix, grid.spacing_mm
+    xs, ys = grid.axis(nx, dx), grid.axis(ny, dy)
     rho = material_image(plan.phantom, maps, acq.te_ms, acq.tr_ms, sc.field_t)
-    rho *= bias_field(acq.grid, sc.coil, _seed_key(plan.seed, 3, acq.scanner_key))
+    rho *= bias_field(grid, sc.coil, _seed_key(plan.seed, 3, acq.scanner_key))
+    rho *= nonuniformity_field((tuple(xs), tuple(ys)), sc.nonuniformity,
+                               _seed_key(plan.seed, 5, acq.scanner_key))
+    off_resonance = _seed_key(plan.seed, 6, acq.scanner_key)
+    if sc.distortion.active:
+        ux, uy = displacement_field(xs[None, :], ys[:, None], sc.field_t, dx, sc.distortion, off_resonance)
+        rho = distort(rho, ux / dx, uy / dy)
     filt = get_filter(sc.recon_filter)
 
     def window(coords: Sequence[np.ndarray]) -> np.ndarray:
         return filt(coords, **sc.filter_params)
 
+    amplification = noise_amplification(plan, acq) if sc.acceleration > 1 else None
     axes = (1, 2) if acq.mode == "2D" else (0, 1, 2)
     # Array axes are (z, y, x) and the fractions are given as (x, y[, z]).
     kf = tuple(reversed(acq.kspace_fraction))
     image, clean = reconstruct(rho, axes, kf, window, acq.sigma,
                                np.random.default_rng(np.random.SeedSequence(_seed_key(plan.seed, 4, acq.id))),
-                               noise_free=noise_free)
+                               noise_free=noise_free, noise_map=amplification)
     image *= sc.intensity_scale
     if clean is not None:
         clean *= sc.intensity_scale
-    return SimulatedAcquisition(image, clean, maps.mask, maps.truth, acq.grid.spacing_mm,
-                                acq.grid.origin_mm, acq.sigma * sc.intensity_scale)
+    return SimulatedAcquisition(image, clean, drawn_mask(plan, acq, maps, off_resonance), maps.truth,
+                                grid.spacing_mm, grid.origin_mm, acq.sigma * sc.intensity_scale,
+                                amplification)
+
+
+def noise_amplification(plan: StudyPlan, acq: AcquisitionSpec) -> np.ndarray:
+    """``g sqrt(R)`` of ``acq`` on its matrix, ``(ny, nx)`` float32 (undersampling along y).
+
+    The g-factor (:func:`.scanner_effects.gfactor_map`) is computed on a coarse grid of the
+    field of view from the scanner's receive elements in the central plane, with the
+    phantom's body in the acquisition's pose as the support, and interpolated to the matrix.
+    """
+    sc, grid = acq.scanner, acq.grid
+    (nx, ny), (dx, dy, _) = grid.matrix, grid.spacing_mm
+    cx = coarse_axis(nx, dx)
+    cy = coarse_axis(ny, dy, multiple=sc.acceleration)
+    sens = element_sensitivities(cx[None, :], cy[:, None], np.zeros(1), sc.coil,
+                                 _seed_key(plan.seed, 3, acq.scanner_key))
+    px, py = acq.pose.to_phantom(cx[None, :], cy[:, None])
+    a, b = plan.phantom.semi_axes_mm
+    g = gfactor_map(sens, (px / a) ** 2 + (py / b) ** 2 <= 1.0, sc.acceleration)
+    return (to_matrix(g, ny, nx) * np.sqrt(sc.acceleration)).astype(np.float32)
+
+
+def drawn_mask(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
+               off_resonance: tuple[int, int, int]) -> np.ndarray:
+    """The ROI labels as drawn on the image of ``acq``.
+
+    Circles on the inserts where they appear (moved by the scanner's distortion), with the
+    drawing errors of the acquisition's session and operator
+    (:func:`.scanner_effects.drawn_circles`); the ideal mask of the geometry when neither
+    applies.
+    """
+    sc, rois = acq.scanner, roi_plan(plan, acq)
+    if not sc.distortion.active and plan.drawing == RoiDrawing():
+        return maps.mask
+    circles = ideal_circles(plan.phantom, acq.pose, rois)
+    if sc.distortion.active:
+        ux, uy = displacement_field(circles[..., 0], circles[..., 1], sc.field_t, acq.grid.spacing_mm[0],
+                                    sc.distortion, off_resonance)
+        circles[..., 0] += ux
+        circles[..., 1] += uy
+    if plan.drawing != RoiDrawing():
+        radii = np.array([ins.radius_mm for ins in plan.phantom.inserts])
+        circles = drawn_circles(
+            circles, radii, plan.drawing,
+            np.random.default_rng(np.random.SeedSequence(_seed_key(plan.seed, 7, acq.session))),
+            np.random.default_rng(np.random.SeedSequence(_seed_key(plan.seed, 8, acq.operator))),
+            min_radius_mm=max(acq.grid.spacing_mm[:2]))
+    return draw_mask(acq.grid, circles, rois)
 
 
 def simulate_acquisitions(
