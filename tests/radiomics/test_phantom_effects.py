@@ -10,7 +10,12 @@ import pytest
 import scipy.fft
 from scipy import ndimage
 
-from robustlab.radiomics.phantom import load_config, plan_study, simulate_acquisitions, study_folder_name
+from robustlab.radiomics.phantom import (
+    load_config,
+    plan_study,
+    simulate_acquisitions,
+    study_folder_name,
+)
 from robustlab.radiomics.phantom import simulate as simulate_module
 from robustlab.radiomics.phantom.acquisition import get_filter, reconstruct
 from robustlab.radiomics.phantom.scanner_effects import (
