@@ -118,3 +118,20 @@ def test_bad_evaluation_data_is_a_clear_error(voc_root, tmp_path):
     with pytest.raises(ValueError, match="ViT"):
         build_eval_source(spec, mean=(0, 0, 0), std=(1, 1, 1), batch_size=2, device=torch.device("cpu"),
                           multiple=32, arch="vit")
+
+
+def test_a_missing_evaluation_folder_stops_the_sweep_before_training(voc_root, tmp_path):
+    from robustlab.pruning.data.sources import DataSpec
+    from robustlab.pruning.models import ModelSpec
+    from robustlab.pruning.sweep import SweepSpec, validate
+    from robustlab.pruning.train import TrainSpec
+
+    def spec(data):
+        return SweepSpec(model=ModelSpec(name="resnet18", num_classes=4, img_size=32), data=DataSpec(),
+                         train=TrainSpec(), suites={"interpretability": {"data": data}})
+
+    validate(spec({"name": "voc_segmentation", "root": str(voc_root), "split": "val"}))
+    with pytest.raises(FileNotFoundError, match="no VOC2007 folder"):
+        validate(spec({"name": "voc_segmentation", "root": str(tmp_path), "year": "2007"}))
+    with pytest.raises(FileNotFoundError, match="raw-data"):
+        validate(spec({"name": "modelvshuman", "root": str(tmp_path)}))

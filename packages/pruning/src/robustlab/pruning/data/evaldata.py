@@ -30,6 +30,7 @@ from robustlab.pruning.suites import EvalBatch
 
 #: Bundled evaluation data (``conf/pruning/eval/suites/<suite>/data/<name>.yaml``).
 EVAL_DATA = ("voc_segmentation", "voc_detection", "modelvshuman")
+_VOC_TASKS = {"voc_segmentation": "segmentation", "voc_detection": "detection"}
 MODELVSHUMAN_LAYOUT = "<root>/datasets/<dataset>/... (stimuli) and <root>/raw-data/<dataset>/*.csv (observers)"
 
 
@@ -90,7 +91,9 @@ class EvalSource:
 
 
 def eval_data_spec(options: dict[str, Any] | EvalDataSpec) -> EvalDataSpec:
-    """An :class:`EvalDataSpec` from a suite's ``data`` options, validated (a clear error names the key)."""
+    """An :class:`EvalDataSpec` from a suite's ``data`` options, validated before any training:
+    a bad key or value is a :class:`ConfigError` naming it, a missing folder or split file a
+    ``FileNotFoundError`` naming it and the expected layout."""
     if isinstance(options, EvalDataSpec):
         spec = options
     else:
@@ -100,6 +103,10 @@ def eval_data_spec(options: dict[str, Any] | EvalDataSpec) -> EvalDataSpec:
             raise ConfigError(f"eval.suites.<suite>.data: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
         spec = EvalDataSpec(**options)
     spec.validate()
+    if spec.name == "modelvshuman":
+        _modelvshuman_source(spec)
+    else:
+        VOCEvalData(spec.root, spec.year, spec.split, task=_VOC_TASKS[spec.name], gt_mask=spec.gt_mask)
     return spec
 
 
@@ -128,7 +135,7 @@ def output_stride(model: nn.Module, arch: str, img_size: int) -> int:
 
 def build_eval_source(spec: EvalDataSpec, *, mean: tuple[float, ...], std: tuple[float, ...],
                       batch_size: int, device: torch.device, multiple: int, arch: str) -> EvalSource:
-    """The :class:`EvalSource` of ``spec`` (VOC segmentation or detection).
+    """The :class:`EvalSource` of ``spec`` (VOC segmentation or detection, or model-vs-human).
 
     Args:
         spec: the data.
@@ -147,8 +154,8 @@ def build_eval_source(spec: EvalDataSpec, *, mean: tuple[float, ...], std: tuple
     if arch == "vit" and spec.resize is None:
         raise ConfigError(f"evaluation data {spec.name!r}: a ViT's position embeddings fix its input size; "
                          "set eval.suites.<suite>.data.resize to the model's img_size")
-    task = "segmentation" if spec.name == "voc_segmentation" else "detection"
-    dataset = VOCEvalData(spec.root, spec.year, spec.split, task=task, gt_mask=spec.gt_mask, resize=spec.resize)
+    dataset = VOCEvalData(spec.root, spec.year, spec.split, task=_VOC_TASKS[spec.name], gt_mask=spec.gt_mask,
+                          resize=spec.resize)
     pad = int(spec.pad_multiple or multiple)
 
     def batches(max_images: int | None = None) -> Iterator[EvalBatch]:
