@@ -135,3 +135,39 @@ def test_a_missing_evaluation_folder_stops_the_sweep_before_training(voc_root, t
         validate(spec({"name": "voc_segmentation", "root": str(tmp_path), "year": "2007"}))
     with pytest.raises(FileNotFoundError, match="raw-data"):
         validate(spec({"name": "modelvshuman", "root": str(tmp_path)}))
+
+
+def test_voc_classes_explained_through_a_label_map_or_the_prediction(voc_root):
+    from torch import nn
+
+    from robustlab.common.errors import ConfigError
+    from robustlab.pruning.interpret.suite import interpretability_suite
+    from robustlab.pruning.suites import EvalContext
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 3)).eval()
+    data = VOCEvalData(voc_root, "2012", "val")
+
+    def batches(max_images=None):
+        return voc_batches(data, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 4, torch.device("cpu"), 32, max_images)
+
+    ctx = EvalContext(model=model, arch="cnn", batches=batches, device=torch.device("cpu"), step=0, sparsity=0.0,
+                      run_dir=voc_root, seed=0, num_classes=3, img_size=32,
+                      extras={"classes": ["person", "plane", "other"], "eval_classes": list(VOC_CLASSES),
+                              "eval_data": data.name, "has_masks": True})
+    with pytest.raises(ConfigError, match="label_map"):
+        interpretability_suite(ctx, methods=["gradcam"], metrics=["rma"], gallery_size=0)
+    with pytest.raises(ConfigError, match="not a model class"):
+        interpretability_suite(ctx, methods=["gradcam"], metrics=["rma"], gallery_size=0, label_map={"person": "dog"})
+
+    def rma(**options):
+        per_image = interpretability_suite(ctx, methods=["gradcam"], metrics=["rma"], gallery_size=0, **options).per_image
+        return per_image.set_index("index")["value"]
+
+    mapped = rma(label_map={"person": "person", "aeroplane": 1})
+    only_person = rma(label_map={"person": 0})
+    assert np.isfinite(mapped).all() and np.isfinite(only_person[0]) and np.isnan(only_person[1])
+    assert mapped[0] == pytest.approx(only_person[0])
+    predicted = rma(target="predicted")
+    assert np.isfinite(predicted).all()
