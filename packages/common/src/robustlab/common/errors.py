@@ -22,8 +22,12 @@ class ConfigError(RobustlabError, ValueError):
     """A configuration value out of range or of the wrong kind; the message names the key."""
 
 
-class UnknownNameError(RobustlabError, KeyError):
-    """A name that no registry knows (a method, suite, statistic); the message lists close ones."""
+class UnknownNameError(RobustlabError, KeyError, ValueError):
+    """A name that no registry knows (a method, suite, statistic); the message lists close ones.
+
+    A ``KeyError`` (a failed lookup) and a ``ValueError`` (a bad value in a config): either
+    ``except`` catches it.
+    """
 
 
 class DataError(RobustlabError, ValueError):

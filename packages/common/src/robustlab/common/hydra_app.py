@@ -2,8 +2,9 @@
 
 Every command-line app of robustlab is declared with :func:`hydra_entry`: it composes the
 config from ``conf/`` (found from any working directory), seeds every generator from the
-config's ``seed``, writes ``run_info.json`` into Hydra's run directory, and calls the task
-with the config and that directory. Library code never sees a ``DictConfig``.
+config's ``seed``, writes ``run_info.json`` into Hydra's run directory, imports the modules
+named in the config's ``plugins`` (so that what they register can be named in the config), and
+calls the task with the config and that directory. Library code never sees a ``DictConfig``.
 
 Bad input ends a run with one line on stderr and exit status 2: the project's own errors
 (:class:`robustlab.common.errors.RobustlabError`) and ``OSError`` are printed as
@@ -146,6 +147,7 @@ def hydra_entry(
             from omegaconf import OmegaConf
 
             from robustlab.common.errors import RobustlabError
+            from robustlab.common.registry import load_plugins
             from robustlab.common.runinfo import RunRecord
             from robustlab.common.seeding import seed_everything
 
@@ -165,6 +167,7 @@ def hydra_entry(
                     config = OmegaConf.to_container(cfg, resolve=True)
                     with RunRecord(run_dir, config, command=command):
                         log.info("run directory: %s", run_dir)
+                        load_plugins(config.get("plugins"))
                         return task(cfg, run_dir)
                 except (RobustlabError, OSError) as exc:
                     if verbose():

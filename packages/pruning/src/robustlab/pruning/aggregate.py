@@ -6,7 +6,7 @@ Usage::
     robustlab-prune-aggregate outputs/2026-01-01/12-00-00      # a single run directory
 
 Every job (a subfolder with ``.hydra/overrides.yaml``) contributes its ``metrics.csv`` and the
-suites' tables (``interpretability``, ``discovery``, ``alignment``); they are written, each row
+tables of every registered suite (``interpretability``, ``discovery``, ``alignment``...); they are written, each row
 carrying its job's overrides as columns, to ``<dir>/aggregate/``, the sweet-spot analysis and
 the report go to ``<dir>/aggregate/report/``, jobs without results are listed, and the last
 line printed is the report's path.
@@ -21,9 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from robustlab.common.io import write_table
-from robustlab.pruning.sweetspot import SUITE_TABLES, expand_run_dirs, load_table
-
-TABLES = ("metrics", *SUITE_TABLES)
+from robustlab.pruning.suites import suite_tables
+from robustlab.pruning.sweetspot import expand_run_dirs, load_table
 
 
 def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.05, seed: int = 0,
@@ -50,7 +49,7 @@ def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.0
     if not done:
         raise FileNotFoundError(f"no job under {sweep_dir} has results (no non-empty metrics.csv in {len(jobs)} job(s))")
     out = sweep_dir / "aggregate"
-    for name in TABLES:
+    for name in ("metrics", *suite_tables()):
         table = load_table(done, name)
         if not table.empty:
             table["job"] = table.pop("run").map(lambda r: Path(r).name)

@@ -27,9 +27,9 @@ import pandas as pd
 
 from robustlab.common.io import atomic_path, write_table, write_text
 from robustlab.pruning.alignment.shape_bias import HUMAN_SHAPE_BIAS
+from robustlab.pruning.suites import suite_tables
 from robustlab.pruning.sweetspot import (
     CURVE_KEYS,
-    SUITE_TABLES,
     expand_run_dirs,
     find_sweet_spots,
     load_per_image,
@@ -75,7 +75,7 @@ def summary_values(run_dirs: Sequence[Path]) -> pd.DataFrame:
                             value_vars=acc, var_name="metric", value_name="value")
         long["table"], long["method"], long["level"] = "accuracy", "", 0.0
         frames.append(long)
-    for table in SUITE_TABLES:
+    for table in suite_tables():
         df = load_table(run_dirs, table, add_overrides=False)
         if df.empty:
             continue
@@ -445,7 +445,7 @@ _HOLM_FAMILY = {"curve": "the curve's sparse steps", "report": "every test of th
 def eval_data_table(run_dirs: Sequence[Path]) -> pd.DataFrame:
     """What each suite measured on: ``table, eval_data, metrics`` (the suites' ``eval_data`` column)."""
     rows = []
-    for table in SUITE_TABLES:
+    for table in suite_tables():
         df = load_table(run_dirs, table, add_overrides=False)
         if df.empty:
             continue

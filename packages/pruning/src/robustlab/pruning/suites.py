@@ -5,21 +5,21 @@ every suite named in the ``eval`` config after each step, appends the suite's ``
 ``<run_dir>/<table>.csv`` (each row tagged with ``step`` and ``sparsity``) and keeps its
 per-image values under ``<run_dir>/per_image/``. Register a suite in one file::
 
-    @register_suite("my_suite", table="my_suite")
+    @register_suite("my_suite", directions=[("*", "error", -1), ("*", "*", +1)])
     def my_suite(ctx: EvalContext, n_images: int = 64) -> SuiteResult:
         ...
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from robustlab.common.registry import lookup
+from robustlab.common.registry import Registry
 
 
 @dataclass
@@ -87,48 +87,47 @@ class SuiteResult:
     per_image: pd.DataFrame | None = None
 
 
-@dataclass(frozen=True)
-class _Entry:
-    fn: Callable[..., SuiteResult]
-    table: str
+#: Every evaluation suite. An entry's metadata: ``table`` (the file its rows go to) and
+#: ``directions``, ``((method, metric, direction), ...)`` glob patterns saying which of its
+#: metrics are better high (+1) or low (-1), or not tested for sweet spots (0); the first
+#: matching pattern wins. Plugins add suites through the entry-point group ``robustlab.suites``
+#: or a module named in the config's ``plugins``.
+SUITES: Registry[Callable[..., SuiteResult]] = Registry(
+    "evaluation suite", group="robustlab.suites",
+    builtins=("robustlab.pruning.interpret.suite", "robustlab.pruning.discovery.suite",
+              "robustlab.pruning.alignment.suite"))
 
 
-_SUITES: dict[str, _Entry] = {}
+def register_suite(name: str, table: str | None = None,
+                   directions: Sequence[tuple[str, str, int]] = (), override: bool = False,
+                   ) -> Callable[[Callable[..., SuiteResult]], Callable[..., SuiteResult]]:
+    """Register ``fn`` as suite ``name``.
 
-
-def register_suite(name: str, table: str | None = None) -> Callable[[Callable[..., SuiteResult]], Callable[..., SuiteResult]]:
-    """Register ``fn`` as suite ``name``, writing its rows to ``<table>.csv`` (default ``name``)."""
-
-    def decorate(fn: Callable[..., SuiteResult]) -> Callable[..., SuiteResult]:
-        if name in _SUITES:
-            raise ValueError(f"an evaluation suite named {name!r} is already registered")
-        _SUITES[name] = _Entry(fn, table or name)
-        return fn
-
-    return decorate
+    Args:
+        name: the name under ``eval.suites``.
+        table: its rows go to ``<table>.csv`` (default ``name``).
+        directions: ``(method, metric, direction)`` glob patterns (see :data:`SUITES`); a
+            metric that matches none is not tested for sweet spots.
+        override: replace a suite of the same name.
+    """
+    for pattern in directions:
+        if len(pattern) != 3 or pattern[2] not in (-1, 0, 1):
+            raise ValueError(f"suite {name!r}: a direction is (method, metric, +1/-1/0); got {pattern!r}")
+    return SUITES.register(name, override=override, table=table or name,
+                           directions=tuple(tuple(d) for d in directions))
 
 
 def get_suite(name: str) -> tuple[Callable[..., SuiteResult], str]:
-    """The suite function and its table name; a clear error with close matches otherwise."""
-    _load_builtin_suites()
-    entry = lookup(_SUITES, name, "evaluation suite")
-    return entry.fn, entry.table
+    """The suite function and its table name; an ``UnknownNameError`` with close matches otherwise."""
+    entry = SUITES.entry(name)
+    return entry.obj, entry.metadata["table"]
 
 
-def list_suites() -> list[str]:
-    """Names of all registered suites."""
-    _load_builtin_suites()
-    return sorted(_SUITES)
+def list_suites(pattern: str = "*") -> list[str]:
+    """Names of the registered suites matching the glob ``pattern``."""
+    return SUITES.list(pattern)
 
 
-def _load_builtin_suites() -> None:
-    # Importing a suite's module registers it; suites whose module is absent are skipped.
-    import importlib
-
-    for module in ("robustlab.pruning.interpret.suite", "robustlab.pruning.discovery.suite",
-                   "robustlab.pruning.alignment.suite"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as err:
-            if err.name is None or not module.startswith(err.name):
-                raise
+def suite_tables() -> dict[str, tuple[tuple[str, str, int], ...]]:
+    """Table name -> the metric directions of the suite writing it, for every registered suite."""
+    return {entry.metadata["table"]: entry.metadata["directions"] for entry in SUITES.entries()}

@@ -300,6 +300,10 @@ class _Sweep:
         acc = evaluate_accuracy(model, self.data, self.device, spec.eval_batch_size, spec.eval_max_images,
                                 amp=spec.train.amp)
         write_table(acc.per_image, run_dir / "per_image" / f"accuracy_step{step:03d}", formats=("parquet",))
+        # Counted before the suites: a suite's gradient pass leaves the pruned weights as graph
+        # nodes (weight_orig * mask), which the counter's deep copy of the model cannot copy.
+        with torch.no_grad():
+            macs, _ = tp.utils.count_ops_and_params(model.eval(), self.example)
         for name, options in spec.suites.items():
             fn, table = get_suite(name)
             options = dict(options or {})
@@ -319,8 +323,6 @@ class _Sweep:
         eval_seconds = time.perf_counter() - start
 
         _append(run_dir / "layer_sparsity.csv", layers.assign(step=step, **tags), step)
-        with torch.no_grad():
-            macs, _ = tp.utils.count_ops_and_params(model.eval(), self.example)
         total, nonzero = count_parameters(model)
         row = {"step": step, "sparsity": sparsity, "target_sparsity": target_sparsity(step, spec.rate),
                "top1": acc.top1, "top5": acc.top5, "n_eval": acc.n, "params_total": total,

@@ -49,47 +49,37 @@ from scipy import special
 from robustlab.common.errors import ConfigError
 from robustlab.common.io import read_table, write_table
 from robustlab.common.stats import bootstrap_ci, holm
+from robustlab.pruning.suites import suite_tables
 
 log = logging.getLogger(__name__)
 
 CURVE_KEYS = ["model", "prune_method", "table", "method", "metric", "level"]
-SUITE_TABLES = ("interpretability", "discovery", "alignment")
 HOLM_SCOPES = ("curve", "report")
 _STEP_FILE = re.compile(r"^(?P<table>.+)_step(?P<step>\d+)\.parquet$")
 
-#: Which direction is better, per (table, method, metric) glob pattern; the first match wins.
-#: +1: higher is better; -1: lower is better; 0: not tested (e.g. agreement with the dense model
-#: itself, which is 1 at step 0 by definition).
-DEFAULT_DIRECTIONS: list[tuple[str, str, str, int]] = [
-    ("accuracy", "*", "top*", +1),
-    ("alignment", "*", "top1", +1),
-    ("alignment", "shape_bias", "shape_bias", +1),
-    ("alignment", "shape_bias", "decision_rate", 0),
-    ("alignment", "error_consistency", "kappa_dense*", 0),
-    ("alignment", "error_consistency", "kappa_human*", +1),
-    # Attribution metrics: localisation (RMA, RRA, pointing games) and insertion AUC are better
-    # high; deletion AUC, complexity, sensitivity and the similarity to a randomised model's
-    # attributions (Adebayo et al. 2018's sanity check) are better low.
-    ("interpretability", "*", "*deletion*", -1),
-    ("interpretability", "*", "*randomization*", -1),
-    ("interpretability", "*", "*complexity*", -1),
-    ("interpretability", "*", "*sensitivity*", -1),
-    ("interpretability", "*", "*", +1),
-    # Object discovery: CorLoc, IoU, AP, recall are better high; errors low.
-    ("discovery", "*", "*error*", -1),
-    ("discovery", "*", "*", +1),
-]
+#: The directions of the sweep's own table, ``metrics.csv`` (top-1, top-5: higher is better);
+#: every suite declares its own when it registers (:func:`robustlab.pruning.suites.register_suite`).
+ACCURACY_DIRECTIONS: tuple[tuple[str, str, int], ...] = (("*", "top*", +1),)
+
+
+def table_directions() -> dict[str, tuple[tuple[str, str, int], ...]]:
+    """Table -> its ``(method, metric, direction)`` patterns: accuracy and every registered suite."""
+    return {"accuracy": ACCURACY_DIRECTIONS, **suite_tables()}
 
 
 def metric_direction(table: str, method: str, metric: str,
                      directions: Sequence[tuple[str, str, str, int]] | None = None) -> int:
     """The declared direction of a metric: +1 higher is better, -1 lower is better, 0 untested.
 
-    ``directions`` (same form as :data:`DEFAULT_DIRECTIONS`) is searched before the defaults;
-    a metric that matches nothing is not tested (0).
+    ``directions`` (``(table, method, metric, direction)`` glob patterns) are searched before
+    the directions the metric's suite declared (:func:`table_directions`); the first match
+    wins, and a metric that matches nothing is not tested (0).
     """
-    for t, m, k, d in [*(directions or []), *DEFAULT_DIRECTIONS]:
+    for t, m, k, d in directions or []:
         if fnmatch.fnmatchcase(str(table), t) and fnmatch.fnmatchcase(str(method), m) and fnmatch.fnmatchcase(str(metric), k):
+            return int(d)
+    for m, k, d in table_directions().get(str(table), ()):
+        if fnmatch.fnmatchcase(str(method), m) and fnmatch.fnmatchcase(str(metric), k):
             return int(d)
     return 0
 
@@ -382,7 +372,7 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
     Args:
         per_image: the long table of per-image values.
         directions: extra ``(table, method, metric, direction)`` patterns, searched before
-            :data:`DEFAULT_DIRECTIONS`.
+            the suites' own (:func:`metric_direction`).
         alpha, n_resamples, ci_method, seed: as :func:`bootstrap_curve_test`.
         hierarchical: resample seeds, then images within each seed (None: when the table has
             several seeds); False averages each image over the seeds and resamples images.

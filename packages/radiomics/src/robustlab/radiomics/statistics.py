@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from robustlab.common.registry import lookup
+from robustlab.common.registry import Registry
 from robustlab.common.stats import ccc, icc
 
 StatisticFn = Callable[[np.ndarray, Mapping[str, str], float],
@@ -52,32 +52,34 @@ class Statistic:
         return {key: choices[0] for key, choices in self.options.items()}
 
 
-_REGISTRY: dict[str, Statistic] = {}
+#: Every statistic (metadata: ``n_raters``, ``min_rois``, ``options``); plugins add theirs
+#: through the entry-point group ``robustlab.statistics`` or the config's ``plugins``.
+STATISTICS: Registry[Statistic] = Registry("statistic", group="robustlab.statistics")
 
 
 def register_statistic(
     name: str, *, n_raters: tuple[int, int | None] = (2, None), min_rois: int = 2,
-    options: Mapping[str, tuple[str, ...]] | None = None,
+    options: Mapping[str, tuple[str, ...]] | None = None, override: bool = False,
 ) -> Callable[[StatisticFn], StatisticFn]:
     """Register ``fn`` under ``name`` (a decorator); a name is registered once."""
 
     def decorate(fn: StatisticFn) -> StatisticFn:
-        if name in _REGISTRY:
-            raise ValueError(f"statistic {name!r} is already registered")
-        _REGISTRY[name] = Statistic(name, fn, n_raters, min_rois, dict(options or {}))
+        stat = Statistic(name, fn, n_raters, min_rois, dict(options or {}))
+        STATISTICS.add(name, stat, override=override, n_raters=n_raters, min_rois=min_rois,
+                       options=stat.options)
         return fn
 
     return decorate
 
 
-def list_statistics() -> list[str]:
-    """The registered statistic names."""
-    return sorted(_REGISTRY)
+def list_statistics(pattern: str = "*") -> list[str]:
+    """The registered statistic names matching the glob ``pattern``."""
+    return STATISTICS.list(pattern)
 
 
 def get_statistic(name: str) -> Statistic:
-    """The statistic ``name``; a KeyError naming the close matches when unknown."""
-    return lookup(_REGISTRY, name, "statistic")
+    """The statistic ``name``; an ``UnknownNameError`` naming the close matches when unknown."""
+    return STATISTICS.get(name)
 
 
 @register_statistic("icc", options={"model": ("twoway", "oneway"),

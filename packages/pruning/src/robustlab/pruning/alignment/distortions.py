@@ -18,62 +18,50 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from robustlab.common.registry import lookup
+from robustlab.common.registry import Registry
 
 Distortion = Callable[[torch.Tensor, float, torch.Generator, "torch.Tensor | None"], torch.Tensor]
 
 
-@dataclass(frozen=True)
-class _Entry:
-    fn: Distortion
-    needs_masks: bool
-    level_doc: str
-
-
-_DISTORTIONS: dict[str, _Entry] = {}
+#: Every distortion (metadata: ``needs_masks``, ``level``: what the level means); plugins add
+#: theirs through the entry-point group ``robustlab.distortions`` or the config's ``plugins``.
+DISTORTIONS: Registry[Distortion] = Registry("distortion", group="robustlab.distortions")
 
 #: Luminance weights of ITU-R BT.601, as ``PIL.Image.convert("L")``.
 _LUMA = (0.299, 0.587, 0.114)
 
 
-def register_distortion(name: str, needs_masks: bool = False, level: str = "") -> Callable[[Distortion], Distortion]:
+def register_distortion(name: str, needs_masks: bool = False, level: str = "",
+                        override: bool = False) -> Callable[[Distortion], Distortion]:
     """Register ``fn`` as distortion ``name``.
 
     Args:
         name: the name configs use.
         needs_masks: the distortion reads the object masks (edges, silhouettes).
         level: what the level parameter means, for :func:`list_distortions` users.
+        override: replace a distortion of the same name.
     """
-
-    def decorate(fn: Distortion) -> Distortion:
-        if name in _DISTORTIONS:
-            raise ValueError(f"a distortion named {name!r} is already registered")
-        _DISTORTIONS[name] = _Entry(fn, needs_masks, level)
-        return fn
-
-    return decorate
+    return DISTORTIONS.register(name, override=override, needs_masks=needs_masks, level=level)
 
 
 def get_distortion(name: str) -> Distortion:
-    """The distortion function ``name``; a KeyError with close matches when unknown."""
-    return lookup(_DISTORTIONS, name, "distortion").fn
+    """The distortion function ``name``; an ``UnknownNameError`` with close matches when unknown."""
+    return DISTORTIONS.get(name)
 
 
-def list_distortions() -> list[str]:
-    """Names of all registered distortions."""
-    return sorted(_DISTORTIONS)
+def list_distortions(pattern: str = "*") -> list[str]:
+    """Names of the registered distortions matching the glob ``pattern``."""
+    return DISTORTIONS.list(pattern)
 
 
 def needs_masks(name: str) -> bool:
     """Whether distortion ``name`` reads the object masks."""
-    get_distortion(name)
-    return _DISTORTIONS[name].needs_masks
+    return bool(DISTORTIONS.metadata(name)["needs_masks"])
 
 
 def distort(
@@ -98,7 +86,7 @@ def distort(
     level = float(level)
     if not math.isfinite(level) or level < 0:
         raise ValueError(f"distortion {name!r}: level must be a finite number >= 0; got {level!r}")
-    if _DISTORTIONS[name].needs_masks:
+    if needs_masks(name):
         if masks is None:
             raise ValueError(f"distortion {name!r} needs the object masks (N, H, W); got none")
         if tuple(masks.shape) != (images.shape[0], *images.shape[2:]):

@@ -135,7 +135,14 @@ def _kappa_row(metric: str, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     return {"method": "error_consistency", "metric": metric, "level": 0.0, "mean": kappa, "std": se, "n": n}
 
 
-@register_suite("alignment")
+@register_suite("alignment", directions=[
+    ("*", "top1", +1),
+    ("shape_bias", "shape_bias", +1),
+    ("shape_bias", "decision_rate", 0),
+    # Agreement with the dense model itself is 1 at step 0 by definition: not tested.
+    ("error_consistency", "kappa_dense*", 0),
+    ("error_consistency", "kappa_human*", +1),
+])
 def alignment_suite(
     ctx: EvalContext,
     n_images: int = 64,

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from robustlab.common.registry import lookup
+from robustlab.common.registry import Registry
 from robustlab.pruning.discovery.attention import attention_box
 from robustlab.pruning.discovery.features import PatchFeatures, patch_features
 from robustlab.pruning.discovery.lost import lost
@@ -33,29 +33,30 @@ class DiscoveryMethod:
     archs: tuple[str, ...]
 
 
-_METHODS: dict[str, DiscoveryMethod] = {}
+#: Every discovery method (metadata: ``archs``); plugins add theirs through the entry-point
+#: group ``robustlab.discovery`` or a module named in the config's ``plugins``.
+DISCOVERY: Registry[DiscoveryMethod] = Registry("discovery method", group="robustlab.discovery")
 
 
-def register_discovery(name: str, archs: tuple[str, ...] = ARCHS) -> Callable[[Callable[..., tuple[np.ndarray, torch.Tensor]]], Callable[..., tuple[np.ndarray, torch.Tensor]]]:
+def register_discovery(name: str, archs: tuple[str, ...] = ARCHS, override: bool = False,
+                       ) -> Callable[[Callable[..., tuple[np.ndarray, torch.Tensor]]], Callable[..., tuple[np.ndarray, torch.Tensor]]]:
     """Register ``fn(patches, **options) -> (boxes, seeds)`` as discovery method ``name``."""
 
     def decorate(fn: Callable[..., tuple[np.ndarray, torch.Tensor]]) -> Callable[..., tuple[np.ndarray, torch.Tensor]]:
-        if name in _METHODS:
-            raise ValueError(f"a discovery method named {name!r} is already registered")
-        _METHODS[name] = DiscoveryMethod(name, fn, tuple(archs))
+        DISCOVERY.add(name, DiscoveryMethod(name, fn, tuple(archs)), override=override, archs=tuple(archs))
         return fn
 
     return decorate
 
 
 def get_discovery(name: str) -> DiscoveryMethod:
-    """The registered method ``name``; a ``KeyError`` naming close matches otherwise."""
-    return lookup(_METHODS, name, "discovery method")
+    """The registered method ``name``; an ``UnknownNameError`` naming close matches otherwise."""
+    return DISCOVERY.get(name)
 
 
 def list_discovery(arch: str | None = None) -> list[str]:
     """Names of the registered methods, optionally only those applicable to ``arch``."""
-    return sorted(n for n, m in _METHODS.items() if arch is None or arch in m.archs)
+    return DISCOVERY.list() if arch is None else DISCOVERY.list(archs=arch)
 
 
 @register_discovery("lost")

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 BASELINE = "centred_box"
 
 
-@register_suite("discovery")
+# CorLoc, IoU, AP and recall are better high; errors low.
+@register_suite("discovery", directions=[("*", "*error*", -1), ("*", "*", +1)])
 def discovery_suite(
     ctx: EvalContext,
     methods: Sequence[str] | Mapping[str, Sequence[str]] = ("lost", "tokencut"),

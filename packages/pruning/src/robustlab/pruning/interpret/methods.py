@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustlab.common.registry import lookup
+from robustlab.common.registry import Registry
 from robustlab.pruning.interpret.layers import (
     FeatureGrid,
     attention_weights,
@@ -46,32 +46,34 @@ class AttributionMethod:
     archs: tuple[str, ...]
 
 
-_METHODS: dict[str, AttributionMethod] = {}
+#: Every attribution method (metadata: ``archs``); plugins add theirs through the entry-point
+#: group ``robustlab.attributions`` or a module named in the config's ``plugins``.
+ATTRIBUTIONS: Registry[AttributionMethod] = Registry("attribution method", group="robustlab.attributions")
 
 
-def register_attribution(name: str, archs: tuple[str, ...] = ARCHS) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+def register_attribution(name: str, archs: tuple[str, ...] = ARCHS, override: bool = False,
+                         ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Register ``fn`` as attribution method ``name`` for the architectures ``archs``."""
     unknown = set(archs) - set(ARCHS)
     if unknown:
         raise ValueError(f"archs must be among {ARCHS}, got {sorted(unknown)}")
 
     def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-        if name in _METHODS:
-            raise ValueError(f"an attribution method named {name!r} is already registered")
-        _METHODS[name] = AttributionMethod(name, fn, tuple(archs))
+        ATTRIBUTIONS.add(name, AttributionMethod(name, fn, tuple(archs)), override=override,
+                         archs=tuple(archs))
         return fn
 
     return decorate
 
 
 def get_attribution(name: str) -> AttributionMethod:
-    """The registered method ``name``; a ``KeyError`` naming close matches otherwise."""
-    return lookup(_METHODS, name, "attribution method")
+    """The registered method ``name``; an ``UnknownNameError`` naming close matches otherwise."""
+    return ATTRIBUTIONS.get(name)
 
 
 def list_attributions(arch: str | None = None) -> list[str]:
     """Names of the registered methods, optionally only those applicable to ``arch``."""
-    return sorted(n for n, m in _METHODS.items() if arch is None or arch in m.archs)
+    return ATTRIBUTIONS.list() if arch is None else ATTRIBUTIONS.list(archs=arch)
 
 
 def attribute(name: str, model: nn.Module, images: torch.Tensor, targets: torch.Tensor | list[int],

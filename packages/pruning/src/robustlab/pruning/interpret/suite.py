@@ -157,7 +157,16 @@ def summarize(per_image: pd.DataFrame, keys: Sequence[str] = ("method", "metric"
     return rows
 
 
-@register_suite("interpretability")
+@register_suite("interpretability", directions=[
+    # Localisation (RMA, RRA, pointing games) and insertion AUC are better high; deletion AUC,
+    # complexity, sensitivity and the similarity to a randomised model's attributions
+    # (Adebayo et al. 2018's sanity check) are better low.
+    ("*", "*deletion*", -1),
+    ("*", "*randomization*", -1),
+    ("*", "*complexity*", -1),
+    ("*", "*sensitivity*", -1),
+    ("*", "*", +1),
+])
 def interpretability_suite(
     ctx: EvalContext,
     methods: Sequence[str] | Mapping[str, Sequence[str]] = ("gradcam",),

@@ -9,7 +9,10 @@ how retraining restarts (learning-rate rewinding or weight rewinding). Add one i
         ...
 """
 
+# Importing a family registers its methods (as timm's model families register their models).
+from robustlab.pruning.methods import magnitude, random_prune, snip, structured  # noqa: F401,E402
 from robustlab.pruning.methods.registry import (
+    METHODS,
     PruneContext,
     PruningMethod,
     get_method,
@@ -17,4 +20,4 @@ from robustlab.pruning.methods.registry import (
     register_method,
 )
 
-__all__ = ["PruneContext", "PruningMethod", "get_method", "list_methods", "register_method"]
+__all__ = ["METHODS", "PruneContext", "PruningMethod", "get_method", "list_methods", "register_method"]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
-from robustlab.common.registry import lookup
+from robustlab.common.registry import Registry
 
 STARTS = ("previous", "dense", "init")
 REWINDS = ("lr", "weights")
@@ -70,12 +69,13 @@ class PruningMethod:
     description: str = ""
 
 
-_METHODS: dict[str, PruningMethod] = {}
-_BUILTIN = ("magnitude", "random_prune", "snip", "structured")
+#: Every pruning method; plugins add theirs through the entry-point group
+#: ``robustlab.pruning_methods`` or a module named in the config's ``plugins``.
+METHODS: Registry[PruningMethod] = Registry("pruning method", group="robustlab.pruning_methods")
 
 
 def register_method(name: str, *, start: str = "previous", rewind: str = "lr",
-                    structured: bool = False, description: str = ""
+                    structured: bool = False, description: str = "", override: bool = False,
                     ) -> Callable[[Callable[[PruneContext, float], None]], Callable[[PruneContext, float], None]]:
     """Register ``fn`` as pruning method ``name`` (see :class:`PruningMethod` for the fields)."""
     if start not in STARTS:
@@ -84,27 +84,19 @@ def register_method(name: str, *, start: str = "previous", rewind: str = "lr",
         raise ValueError(f"rewind must be one of {', '.join(REWINDS)}; got {rewind!r}")
 
     def decorate(fn: Callable[[PruneContext, float], None]) -> Callable[[PruneContext, float], None]:
-        if name in _METHODS:
-            raise ValueError(f"a pruning method named {name!r} is already registered")
-        _METHODS[name] = PruningMethod(name, fn, start, rewind, structured,
-                                       description or (fn.__doc__ or "").strip().split("\n")[0])
+        text = description or (fn.__doc__ or "").strip().split("\n")[0]
+        METHODS.add(name, PruningMethod(name, fn, start, rewind, structured, text), override=override,
+                    start=start, rewind=rewind, structured=structured, description=text)
         return fn
 
     return decorate
 
 
-def _load_builtin() -> None:
-    for module in _BUILTIN:
-        importlib.import_module(f"robustlab.pruning.methods.{module}")
-
-
 def get_method(name: str) -> PruningMethod:
-    """The method registered as ``name``; a clear error with close matches otherwise."""
-    _load_builtin()
-    return lookup(_METHODS, name, "pruning method")
+    """The method registered as ``name``; an ``UnknownNameError`` with close matches otherwise."""
+    return METHODS.get(name)
 
 
-def list_methods() -> list[str]:
-    """Names of all registered pruning methods."""
-    _load_builtin()
-    return sorted(_METHODS)
+def list_methods(pattern: str = "*") -> list[str]:
+    """Names of the registered pruning methods matching the glob ``pattern``."""
+    return METHODS.list(pattern)

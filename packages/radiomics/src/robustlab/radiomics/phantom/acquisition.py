@@ -35,39 +35,36 @@ import scipy.fft
 from scipy import ndimage
 from scipy.special import erf
 
-from robustlab.common.registry import lookup
+from robustlab.common.registry import Registry
 from robustlab.radiomics.phantom.model import PhantomSpec
 from robustlab.radiomics.phantom.textures import TextureVolume
 
 # --------------------------------------------------------------------------- reconstruction filters
 
 FilterFn = Callable[..., np.ndarray]
-_FILTERS: dict[str, FilterFn] = {}
+#: Every k-space reconstruction filter; plugins add theirs through the entry-point group
+#: ``robustlab.reconstruction_filters`` or the config's ``plugins``.
+FILTERS: Registry[FilterFn] = Registry("reconstruction filter", group="robustlab.reconstruction_filters")
 
 
-def register_filter(name: str) -> Callable[[FilterFn], FilterFn]:
+def register_filter(name: str, override: bool = False) -> Callable[[FilterFn], FilterFn]:
     """Register a k-space reconstruction filter under ``name``.
 
     The function takes ``coords``, a list of broadcastable arrays (one per encoded axis) of the
     k-space position normalised to [-1, 1] over the acquired extent, plus keyword parameters
     from the scanner config, and returns the window (broadcast shape of ``coords``).
     """
-
-    def decorate(fn: FilterFn) -> FilterFn:
-        _FILTERS[name] = fn
-        return fn
-
-    return decorate
+    return FILTERS.register(name, override=override)
 
 
-def list_filters() -> list[str]:
-    """Names of the registered reconstruction filters."""
-    return sorted(_FILTERS)
+def list_filters(pattern: str = "*") -> list[str]:
+    """Names of the registered reconstruction filters matching the glob ``pattern``."""
+    return FILTERS.list(pattern)
 
 
 def get_filter(name: str) -> FilterFn:
-    """The filter ``name``; ``ValueError`` with close matches when unknown."""
-    return lookup(_FILTERS, name, "reconstruction filter", ValueError)
+    """The filter ``name``; an ``UnknownNameError`` (a ``ValueError``) with close matches when unknown."""
+    return FILTERS.get(name)
 
 
 @register_filter("none")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from robustlab.common.registry import unknown_name_message
 from robustlab.radiomics.phantom.acquisition import Coil, Grid, Pose, RoiPlan, get_filter
 from robustlab.radiomics.phantom.config import get_scanner
 from robustlab.radiomics.phantom.model import (
@@ -25,9 +26,9 @@ from robustlab.radiomics.phantom.model import (
     parse_phantom,
 )
 from robustlab.radiomics.phantom.scanner_effects import Distortion, Nonuniformity, RoiDrawing
+from robustlab.radiomics.statistics import STATISTICS
 
 MODES = ("2D", "3D")
-STATISTICS = ("icc", "ccc")
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,8 @@ def _comparisons(raw: Any, acquisitions: dict[str, Any]) -> list[dict[str, Any]]
         if "name" not in comp:
             raise ValueError(f"{key}.name: missing")
         if comp.get("statistic") not in STATISTICS:
-            raise ValueError(f"{key}.statistic: expected one of {STATISTICS}, got {comp.get('statistic')!r}")
+            raise ValueError(f"{key}.statistic: "
+                             + unknown_name_message("statistic", comp.get("statistic"), STATISTICS.list()))
         ids = list(comp.get("acquisitions", [])) + [a for p in comp.get("pairs", []) for a in p]
         if not ids:
             raise ValueError(f"{key}: expected 'acquisitions' or 'pairs'")

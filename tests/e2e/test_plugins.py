@@ -1,0 +1,121 @@
+"""Plugins from outside the package, through both command lines: ``plugins=[...]`` and entry points.
+
+``tests/plugins/robustlab_test_plugins`` registers a pruning method, an attribution method, an
+evaluation suite with its metric directions and a radiomics statistic; its modules are the
+README's "Extend it" examples (checked here to be the same text).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGINS = REPO / "tests" / "plugins"
+PACKAGE = PLUGINS / "robustlab_test_plugins"
+
+
+def run(app: str, *args: str, cwd: Path, extra_path: tuple[Path, ...] = ()) -> subprocess.CompletedProcess:
+    path = os.pathsep.join(p for p in (*map(str, (*extra_path, PLUGINS)), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1"}
+    code = f"from robustlab.{app}.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def write_feature_study(root: Path, statistic: str) -> Path:
+    rng = np.random.default_rng(0)
+    names = [f"original_glcm_F{i}" for i in range(5)]
+    truth = rng.normal(size=(10, 5)) * 4
+    for a in ("test", "retest"):
+        pd.DataFrame(truth + rng.normal(size=truth.shape), columns=names).to_csv(root / f"{a}.csv", index=False)
+    study = {"name": "plugin_study",
+             "acquisitions": {a: {"features": f"{a}.csv"} for a in ("test", "retest")},
+             "comparisons": [{"name": "repeat", "statistic": statistic, "acquisitions": ["test", "retest"]}]}
+    path = root / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+def check_pearson_run(run_dir: Path, root: Path) -> None:
+    summary = pd.read_csv(run_dir / "summary.csv")
+    assert summary["statistic"].tolist() == ["Pearson r"]
+    per_feature = pd.read_csv(run_dir / "per_feature.csv")
+    a, b = pd.read_csv(root / "test.csv"), pd.read_csv(root / "retest.csv")
+    expected = [np.corrcoef(a[c], b[c])[0, 1] for c in a.columns]
+    assert per_feature.set_index("feature").loc[list(a.columns), "value"].to_numpy() == pytest.approx(expected, abs=1e-12)
+    assert (per_feature["ci_low"] < per_feature["value"]).all() and (per_feature["value"] < per_feature["ci_high"]).all()
+
+
+def test_radiomics_statistic_from_the_plugins_key(tmp_path):
+    study = write_feature_study(tmp_path, "pearson")
+    out = run("radiomics", f"study={study}", "plugins=[robustlab_test_plugins.statistic]", "progress=false",
+              "report=false", f"cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    check_pearson_run(tmp_path / "run", tmp_path)
+    # without the plugin the study names the missing statistic before any work
+    bare = run("radiomics", f"study={study}", "progress=false", f"cache_dir={tmp_path / 'cache'}",
+               f"hydra.run.dir={tmp_path / 'bare'}", cwd=tmp_path)
+    assert bare.returncode != 0 and "unknown statistic 'pearson'" in bare.stderr
+
+
+def test_radiomics_statistic_from_an_entry_point(tmp_path):
+    site = tmp_path / "site"
+    info = site / "robustlab_test_plugins-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: robustlab-test-plugins\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[robustlab.statistics]\npearson = robustlab_test_plugins.statistic\n")
+    study = write_feature_study(tmp_path, "pearson")
+    out = run("radiomics", f"study={study}", "progress=false", "report=false", f"cache_dir={tmp_path / 'cache'}",
+              f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path, extra_path=(site,))
+    assert out.returncode == 0, out.stderr[-3000:]
+    check_pearson_run(tmp_path / "run", tmp_path)
+
+
+def test_a_missing_plugin_module_is_named(tmp_path):
+    out = run("pruning", "experiment=smoke", "plugins=[no_such_plugin_module]", f"hydra.run.dir={tmp_path / 'run'}",
+              cwd=tmp_path)
+    assert out.returncode != 0
+    assert "config key 'plugins': module 'no_such_plugin_module' cannot be imported" in out.stderr
+
+
+@pytest.mark.slow
+def test_pruning_method_attribution_and_suite_from_the_plugins_key(tmp_path):
+    run_dir = tmp_path / "run"
+    suites = ("++eval.suites={confidence: {n_images: 16}, interpretability: {methods: {cnn: [input_x_gradient]},"
+              " metrics: [rma], n_images: 8, gallery_size: 2}}")
+    out = run("pruning", "experiment=smoke", "threads=1", "report=true", "method.name=layer_normalised_l1",
+              "plugins=[robustlab_test_plugins.pruning_method,robustlab_test_plugins.attribution,"
+              "robustlab_test_plugins.suite]", suites, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    assert set(metrics["prune_method"]) == {"layer_normalised_l1"}
+    assert metrics["sparsity"].round(4).tolist() == [0.0, 0.2, 0.36]
+    assert set(pd.read_csv(run_dir / "interpretability.csv")["method"]) == {"input_x_gradient"}
+    confidence = pd.read_csv(run_dir / "confidence.csv")
+    assert set(confidence["metric"]) == {"entropy", "max_probability"} and set(confidence["step"]) == {0, 1, 2}
+    # the suite's declared directions reach the sweet-spot test: both metrics are tested
+    sweet = pd.read_csv(run_dir / "report" / "sweet_spots.csv")
+    directions = sweet[sweet["table"] == "confidence"].groupby("metric")["direction"].first().to_dict()
+    assert directions == {"entropy": -1, "max_probability": 1}
+
+
+def readme_examples() -> dict[str, str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Extend it", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"```python\n# (robustlab_test_plugins/\w+\.py)\n(.*?)```", section, flags=re.S))
+
+
+def test_readme_extend_examples_are_the_plugin_modules_run_here():
+    examples = readme_examples()
+    assert sorted(examples) == sorted(f"robustlab_test_plugins/{p.name}" for p in PACKAGE.glob("[!_]*.py"))
+    for name, code in examples.items():
+        assert code == (PLUGINS / name).read_text(), f"README's {name} differs from tests/plugins/{name}"
