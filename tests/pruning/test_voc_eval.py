@@ -9,6 +9,7 @@ import torch
 from robustlab.pruning.data.evaldata import (
     EvalDataSpec,
     build_eval_source,
+    check_arch,
     eval_data_spec,
     voc_batches,
 )
@@ -114,6 +115,11 @@ def test_bad_evaluation_data_is_a_clear_error(voc_root, tmp_path):
         eval_data_spec({"name": "voc_detection"})
     with pytest.raises(ValueError, match="unknown evaluation data"):
         eval_data_spec({"name": "coco", "root": "x"})
+    full_size = {"interpretability": {"data": {"name": "voc_segmentation", "resize": None}}}
+    with pytest.raises(ValueError, match="eval.suites.interpretability.data: a ViT"):
+        check_arch(full_size, "vit")  # the sweep asks this before training
+    check_arch(full_size, "cnn")
+    check_arch({"interpretability": {"data": {"name": "voc_segmentation", "resize": 224}}}, "vit")
     spec = EvalDataSpec("voc_segmentation", str(voc_root), split="val")
     with pytest.raises(ValueError, match="ViT"):
         build_eval_source(spec, mean=(0, 0, 0), std=(1, 1, 1), batch_size=2, device=torch.device("cpu"),

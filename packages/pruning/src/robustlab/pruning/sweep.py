@@ -31,7 +31,7 @@ from torch import nn
 from robustlab.common.errors import ConfigError
 from robustlab.common.io import write_json, write_table
 from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
-from robustlab.pruning.data.evaldata import eval_data_spec
+from robustlab.pruning.data.evaldata import check_arch, eval_data_spec
 from robustlab.pruning.data.sources import DataBundle, DataSpec, build_data, train_batches
 from robustlab.pruning.evaluate import evaluate_accuracy, make_context, suite_source
 from robustlab.pruning.masks import (
@@ -45,7 +45,13 @@ from robustlab.pruning.masks import (
     prunable_targets,
 )
 from robustlab.pruning.methods import PruneContext, PruningMethod, get_method
-from robustlab.pruning.models import ModelSpec, classifier_head, create_model, load_weights
+from robustlab.pruning.models import (
+    ModelSpec,
+    classifier_head,
+    create_model,
+    load_weights,
+    model_arch,
+)
 from robustlab.pruning.suites import get_suite
 from robustlab.pruning.train import TrainSpec, TrainStats, train
 
@@ -374,6 +380,7 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path) -> pd.DataFrame:
         raise ConfigError(f"{run_dir / 'metrics.csv'} has steps {done}; expected 0..{len(done) - 1} "
                           "with no gap")
     dense = sweep.initial()
+    check_arch(spec.suites, model_arch(dense))
     sweep.write_spec()
     dense_numel = {t.layer: getattr(t.module, t.param).numel() for t in sweep.targets(dense)}
     last = spec.steps

@@ -110,6 +110,15 @@ def eval_data_spec(options: dict[str, Any] | EvalDataSpec) -> EvalDataSpec:
     return spec
 
 
+def check_arch(suites: dict[str, dict[str, Any]], arch: str) -> None:
+    """Refuse, before training, evaluation data at full resolution for a ViT (fixed input size)."""
+    for name, options in suites.items():
+        data = (options or {}).get("data") or {}
+        if arch == "vit" and data and data.get("name") != "modelvshuman" and data.get("resize") is None:
+            raise ConfigError(f"eval.suites.{name}.data: a ViT's position embeddings fix its input size; "
+                              f"set eval.suites.{name}.data.resize to the model's img_size")
+
+
 def training_source(bundle: DataBundle, batch_size: int, device: torch.device) -> EvalSource:
     """The sweep's held-out split, as every suite read it before evaluation data existed."""
 
@@ -151,9 +160,7 @@ def build_eval_source(spec: EvalDataSpec, *, mean: tuple[float, ...], std: tuple
     spec.validate()
     if spec.name == "modelvshuman":
         return _modelvshuman_source(spec)
-    if arch == "vit" and spec.resize is None:
-        raise ConfigError(f"evaluation data {spec.name!r}: a ViT's position embeddings fix its input size; "
-                         "set eval.suites.<suite>.data.resize to the model's img_size")
+    check_arch({"<suite>": {"data": {"name": spec.name, "resize": spec.resize}}}, arch)
     dataset = VOCEvalData(spec.root, spec.year, spec.split, task=_VOC_TASKS[spec.name], gt_mask=spec.gt_mask,
                           resize=spec.resize)
     pad = int(spec.pad_multiple or multiple)
