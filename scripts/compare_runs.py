@@ -10,7 +10,8 @@ a file present on one side only is a difference. Each file is compared by kind:
   dropping the columns that measure time (``*_seconds``, ``images_per_second``, ``latency_ms``);
 - JSON: equal after dropping what records the moment or the machine rather than the result
   (``run_info.json``'s times, command, working directory, git state, platform, device, and
-  the versions of the distributions it records);
+  the versions of the distributions it records; its config hash too when the two runs'
+  ``.hydra/config.yaml`` are equal up to the runs' paths, which the hash covers);
 - text (Markdown, HTML, YAML): equal text;
 - ``.pt`` (torch checkpoints): equal contents, tensor by tensor (the bytes hold the name of the
   temporary file the checkpoint was written to);
@@ -138,7 +139,17 @@ def compare_json(pa: Path, pb: Path, na: Normaliser, nb: Normaliser) -> str | No
     run_info = pa.name == "run_info.json"
     x = _clean_json(json.loads(pa.read_text()), na, run_info)
     y = _clean_json(json.loads(pb.read_text()), nb, run_info)
+    if run_info and _same_config(pa.parent, pb.parent, na, nb):
+        # the hash of the resolved config, which holds the runs' own paths: equal configs up to
+        # those paths are the same config
+        x.pop("config_hash", None)
+        y.pop("config_hash", None)
     return None if x == y else _first_difference(x, y)
+
+
+def _same_config(a: Path, b: Path, na: Normaliser, nb: Normaliser) -> bool:
+    ca, cb = a / ".hydra" / "config.yaml", b / ".hydra" / "config.yaml"
+    return ca.is_file() and cb.is_file() and compare_text(ca, cb, na, nb) is None
 
 
 def compare_text(pa: Path, pb: Path, na: Normaliser, nb: Normaliser) -> str | None:

@@ -82,12 +82,12 @@ def test_report_html_embeds_every_figure_it_references(report: Path) -> None:
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", md)
     assert linked, "report.md links no figure"
     assert len(re.findall(r"<img ", page)) == len(linked)
-    embedded = dict(re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page))
+    embedded = dict(re.findall(r"<img alt='([^']+)' src='data:image/png;base64,([A-Za-z0-9+/=]+)'", page))
     for name in linked:
         assert (out / name).is_file(), f"{name} is linked but was not written"
         assert name in embedded, f"{name} is linked in report.md but not embedded in report.html"
         assert base64.b64decode(embedded[name]) == (out / name).read_bytes()
-    assert not re.search(r'src="(?!data:)', page), "report.html refers to an external file"
+    assert not re.search(r"src=['\"](?!data:)", page), "report.html refers to an external file"
 
 
 def test_report_draws_every_figure_kind(report: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+from robustlab.common.hashing import file_hash
 from robustlab.radiomics.pipeline import run_study
-from robustlab.radiomics.study import file_hash
 
 
 def test_a_planted_stored_analysis_is_not_unpickled(image_study, tmp_path, caplog, plant_pickle):

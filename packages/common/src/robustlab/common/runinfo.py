@@ -8,9 +8,7 @@ the command line and the final status.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import importlib.metadata
-import json
 import os
 import platform
 import subprocess
@@ -19,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from robustlab.common.hashing import json_hash
 from robustlab.common.io import write_json
 
 RUN_INFO = "run_info.json"
@@ -32,8 +31,7 @@ TRACKED_DISTRIBUTIONS = (
 
 def config_hash(config: Mapping[str, Any]) -> str:
     """SHA-256 of the config as canonical JSON (sorted keys), hex; equal configs, equal hashes."""
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return json_hash(config)
 
 
 def git_state(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:

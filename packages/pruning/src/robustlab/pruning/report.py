@@ -13,19 +13,26 @@ sweet-spot analysis (:mod:`robustlab.pruning.sweetspot`) and draws:
 
 from __future__ import annotations
 
-import base64
-import html
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from robustlab.common.io import atomic_path, write_table, write_text
+from robustlab.common.io import write_table
+from robustlab.common.report import (
+    Block,
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+    pyplot,
+    save_figure,
+)
 from robustlab.pruning.alignment.shape_bias import HUMAN_SHAPE_BIAS
 from robustlab.pruning.suites import suite_tables
 from robustlab.pruning.sweetspot import (
@@ -44,13 +51,6 @@ log = logging.getLogger(__name__)
 #: Methods of the alignment table drawn in the distortion figure rather than as metric panels.
 _NOT_DISTORTIONS = ("clean", "shape_bias", "error_consistency")
 _PANEL_COLUMNS = 4
-
-
-@dataclass
-class _Block:
-    kind: str  # "h1", "h2", "p", "table", "figure"
-    content: Any
-    caption: str = ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,22 +109,6 @@ def _curve_label(table: str, method: str, metric: str, level: float) -> str:
 # Figures
 # --------------------------------------------------------------------------------------------
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path, tight: bool = True) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight" if tight else None)
-    _plt().close(fig)
-    return path
-
-
 def _panel_curves(values: pd.DataFrame, model: str) -> list[tuple[str, str, str, float]]:
     """The (table, method, metric, level) panels of a model's metric figure."""
     sub = values[values["model"] == model]
@@ -160,7 +144,7 @@ def _band(curve_sweet: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Path) -> Path:
     """Every metric of ``model`` against sparsity, accuracy on a twin axis, CI bands, sweet spots."""
-    plt = _plt()
+    plt = pyplot()
     panels = _panel_curves(values, model)
     ncols = min(_PANEL_COLUMNS, max(1, len(panels)))
     nrows = max(1, math.ceil(len(panels) / ncols))
@@ -204,7 +188,7 @@ def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Pa
     # Fixed spacing: tight_layout's extra drawing pass costs seconds on a figure of many panels.
     fig.subplots_adjust(left=0.05, right=0.96, bottom=0.06 if nrows > 2 else 0.12, top=1 - 0.5 / (3.0 * nrows) - 0.02,
                         hspace=0.55, wspace=0.35)
-    return _save(fig, path, tight=False)
+    return save_figure(fig, path, tight=False)
 
 
 def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path:
@@ -214,7 +198,7 @@ def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path:
     with ``d`` the metric's declared direction (1 where it has none) and ``x_0`` the dense
     value; sweet spots are starred.
     """
-    plt = _plt()
+    plt = pyplot()
     models = sorted(values["model"].unique())
     blocks = []
     for model in models:
@@ -242,7 +226,7 @@ def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path:
         fig, ax = plt.subplots(figsize=(4, 2))
         ax.text(0.5, 0.5, "no metric with a dense step", ha="center")
         ax.axis("off")
-        return _save(fig, path)
+        return save_figure(fig, path)
     height = max(len(b[2]) for b in blocks)
     fig, axes = plt.subplots(1, len(blocks), figsize=(6.5 * len(blocks), 1.2 + 0.22 * height), squeeze=False)
     finite = np.concatenate([np.abs(b[2].to_numpy()[np.isfinite(b[2].to_numpy())]) for b in blocks])
@@ -262,7 +246,7 @@ def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path:
         fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02).set_label("% change from dense (better > 0)", fontsize=7)
     fig.suptitle("Every metric x sparsity, relative to dense (* = sweet spot)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_gallery(run_dir: Path, path: Path, model: str, image: int = 0) -> Path | None:
@@ -270,7 +254,7 @@ def plot_gallery(run_dir: Path, path: Path, model: str, image: int = 0) -> Path 
     files = sorted((run_dir / "interpretability").glob("gallery_step*.npz"))
     if not files:
         return None
-    plt = _plt()
+    plt = pyplot()
     sparsity = {}
     metrics_csv = run_dir / "metrics.csv"
     if metrics_csv.exists():
@@ -299,7 +283,7 @@ def plot_gallery(run_dir: Path, path: Path, model: str, image: int = 0) -> Path 
     axes[0, 0].set_ylabel("image", fontsize=7)
     fig.suptitle(f"{model}: attribution maps across sparsity (run {run_dir.name}, image {image})", fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_shape_bias(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path | None:
@@ -307,7 +291,7 @@ def plot_shape_bias(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Pa
     sub = values[(values["table"] == "alignment") & (values["method"] == "shape_bias") & (values["metric"] == "shape_bias")]
     if sub.empty:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     colors = plt.get_cmap("tab10")
     for j, ((model, pm), cur) in enumerate(sub.groupby(["model", "prune_method"], sort=True)):
@@ -329,7 +313,7 @@ def plot_shape_bias(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Pa
     ax.set_title("Shape bias against sparsity (band: 95% CI of the change from dense; * sweet spot)", fontsize=9)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_distortions(values: pd.DataFrame, model: str, path: Path) -> Path | None:
@@ -344,7 +328,7 @@ def plot_distortions(values: pd.DataFrame, model: str, path: Path) -> Path | Non
     names = sorted(dist["method"].unique())
     if not names:
         return None
-    plt = _plt()
+    plt = pyplot()
     ncols = min(_PANEL_COLUMNS, len(names))
     nrows = math.ceil(len(names) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(max(3.6 * ncols, 7.0), 2.8 * nrows + 0.6), squeeze=False)
@@ -375,60 +359,12 @@ def plot_distortions(values: pd.DataFrame, model: str, path: Path) -> Path | Non
     fig.suptitle(f"{model} ({pm}): accuracy per distortion level (level 0: clean images)", fontsize=10)
     fig.subplots_adjust(left=0.07, bottom=0.1 if nrows > 1 else 0.18, top=1 - 0.6 / (2.8 * nrows + 0.6),
                         hspace=0.6, wspace=0.35, right=0.85)
-    return _save(fig, path, tight=False)
+    return save_figure(fig, path, tight=False)
 
 
 # --------------------------------------------------------------------------------------------
 # Documents
 # --------------------------------------------------------------------------------------------
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        if not np.isfinite(v):
-            return ""
-        return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
-    return str(v)
-
-
-def _md_table(df: pd.DataFrame) -> str:
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    body = ["| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
-
-
-def _html_table(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
-                   for row in df.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _render(blocks: list[_Block], out_dir: Path) -> tuple[str, str]:
-    md, body = [], []
-    for b in blocks:
-        if b.kind in ("h1", "h2"):
-            md.append(("# " if b.kind == "h1" else "## ") + b.content)
-            body.append(f"<{b.kind}>{html.escape(b.content)}</{b.kind}>")
-        elif b.kind == "p":
-            md.append(b.content)
-            body.append(f"<p>{html.escape(b.content)}</p>")
-        elif b.kind == "table":
-            md.append(_md_table(b.content))
-            body.append(_html_table(b.content))
-        elif b.kind == "figure":
-            rel = Path(b.content).relative_to(out_dir).as_posix()
-            md.append(f"![{b.caption}]({rel})")
-            data = base64.b64encode(Path(b.content).read_bytes()).decode("ascii")
-            body.append(f'<figure><img alt="{html.escape(rel)}" src="data:image/png;base64,{data}">'
-                        f"<figcaption>{html.escape(b.caption)}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}"
-             "img{max-width:100%}figcaption{font-size:12px;color:#555}")
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Pruning sweep report</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
-    return "\n\n".join(md) + "\n", page
-
 
 _METHOD_TEXT = (
     "Sweet spots: per curve (model, pruning method, metric) and sparse step, the per-image "
@@ -484,49 +420,48 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     write_table(summary, out_dir / "sweet_spots_summary.csv")
     write_table(by_model, out_dir / "sweet_spots_by_model.csv")
 
-    blocks = [_Block("h1", "Pruning sweep report")]
-    blocks.append(_Block("p", f"{len(runs)} run(s): " + ", ".join(r.name if r.parent.name != "" else str(r) for r in runs) + "."))
+    blocks: list[Block] = [Paragraph([f"{len(runs)} run(s): " + ", ".join(r.name if r.parent.name != "" else str(r) for r in runs) + "."])]
     if not metrics.empty:
         cols = [c for c in ("run", "model", "prune_method", "seed") if c in metrics.columns]
         runs_table = metrics.groupby(cols, sort=True, dropna=False).agg(
             steps=("step", "nunique"), max_sparsity=("sparsity", "max")).reset_index()
         runs_table["run"] = runs_table["run"].map(lambda r: Path(r).name)
-        blocks += [_Block("h2", "Runs"), _Block("table", runs_table)]
+        blocks += [Heading("Runs"), Table(runs_table)]
     data_table = eval_data_table(runs)
     if not data_table.empty:
-        blocks += [_Block("h2", "Evaluation data"), _Block("table", data_table)]
+        blocks += [Heading("Evaluation data"), Table(data_table)]
 
-    blocks.append(_Block("h2", "Sweet spots"))
-    blocks.append(_Block("p", _METHOD_TEXT.format(alpha=alpha, ci_method=ci_method, n_resamples=n_resamples,
-                                                     holm_family=_HOLM_FAMILY[holm_scope])))
+    blocks.append(Heading("Sweet spots"))
+    blocks.append(Paragraph([_METHOD_TEXT.format(alpha=alpha, ci_method=ci_method, n_resamples=n_resamples,
+                                                 holm_family=_HOLM_FAMILY[holm_scope])]))
     if summary.empty:
-        blocks.append(_Block("p", "No curve with per-image values and a declared direction was found."))
+        blocks.append(Paragraph(["No curve with per-image values and a declared direction was found."]))
     else:
-        blocks += [_Block("p", "Per architecture and size:"), _Block("table", by_model)]
+        blocks += [Paragraph(["Per architecture and size:"]), Table(by_model)]
         hits = summary[summary["n_sweet"] > 0]
         if hits.empty:
-            blocks.append(_Block("p", "No sweet spot: no sparsity beat the dense model beyond the bootstrap interval."))
+            blocks.append(Paragraph(["No sweet spot: no sparsity beat the dense model beyond the bootstrap interval."]))
         else:
             cols = ["model", "prune_method", "table", "method", "metric", "level", "n_sweet", "n_tested",
                     "sweet_min", "sweet_max", "peak_sparsity", "peak_gain", "peak_ci_low", "peak_ci_high"]
-            blocks += [_Block("p", "Curves with sweet spots (gain: better-positive change from dense at the peak):"),
-                       _Block("table", hits[cols])]
+            blocks += [Paragraph(["Curves with sweet spots (gain: better-positive change from dense at the peak):"]),
+                       Table(hits[cols])]
 
-    blocks.append(_Block("h2", "Figures"))
+    blocks.append(Heading("Figures"))
     models = sorted(values["model"].unique()) if not values.empty else []
     for model in models:
         fig = plot_metrics(values, sweet, model, out_dir / f"metrics_{_safe(model)}.png")
-        blocks.append(_Block("figure", fig, f"{model}: every metric against sparsity, accuracy dashed on the twin axis"))
+        blocks.append(Figure(fig, f"{model}: every metric against sparsity, accuracy dashed on the twin axis", fig.name))
     if not values.empty:
-        blocks.append(_Block("figure", plot_heatmap(values, sweet, out_dir / "heatmap.png"),
-                             "Every metric x sparsity, % change from dense (better > 0)"))
+        heatmap = plot_heatmap(values, sweet, out_dir / "heatmap.png")
+        blocks.append(Figure(heatmap, "Every metric x sparsity, % change from dense (better > 0)", heatmap.name))
     sb = plot_shape_bias(values, sweet, out_dir / "shape_bias.png") if not values.empty else None
     if sb is not None:
-        blocks.append(_Block("figure", sb, "Shape bias against sparsity with the human reference"))
+        blocks.append(Figure(sb, "Shape bias against sparsity with the human reference", sb.name))
     for model in models:
         fig = plot_distortions(values, model, out_dir / f"distortions_{_safe(model)}.png")
         if fig is not None:
-            blocks.append(_Block("figure", fig, f"{model}: accuracy per distortion level"))
+            blocks.append(Figure(fig, f"{model}: accuracy per distortion level", fig.name))
     seen: set[str] = set()
     for run in runs:
         model = _run_model(run)
@@ -535,12 +470,9 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
         fig = plot_gallery(run, out_dir / f"gallery_{_safe(model)}.png", model)
         if fig is not None:
             seen.add(model)
-            blocks.append(_Block("figure", fig, f"{model}: attribution maps across sparsity"))
+            blocks.append(Figure(fig, f"{model}: attribution maps across sparsity", fig.name))
 
-    md, page = _render(blocks, out_dir)
-    write_text(out_dir / "report.md", md)
-    write_text(out_dir / "report.html", page)
-    return out_dir / "report.html"
+    return Document("Pruning sweep report", blocks).write(out_dir)["report.html"]
 
 
 def _run_model(run: Path) -> str:

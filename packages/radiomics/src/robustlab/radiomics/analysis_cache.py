@@ -24,7 +24,6 @@ as data only; a table that does not read as Parquet is a miss like any other cor
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -35,9 +34,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from robustlab.common.hashing import file_hash, tree_hash
 from robustlab.common.io import atomic_path, shared_mode
 from robustlab.radiomics.cache import make_key
-from robustlab.radiomics.study import file_hash
 
 if TYPE_CHECKING:
     from robustlab.radiomics.extract import WorkItem
@@ -55,13 +54,7 @@ def code_hash() -> str:
     import robustlab.common
     import robustlab.radiomics
 
-    h = hashlib.sha256()
-    for package in (robustlab.common, robustlab.radiomics):
-        root = Path(package.__file__).parent
-        for path in sorted(root.rglob("*.py")):
-            h.update(path.relative_to(root).as_posix().encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
+    return tree_hash(Path(package.__file__).parent for package in (robustlab.common, robustlab.radiomics))
 
 
 def analysis_key(validated: ValidatedStudy, items: Sequence[WorkItem], options: Options,

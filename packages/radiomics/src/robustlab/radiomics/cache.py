@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from robustlab.common.hashing import json_hash
 from robustlab.common.io import write_text
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,7 @@ FORMAT = 2
 
 def make_key(**parts: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of ``parts``; equal parts, equal keys."""
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return json_hash(parts)
 
 
 class FeatureCache:

@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from robustlab.common.hashing import file_hash
 from robustlab.radiomics.cache import FeatureCache, make_key
 from robustlab.radiomics.regions import CROP_SETTINGS, PreparedAcquisition, shareable
-from robustlab.radiomics.study import ValidatedStudy, file_hash
+from robustlab.radiomics.study import ValidatedStudy
 
 log = logging.getLogger(__name__)
 _EXTRACTORS: dict[tuple[str, str, bool], Any] = {}  # per settings, crop or not, and process

@@ -10,16 +10,23 @@ Figures (PNG, in ``figures/``):
 
 from __future__ import annotations
 
-import base64
-import html
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from robustlab.common.io import atomic_path, write_text
+from robustlab.common.report import (
+    Block,
+    Document,
+    Figure,
+    Heading,
+    LinkList,
+    Paragraph,
+    Table,
+    pyplot,
+    save_figure,
+)
 from robustlab.radiomics.study import Study
 
 if TYPE_CHECKING:
@@ -38,37 +45,21 @@ TABLES = {
 }
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
-    return path
-
-
 def figure_pct_excellent(summary: pd.DataFrame, threshold: float, path: Path) -> Path:
     """Bar chart: percentage of excellent features per comparison."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * len(summary) + 2), 4))
     ax.bar(range(len(summary)), summary["pct_excellent"], color="#3a6ea5")
     ax.set_xticks(range(len(summary)), summary["comparison"], rotation=60, ha="right", fontsize=7)
     ax.set_ylabel(f"% features with statistic > {threshold:g}")
     ax.set_ylim(0, 100)
     ax.set_title("Excellent features per comparison")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def figure_distribution(per_feature: pd.DataFrame, by: str, path: Path) -> Path:
     """Box plots of the statistic per ``by`` (``image_type`` or ``feature_class``)."""
-    plt = _plt()
+    plt = pyplot()
     data = per_feature.dropna(subset=["value"])
     groups = list(pd.unique(data[by]))
     fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * len(groups) + 2), 4))
@@ -77,7 +68,7 @@ def figure_distribution(per_feature: pd.DataFrame, by: str, path: Path) -> Path:
         ax.set_xticks(range(1, len(groups) + 1), groups, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("ICC / CCC")
     ax.set_title(f"Statistic per {by.replace('_', ' ')} (all comparisons)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def te_pairs(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
@@ -105,7 +96,7 @@ def te_pairs(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
 
 def figure_te(grid: pd.DataFrame, path: Path) -> Path:
     """Heatmap of the percentage of excellent features for each pair of TEs."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.3))
     im = ax.imshow(grid.to_numpy(), vmin=0, vmax=100, cmap="viridis")
     labels = [f"{v:g}" for v in grid.index]
@@ -115,7 +106,7 @@ def figure_te(grid: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("TE (ms)")
     fig.colorbar(im, ax=ax, label="% excellent (CCC)")
     ax.set_title("TE pairs")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
@@ -151,19 +142,6 @@ def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
-def markdown_table(df: pd.DataFrame, floatfmt: str = "{:.2f}") -> str:
-    """A GitHub-flavoured Markdown table of ``df`` (no index)."""
-    def cell(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else floatfmt.format(v)
-        return "" if v is None or v is pd.NA else str(v).replace("|", "\\|")
-
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
-
-
 def write_report(study: Study, result: StudyResult) -> dict[str, Path]:
     """Write the figures, ``report.md`` and ``report.html`` into ``result.out_dir``.
 
@@ -182,14 +160,18 @@ def write_report(study: Study, result: StudyResult) -> dict[str, Path]:
     grid = te_pairs(study, summary)
     if grid is not None:
         written["te_pairs"] = figure_te(grid, figs / "te_pairs.png")
-    published = published_table(study, summary)
-    sections = _sections(study, result, published)
-    written["report.md"] = write_text(out / "report.md", _markdown(study, sections, written, out))
-    written["report.html"] = write_text(out / "report.html", _html(study, sections, written, out))
+    doc = Document(f"Radiomics robust-feature report: {study.name}",
+                   _sections(study, result, published_table(study, summary)),
+                   page_title=f"{study.name}: radiomics report")
+    doc.blocks.append(Heading("Figures"))
+    doc.blocks += [Figure(path, name) for name, path in written.items()]
+    links = [(name, what) for name, what in TABLES.items() if (out / name).exists()]
+    doc.blocks.append(LinkList("Tables", [*links, ("report.html", "this report, self-contained")]))
+    written.update(doc.write(out))
     return written
 
 
-def _sections(study: Study, result: StudyResult, published: pd.DataFrame | None) -> list[tuple[str, Any]]:
+def _sections(study: Study, result: StudyResult, published: pd.DataFrame | None) -> list[Block]:
     sel = result.selection
     dropped = sel.loc[~sel["robust"], "reason"].str.split("; ").explode()
     reasons = dropped.str.replace(r"^([^:]+):.*$", r"\1", regex=True).value_counts()
@@ -208,55 +190,14 @@ def _sections(study: Study, result: StudyResult, published: pd.DataFrame | None)
         lines.append("Missing (failed) ROIs: " + ", ".join(
             f"{a}:{r}{' (' + p + ')' if p else ''}" for a, r, p in
             zip(failures["acquisition"], failures["roi"], failures["perturbation"], strict=True)))
-    sections: list[tuple[str, Any]] = [("Overview", lines), ("Summary", result.summary)]
+    sections: list[Block] = [Heading("Overview"), Paragraph(lines), Heading("Summary"), _table(result.summary)]
     if published is not None:
-        sections.append(("Simulated vs published (% excellent per group)", published))
-    sections.append(("Why features were dropped (a feature may have several reasons)", reason_table))
+        sections += [Heading("Simulated vs published (% excellent per group)"), _table(published)]
+    sections += [Heading("Why features were dropped (a feature may have several reasons)"), _table(reason_table)]
     if len(failures):
-        sections.append(("Failures", failures[["acquisition", "roi", "perturbation", "error"]]))
+        sections += [Heading("Failures"), _table(failures[["acquisition", "roi", "perturbation", "error"]])]
     return sections
 
 
-def _markdown(study: Study, sections: list[tuple[str, Any]], written: Mapping[str, Path],
-              out: Path) -> str:
-    parts = [f"# Radiomics robust-feature report: {study.name}", ""]
-    for title, body in sections:
-        parts += [f"## {title}", ""]
-        parts += ([*body, ""] if isinstance(body, list) else [markdown_table(body), ""])
-    parts += ["## Figures", ""]
-    for name, path in written.items():
-        if path.suffix == ".png":
-            parts += [f"![{name}]({path.relative_to(out).as_posix()})", ""]
-    parts += ["## Tables", ""]
-    parts += [f"- [{name}]({name}): {what}" for name, what in TABLES.items() if (out / name).exists()]
-    parts += ["- [report.html](report.html): this report, self-contained", ""]
-    return "\n".join(parts)
-
-
-def _html(study: Study, sections: list[tuple[str, Any]], written: Mapping[str, Path],
-          out: Path) -> str:
-    esc = html.escape
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{esc(study.name)}: radiomics report</title>",
-        "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
-        "table{border-collapse:collapse;font-size:80%}td,th{border:1px solid #ccc;padding:2px 6px}"
-        "img{max-width:100%}</style></head><body>",
-        f"<h1>Radiomics robust-feature report: {esc(study.name)}</h1>",
-    ]
-    for title, body in sections:
-        parts.append(f"<h2>{esc(title)}</h2>")
-        if isinstance(body, list):
-            parts += [f"<p>{esc(line).replace('**', '')}</p>" for line in body]
-        else:
-            parts.append(body.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.2f}"))
-    parts.append("<h2>Figures</h2>")
-    for name, path in written.items():
-        if path.suffix == ".png":
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
-            parts.append(f"<h3>{esc(name)}</h3><img alt='{esc(name)}' src='data:image/png;base64,{data}'>")
-    parts.append("<h2>Tables</h2><ul>")
-    parts += [f"<li><a href='{esc(n)}'>{esc(n)}</a>: {esc(w)}</li>" for n, w in TABLES.items()
-              if (out / n).exists()]
-    parts.append("</ul></body></html>")
-    return "\n".join(parts)
+def _table(df: pd.DataFrame) -> Table:
+    return Table(df, fmt=lambda v: f"{v:.2f}")

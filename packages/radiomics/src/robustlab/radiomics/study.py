@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from robustlab.common.errors import RobustlabError
+from robustlab.common.hashing import file_hash
 from robustlab.radiomics.params import (
     Extraction,
     ExtractionSpec,
@@ -606,19 +607,6 @@ def drop_repeated_headers(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
         warnings.warn(f"{path}: dropped {len(lines)} row(s) repeating the header, at line(s) "
                       f"{', '.join(map(str, lines))}", UserWarning, stacklevel=3)
     return raw[~repeated]
-
-
-def file_hash(path: Path) -> str:
-    """SHA-256 of a file's bytes (of every file, in name order, for a DICOM folder)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
 
 
 def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedStudy:

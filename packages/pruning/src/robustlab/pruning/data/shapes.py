@@ -15,8 +15,6 @@ independent set of images (fresh training images every epoch).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import zlib
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from robustlab.common.hashing import json_hash
 from robustlab.common.io import atomic_path
 
 #: Shape names, in class order: class ``k`` of a dataset with ``num_classes`` classes is ``SHAPES[k]``.
@@ -371,9 +370,10 @@ class ShapesOnTextures(Dataset):
     def _load_or_render(self, cache_dir: str | Path | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if cache_dir is None:
             return self._render_all()
-        key = json.dumps([CACHE_VERSION, self.num_classes, self.img_size, self.size, self.seed,
-                          self.texture_correlation, self.split, self.scale, self.draw])
-        path = Path(cache_dir) / f"shapes-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
+        key = json_hash([CACHE_VERSION, self.num_classes, self.img_size, self.size, self.seed,
+                         self.texture_correlation, self.split, self.scale, self.draw],
+                        length=16, compact=False, algorithm="sha1")
+        path = Path(cache_dir) / f"shapes-{key}.pt"
         if path.exists():
             images, masks, boxes = torch.load(path, map_location="cpu", weights_only=True)
             dev = self.device

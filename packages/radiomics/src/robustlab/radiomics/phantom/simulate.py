@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -14,6 +12,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
+from robustlab.common.hashing import json_hash
 from robustlab.radiomics.phantom.acquisition import (
     FractionMaps,
     bias_field,
@@ -217,8 +216,7 @@ def acquisition_digest(plan: StudyPlan, phantom: dict[str, Any], acq: Acquisitio
         "rois": asdict(roi_plan(plan, acq)),
         "acquisition": asdict(acq),
     }
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return json_hash(payload, length=16, compact=False)
 
 
 def study_folder_name(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> str:
@@ -229,10 +227,10 @@ def study_folder_name(protocol: dict[str, Any], phantom: dict[str, Any], seed: i
     (where :func:`simulate_study` finds its files and simulates nothing), so the images keep
     their paths and a rerun of the whole study can be restored from the analysis cache.
     """
-    text = json.dumps({"protocol": protocol, "phantom": phantom, "seed": seed,
-                       "model_version": MODEL_VERSION}, sort_keys=True, default=str)
+    digest = json_hash({"protocol": protocol, "phantom": phantom, "seed": seed,
+                        "model_version": MODEL_VERSION}, length=12, compact=False)
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(protocol.get("name", "study")))
-    return f"{name}-seed{seed}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    return f"{name}-seed{seed}-{digest}"
 
 
 def simulate_study(
