@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from robustlab.common.errors import CheckpointError, ConfigError
 from robustlab.pruning.models import (
     ModelSpec,
     classifier_head,
@@ -51,9 +52,9 @@ def test_checkpoint_that_does_not_fit(tmp_path):
     path = tmp_path / "small.pt"
     torch.save(small.state_dict(), path)
     other = create_model(ModelSpec("resnet18", num_classes=7, img_size=32, kwargs=SMALL_RESNET))
-    with pytest.raises(RuntimeError, match=r"does not fit the model: shape mismatches fc\.weight"):
+    with pytest.raises(CheckpointError, match=r"does not fit the model: shape mismatches fc\.weight"):
         load_weights(other, path)
-    with pytest.raises(RuntimeError, match="missing keys"):
+    with pytest.raises(CheckpointError, match="missing keys"):
         create_model(ModelSpec("resnet10t", num_classes=5, img_size=32, checkpoint=str(path)))
     with pytest.raises(FileNotFoundError, match="nowhere.pt"):
         load_weights(other, tmp_path / "nowhere.pt")
@@ -66,7 +67,7 @@ def test_pretrained_offline_fails_fast(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    with pytest.raises(RuntimeError, match="pretrained weights of 'resnet18' are not available offline"):
+    with pytest.raises(ConfigError, match="pretrained weights of 'resnet18' are not available offline"):
         create_model(ModelSpec("resnet18", num_classes=3, img_size=32, pretrained=True))
-    with pytest.raises(RuntimeError, match="pretrained weights of torchvision.resnet18 are not cached"):
+    with pytest.raises(ConfigError, match="pretrained weights of torchvision.resnet18 are not cached"):
         create_model(ModelSpec("torchvision.resnet18", num_classes=3, img_size=32, pretrained=True))

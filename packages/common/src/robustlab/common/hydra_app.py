@@ -63,6 +63,8 @@ def check_writable(folder: Path, key: str) -> None:
 
     from robustlab.common.errors import ConfigError
 
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{key}: {folder} is not a directory; choose a folder with {key}=<path>")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):

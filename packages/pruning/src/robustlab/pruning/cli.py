@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 def spec_from_config(cfg: Any) -> Any:
     """Turn the composed config into a :class:`~robustlab.pruning.sweep.SweepSpec`."""
+    import dataclasses
+
     from omegaconf import OmegaConf
 
     from robustlab.pruning.data.sources import DataSpec
@@ -35,6 +37,12 @@ def spec_from_config(cfg: Any) -> Any:
     c = OmegaConf.to_container(cfg, resolve=True)
     model, data, method, train, ev = c["model"], c["data"], c["method"], dict(c["train"]), c["eval"]
     retrain_epochs = train.pop("retrain_epochs", None)
+    for group, fields, cls in (("data", data, DataSpec), ("train", train, TrainSpec),
+                               ("method.scope", method.get("scope") or {}, PruneScope)):
+        unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ConfigError(f"{group}: unknown key(s) {', '.join(unknown)} (known: "
+                              f"{', '.join(f.name for f in dataclasses.fields(cls))})")
     scope = dict(method.get("scope") or {})
     if "attention" in scope:
         raise ConfigError("method.scope.attention was split into method.scope.attention_qkv (input "

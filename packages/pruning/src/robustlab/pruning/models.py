@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from robustlab.common.errors import CheckpointError, ConfigError, UnknownNameError
+
 #: The paper's torchvision networks, by the name a config uses.
 TORCHVISION_MODELS = ("torchvision.resnet18", "torchvision.resnet50", "torchvision.vit_b_32")
 
@@ -71,14 +73,14 @@ def create_model(spec: ModelSpec) -> nn.Module:
     import timm
 
     if spec.num_classes < 1:
-        raise ValueError(f"model.num_classes must be positive; got {spec.num_classes}")
+        raise ConfigError(f"model.num_classes must be positive; got {spec.num_classes}")
     if spec.name in TORCHVISION_MODELS:
         model = _torchvision_model(spec)
     else:
         if not timm.is_model(spec.name):
             close = difflib.get_close_matches(spec.name, known_models(), n=5, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise KeyError(f"unknown model {spec.name!r}{hint} (timm.list_models() lists timm's; "
+            raise UnknownNameError(f"unknown model {spec.name!r}{hint} (timm.list_models() lists timm's; "
                            f"the paper's are {', '.join(TORCHVISION_MODELS)})")
         kwargs = dict(spec.kwargs)
         if "patch_size" in kwargs:
@@ -88,7 +90,7 @@ def create_model(spec: ModelSpec) -> nn.Module:
         if spec.pretrained:
             _ensure_offline()
             if not _timm_weights_cached(spec.name):
-                raise RuntimeError(f"pretrained weights of {spec.name!r} are not available offline "
+                raise ConfigError(f"pretrained weights of {spec.name!r} are not available offline "
                                    "(not in the Hugging Face or torch hub cache; no download is "
                                    "attempted); set model.pretrained=false or give "
                                    "model.checkpoint=<local file>")
@@ -97,7 +99,7 @@ def create_model(spec: ModelSpec) -> nn.Module:
                                       num_classes=spec.num_classes, in_chans=spec.in_chans, **kwargs)
         except (OSError, RuntimeError, ValueError) as err:
             if spec.pretrained:
-                raise RuntimeError(f"pretrained weights of {spec.name!r} are not available offline "
+                raise ConfigError(f"pretrained weights of {spec.name!r} are not available offline "
                                    f"({type(err).__name__}: {err}); set model.pretrained=false or "
                                    "give model.checkpoint=<local file>") from err
             raise
@@ -117,7 +119,7 @@ def _is_vit_name(name: str) -> bool:
 def _check_patch(name: str, img_size: int, patch: int | tuple[int, int]) -> None:
     p = patch[0] if isinstance(patch, (tuple, list)) else int(patch)
     if img_size % p != 0:
-        raise ValueError(f"model.img_size={img_size} is not divisible by the patch size {p} of "
+        raise ConfigError(f"model.img_size={img_size} is not divisible by the patch size {p} of "
                          f"{name!r}; use a multiple of {p} (e.g. {max(p, img_size // p * p)})")
 
 
@@ -157,7 +159,7 @@ def _torchvision_model(spec: ModelSpec) -> nn.Module:
 
     arch = spec.name.split(".", 1)[1]
     if spec.in_chans != 3:
-        raise ValueError(f"{spec.name} takes 3 input channels; got model.in_chans={spec.in_chans}")
+        raise ConfigError(f"{spec.name} takes 3 input channels; got model.in_chans={spec.in_chans}")
     kwargs = dict(spec.kwargs)
     if arch.startswith("vit"):
         _check_patch(spec.name, spec.img_size, 32)
@@ -166,7 +168,7 @@ def _torchvision_model(spec: ModelSpec) -> nn.Module:
         weights = torchvision.models.get_model_weights(arch).DEFAULT
         cache = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
         if not cache.exists():
-            raise RuntimeError(f"pretrained weights of {spec.name} are not cached at {cache} and no "
+            raise ConfigError(f"pretrained weights of {spec.name} are not cached at {cache} and no "
                                "download is attempted; set model.pretrained=false or give "
                                "model.checkpoint=<local file>")
         model = torchvision.models.get_model(arch, weights=weights, **kwargs)
@@ -214,7 +216,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
             parts.append(f"unexpected keys {_head(unexpected)}")
         if shapes:
             parts.append(f"shape mismatches {_head(shapes)}")
-        raise RuntimeError(f"checkpoint {path} does not fit the model: {'; '.join(parts)}")
+        raise CheckpointError(f"checkpoint {path} does not fit the model: {'; '.join(parts)}")
     model.load_state_dict(state)
 
 

@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from robustlab.common.hashing import file_hash, tree_hash
 from robustlab.common.io import atomic_path, shared_mode
 from robustlab.radiomics.cache import make_key
@@ -109,7 +111,7 @@ class AnalysisCache:
                 rel = f"tables/{name}.parquet"
                 table.to_parquet(staging / rel)
                 files[rel] = file_hash(staging / rel)
-                text_columns[name] = [str(c) for c, t in table.dtypes.items() if t.kind == "O"]
+                text_columns[name] = [str(c) for c, t in table.dtypes.items() if t == np.dtype("O")]
             manifest = {"format": FORMAT, "key": key, "outputs": list(result.outputs),
                         "files": files, "absent_tables": absent, "object_columns": text_columns}
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))

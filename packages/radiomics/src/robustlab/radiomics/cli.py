@@ -12,7 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from robustlab.common.hydra_app import hydra_entry
+from robustlab.common.errors import ConfigError
+from robustlab.common.hydra_app import check_writable, hydra_entry
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,9 @@ def parse_shard(value: Any) -> tuple[int, int] | None:
     try:
         i, n = (int(part) for part in text.split("/"))
     except ValueError:
-        raise ValueError(f"config key 'shard' must be 'i/n' (e.g. 0/3); got {text!r}") from None
+        raise ConfigError(f"config key 'shard' must be 'i/n' (e.g. 0/3); got {text!r}") from None
     if not (n >= 1 and 0 <= i < n):
-        raise ValueError(f"config key 'shard' must be i/n with 0 <= i < n; got {text!r}")
+        raise ConfigError(f"config key 'shard' must be i/n with 0 <= i < n; got {text!r}")
     return i, n
 
 
@@ -85,6 +86,7 @@ def main(cfg: Any, run_dir: Path) -> None:
     from robustlab.radiomics.pipeline import default_cache_dir, run_study
 
     cache_dir = Path(cfg.cache_dir).expanduser().resolve() if cfg.get("cache_dir") else default_cache_dir()
+    check_writable(cache_dir, "cache_dir")
     shard = parse_shard(cfg.get("shard"))
     study = str(cfg.study)
     if study == "simulated":

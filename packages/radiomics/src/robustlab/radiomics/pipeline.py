@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from robustlab.common.errors import ConfigError
 from robustlab.common.io import write_json, write_table
 from robustlab.radiomics.analysis import compare
 from robustlab.radiomics.analysis_cache import AnalysisCache, analysis_key
@@ -31,6 +32,7 @@ from robustlab.radiomics.extract import (
     work_items,
 )
 from robustlab.radiomics.features import tidy_table, wide_table
+from robustlab.radiomics.integrity import check_enough_rois
 from robustlab.radiomics.selection import (
     select_features,
     shape_dependence,
@@ -38,6 +40,7 @@ from robustlab.radiomics.selection import (
     shape_only_summary,
     texture_test,
 )
+from robustlab.radiomics.statistics import get_statistic
 from robustlab.radiomics.study import (
     Study,
     StudyError,
@@ -88,6 +91,28 @@ class Options:
     select_on: tuple[str, ...] | None = None
     drop_shape: bool = True
     report: bool = True
+
+    def __post_init__(self) -> None:
+        """The same range checks as the study file's, wherever a value comes from."""
+        def number(key: str, low: float, high: float, closed: str = "()") -> None:
+            value = getattr(self, key)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                (low <= value if closed[0] == "[" else low < value)
+                and (value <= high if closed[1] == "]" else value < high))
+            if not ok:
+                raise ConfigError(f"{key}: must be a number in {closed[0]}{low}, {high}{closed[1]}; "
+                                  f"got {value!r}")
+
+        if self.threshold is not None:
+            number("threshold", -1, 1)
+        number("alpha", 0, 1)
+        number("shape_rho", 0, 1, "(]")
+        for key in ("geometry_tolerance", "texture_rtol", "texture_atol"):
+            number(key, 0, float("inf"), "[)")
+        bands = tuple(self.bands)
+        if len(bands) != 3 or not all(isinstance(b, (int, float)) for b in bands) \
+                or not -1 < bands[0] < bands[1] < bands[2] < 1:
+            raise ConfigError(f"bands: must be three increasing numbers in (-1, 1); got {list(bands)}")
 
     @classmethod
     def from_kwargs(cls, options: Mapping[str, Any]) -> Options:
@@ -284,6 +309,13 @@ def analyse(
             for other in usable[1:]:
                 check_same_columns(tables[usable[0]], tables[other], usable[0], other,
                                    f"{study.path.name}: comparison {cmp.name!r}")
+    try:
+        check_enough_rois(study.comparisons, tables, validated.rois, failures,
+                          {c.statistic: get_statistic(c.statistic).min_rois for c in study.comparisons},
+                          study.path.name)
+    except StudyError:
+        write_table(failures, out_dir / "failures", ("csv",))  # what the error points to
+        raise
     per_feature, summary = compare(study.comparisons, tables, study.threshold, opts.alpha, opts.bands)
     missing = failures[failures["perturbation"] == ""]
     summary["missing_rois"] = [

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from robustlab.common import safe_yaml
 from robustlab.common.errors import RobustlabError
 from robustlab.common.hashing import file_hash
 from robustlab.radiomics.params import (
@@ -208,6 +209,10 @@ def resolve_extraction(value: str, base: Path, where: str) -> Path:
         path = (base / value).expanduser().resolve()
         if not path.is_file():
             raise StudyError(f"{where}: pyradiomics parameter file {value!r} not found (looked at {path})")
+        try:  # pyradiomics' own reader keeps the last of two equal keys without a word
+            safe_yaml.load(path)
+        except (safe_yaml.DuplicateKeyError, yaml.YAMLError) as exc:
+            raise StudyError(f"{where}: pyradiomics parameter file: {exc}") from None
         return path
     bundled = extraction_dir() / f"{value}.yaml"
     if not bundled.is_file():
@@ -249,7 +254,9 @@ def load_study(study: str | Path) -> Study:
     """
     path = resolve_study(study)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_yaml.load(path)
+    except safe_yaml.DuplicateKeyError as exc:
+        raise StudyError(str(exc)) from None
     except yaml.YAMLError as exc:
         raise StudyError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
@@ -537,7 +544,8 @@ def check_geometry(image: Any, mask: Any, tolerance: float, where: str) -> None:
                              f"{what.lower()} {tuple(a.round(6))} (tolerance {tolerance})")
 
 
-NON_FEATURE_COLUMNS = ("ID", "Image", "Mask")
+#: Columns of a pyradiomics batch output that are not features: its input columns, carried over.
+NON_FEATURE_COLUMNS = ("ID", "Image", "Mask", "Label", "Label_channel")
 
 
 def feature_columns(columns: list[str], roi_column: str | None = None) -> list[str]:
@@ -569,6 +577,12 @@ def read_feature_csv(path: Path, roi_column: str | None, where: str) -> pd.DataF
     cols = feature_columns([str(c) for c in raw.columns], roi_column)
     if not cols:
         raise StudyError(f"{where}: {path} has no feature columns")
+    unnamed = [c for c in cols if len(c.split("_", 2)) != 3]
+    if unnamed:
+        raise StudyError(f"{where}: {path}: column {unnamed[0]!r} is neither a pyradiomics feature "
+                         "(<imageType>_<class>_<feature>) nor an identifier column "
+                         f"({', '.join(NON_FEATURE_COLUMNS)}); name the ROI column with roi_column "
+                         "or remove the column")
     if roi_column is not None:
         if roi_column not in raw.columns:
             raise StudyError(f"{where}: {path} has no ROI column {roi_column!r} (roi_column)")
@@ -586,6 +600,18 @@ def read_feature_csv(path: Path, roi_column: str | None, where: str) -> pd.DataF
                          f"number: {raw[cols[col]].iloc[row]!r} ({int(bad.sum())} such cell(s))")
     values.index = pd.Index(rois.to_list(), name="roi")
     return values.astype(np.float64)
+
+
+def identifier_table(path: Path, index: pd.Index) -> pd.DataFrame:
+    """The identifier columns (``ID``, ``Image``, ``Mask``, ``Label``) of a feature CSV as text,
+    one row per row of its wide table (``index``); rows repeating the header are left out."""
+    import pandas as pd
+
+    raw = pd.read_csv(path, dtype=str, usecols=lambda c: c in NON_FEATURE_COLUMNS)
+    raw = raw[~(raw == pd.Series(raw.columns, index=raw.columns)).all(axis=1)]
+    if len(raw) != len(index):  # the feature table kept other rows: nothing to compare
+        return pd.DataFrame(index=index)
+    return raw.set_axis(index, axis=0)
 
 
 def drop_repeated_headers(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -612,10 +638,12 @@ def drop_repeated_headers(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
 def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedStudy:
     """Check every file and every comparison of ``study`` before any extraction.
 
-    Checks: every file exists and loads (NIfTI, NRRD, DICOM series through SimpleITK; feature
-    CSVs through pandas); image and mask geometry agree within ``geometry_tolerance``; every
-    listed label is present and non-empty; a mask has at least one ROI; compared acquisitions
-    share the same ROIs and, for feature CSVs, the same feature columns.
+    Checks: every file exists, is complete and loads (NIfTI, NRRD, DICOM series through
+    SimpleITK, a compressed stream verified to its checksum; feature CSVs through pandas);
+    image and mask geometry agree within ``geometry_tolerance``; every listed label is present
+    and non-empty, and its voxels are finite; a mask has at least one ROI; compared acquisitions
+    share the same ROIs and, for feature CSVs, the same feature columns and (rows paired by
+    order) the same identifiers row by row (:mod:`robustlab.radiomics.integrity`).
 
     Args:
         study: from :func:`load_study`.
@@ -628,15 +656,24 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
         StudyError: naming the acquisition, the file, the label or the comparison at fault.
     """
 
+    from robustlab.radiomics.integrity import (
+        ImageFile,
+        check_row_pairing,
+        image_file_hash,
+    )
+
     rois: dict[str, tuple[str, ...]] = {}
+    identifiers: dict[str, pd.DataFrame] = {}
     tables: dict[str, pd.DataFrame] = {}
     hashes: dict[Path, str] = {}
+    files: dict[Path, ImageFile] = {}
     voxels: dict[str, dict[str, int]] = {}
     labels: dict[str, dict[str, int]] = {}
     for aid, acq in study.acquisitions.items():
         where = f"{study.path.name}: acquisition {aid!r}"
         if not acq.is_image:
             table = read_feature_csv(acq.features, study.roi_column, where)
+            ids = identifier_table(acq.features, table.index)
             if acq.labels is not None:
                 wanted = [str(v) for v in acq.labels]
                 missing = [r for r in wanted if r not in table.index]
@@ -644,14 +681,19 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
                     raise StudyError(f"{where}: ROI(s) {missing} not in {acq.features.name}")
                 table = table.loc[wanted]
             tables[aid] = table
+            identifiers[aid] = ids.loc[table.index]
             rois[aid] = tuple(table.index)
             if acq.features not in hashes:
                 hashes[acq.features] = file_hash(acq.features)
             continue
-        rois[aid], voxels[aid], labels[aid] = _validate_image(acq, where, geometry_tolerance)
-        for p in (acq.image, *acq.mask_files):
-            if p not in hashes:
-                hashes[p] = file_hash(p)
+        for p, key in ((acq.image, "image"), *((m, "mask" if acq.rois is None else "rois")
+                                                for m in acq.mask_files)):
+            if p.exists() and p not in hashes:  # complete files only (a missing one: read_image)
+                files[p] = image_file_hash(p, f"{where}, key {key!r}")
+                hashes[p] = files[p].sha256
+        stored_nonfinite = files[acq.image].nonfinite if acq.image in files else None
+        rois[aid], voxels[aid], labels[aid] = _validate_image(acq, where, geometry_tolerance,
+                                                              stored_nonfinite)
     checked: set[Extraction] = set()
     for aid, acq in study.acquisitions.items():
         if acq.settings is not None and acq.settings not in checked:
@@ -672,6 +714,10 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
                                      f"ROIs (only in {first}: {only_a[:5]}; only in {other}: {only_b[:5]})")
                 if first in tables and other in tables:
                     check_same_columns(tables[first], tables[other], first, other, where)
+                    if study.roi_column is None:
+                        check_row_pairing(identifiers[first], identifiers[other], (first, other),
+                                          (study.acquisitions[first].features,
+                                           study.acquisitions[other].features), where)
     return ValidatedStudy(study=study, rois=rois, tables=tables, hashes=hashes, voxels=voxels,
                           labels=labels)
 
@@ -689,16 +735,38 @@ def _label_counts(mask: Any, name: str, where: str) -> dict[int, int]:
     return count
 
 
-def _validate_image(acq: Acquisition, where: str, tolerance: float) -> tuple[
+def _validate_image(acq: Acquisition, where: str, tolerance: float,
+                    stored_nonfinite: np.ndarray | None = None) -> tuple[
         tuple[str, ...], dict[str, int], dict[str, int]]:
-    """An image acquisition's ROI ids, voxels per ROI and label per ROI, its files checked."""
+    """An image acquisition's ROI ids, voxels per ROI and label per ROI, its files checked.
+
+    ``stored_nonfinite``: the non-finite voxels as stored in the image file
+    (:class:`~robustlab.radiomics.integrity.ImageFile`); with those SimpleITK shows, none may lie
+    inside a ROI.
+    """
+    import SimpleITK as sitk
+
+    from robustlab.radiomics.integrity import check_finite, nonfinite_voxels
+
     image = read_image(acq.image, f"{where}, key 'image'")
+    bad = nonfinite_voxels(sitk.GetArrayViewFromImage(image), stored_nonfinite)
     counts: dict[Path, dict[int, int]] = {}
+    masks = {}
     for path in acq.mask_files:
         key = "mask" if acq.rois is None else "rois"
-        mask = read_image(path, f"{where}, key {key!r}")
+        masks[path] = mask = read_image(path, f"{where}, key {key!r}")
         check_geometry(image, mask, tolerance, f"{where}: {path.name} vs {acq.image.name}")
         counts[path] = _label_counts(mask, path.name, where)
+    rois, voxels, labels = _image_rois(acq, counts, where)
+    for path, mask in masks.items():
+        inside = [labels[r] for r in rois if (acq.rois is None or acq.rois[r].path == path)]
+        check_finite(bad, sitk.GetArrayViewFromImage(mask), inside, f"{where}: {acq.image.name}")
+    return rois, voxels, labels
+
+
+def _image_rois(acq: Acquisition, counts: Mapping[Path, Mapping[int, int]], where: str) -> tuple[
+        tuple[str, ...], dict[str, int], dict[str, int]]:
+    """ROI ids, voxels per ROI and label per ROI from the label counts of the mask files."""
     if acq.rois is None:
         count = counts[acq.mask]
         if not count:

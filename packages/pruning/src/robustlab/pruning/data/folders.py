@@ -68,7 +68,7 @@ class ImageFolderData(Dataset):
         self.classes = list(self.folder.classes)
         self.img_size = img_size
         if check:
-            what = f"ImageFolder split {folder}"
+            what = f"ImageFolder {split!r} split"
             bad = check_images([p for p, _ in self.folder.samples], what, progress=progress)
             refuse_or_skip(bad, what, skip_bad, report_dir)
             self.folder.samples = [(p, t) for p, t in self.folder.samples if p not in bad]

@@ -1,0 +1,275 @@
+"""Damaged or mistaken input that used to give a silently wrong result now stops with its name.
+
+Every case here ran to exit 0 before, with a wrong or empty result; each test shows the error
+that names the file, acquisition, label, line or key, and that nothing was extracted.
+"""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+import yaml
+
+from robustlab.common.errors import ConfigError
+from robustlab.radiomics.pipeline import run_study
+from robustlab.radiomics.study import StudyError, load_study, validate_study
+
+
+def run(study, tmp_path, **kw):
+    return run_study(study, tmp_path / "out", n_jobs=1, cache_dir=tmp_path / "cache",
+                     progress=False, report=False, **kw)
+
+
+def extracted(tmp_path):
+    root = tmp_path / "cache"
+    return [p for p in root.rglob("*.json") if "analyses" not in p.parts] if root.exists() else []
+
+
+def rewrite_image(path, fn):
+    image = sitk.ReadImage(str(path))
+    out = sitk.GetImageFromArray(fn(sitk.GetArrayFromImage(image)))
+    out.CopyInformation(image)
+    sitk.WriteImage(out, str(path))
+
+
+# --- images: complete files, finite voxels ------------------------------------------------------
+
+
+def test_truncated_nii_gz_is_refused(image_study, tmp_path):
+    study = image_study()
+    path = study.parent / "rep2.nii.gz"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    # what ITK makes of it: no error, the missing voxels zero
+    assert (sitk.GetArrayFromImage(sitk.ReadImage(str(path))) == 0).mean() > 0.5
+    with pytest.raises(StudyError, match=r"acquisition 'rep2', key 'image'.*rep2\.nii\.gz is "
+                                         r"truncated: its gzip stream ends"):
+        run(study, tmp_path)
+    assert extracted(tmp_path) == []
+
+
+def test_gzip_checksum_mismatch_is_refused(image_study, tmp_path):
+    study = image_study()
+    path = study.parent / "rep1_mask.nii.gz"
+    data = bytearray(path.read_bytes())
+    data[-8] ^= 0xFF  # the CRC-32 of the trailer
+    path.write_bytes(bytes(data))
+    with pytest.raises(StudyError, match=r"key 'mask'.*rep1_mask\.nii\.gz is corrupt: its gzip "
+                                         r"stream does not verify"):
+        run(study, tmp_path)
+
+
+def test_gzip_stream_shorter_than_the_nifti_header_says(image_study, tmp_path):
+    study = image_study()
+    path = study.parent / "rep1.nii.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[: len(raw) - 4000]))  # a complete stream of too few voxels
+    with pytest.raises(StudyError, match=r"rep1\.nii\.gz is truncated: its NIfTI header declares "
+                                         rf"{len(raw)} bytes.*holds {len(raw) - 4000}"):
+        run(study, tmp_path)
+
+
+def test_truncated_nrrd_is_refused(image_study, tmp_path):
+    study = image_study()
+    image = sitk.ReadImage(str(study.parent / "rep1.nii.gz"))
+    sitk.WriteImage(image, str(study.parent / "rep1.nrrd"), useCompression=True)
+    path = study.parent / "rep1.nrrd"
+    path.write_bytes(path.read_bytes()[:-200])
+    text = study.read_text().replace("image: rep1.nii.gz", "image: rep1.nrrd")
+    study.write_text(text)
+    with pytest.raises(StudyError, match=r"rep1\.nrrd is (truncated|corrupt)"):
+        run(study, tmp_path)
+
+
+def test_one_nan_voxel_in_a_roi_names_acquisition_label_and_count(image_study, tmp_path):
+    study = image_study()
+    mask = sitk.GetArrayFromImage(sitk.ReadImage(str(study.parent / "rep1_mask.nii.gz")))
+    z, y, x = np.argwhere(mask == 3)[0]
+
+    def one_nan(arr):
+        arr[z, y, x] = np.nan
+        return arr
+
+    rewrite_image(study.parent / "rep1.nii.gz", one_nan)
+    n3 = int((mask == 3).sum())
+    with pytest.raises(StudyError, match=rf"acquisition 'rep1': rep1\.nii\.gz: the image has "
+                                         rf"non-finite voxels.*label 3: 1 of {n3} voxels"):
+        run(study, tmp_path)
+    assert extracted(tmp_path) == []
+    # outside every ROI a NaN changes no feature: accepted
+    rewrite_image(study.parent / "rep1.nii.gz", lambda a: np.where(np.isnan(a), 0, a))
+    rewrite_image(study.parent / "rep1.nii.gz", lambda a: np.where(mask == 0, np.nan, a)
+                  .astype(np.float32))
+    assert validate_study(load_study(study)).rois["rep1"] == ("1", "2", "3", "4")
+
+
+def test_an_all_nan_image_does_not_exit_0(image_study, tmp_path):
+    study = image_study()
+    rewrite_image(study.parent / "rep2.nii.gz", lambda a: np.full_like(a, np.nan))
+    with pytest.raises(StudyError, match=r"acquisition 'rep2'.*non-finite.*label 1: .*label 4"):
+        run(study, tmp_path)
+
+
+def test_a_comparison_left_with_one_roi_is_an_error_not_a_0_percent_row(image_study, tmp_path):
+    study = image_study()
+
+    def one_voxel_rois(arr):
+        for label in (2, 3, 4):  # pyradiomics refuses single-voxel ROIs
+            arr[arr == label] = 0
+            arr[2, label, 1] = label
+        return arr
+
+    rewrite_image(study.parent / "rep2_mask.nii.gz", one_voxel_rois)
+    with pytest.raises(StudyError, match=r"comparison 'repeat' has 1 ROI\(s\) with features in "
+                                         r"every acquisition; icc needs at least 2 \(failed ROIs: "
+                                         r"rep2:2; rep2:3; rep2:4; see failures.csv\)"):
+        run(study, tmp_path, texture=False)
+    failures = pd.read_csv(tmp_path / "out" / "failures.csv")
+    assert failures["roi"].tolist() == [2, 3, 4]
+
+
+# --- study validation the README promises --------------------------------------------------------
+
+
+def test_mask_size_differs(image_study, tmp_path):
+    study = image_study()
+    mask = sitk.ReadImage(str(study.parent / "rep1_mask.nii.gz"))
+    sitk.WriteImage(mask[:, :, 1:], str(study.parent / "rep1_mask.nii.gz"))
+    with pytest.raises(StudyError, match=r"acquisition 'rep1'.*mask size \(48, 48, 4\) differs "
+                                         r"from image size \(48, 48, 5\)"):
+        run(study, tmp_path)
+
+
+def test_mask_direction_differs(image_study, tmp_path):
+    study = image_study()
+    path = study.parent / "rep2_mask.nii.gz"
+    mask = sitk.ReadImage(str(path))
+    mask.SetDirection((0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0))
+    sitk.WriteImage(mask, str(path))
+    with pytest.raises(StudyError, match=r"acquisition 'rep2'.*mask direction .* differs from "
+                                         r"image direction"):
+        run(study, tmp_path)
+
+
+def test_compared_acquisitions_with_different_roi_sets(image_study, tmp_path):
+    study = image_study()
+    rewrite_image(study.parent / "rep2_mask.nii.gz", lambda a: np.where(a == 4, 7, a).astype(a.dtype))
+    with pytest.raises(StudyError, match=r"comparison 'repeat': acquisitions 'rep1' and 'rep2' have "
+                                         r"different ROIs \(only in rep1: \['4'\]; only in rep2: "
+                                         r"\['7'\]\)"):
+        run(study, tmp_path)
+    assert extracted(tmp_path) == []
+
+
+def test_non_integer_mask(image_study, tmp_path):
+    study = image_study()
+    rewrite_image(study.parent / "rep1_mask.nii.gz",
+                  lambda a: np.where(a == 2, 2.5, a).astype(np.float32))
+    with pytest.raises(StudyError, match=r"acquisition 'rep1'.*mask rep1_mask\.nii\.gz is not a "
+                                         r"label map \(non-integer values\)"):
+        run(study, tmp_path)
+
+
+def test_dicom_folder_with_two_series(image_study, tmp_path):
+    study = image_study()
+    folder = study.parent / "dicom"
+    folder.mkdir()
+    image = sitk.Cast(sitk.ReadImage(str(study.parent / "rep1.nii.gz")), sitk.sitkInt16)
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    for series in ("1.2.826.0.1.3680043.2.1125.1", "1.2.826.0.1.3680043.2.1125.2"):
+        for z in range(2):
+            sl = image[:, :, z]
+            for key, value in (("0020|000e", series), ("0020|0013", str(z + 1)),
+                               ("0008|0060", "MR"), ("0020|0032", f"0\\0\\{3 * z}")):
+                sl.SetMetaData(key, value)
+            writer.SetFileName(str(folder / f"{series[-1]}_{z}.dcm"))
+            writer.Execute(sl)
+    assert len(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))) == 2
+    study.write_text(study.read_text().replace("image: rep1.nii.gz", "image: dicom"))
+    with pytest.raises(StudyError, match=r"acquisition 'rep1', key 'image'.*dicom holds 2 DICOM "
+                                         r"series; point at a folder with one"):
+        run(study, tmp_path)
+
+
+# --- the study file and options -------------------------------------------------------------------
+
+
+def test_an_acquisition_written_twice_names_both_lines(image_study, tmp_path):
+    study = image_study()
+    lines = study.read_text().splitlines()
+    start = lines.index("  rep2:")
+    block = [ln for ln in lines[start:] if ln.startswith("    ")][:7]
+    lines[start + 1 + len(block):start + 1 + len(block)] = ["  rep2:", *block]
+    study.write_text("\n".join(lines) + "\n")
+    second = start + 2 + len(block)
+    with pytest.raises(StudyError, match=rf"study\.yaml: key 'rep2' is written twice \(lines "
+                                         rf"{start + 1} and {second}\); keep one"):
+        run(study, tmp_path)
+
+
+def test_a_parameter_file_key_written_twice(image_study, tmp_path):
+    study = image_study()
+    params = study.parent / "params.yaml"
+    params.write_text(params.read_text() + "setting:\n  binWidth: 25\n")
+    with pytest.raises(StudyError, match=r"params\.yaml: key 'setting' is written twice"):
+        run(study, tmp_path)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("threshold", 1.5, r"threshold: must be a number in \(-1, 1\); got 1\.5"),
+    ("alpha", 0.0, r"alpha: must be a number in \(0, 1\); got 0\.0"),
+    ("bands", (0.9, 0.75, 0.5), r"bands: must be three increasing numbers"),
+    ("shape_rho", 2, r"shape_rho: must be a number in \(0, 1\]; got 2"),
+])
+def test_options_keep_their_range_checks_outside_the_study_file(image_study, tmp_path, option,
+                                                                 value, message):
+    with pytest.raises(ConfigError, match=message):
+        run(image_study(), tmp_path, **{option: value})
+    assert extracted(tmp_path) == []
+
+
+def write_csvs(tmp_path, b_order, roi_column=None, extra=None):
+    rng = np.random.default_rng(0)
+    cols = ["original_firstorder_Mean", "original_glcm_Idmn", "original_shape_VoxelVolume"]
+    truth = rng.normal(size=(6, 3))
+    ids = [f"roi{i}" for i in range(6)]
+    for name, order, noise in (("a", range(6), 0.0), ("b", b_order, 0.01)):
+        table = pd.DataFrame(truth[list(order)] + noise, columns=cols)
+        table.insert(0, "ID", [f"{name}-{i}" for i in order])  # per-scan ids: say nothing
+        table.insert(1, "Mask", [f"masks/{ids[i]}.nii.gz" for i in order])
+        for key, values in (extra or {}).items():
+            table[key] = values
+        table.to_csv(tmp_path / f"{name}.csv", index=False)
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
+        "roi_column": roi_column,
+        "acquisitions": {"a": {"features": "a.csv"}, "b": {"features": "b.csv"}},
+        "comparisons": [{"name": "ab", "statistic": "icc", "acquisitions": ["a", "b"]}]}))
+    return tmp_path / "s.yaml"
+
+
+def test_feature_csv_rows_in_another_order_are_refused(tmp_path):
+    study = write_csvs(tmp_path, b_order=[1, 0, 2, 3, 5, 4])
+    with pytest.raises(StudyError, match=r"rows of a\.csv \('a'\) and b\.csv \('b'\) are paired by "
+                                         r"order \(roi_column is not set\), but column 'Mask' "
+                                         r"differs in 4 row\(s\), e\.g\. row 1.*roi0.*roi1.*set "
+                                         r"roi_column: Mask"):
+        run(study, tmp_path)
+    # with roi_column naming the column, the rows are matched by it
+    study = write_csvs(tmp_path, b_order=[1, 0, 2, 3, 5, 4], roi_column="Mask")
+    res = run(study, tmp_path)
+    assert res.summary.set_index("comparison").loc["ab", "pct_excellent"] == 100.0
+    # in the same order, per-scan IDs that all differ say nothing: accepted
+    assert run(write_csvs(tmp_path, b_order=range(6)), tmp_path).summary["n_rois"].iloc[0] == 6
+
+
+def test_a_label_column_is_an_identifier_and_an_unknown_column_is_named(tmp_path):
+    study = write_csvs(tmp_path, b_order=range(6), extra={"Label": [1] * 6})
+    assert run(study, tmp_path).summary["n_features"].iloc[0] == 3
+    study = write_csvs(tmp_path, b_order=range(6), extra={"Operator": ["x"] * 6})
+    with pytest.raises(StudyError, match=r"acquisition 'a': .*a\.csv: column 'Operator' is neither a "
+                                         r"pyradiomics feature"):
+        validate_study(load_study(study))
