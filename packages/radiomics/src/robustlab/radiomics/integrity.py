@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from robustlab.common.hashing import file_hash
 from robustlab.radiomics.study import StudyError
 
 if TYPE_CHECKING:
@@ -75,8 +76,6 @@ def image_file_hash(path: Path, where: str) -> ImageFile:
         StudyError: a truncated or corrupt compressed stream, or fewer voxel bytes than the
             header declares; the message names the file.
     """
-    from robustlab.radiomics.study import file_hash
-
     if path.is_dir():
         return ImageFile(file_hash(path))
     name = path.name.lower()
