@@ -142,6 +142,10 @@ def _kappa_row(metric: str, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     # Agreement with the dense model itself is 1 at step 0 by definition: not tested.
     ("error_consistency", "kappa_dense*", 0),
     ("error_consistency", "kappa_human*", +1),
+    # model-vs-human's benchmark (eval.suites.alignment.data=modelvshuman): closer to humans is
+    # better; accuracy difference is the squared gap to the observers' accuracy.
+    ("modelvshuman*", "accuracy_difference", -1),
+    ("modelvshuman*", "*", +1),
 ])
 def alignment_suite(
     ctx: EvalContext,
