@@ -9,7 +9,6 @@ suites treat every source alike. Every image is decoded once before training
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -139,16 +138,13 @@ class VOCData(Dataset):
         pixels = resize(pil_to_tensor(image), [s, s], antialias=True).float() / 255.0
         palette = resize(pil_to_tensor(target), [s, s], interpolation=InterpolationMode.NEAREST)[0]
         mask = (palette != 0) & (palette != 255)
-        xml = self.annotations / f"{Path(self.seg.images[index]).stem}.xml"
-        boxes, names = [], []
-        for obj in ET.parse(xml).getroot().iter("object"):
-            b = obj.find("bndbox")
-            if b is None:
-                raise ValueError(f"{xml}: an <object> has no <bndbox>")
-            # VOC boxes are 1-based and inclusive; to 0-based, exclusive ends, then resized.
-            x0, y0, x1, y1 = (float(b.findtext(k, "nan")) for k in ("xmin", "ymin", "xmax", "ymax"))
-            boxes.append([(x0 - 1) * s / w, (y0 - 1) * s / h, x1 * s / w, y1 * s / h])
-            names.append(obj.findtext("name", ""))
+        from robustlab.pruning.data.voc import read_annotation
+
+        # VOC boxes are 1-based and inclusive; read as 0-based with exclusive ends, then resized.
+        _, objects = read_annotation(self.annotations / f"{Path(self.seg.images[index]).stem}.xml")
+        scale = (s / w, s / h, s / w, s / h)
+        boxes = [[c * f for c, f in zip(o.box, scale, strict=True)] for o in objects]
+        names = [o.name for o in objects]
         box_array = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
         areas = (box_array[:, 2] - box_array[:, 0]) * (box_array[:, 3] - box_array[:, 1])
         label = VOC_CLASSES.index(names[int(np.argmax(areas))]) if names else 0
