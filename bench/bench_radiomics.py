@@ -239,7 +239,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved pairs of n_jobs=1 and 2 runs")
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep")
     args = parser.parse_args()
-    from robustlab.radiomics.extract import quiet_pyradiomics
+    from robustlab.radiomics.pyradiomics_env import quiet_pyradiomics
 
     quiet_pyradiomics()
     bench_analysis()

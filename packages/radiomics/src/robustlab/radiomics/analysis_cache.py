@@ -42,7 +42,7 @@ from robustlab.radiomics.cache import make_key
 
 if TYPE_CHECKING:
     from robustlab.radiomics.extract import WorkItem
-    from robustlab.radiomics.pipeline import Options, StudyResult
+    from robustlab.radiomics.results import Options, StudyResult
     from robustlab.radiomics.study import ValidatedStudy
 
 log = logging.getLogger(__name__)

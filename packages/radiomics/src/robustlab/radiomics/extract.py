@@ -30,6 +30,7 @@ import numpy as np
 
 from robustlab.common.hashing import file_hash
 from robustlab.radiomics.cache import FeatureCache, make_key
+from robustlab.radiomics.pyradiomics_env import pyradiomics_version, quiet_pyradiomics
 from robustlab.radiomics.regions import CROP_SETTINGS, PreparedAcquisition, shareable
 from robustlab.radiomics.study import ValidatedStudy
 
@@ -64,37 +65,6 @@ class WorkItem:
     key: str
     voxels: int = 0
     overrides: str = ""
-
-
-def pyradiomics_version() -> str:
-    """The installed pyradiomics version (part of every cache key)."""
-    import radiomics
-
-    return str(radiomics.__version__)
-
-
-class _KnownNotices(logging.Filter):
-    """Drops pyradiomics' per-ROI notice that GLCM Sum Average is 2 x Joint Average.
-
-    It is emitted at WARNING for every ROI whenever GLCM is symmetrical (the default) and says
-    nothing about the data; every other warning passes.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Sum Average = 2 * Joint Average" not in record.getMessage()
-
-
-def quiet_pyradiomics() -> None:
-    """Set pyradiomics' loggers to WARNING (it logs every feature class at INFO), and pykwalify's."""
-    import radiomics
-
-    radiomics.setVerbosity(logging.WARNING)
-    logging.getLogger("pykwalify").setLevel(logging.WARNING)  # "validation.valid" per parameter file
-    logger = logging.getLogger("radiomics")
-    logger.setLevel(logging.WARNING)
-    glcm = logging.getLogger("radiomics.glcm")
-    if not any(isinstance(f, _KnownNotices) for f in glcm.filters):
-        glcm.addFilter(_KnownNotices())
 
 
 def shuffle_seed(seed: int, acquisition: str, label: int) -> int:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from robustlab.common.hashing import file_hash
-from robustlab.radiomics.study import StudyError
+from robustlab.radiomics.errors import StudyError
 
 if TYPE_CHECKING:
     import pandas as pd

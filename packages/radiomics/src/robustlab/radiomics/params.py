@@ -121,7 +121,7 @@ def parse_extraction(value: Any, base: Path, where: str, inherited: ExtractionSp
 def check_extraction(extraction: Extraction, where: str) -> None:
     """Validate the effective settings with pyradiomics' own schema; ValueError naming ``where``."""
     from radiomics.featureextractor import RadiomicsFeatureExtractor
-    from robustlab.radiomics.extract import quiet_pyradiomics
+    from robustlab.radiomics.pyradiomics_env import quiet_pyradiomics
 
     quiet_pyradiomics()
     try:

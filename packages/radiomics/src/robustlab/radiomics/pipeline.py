@@ -9,17 +9,14 @@ A rerun of an unchanged study with every feature cached restores the stored anal
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from robustlab.common.errors import ConfigError
 from robustlab.common.io import write_json, write_table
 from robustlab.radiomics.analysis import compare
 from robustlab.radiomics.analysis_cache import AnalysisCache, analysis_key
@@ -33,6 +30,8 @@ from robustlab.radiomics.extract import (
 )
 from robustlab.radiomics.features import tidy_table, wide_table
 from robustlab.radiomics.integrity import check_enough_rois
+from robustlab.radiomics.report import write_report
+from robustlab.radiomics.results import OUTPUT_TABLES, Options, StudyResult
 from robustlab.radiomics.selection import (
     select_features,
     shape_dependence,
@@ -54,111 +53,6 @@ log = logging.getLogger(__name__)
 FAILURE_COLUMNS = ["acquisition", "roi", "perturbation", "image", "mask", "error"]
 SHAPE_ONLY_COLUMNS = ["n_non_shape", "n_shape_only", "pct_shape_only", "n_shape_only_excellent",
                       "n_shape_with_texture", "pct_shape_with_texture"]
-
-
-@dataclass(frozen=True)
-class Options:
-    """Settings of the analysis (each one a keyword of :func:`run_study`).
-
-    Attributes:
-        threshold: the excellence cut; None keeps the study's (default 0.9).
-        alpha: the statistics' intervals have level ``1 - alpha``.
-        bands: the cut points of the poor/moderate/good/excellent bands (Koo and Li 2016).
-        geometry_tolerance: largest accepted image/mask difference in spacing, origin (mm) and
-            direction, checked before extraction (pyradiomics then applies its own
-            ``geometryTolerance`` setting of the parameter file).
-        shape_rho: the ``|rho|`` above which a feature is shape-dependent.
-        texture: run the voxel-shuffling texture test (image acquisitions only).
-        texture_acquisitions: the acquisitions shuffled; None: for each extraction setting
-            (parameter file and overrides), the first compared image acquisition.
-        texture_rtol, texture_atol: "does not change": ``|shuffled - original| <= atol +
-            rtol * |original|`` on every ROI.
-        select_on: the comparisons a robust feature must be excellent in; None: every
-            comparison (the combined row of a pairwise one).
-        drop_shape: leave the shape features out of the robust list.
-        report: write figures, ``report.md`` and ``report.html``.
-    """
-
-    threshold: float | None = None
-    alpha: float = 0.05
-    bands: tuple[float, float, float] = (0.5, 0.75, 0.9)
-    geometry_tolerance: float = 1e-4
-    shape_rho: float = 0.8
-    texture: bool = True
-    texture_acquisitions: tuple[str, ...] | None = None
-    texture_rtol: float = 1e-6
-    texture_atol: float = 1e-9
-    select_on: tuple[str, ...] | None = None
-    drop_shape: bool = True
-    report: bool = True
-
-    def __post_init__(self) -> None:
-        """The same range checks as the study file's, wherever a value comes from."""
-        def number(key: str, low: float, high: float, closed: str = "()") -> None:
-            value = getattr(self, key)
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
-                (low <= value if closed[0] == "[" else low < value)
-                and (value <= high if closed[1] == "]" else value < high))
-            if not ok:
-                raise ConfigError(f"{key}: must be a number in {closed[0]}{low}, {high}{closed[1]}; "
-                                  f"got {value!r}")
-
-        if self.threshold is not None:
-            number("threshold", -1, 1)
-        number("alpha", 0, 1)
-        number("shape_rho", 0, 1, "(]")
-        for key in ("geometry_tolerance", "texture_rtol", "texture_atol"):
-            number(key, 0, float("inf"), "[)")
-        bands = tuple(self.bands)
-        if len(bands) != 3 or not all(isinstance(b, (int, float)) for b in bands) \
-                or not -1 < bands[0] < bands[1] < bands[2] < 1:
-            raise ConfigError(f"bands: must be three increasing numbers in (-1, 1); got {list(bands)}")
-
-    @classmethod
-    def from_kwargs(cls, options: Mapping[str, Any]) -> Options:
-        """Build from keywords; an unknown keyword raises naming it and the close ones."""
-        known = [f.name for f in dataclasses.fields(cls)]
-        for key in options:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise TypeError(f"unknown option {key!r}{hint} (options: {', '.join(known)})")
-        clean = dict(options)
-        for key in ("bands", "texture_acquisitions", "select_on"):
-            if clean.get(key) is not None:
-                clean[key] = tuple(clean[key])
-        return cls(**clean)
-
-
-@dataclass
-class StudyResult:
-    """What :func:`run_study` produced (all of it also written under ``out_dir``).
-
-    Attributes:
-        out_dir: the output folder.
-        complete: False for a shard run whose study is not yet fully in the cache (then only
-            ``counts`` and ``missing_shards`` are set).
-        summary, per_feature, robust, selection, features, failures: the output tables.
-        counts: extraction counts (``cached``, ``extracted``, ``failed``).
-        missing_shards: the shards (``i`` of ``n``) with items not yet in the cache.
-        outputs: the files of the analysis, relative to ``out_dir``.
-        restored: True when the analysis was restored from the analysis cache.
-    """
-
-    out_dir: Path
-    complete: bool = True
-    summary: pd.DataFrame | None = None
-    per_feature: pd.DataFrame | None = None
-    robust: pd.DataFrame | None = None
-    selection: pd.DataFrame | None = None
-    features: pd.DataFrame | None = None
-    failures: pd.DataFrame | None = None
-    shape: pd.DataFrame | None = None
-    texture: pd.DataFrame | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-    missing_shards: list[int] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
-    restored: bool = False
 
 
 def default_cache_dir() -> Path:
@@ -225,13 +119,40 @@ def run_study(
     analyses = AnalysisCache(cache.root / "analyses")
     key = analysis_key(validated, items, opts, shuffled)
     if shard is None and all(cache.contains(it.key) for it in items):
-        stored = analyses.get(key, out_dir)
-        if stored is not None:
-            counts = {"cached": len(items), "extracted": 0, "failed": 0}
-            write_json(out_dir / "extraction.json", {**record, "counts": counts, "analysis": "restored"})
-            log.info("%s: every ROI cached and the analysis unchanged: outputs restored into %s",
-                     loaded.name, out_dir)
-            return StudyResult(out_dir=out_dir, counts=counts, restored=True, **stored)
+        restored = _restore(analyses, key, out_dir, record, len(items), loaded.name)
+        if restored is not None:
+            return restored
+    payloads = _extract(items, cache, out_dir, record, n_jobs, shard, progress)
+    if payloads is None:
+        return StudyResult(out_dir=out_dir, complete=False, counts=record["counts"],
+                           missing_shards=record["missing_shards"])
+    result = analyse(validated, items, payloads, out_dir, opts, record["counts"], shuffled)
+    write_outputs(study=validated.study, result=result, report=opts.report)
+    if all(payloads.get(it.key) is not None for it in items):
+        analyses.put(key, result)
+    return result
+
+
+def _restore(analyses: AnalysisCache, key: str, out_dir: Path, record: dict[str, Any], n_items: int,
+             name: str) -> StudyResult | None:
+    """The stored analysis ``key`` copied into ``out_dir``, or None when there is none."""
+    stored = analyses.get(key, out_dir)
+    if stored is None:
+        return None
+    counts = {"cached": n_items, "extracted": 0, "failed": 0}
+    write_json(out_dir / "extraction.json", {**record, "counts": counts, "analysis": "restored"})
+    log.info("%s: every ROI cached and the analysis unchanged: outputs restored into %s", name, out_dir)
+    return StudyResult(out_dir=out_dir, counts=counts, restored=True, **stored)
+
+
+def _extract(items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path, record: dict[str, Any],
+             n_jobs: int, shard: tuple[int, int] | None, progress: bool
+             ) -> dict[str, dict[str, Any] | None] | None:
+    """Extract (all items, or one shard's), record it in ``extraction.json``; the payloads.
+
+    None when a shard finished but other shards' items are not in the cache yet
+    (``record["missing_shards"]`` names them).
+    """
     if shard is not None:
         mine = shard_items(items, shard)
         counts, _ = extract(mine, cache, n_jobs=n_jobs, progress=progress)
@@ -242,17 +163,12 @@ def run_study(
         if missing:
             log.info("shard %d/%d: %s; waiting for shard(s) %s before the analysis",
                      shard[0], shard[1], counts, ", ".join(f"{m}/{shard[1]}" for m in missing))
-            return StudyResult(out_dir=out_dir, complete=False, counts=counts,
-                               missing_shards=missing)
-        payloads = {it.key: cache.get(it.key) for it in items}
-    else:
-        counts, payloads = extract(items, cache, n_jobs=n_jobs, progress=progress)
-        record["counts"] = counts
-        write_json(out_dir / "extraction.json", record)
-    result = analyse(validated, items, payloads, out_dir, opts, counts, shuffled)
-    if all(payloads.get(it.key) is not None for it in items):
-        analyses.put(key, result)
-    return result
+            return None
+        return {it.key: cache.get(it.key) for it in items}
+    counts, payloads = extract(items, cache, n_jobs=n_jobs, progress=progress)
+    record["counts"] = counts
+    write_json(out_dir / "extraction.json", record)
+    return payloads
 
 
 def collect(items: Sequence[WorkItem], payloads: Mapping[str, dict[str, Any] | None]) -> tuple[
@@ -295,7 +211,11 @@ def analyse(
     payloads: Mapping[str, dict[str, Any] | None], out_dir: Path,
     opts: Options, counts: Mapping[str, int], shuffled: Sequence[str],
 ) -> StudyResult:
-    """Everything after extraction: tables, comparisons, selection, outputs and report."""
+    """Everything after extraction, computed (nothing written; see :func:`write_outputs`).
+
+    Returns:
+        The :class:`StudyResult` of the study: feature tables, comparisons, selection.
+    """
     study = validated.study
     original, perturbed, failures = collect(items, payloads)
     for aid in study.acquisitions:
@@ -317,12 +237,7 @@ def analyse(
         write_table(failures, out_dir / "failures", ("csv",))  # what the error points to
         raise
     per_feature, summary = compare(study.comparisons, tables, study.threshold, opts.alpha, opts.bands)
-    missing = failures[failures["perturbation"] == ""]
-    summary["missing_rois"] = [
-        "; ".join(f"{a}:{r}" for a, r in zip(missing["acquisition"], missing["roi"], strict=True)
-                  if a in _members(study, name)) for name in summary["comparison"]]
-    summary["extraction"] = np.array([_settings_used(study, name) for name in summary["comparison"]],
-                                     dtype=object)
+    _describe_comparisons(study, summary, failures)
     select_on = list(opts.select_on) if opts.select_on is not None else [c.name for c in study.comparisons]
     unknown = [s for s in select_on if s not in set(per_feature["comparison"])]
     if unknown:
@@ -330,38 +245,46 @@ def analyse(
                          f"known: {sorted(set(per_feature['comparison']))}")
     selection, shape, texture, shape_only_figures = select_by_family(
         study, tables, original, perturbed, per_feature, select_on, shuffled, opts)
-    families = {c.name: c.family for c in study.comparisons}
-    summary["family"] = np.array([families[n.split("/", 1)[0]] for n in summary["comparison"]],
-                                 dtype=object)
     figures = shape_only_figures.set_index("family")
     for column in SHAPE_ONLY_COLUMNS:
         summary[column] = summary["family"].map(figures[column]).astype(np.float64)
     robust = selection[selection["robust"]].drop(columns=["robust", "reason"]).reset_index(drop=True)
     tidy = tidy_table(tables, {aid: acq.settings.label if acq.settings is not None else "feature table"
                                for aid, acq in study.acquisitions.items()})
+    return StudyResult(out_dir=out_dir, summary=summary, per_feature=per_feature, robust=robust,
+                       selection=selection, features=tidy, failures=failures, shape=shape,
+                       texture=texture, features_wide=wide_table(tables), counts=dict(counts))
 
-    written = [
-        *write_table(tidy, out_dir / "features", ("parquet",)),
-        *write_table(wide_table(tables), out_dir / "features_wide", ("csv",)),
-        *write_table(per_feature, out_dir / "per_feature", ("csv", "parquet")),
-        *write_table(summary, out_dir / "summary", ("csv",)),
-        *write_table(robust, out_dir / "robust_features", ("csv",)),
-        *write_table(selection, out_dir / "selection", ("csv",)),
-        *write_table(shape, out_dir / "shape_dependence", ("csv",)),
-        *(write_table(texture, out_dir / "texture_test", ("csv",)) if texture is not None else []),
-        *write_table(failures, out_dir / "failures", ("csv",)),
-    ]
-    result = StudyResult(out_dir=out_dir, summary=summary, per_feature=per_feature, robust=robust,
-                         selection=selection, features=tidy, failures=failures, shape=shape,
-                         texture=texture, counts=dict(counts))
-    if opts.report:
-        from robustlab.radiomics.report import write_report
 
+def _describe_comparisons(study: Study, summary: pd.DataFrame, failures: pd.DataFrame) -> None:
+    """Add the summary's ``missing_rois``, ``extraction`` and ``family`` columns (in place)."""
+    missing = failures[failures["perturbation"] == ""]
+    summary["missing_rois"] = [
+        "; ".join(f"{a}:{r}" for a, r in zip(missing["acquisition"], missing["roi"], strict=True)
+                  if a in _members(study, name)) for name in summary["comparison"]]
+    summary["extraction"] = np.array([_settings_used(study, name) for name in summary["comparison"]],
+                                     dtype=object)
+    families = {c.name: c.family for c in study.comparisons}
+    summary["family"] = np.array([families[n.split("/", 1)[0]] for n in summary["comparison"]],
+                                 dtype=object)
+
+
+def write_outputs(study: Study, result: StudyResult, report: bool = True) -> list[Path]:
+    """Write the result's tables (:data:`~robustlab.radiomics.results.OUTPUT_TABLES`) and, with
+    ``report``, its figures and report into ``result.out_dir``; set ``result.outputs``."""
+    out_dir = result.out_dir
+    written: list[Path] = []
+    for stem, attribute, formats in OUTPUT_TABLES:
+        table = getattr(result, attribute)
+        if table is not None:
+            written += write_table(table, out_dir / stem, formats)
+    if report:
         written += write_report(study, result).values()
     result.outputs = [p.relative_to(out_dir).as_posix() for p in written]
     log.info("%s: %d comparisons, %d robust features of %d; %d failed ROI(s); outputs in %s",
-             study.name, len(summary), len(robust), len(selection), len(failures), out_dir)
-    return result
+             study.name, len(result.summary), len(result.robust), len(result.selection),
+             len(result.failures), out_dir)
+    return written
 
 
 def select_by_family(

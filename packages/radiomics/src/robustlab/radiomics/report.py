@@ -30,7 +30,7 @@ from robustlab.common.report import (
 from robustlab.radiomics.study import Study
 
 if TYPE_CHECKING:
-    from robustlab.radiomics.pipeline import StudyResult
+    from robustlab.radiomics.results import StudyResult
 
 TABLES = {
     "summary.csv": "one row per comparison: excellent features and band counts",

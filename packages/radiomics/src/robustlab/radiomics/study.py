@@ -19,8 +19,8 @@ import numpy as np
 import yaml
 
 from robustlab.common import safe_yaml
-from robustlab.common.errors import RobustlabError
 from robustlab.common.hashing import file_hash
+from robustlab.radiomics.errors import StudyError
 from robustlab.radiomics.params import (
     Extraction,
     ExtractionSpec,
@@ -38,10 +38,6 @@ _STUDY_KEYS = {"name", "threshold", "roi_column", "extraction", "scanners", "acq
                "comparisons", "published", "description"}
 _SCANNER_KEYS = {"extraction", "description"}
 _CMP_KEYS = {"name", "statistic", "acquisitions", "pairs", "combine", "group", "description"}
-
-
-class StudyError(RobustlabError, ValueError):
-    """A study file that cannot be analysed; the message names the file and the key at fault."""
 
 
 @dataclass(frozen=True)

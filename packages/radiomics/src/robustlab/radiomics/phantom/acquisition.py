@@ -484,3 +484,30 @@ def reconstruct(
         noise_image += scipy.fft.ifftn(k, axes=encoded_axes, norm="ortho", workers=-1, overwrite_x=True)
         image = np.abs(noise_image)
     return image.astype(np.float32), clean
+
+
+@dataclass
+class SimulatedAcquisition:
+    """One simulated acquisition, in memory.
+
+    Attributes:
+        image: ``(nz, ny, nx)`` float32 magnitude after vendor scaling.
+        noise_free: the same without noise, when asked for (else ``None``).
+        mask: ``(nz, ny, nx)`` ROI labels.
+        truth: ``(ny, nx)`` insert number (1-based) at each voxel centre, else 0.
+        spacing_mm: ``(dx, dy, dz)``.
+        origin_mm: scanner-frame ``(x, y, z)`` of voxel ``[0, 0, 0]``.
+        noise_sigma: noise standard deviation per channel in the image's units, before any
+            parallel-imaging amplification.
+        noise_amplification: ``(ny, nx)`` factor ``g sqrt(R)`` on the noise of each pixel
+            with parallel imaging (:func:`.scanner_effects.gfactor_map`), else ``None``.
+    """
+
+    image: np.ndarray
+    noise_free: np.ndarray | None
+    mask: np.ndarray
+    truth: np.ndarray
+    spacing_mm: tuple[float, float, float]
+    origin_mm: tuple[float, float, float]
+    noise_sigma: float
+    noise_amplification: np.ndarray | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from robustlab.common.hashing import json_hash
 from robustlab.radiomics.phantom.acquisition import (
     FractionMaps,
+    SimulatedAcquisition,
     bias_field,
     draw_mask,
     element_sensitivities,
@@ -46,33 +47,6 @@ from robustlab.radiomics.phantom.textures import TextureVolume, build_textures
 # Bumped when the simulation changes what it writes for the same configuration, so that
 # resumed runs re-simulate files written by an older model.
 MODEL_VERSION = 2
-
-
-@dataclass
-class SimulatedAcquisition:
-    """One simulated acquisition, in memory.
-
-    Attributes:
-        image: ``(nz, ny, nx)`` float32 magnitude after vendor scaling.
-        noise_free: the same without noise, when asked for (else ``None``).
-        mask: ``(nz, ny, nx)`` ROI labels.
-        truth: ``(ny, nx)`` insert number (1-based) at each voxel centre, else 0.
-        spacing_mm: ``(dx, dy, dz)``.
-        origin_mm: scanner-frame ``(x, y, z)`` of voxel ``[0, 0, 0]``.
-        noise_sigma: noise standard deviation per channel in the image's units, before any
-            parallel-imaging amplification.
-        noise_amplification: ``(ny, nx)`` factor ``g sqrt(R)`` on the noise of each pixel
-            with parallel imaging (:func:`.scanner_effects.gfactor_map`), else ``None``.
-    """
-
-    image: np.ndarray
-    noise_free: np.ndarray | None
-    mask: np.ndarray
-    truth: np.ndarray
-    spacing_mm: tuple[float, float, float]
-    origin_mm: tuple[float, float, float]
-    noise_sigma: float
-    noise_amplification: np.ndarray | None = None
 
 
 def _seed_key(seed: int, tag: int, name: str) -> tuple[int, int, int]:

@@ -12,10 +12,10 @@ import SimpleITK as sitk
 import yaml
 
 from robustlab.common.io import atomic_path, write_json, write_text
+from robustlab.radiomics.phantom.acquisition import SimulatedAcquisition
 
 if TYPE_CHECKING:
     from robustlab.radiomics.phantom.protocol import AcquisitionSpec, StudyPlan
-    from robustlab.radiomics.phantom.simulate import SimulatedAcquisition
 
 HEADER = """\
 # Study file written by robustlab.radiomics.phantom.simulate_study: a digital twin of the
