@@ -18,14 +18,9 @@ from torch.utils.data import Dataset
 
 from robustlab.common.errors import DataError
 from robustlab.pruning.data.verify import check_images, open_rgb, refuse_or_skip
+from robustlab.pruning.data.voc import VOC_CLASSES, read_annotation
 
 #: Pascal VOC's 20 object classes, in the order of the segmentation palette indices 1..20.
-VOC_CLASSES = (
-    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-    "train", "tvmonitor",
-)
-
 IMAGEFOLDER_LAYOUT = "<root>/<split>/<class name>/<image files> (ImageNet layout)"
 VOC_LAYOUT = ("<root>/VOCdevkit/VOC<year>/{JPEGImages, Annotations, SegmentationClass, "
               "ImageSets/Segmentation/<split>.txt}")
@@ -138,7 +133,6 @@ class VOCData(Dataset):
         pixels = resize(pil_to_tensor(image), [s, s], antialias=True).float() / 255.0
         palette = resize(pil_to_tensor(target), [s, s], interpolation=InterpolationMode.NEAREST)[0]
         mask = (palette != 0) & (palette != 255)
-        from robustlab.pruning.data.voc import read_annotation
 
         # VOC boxes are 1-based and inclusive; read as 0-based with exclusive ends, then resized.
         _, objects = read_annotation(self.annotations / f"{Path(self.seg.images[index]).stem}.xml")

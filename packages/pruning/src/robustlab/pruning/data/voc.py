@@ -37,7 +37,13 @@ import torch
 from torch.utils.data import Dataset
 
 from robustlab.common.errors import ConfigError, DataError
-from robustlab.pruning.data.folders import VOC_CLASSES
+
+#: The 20 Pascal VOC classes, in the order of the labels 1..20 of its segmentation masks.
+VOC_CLASSES = (
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
+    "train", "tvmonitor",
+)
 
 #: The palette index of VOC's void band.
 VOID = 255
