@@ -59,3 +59,28 @@ def plant_pickle(tmp_path: Path):
         return path
 
     return plant, marker
+
+
+@pytest.fixture
+def csv_study(tmp_path: Path):
+    """A factory: ``csv_study(n_rois=6)`` writes two pyradiomics feature CSVs (three features,
+    test and retest within 1 %) and a study comparing them; returns the study file."""
+
+    def make(n_rois: int = 6, root: Path | None = None) -> Path:
+        import numpy as np
+        import pandas as pd
+        import yaml
+
+        root = root or tmp_path
+        rng = np.random.default_rng(0)
+        cols = ["original_firstorder_Mean", "original_glcm_Idmn", "original_shape_VoxelVolume"]
+        values = rng.normal(size=(n_rois, 3))
+        for name in ("a", "b"):
+            pd.DataFrame(values + 0.01 * rng.normal(size=values.shape), columns=cols).to_csv(
+                root / f"{name}.csv", index=False)
+        (root / "s.yaml").write_text(yaml.safe_dump({
+            "acquisitions": {"a": {"features": "a.csv"}, "b": {"features": "b.csv"}},
+            "comparisons": [{"name": "ab", "statistic": "icc", "acquisitions": ["a", "b"]}]}))
+        return root / "s.yaml"
+
+    return make

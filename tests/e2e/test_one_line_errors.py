@@ -11,9 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
-import yaml
 
 
 def app(name, *args, cwd, verbose=False):
@@ -22,19 +20,6 @@ def app(name, *args, cwd, verbose=False):
     code = f"from robustlab.{name}.cli import main; main()"
     return subprocess.run([sys.executable, "-c", code, *args, *(["--verbose"] if verbose else [])],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-
-
-def csv_study(tmp_path):
-    rng = np.random.default_rng(0)
-    cols = ["original_firstorder_Mean", "original_glcm_Idmn", "original_shape_VoxelVolume"]
-    values = rng.normal(size=(5, 3))
-    for name in ("a", "b"):
-        pd.DataFrame(values + 0.01 * rng.normal(size=values.shape), columns=cols).to_csv(
-            tmp_path / f"{name}.csv", index=False)
-    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
-        "acquisitions": {"a": {"features": "a.csv"}, "b": {"features": "b.csv"}},
-        "comparisons": [{"name": "ab", "statistic": "icc", "acquisitions": ["a", "b"]}]}))
-    return tmp_path / "s.yaml"
 
 
 def assert_one_line(result, app_name, pattern):
@@ -54,8 +39,8 @@ def assert_one_line(result, app_name, pattern):
                                    r"choose a writable folder with hydra\.run\.dir=<path>"),
     (["study=nowhere.yaml"], r"study file 'nowhere\.yaml' not found \(looked at .*nowhere\.yaml\)"),
 ])
-def test_radiomics_bad_input_is_one_line(tmp_path, overrides, pattern):
-    study = csv_study(tmp_path)
+def test_radiomics_bad_input_is_one_line(csv_study, tmp_path, overrides, pattern):
+    study = csv_study()
     (tmp_path / "not_a_dir").write_text("a file")
     args = [o.format(file=tmp_path / "not_a_dir") for o in overrides]
     if not any(a.startswith("hydra.run.dir") for a in args):
@@ -65,8 +50,8 @@ def test_radiomics_bad_input_is_one_line(tmp_path, overrides, pattern):
     assert_one_line(result, r"-c", pattern)  # the app names itself after argv[0]
 
 
-def test_verbose_shows_the_traceback_and_the_log_keeps_it(tmp_path):
-    study = csv_study(tmp_path)
+def test_verbose_shows_the_traceback_and_the_log_keeps_it(csv_study, tmp_path):
+    study = csv_study()
     run = tmp_path / "run"
     quiet = app("radiomics", f"study={study}", "threshold=1.5", f"hydra.run.dir={run}", cwd=tmp_path)
     assert quiet.returncode == 2

@@ -33,3 +33,21 @@ def test_a_planted_stored_analysis_is_not_unpickled(image_study, tmp_path, caplo
     assert not marker.exists()
     assert not again.restored and "stored analysis" in caplog.text and "corrupt" in caplog.text
     assert again.summary.equals(first.summary)
+
+
+def test_a_stored_analysis_is_readable_by_the_lab(image_study, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        run_study(image_study(), tmp_path / "out", n_jobs=1, cache_dir=tmp_path / "cache",
+                  progress=False, report=False, texture=False)
+    finally:
+        os.umask(old)
+    entry = next((tmp_path / "cache" / "analyses").glob("*/*/manifest.json")).parent
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o755
+    for path in [*entry.rglob("*.parquet"), *entry.rglob("*.csv")]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    features = next(p for p in (tmp_path / "cache").rglob("*.json") if "analyses" not in p.parts)
+    assert stat.S_IMODE(features.stat().st_mode) == 0o644

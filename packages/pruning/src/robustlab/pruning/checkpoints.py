@@ -83,9 +83,9 @@ def resize_to_state(model: nn.Module, state: Mapping[str, torch.Tensor]) -> list
         if changed:
             _fix_sizes(module)
             resized.append(name)
-    for module in model.modules():  # timm attention keeps its head size beside its qkv layer
-        if hasattr(module, "qkv") and hasattr(module, "num_heads") and isinstance(module.qkv, nn.Linear):
-            module.head_dim = module.qkv.out_features // 3 // module.num_heads
+    from robustlab.pruning.methods.structured import sync_attention_sizes
+
+    sync_attention_sizes(model)  # timm attention keeps its sizes beside its qkv layer
     return resized
 
 

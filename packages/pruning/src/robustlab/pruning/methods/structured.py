@@ -35,7 +35,14 @@ def structured_channels(ctx: PruneContext, target_sparsity: float) -> None:
         round_to=int(ctx.options.get("round_to", 1)) or None,
     )
     pruner.step()
+    sync_attention_sizes(model)
+
+
+def sync_attention_sizes(model: nn.Module) -> None:
+    """Keep timm attention's size attributes (``head_dim``, ``attn_dim``) in step with its
+    pruned ``qkv`` projection (its forward reshapes by them)."""
     for module in model.modules():
-        # Keep timm attention's bookkeeping in step with the pruned projections.
         if hasattr(module, "qkv") and hasattr(module, "num_heads") and isinstance(module.qkv, nn.Linear):
             module.head_dim = module.qkv.out_features // 3 // module.num_heads
+            if hasattr(module, "attn_dim"):
+                module.attn_dim = module.qkv.out_features // 3

@@ -1,0 +1,68 @@
+"""Every bundled experiment of both apps composes (Hydra's compose API) and becomes its spec.
+
+Nothing trains or extracts: a config that no longer composes, names an unknown method, suite or
+study, or holds a value out of range fails here, not in a user's first run.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from robustlab.common.hydra_app import CONFIG_ENV, config_dir
+
+CONF = config_dir()
+PRUNING = sorted(p.stem for p in (CONF / "pruning" / "experiment").glob("*.yaml"))
+RADIOMICS = sorted(p.stem for p in (CONF / "radiomics" / "experiment").glob("*.yaml"))
+
+
+def composed(app, experiment, monkeypatch):
+    monkeypatch.setenv(CONFIG_ENV, str(CONF))
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=app, overrides=[f"experiment={experiment}"],
+                       return_hydra_config=False)
+
+
+def test_the_readme_experiments_are_all_bundled():
+    assert {"paper_resnet18", "paper_resnet50", "paper_vitb32", "gpu_check", "smoke",
+            "synthetic_quick"} <= set(PRUNING)
+    assert {"paper", "quick", "size_dependency"} <= set(RADIOMICS)
+
+
+@pytest.mark.parametrize("experiment", PRUNING)
+def test_pruning_experiment_becomes_a_valid_sweep_spec(experiment, monkeypatch):
+    from robustlab.pruning.cli import spec_from_config
+    from robustlab.pruning.methods import get_method
+    from robustlab.pruning.suites import get_suite
+    from robustlab.pruning.sweep import target_sparsity
+
+    cfg = composed("pruning", experiment, monkeypatch)
+    spec = spec_from_config(cfg)
+    # what the sweep checks before any work, but the data folders (paths the user gives)
+    method = get_method(spec.method)
+    for suite in spec.suites:
+        get_suite(suite)
+    spec.train.validate()
+    assert method.name == spec.method and spec.steps >= 0
+    assert 0 < target_sparsity(max(spec.steps, 1), spec.rate) < 1
+    assert spec.model.num_classes == OmegaConf.select(cfg, "data.num_classes")
+
+
+@pytest.mark.parametrize("experiment", RADIOMICS)
+def test_radiomics_experiment_becomes_valid_options_and_a_study(experiment, monkeypatch):
+    from robustlab.radiomics.cli import options_from_config, parse_shard
+    from robustlab.radiomics.phantom.protocol import plan_study
+    from robustlab.radiomics.pipeline import Options
+    from robustlab.radiomics.study import resolve_study
+
+    cfg = composed("radiomics", experiment, monkeypatch)
+    options = Options.from_kwargs(options_from_config(cfg))  # every range check
+    assert options.alpha == cfg.alpha
+    parse_shard(cfg.get("shard"))
+    if cfg.study == "simulated":
+        plan = plan_study(OmegaConf.to_container(cfg.protocol, resolve=True),
+                          OmegaConf.to_container(cfg.phantom, resolve=True), int(cfg.seed))
+        assert plan is not None
+    else:
+        assert resolve_study(str(cfg.study)).is_file()

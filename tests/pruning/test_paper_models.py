@@ -1,0 +1,58 @@
+"""The paper's torchvision models as the README describes them, and structured pruning of a ViT."""
+
+from __future__ import annotations
+
+import torch
+from test_methods import context, small_vit
+
+from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
+from robustlab.pruning.masks import PruneScope, prunable_targets
+from robustlab.pruning.methods import get_method
+from robustlab.pruning.models import ModelSpec, classifier_head, create_model
+
+torch.set_num_threads(1)
+
+
+def test_vit_b_32_head_is_found_and_kept_out_of_pruning_when_asked():
+    model = create_model(ModelSpec("torchvision.vit_b_32", num_classes=7, img_size=32))
+    head = classifier_head(model)
+    assert head is model.heads.head and head.out_features == 7
+    kept_out = {id(t.module) for t in prunable_targets(model, PruneScope(head=False))}
+    assert id(head) not in kept_out
+    assert id(head) in {id(t.module) for t in prunable_targets(model, PruneScope())}  # the paper's
+    # the paper's ViT scope leaves the fused QKV projection whole
+    paper = prunable_targets(model, PruneScope(attention_qkv=False))
+    assert not any(t.param == "in_proj_weight" for t in paper)
+    assert any(t.layer.endswith("self_attention") or "out_proj" in t.layer for t in paper)
+
+
+def test_cached_pretrained_weights_load_with_the_head_replaced(tmp_path, monkeypatch):
+    import torchvision
+
+    weights = torchvision.models.get_model_weights("resnet18").DEFAULT
+    torch.manual_seed(1)
+    reference = torchvision.models.resnet18(weights=None)  # stands for the published weights
+    folder = tmp_path / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save(reference.state_dict(), folder / weights.url.rsplit("/", 1)[1])
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    model = create_model(ModelSpec("torchvision.resnet18", num_classes=5, img_size=64, pretrained=True))
+    assert model.fc.out_features == 5
+    assert torch.equal(model.conv1.weight, reference.conv1.weight)
+    assert torch.equal(model.layer4[1].bn2.running_var, reference.layer4[1].bn2.running_var)
+
+
+def test_structured_channels_on_a_vit_shrinks_it_and_its_checkpoint_comes_back(tmp_path):
+    model = small_vit()
+    x = torch.randn(2, 3, 32, 32)
+    before = sum(p.numel() for p in model.parameters())
+    get_method("structured_channels").prune(context(model, 1, rate=0.5), 0.5)
+    model.eval()
+    assert sum(p.numel() for p in model.parameters()) < 0.6 * before
+    assert model(x).shape == (2, 4) and classifier_head(model).out_features == 4
+    save_checkpoint(tmp_path / "vit.pt", {"model": model.state_dict()})
+    fresh = small_vit()
+    state = load_checkpoint(tmp_path / "vit.pt")["model"]
+    resize_to_state(fresh, state)
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.eval()(x), model(x))
