@@ -63,8 +63,10 @@ pruning: $(STAMP_PRUNING)
 test: $(STAMP_TEST)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Every bench runs; make fails when one of them missed a target it printed (exit status 1).
 bench: $(STAMP_TEST)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+	@failed=""; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "missed targets in:$$failed"; exit 1; fi
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check packages tests bench

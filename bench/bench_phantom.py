@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from targets import exit_status, verdict
+
 from robustlab.radiomics.phantom import load_config, simulate_study
 
 
@@ -32,9 +34,9 @@ def timed(label: str, target_s: float, fn: Callable[..., Any], *args: Any, **kwa
     wall, cpu = time.perf_counter(), time.process_time()
     out = fn(*args, **kwargs)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    verdict = "ok" if wall <= target_s else "OVER"
+    met = verdict(f"{label} <= {target_s:.0f} s", wall <= target_s)
     print(f"{label:<46} wall {wall:7.1f} s  cpu {cpu:7.1f} s  target <= {target_s:5.0f} s  "
-          f"ratio {wall / target_s:5.2f}  {verdict}", flush=True)
+          f"ratio {wall / target_s:5.2f}  {met}", flush=True)
     return out
 
 
@@ -78,3 +80,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    raise SystemExit(exit_status())

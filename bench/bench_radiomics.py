@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from targets import exit_status, verdict
 
 
 def write_study(root: Path, n_acquisitions: int, n_rois: int, seed: int = 0) -> Path:
@@ -186,15 +187,18 @@ def bench_extraction(work: Path, study: Path, label: str, repeats: int, batch_ru
     print(f"  ours n_jobs=1                 {spread(seq)}; {np.median(busy):.2f} cores busy")
     print(f"  ours n_jobs=2                 {spread(par)}")
     print(f"    speed-up n_jobs=2           median {np.median(speedups):5.2f}x "
-          f"(pairs: {', '.join(f'{v:.2f}' for v in speedups)}; target >= 1.7x)")
+          f"(pairs: {', '.join(f'{v:.2f}' for v in speedups)}; target >= 1.7x) "
+          f"{verdict(f'{label}: n_jobs=2 speed-up >= 1.7x', np.median(speedups) >= 1.7)}")
     print(f"    two-core capacity           median {np.median(capacity):5.2f}x "
           f"(pairs: {', '.join(f'{v:.2f}' for v in capacity)}; 2.00 on two equal free cores)")
     print(f"    speed-up / capacity         median "
           f"{np.median([a / c for a, c in zip(speedups, capacity, strict=True)]):5.2f}")
     print(f"  pyradiomics batch --jobs 2    {spread(batch)}")
-    print(f"    ours/theirs                 {t_par / t_batch:5.2f} (target <= 1)")
+    print(f"    ours/theirs                 {t_par / t_batch:5.2f} (target <= 1) "
+          f"{verdict(f'{label}: ours/pyradiomics batch <= 1', t_par <= t_batch)}")
     print(f"  cached rerun (0 extracted)    {t_rerun:8.2f} s   {t_seq / t_rerun:6.1f}x faster than the "
-          "median first run, n_jobs=1 both (target >= 50x)")
+          "median first run, n_jobs=1 both (target >= 50x) "
+          f"{verdict(f'{label}: cached rerun >= 50x faster', t_seq >= 50 * t_rerun)}")
 
 
 def bench_analysis(n_features: int = 944, n_comparisons: int = 40, n_rois: int = 16) -> None:
@@ -230,7 +234,7 @@ def bench_analysis(n_features: int = 944, n_comparisons: int = 40, n_rois: int =
     print(f"analysis of {n_features} features x {n_comparisons} comparisons ({n_rois} ROIs; "
           f"statistics, shape dependence on {n_comparisons + 1} acquisitions, selection):")
     print(f"  best of 3                     {min(times):8.3f} s wall, {min(cpu):.3f} s CPU "
-          "(target < 2 s)")
+          f"(target < 2 s) {verdict('analysis < 2 s', min(times) < 2.0)}")
 
 
 def main() -> None:
@@ -257,3 +261,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    raise SystemExit(exit_status())

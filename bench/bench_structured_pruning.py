@@ -12,6 +12,7 @@ import time
 
 import torch
 from small_resnet import small_resnet
+from targets import exit_status, verdict
 
 from robustlab.pruning.masks import PruneScope, prunable_targets
 from robustlab.pruning.methods import PruneContext, get_method
@@ -57,8 +58,8 @@ def main() -> int:
     print(f"  params  dense {params_d:,.0f}  pruned {params_p:,.0f}  ratio {params_p / params_d:.3f}")
     print(f"  MACs    dense {macs_d:,.0f}  pruned {macs_p:,.0f}  ratio {macs_p / macs_d:.3f}")
     print(f"  latency dense {med['dense']:.2f} ms  pruned {med['pruned']:.2f} ms  ratio {ratio:.3f} "
-          f"(target < {TARGET_RATIO}) {'PASS' if ratio < TARGET_RATIO else 'FAIL'}")
-    return 0 if ratio < TARGET_RATIO else 1
+          f"(target < {TARGET_RATIO}) {verdict(f'latency ratio < {TARGET_RATIO}', ratio < TARGET_RATIO)}")
+    return exit_status()
 
 
 if __name__ == "__main__":
