@@ -66,3 +66,14 @@ def test_radiomics_experiment_becomes_valid_options_and_a_study(experiment, monk
         assert plan is not None
     else:
         assert resolve_study(str(cfg.study)).is_file()
+
+
+def test_an_unknown_key_in_a_config_group_is_named(monkeypatch):
+    from robustlab.common.errors import ConfigError
+    from robustlab.pruning.cli import spec_from_config
+
+    monkeypatch.setenv(CONFIG_ENV, str(CONF))
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="pruning", overrides=["experiment=smoke", "+data.colour=red"])
+    with pytest.raises(ConfigError, match=r"data: unknown key\(s\) colour \(known: name, img_size"):
+        spec_from_config(cfg)

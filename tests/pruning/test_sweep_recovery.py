@@ -159,3 +159,13 @@ def test_a_structurally_pruned_model_comes_back_from_its_plain_checkpoint(tmp_pa
     fresh.eval()
     x = torch.randn(2, 3, 32, 32)
     assert torch.equal(fresh(x), model(x))
+
+
+def test_cuda_asked_for_without_a_gpu_names_the_key(monkeypatch):
+    from robustlab.common.errors import ConfigError
+    from robustlab.pruning.sweep import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"device: 'cuda' was asked for but torch sees no CUDA "
+                                          r"device; use device=auto or device=cpu"):
+        resolve_device("cuda")
