@@ -134,11 +134,19 @@ def test_pairs_all_and_families(tmp_path: Path) -> None:
     assert loaded.comparisons[0].pairs == (("scan1", "scan2"), ("scan1", "scan3"), ("scan2", "scan3"))
     assert [c.family for c in loaded.comparisons] == ["2D", "3D"]
     result = run_study(study, tmp_path / "out", n_jobs=1, cache_dir=tmp_path / "cache",
-                       progress=False, texture=False, report=True)
+                       progress=False, texture=False, report=True, size_groups=1)
     names = result.summary["comparison"].tolist()
     assert names == ["te_all/scan1_vs_scan2", "te_all/scan1_vs_scan3", "te_all/scan2_vs_scan3",
                      "te_all", "repeat_3d"]
     assert (tmp_path / "out" / "figures" / "te_pairs.png").is_file()
+    # one size group holding the three ROIs (sizes from the masks): its wCV is the overall one
+    by_size = pd.read_csv(tmp_path / "out" / "wcv_by_size.csv")
+    assert set(by_size["size_group"]) == {"size1"} and (by_size["n_rois"] == 3).all()
+    merged = by_size.merge(result.per_feature, on=["comparison", "feature"])
+    assert len(merged) == len(by_size) == 4 * 56
+    np.testing.assert_allclose(merged["wcv_x"], merged["wcv_y"], rtol=1e-12)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "Robust, informative features, 2D extraction" in md and "3D extraction" in md
     sel = pd.read_csv(tmp_path / "out" / "selection.csv", keep_default_na=False)
     assert set(sel["family"]) == {"2D", "3D"}
     assert sel.groupby("feature")["family"].nunique().eq(2).all()  # both families judge every name

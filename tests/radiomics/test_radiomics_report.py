@@ -47,6 +47,9 @@ def test_report_with_te_series_and_published_ranges(tmp_path):
     assert (res.out_dir / "figures" / "te_pairs.png").stat().st_size > 1000
     html = (res.out_dir / "report.html").read_text()
     # self-contained: every image is embedded; links go to the tables beside it
-    assert re.findall(r"<img[^>]+src='([^']{0,5})", html) == ["data:"] * 4
-    for name in ("summary.csv", "per_feature.csv", "robust_features.csv", "failures.csv"):
+    assert re.findall(r"<img[^>]+src='([^']{0,5})", html) == ["data:"] * 5
+    assert (res.out_dir / "figures" / "bands.png").stat().st_size > 1000
+    assert "## Agreement bands by image type and feature class" in md
+    for name in ("summary.csv", "per_feature.csv", "robust_features.csv", "failures.csv",
+                 "wcv_by_size.csv", "band_counts.csv"):
         assert f"href='{name}'" in html and (res.out_dir / name).is_file()

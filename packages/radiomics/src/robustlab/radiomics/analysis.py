@@ -7,6 +7,8 @@ no loop over features.
 - ICC (McGraw and Wong 1996): ratings ``(n_rois, k_acquisitions, n_features)``; default
   ICC(A,1), two-way, absolute agreement, single measurement (Shrout-Fleiss ICC(2,1)).
 - CCC (Lin 1989): the two acquisitions' values of the same ROIs, ``(n_rois, n_features)``.
+- Beside either, the within-subject coefficient of variation of the same ratings
+  (:func:`robustlab.common.stats.wscv`, as ``agRee::agree.wscv``; the ROIs are the subjects).
 
 A feature whose values over every compared ROI and acquisition are equal to within round-off
 (range ``<= 1e-12 x`` its largest magnitude; e.g. the elongation of squares, 1 up to the last
@@ -27,14 +29,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from robustlab.common.stats import BAND_NAMES, agreement_band
+from robustlab.common.stats import BAND_NAMES, agreement_band, wscv
 from robustlab.radiomics.features import feature_parts
 from robustlab.radiomics.statistics import get_statistic
 from robustlab.radiomics.study import Comparison
 
 PER_FEATURE_COLUMNS = ["comparison", "group", "statistic", "feature", "image_type",
                        "feature_class", "value", "ci_low", "ci_high", "band", "excellent",
-                       "n_rois"]
+                       "n_rois", "wcv"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class UnitResult:
     ci_low: np.ndarray
     ci_high: np.ndarray
     n_rois: int
+    wcv: np.ndarray | None = None
 
 
 def common_rois(tables: Mapping[str, pd.DataFrame], members: Sequence[str]) -> list[str]:
@@ -79,7 +82,8 @@ def compute_unit(
     form, *out = stat.fn(stack, cmp.options, alpha)
     flat = flat_features(stack)
     value, low, high = (np.where(flat, np.nan, np.asarray(a, dtype=np.float64)) for a in out)
-    return UnitResult(name, form, value, low, high, len(rois))
+    return UnitResult(name, form, value, low, high, len(rois),
+                      wscv(stack, alpha=alpha, nan_policy="propagate").value)
 
 
 def flat_features(stack: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
@@ -133,7 +137,7 @@ def compare(
                 np.where(np.isnan(values), np.inf, values), axis=0))
             nan = np.full(len(features), np.nan)
             units.append(UnitResult(cmp.name, f"min {units[0].statistic} over {len(units)} pairs",
-                                    combined, nan, nan, min(u.n_rois for u in units)))
+                                    combined, nan, nan, min(u.n_rois for u in units), nan))
         blocks += [(u, cmp.group, names) for u in units]
     sizes = [len(names[0]) for _, _, names in blocks]
     value = np.concatenate([u.value for u, _, _ in blocks])
@@ -150,20 +154,26 @@ def compare(
         "band": agreement_band(value, bands),
         "excellent": np.nan_to_num(value, nan=-np.inf) > threshold,
         "n_rois": np.repeat([u.n_rois for u, _, _ in blocks], sizes),
+        "wcv": np.concatenate([_or_nan(u.wcv, size) for (u, _, _), size in zip(blocks, sizes, strict=True)]),
     })[PER_FEATURE_COLUMNS]
     return per_feature, summarise(per_feature)
 
 
+def _or_nan(values: np.ndarray | None, size: int) -> np.ndarray:
+    return np.full(size, np.nan) if values is None else values
+
+
 def summarise(per_feature: pd.DataFrame) -> pd.DataFrame:
-    """One row per comparison: counts of excellent features and of each band.
+    """One row per comparison: counts of excellent features and of each band, median wCV.
 
     ``pct_excellent = 100 * n_excellent / n_features``; a feature with an undefined statistic
-    counts in ``n_features`` and not in ``n_excellent``.
+    counts in ``n_features`` and not in ``n_excellent``. ``median_wcv``: the median over the
+    features of their within-subject coefficient of variation (undefined ones left out).
     """
     grouped = per_feature.groupby("comparison", sort=False)
     summary = grouped.agg(group=("group", "first"), statistic=("statistic", "first"),
                           n_rois=("n_rois", "first"), n_features=("feature", "size"),
-                          n_excellent=("excellent", "sum"))
+                          n_excellent=("excellent", "sum"), median_wcv=("wcv", "median"))
     summary["pct_excellent"] = 100.0 * summary["n_excellent"] / summary["n_features"]
     bands = (*BAND_NAMES, "undefined")
     counts = (per_feature.groupby(["comparison", "band"], sort=False).size()
@@ -172,4 +182,5 @@ def summarise(per_feature: pd.DataFrame) -> pd.DataFrame:
         summary[f"band_{band}"] = counts[band].astype(np.int64)
     summary = summary.reset_index()
     return summary[["comparison", "group", "statistic", "n_rois", "n_features", "n_excellent",
-                    "pct_excellent", *[f"band_{b}" for b in (*BAND_NAMES, "undefined")]]]
+                    "pct_excellent", *[f"band_{b}" for b in (*BAND_NAMES, "undefined")],
+                    "median_wcv"]]

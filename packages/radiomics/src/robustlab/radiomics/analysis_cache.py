@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FORMAT = 2
 TABLES = ("summary", "per_feature", "robust", "selection", "features", "failures", "shape",
-          "texture")
+          "texture", "wcv_by_size", "band_counts")
 
 
 def code_hash() -> str:

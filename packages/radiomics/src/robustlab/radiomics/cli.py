@@ -50,6 +50,7 @@ def options_from_config(cfg: Any) -> dict[str, Any]:
         "texture_atol": texture.get("atol", 1e-9),
         "select_on": selection.get("select_on"),
         "drop_shape": selection.get("drop_shape", True),
+        "size_groups": c.get("size_groups", 3),
         "report": c.get("report", True),
     }
 

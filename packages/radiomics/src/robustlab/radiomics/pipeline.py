@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from robustlab.common.io import write_json, write_table
+from robustlab.radiomics.agreement import band_counts, roi_sizes, wcv_by_size
 from robustlab.radiomics.analysis import compare
 from robustlab.radiomics.analysis_cache import AnalysisCache, analysis_key
 from robustlab.radiomics.cache import FeatureCache
@@ -249,11 +250,14 @@ def analyse(
     for column in SHAPE_ONLY_COLUMNS:
         summary[column] = summary["family"].map(figures[column]).astype(np.float64)
     robust = selection[selection["robust"]].drop(columns=["robust", "reason"]).reset_index(drop=True)
+    by_size = wcv_by_size(study.comparisons, tables, roi_sizes(tables, validated.voxels),
+                          opts.size_groups, opts.alpha)
     tidy = tidy_table(tables, {aid: acq.settings.label if acq.settings is not None else "feature table"
                                for aid, acq in study.acquisitions.items()})
     return StudyResult(out_dir=out_dir, summary=summary, per_feature=per_feature, robust=robust,
                        selection=selection, features=tidy, failures=failures, shape=shape,
-                       texture=texture, features_wide=wide_table(tables), counts=dict(counts))
+                       texture=texture, features_wide=wide_table(tables), counts=dict(counts),
+                       wcv_by_size=by_size, band_counts=band_counts(per_feature))
 
 
 def _describe_comparisons(study: Study, summary: pd.DataFrame, failures: pd.DataFrame) -> None:

@@ -5,7 +5,9 @@ Figures (PNG, in ``figures/``):
 - ``by_image_type.png`` and ``by_feature_class.png``: distributions of the statistic per image
   type and per feature class (one box per group, over every comparison row);
 - ``te_pairs.png``: when the study has a TE series (a pairwise comparison whose acquisitions
-  all give ``te``), the percentage of excellent features of each TE pair as a heatmap.
+  all give ``te``), the percentage of excellent features of each TE pair as a heatmap
+  (``pairs: all`` fills every cell);
+- ``bands.png``: per comparison, one bar stacked from the four agreement bands.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ TABLES = {
     "features_wide.csv": "feature values, one row per (acquisition, ROI), as pyradiomics writes them",
     "features.parquet": "the same values as a tidy table (acquisition, roi, image type, class, feature)",
     "failures.csv": "ROIs that could not be extracted, with the error",
+    "wcv_by_size.csv": "within-subject CV of every feature per comparison and ROI size group",
+    "band_counts.csv": "features per agreement band, per comparison, image type and feature class",
 }
 
 
@@ -54,6 +58,25 @@ def figure_pct_excellent(summary: pd.DataFrame, threshold: float, path: Path) ->
     ax.set_ylabel(f"% features with statistic > {threshold:g}")
     ax.set_ylim(0, 100)
     ax.set_title("Excellent features per comparison")
+    return save_figure(fig, path)
+
+
+def figure_bands(summary: pd.DataFrame, path: Path) -> Path:
+    """Stacked bars: per comparison, the percentage of features in each agreement band."""
+    plt = pyplot()
+    bands = [("excellent", "#1a9850"), ("good", "#91cf60"), ("moderate", "#fee08b"),
+             ("poor", "#d73027"), ("undefined", "#bdbdbd")]
+    fig, ax = plt.subplots(figsize=(6, max(2.5, 0.3 * len(summary) + 1)))
+    left = np.zeros(len(summary))
+    for band, colour in bands:
+        pct = 100.0 * summary[f"band_{band}"].to_numpy(np.float64) / summary["n_features"].to_numpy(np.float64)
+        ax.barh(range(len(summary)), pct, left=left, color=colour, label=band)
+        left += pct
+    ax.set_yticks(range(len(summary)), summary["comparison"], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of features")
+    ax.legend(ncol=5, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return save_figure(fig, path)
 
 
@@ -156,6 +179,7 @@ def write_report(study: Study, result: StudyResult) -> dict[str, Path]:
         "by_image_type": figure_distribution(per_feature, "image_type", figs / "by_image_type.png"),
         "by_feature_class": figure_distribution(per_feature, "feature_class",
                                                 figs / "by_feature_class.png"),
+        "bands": figure_bands(summary, figs / "bands.png"),
     }
     grid = te_pairs(study, summary)
     if grid is not None:
@@ -184,7 +208,8 @@ def _sections(study: Study, result: StudyResult, published: pd.DataFrame | None)
         f"> {study.threshold:g}.",
         f"Features of {n_rois} ROI(s); {len(failures)} extraction(s) failed (what was extracted "
         "in this run and what came from the cache: `extraction.json`).",
-        f"Robust, informative features: **{len(result.robust)}** of {len(sel)}.",
+        *[f"Robust, informative features, {family} extraction: **{int(rows['robust'].sum())}** "
+          f"of {len(rows)}." for family, rows in sel.groupby("family", sort=False)],
     ]
     if len(failures):
         lines.append("Missing (failed) ROIs: " + ", ".join(
@@ -194,8 +219,46 @@ def _sections(study: Study, result: StudyResult, published: pd.DataFrame | None)
     if published is not None:
         sections += [Heading("Simulated vs published (% excellent per group)"), _table(published)]
     sections += [Heading("Why features were dropped (a feature may have several reasons)"), _table(reason_table)]
+    sections += agreement_sections(result)
     if len(failures):
         sections += [Heading("Failures"), _table(failures[["acquisition", "roi", "perturbation", "error"]])]
+    return sections
+
+
+SHAPE_ONLY_READING = (
+    "A non-shape feature carries only shape information (arXiv 2005.06833) when its Spearman "
+    "|rho| with a shape feature exceeds {rho:g} (median over the acquisitions of its largest "
+    "|rho|) and voxel shuffling inside each ROI, which keeps shape and histogram and destroys "
+    "texture, leaves it unchanged on every ROI; shape-dependent features that shuffling does "
+    "change still carry texture. Percentages are of every non-shape feature of the family with "
+    "both verdicts; 'among excellent' counts the shape-only features excellent in every selected "
+    "comparison. The robust list drops every shape-dependent feature (|rho| > {rho:g}), "
+    "texture or not.")
+
+
+def agreement_sections(result: StudyResult, rho: float = 0.8) -> list[Block]:
+    """Report sections: shape-only features, wCV by ROI size, band counts of each comparison."""
+    sections: list[Block] = []
+    summary = result.summary
+    figures = summary.dropna(subset=["pct_shape_only"]).drop_duplicates("family")
+    if len(figures):
+        sections += [Heading("Shape-only features"), Paragraph([SHAPE_ONLY_READING.format(rho=rho)]),
+                     _table(figures[["family", "n_non_shape", "n_shape_only", "pct_shape_only",
+                                     "n_shape_only_excellent", "n_shape_with_texture",
+                                     "pct_shape_with_texture"]])]
+    by_size = result.wcv_by_size
+    if by_size is not None and len(by_size):
+        median = (by_size.groupby(["comparison", "size_group"], sort=False)["wcv"].median()
+                  .unstack().reindex(columns=list(pd.unique(by_size["size_group"]))))
+        overall = summary.set_index("comparison")["median_wcv"]
+        median.insert(0, "all ROIs", overall.reindex(median.index))
+        sections += [Heading("Median within-subject CV (agRee::agree.wscv) by ROI size"),
+                     _table(median.reset_index())]
+    bands = result.band_counts
+    if bands is not None and len(bands):
+        top = [c for c in pd.unique(bands["comparison"]) if "/" not in c]
+        sections += [Heading("Agreement bands by image type and feature class"),
+                     _table(bands[bands["comparison"].isin(top)])]
     return sections
 
 

@@ -31,6 +31,8 @@ OUTPUT_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("shape_dependence", "shape", ("csv",)),
     ("texture_test", "texture", ("csv",)),
     ("failures", "failures", ("csv",)),
+    ("wcv_by_size", "wcv_by_size", ("csv",)),
+    ("band_counts", "band_counts", ("csv",)),
 )
 
 
@@ -58,6 +60,8 @@ class Options:
         select_on: the comparisons a robust feature must be excellent in; None: every
             comparison (the combined row of a pairwise one).
         drop_shape: leave the shape features out of the robust list.
+        size_groups: the ROIs of a comparison fall in this many size groups (equal counts, by
+            voxels) for ``wcv_by_size.csv``.
         report: write figures, ``report.md`` and ``report.html``.
     """
 
@@ -72,6 +76,7 @@ class Options:
     texture_atol: float = 1e-9
     select_on: tuple[str, ...] | None = None
     drop_shape: bool = True
+    size_groups: int = 3
     report: bool = True
 
     def __post_init__(self) -> None:
@@ -91,6 +96,9 @@ class Options:
         number("shape_rho", 0, 1, "(]")
         for key in ("geometry_tolerance", "texture_rtol", "texture_atol"):
             number(key, 0, float("inf"), "[)")
+        if not isinstance(self.size_groups, int) or isinstance(self.size_groups, bool) \
+                or self.size_groups < 1:
+            raise ConfigError(f"size_groups: must be a positive integer; got {self.size_groups!r}")
         bands = tuple(self.bands)
         if len(bands) != 3 or not all(isinstance(b, (int, float)) for b in bands) \
                 or not -1 < bands[0] < bands[1] < bands[2] < 1:
@@ -119,7 +127,7 @@ class StudyResult:
         complete: False for a shard run whose study is not yet fully in the cache (then only
             ``counts`` and ``missing_shards`` are set).
         summary, per_feature, robust, selection, features, failures, shape, texture,
-        features_wide: the output tables (:data:`OUTPUT_TABLES`; ``features_wide`` is not kept
+        wcv_by_size, band_counts, features_wide: the output tables (:data:`OUTPUT_TABLES`; ``features_wide`` is not kept
             by the analysis cache).
         counts: extraction counts (``cached``, ``extracted``, ``failed``).
         missing_shards: the shards (``i`` of ``n``) with items not yet in the cache.
@@ -137,6 +145,8 @@ class StudyResult:
     failures: pd.DataFrame | None = None
     shape: pd.DataFrame | None = None
     texture: pd.DataFrame | None = None
+    wcv_by_size: pd.DataFrame | None = None
+    band_counts: pd.DataFrame | None = None
     features_wide: pd.DataFrame | None = None
     counts: dict[str, int] = field(default_factory=dict)
     missing_shards: list[int] = field(default_factory=list)
