@@ -14,6 +14,7 @@ from typing import Any
 
 from robustlab.common.errors import ConfigError
 from robustlab.common.hydra_app import check_writable, hydra_entry
+from robustlab.radiomics.config import bind
 
 log = logging.getLogger(__name__)
 
@@ -30,29 +31,6 @@ def parse_shard(value: Any) -> tuple[int, int] | None:
     if not (n >= 1 and 0 <= i < n):
         raise ConfigError(f"config key 'shard' must be i/n with 0 <= i < n; got {text!r}")
     return i, n
-
-
-def options_from_config(cfg: Any) -> dict[str, Any]:
-    """The :class:`robustlab.radiomics.pipeline.Options` keywords of the composed config."""
-    from omegaconf import OmegaConf
-
-    c = OmegaConf.to_container(cfg, resolve=True)
-    texture, selection = c.get("texture_test") or {}, c.get("selection") or {}
-    return {
-        "threshold": c.get("threshold"),
-        "alpha": c.get("alpha", 0.05),
-        "bands": tuple(c.get("bands", (0.5, 0.75, 0.9))),
-        "geometry_tolerance": c.get("geometry_tolerance", 1e-4),
-        "shape_rho": (c.get("shape_dependence") or {}).get("rho", 0.8),
-        "texture": texture.get("enabled", True),
-        "texture_acquisitions": texture.get("acquisitions"),
-        "texture_rtol": texture.get("rtol", 1e-6),
-        "texture_atol": texture.get("atol", 1e-9),
-        "select_on": selection.get("select_on"),
-        "drop_shape": selection.get("drop_shape", True),
-        "size_groups": c.get("size_groups", 3),
-        "report": c.get("report", True),
-    }
 
 
 def simulated_study(cfg: Any, cache_dir: Path, run_dir: Path) -> Path:
@@ -84,18 +62,20 @@ def simulated_study(cfg: Any, cache_dir: Path, run_dir: Path) -> Path:
 @hydra_entry("radiomics", uses_torch=False)
 def main(cfg: Any, run_dir: Path) -> None:
     """Run the radiomics study named by the config (see ``conf/radiomics.yaml``)."""
+    from omegaconf import OmegaConf
+
     from robustlab.radiomics.pipeline import default_cache_dir, run_study
 
-    cache_dir = Path(cfg.cache_dir).expanduser().resolve() if cfg.get("cache_dir") else default_cache_dir()
+    config = bind(OmegaConf.to_container(cfg, resolve=True))
+    cache_dir = Path(config.cache_dir).expanduser().resolve() if config.cache_dir else default_cache_dir()
     check_writable(cache_dir, "cache_dir")
-    shard = parse_shard(cfg.get("shard"))
-    study = str(cfg.study)
+    shard = parse_shard(config.shard)
+    study = config.study
     if study == "simulated":
         study = str(simulated_study(cfg, cache_dir, run_dir))
     log.info("study %s; extraction cache %s", study, cache_dir)
-    result = run_study(study, run_dir, n_jobs=int(cfg.n_jobs), cache_dir=cache_dir,
-                       seed=int(cfg.seed), shard=shard, progress=bool(cfg.progress),
-                       **options_from_config(cfg))
+    result = run_study(study, run_dir, n_jobs=config.n_jobs, cache_dir=cache_dir, seed=config.seed,
+                       shard=shard, progress=config.progress, **config.options())
     if not result.complete:
         missing = ", ".join(f"{m}/{shard[1]}" for m in result.missing_shards)
         print(f"shard {shard[0]}/{shard[1]}: extracted {result.counts['extracted']} ROI(s) "
