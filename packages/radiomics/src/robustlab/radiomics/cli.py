@@ -33,6 +33,13 @@ def parse_shard(value: Any) -> tuple[int, int] | None:
     return i, n
 
 
+def options_from_config(cfg: Any) -> dict[str, Any]:
+    """The :class:`robustlab.radiomics.results.Options` keywords of the composed config."""
+    from omegaconf import OmegaConf
+
+    return bind(OmegaConf.to_container(cfg, resolve=True)).options()
+
+
 def simulated_study(cfg: Any, cache_dir: Path, run_dir: Path) -> Path:
     """Simulate the configured phantom study into the cache, linked from ``run_dir/phantom``.
 
