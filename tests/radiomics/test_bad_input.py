@@ -35,7 +35,8 @@ def run(study, tmp_path, **kw):
 
 def cache_files(tmp_path):
     root = tmp_path / "cache"
-    return sorted(p for p in root.rglob("*.json") if "analyses" not in p.relative_to(root).parts) \
+    return sorted(p for p in root.rglob("*.json")
+                  if not {"analyses", "checked_files"} & set(p.relative_to(root).parts)) \
         if root.exists() else []
 
 

@@ -26,7 +26,8 @@ def run(study, tmp_path, **kw):
 
 def extracted(tmp_path):
     root = tmp_path / "cache"
-    return [p for p in root.rglob("*.json") if "analyses" not in p.parts] if root.exists() else []
+    return [p for p in root.rglob("*.json") if not {"analyses", "checked_files"} & set(p.parts)] \
+        if root.exists() else []
 
 
 def rewrite_image(path, fn):
@@ -273,3 +274,25 @@ def test_a_label_column_is_an_identifier_and_an_unknown_column_is_named(tmp_path
     with pytest.raises(StudyError, match=r"acquisition 'a': .*a\.csv: column 'Operator' is neither a "
                                          r"pyradiomics feature"):
         validate_study(load_study(study))
+
+
+def test_a_rerun_reads_the_image_checks_and_a_changed_file_is_checked_again(image_study, tmp_path,
+                                                                           monkeypatch):
+    from robustlab.common.hashing import file_hash
+    from robustlab.radiomics import integrity
+
+    study = image_study()
+    verdicts = tmp_path / "checked"
+    validate_study(load_study(study), verdicts=verdicts)
+    files = [study.parent / f"rep{i}{kind}.nii.gz" for i in (1, 2) for kind in ("", "_mask")]
+    assert len(list(verdicts.glob("*/*.json"))) == len({file_hash(p) for p in files})
+    inflated = []
+    real = integrity._check_file
+    monkeypatch.setattr(integrity, "_check_file", lambda p, w: inflated.append(p.name) or real(p, w))
+    validate_study(load_study(study), verdicts=verdicts)
+    assert inflated == []  # every file known by its content hash
+    path = study.parent / "rep2.nii.gz"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(StudyError, match=r"rep2\.nii\.gz is truncated"):
+        validate_study(load_study(study), verdicts=verdicts)
+    assert inflated == ["rep2.nii.gz"]

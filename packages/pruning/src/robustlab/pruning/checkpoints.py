@@ -51,14 +51,21 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError:
         raise
     except Exception as exc:  # noqa: BLE001 - torch.load raises many types for a bad file
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise CheckpointError(f"checkpoint {path} cannot be read as tensors and plain containers "
-                              f"({type(exc).__name__}: {reason}); it is damaged or was not "
-                              "written by this project: delete it and that step runs again") from exc
+                              f"({_reason(exc)}); it is damaged or was not written by this "
+                              "project: delete it and that step runs again") from exc
     if not isinstance(state, Mapping):
         raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict; "
                               "delete it and that step runs again")
     return dict(state)
+
+
+def _reason(exc: Exception) -> str:
+    """The cause in ``torch.load``'s message, without its advice to load with ``weights_only=False``."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Weights only load failed"):
+        lines = [line for line in lines[1:] if not line.startswith(("Please file an issue", "Check the "))]
+    return f"{type(exc).__name__}: {(lines or ['no detail'])[0][:200]}"
 
 
 def resize_to_state(model: nn.Module, state: Mapping[str, torch.Tensor]) -> list[str]:

@@ -67,10 +67,14 @@ class ImageFile:
 _NIFTI_FLOATS = {16: "f4", 64: "f8"}
 
 
-def image_file_hash(path: Path, where: str) -> ImageFile:
+def image_file_hash(path: Path, where: str, verdicts: Path | None = None) -> ImageFile:
     """SHA-256 of an image file, checked complete on the way (see the module docstring).
 
     A DICOM folder is hashed file by file and not checked here (SimpleITK reads every slice).
+
+    Args:
+        verdicts: a folder keeping the result for each content hash (a rerun on the same
+            files hashes them and reads the result instead of decompressing them again).
 
     Raises:
         StudyError: a truncated or corrupt compressed stream, or fewer voxel bytes than the
@@ -78,6 +82,36 @@ def image_file_hash(path: Path, where: str) -> ImageFile:
     """
     if path.is_dir():
         return ImageFile(file_hash(path))
+    if verdicts is None:
+        return _check_file(path, where)
+    known = _read_verdict(verdicts, file_hash(path))
+    if known is not None:
+        return known
+    checked = _check_file(path, where)
+    from robustlab.common.io import write_json
+
+    write_json(verdicts / checked.sha256[:2] / f"{checked.sha256}.json",
+               {"format": 1, "sha256": checked.sha256,
+                "nonfinite": None if checked.nonfinite is None else checked.nonfinite.tolist()})
+    return checked
+
+
+def _read_verdict(verdicts: Path, digest: str) -> ImageFile | None:
+    """The stored result of a file with content hash ``digest`` (None: absent or unreadable)."""
+    import json
+
+    try:
+        stored = json.loads((verdicts / digest[:2] / f"{digest}.json").read_text())
+        if stored["format"] != 1 or stored["sha256"] != digest:
+            return None
+        nonfinite = stored["nonfinite"]
+        return ImageFile(digest, None if nonfinite is None else np.asarray(nonfinite, dtype=np.int64))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _check_file(path: Path, where: str) -> ImageFile:
+    """:func:`image_file_hash` without the stored results."""
     name = path.name.lower()
     if name.endswith(".nrrd"):
         data = path.read_bytes()

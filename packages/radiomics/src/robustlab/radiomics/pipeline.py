@@ -91,7 +91,8 @@ def run_study(
         out_dir: where every output goes (created).
         n_jobs: extraction workers (-1: all cores).
         cache_dir: the extraction cache (default: ``.cache/radiomics`` in the working dir);
-            finished analyses are kept in its ``analyses`` folder.
+            finished analyses are kept in its ``analyses`` folder, image-file checks in
+            ``checked_files``.
         seed: seeds the texture test's shuffling.
         shard: ``(i, n)``: extract only the i-th of n shares of the work items; the analysis
             runs when every item is in the cache, otherwise the result lists missing shards.
@@ -110,7 +111,8 @@ def run_study(
     loaded = load_study(study)
     if opts.threshold is not None:
         loaded = dataclasses.replace(loaded, threshold=float(opts.threshold))
-    validated = validate_study(loaded, opts.geometry_tolerance)
+    checked = (cache_dir if cache_dir is not None else default_cache_dir()) / "checked_files"
+    validated = validate_study(loaded, opts.geometry_tolerance, verdicts=Path(checked))
     shuffled = texture_targets(loaded, opts.texture_acquisitions) if opts.texture else []
     cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir())
     items = work_items(validated, shuffle=shuffled, seed=seed)

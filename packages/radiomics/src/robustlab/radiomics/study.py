@@ -631,7 +631,8 @@ def drop_repeated_headers(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     return raw[~repeated]
 
 
-def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedStudy:
+def validate_study(study: Study, geometry_tolerance: float = 1e-4,
+                   verdicts: Path | None = None) -> ValidatedStudy:
     """Check every file and every comparison of ``study`` before any extraction.
 
     Checks: every file exists, is complete and loads (NIfTI, NRRD, DICOM series through
@@ -644,6 +645,8 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
     Args:
         study: from :func:`load_study`.
         geometry_tolerance: largest accepted difference in spacing, origin and direction.
+        verdicts: where the completeness checks of image files are kept by content hash
+            (None: none kept; see :func:`robustlab.radiomics.integrity.image_file_hash`).
 
     Returns:
         :class:`ValidatedStudy` with each acquisition's ROIs, the CSV tables and file hashes.
@@ -685,7 +688,7 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4) -> ValidatedS
         for p, key in ((acq.image, "image"), *((m, "mask" if acq.rois is None else "rois")
                                                 for m in acq.mask_files)):
             if p.exists() and p not in hashes:  # complete files only (a missing one: read_image)
-                files[p] = image_file_hash(p, f"{where}, key {key!r}")
+                files[p] = image_file_hash(p, f"{where}, key {key!r}", verdicts)
                 hashes[p] = files[p].sha256
         stored_nonfinite = files[acq.image].nonfinite if acq.image in files else None
         rois[aid], voxels[aid], labels[aid] = _validate_image(acq, where, geometry_tolerance,
