@@ -18,10 +18,10 @@ STAMP_RADIOMICS := $(VENV)/.stamp-radiomics-$(KEY)
 STAMP_PRUNING   := $(VENV)/.stamp-pruning-$(KEY)
 STAMP_TEST      := $(VENV)/.stamp-test-$(KEY)
 
-.PHONY: help install install-radiomics install-pruning radiomics pruning test bench lint clean gpu-check
+.PHONY: help install install-radiomics install-pruning radiomics pruning test bench lint typecheck clean gpu-check
 
 help:
-	@echo "make radiomics | make pruning | make test | make bench | make lint | make clean"
+	@echo "make radiomics | make pruning | make test | make bench | make lint | make typecheck | make clean"
 
 $(STAMP_BASE):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,11 +69,16 @@ bench: $(STAMP_TEST)
 	if [ -n "$$failed" ]; then echo "missed targets in:$$failed"; exit 1; fi
 
 lint: $(STAMP_TEST)
-	$(PY) -m ruff check packages tests bench
+	$(PY) -m ruff check packages tests bench scripts
+	$(MAKE) --no-print-directory typecheck
+
+# mypy on the shared core (its settings: [tool.mypy] in pyproject.toml).
+typecheck: $(STAMP_TEST)
+	$(PY) -m mypy packages/common/src/robustlab/common
 
 gpu-check: $(STAMP_PRUNING)
 	bash scripts/gpu_check.sh
 
 clean:
-	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache .cache
+	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache .mypy_cache .cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

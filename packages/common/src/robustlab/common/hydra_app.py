@@ -166,7 +166,8 @@ def hydra_entry(
                     if cfg.get("seed") is not None:
                         seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)),
                                         torch=None if uses_torch else False)
-                    config = OmegaConf.to_container(cfg, resolve=True)
+                    composed = OmegaConf.to_container(cfg, resolve=True)
+                    config = {str(k): v for k, v in composed.items()} if isinstance(composed, dict) else {}
                     with RunRecord(run_dir, config, command=command):
                         log.info("run directory: %s", run_dir)
                         load_plugins(config.get("plugins"))

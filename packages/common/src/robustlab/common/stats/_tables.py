@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 
-def per_feature_frame(result: object, columns: Sequence[str], features: object = None) -> pd.DataFrame:
+def per_feature_frame(result: object, columns: Sequence[str], features: Iterable[Any] | None = None
+                      ) -> pd.DataFrame:
     """The attributes ``columns`` of ``result`` as a table indexed by ``features`` (default 0..n-1)."""
     value = np.atleast_1d(getattr(result, columns[0]))
     index = pd.Index(range(value.size) if features is None else list(features), name="feature")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,7 @@ class CCCResult:
     degenerate: np.ndarray
     alpha: float = 0.05
 
-    def to_frame(self, features: object = None) -> pd.DataFrame:
+    def to_frame(self, features: Iterable[Any] | None = None) -> pd.DataFrame:
         """A tidy table, one row per feature."""
         return per_feature_frame(self, ("value", "ci_low", "ci_high", "pearson", "n", "degenerate"), features)
 
@@ -122,5 +124,6 @@ def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") ->
         out = [np.where(missing, np.nan, a) for a in out]
         degenerate &= ~missing
     squeeze = (lambda a: a[0]) if single else (lambda a: a)
-    return CCCResult(*(squeeze(a) for a in out), n=squeeze(n.astype(np.int64)),
+    value, low, high, pearson = (squeeze(a) for a in out)
+    return CCCResult(value, low, high, pearson, n=squeeze(n.astype(np.int64)),
                      degenerate=squeeze(degenerate), alpha=alpha)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +42,7 @@ class ICCResult:
     degenerate: np.ndarray
     alpha: float = field(default=0.05)
 
-    def to_frame(self, features: object = None) -> pd.DataFrame:
+    def to_frame(self, features: Iterable[Any] | None = None) -> pd.DataFrame:
         """A tidy table, one row per feature (``features`` names them; default 0..p-1)."""
         value = np.atleast_1d(self.value)
         index = pd.Index(range(value.size) if features is None else list(features), name="feature")
@@ -206,10 +208,9 @@ def icc(
 
     form, sf = _form_names(model, type, unit)
     squeeze = (lambda a: a[0]) if single_feature else (lambda a: a)
+    value, f_stat, df1, df2, p, lo, hi = (squeeze(np.asarray(a, dtype=np.float64)) for a in arrays)
     return ICCResult(
-        form,
-        sf,
-        *(squeeze(np.asarray(a, dtype=np.float64)) for a in arrays),
+        form, sf, value, f_stat, df1, df2, p, lo, hi,
         n_targets=squeeze(n.astype(np.int64)),
         degenerate=squeeze(degenerate),
         alpha=alpha,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +38,7 @@ class WSCVResult:
     method: str = "vst"
     alpha: float = 0.05
 
-    def to_frame(self, features: object = None) -> pd.DataFrame:
+    def to_frame(self, features: Iterable[Any] | None = None) -> pd.DataFrame:
         """A tidy table, one row per feature."""
         return per_feature_frame(self, ("value", "ci_low", "ci_high", "rho"), features)
 
@@ -115,7 +117,8 @@ def wscv(ratings: object, alpha: float = 0.05, method: str = "vst",
         low, high = _interval(theta, rho, n, k, alpha, method)
     out = [np.where(mu == 0, np.nan, a) for a in (theta, low, high, rho)]
     squeeze = (lambda a: a[0]) if single else (lambda a: a)
-    return WSCVResult(*(squeeze(a) for a in out), n=n, k=k, method=method, alpha=alpha)
+    value, low, high, rho = (squeeze(a) for a in out)
+    return WSCVResult(value, low, high, rho, n=n, k=k, method=method, alpha=alpha)
 
 
 def _interval(theta: np.ndarray, rho: np.ndarray, n: int, k: int, alpha: float,
