@@ -111,3 +111,14 @@ def test_report_finds_the_planted_sweet_spot(report: Path) -> None:
     assert "interpretability/gradcam/pointing_game" in by_model.loc["resnet_tiny", "metrics"]
     md = (report.parent / "report.md").read_text()
     assert "pointing_game" in md and "Sweet spots" in md
+
+
+def test_declared_directions_reach_the_test_and_the_figures(report: Path, tmp_path: Path) -> None:
+    runs = sorted(p for p in report.parent.parent.iterdir() if (p / "metrics.csv").exists())
+    out = write_report(runs, tmp_path / "report", n_resamples=100,
+                       directions=[("interpretability", "gradcam", "pointing_game", 0)])
+    sweet = pd.read_csv(out.parent / "sweet_spots.csv")
+    assert "pointing_game" not in set(sweet["metric"])  # declared untested: left out
+    assert "pointing_game" in set(pd.read_csv(report.parent / "sweet_spots.csv")["metric"])
+    section = (out.parent / "report.md").read_text().split("## Sweet spots")[1].split("## Figures")[0]
+    assert "pointing_game" not in section

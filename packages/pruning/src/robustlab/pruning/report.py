@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from robustlab.common.io import write_table
 from robustlab.common.report import (
     Block,
     Document,
@@ -38,12 +37,10 @@ from robustlab.pruning.suites import suite_tables
 from robustlab.pruning.sweetspot import (
     CURVE_KEYS,
     expand_run_dirs,
-    find_sweet_spots,
-    load_per_image,
     load_table,
     metric_direction,
     summarize_by_model,
-    summarize_sweet_spots,
+    sweet_spot_analysis,
 )
 
 log = logging.getLogger(__name__)
@@ -142,7 +139,8 @@ def _band(curve_sweet: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return x, np.r_[dense[0], np.minimum(a, b)], np.r_[dense[0], np.maximum(a, b)]
 
 
-def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Path) -> Path:
+def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Path,
+                 directions: Sequence[tuple[str, str, str, int]] | None = None) -> Path:
     """Every metric of ``model`` against sparsity, accuracy on a twin axis, CI bands, sweet spots."""
     plt = pyplot()
     panels = _panel_curves(values, model)
@@ -168,7 +166,7 @@ def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Pa
                 x, lo, hi = _band(cs)
                 ax.fill_between(x, lo, hi, color=colors(j), alpha=0.2, lw=0)
                 _shade_sweet(ax, cs, cur["sparsity"].to_numpy())
-        direction = metric_direction(table, method, metric)
+        direction = metric_direction(table, method, metric, directions)
         arrow = {1: " (higher better)", -1: " (lower better)"}.get(direction, "")
         ax.set_title(_curve_label(table, method, metric, level) + arrow, fontsize=8)
         ax.set_xlabel("sparsity", fontsize=8)
@@ -191,7 +189,8 @@ def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Pa
     return save_figure(fig, path, tight=False)
 
 
-def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path:
+def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path,
+                 directions: Sequence[tuple[str, str, str, int]] | None = None) -> Path:
     """Every metric x sparsity, relative change from dense signed so that better is positive.
 
     One panel per model (its first pruning method); cells are ``100 * d * (x - x_0) / |x_0|``
@@ -213,7 +212,7 @@ def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path:
             continue
         dense = wide[0]
         rel = wide.sub(dense, axis=0).div(dense.abs().where(dense.abs() > 1e-12), axis=0)
-        signs = np.array([metric_direction(t, m, k) or 1 for t, m, k, _ in rel.index], dtype=float)
+        signs = np.array([metric_direction(t, m, k, directions) or 1 for t, m, k, _ in rel.index], dtype=float)
         rel = rel.mul(signs, axis=0) * 100
         marks = np.zeros(rel.shape, dtype=bool)
         cs = sweet[(sweet["model"] == model) & (sweet["prune_method"] == pm) & sweet["sweet_spot"].astype(bool)]
@@ -235,7 +234,7 @@ def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path:
     for ax, (model, pm, rel, marks, spars) in zip(axes.flat, blocks, strict=True):
         im = ax.imshow(rel.to_numpy(dtype=float), aspect="auto", cmap="RdYlGn", vmin=-vmax, vmax=vmax)
         ax.set_yticks(range(len(rel)))
-        ax.set_yticklabels([_curve_label(*k) + ("" if metric_direction(*k[:3]) else " [no direction]")
+        ax.set_yticklabels([_curve_label(*k) + ("" if metric_direction(*k[:3], directions) else " [no direction]")
                             for k in rel.index], fontsize=6)
         ax.set_xticks(range(rel.shape[1]))
         ax.set_xticklabels([f"{spars.get(s, np.nan):.2f}" for s in rel.columns], fontsize=6, rotation=90)
@@ -392,8 +391,12 @@ def eval_data_table(run_dirs: Sequence[Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "eval_data", "metrics"])
 
 
+Directions = Sequence[tuple[str, str, str, int]]
+
+
 def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_resamples: int = 2000,
-                 seed: int = 0, ci_method: str = "percentile", holm_scope: str = "curve") -> Path:
+                 seed: int = 0, ci_method: str = "percentile", holm_scope: str = "curve",
+                 directions: Directions | None = None) -> Path:
     """Write the sweep report of ``run_dirs`` into ``out_dir``; return the path of ``report.html``.
 
     Args:
@@ -401,8 +404,9 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
         out_dir: the report folder: PNG figures, the sweet-spot tables (``sweet_spots.csv``,
             ``sweet_spots_summary.csv``, ``sweet_spots_by_model.csv``), ``report.md`` (linking
             the PNGs) and ``report.html`` (every PNG embedded as base64: one file to share).
-        alpha, n_resamples, seed, ci_method, holm_scope: of the sweet-spot analysis
-            (:func:`robustlab.pruning.sweetspot.find_sweet_spots`).
+        alpha, n_resamples, seed, ci_method, holm_scope, directions: of the sweet-spot analysis
+            (:func:`robustlab.pruning.sweetspot.sweet_spot_analysis`); ``directions`` are
+            searched before the suites' own, by the test and by the figures alike.
 
     Returns:
         The path of ``report.html``.
@@ -411,15 +415,10 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     values = summary_values(runs)
-    sweet = find_sweet_spots(load_per_image(runs), alpha=alpha, n_resamples=n_resamples, ci_method=ci_method,
-                             seed=seed, holm_scope=holm_scope)
+    sweet, summary = sweet_spot_analysis(runs, out_dir, alpha=alpha, n_resamples=n_resamples,
+                                         ci_method=ci_method, seed=seed, directions=directions,
+                                         holm_scope=holm_scope)
     metrics = load_table(runs, "metrics", add_overrides=False)
-    summary = summarize_sweet_spots(sweet, metrics)
-    by_model = summarize_by_model(summary)
-    write_table(sweet, out_dir / "sweet_spots.csv")
-    write_table(summary, out_dir / "sweet_spots_summary.csv")
-    write_table(by_model, out_dir / "sweet_spots_by_model.csv")
-
     blocks: list[Block] = [Paragraph([f"{len(runs)} run(s): " + ", ".join(r.name if r.parent.name != "" else str(r) for r in runs) + "."])]
     if not metrics.empty:
         cols = [c for c in ("run", "model", "prune_method", "seed") if c in metrics.columns]
@@ -430,30 +429,38 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     data_table = eval_data_table(runs)
     if not data_table.empty:
         blocks += [Heading("Evaluation data"), Table(data_table)]
+    blocks += _sweet_spot_blocks(summary, alpha, ci_method, n_resamples, holm_scope)
+    blocks += _figure_blocks(runs, values, sweet, out_dir, directions)
+    return Document("Pruning sweep report", blocks).write(out_dir)["report.html"]
 
-    blocks.append(Heading("Sweet spots"))
-    blocks.append(Paragraph([_METHOD_TEXT.format(alpha=alpha, ci_method=ci_method, n_resamples=n_resamples,
-                                                 holm_family=_HOLM_FAMILY[holm_scope])]))
+
+def _sweet_spot_blocks(summary: pd.DataFrame, alpha: float, ci_method: str, n_resamples: int,
+                       holm_scope: str) -> list[Block]:
+    """The "Sweet spots" section: the method, the table per model and the curves with one."""
+    blocks: list[Block] = [Heading("Sweet spots"), Paragraph([_METHOD_TEXT.format(
+        alpha=alpha, ci_method=ci_method, n_resamples=n_resamples, holm_family=_HOLM_FAMILY[holm_scope])])]
     if summary.empty:
-        blocks.append(Paragraph(["No curve with per-image values and a declared direction was found."]))
-    else:
-        blocks += [Paragraph(["Per architecture and size:"]), Table(by_model)]
-        hits = summary[summary["n_sweet"] > 0]
-        if hits.empty:
-            blocks.append(Paragraph(["No sweet spot: no sparsity beat the dense model beyond the bootstrap interval."]))
-        else:
-            cols = ["model", "prune_method", "table", "method", "metric", "level", "n_sweet", "n_tested",
-                    "sweet_min", "sweet_max", "peak_sparsity", "peak_gain", "peak_ci_low", "peak_ci_high"]
-            blocks += [Paragraph(["Curves with sweet spots (gain: better-positive change from dense at the peak):"]),
-                       Table(hits[cols])]
+        return [*blocks, Paragraph(["No curve with per-image values and a declared direction was found."])]
+    blocks += [Paragraph(["Per architecture and size:"]), Table(summarize_by_model(summary))]
+    hits = summary[summary["n_sweet"] > 0]
+    if hits.empty:
+        return [*blocks, Paragraph(["No sweet spot: no sparsity beat the dense model beyond the bootstrap interval."])]
+    cols = ["model", "prune_method", "table", "method", "metric", "level", "n_sweet", "n_tested",
+            "sweet_min", "sweet_max", "peak_sparsity", "peak_gain", "peak_ci_low", "peak_ci_high"]
+    return [*blocks, Paragraph(["Curves with sweet spots (gain: better-positive change from dense at the peak):"]),
+            Table(hits[cols])]
 
-    blocks.append(Heading("Figures"))
+
+def _figure_blocks(runs: Sequence[Path], values: pd.DataFrame, sweet: pd.DataFrame, out_dir: Path,
+                   directions: Directions | None) -> list[Block]:
+    """The "Figures" section: metrics per model, heatmap, shape bias, distortions, galleries."""
+    blocks: list[Block] = [Heading("Figures")]
     models = sorted(values["model"].unique()) if not values.empty else []
     for model in models:
-        fig = plot_metrics(values, sweet, model, out_dir / f"metrics_{_safe(model)}.png")
+        fig = plot_metrics(values, sweet, model, out_dir / f"metrics_{_safe(model)}.png", directions)
         blocks.append(Figure(fig, f"{model}: every metric against sparsity, accuracy dashed on the twin axis", fig.name))
     if not values.empty:
-        heatmap = plot_heatmap(values, sweet, out_dir / "heatmap.png")
+        heatmap = plot_heatmap(values, sweet, out_dir / "heatmap.png", directions)
         blocks.append(Figure(heatmap, "Every metric x sparsity, % change from dense (better > 0)", heatmap.name))
     sb = plot_shape_bias(values, sweet, out_dir / "shape_bias.png") if not values.empty else None
     if sb is not None:
@@ -471,8 +478,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
         if fig is not None:
             seen.add(model)
             blocks.append(Figure(fig, f"{model}: attribution maps across sparsity", fig.name))
-
-    return Document("Pruning sweep report", blocks).write(out_dir)["report.html"]
+    return blocks
 
 
 def _run_model(run: Path) -> str:

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 SHAPE_CLASSES = ("shape", "shape2D")
-FIRST_ORDER = "firstorder"
 
 
 def split_names(names: Iterable[str]) -> pd.DataFrame:
