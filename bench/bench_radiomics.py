@@ -14,8 +14,16 @@
 2. A cached rerun of each study: extracts nothing (target: >= 50x faster than the first run).
 3. Analysis alone: 944 features x 40 comparisons (ICC/CCC, bands, summary), shape dependence
    and selection (target: < 2 s).
+4. Like for like (`--like-for-like`), each timing a fresh process: our extraction in process
+   (`extract`, `n_jobs=1`, empty cache) against pyradiomics in process (a loop of
+   `RadiomicsFeatureExtractor.execute`, diagnostics off as ours; extractor built inside the
+   timing in both), and our command line (`robustlab-radiomics`, `n_jobs=2`, empty cache,
+   texture test and report off) against `pyradiomics batch.csv --jobs 2`, whole processes;
+   on the synthetic and phantom studies and on one ROI per image. Also the command line's
+   start-up: `robustlab-radiomics --help`, a cached rerun of a small study, and the imports.
 
-Run: `.venv/bin/python bench/bench_radiomics.py [--rois-per-acquisition 8] [--repeats 5] [--keep DIR]`.
+Run: `.venv/bin/python bench/bench_radiomics.py [--rois-per-acquisition 8] [--repeats 5] [--keep DIR]
+[--like-for-like]`.
 """
 
 from __future__ import annotations
@@ -201,6 +209,87 @@ def bench_extraction(work: Path, study: Path, label: str, repeats: int, batch_ru
           f"{verdict(f'{label}: cached rerun >= 50x faster', t_seq >= 50 * t_rerun)}")
 
 
+_PYRADIOMICS_LOOP = """
+import sys, time, csv
+start = time.perf_counter()
+from radiomics.featureextractor import RadiomicsFeatureExtractor
+import radiomics, logging
+radiomics.setVerbosity(logging.WARNING)
+rows = list(csv.DictReader(open(sys.argv[1])))
+begin = time.perf_counter()
+extractor = RadiomicsFeatureExtractor(sys.argv[2])
+extractor.settings["additionalInfo"] = False
+for row in rows:
+    extractor.execute(row["Image"], row["Mask"], label=int(row["Label"]))
+print(time.perf_counter() - begin, begin - start)
+"""
+
+_OURS_IN_PROCESS = """
+import sys, time
+start = time.perf_counter()
+from robustlab.radiomics.cache import FeatureCache
+from robustlab.radiomics.extract import extract, work_items
+from robustlab.radiomics.study import load_study, validate_study
+items = work_items(validate_study(load_study(sys.argv[1])))
+begin = time.perf_counter()
+extract(items, FeatureCache(sys.argv[2]), n_jobs=1, progress=False)
+print(time.perf_counter() - begin, begin - start)
+"""
+
+
+def _run_timed(command: list[str]) -> tuple[float, ...]:
+    """Run a fresh process that prints its own timings; return them."""
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()
+    return tuple(float(v) for v in out[-2:])
+
+
+def _cli(study: Path, run_dir: Path, cache: Path, n_jobs: int = 2) -> list[str]:
+    exe = Path(sys.executable).with_name("robustlab-radiomics")
+    return [str(exe), f"study={study}", f"hydra.run.dir={run_dir}", f"cache_dir={cache}",
+            f"n_jobs={n_jobs}", "texture_test.enabled=false", "report=false", "progress=false"]
+
+
+def bench_like_for_like(work: Path, study: Path, label: str, repeats: int) -> None:
+    """Ours against pyradiomics, in process and as command lines, each run a fresh process."""
+    command, n = pyradiomics_batch(work, study)
+    params = command[command.index("-p") + 1]
+    ours_in, theirs_in, ours_cli, theirs_cli = [], [], [], []
+    for r in range(repeats):
+        ours_in.append(_run_timed([sys.executable, "-c", _OURS_IN_PROCESS, str(study),
+                                   str(work / f"cache_in{r}")])[0])
+        theirs_in.append(_run_timed([sys.executable, "-c", _PYRADIOMICS_LOOP,
+                                     str(work / "batch.csv"), params])[0])
+        ours_cli.append(timed(subprocess.run, _cli(study, work / f"cli{r}", work / f"cache_cli{r}"),
+                              check=True, capture_output=True)[1])
+        theirs_cli.append(timed(subprocess.run, command, check=True, capture_output=True)[1])
+    a, b, c, d = (float(np.median(v)) for v in (ours_in, theirs_in, ours_cli, theirs_cli))
+    print(f"{label}: {n} ROIs, like for like (fresh processes, medians of {repeats}; "
+          f"two-core capacity {two_core_capacity():.2f})")
+    print(f"  in process:   ours {a:6.2f} s, pyradiomics execute loop {b:6.2f} s, ours/theirs {a / b:5.2f}")
+    print(f"  command line: ours {c:6.2f} s (n_jobs=2), pyradiomics batch --jobs 2 {d:6.2f} s, "
+          f"ours/theirs {c / d:5.2f}")
+
+
+def bench_startup(work: Path, repeats: int) -> None:
+    """Wall time of the command line before any work: --help, a cached small study, imports."""
+    study = write_study(work / "data", n_acquisitions=2, n_rois=2)
+    subprocess.run(_cli(study, work / "first", work / "cache", n_jobs=1), check=True, capture_output=True)
+    exe = str(Path(sys.executable).with_name("robustlab-radiomics"))
+    rows = {
+        "robustlab-radiomics --help": [exe, "--help"],
+        "robustlab-radiomics, cached small study": _cli(study, work / "again", work / "cache", n_jobs=1),
+        "python -c 'import robustlab.radiomics.pipeline'": [sys.executable, "-c",
+                                                           "import robustlab.radiomics.pipeline"],
+        "python -c 'import radiomics.featureextractor'": [sys.executable, "-c",
+                                                         "import radiomics.featureextractor"],
+        "python -c 'import hydra'": [sys.executable, "-c", "import hydra"],
+    }
+    print(f"command-line start-up (fresh processes, medians of {repeats}):")
+    for name, command in rows.items():
+        t = [timed(subprocess.run, command, check=True, capture_output=True)[1] for _ in range(repeats)]
+        print(f"  {name:50s} {spread(t)}")
+
+
 def bench_analysis(n_features: int = 944, n_comparisons: int = 40, n_rois: int = 16) -> None:
     from robustlab.radiomics.analysis import compare
     from robustlab.radiomics.selection import select_features, shape_dependence
@@ -242,12 +331,21 @@ def main() -> None:
     parser.add_argument("--rois-per-acquisition", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5, help="interleaved pairs of n_jobs=1 and 2 runs")
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep")
+    parser.add_argument("--like-for-like", action="store_true",
+                        help="only the like-for-like comparison with pyradiomics and the start-up")
     args = parser.parse_args()
     from robustlab.radiomics.pyradiomics_env import quiet_pyradiomics
 
     quiet_pyradiomics()
-    bench_analysis()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_radiomics_"))
+    if args.like_for_like:
+        try:
+            like_for_like(work, args)
+        finally:
+            if args.keep is None:
+                shutil.rmtree(work, ignore_errors=True)
+        return
+    bench_analysis()
     try:
         synthetic = write_study(work / "synthetic" / "data", n_acquisitions=4,
                                 n_rois=args.rois_per_acquisition)
@@ -257,6 +355,21 @@ def main() -> None:
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def like_for_like(work: Path, args: argparse.Namespace) -> None:
+    """Section 4 of the module docstring."""
+    bench_startup(work / "startup", args.repeats)
+    cases = [
+        ("one ROI per image (8 images of 24 x 24 x 6)",
+         write_study(work / "one" / "data", n_acquisitions=8, n_rois=1)),
+        (f"synthetic ({args.rois_per_acquisition} ROIs per image of 72 x 72 x 6, 4 images)",
+         write_study(work / "synthetic" / "data", n_acquisitions=4, n_rois=args.rois_per_acquisition)),
+        ("phantom, paper protocol (16 ROIs per image of 512 x 512 x 12, 2 images)",
+         phantom_study(work / "phantom" / "data")),
+    ]
+    for label, study in cases:
+        bench_like_for_like(study.parent.parent, study, label, args.repeats)
 
 
 if __name__ == "__main__":
