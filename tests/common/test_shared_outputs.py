@@ -27,3 +27,17 @@ def test_atomic_writes_follow_the_umask(tmp_path, umask, mode):
     assert stat.S_IMODE(plain.stat().st_mode) == mode
     for path in written:
         assert stat.S_IMODE(path.stat().st_mode) == mode, path
+
+
+def test_one_line_keeps_the_cause_of_a_data_loader_workers_error():
+    from robustlab.common.errors import DataError
+    from robustlab.common.hydra_app import one_line
+
+    worker = DataError("Caught DataError in DataLoader worker process 0.\nOriginal Traceback (most "
+                       "recent call last):\n  File \"x.py\", line 1, in f\nrobustlab.common.errors."
+                       "DataError: a.jpg: cannot decode the image (truncated)")
+    assert one_line(worker) == ("robustlab.common.errors.DataError: a.jpg: cannot decode the image "
+                                "(truncated)")
+    assert one_line(FileNotFoundError(2, "No such file or directory", "x.csv")) == (
+        "x.csv: No such file or directory")
+    assert one_line(DataError("first\n  second")) == "first second"

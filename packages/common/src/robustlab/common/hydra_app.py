@@ -22,7 +22,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 CONFIG_ENV = "ROBUSTLAB_CONFIG_DIR"
 VERBOSE_ENV = "ROBUSTLAB_VERBOSE"
@@ -37,15 +37,22 @@ def verbose() -> bool:
 
 
 def one_line(exc: BaseException) -> str:
-    """The message of ``exc`` on one line (an ``OSError`` keeps its file name and reason)."""
+    """The message of ``exc`` on one line (an ``OSError`` keeps its file name and reason).
+
+    An error re-raised from a ``DataLoader`` worker carries the worker's traceback in its
+    message; its last line, the original error, is kept.
+    """
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         text = f"{exc.filename}: {exc.strerror}"
     else:
         text = str(exc) or type(exc).__name__
-    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+    lines = [part.strip() for part in text.splitlines() if part.strip()]
+    if len(lines) > 1 and "Original Traceback" in lines[1]:
+        lines = lines[-1:]
+    return " ".join(lines)
 
 
-def report_and_exit(app: str, exc: BaseException) -> None:
+def report_and_exit(app: str, exc: BaseException) -> NoReturn:
     """Print ``exc`` as one line, keep its traceback in the log files, exit with status 2."""
     record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (one_line(exc),),
                             (type(exc), exc, exc.__traceback__))
