@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from robustlab.common.stats._validation import as_float_array, check_choice
 
@@ -82,6 +81,8 @@ def bootstrap_ci(
         >>> bool(np.all((res.ci_low < 0) & (0 < res.ci_high)))
         True
     """
+    from scipy import special  # imported here: importing the statistics stays light
+
     check_choice("method", method, ("bca", "percentile"))
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats as _st
 
 from robustlab.common.stats._tables import per_feature_frame
 from robustlab.common.stats._validation import as_float_array, check_finite
+
+if TYPE_CHECKING:  # pandas and SciPy load when a function needs them: imports stay light
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class CCCResult:
 
 
 def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") -> CCCResult:
+    from scipy import stats as _st
+
     r"""Lin's concordance correlation coefficient between paired measurements, per feature.
 
     .. math::

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as _st
 
 from robustlab.common.stats._validation import as_float_array, check_choice, check_finite
 
@@ -81,6 +80,8 @@ def spearman_matrix(a: object, b: object | None = None, nan_policy: str = "raise
     y = x if b is None else _as_columns(b, "b")
     check_finite(x, "a", nan_policy)
     check_finite(y, "b", nan_policy)
+    from scipy import stats as _st
+
     rx = _st.rankdata(x, axis=0, nan_policy="propagate")
     ry = rx if b is None else _st.rankdata(y, axis=0, nan_policy="propagate")
     return pearson_matrix(rx, ry, nan_policy="propagate")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats as _st
 
 from robustlab.common.stats._validation import as_float_array, check_choice, check_finite
+
+if TYPE_CHECKING:  # pandas and SciPy load when a function needs them: imports stay light
+    import pandas as pd
 
 MODELS = ("oneway", "twoway")
 TYPES = ("agreement", "consistency")
@@ -45,6 +46,8 @@ class ICCResult:
     def to_frame(self, features: Iterable[Any] | None = None) -> pd.DataFrame:
         """A tidy table, one row per feature (``features`` names them; default 0..p-1)."""
         value = np.atleast_1d(self.value)
+        import pandas as pd
+
         index = pd.Index(range(value.size) if features is None else list(features), name="feature")
         if len(index) != value.size:
             raise ValueError(f"got {len(index)} feature names for {value.size} features")
@@ -129,6 +132,8 @@ def icc(
         >>> round(float(icc(ratings, "twoway", "agreement").value), 4)  # Shrout-Fleiss data
         0.2898
     """
+    from scipy import stats as _st
+
     check_choice("model", model, MODELS)
     check_choice("type", type, TYPES)
     check_choice("unit", unit, UNITS)
@@ -222,6 +227,8 @@ def _agreement_interval(
     n: np.ndarray, k: int, alpha: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """McGraw and Wong's (1996) interval for ICC(A,1), Satterthwaite degrees of freedom."""
+    from scipy import stats as _st
+
     f_j = ms_c / ms_e
     v_num = (k - 1) * (n - 1) * (k * icc_a1 * f_j + n * (1 + (k - 1) * icc_a1) - k * icc_a1) ** 2
     v_den = (n - 1) * k**2 * icc_a1**2 * f_j**2 + (n * (1 + (k - 1) * icc_a1) - k * icc_a1) ** 2

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats as _st
 
 from robustlab.common.stats._tables import per_feature_frame
 from robustlab.common.stats._validation import as_float_array, check_choice, check_finite
+
+if TYPE_CHECKING:  # pandas and SciPy load when a function needs them: imports stay light
+    import pandas as pd
 
 WSCV_METHODS = ("vst", "delta")
 
@@ -123,6 +124,8 @@ def wscv(ratings: object, alpha: float = 0.05, method: str = "vst",
 
 def _interval(theta: np.ndarray, rho: np.ndarray, n: int, k: int, alpha: float,
               method: str) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import stats as _st
+
     """The ``1 - alpha`` bounds of agRee's ``wscv.delta`` or ``wscv.vst``."""
     z = _st.norm.ppf(1 - alpha / 2)
     if method == "delta":
