@@ -15,6 +15,7 @@ Before Hydra opens its log file, :class:`RunDirCheck` makes sure the run folder 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -132,6 +133,16 @@ def config_dir() -> Path:
     )
 
 
+def launch_rank() -> int:
+    """This process's rank in a multi-process launch (torchrun's ``RANK``, else Slurm's
+    ``SLURM_PROCID`` for a step of several tasks); 0 for a plain launch."""
+    if "RANK" in os.environ:
+        return int(os.environ["RANK"])
+    if int(os.environ.get("SLURM_STEP_NUM_TASKS", 1)) > 1:
+        return int(os.environ.get("SLURM_PROCID", 0))
+    return 0
+
+
 def hydra_entry(
     app: str, uses_torch: bool = True
 ) -> Callable[[Callable[[Any, Path], Any]], Callable[[], Any]]:
@@ -175,7 +186,10 @@ def hydra_entry(
                                         torch=None if uses_torch else False)
                     composed = OmegaConf.to_container(cfg, resolve=True)
                     config = {str(k): v for k, v in composed.items()} if isinstance(composed, dict) else {}
-                    with RunRecord(run_dir, config, command=command):
+                    # The ranks of one launch share the run directory; rank 0 records the run.
+                    record = (RunRecord(run_dir, config, command=command) if launch_rank() == 0
+                              else contextlib.nullcontext())
+                    with record:
                         log.info("run directory: %s", run_dir)
                         load_plugins(config.get("plugins"))
                         return task(cfg, run_dir)

@@ -3,16 +3,22 @@
     robustlab-prune experiment=smoke
     robustlab-prune model=vit_small method=snip method.steps=4 eval=quick
     robustlab-prune -m experiment=synthetic_quick          # both models of the bundled study
+    torchrun --nproc_per_node=8 $(which robustlab-prune) experiment=paper_resnet50 data.root=...
+    robustlab-prune experiment=paper_resnet50 plan=true     # what it will cost; trains nothing
 
 The config groups are ``model=``, ``data=``, ``method=`` (``method.steps``, ``method.rate``),
 ``train=``, ``eval=`` and ``experiment=`` (``conf/pruning/``). The run directory is Hydra's; a
-sweep started again in the same directory resumes after its last finished step.
+sweep started again in the same directory resumes after its last finished step. Launched by
+torchrun or as Slurm tasks, every process is one rank of a data-parallel sweep
+(:mod:`robustlab.pruning.distributed`); all ranks must share the run directory, and rank 0 alone
+writes it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +37,43 @@ def spec_from_config(cfg: Any) -> Any:
     return bind(OmegaConf.to_container(cfg, resolve=True)).sweep_spec()
 
 
+def main() -> Any:
+    """``robustlab-prune``: the plan (``plan=true``, no Hydra run) or the sweep.
+
+    A rank other than 0 of a torchrun launch keeps Hydra's files to rank 0 (no ``.hydra/``
+    of its own, its log in ``<job>_rank<r>.log``).
+    """
+    from robustlab.pruning.distributed import ranks_from_env
+
+    if any(arg.replace(" ", "") in ("plan=true", "plan=True", "+plan=true") for arg in sys.argv[1:]):
+        from robustlab.pruning.plan import plan_main
+
+        return plan_main(sys.argv[1:])
+    rank = ranks_from_env()[0]
+    if rank > 0:
+        sys.argv += ["hydra.output_subdir=null",
+                     f"hydra.job_logging.handlers.file.filename=${{hydra.runtime.output_dir}}/${{hydra.job.name}}_rank{rank}.log"]
+    return _sweep()
+
+
 @hydra_entry("pruning")
-def main(cfg: Any, run_dir: Path) -> None:
+def _sweep(cfg: Any, run_dir: Path) -> None:
     """Run (or resume) the sweep named by the config, then write its report."""
     import torch
 
-    from robustlab.pruning.sweep import run_sweep
+    from robustlab.pruning import distributed
+    from robustlab.pruning.sweep import resolve_device
 
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     spec = spec_from_config(cfg)
-    metrics = run_sweep(spec, run_dir)
+    dist = distributed.init_distributed(resolve_device(spec.device), float(cfg.get("dist_timeout_s", 600)))
+    with distributed.rank_errors(dist):
+        distributed.check_identical(dist, str(run_dir.resolve()), "the run directory (hydra.run.dir)")
+        metrics = _run_tracked(cfg, spec, run_dir, dist)
+    distributed.shutdown(dist)
+    if metrics is None:
+        return
     log.info("metrics: %s (%d steps, final sparsity %.4f, top-1 %.4f)", run_dir / "metrics.csv",
              len(metrics), float(metrics["sparsity"].iloc[-1]), float(metrics["top1"].iloc[-1]))
     if cfg.get("report", True) and importlib.util.find_spec("robustlab.pruning.report") is not None:
@@ -50,3 +82,22 @@ def main(cfg: Any, run_dir: Path) -> None:
         report = write_report(run_dirs=[run_dir], out_dir=run_dir / "report")
         log.info("report: %s", report)
     print(f"results: {run_dir}")
+
+
+def _run_tracked(cfg: Any, spec: Any, run_dir: Path, dist: Any) -> Any:
+    """The sweep, with the chosen experiment tracker on rank 0 (config once, then each step)."""
+    from omegaconf import OmegaConf
+
+    from robustlab.pruning.loggers import make_logger, step_values
+    from robustlab.pruning.sweep import run_sweep
+
+    options = OmegaConf.to_container(cfg.get("logger") or {"name": "none"}, resolve=True)
+    tracker = make_logger(options, run_dir, run_dir.name) if dist.is_main else None
+    if tracker is None:
+        return run_sweep(spec, run_dir, dist=dist)
+    try:
+        tracker.log_config(OmegaConf.to_container(cfg, resolve=True))
+        return run_sweep(spec, run_dir, dist=dist,
+                         on_step=lambda row, layers: tracker.log_step(int(row["step"]), step_values(row, layers)))
+    finally:
+        tracker.close()

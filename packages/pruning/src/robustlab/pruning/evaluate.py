@@ -18,6 +18,7 @@ from robustlab.pruning.data.evaldata import (
     training_source,
 )
 from robustlab.pruning.data.sources import DataBundle, eval_batches
+from robustlab.pruning.distributed import Dist, all_gather_objects
 from robustlab.pruning.models import model_arch
 from robustlab.pruning.suites import EvalContext
 
@@ -37,13 +38,18 @@ class Accuracy:
 
 @torch.no_grad()
 def evaluate_accuracy(model: nn.Module, data: DataBundle, device: torch.device, batch_size: int,
-                      max_images: int | None = None, amp: bool = True) -> Accuracy:
+                      max_images: int | None = None, amp: bool = True, dist: Dist | None = None) -> Accuracy:
     """Top-k accuracy on the held-out split: the fraction of images whose label is among the
-    ``k`` highest logits (top-5 becomes top-``num_classes`` when there are fewer classes)."""
+    ``k`` highest logits (top-5 becomes top-``num_classes`` when there are fewer classes).
+
+    In a data-parallel run (``dist``) each rank scores its block of the images and every rank
+    receives all per-image values, in index order: the same numbers as one process.
+    """
+    dist = dist or Dist()
     model.eval()
     k = min(5, data.num_classes)
     correct1, correct5, index = [], [], []
-    for batch in eval_batches(data, batch_size, device, max_images):
+    for batch in eval_batches(data, batch_size, device, max_images, rank=dist.rank, world_size=dist.world_size):
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16,
                             enabled=amp and device.type == "cuda"):
             logits = model(batch.images)
@@ -52,7 +58,8 @@ def evaluate_accuracy(model: nn.Module, data: DataBundle, device: torch.device, 
         correct1.append(hit[:, 0].cpu())
         correct5.append(hit.any(dim=1).cpu())
         index.append(torch.as_tensor(batch.index).cpu())
-    c1, c5, idx = torch.cat(correct1), torch.cat(correct5), torch.cat(index)
+    shards = all_gather_objects(dist, tuple(torch.cat(t) if t else torch.zeros(0) for t in (correct1, correct5, index)))
+    c1, c5, idx = (torch.cat([shard[i] for shard in shards]) for i in range(3))
     per_image = pd.DataFrame({"index": idx.numpy().astype("int64"), "metric": "top1",
                               "value": c1.numpy().astype("float64")})
     return Accuracy(float(c1.float().mean()), float(c5.float().mean()), int(c1.numel()), per_image)

@@ -12,6 +12,11 @@ from ``(seed, step)``, so a resumed sweep writes the same metrics as an uninterr
 CPU; timings aside). ``sweep_spec.json`` is written once the data and the model are built: a
 run stopped by bad input leaves nothing that refuses the corrected command. Checkpoints hold
 tensors and plain containers only (:mod:`robustlab.pruning.checkpoints`).
+
+In a data-parallel run (:mod:`robustlab.pruning.distributed`) every rank trains on its share of
+each global batch and evaluates its share of the held-out images; rank 0 alone writes the
+checkpoints and tables, and after a crash of any rank the sweep resumes on every rank from the
+last step that rank 0 finished.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +39,15 @@ from robustlab.common.io import write_json, write_table
 from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
 from robustlab.pruning.data.evaldata import check_arch, eval_data_spec
 from robustlab.pruning.data.sources import DataBundle, DataSpec, build_data, train_batches
+from robustlab.pruning.distributed import (
+    Dist,
+    barrier,
+    broadcast_object,
+    broadcast_tensors,
+    check_identical,
+    fingerprint,
+    local_device,
+)
 from robustlab.pruning.evaluate import evaluate_accuracy, make_context, suite_source
 from robustlab.pruning.masks import (
     PruneScope,
@@ -149,11 +164,12 @@ def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
 class _Sweep:
     """State of one running sweep (kept private: :func:`run_sweep` is the API)."""
 
-    def __init__(self, spec: SweepSpec, run_dir: Path):
+    def __init__(self, spec: SweepSpec, run_dir: Path, dist: Dist):
         self.spec = spec
         self.run_dir = run_dir
+        self.dist = dist
         self.method = validate(spec)
-        self.device = resolve_device(spec.device)
+        self.device = local_device(resolve_device(spec.device), dist.local_rank)
         self.label = spec.label or spec.model.name
         self.ckpt_dir = run_dir / "checkpoints"
         self.fingerprint = json.loads(json.dumps(_fingerprint(spec), default=str))
@@ -181,13 +197,15 @@ class _Sweep:
                               "resume with the same settings or choose another run directory")
         log.info("%s: the sweep there finished no step; replaced by this one (differs in: %s)",
                  path, ", ".join(diff))
-        path.unlink()
-        (self.ckpt_dir / "init.pt").unlink(missing_ok=True)
+        if self.dist.is_main:
+            path.unlink(missing_ok=True)
+            (self.ckpt_dir / "init.pt").unlink(missing_ok=True)
+        barrier(self.dist)
 
     def write_spec(self) -> None:
         """Record the sweep's settings (once the data and the model were built)."""
         path = self.run_dir / SWEEP_SPEC
-        if not path.exists():
+        if not path.exists() and self.dist.is_main:
             write_json(path, self.fingerprint)
 
     # -- models and checkpoints -------------------------------------------------------------
@@ -236,8 +254,9 @@ class _Sweep:
         model = self.fresh_model()
         if path.exists():
             load_weights(model, path)
-        else:
+        elif self.dist.is_main:
             save_checkpoint(path, plain_state_dict(model))
+        barrier(self.dist)  # rewinding reads init.pt on every rank
         return model.to(self.device)
 
     def rewind_weights(self, model: nn.Module) -> None:
@@ -265,6 +284,19 @@ class _Sweep:
                            batches=batches, example_inputs=self.example, step=step, rate=spec.rate,
                            seed=spec.seed, options=dict(spec.method_options))
         self.method.prune(ctx, target_sparsity(step, spec.rate))
+        self.same_masks(model)
+
+    def same_masks(self, model: nn.Module) -> None:
+        """Every rank keeps rank 0's masks (unstructured) and checks it prunes the same weights."""
+        if not self.dist.enabled:
+            return
+        if self.method.structured:
+            check_identical(self.dist, fingerprint(plain_state_dict(model)), "the structurally pruned model")
+            return
+        targets = self.targets(model)
+        broadcast_tensors(self.dist, [getattr(t.module, f"{t.param}_mask") for t in targets
+                                      if hasattr(t.module, f"{t.param}_mask")])
+        check_identical(self.dist, fingerprint(get_masks(targets)), "the pruning masks")
 
     def train_step(self, model: nn.Module, step: int) -> Any:
         spec = self.spec
@@ -272,7 +304,7 @@ class _Sweep:
         if step > 0 and spec.retrain_epochs is not None:
             train_spec = dataclasses.replace(train_spec, epochs=int(spec.retrain_epochs))
         return train(model, self.data, train_spec, self.device, seed=spec.seed * 1000 + step,
-                     desc=f"{self.label} step {step}")
+                     desc=f"{self.label} step {step}", dist=self.dist)
 
     def latency_ms(self, model: nn.Module, repeats: int = 10) -> float:
         """Median forward time of one evaluation batch, milliseconds."""
@@ -300,12 +332,15 @@ class _Sweep:
         tags = {"model": self.label, "prune_method": spec.method, "seed": spec.seed}
         layers = layer_sparsity(self.targets(model), dense_numel)
         sparsity = float(layers["zeros"].sum() / layers["numel"].sum())
-        self.save(model, step, sparsity, stats)
+        main = self.dist.is_main
+        if main:
+            self.save(model, step, sparsity, stats)
 
         start = time.perf_counter()
         acc = evaluate_accuracy(model, self.data, self.device, spec.eval_batch_size, spec.eval_max_images,
-                                amp=spec.train.amp)
-        write_table(acc.per_image, run_dir / "per_image" / f"accuracy_step{step:03d}", formats=("parquet",))
+                                amp=spec.train.amp, dist=self.dist)
+        if main:
+            write_table(acc.per_image, run_dir / "per_image" / f"accuracy_step{step:03d}", formats=("parquet",))
         # Counted before the suites: a suite's gradient pass leaves the pruned weights as graph
         # nodes (weight_orig * mask), which the counter's deep copy of the model cannot copy.
         with torch.no_grad():
@@ -317,9 +352,13 @@ class _Sweep:
             if name not in self.sources:
                 self.sources[name] = suite_source(data_options, model, self.data, self.device, spec.eval_batch_size)
             torch.manual_seed(spec.seed * 1000 + step)
-            ctx = make_context(model, self.data, self.device, step=step, sparsity=sparsity, run_dir=run_dir,
-                               seed=spec.seed, batch_size=spec.eval_batch_size, source=self.sources[name])
+            # Every rank scores the suite's images (the same values); rank 0 keeps its files.
+            ctx = make_context(model, self.data, self.device, step=step, sparsity=sparsity,
+                               run_dir=run_dir if main else self.scratch_dir(), seed=spec.seed,
+                               batch_size=spec.eval_batch_size, source=self.sources[name])
             result = fn(ctx, **options)
+            if not main:
+                continue
             rows = pd.DataFrame(result.rows)
             rows = rows.assign(step=step, sparsity=sparsity, eval_data=self.sources[name].name, **tags)
             _append(run_dir / f"{table}.csv", rows, step)
@@ -327,6 +366,8 @@ class _Sweep:
                 write_table(result.per_image, run_dir / "per_image" / f"{table}_step{step:03d}",
                             formats=("parquet",))
         eval_seconds = time.perf_counter() - start
+        if not main:
+            return {}
 
         _append(run_dir / "layer_sparsity.csv", layers.assign(step=step, **tags), step)
         total, nonzero = count_parameters(model)
@@ -341,6 +382,14 @@ class _Sweep:
         log.info("%s step %d: sparsity %.4f top1 %.4f (%.1f s training, %.0f img/s)", self.label, step,
                  sparsity, acc.top1, stats.seconds, stats.images_per_second)
         return row
+
+    def scratch_dir(self) -> Path:
+        """Where a rank other than 0 lets suites write their files (discarded)."""
+        if not hasattr(self, "_scratch"):
+            import tempfile
+
+            self._scratch = tempfile.TemporaryDirectory(prefix=f"robustlab-rank{self.dist.rank}-")
+        return Path(self._scratch.name)
 
 
 def _append(path: Path, rows: pd.DataFrame, step: int) -> None:
@@ -360,21 +409,33 @@ def finished_steps(run_dir: Path) -> list[int]:
     return sorted(int(s) for s in pd.read_csv(path)["step"].unique())
 
 
-def run_sweep(spec: SweepSpec, run_dir: str | Path) -> pd.DataFrame:
+def _report(on_step: Callable[[dict[str, Any], pd.DataFrame], None] | None, row: dict[str, Any],
+            run_dir: Path) -> None:
+    if on_step is not None:
+        layers = pd.read_csv(run_dir / "layer_sparsity.csv")
+        on_step(row, layers[layers["step"] == row["step"]])
+
+
+def run_sweep(spec: SweepSpec, run_dir: str | Path, dist: Dist | None = None,
+              on_step: Callable[[dict[str, Any], pd.DataFrame], None] | None = None) -> pd.DataFrame | None:
     """Run (or resume) the sweep of ``spec`` in ``run_dir``; return ``metrics.csv``'s table.
 
     Args:
         spec: the sweep.
         run_dir: its directory; an existing sweep there is resumed after its last finished
             step (the spec must be the same).
+        dist: this process's rank in a data-parallel run (None: one process).
+        on_step: called on rank 0 with each finished step's ``metrics.csv`` row and its
+            ``layer_sparsity.csv`` rows (experiment trackers).
 
     Returns:
-        The metrics table, one row per step (0 = dense).
+        The metrics table, one row per step (0 = dense); None on ranks other than 0.
     """
+    dist = dist or Dist()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    sweep = _Sweep(spec, run_dir)
-    done = finished_steps(run_dir)
+    sweep = _Sweep(spec, run_dir, dist)
+    done = broadcast_object(dist, finished_steps(run_dir))
     expected = list(range(len(done)))
     if done != expected:
         raise ConfigError(f"{run_dir / 'metrics.csv'} has steps {done}; expected 0..{len(done) - 1} "
@@ -389,11 +450,12 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path) -> pd.DataFrame:
     model: nn.Module | None = None
     for step in range(len(done), last + 1):
         saved = sweep.checkpoint(step)
-        if saved is not None and int(saved.get("step", -1)) == step and "train" in saved:
+        if broadcast_object(dist, saved is not None and int(saved.get("step", -1)) == step and "train" in saved):
             # Trained before, its evaluation stopped: evaluate the saved model again.
             log.info("step %d: checkpoint found, evaluating it (no training)", step)
             model = sweep.load(step, saved)
-            sweep.record(model, step, TrainStats(**saved["train"]), dense_numel)
+            row = sweep.record(model, step, TrainStats(**saved["train"]), dense_numel)
+            _report(on_step if dist.is_main else None, row, run_dir)
             continue
         if step == 0:
             model = dense
@@ -409,5 +471,6 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path) -> pd.DataFrame:
         if step > 0 and sweep.method.rewind == "weights":
             sweep.rewind_weights(model)
         stats = sweep.train_step(model, step)
-        sweep.record(model, step, stats, dense_numel)
-    return pd.read_csv(run_dir / "metrics.csv")
+        row = sweep.record(model, step, stats, dense_numel)
+        _report(on_step if dist.is_main else None, row, run_dir)
+    return pd.read_csv(run_dir / "metrics.csv") if dist.is_main else None

@@ -11,13 +11,22 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from robustlab.common.errors import ConfigError
-from robustlab.pruning.data.sources import DataBundle, train_batches
+from robustlab.pruning.data.loader import LoaderOptions, TrainStream
+from robustlab.pruning.data.sources import DataBundle
+from robustlab.pruning.distributed import (
+    Dist,
+    data_parallel,
+    mean_over_ranks,
+    sync_module,
+    synchronized_batchnorm,
+)
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "step")
@@ -29,9 +38,12 @@ class TrainSpec:
 
     Attributes:
         epochs: passes over the training split.
-        batch_size: images per batch.
+        batch_size: images per batch: the global batch, split evenly over the ranks of a
+            data-parallel run.
         optimizer: ``"sgd"`` (Nesterov-free momentum) or ``"adamw"``.
-        lr: peak learning rate.
+        lr: peak learning rate, for the global ``batch_size``.
+        lr_batch: when set, the batch that ``lr`` is given for: the learning rate becomes
+            ``lr * batch_size / lr_batch`` (the linear scaling rule, Goyal et al. 2017).
         momentum: SGD momentum (AdamW's beta1 is 0.9).
         weight_decay: on weights with two or more dimensions (not on biases or norms).
         schedule: ``"cosine"`` (to zero) or ``"step"`` (times ``gamma`` every ``step_epochs``).
@@ -41,7 +53,11 @@ class TrainSpec:
         amp: bf16 autocast on CUDA (ignored on CPU).
         channels_last: channels_last memory format on CUDA (ignored on CPU).
         compile: ``torch.compile`` the model for training.
-        num_workers, pin_memory: DataLoader settings for on-disk data.
+        sync_batchnorm: in a data-parallel run, BatchNorm statistics over the global batch
+            (else each rank normalises its own share).
+        num_workers, pin_memory, persistent_workers, prefetch_factor: DataLoader settings for
+            on-disk data (workers per rank).
+        gpu_decode: decode JPEGs and augment on the device (ImageFolder data).
         max_batches_per_epoch: cap an epoch (tests and quick checks); None for full epochs.
         progress: show a progress bar.
     """
@@ -50,6 +66,7 @@ class TrainSpec:
     batch_size: int = 128
     optimizer: str = "sgd"
     lr: float = 0.1
+    lr_batch: int | None = None
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "cosine"
@@ -60,8 +77,12 @@ class TrainSpec:
     amp: bool = True
     channels_last: bool = True
     compile: bool = False
+    sync_batchnorm: bool = False
     num_workers: int = 0
     pin_memory: bool = True
+    persistent_workers: bool = True
+    prefetch_factor: int = 2
+    gpu_decode: bool = False
     max_batches_per_epoch: int | None = None
     progress: bool = True
 
@@ -74,6 +95,8 @@ class TrainSpec:
         if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
             raise ConfigError(f"train needs epochs >= 0, batch_size >= 1 and lr > 0; got epochs={self.epochs}, "
                              f"batch_size={self.batch_size}, lr={self.lr}")
+        if self.lr_batch is not None and self.lr_batch < 1:
+            raise ConfigError(f"train.lr_batch must be >= 1 or null; got {self.lr_batch}")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"train.label_smoothing must be in [0, 1); got {self.label_smoothing}")
 
@@ -103,18 +126,23 @@ def lr_factor(it: int, total: int, warmup: int, spec: TrainSpec, iters_per_epoch
     return spec.gamma ** ((it // max(1, iters_per_epoch)) // max(1, spec.step_epochs))
 
 
+def peak_lr(spec: TrainSpec) -> float:
+    """The learning rate for the global batch: ``lr``, or ``lr * batch_size / lr_batch``."""
+    return spec.lr if spec.lr_batch is None else spec.lr * spec.batch_size / spec.lr_batch
+
+
 def _optimizer(model: nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
     groups = [{"params": decay, "weight_decay": spec.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     if spec.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=spec.lr, momentum=spec.momentum)
-    return torch.optim.AdamW(groups, lr=spec.lr, betas=(spec.momentum, 0.999))
+        return torch.optim.SGD(groups, lr=peak_lr(spec), momentum=spec.momentum)
+    return torch.optim.AdamW(groups, lr=peak_lr(spec), betas=(spec.momentum, 0.999))
 
 
 def train(model: nn.Module, data: DataBundle, spec: TrainSpec, device: torch.device, seed: int,
-          desc: str = "train") -> TrainStats:
+          desc: str = "train", dist: Dist | None = None) -> TrainStats:
     """Train ``model`` in place on ``data.train`` with a fresh optimizer and schedule.
 
     Args:
@@ -124,35 +152,60 @@ def train(model: nn.Module, data: DataBundle, spec: TrainSpec, device: torch.dev
         device: the device.
         seed: seeds the batch order and every random draw of this run.
         desc: progress-bar label.
+        dist: this process's rank in a data-parallel run (None: one process). Each rank
+            trains on its share of every global batch under DistributedDataParallel; at the end
+            every rank holds rank 0's parameters and buffers.
 
     Returns:
-        Wall time, images seen, throughput and the last batch's loss.
+        Wall time, images seen (all ranks), throughput and the last global batch's mean loss.
     """
     spec.validate()
+    dist = dist or Dist()
     torch.manual_seed(seed)
     cuda = device.type == "cuda"
     if cuda and spec.channels_last:
         model.to(memory_format=torch.channels_last)
-    forward = torch.compile(model) if spec.compile else model
-    n = len(data.train)
-    per_epoch = n // spec.batch_size
+    options = LoaderOptions(num_workers=spec.num_workers, pin_memory=spec.pin_memory,
+                            persistent_workers=spec.persistent_workers, prefetch_factor=spec.prefetch_factor,
+                            gpu_decode=spec.gpu_decode)
+    stream = TrainStream(data, spec.batch_size, seed, device, rank=dist.rank, world_size=dist.world_size,
+                         options=options)
+    per_epoch = len(stream)
     if spec.max_batches_per_epoch is not None:
         per_epoch = min(per_epoch, spec.max_batches_per_epoch)
+    bar = tqdm(total=per_epoch * spec.epochs, desc=desc, disable=not (spec.progress and dist.is_main), leave=False)
+    if cuda:
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    with synchronized_batchnorm(model, dist, device, spec.sync_batchnorm):
+        wrapped = data_parallel(dist, model, device)
+        forward = torch.compile(wrapped) if spec.compile else wrapped
+        iters, loss_value = _epochs(forward, model, stream, spec, device, per_epoch, bar)
+        del forward, wrapped
+    if cuda:
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    bar.close()
+    sync_module(dist, model)
+    loss_value = mean_over_ranks(dist, loss_value, device)
+    images = iters * spec.batch_size
+    model.eval()
+    return TrainStats(seconds, images, images / seconds if seconds > 0 else 0.0, loss_value)
+
+
+def _epochs(forward: nn.Module, model: nn.Module, stream: TrainStream, spec: TrainSpec, device: torch.device,
+            per_epoch: int, bar: Any) -> tuple[int, float]:
+    """The optimisation loop; returns the iterations done and this rank's last batch loss."""
+    cuda = device.type == "cuda"
     total = per_epoch * spec.epochs
     warmup = int(round(spec.warmup_epochs * per_epoch))
     optimizer = _optimizer(model, spec)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     loss_fn = nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
     model.train()
-    images_seen, it, loss_value = 0, 0, float("nan")
-    bar = tqdm(total=total, desc=desc, disable=not spec.progress, leave=False)
-    if cuda:
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
+    it, loss = 0, None
     for epoch in range(spec.epochs):
-        batches = train_batches(data, spec.batch_size, epoch=epoch, seed=seed, device=device,
-                                num_workers=spec.num_workers, pin_memory=spec.pin_memory and cuda)
-        for b, (images, labels) in enumerate(batches):
+        for b, (images, labels) in enumerate(stream.epoch(epoch)):
             if b >= per_epoch:
                 break
             factor = lr_factor(it, total, warmup, spec, per_epoch)
@@ -165,13 +218,6 @@ def train(model: nn.Module, data: DataBundle, spec: TrainSpec, device: torch.dev
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            images_seen += labels.shape[0]
             it += 1
             bar.update(1)
-        loss_value = float(loss.detach()) if it else float("nan")
-    if cuda:
-        torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - start
-    bar.close()
-    model.eval()
-    return TrainStats(seconds, images_seen, images_seen / seconds if seconds > 0 else 0.0, loss_value)
+    return it, float(loss.detach()) if loss is not None else float("nan")

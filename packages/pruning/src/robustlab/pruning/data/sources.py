@@ -157,33 +157,18 @@ def train_batches(bundle: DataBundle, batch_size: int, *, epoch: int, seed: int,
     """Shuffled, normalised ``(images, labels)`` training batches on ``device``.
 
     The order depends only on ``(seed, epoch)``; with ``fresh_train`` the images of epoch
-    ``e > 0`` are draw ``e`` of the procedural train split.
+    ``e > 0`` are draw ``e`` of the procedural train split. A training run keeps one
+    :class:`~robustlab.pruning.data.loader.TrainStream` for all its epochs instead.
     """
-    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    n = len(bundle.train)
-    if batch_size > n:
-        raise ConfigError(f"train.batch_size={batch_size} exceeds the {n} training images")
-    if bundle.procedural:
-        ds: ShapesOnTextures = bundle.train  # type: ignore[assignment]
-        if bundle.spec.fresh_train and epoch > 0:
-            ds = ds.redrawn(epoch)
-        order = torch.randperm(n, generator=g)
-        stop = n - n % batch_size if drop_last else n
-        for i in range(0, stop, batch_size):
-            idx = order[i: i + batch_size]
-            images, _, _ = ds.render_indices(idx)
-            yield _normalize(images.to(device, non_blocking=True), bundle), ds.labels[idx].to(device)
-        return
-    loader = DataLoader(bundle.train, batch_size=batch_size, shuffle=True, generator=g,
-                        num_workers=num_workers, pin_memory=pin_memory, drop_last=drop_last,
-                        collate_fn=_collate, persistent_workers=False)
-    for batch in loader:
-        yield (_normalize(batch["image"].to(device, non_blocking=True), bundle),
-               batch["label"].to(device, non_blocking=True))
+    from robustlab.pruning.data.loader import LoaderOptions, TrainStream
+
+    options = LoaderOptions(num_workers=num_workers, pin_memory=pin_memory, persistent_workers=False)
+    return TrainStream(bundle, batch_size, seed, device, options=options, drop_last=drop_last).epoch(epoch)
 
 
 def eval_batches(bundle: DataBundle, batch_size: int, device: torch.device,
-                 max_images: int | None = None, num_workers: int = 0) -> Iterator[EvalBatch]:
+                 max_images: int | None = None, num_workers: int = 0, *, rank: int = 0,
+                 world_size: int = 1) -> Iterator[EvalBatch]:
     """The held-out split as :class:`EvalBatch` objects, in index order.
 
     Args:
@@ -192,18 +177,21 @@ def eval_batches(bundle: DataBundle, batch_size: int, device: torch.device,
         device: where images, labels and masks go.
         max_images: stop after this many images (the first ones, always the same).
         num_workers: loader workers for on-disk sources.
+        rank, world_size: evaluate only block ``rank`` of ``world_size`` contiguous blocks of
+            those images (sharded evaluation; the per-image values do not depend on the split).
     """
     n = len(bundle.val) if max_images is None else min(int(max_images), len(bundle.val))
+    first, n = n * rank // world_size, n * (rank + 1) // world_size
     if bundle.procedural:
         ds: ShapesOnTextures = bundle.val  # type: ignore[assignment]
-        for i in range(0, n, batch_size):
+        for i in range(first, n, batch_size):
             idx = torch.arange(i, min(i + batch_size, n))
             images, masks, boxes = ds.render_indices(idx)
             yield EvalBatch(images=_normalize(images.to(device), bundle),
                             labels=ds.labels[idx].to(device), masks=masks.to(device),
                             boxes=[b.reshape(1, 4).cpu().numpy() for b in boxes], index=idx)
         return
-    subset = torch.utils.data.Subset(bundle.val, range(n))
+    subset = torch.utils.data.Subset(bundle.val, range(first, n))
     loader = DataLoader(subset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         collate_fn=_collate)
     for batch in loader:

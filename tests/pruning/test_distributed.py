@@ -1,0 +1,178 @@
+"""Data-parallel sweeps on CPU (gloo, two processes): the same sweep as one process, sharded
+evaluation, a killed rank, resume."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from robustlab.common.seeding import seed_everything
+from robustlab.pruning import sweep as sweep_module
+from robustlab.pruning.data.sources import DataSpec, build_data
+from robustlab.pruning.distributed import Dist, GlobalBatchNorm2d, init_distributed, shutdown
+from robustlab.pruning.evaluate import evaluate_accuracy
+from robustlab.pruning.masks import get_masks
+from robustlab.pruning.models import ModelSpec, create_model
+from robustlab.pruning.sweep import SweepSpec, run_sweep
+from robustlab.pruning.train import TrainSpec
+
+REPO = Path(__file__).resolve().parents[2]
+#: Final weights of the two-process sweep against one process: the same global batches and
+#: BatchNorm statistics, summed in another order (float32 rounding, grown over 12 SGD steps).
+WEIGHT_ATOL = 1e-4
+
+
+def _spec() -> SweepSpec:
+    return SweepSpec(
+        model=ModelSpec("resnet18", num_classes=4, img_size=32, kwargs={"channels": [8, 16, 32, 64],
+                                                                             "stem_width": 8}),
+        data=DataSpec(num_classes=4, img_size=32, train_size=64, val_size=33),
+        train=TrainSpec(epochs=1, batch_size=16, lr=0.05, max_batches_per_epoch=4, sync_batchnorm=True,
+                        progress=False),
+        steps=2, rate=0.2, eval_batch_size=8, device="cpu")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _join(rank: int, world: int, port: int) -> Dist:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    return init_distributed(torch.device("cpu"), timeout_s=60)
+
+
+def _rank_main(rank: int, world: int, port: int, out: str) -> None:
+    """One rank: a sharded evaluation of a fresh model, then the sweep (saving each step's
+    trained masks and weights per rank)."""
+    d = _join(rank, world, port)
+    torch.manual_seed(0)
+    spec = _spec()
+    acc = evaluate_accuracy(create_model(spec.model).eval(), build_data(spec.data), torch.device("cpu"),
+                            batch_size=5, dist=d)
+    if d.is_main:
+        acc.per_image.to_csv(Path(out) / "sharded.csv", index=False)
+    real_record = sweep_module._Sweep.record
+
+    def probing_record(self, model, step, stats, dense_numel):
+        targets = self.targets(model)
+        torch.save({"masks": get_masks(targets),
+                    "weights": {t.layer: getattr(t.module, t.param).detach().clone() for t in targets}},
+                   Path(out) / f"rank{rank}_step{step}.pt")
+        return real_record(self, model, step, stats, dense_numel)
+
+    sweep_module._Sweep.record = probing_record
+    seed_everything(0)
+    run_sweep(_spec(), Path(out) / "two", dist=d)
+    shutdown(d)
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory) -> Path:
+    """The output of :func:`_rank_main` on two processes."""
+    out = tmp_path_factory.mktemp("ddp")
+    torch.multiprocessing.spawn(_rank_main, args=(2, _free_port(), str(out)), nprocs=2)
+    return out
+
+
+def test_two_processes_train_the_same_sweep_as_one(tmp_path, two_ranks):
+    seed_everything(0)
+    torch.set_num_threads(1)
+    one = run_sweep(_spec(), tmp_path / "one")
+    probes = two_ranks
+    two = pd.read_csv(two_ranks / "two" / "metrics.csv")
+
+    assert list(two["step"]) == [0, 1, 2]
+    assert two["sparsity"].tolist() == one["sparsity"].tolist()
+    assert two["params_nonzero"].tolist() == one["params_nonzero"].tolist()
+    assert two["train_loss"].to_numpy() == pytest.approx(one["train_loss"].to_numpy(), rel=1e-3)
+    assert ((two["top1"] - one["top1"]).abs() * one["n_eval"]).max() <= 1 + 1e-9
+    for step in range(3):
+        ranks = [torch.load(probes / f"rank{r}_step{step}.pt") for r in range(2)]
+        single = torch.load(tmp_path / "one" / "checkpoints" / f"step{step:03d}.pt", weights_only=False)
+        for key, mask in single["masks"].items():
+            assert torch.equal(ranks[0]["masks"][key], mask) and torch.equal(ranks[1]["masks"][key], mask)
+        for probe in ranks:  # pruned weights are zero on every rank
+            for layer, weight in probe["weights"].items():
+                assert not weight[~probe["masks"][f"{layer}.weight"]].any()
+        dual = torch.load(two_ranks / "two" / "checkpoints" / f"step{step:03d}.pt", weights_only=False)
+        for key, value in single["model"].items():
+            if value.is_floating_point():
+                torch.testing.assert_close(dual["model"][key], value, atol=WEIGHT_ATOL, rtol=0)
+    # rank 0 alone wrote the run directory
+    assert not list((two_ranks / "two").glob("**/*rank1*"))
+
+
+def test_sharded_evaluation_equals_one_process_per_image(two_ranks):
+    torch.manual_seed(0)
+    spec = _spec()
+    model = create_model(spec.model).eval()
+    single = evaluate_accuracy(model, build_data(spec.data), torch.device("cpu"), batch_size=5).per_image
+    sharded = pd.read_csv(two_ranks / "sharded.csv")
+    assert sharded["index"].tolist() == list(range(33))
+    pd.testing.assert_frame_equal(sharded, single, check_dtype=False)
+
+
+def test_global_batchnorm_is_batchnorm_in_one_process():
+    bn = GlobalBatchNorm2d(3)
+    ref = torch.nn.BatchNorm2d(3)
+    x = torch.randn(4, 3, 5, 5)
+    torch.testing.assert_close(bn(x), ref(x))
+    torch.testing.assert_close(bn.running_var, ref.running_var)
+
+
+def _children_with_rank(parent: int, rank: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            env = (stat.parent / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and f"RANK={rank}".encode() in env:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _torchrun(run_dir: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--monitor-interval=0.1",
+            str(Path(sys.executable).with_name("robustlab-prune")), "experiment=smoke", "threads=1", "train.sync_batchnorm=true",
+            "dist_timeout_s=30", f"hydra.run.dir={run_dir}", *extra]
+    return subprocess.Popen(args, cwd=run_dir.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank's process in /proc")
+def test_a_killed_rank_stops_the_run_with_its_name_and_a_relaunch_resumes(tmp_path):
+    run = tmp_path / "run"
+    slow = ("train.epochs=6",)
+    proc = _torchrun(run, *slow)
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.csv").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert (run / "metrics.csv").exists(), proc.communicate()[0][-3000:]
+    victims = _children_with_rank(proc.pid, 1)
+    assert len(victims) == 1
+    os.kill(victims[0], signal.SIGKILL)  # rank 1 dies in the middle of step 1
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode != 0
+    assert pd.read_csv(run / "metrics.csv")["step"].tolist() == [0]
+    root_cause = output[output.index("Root Cause"):]
+    assert "rank      : 1" in root_cause.split("=====")[0] and "SIGKILL" in root_cause, output[-3000:]
+
+    again = _torchrun(run, *slow)
+    output = again.communicate(timeout=180)[0]
+    assert again.returncode == 0, output[-3000:]
+    assert "resuming" in output and "after step 0" in output
+    assert pd.read_csv(run / "metrics.csv")["step"].tolist() == [0, 1, 2]
