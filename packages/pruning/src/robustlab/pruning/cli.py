@@ -48,7 +48,8 @@ def main() -> Any:
     if any(arg.replace(" ", "") in ("plan=true", "plan=True", "+plan=true") for arg in sys.argv[1:]):
         from robustlab.pruning.plan import plan_main
 
-        return plan_main(sys.argv[1:])
+        plan_main(sys.argv[1:])
+        return None
     rank = ranks_from_env()[0]
     if rank > 0:
         sys.argv += ["hydra.output_subdir=null",

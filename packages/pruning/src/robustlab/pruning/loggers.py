@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,6 +83,10 @@ class MLflowLogger:
     """An MLflow run: the config as ``config.json`` and flattened parameters, metrics per step."""
 
     def __init__(self, tracking_uri: str, experiment: str, run_name: str):
+        if tracking_uri.startswith("file:"):
+            # MLflow keeps its file store in maintenance mode and refuses it unless asked; it is
+            # the store that needs neither a server nor a database package.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.mlflow = _require("mlflow", "mlflow")
         self.mlflow.set_tracking_uri(tracking_uri)
         self.mlflow.set_experiment(experiment)
