@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The pruning sweep on one NVIDIA GPU, in under 8 minutes:
+# The pruning sweep on NVIDIA GPUs, in under 10 minutes:
 #   1. a short CUDA sweep (dense + 2 pruning steps) of torchvision ResNet-18 and ResNet-50 at
 #      224 px on procedural data rendered on the GPU, bf16 autocast, channels_last;
 #   2. the training throughput of every step (images per second), from metrics.csv;
 #   3. step-0 logits on CUDA and on CPU agree (float32, within 1e-3 of the logit scale);
-#   4. Integrated Gradients and LOST batched against the per-image loop (target >= 5x).
+#   4. Integrated Gradients and LOST batched against the per-image loop (target >= 5x);
+#   5. the data-parallel path (torchrun, NCCL, synchronised BatchNorm) on every GPU found
+#      (one GPU: world size 1), with its training images/s;
+#   6. training images/s of ResNet-50 fed from a JPEG folder, decoded by loader workers and by
+#      nvJPEG on the GPU (bench/bench_input.py: loader alone, model alone, both).
 # Target: at least 2500 training images/s for ResNet-50 at 224 px on one H100.
 # Usage: bash scripts/gpu_check.sh [output folder]      (or: make gpu-check)
 set -euo pipefail
@@ -43,5 +47,23 @@ PYEOF
 done
 echo "== attributions and object discovery, batched vs per-image loop, ResNet-50 at 224 px (target >= 5x)"
 timeout 240 $PY bench/bench_interpret.py --device cuda --model resnet50 --img-size 224 --min-speedup 5 || status=1
+NGPU=$(nvidia-smi -L | wc -l)
+run="$OUT/ddp_tv_resnet50"
+rm -rf "$run"
+echo "== data-parallel sweep on $NGPU GPU(s): torchrun, NCCL, train.sync_batchnorm=true -> $run"
+timeout 300 .venv/bin/torchrun --standalone --nproc_per_node="$NGPU" .venv/bin/robustlab-prune \
+  experiment=gpu_check model=tv_resnet50 train.sync_batchnorm=true hydra.run.dir="$run" || status=1
+if [ -f "$run/metrics.csv" ]; then
+  $PY - "$run" "$NGPU" <<'PYEOF'
+import sys
+import pandas as pd
+m = pd.read_csv(f"{sys.argv[1]}/metrics.csv")
+print(m[["step", "sparsity", "top1", "train_loss", "images_per_second"]].to_string(index=False))
+print(f"   data-parallel on {sys.argv[2]} GPU(s): {m['images_per_second'].max():.0f} training images/s (best step)")
+PYEOF
+fi
+echo "== training from JPEGs: decoded by loader workers vs on the GPU (ResNet-50, 224 px, batch 256)"
+timeout 300 $PY bench/bench_input.py --device cuda --model resnet50 --img-size 224 --images 3072 --batch 256 \
+  --batches 8 --workers 8 --threads 4 || status=1
 if [ "$status" -ne 0 ]; then echo "gpu_check: FAILED (see above)"; else echo "gpu_check: OK"; fi
 exit "$status"

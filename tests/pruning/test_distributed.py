@@ -153,6 +153,7 @@ def _torchrun(run_dir: Path, *extra: str) -> subprocess.Popen:
                             text=True)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank's process in /proc")
 def test_a_killed_rank_stops_the_run_with_its_name_and_a_relaunch_resumes(tmp_path):
     run = tmp_path / "run"

@@ -178,10 +178,9 @@ def plan_job(cfg: Any, overrides: list[str], world_size: int, measured: dict[tup
     if train.get("max_batches_per_epoch") is not None:
         per_epoch = min(per_epoch, int(train["max_batches_per_epoch"]))
     retrain = train.get("retrain_epochs")
-    try:
-        device = resolve_device(str(cfg.get("device", "auto")))
-    except RuntimeError:  # CUDA asked for but absent here: measure what this machine has
-        device = torch.device("cpu")
+    asked = str(cfg.get("device", "auto"))
+    # CUDA asked for but absent here: measure what this machine has.
+    device = resolve_device(asked if torch.cuda.is_available() or not asked.startswith("cuda") else "cpu")
     local = max(1, batch // world_size)
     probe = min(local, 2) if device.type == "cpu" else local
     key = (str(cfg["model"]), str(train), str(device), probe)

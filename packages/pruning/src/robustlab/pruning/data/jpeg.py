@@ -17,14 +17,21 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 
+def _read_bytes(path: str) -> bytes:
+    return Path(path).read_bytes()
+
+
 class EncodedImageFolder(Dataset):
-    """An ImageFolder split whose items are the raw file bytes (uint8) and the label."""
+    """An ImageFolder split whose items are the raw file bytes and the label.
+
+    Workers hand plain ``bytes`` back (one copy through the queue), not tensors: thousands of
+    small shared-memory tensors per second exhaust the file descriptors torch shares them by.
+    """
 
     def __init__(self, root: str | Path, split: str):
         from torchvision.datasets import ImageFolder
-        from torchvision.io import read_file
 
-        self.folder = ImageFolder(str(Path(root).expanduser() / split), loader=read_file)
+        self.folder = ImageFolder(str(Path(root).expanduser() / split), loader=_read_bytes)
 
     @classmethod
     def from_bundle(cls, bundle: Any) -> EncodedImageFolder:
@@ -50,7 +57,7 @@ def collate_encoded(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"data": [it["data"] for it in items], "label": torch.tensor([it["label"] for it in items])}
 
 
-def decode_batch(data: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+def decode_batch(data: list[bytes], device: torch.device) -> list[torch.Tensor]:
     """Decode JPEG bytes to RGB ``(3, H, W)`` uint8 tensors on ``device``, all at once.
 
     A batch that the batched decoder refuses (a CMYK or non-JPEG file among the JPEGs, as a few
@@ -58,6 +65,7 @@ def decode_batch(data: list[torch.Tensor], device: torch.device) -> list[torch.T
     """
     from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 
+    data = [torch.frombuffer(bytearray(d), dtype=torch.uint8) for d in data]
     try:
         return list(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
     except RuntimeError:
@@ -86,7 +94,7 @@ class GpuAugment:
         self.scale, self.ratio = scale, ratio
         self.generator = torch.Generator().manual_seed(seed)
 
-    def __call__(self, data: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+    def __call__(self, data: list[bytes], device: torch.device) -> torch.Tensor:
         from torchvision.transforms import RandomResizedCrop
 
         images = decode_batch(data, device)
