@@ -5,7 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from robustlab.pruning.data.sources import DataSpec, build_data, eval_batches, train_batches
+from robustlab.pruning.data.loader import train_batches
+from robustlab.pruning.data.sources import DataSpec, build_data, eval_batches
 
 
 def test_missing_paths_name_the_path_and_the_layout(tmp_path):

@@ -64,6 +64,18 @@ class EvalConfig:
 
 
 @dataclass
+class LoggerConfig:
+    """``logger``: the experiment tracker (:mod:`robustlab.pruning.loggers`) and its keys."""
+
+    name: str = "none"
+    dir: str | None = None
+    tracking_uri: str | None = None
+    experiment: str = "robustlab-pruning"
+    project: str = "robustlab-pruning"
+    mode: str = "offline"
+
+
+@dataclass
 class PruningConfig:
     """The whole config of ``robustlab-prune`` (see ``conf/pruning.yaml`` for what each key means)."""
 
@@ -72,6 +84,7 @@ class PruningConfig:
     method: MethodConfig = field(default_factory=MethodConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
     seed: int = 0
     plugins: list[str] = field(default_factory=list)
     device: str = "auto"
@@ -79,6 +92,8 @@ class PruningConfig:
     measure_latency: bool = False
     report: bool = True
     threads: int | None = None
+    plan: bool = False
+    dist_timeout_s: float = 600.0
 
     def sweep_spec(self) -> SweepSpec:
         """The :class:`~robustlab.pruning.sweep.SweepSpec` of this config."""

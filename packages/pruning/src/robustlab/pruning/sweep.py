@@ -38,7 +38,8 @@ from robustlab.common.errors import ConfigError
 from robustlab.common.io import write_json, write_table
 from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
 from robustlab.pruning.data.evaldata import check_arch, eval_data_spec
-from robustlab.pruning.data.sources import DataBundle, DataSpec, build_data, train_batches
+from robustlab.pruning.data.loader import train_batches
+from robustlab.pruning.data.sources import DataBundle, DataSpec, build_data
 from robustlab.pruning.distributed import (
     Dist,
     barrier,

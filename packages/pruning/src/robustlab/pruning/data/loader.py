@@ -146,3 +146,16 @@ class TrainStream:
             index = torch.as_tensor(idx, dtype=torch.long)
             images, _, _ = ds.render_indices(index)  # type: ignore[attr-defined]
             yield _normalize(images.to(self.device, non_blocking=True), self.bundle), ds.labels[index].to(self.device)  # type: ignore[attr-defined]
+
+
+def train_batches(bundle: DataBundle, batch_size: int, *, epoch: int, seed: int,
+                  device: torch.device, num_workers: int = 0, pin_memory: bool = False,
+                  drop_last: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled, normalised ``(images, labels)`` training batches on ``device``.
+
+    The order depends only on ``(seed, epoch)``; with ``fresh_train`` the images of epoch
+    ``e > 0`` are draw ``e`` of the procedural train split. A training run keeps one
+    :class:`~robustlab.pruning.data.loader.TrainStream` for all its epochs instead.
+    """
+    options = LoaderOptions(num_workers=num_workers, pin_memory=pin_memory, persistent_workers=False)
+    return TrainStream(bundle, batch_size, seed, device, options=options, drop_last=drop_last).epoch(epoch)

@@ -1,9 +1,8 @@
-"""One entry point for the sweep's data: build a source, iterate training and evaluation batches.
+"""One entry point for the sweep's data: build a source, iterate evaluation batches.
 
-Training batches come normalised on the device; the procedural dataset is rendered directly
-there (no loader, no host copy), folders go through a ``DataLoader`` with workers and pinned
-memory. Evaluation batches are :class:`~robustlab.pruning.suites.EvalBatch` objects in a fixed
-order.
+Evaluation batches are :class:`~robustlab.pruning.suites.EvalBatch` objects in a fixed order,
+normalised on the device (the procedural dataset is rendered directly there). Training batches
+come from :mod:`robustlab.pruning.data.loader`.
 """
 
 from __future__ import annotations
@@ -149,21 +148,6 @@ def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         "box": [np.asarray(it["box"], dtype=np.float32).reshape(-1, 4) for it in items],
         "index": torch.tensor([int(it["index"]) for it in items]),
     }
-
-
-def train_batches(bundle: DataBundle, batch_size: int, *, epoch: int, seed: int,
-                  device: torch.device, num_workers: int = 0, pin_memory: bool = False,
-                  drop_last: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Shuffled, normalised ``(images, labels)`` training batches on ``device``.
-
-    The order depends only on ``(seed, epoch)``; with ``fresh_train`` the images of epoch
-    ``e > 0`` are draw ``e`` of the procedural train split. A training run keeps one
-    :class:`~robustlab.pruning.data.loader.TrainStream` for all its epochs instead.
-    """
-    from robustlab.pruning.data.loader import LoaderOptions, TrainStream
-
-    options = LoaderOptions(num_workers=num_workers, pin_memory=pin_memory, persistent_workers=False)
-    return TrainStream(bundle, batch_size, seed, device, options=options, drop_last=drop_last).epoch(epoch)
 
 
 def eval_batches(bundle: DataBundle, batch_size: int, device: torch.device,
