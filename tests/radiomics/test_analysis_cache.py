@@ -96,3 +96,18 @@ def test_extraction_workers_do_not_import_pandas():
             "print('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", "a worker would spend half a second importing pandas"
+
+
+def test_the_key_does_not_depend_on_what_is_imported_yet(image_study, monkeypatch):
+    # SciPy is imported where a statistic needs it: a fresh process computes the key before
+    # importing it, a rerun in the same process after; both must find the same analysis
+    from robustlab.radiomics.extract import work_items
+    from robustlab.radiomics.results import Options
+    from robustlab.radiomics.study import load_study, validate_study
+
+    validated = validate_study(load_study(image_study()))
+    items = work_items(validated)
+    key = analysis_cache.analysis_key(validated, items, Options(), [])
+    for name in ("scipy", "pyarrow"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert analysis_cache.analysis_key(validated, items, Options(), []) == key

@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,8 +61,8 @@ def code_hash() -> str:
 def analysis_key(validated: ValidatedStudy, items: Sequence[WorkItem], options: Options,
                  shuffled: Sequence[str]) -> str:
     """The key of an analysis (see the module docstring for what it covers)."""
-    libraries = {name: sys.modules[name].__version__
-                 for name in ("numpy", "pandas", "scipy", "pyarrow") if name in sys.modules}
+    # installed versions, whether or not imported yet (SciPy is imported where it is used)
+    libraries = {name: _installed(name) for name in ("numpy", "pandas", "scipy", "pyarrow")}
     return make_key(
         format=FORMAT, study=repr(validated.study),
         files=sorted((str(p), h) for p, h in validated.hashes.items()),
@@ -71,6 +70,15 @@ def analysis_key(validated: ValidatedStudy, items: Sequence[WorkItem], options: 
                for it in items],
         options=dataclasses.asdict(options), shuffled=list(shuffled), code=code_hash(),
         libraries=libraries)
+
+
+def _installed(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 class AnalysisCache:
