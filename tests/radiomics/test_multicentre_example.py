@@ -1,4 +1,4 @@
-"""The multicentre study file of packages/radiomics/README.md, validated on generated images."""
+"""The multicentre study files of the READMEs, validated on generated images."""
 
 from __future__ import annotations
 
@@ -13,21 +13,27 @@ import yaml
 from robustlab.radiomics.extract import work_items
 from robustlab.radiomics.study import load_study, validate_study
 
-README = Path(__file__).resolve().parents[2] / "packages" / "radiomics" / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def example() -> str:
-    text = README.read_text(encoding="utf-8")
-    found = re.search(r"<!-- multicentre-example -->\n```yaml\n(.*?)```", text, re.S)
-    assert found, "the README's multicentre example is missing"
+def example(readme: Path = ROOT / "packages" / "radiomics" / "README.md",
+            marker: str = "multicentre-example") -> str:
+    text = readme.read_text(encoding="utf-8")
+    found = re.search(rf"<!-- {marker} -->\n```yaml\n(.*?)```", text, re.S)
+    assert found, f"the example {marker} of {readme.name} is missing"
     return found.group(1)
 
 
 def write_fixtures(root: Path, study: dict) -> None:
     """An image for every image path and a disc mask for every ROI file, per scanner folder."""
     yy, xx = np.mgrid[:48, :48]
-    discs = {"insert1": np.hypot(yy - 16, xx - 16) <= 9, "core": np.hypot(yy - 16, xx - 16) <= 4,
-             "labels": 2 * (np.hypot(yy - 34, xx - 34) <= 7)}
+    big, small = np.hypot(yy - 16, xx - 16) <= 9, np.hypot(yy - 16, xx - 16) <= 4
+
+    def disc(stem: str) -> np.ndarray:  # a core ROI nests inside the big one; labels: label 2
+        if stem == "labels":
+            return 2 * (np.hypot(yy - 34, xx - 34) <= 7)
+        return small if stem in ("core", "c3d") else big
+
     rng = np.random.default_rng(0)
     for acq in study["acquisitions"].values():
         image_path = root / acq["image"]
@@ -41,7 +47,7 @@ def write_fixtures(root: Path, study: dict) -> None:
             if path.exists():
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            mask = sitk.GetImageFromArray(np.repeat(discs[path.name.split(".")[0]][None], 6, 0).astype(np.uint8))
+            mask = sitk.GetImageFromArray(np.repeat(disc(path.name.split(".")[0])[None], 6, 0).astype(np.uint8))
             mask.CopyInformation(image)
             sitk.WriteImage(mask, str(path))
 
@@ -82,3 +88,14 @@ def test_a_typo_in_the_example_settings_is_named(tmp_path: Path, where: str) -> 
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
     with pytest.raises(ValueError, match="pyradiomics rejects the settings"):
         validate_study(load_study(tmp_path / "study.yaml"))
+
+
+def test_the_top_readme_example_validates(tmp_path: Path) -> None:
+    text = example(ROOT / "README.md", "two-sites-example")
+    write_fixtures(tmp_path, yaml.safe_load(text))
+    (tmp_path / "two_sites.yaml").write_text(text)
+    validated = validate_study(load_study(tmp_path / "two_sites.yaml"))
+    study = validated.study
+    assert study.acquisitions["b_test"].settings.label == "paper2d.yaml binWidth=10"
+    assert [c.family for c in study.comparisons] == ["2D", "2D", "3D"]
+    assert validated.rois["a_retest"] == ("tumour", "core")
