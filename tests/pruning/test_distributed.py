@@ -16,7 +16,13 @@ import torch
 from robustlab.common.seeding import seed_everything
 from robustlab.pruning import sweep as sweep_module
 from robustlab.pruning.data.sources import DataSpec, build_data
-from robustlab.pruning.distributed import Dist, GlobalBatchNorm2d, init_distributed, shutdown
+from robustlab.pruning.distributed import (
+    Dist,
+    GlobalBatchNorm2d,
+    init_distributed,
+    ranks_from_env,
+    shutdown,
+)
 from robustlab.pruning.evaluate import evaluate_accuracy
 from robustlab.pruning.masks import get_masks
 from robustlab.pruning.models import ModelSpec, create_model
@@ -121,6 +127,15 @@ def test_sharded_evaluation_equals_one_process_per_image(two_ranks):
     sharded = pd.read_csv(two_ranks / "sharded.csv")
     assert sharded["index"].tolist() == list(range(33))
     pd.testing.assert_frame_equal(sharded, single, check_dtype=False)
+
+
+def test_ranks_come_from_torchrun_or_a_slurm_step():
+    assert ranks_from_env({"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "3"}) == (3, 8, 3, "torchrun")
+    slurm = {"SLURM_PROCID": "9", "SLURM_STEP_NUM_TASKS": "16", "SLURM_LOCALID": "1"}
+    assert ranks_from_env(slurm) == (9, 16, 1, "slurm")
+    # an sbatch script's own process (no srun step of several tasks) is a plain launch
+    assert ranks_from_env({"SLURM_PROCID": "0", "SLURM_NTASKS": "8"}) == (0, 1, 0, "none")
+    assert ranks_from_env({}) == (0, 1, 0, "none")
 
 
 def test_global_batchnorm_is_batchnorm_in_one_process():

@@ -1,8 +1,10 @@
 """The training input pipeline: each rank's slice of every global batch, on-device JPEG decoding."""
 
+import pytest
 import torch
 from torchvision.io import encode_jpeg
 
+from robustlab.common.errors import ConfigError
 from robustlab.pruning.data.loader import GlobalBatchSampler, LoaderOptions, TrainStream
 from robustlab.pruning.data.sources import DataSpec, build_data
 
@@ -15,6 +17,8 @@ def test_rank_slices_make_up_the_single_process_batches():
         assert sum((r[b] for r in ranks), []) == batch
     sampler = GlobalBatchSampler(50, 8, seed=3)
     sampler.set_epoch(1)
+    with pytest.raises(ConfigError, match="does not split over 3 ranks"):
+        GlobalBatchSampler(50, 8, seed=3, world_size=3)
     epoch1 = sum(list(sampler), [])
     assert epoch1 != sum(one, []) and len(set(epoch1)) == 48 and set(epoch1) <= set(range(50))
 

@@ -62,17 +62,6 @@ class Dist:
         """Rank 0: the one process that writes files and logs."""
         return self.rank == 0
 
-    def local_batch(self, global_batch: int) -> int:
-        """This rank's share of a global batch; the global batch must split evenly."""
-        if global_batch % self.world_size:
-            raise ValueError(f"train.batch_size={global_batch} (the global batch) does not split over "
-                             f"{self.world_size} ranks; choose a multiple of {self.world_size}")
-        return global_batch // self.world_size
-
-    def shard(self, n: int) -> range:
-        """This rank's contiguous block of ``range(n)`` (blocks differ in size by at most one)."""
-        return range(n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size)
-
 
 def ranks_from_env(environ: Mapping[str, str] | None = None) -> tuple[int, int, int, str]:
     """``(rank, world_size, local_rank, launcher)`` from the launcher's environment.
