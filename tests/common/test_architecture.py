@@ -1,16 +1,23 @@
-"""The packages' shape: no import cycle between modules.
+"""The packages' shape: no import cycle between modules, no function longer than 60 lines.
 
-The check reads the source (``ast``), so it sees every import, at module level, inside a
+Both checks read the source (``ast``), so they see every import, at module level, inside a
 function or under ``if TYPE_CHECKING``, without importing anything.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [REPO / "packages" / name / "src" for name in ("common", "pruning", "radiomics")]
+MAX_LINES = 60
+#: Numerical kernels kept in one piece: one vectorized computation whose steps follow the
+#: formulas of its docstring (splitting it would scatter one derivation over several functions).
+NUMERICAL_KERNELS = {
+    "robustlab.common.stats.icc.icc",  # the six McGraw-Wong forms, F test and intervals at once
+}
 
 
 def modules() -> dict[str, Path]:
@@ -86,3 +93,27 @@ def test_no_module_imports_back_a_module_that_imports_it():
 def test_the_cycle_finder_finds_cycles():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def functions(path: Path) -> Iterator[tuple[str, int]]:
+    """``(name, lines)`` of every function of a file; a docstring does not count (the project asks
+    for formulas and references in docstrings, which the limit is not about)."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0]
+            docstring = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                         and isinstance(first.value.value, str))
+            doc_lines = first.end_lineno - first.lineno + 1 if docstring else 0
+            yield node.name, node.end_lineno - node.lineno + 1 - doc_lines
+
+
+def test_no_function_is_longer_than_60_lines_outside_numerical_kernels():
+    long = [f"{module}.{name}: {n} lines" for module, path in modules().items()
+            for name, n in functions(path) if n > MAX_LINES and f"{module}.{name}" not in NUMERICAL_KERNELS]
+    assert not long, "functions over 60 lines (split them, or name a numerical kernel):\n" + "\n".join(long)
+
+
+def test_the_length_count_leaves_docstrings_out(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text('def f():\n    """doc\n\n    more\n    """\n    return 1\n\n\ndef g():\n    return 2\n')
+    assert dict(functions(path)) == {"f": 2, "g": 2}

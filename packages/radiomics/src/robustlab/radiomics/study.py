@@ -413,31 +413,8 @@ def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisiti
     if has_acq == has_pairs and not all_pairs:
         raise StudyError(f"{where}: give exactly one of 'acquisitions' or 'pairs' "
                          "('pairs: all' with 'acquisitions': every pair of them)")
-    members: list[str] = []
-    pairs: tuple[tuple[str, str], ...] = ()
-    acquisitions: tuple[str, ...] = ()
-    if all_pairs:
-        listed = [str(a) for a in spec.get("acquisitions") or []]
-        if len(listed) < 2:
-            raise StudyError(f"{where}: 'pairs: all' needs 'acquisitions' listing at least two")
-        pairs = tuple(itertools.combinations(dict.fromkeys(listed), 2))
-        members = [m for p in pairs for m in p]
-    elif has_pairs:
-        raw_pairs = spec["pairs"]
-        if not isinstance(raw_pairs, list) or not raw_pairs or not all(
-            isinstance(p, (list, tuple)) and len(p) == 2 for p in raw_pairs
-        ):
-            raise StudyError(f"{where}: 'pairs' must be a list of [a, b] pairs; got {raw_pairs!r}")
-        pairs = tuple((str(a), str(b)) for a, b in raw_pairs)
-        members = [m for p in pairs for m in p]
-    else:
-        acquisitions = tuple(str(a) for a in spec["acquisitions"])
-        members = list(acquisitions)
-        low, high = stat.n_raters
-        if len(acquisitions) < low or (high is not None and len(acquisitions) > high):
-            need = f"exactly {low}" if low == high else (
-                f"at least {low}" if high is None else f"{low} to {high}")
-            raise StudyError(f"{where}: {statistic} needs {need} acquisitions; got {len(acquisitions)}")
+    acquisitions, pairs = _comparison_members(where, spec, stat, all_pairs, has_pairs)
+    members = list(acquisitions) or [m for p in pairs for m in p]
     for m in members:
         if m not in acqs:
             raise StudyError(f"{where}: " + _unknown("acquisition", m, sorted(acqs)))
@@ -456,6 +433,30 @@ def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisiti
                       combine=combine, options=options,
                       group=None if spec.get("group") is None else str(spec["group"]),
                       family=family)
+
+
+def _comparison_members(where: str, spec: Mapping[str, Any], stat: Any, all_pairs: bool,
+                        has_pairs: bool) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """A comparison's ``(acquisitions, pairs)``: one of them given, the other empty."""
+    if all_pairs:
+        listed = [str(a) for a in spec.get("acquisitions") or []]
+        if len(listed) < 2:
+            raise StudyError(f"{where}: 'pairs: all' needs 'acquisitions' listing at least two")
+        return (), tuple(itertools.combinations(dict.fromkeys(listed), 2))
+    if has_pairs:
+        raw_pairs = spec["pairs"]
+        if not isinstance(raw_pairs, list) or not raw_pairs or not all(
+            isinstance(p, (list, tuple)) and len(p) == 2 for p in raw_pairs
+        ):
+            raise StudyError(f"{where}: 'pairs' must be a list of [a, b] pairs; got {raw_pairs!r}")
+        return (), tuple((str(a), str(b)) for a, b in raw_pairs)
+    acquisitions = tuple(str(a) for a in spec["acquisitions"])
+    low, high = stat.n_raters
+    if len(acquisitions) < low or (high is not None and len(acquisitions) > high):
+        need = f"exactly {low}" if low == high else (
+            f"at least {low}" if high is None else f"{low} to {high}")
+        raise StudyError(f"{where}: {stat.name} needs {need} acquisitions; got {len(acquisitions)}")
+    return acquisitions, ()
 
 
 def _check_members(where: str, members: list[Acquisition]) -> str:
@@ -655,11 +656,7 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4,
         StudyError: naming the acquisition, the file, the label or the comparison at fault.
     """
 
-    from robustlab.radiomics.integrity import (
-        ImageFile,
-        check_row_pairing,
-        image_file_hash,
-    )
+    from robustlab.radiomics.integrity import ImageFile, image_file_hash
 
     rois: dict[str, tuple[str, ...]] = {}
     identifiers: dict[str, pd.DataFrame] = {}
@@ -693,6 +690,14 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4,
         stored_nonfinite = files[acq.image].nonfinite if acq.image in files else None
         rois[aid], voxels[aid], labels[aid] = _validate_image(acq, where, geometry_tolerance,
                                                               stored_nonfinite)
+    _check_settings(study)
+    _check_comparisons(study, rois, tables, identifiers)
+    return ValidatedStudy(study=study, rois=rois, tables=tables, hashes=hashes, voxels=voxels,
+                          labels=labels)
+
+
+def _check_settings(study: Study) -> None:
+    """Every distinct extraction setting of the study through pyradiomics' own schema."""
     checked: set[Extraction] = set()
     for aid, acq in study.acquisitions.items():
         if acq.settings is not None and acq.settings not in checked:
@@ -701,6 +706,13 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4,
                 check_extraction(acq.settings, f"{study.path.name}: acquisition {aid!r}, key 'extraction'")
             except ValueError as exc:
                 raise StudyError(str(exc)) from None
+
+
+def _check_comparisons(study: Study, rois: Mapping[str, tuple[str, ...]], tables: Mapping[str, pd.DataFrame],
+                       identifiers: Mapping[str, pd.DataFrame]) -> None:
+    """Compared acquisitions share their ROIs and, for feature CSVs, columns and row identifiers."""
+    from robustlab.radiomics.integrity import check_row_pairing
+
     for cmp in study.comparisons:
         where = f"{study.path.name}: comparison {cmp.name!r}"
         for _, members in cmp.units():
@@ -717,8 +729,6 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4,
                         check_row_pairing(identifiers[first], identifiers[other], (first, other),
                                           (study.acquisitions[first].features,
                                            study.acquisitions[other].features), where)
-    return ValidatedStudy(study=study, rois=rois, tables=tables, hashes=hashes, voxels=voxels,
-                          labels=labels)
 
 
 def _label_counts(mask: Any, name: str, where: str) -> dict[int, int]:

@@ -157,6 +157,53 @@ def summarize(per_image: pd.DataFrame, keys: Sequence[str] = ("method", "metric"
     return rows
 
 
+_IDENTITY = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # (mean, std) of data that is not normalised
+
+
+def _check_choices(metrics: Sequence[str], zero_map: str) -> None:
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"interpretability.metrics: unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
+    if zero_map not in ZERO_MAPS:
+        raise ConfigError(f"interpretability.zero_map must be one of {ZERO_MAPS}, got {zero_map!r}")
+
+
+def _result(records: list[pd.DataFrame]) -> SuiteResult:
+    """The summary rows and the per-image table of the per-image records (none: no rows)."""
+    if not records:
+        return SuiteResult(rows=[], per_image=None)
+    per_image = pd.concat(records, ignore_index=True)
+    return SuiteResult(rows=summarize(per_image), per_image=per_image)
+
+
+def _usable_metrics(ctx: EvalContext, metrics: Sequence[str]) -> list[str]:
+    """``metrics`` without the mask metrics when the data has no object masks."""
+    if not ctx.extras.get("has_masks", True):
+        skipped = [m for m in metrics if m in _MASK_METRICS]
+        if skipped:
+            log.info("interpretability: the data has no object masks; %s skipped", ", ".join(skipped))
+        return [m for m in metrics if m not in _MASK_METRICS]
+    return list(metrics)
+
+
+def _score(ctx: EvalContext, name: str, metrics: Sequence[str], batch: Any, images: torch.Tensor,
+           maps: torch.Tensor, targets: torch.Tensor, opts: Mapping[str, Any], perturbation_steps: int,
+           zero_map: str) -> dict[str, Any]:
+    """Every metric of one method's maps on one batch: metric -> per-image values."""
+    values = {}
+    for metric in metrics:
+        if metric in _MASK_METRICS:
+            values[metric] = mask_metric(metric, maps, batch.masks, zero_map)
+        elif metric == "deletion_auc":
+            values[metric] = deletion_auc(ctx.model, images, maps, targets, n_steps=perturbation_steps)
+        elif metric == "insertion_auc":
+            values[metric] = insertion_auc(ctx.model, images, maps, targets, n_steps=perturbation_steps)
+        else:
+            values[metric] = parameter_randomization_check(
+                name, ctx.model, batch.images, targets, arch=ctx.arch, seed=ctx.seed, **opts)
+    return values
+
+
 @register_suite("interpretability", directions=[
     # Localisation (RMA, RRA, pointing games) and insertion AUC are better high; deletion AUC,
     # complexity, sensitivity and the similarity to a randomised model's attributions
@@ -216,28 +263,18 @@ def interpretability_suite(
         Rows ``{method, metric, mean, std, n}`` and the per-image table
         ``index, method, metric, value``.
     """
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ValueError(f"interpretability.metrics: unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
+    _check_choices(metrics, zero_map)
     names = _methods_for(methods, ctx.arch)
-    if zero_map not in ZERO_MAPS:
-        raise ConfigError(f"interpretability.zero_map must be one of {ZERO_MAPS}, got {zero_map!r}")
     lut = _label_lookup(ctx, target, label_map)
-    if not ctx.extras.get("has_masks", True):
-        skipped = [m for m in metrics if m in _MASK_METRICS]
-        if skipped:
-            log.info("interpretability: the data has no object masks; %s skipped", ", ".join(skipped))
-        metrics = [m for m in metrics if m not in _MASK_METRICS]
+    metrics = _usable_metrics(ctx, metrics)
     options = {"integrated_gradients": {"n_steps": ig_steps, "internal_batch_size": ig_internal_batch_size,
                                         "smoothgrad_samples": smoothgrad_samples, "seed": ctx.seed,
                                         "smoothgrad_stdev": smoothgrad_stdev, "channel_pool": ig_channel_pool,
                                         "smoothgrad_stdev_mode": smoothgrad_stdev_mode},
                "vit_cls_attention": {"heads": attention_heads}}
-    records: list[pd.DataFrame] = []
     gallery_maps: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    gallery_pics: list[np.ndarray] = []
-    gallery_index: list[np.ndarray] = []
-    normalize = ctx.extras.get("normalize", ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
+    records: list[pd.DataFrame] = []
+    gallery_pics, gallery_index = [], []  # the gallery's images and their dataset indices
     n_gallery = 0
     for batch in ctx.batches(max_images=n_images):
         index = np.asarray(torch.as_tensor(batch.index).cpu())
@@ -245,7 +282,7 @@ def interpretability_suite(
         if gallery_pics and gallery_pics[0].shape[1:3] != tuple(batch.images.shape[-2:]):
             take = 0  # full-resolution data: the gallery keeps the images of the first size
         if take:
-            gallery_pics.append(_gallery_images(batch.images[:take], normalize))
+            gallery_pics.append(_gallery_images(batch.images[:take], ctx.extras.get("normalize", _IDENTITY)))
             gallery_index.append(index[:take])
         targets, valid = _targets(ctx, batch, target, lut)
         for name in names:
@@ -256,28 +293,14 @@ def interpretability_suite(
             images = batch.images.to(maps.device, torch.float32)
             if take:
                 gallery_maps[name].append(maps[:take].cpu().numpy())
-            values = {}
-            for metric in metrics:
-                if metric in _MASK_METRICS:
-                    values[metric] = mask_metric(metric, maps, batch.masks, zero_map)
-                elif metric == "deletion_auc":
-                    values[metric] = deletion_auc(ctx.model, images, maps, targets,
-                                                  n_steps=perturbation_steps)
-                elif metric == "insertion_auc":
-                    values[metric] = insertion_auc(ctx.model, images, maps, targets,
-                                                   n_steps=perturbation_steps)
-                else:
-                    values[metric] = parameter_randomization_check(
-                        name, ctx.model, batch.images, targets, arch=ctx.arch, seed=ctx.seed, **opts)
+            values = _score(ctx, name, metrics, batch, images, maps, targets, opts,
+                            perturbation_steps, zero_map)
             for metric, vals in values.items():
                 vals = np.where(valid, np.asarray(vals, dtype=np.float64), np.nan)
                 records.append(pd.DataFrame({"index": index, "method": name, "metric": metric, "value": vals}))
         n_gallery += take
-    if not records:
-        return SuiteResult(rows=[], per_image=None)
-    per_image = pd.concat(records, ignore_index=True)
-    if gallery_pics:
+    if gallery_pics and records:
         save_gallery(ctx.run_dir / "interpretability" / f"gallery_step{ctx.step:03d}.npz",
                      np.concatenate(gallery_pics), np.concatenate(gallery_index),
                      {name: np.concatenate(m) for name, m in gallery_maps.items()})
-    return SuiteResult(rows=summarize(per_image), per_image=per_image)
+    return _result(records)

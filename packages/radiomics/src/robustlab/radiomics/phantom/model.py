@@ -159,6 +159,41 @@ def parse_tissue(data: Any, key: str) -> Tissue:
     )
 
 
+def _parse_insert(i: int, raw: Any, scale: float, inner: tuple[float, float]) -> Insert:
+    """The ``i``-th insert of a phantom config, scaled; it must fit inside the filling ``inner``."""
+    key = f"phantom.inserts[{i}]"
+    raw = expect_mapping(raw, key)
+    name = str(raw.get("name", f"insert{i + 1}"))
+    key = f"phantom.inserts[{i}] ({name})"
+    centre = expect_pair(raw.get("centre_mm"), f"{key}.centre_mm")
+    centre = (centre[0] * scale, centre[1] * scale)
+    radius = expect_number(raw.get("diameter_mm"), f"{key}.diameter_mm") * scale / 2
+    theta = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    rim = ((centre[0] + radius * np.cos(theta)) / inner[0]) ** 2 + (
+        (centre[1] + radius * np.sin(theta)) / inner[1]
+    ) ** 2
+    if rim.max() >= 1.0:
+        raise ValueError(f"{key}: the insert (centre {centre}, radius {radius:.1f} mm) does not "
+                         f"fit inside the filling (semi-axes {inner})")
+    tissue = parse_tissue(raw.get("tissue"), f"{key}.tissue")
+    texture = expect_mapping(raw.get("texture"), f"{key}.texture")
+    comps = texture.get("components")
+    if not isinstance(comps, list) or not comps:
+        raise ValueError(f"{key}.texture.components: expected a non-empty list of components")
+    components = []
+    for k, c in enumerate(comps):
+        ck = f"{key}.texture.components[{k}]"
+        c = expect_mapping(c, ck)
+        frac = expect_number(c.get("fraction"), f"{ck}.fraction")
+        if not 0 < frac < 1:
+            raise ValueError(f"{ck}.fraction: expected a volume fraction in (0, 1), got {frac}")
+        contrast = expect_number(c.get("contrast"), f"{ck}.contrast", positive=False)
+        if contrast <= -1:
+            raise ValueError(f"{ck}.contrast: expected > -1 (grain PD must stay positive), got {contrast}")
+        components.append(GrainComponent(expect_number(c.get("scale_mm"), f"{ck}.scale_mm"), frac, contrast))
+    return Insert(name, centre, radius, tissue, tuple(components))
+
+
 def parse_phantom(phantom: dict[str, Any], scale: float = 1.0) -> PhantomSpec:
     """Validate a phantom config and apply the cross-section ``scale``.
 
@@ -203,37 +238,7 @@ def parse_phantom(phantom: dict[str, Any], scale: float = 1.0) -> PhantomSpec:
         raise ValueError("phantom.inserts: expected a non-empty list of inserts")
     inner = (semi[0] - shell, semi[1] - shell)
     for i, raw in enumerate(raw_inserts):
-        key = f"phantom.inserts[{i}]"
-        raw = expect_mapping(raw, key)
-        name = str(raw.get("name", f"insert{i + 1}"))
-        key = f"phantom.inserts[{i}] ({name})"
-        centre = expect_pair(raw.get("centre_mm"), f"{key}.centre_mm")
-        centre = (centre[0] * scale, centre[1] * scale)
-        radius = expect_number(raw.get("diameter_mm"), f"{key}.diameter_mm") * scale / 2
-        theta = np.linspace(0, 2 * np.pi, 720, endpoint=False)
-        rim = ((centre[0] + radius * np.cos(theta)) / inner[0]) ** 2 + (
-            (centre[1] + radius * np.sin(theta)) / inner[1]
-        ) ** 2
-        if rim.max() >= 1.0:
-            raise ValueError(f"{key}: the insert (centre {centre}, radius {radius:.1f} mm) does not "
-                             f"fit inside the filling (semi-axes {inner})")
-        tissue = parse_tissue(raw.get("tissue"), f"{key}.tissue")
-        texture = expect_mapping(raw.get("texture"), f"{key}.texture")
-        comps = texture.get("components")
-        if not isinstance(comps, list) or not comps:
-            raise ValueError(f"{key}.texture.components: expected a non-empty list of components")
-        components = []
-        for k, c in enumerate(comps):
-            ck = f"{key}.texture.components[{k}]"
-            c = expect_mapping(c, ck)
-            frac = expect_number(c.get("fraction"), f"{ck}.fraction")
-            if not 0 < frac < 1:
-                raise ValueError(f"{ck}.fraction: expected a volume fraction in (0, 1), got {frac}")
-            contrast = expect_number(c.get("contrast"), f"{ck}.contrast", positive=False)
-            if contrast <= -1:
-                raise ValueError(f"{ck}.contrast: expected > -1 (grain PD must stay positive), got {contrast}")
-            components.append(GrainComponent(expect_number(c.get("scale_mm"), f"{ck}.scale_mm"), frac, contrast))
-        spec_inserts.append(Insert(name, centre, radius, tissue, tuple(components)))
+        spec_inserts.append(_parse_insert(i, raw, scale, inner))
     for a in range(len(spec_inserts)):
         for b in range(a + 1, len(spec_inserts)):
             ia, ib = spec_inserts[a], spec_inserts[b]

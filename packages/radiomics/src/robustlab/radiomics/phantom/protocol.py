@@ -297,6 +297,76 @@ def _comparisons(raw: Any, acquisitions: dict[str, Any]) -> list[dict[str, Any]]
     return out
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What every acquisition of a protocol is planned against (see :func:`plan_study`)."""
+
+    phantom: PhantomSpec
+    diameters: tuple[float, ...]
+    per_2d: int
+    length_3d: float
+    repositioning: dict[str, Any]
+    explicit: dict[str, Any]
+    seed: int
+    scale: float
+
+
+def _scaled_scanners(protocol: dict[str, Any], scale: float) -> dict[str, ScannerSpec]:
+    """The protocol's scanners; the receive array wraps the body, so its geometry follows ``scale``."""
+    scanners = {}
+    for k, v in expect_mapping(protocol.get("scanners"), "protocol.scanners").items():
+        sc = parse_scanner(v, f"protocol.scanners.{k}")
+        coil = replace(sc.coil, ellipse_mm=(sc.coil.ellipse_mm[0] * scale, sc.coil.ellipse_mm[1] * scale),
+                       loop_radius_mm=sc.coil.loop_radius_mm * scale)
+        scanners[k] = replace(sc, coil=coil)
+    return scanners
+
+
+def _plan_acquisition(acq_id: str, a: dict[str, Any], scanners: dict[str, ScannerSpec],
+                      noise_model: NoiseModel, layout: _Layout) -> AcquisitionSpec:
+    """One acquisition of the protocol (``a``: its keys over ``acquisition_defaults``)."""
+    key = f"protocol.acquisitions.{acq_id}"
+    sk = a.get("scanner")
+    if sk not in scanners:
+        raise ValueError(f"{key}.scanner: unknown scanner {sk!r}; protocol.scanners defines "
+                         f"{', '.join(scanners)}")
+    sc = scanners[sk]
+    mode = a.get("mode", "2D")
+    if mode not in MODES:
+        raise ValueError(f"{key}.mode: expected one of {MODES}, got {mode!r}")
+    te = expect_number(a.get("te_ms"), f"{key}.te_ms")
+    tr = expect_number(a.get("tr_ms"), f"{key}.tr_ms")
+    if te >= tr:
+        raise ValueError(f"{key}.te_ms: TE ({te} ms) must be shorter than TR ({tr} ms)")
+    voxel = _numbers(a.get("voxel_mm", sc.voxel_mm), 3, f"{key}.voxel_mm")
+    matrix = _int_pair(a.get("matrix", list(sc.matrix)), f"{key}.matrix")
+    matrix = (max(int(round(matrix[0] * layout.scale)), 2), max(int(round(matrix[1] * layout.scale)), 2))
+    if mode == "2D":
+        n_slices = layout.per_2d * len(layout.diameters)
+        kf = _fractions(a.get("kspace_fraction", list(sc.kspace_fraction)), 2, f"{key}.kspace_fraction")
+    else:
+        n_slices = len(layout.diameters) * max(int(round(layout.length_3d / voxel[2])), 1)
+        kf = _fractions(a.get("kspace_fraction", [*sc.kspace_fraction, 1.0]), 3,
+                        f"{key}.kspace_fraction")
+    grid = Grid(matrix, voxel, n_slices, mode, sc.profile_edge if mode == "2D" else 0.0)
+    session = str(a.get("session", acq_id))
+    pose = session_pose(session, layout.repositioning, layout.explicit, layout.seed)
+    rois = RoiPlan(layout.diameters, layout.per_2d if mode == "2D" else n_slices // len(layout.diameters))
+    _check_fits(acq_id, layout.phantom, grid, pose, rois)
+    reps = {}
+    for meta in ("repetition", "position"):
+        v = a.get(meta, 1)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{key}.{meta}: expected an integer >= 1, got {v!r}")
+        reps[meta] = v
+    return AcquisitionSpec(
+        id=str(acq_id), scanner_key=str(sk), scanner=sc, mode=mode, te_ms=te, tr_ms=tr,
+        grid=grid, kspace_fraction=kf, session=session, pose=pose,
+        repetition=reps["repetition"], position=reps["position"],
+        sigma=noise_model.sigma(sc, voxel), operator=str(a.get("operator", sk)),
+    )
+
+
 def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> StudyPlan:
     """Validate a protocol and a phantom together; nothing is simulated.
 
@@ -342,67 +412,19 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
         field_exponent=expect_number(noise.get("field_exponent", 1.0), "protocol.noise.field_exponent",
                                positive=False),
     )
-    scanners_raw = expect_mapping(protocol.get("scanners"), "protocol.scanners")
-    # The receive array wraps the body, so its geometry follows the phantom's scale.
-    scanners = {}
-    for k, v in scanners_raw.items():
-        sc = parse_scanner(v, f"protocol.scanners.{k}")
-        coil = replace(sc.coil, ellipse_mm=(sc.coil.ellipse_mm[0] * scale, sc.coil.ellipse_mm[1] * scale),
-                       loop_radius_mm=sc.coil.loop_radius_mm * scale)
-        scanners[k] = replace(sc, coil=coil)
+    scanners = _scaled_scanners(protocol, scale)
     defaults = dict(protocol.get("acquisition_defaults") or {})
     repositioning = dict(protocol.get("repositioning") or {})
     explicit = dict(protocol.get("poses") or {})
     raw_acq = expect_mapping(protocol.get("acquisitions"), "protocol.acquisitions")
     if not raw_acq:
         raise ValueError("protocol.acquisitions: expected at least one acquisition")
-    acquisitions: dict[str, AcquisitionSpec] = {}
-    for acq_id, raw in raw_acq.items():
-        key = f"protocol.acquisitions.{acq_id}"
-        a = {**defaults, **expect_mapping(raw, key)}
-        sk = a.get("scanner")
-        if sk not in scanners:
-            raise ValueError(f"{key}.scanner: unknown scanner {sk!r}; protocol.scanners defines "
-                             f"{', '.join(scanners)}")
-        sc = scanners[sk]
-        mode = a.get("mode", "2D")
-        if mode not in MODES:
-            raise ValueError(f"{key}.mode: expected one of {MODES}, got {mode!r}")
-        te = expect_number(a.get("te_ms"), f"{key}.te_ms")
-        tr = expect_number(a.get("tr_ms"), f"{key}.tr_ms")
-        if te >= tr:
-            raise ValueError(f"{key}.te_ms: TE ({te} ms) must be shorter than TR ({tr} ms)")
-        voxel = _numbers(a.get("voxel_mm", sc.voxel_mm), 3, f"{key}.voxel_mm")
-        matrix = _int_pair(a.get("matrix", list(sc.matrix)), f"{key}.matrix")
-        matrix = (max(int(round(matrix[0] * scale)), 2), max(int(round(matrix[1] * scale)), 2))
-        if mode == "2D":
-            n_slices = per_2d * len(diameters)
-            kf = _fractions(a.get("kspace_fraction", list(sc.kspace_fraction)), 2, f"{key}.kspace_fraction")
-        else:
-            n_slices = len(diameters) * max(int(round(length_3d / voxel[2])), 1)
-            kf = _fractions(a.get("kspace_fraction", [*sc.kspace_fraction, 1.0]), 3,
-                            f"{key}.kspace_fraction")
-        grid = Grid(matrix, voxel, n_slices, mode, sc.profile_edge if mode == "2D" else 0.0)
-        session = str(a.get("session", acq_id))
-        pose = session_pose(session, repositioning, explicit, int(seed))
-        rois = RoiPlan(diameters, per_2d if mode == "2D" else n_slices // len(diameters))
-        _check_fits(acq_id, spec, grid, pose, rois)
-        reps = {}
-        for meta in ("repetition", "position"):
-            v = a.get(meta, 1)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{key}.{meta}: expected an integer >= 1, got {v!r}")
-            reps[meta] = v
-        acquisitions[str(acq_id)] = AcquisitionSpec(
-            id=str(acq_id), scanner_key=str(sk), scanner=sc, mode=mode, te_ms=te, tr_ms=tr,
-            grid=grid, kspace_fraction=kf, session=session, pose=pose,
-            repetition=reps["repetition"], position=reps["position"],
-            sigma=noise_model.sigma(sc, voxel), operator=str(a.get("operator", sk)),
-        )
-    published = {}
-    for group, rng_pct in dict(protocol.get("published") or {}).items():
-        lo_hi = _numbers(rng_pct, 2, f"protocol.published.{group}")
-        published[str(group)] = [float(lo_hi[0]), float(lo_hi[1])]
+    layout = _Layout(spec, diameters, per_2d, length_3d, repositioning, explicit, int(seed), scale)
+    acquisitions = {str(acq_id): _plan_acquisition(str(acq_id), {**defaults, **expect_mapping(
+        raw, f"protocol.acquisitions.{acq_id}")}, scanners, noise_model, layout)
+        for acq_id, raw in raw_acq.items()}
+    published = {str(group): [float(v) for v in _numbers(rng_pct, 2, f"protocol.published.{group}")]
+                 for group, rng_pct in dict(protocol.get("published") or {}).items()}
     threshold = expect_number(protocol.get("threshold", 0.9), "protocol.threshold")
     return StudyPlan(
         name=str(protocol.get("name", "phantom_study")),
