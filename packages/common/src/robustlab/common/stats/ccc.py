@@ -41,8 +41,6 @@ class CCCResult:
 
 
 def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") -> CCCResult:
-    from scipy import stats as _st
-
     r"""Lin's concordance correlation coefficient between paired measurements, per feature.
 
     .. math::
@@ -80,6 +78,8 @@ def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") ->
         >>> round(float(ccc([1.0, 2.0, 3.0, 4.0], [1.1, 2.0, 2.9, 4.2]).value), 4)
         0.9918
     """
+    from scipy import stats as _st
+
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
     xa, ya = as_float_array(x, "x"), as_float_array(y, "y")

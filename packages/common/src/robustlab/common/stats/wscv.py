@@ -124,9 +124,9 @@ def wscv(ratings: object, alpha: float = 0.05, method: str = "vst",
 
 def _interval(theta: np.ndarray, rho: np.ndarray, n: int, k: int, alpha: float,
               method: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``1 - alpha`` bounds of agRee's ``wscv.delta`` or ``wscv.vst``."""
     from scipy import stats as _st
 
-    """The ``1 - alpha`` bounds of agRee's ``wscv.delta`` or ``wscv.vst``."""
     z = _st.norm.ppf(1 - alpha / 2)
     if method == "delta":
         sd = np.sqrt(theta**4 / (k * n) * (1 + k * rho / (1 - rho)) + theta**2 / (2 * n * (k - 1)))
