@@ -21,11 +21,14 @@ from robustlab.pruning.distributed import (
     GlobalBatchNorm2d,
     init_distributed,
     ranks_from_env,
+    shard_batches,
     shutdown,
 )
 from robustlab.pruning.evaluate import evaluate_accuracy
+from robustlab.pruning.interpret.suite import summarize
 from robustlab.pruning.masks import get_masks
 from robustlab.pruning.models import ModelSpec, create_model
+from robustlab.pruning.suites import SuiteResult, register_suite
 from robustlab.pruning.sweep import SweepSpec, run_sweep
 from robustlab.pruning.train import TrainSpec
 
@@ -35,6 +38,19 @@ REPO = Path(__file__).resolve().parents[2]
 WEIGHT_ATOL = 1e-4
 
 
+@register_suite("test_sharded_probe", summarize=summarize)
+def _probe_suite(ctx, n_images=None):
+    """Per image: the model's largest softmax probability; rows from the per-image table."""
+    tables = []
+    for batch in ctx.batches(max_images=n_images):
+        with torch.no_grad():
+            top = ctx.model(batch.images).softmax(dim=1).max(dim=1).values
+        tables.append(pd.DataFrame({"index": batch.index.numpy(), "method": "probe", "metric": "top_prob",
+                                    "value": top.numpy()}))
+    per_image = pd.concat(tables, ignore_index=True)
+    return SuiteResult(rows=summarize(per_image), per_image=per_image)
+
+
 def _spec() -> SweepSpec:
     return SweepSpec(
         model=ModelSpec("resnet18", num_classes=4, img_size=32, kwargs={"channels": [8, 16, 32, 64],
@@ -42,7 +58,7 @@ def _spec() -> SweepSpec:
         data=DataSpec(num_classes=4, img_size=32, train_size=64, val_size=33),
         train=TrainSpec(epochs=1, batch_size=16, lr=0.05, max_batches_per_epoch=4, sync_batchnorm=True,
                         progress=False),
-        steps=2, rate=0.2, eval_batch_size=8, device="cpu")
+        steps=2, rate=0.2, eval_batch_size=8, device="cpu", suites={"test_sharded_probe": {}})
 
 
 def _free_port() -> int:
@@ -115,6 +131,15 @@ def test_two_processes_train_the_same_sweep_as_one(tmp_path, two_ranks):
         for key, value in single["model"].items():
             if value.is_floating_point():
                 torch.testing.assert_close(dual["model"][key], value, atol=WEIGHT_ATOL, rtol=0)
+    # the suite, split over the ranks by batch, gathered: the values of one process
+    for step in range(3):
+        name = f"per_image/test_sharded_probe_step{step:03d}.parquet"
+        single, dual = (pd.read_parquet(d / name).sort_values("index") for d in (tmp_path / "one", two_ranks / "two"))
+        assert dual["index"].tolist() == single["index"].tolist() == list(range(33))
+        assert dual["value"].to_numpy() == pytest.approx(single["value"].to_numpy(), abs=1e-4)
+    rows = [pd.read_csv(d / "test_sharded_probe.csv") for d in (tmp_path / "one", two_ranks / "two")]
+    assert rows[1]["n"].tolist() == rows[0]["n"].tolist() == [33, 33, 33]
+    assert rows[1]["mean"].to_numpy() == pytest.approx(rows[0]["mean"].to_numpy(), abs=1e-4)
     # rank 0 alone wrote the run directory
     assert not list((two_ranks / "two").glob("**/*rank1*"))
 
@@ -127,6 +152,11 @@ def test_sharded_evaluation_equals_one_process_per_image(two_ranks):
     sharded = pd.read_csv(two_ranks / "sharded.csv")
     assert sharded["index"].tolist() == list(range(33))
     pd.testing.assert_frame_equal(sharded, single, check_dtype=False)
+
+
+def test_suite_batches_alternate_over_the_ranks():
+    batches = lambda max_images=None: iter(range(5))  # noqa: E731
+    assert [list(shard_batches(batches, Dist(r, 2))(max_images=3)) for r in range(2)] == [[0, 2, 4], [1, 3]]
 
 
 def test_ranks_come_from_torchrun_or_a_slurm_step():

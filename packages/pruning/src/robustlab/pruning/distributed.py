@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -165,6 +165,18 @@ def all_gather_objects(d: Dist, obj: Any) -> list[Any]:
     out: list[Any] = [None] * d.world_size
     dist.all_gather_object(out, obj)
     return out
+
+
+def shard_batches(batches: Callable[..., Iterator[Any]], d: Dist) -> Callable[..., Iterator[Any]]:
+    """``batches(...)`` keeping batch ``i`` only on rank ``i % world_size``: each rank scores
+    its share of a suite's images (every rank still reads them all; the model's work is split)."""
+
+    def sharded(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for i, batch in enumerate(batches(*args, **kwargs)):
+            if i % d.world_size == d.rank:
+                yield batch
+
+    return sharded
 
 
 def broadcast_object(d: Dist, obj: Any) -> Any:

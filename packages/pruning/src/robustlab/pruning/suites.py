@@ -100,6 +100,7 @@ SUITES: Registry[Callable[..., SuiteResult]] = Registry(
 
 def register_suite(name: str, table: str | None = None,
                    directions: Sequence[tuple[str, str, int]] = (), override: bool = False,
+                   summarize: Callable[[pd.DataFrame], list[dict[str, Any]]] | None = None,
                    ) -> Callable[[Callable[..., SuiteResult]], Callable[..., SuiteResult]]:
     """Register ``fn`` as suite ``name``.
 
@@ -109,12 +110,15 @@ def register_suite(name: str, table: str | None = None,
         directions: ``(method, metric, direction)`` glob patterns (see :data:`SUITES`); a
             metric that matches none is not tested for sweet spots.
         override: replace a suite of the same name.
+        summarize: when the suite's rows are a function of its per-image table alone, that
+            function; a data-parallel sweep then splits the suite's batches over the ranks and
+            summarises the gathered table (otherwise every rank runs the whole suite).
     """
     for pattern in directions:
         if len(pattern) != 3 or pattern[2] not in (-1, 0, 1):
             raise ValueError(f"suite {name!r}: a direction is (method, metric, +1/-1/0); got {pattern!r}")
     return SUITES.register(name, override=override, table=table or name,
-                           directions=tuple(tuple(d) for d in directions))
+                           directions=tuple(tuple(d) for d in directions), summarize=summarize)
 
 
 def get_suite(name: str) -> tuple[Callable[..., SuiteResult], str]:

@@ -42,12 +42,14 @@ from robustlab.pruning.data.loader import train_batches
 from robustlab.pruning.data.sources import DataBundle, DataSpec, build_data
 from robustlab.pruning.distributed import (
     Dist,
+    all_gather_objects,
     barrier,
     broadcast_object,
     broadcast_tensors,
     check_identical,
     fingerprint,
     local_device,
+    shard_batches,
 )
 from robustlab.pruning.evaluate import evaluate_accuracy, make_context, suite_source
 from robustlab.pruning.masks import (
@@ -68,7 +70,7 @@ from robustlab.pruning.models import (
     load_weights,
     model_arch,
 )
-from robustlab.pruning.suites import get_suite
+from robustlab.pruning.suites import SUITES, SuiteResult, get_suite
 from robustlab.pruning.train import TrainSpec, TrainStats, train
 
 log = logging.getLogger(__name__)
@@ -347,19 +349,10 @@ class _Sweep:
         with torch.no_grad():
             macs, _ = tp.utils.count_ops_and_params(model.eval(), self.example)
         for name, options in spec.suites.items():
-            fn, table = get_suite(name)
-            options = dict(options or {})
-            data_options = options.pop("data", None)
-            if name not in self.sources:
-                self.sources[name] = suite_source(data_options, model, self.data, self.device, spec.eval_batch_size)
-            torch.manual_seed(spec.seed * 1000 + step)
-            # Every rank scores the suite's images (the same values); rank 0 keeps its files.
-            ctx = make_context(model, self.data, self.device, step=step, sparsity=sparsity,
-                               run_dir=run_dir if main else self.scratch_dir(), seed=spec.seed,
-                               batch_size=spec.eval_batch_size, source=self.sources[name])
-            result = fn(ctx, **options)
-            if not main:
+            result = self.run_suite(model, name, dict(options or {}), step, sparsity)
+            if result is None:
                 continue
+            table = get_suite(name)[1]
             rows = pd.DataFrame(result.rows)
             rows = rows.assign(step=step, sparsity=sparsity, eval_data=self.sources[name].name, **tags)
             _append(run_dir / f"{table}.csv", rows, step)
@@ -383,6 +376,33 @@ class _Sweep:
         log.info("%s step %d: sparsity %.4f top1 %.4f (%.1f s training, %.0f img/s)", self.label, step,
                  sparsity, acc.top1, stats.seconds, stats.images_per_second)
         return row
+
+    def run_suite(self, model: nn.Module, name: str, options: dict[str, Any], step: int,
+                  sparsity: float) -> SuiteResult | None:
+        """Suite ``name`` at this step; its result on rank 0, None on the other ranks.
+
+        A suite registered with ``summarize`` is split over the ranks (batch ``i`` on rank
+        ``i % n``) and its rows are recomputed from the gathered per-image table; any other
+        suite runs in full on every rank (the same values), and rank 0 keeps its files.
+        """
+        spec = self.spec
+        fn, _ = get_suite(name)
+        summarize = SUITES.entry(name).metadata.get("summarize") if self.dist.enabled else None
+        data_options = options.pop("data", None)
+        if name not in self.sources:
+            self.sources[name] = suite_source(data_options, model, self.data, self.device, spec.eval_batch_size)
+        torch.manual_seed(spec.seed * 1000 + step)
+        ctx = make_context(model, self.data, self.device, step=step, sparsity=sparsity,
+                           run_dir=self.run_dir if self.dist.is_main else self.scratch_dir(), seed=spec.seed,
+                           batch_size=spec.eval_batch_size, source=self.sources[name])
+        if summarize is not None:
+            ctx = dataclasses.replace(ctx, batches=shard_batches(ctx.batches, self.dist))
+        result = fn(ctx, **options)
+        if summarize is not None:
+            tables = [t for t in all_gather_objects(self.dist, result.per_image) if t is not None]
+            per_image = pd.concat(tables, ignore_index=True) if tables else None
+            result = SuiteResult(rows=summarize(per_image) if per_image is not None else [], per_image=per_image)
+        return result if self.dist.is_main else None
 
     def scratch_dir(self) -> Path:
         """Where a rank other than 0 lets suites write their files (discarded)."""

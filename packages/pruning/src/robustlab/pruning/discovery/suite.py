@@ -28,7 +28,7 @@ BASELINE = "centred_box"
 
 
 # CorLoc, IoU, AP and recall are better high; errors low.
-@register_suite("discovery", directions=[("*", "*error*", -1), ("*", "*", +1)])
+@register_suite("discovery", directions=[("*", "*error*", -1), ("*", "*", +1)], summarize=summarize)
 def discovery_suite(
     ctx: EvalContext,
     methods: Sequence[str] | Mapping[str, Sequence[str]] = ("lost", "tokencut"),

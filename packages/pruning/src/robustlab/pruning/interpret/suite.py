@@ -213,7 +213,7 @@ def _score(ctx: EvalContext, name: str, metrics: Sequence[str], batch: Any, imag
     ("*", "*complexity*", -1),
     ("*", "*sensitivity*", -1),
     ("*", "*", +1),
-])
+], summarize=summarize)
 def interpretability_suite(
     ctx: EvalContext,
     methods: Sequence[str] | Mapping[str, Sequence[str]] = ("gradcam",),
