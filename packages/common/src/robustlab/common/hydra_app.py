@@ -25,7 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-CONFIG_ENV = "ROBUSTLAB_CONFIG_DIR"
+from robustlab.common.resources import CONFIG_ENV, config_dir
+
 VERBOSE_ENV = "ROBUSTLAB_VERBOSE"
 #: Exit status of a run stopped by bad input (argparse's status for a usage error).
 BAD_INPUT_STATUS = 2
@@ -105,32 +106,6 @@ class RunDirCheck:
             if verbose():
                 raise
             report_and_exit(Path(sys.argv[0]).name, exc)
-
-
-def config_dir() -> Path:
-    """The Hydra config root ``conf/``.
-
-    Looked up in this order: the ``ROBUSTLAB_CONFIG_DIR`` environment variable; the ``conf/``
-    folder of the source tree this package was installed from (editable install); the copy
-    carried inside the wheel.
-    """
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        path = Path(env).expanduser().resolve()
-        if not path.is_dir():
-            raise FileNotFoundError(f"{CONFIG_ENV}={env} is not a directory")
-        return path
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "conf"
-        if (candidate / "hydra").is_dir() and (parent / "packages").is_dir():
-            return candidate
-    packaged = here.parent / "_conf"
-    if packaged.is_dir():
-        return packaged
-    raise FileNotFoundError(
-        f"robustlab's config root was not found; set {CONFIG_ENV} to the repository's conf/ folder"
-    )
 
 
 def launch_rank() -> int:

@@ -20,6 +20,7 @@ import yaml
 
 from robustlab.common import safe_yaml
 from robustlab.common.hashing import file_hash
+from robustlab.common.resources import data_dir
 from robustlab.radiomics.errors import StudyError
 from robustlab.radiomics.params import (
     Extraction,
@@ -165,9 +166,7 @@ class Study:
 
 def extraction_dir() -> Path:
     """The folder of the bundled pyradiomics parameter files, ``conf/radiomics/extraction``."""
-    from robustlab.common.hydra_app import config_dir
-
-    return config_dir() / "radiomics" / "extraction"
+    return data_dir("radiomics", "extraction")
 
 
 def study_dir() -> Path:
@@ -176,9 +175,7 @@ def study_dir() -> Path:
     Not ``conf/radiomics/study``: a folder of that name would make ``study`` a Hydra config
     group, and ``study=<path to a YAML>`` would no longer be accepted on the command line.
     """
-    from robustlab.common.hydra_app import config_dir
-
-    return config_dir() / "radiomics" / "studies"
+    return data_dir("radiomics", "studies")
 
 
 def list_extractions() -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from robustlab.common.hydra_app import config_dir
+from robustlab.common.resources import data_dir
 
 GROUPS = ("phantom", "protocol", "scanner")
 
@@ -25,7 +25,7 @@ def group_dir(group: str) -> Path:
     """The folder ``conf/radiomics/<group>/`` of one config group."""
     if group not in GROUPS:
         raise ValueError(f"unknown config group {group!r}; expected one of {GROUPS}")
-    return config_dir() / "radiomics" / group
+    return data_dir("radiomics", group)
 
 
 def list_configs(group: str, pattern: str = "*") -> list[str]:
