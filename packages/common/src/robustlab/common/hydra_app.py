@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from hydra.experimental.callback import Callback
+
 from robustlab.common.resources import CONFIG_ENV, config_dir
 
 VERBOSE_ENV = "ROBUSTLAB_VERBOSE"
@@ -83,11 +85,12 @@ def check_writable(folder: Path, key: str) -> None:
                           f"writable folder with {key}=<path>") from exc
 
 
-class RunDirCheck:
+class RunDirCheck(Callback):
     """A Hydra callback: the run (or sweep) folder must be writable before logging starts.
 
     Without it, a read-only run folder ends in Hydra's ``Unable to configure handler 'file'``.
-    Named in the apps' primary configs under ``hydra.callbacks``.
+    Named in the apps' primary configs under ``hydra.callbacks``; the hooks it does not define
+    are Hydra's no-ops.
     """
 
     def on_run_start(self, config: Any, **kwargs: Any) -> None:
