@@ -92,3 +92,23 @@ def test_every_bundled_radiomics_config_binds(overrides):
     config["texture_test"]["rtoll"] = 1.0
     with pytest.raises(ConfigError, match=r"^texture_test: unknown key 'rtoll'; did you mean rtol"):
         bind(config)
+
+
+def test_per_method_options_override_the_suite_keys_and_are_checked():
+    from robustlab.pruning.config import bind
+    from robustlab.pruning.interpret.methods import ATTRIBUTIONS
+    from robustlab.pruning.suites import merge_method_options
+
+    merged = merge_method_options("interpretability", ATTRIBUTIONS, {"integrated_gradients": {"n_steps": 16, "seed": 0}},
+                                  {"integrated_gradients": {"n_steps": 50}, "gradcam": {"target_layer": "layer3"}})
+    assert merged == {"integrated_gradients": {"n_steps": 50, "seed": 0}, "gradcam": {"target_layer": "layer3"}}
+    config = compose("pruning", ["eval=quick"])
+    config["eval"]["suites"]["interpretability"]["method_options"] = {"integrated_gradients": {"n_step": 50}}
+    with pytest.raises(ConfigError, match=r"method_options\.integrated_gradients: unknown option 'n_step'; did you mean n_steps"):
+        bind(config)
+    config["eval"]["suites"]["interpretability"]["method_options"] = {"gradcm": {}}
+    with pytest.raises(ConfigError, match=r"unknown attribution method 'gradcm'; did you mean gradcam"):
+        bind(config)
+    config["eval"]["suites"]["interpretability"]["method_options"] = {"integrated_gradients": {"n_steps": 50}}
+    config["eval"]["suites"]["discovery"]["method_options"] = {"tokencut": {"tau": 0.3}}
+    assert bind(config).eval.suites["discovery"]["method_options"] == {"tokencut": {"tau": 0.3}}

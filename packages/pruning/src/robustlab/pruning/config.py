@@ -23,7 +23,7 @@ from robustlab.common.registry import unknown_name_message
 from robustlab.pruning.data.sources import DataSpec
 from robustlab.pruning.masks import PruneScope
 from robustlab.pruning.models import ModelSpec
-from robustlab.pruning.suites import get_suite
+from robustlab.pruning.suites import SUITES, get_suite, merge_method_options
 from robustlab.pruning.sweep import SweepSpec
 from robustlab.pruning.train import TrainSpec
 
@@ -126,6 +126,9 @@ def check_suite_options(suites: Mapping[str, Any]) -> None:
         for key in options or {}:
             if key not in known:
                 raise ConfigError(f"eval.suites.{name}: " + unknown_name_message("option", str(key), known))
+        registry = SUITES.metadata(name).get("methods")
+        if registry is not None and (options or {}).get("method_options"):
+            merge_method_options(name, registry, {}, options["method_options"])
 
 
 def bind(config: Mapping[str, Any]) -> PruningConfig:

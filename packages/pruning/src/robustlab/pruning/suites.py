@@ -12,14 +12,16 @@ per-image values under ``<run_dir>/per_image/``. Register a suite in one file::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from robustlab.common.registry import Registry
+from robustlab.common.errors import ConfigError
+from robustlab.common.registry import Registry, unknown_name_message
 
 
 @dataclass
@@ -101,6 +103,7 @@ SUITES: Registry[Callable[..., SuiteResult]] = Registry(
 def register_suite(name: str, table: str | None = None,
                    directions: Sequence[tuple[str, str, int]] = (), override: bool = False,
                    summarize: Callable[[pd.DataFrame], list[dict[str, Any]]] | None = None,
+                   methods: Registry[Any] | None = None,
                    ) -> Callable[[Callable[..., SuiteResult]], Callable[..., SuiteResult]]:
     """Register ``fn`` as suite ``name``.
 
@@ -113,12 +116,15 @@ def register_suite(name: str, table: str | None = None,
         summarize: when the suite's rows are a function of its per-image table alone, that
             function; a data-parallel sweep then splits the suite's batches over the ranks and
             summarises the gathered table (otherwise every rank runs the whole suite).
+        methods: the registry of the methods the suite runs, when it takes ``method_options``
+            (checked against it before the sweep starts: :func:`merge_method_options`).
     """
     for pattern in directions:
         if len(pattern) != 3 or pattern[2] not in (-1, 0, 1):
             raise ValueError(f"suite {name!r}: a direction is (method, metric, +1/-1/0); got {pattern!r}")
     return SUITES.register(name, override=override, table=table or name,
-                           directions=tuple(tuple(d) for d in directions), summarize=summarize)
+                           directions=tuple(tuple(d) for d in directions), summarize=summarize,
+                           methods=methods)
 
 
 def get_suite(name: str) -> tuple[Callable[..., SuiteResult], str]:
@@ -135,3 +141,31 @@ def list_suites(pattern: str = "*") -> list[str]:
 def suite_tables() -> dict[str, tuple[tuple[str, str, int], ...]]:
     """Table name -> the metric directions of the suite writing it, for every registered suite."""
     return {entry.metadata["table"]: entry.metadata["directions"] for entry in SUITES.entries()}
+
+
+def merge_method_options(suite: str, registry: Registry[Any], defaults: Mapping[str, Mapping[str, Any]],
+                   given: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Each method's options: the suite's own keys (``defaults``) overridden by the config's
+    ``method_options: {<method>: {<option>: value}}``.
+
+    Raises:
+        ConfigError: an unknown method, or an option that is not a keyword of the method's
+            function, named by its path (``eval.suites.<suite>.method_options.<method>``) with
+            the close matches.
+    """
+    out = {name: dict(opts) for name, opts in defaults.items()}
+    for name, opts in (given or {}).items():
+        where = f"eval.suites.{suite}.method_options"
+        if name not in registry:
+            raise ConfigError(f"{where}: " + unknown_name_message(registry.kind, str(name), registry.list()))
+        entry = registry.get(name)
+        fn = getattr(entry, "fn", entry)
+        known = [p.name for p in inspect.signature(fn).parameters.values()
+                 if p.kind is inspect.Parameter.KEYWORD_ONLY or
+                 (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty)]
+        known = [k for k in known if k != "arch"]
+        for key in opts or {}:
+            if key not in known:
+                raise ConfigError(f"{where}.{name}: " + unknown_name_message("option", str(key), known))
+        out[str(name)] = {**out.get(str(name), {}), **dict(opts or {})}
+    return out

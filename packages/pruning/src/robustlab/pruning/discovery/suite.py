@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,10 +18,10 @@ import torch
 
 from robustlab.pruning.discovery.boxes import best_iou
 from robustlab.pruning.discovery.features import patch_features
-from robustlab.pruning.discovery.methods import centred_boxes, get_discovery
+from robustlab.pruning.discovery.methods import DISCOVERY, centred_boxes, get_discovery
 from robustlab.pruning.interpret.layers import model_device
 from robustlab.pruning.interpret.suite import summarize
-from robustlab.pruning.suites import EvalContext, SuiteResult, register_suite
+from robustlab.pruning.suites import EvalContext, SuiteResult, merge_method_options, register_suite
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ BASELINE = "centred_box"
 
 
 # CorLoc, IoU, AP and recall are better high; errors low.
-@register_suite("discovery", directions=[("*", "*error*", -1), ("*", "*", +1)], summarize=summarize)
+@register_suite("discovery", methods=DISCOVERY, directions=[("*", "*error*", -1), ("*", "*", +1)], summarize=summarize)
 def discovery_suite(
     ctx: EvalContext,
     methods: Sequence[str] | Mapping[str, Sequence[str]] = ("lost", "tokencut"),
@@ -40,6 +41,7 @@ def discovery_suite(
     attention_mass: float = 0.6,
     iou_threshold: float = 0.5,
     feature_layer: str | None = None,
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SuiteResult:
     """CorLoc of LOST, TokenCut and (ViT) the attention baseline on the model's patch features.
 
@@ -58,6 +60,8 @@ def discovery_suite(
         attention_mass: share of CLS attention kept by the attention baseline.
         iou_threshold: IoU of a correct localisation.
         feature_layer: CNN only, the module whose feature map to use (default: last stage).
+        method_options: options per discovery method, over the keys above
+            (``{lost: {k_patches: 50}, tokencut: {tau: 0.3}}``); each is a keyword of the method.
 
     Returns:
         Rows ``{method, metric, mean, std, n}`` for metrics ``corloc`` (hits) and ``iou`` (best
@@ -74,8 +78,9 @@ def discovery_suite(
             chosen.append(name)
         else:
             log.info("discovery: method %r does not apply to arch=%r; skipped", name, ctx.arch)
-    options = {"lost": {"k_patches": k_patches, "center": lost_center, "layernorm": lost_layernorm}, "tokencut": {"tau": tau},
-               "attention": {"mass": attention_mass}}
+    options = merge_method_options("discovery", DISCOVERY, {
+        "lost": {"k_patches": k_patches, "center": lost_center, "layernorm": lost_layernorm},
+        "tokencut": {"tau": tau}, "attention": {"mass": attention_mass}}, method_options)
     records = []
     device = model_device(ctx.model)
     for batch in ctx.batches(max_images=n_images):

@@ -25,7 +25,7 @@ import torch
 
 from robustlab.common.errors import ConfigError
 from robustlab.common.io import atomic_path
-from robustlab.pruning.interpret.methods import attribute, get_attribution
+from robustlab.pruning.interpret.methods import ATTRIBUTIONS, attribute, get_attribution
 from robustlab.pruning.interpret.metrics import (
     ZERO_MAPS,
     deletion_auc,
@@ -37,7 +37,7 @@ from robustlab.pruning.interpret.metrics import (
     relevance_rank_accuracy,
 )
 from robustlab.pruning.interpret.sanity import parameter_randomization_check
-from robustlab.pruning.suites import EvalContext, SuiteResult, register_suite
+from robustlab.pruning.suites import EvalContext, SuiteResult, merge_method_options, register_suite
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def _score(ctx: EvalContext, name: str, metrics: Sequence[str], batch: Any, imag
     return values
 
 
-@register_suite("interpretability", directions=[
+@register_suite("interpretability", methods=ATTRIBUTIONS, directions=[
     # Localisation (RMA, RRA, pointing games) and insertion AUC are better high; deletion AUC,
     # complexity, sensitivity and the similarity to a randomised model's attributions
     # (Adebayo et al. 2018's sanity check) are better low.
@@ -232,6 +232,7 @@ def interpretability_suite(
     minmax: Sequence[str] = (),
     attention_heads: str = "mean",
     zero_map: str = "nan",
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SuiteResult:
     """Attribution maps of the model at this step and their localisation metrics.
 
@@ -258,6 +259,9 @@ def interpretability_suite(
         attention_heads: ``"mean"`` or ``"sum"`` over heads of ``vit_cls_attention``.
         zero_map: ``"nan"`` (default) or ``"zero"``: the RMA and RRA of an all-zero map, and
             of an image without object pixels (:func:`mask_metric`).
+        method_options: options per attribution method, over the keys above
+            (``{integrated_gradients: {n_steps: 50}, gradcam: {target_layer: layer3}}``); each
+            is a keyword of the method (:func:`~robustlab.pruning.suites.merge_method_options`).
 
     Returns:
         Rows ``{method, metric, mean, std, n}`` and the per-image table
@@ -267,15 +271,14 @@ def interpretability_suite(
     names = _methods_for(methods, ctx.arch)
     lut = _label_lookup(ctx, target, label_map)
     metrics = _usable_metrics(ctx, metrics)
-    options = {"integrated_gradients": {"n_steps": ig_steps, "internal_batch_size": ig_internal_batch_size,
-                                        "smoothgrad_samples": smoothgrad_samples, "seed": ctx.seed,
-                                        "smoothgrad_stdev": smoothgrad_stdev, "channel_pool": ig_channel_pool,
-                                        "smoothgrad_stdev_mode": smoothgrad_stdev_mode},
-               "vit_cls_attention": {"heads": attention_heads}}
+    ig = {"n_steps": ig_steps, "internal_batch_size": ig_internal_batch_size, "seed": ctx.seed,
+          "smoothgrad_samples": smoothgrad_samples, "smoothgrad_stdev": smoothgrad_stdev,
+          "smoothgrad_stdev_mode": smoothgrad_stdev_mode, "channel_pool": ig_channel_pool}
+    options = merge_method_options("interpretability", ATTRIBUTIONS, {
+        "integrated_gradients": ig, "vit_cls_attention": {"heads": attention_heads}}, method_options)
     gallery_maps: dict[str, list[np.ndarray]] = {name: [] for name in names}
     records: list[pd.DataFrame] = []
-    gallery_pics, gallery_index = [], []  # the gallery's images and their dataset indices
-    n_gallery = 0
+    gallery_pics, gallery_index, n_gallery = [], [], 0  # the gallery's images, their indices, count
     for batch in ctx.batches(max_images=n_images):
         index = np.asarray(torch.as_tensor(batch.index).cpu())
         take = max(0, min(gallery_size - n_gallery, len(index)))
