@@ -73,8 +73,12 @@ def analysis_key(validated: ValidatedStudy, items: Sequence[WorkItem], options: 
 
 
 def _installed(name: str) -> str | None:
+    """The version of ``name``: the imported module's, else the installed distribution's."""
+    import sys
     from importlib import metadata
 
+    if name in sys.modules:
+        return str(sys.modules[name].__version__)
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
