@@ -74,16 +74,6 @@ def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
     return f"unknown {kind} {name!r}{hint} (known: {', '.join(known) or 'none'})"
 
 
-def lookup(mapping: Mapping[str, T], name: str, kind: str) -> T:
-    """``mapping[name]``, or :class:`UnknownNameError` with the close matches when absent.
-
-    For name -> value tables that are not registries (e.g. the data sources of a config).
-    """
-    if name not in mapping:
-        raise UnknownNameError(unknown_name_message(kind, name, mapping))
-    return mapping[name]
-
-
 @dataclass(frozen=True)
 class Entry(Generic[T]):
     """One registered object.
