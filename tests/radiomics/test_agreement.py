@@ -65,3 +65,19 @@ def test_band_counts_per_image_type_and_class():
     assert out.loc[("image_type", "original"), ["excellent", "good", "moderate", "poor"]].tolist() == [1, 0, 0, 1]
     assert out.loc[("feature_class", "glcm"), ["excellent", "good", "n_features"]].tolist() == [2, 1, 3]
     assert out["n_features"].groupby(level="by").sum().tolist() == [4, 4]
+
+
+def test_published_shape_only_share_is_compared_with_the_2d_family():
+    from types import SimpleNamespace
+
+    from robustlab.radiomics.report import published_table
+
+    summary = pd.DataFrame({
+        "comparison": ["rep", "rep3d"], "group": ["repeat", "repeat_3d"],
+        "pct_excellent": [90.0, 80.0], "n_features": [944, 1316], "family": ["2D", "3D"],
+        "pct_shape_only": [2.5, 9.0], "n_non_shape": [930, 1300]})
+    study = SimpleNamespace(published={"shape_only": (2.0, 2.0)}, comparisons=[])
+    row = published_table(study, summary).iloc[0]
+    assert row["n_comparisons"] == 1 and row["simulated_min_pct"] == 2.5
+    assert row["margin_pct"] == pytest.approx(196 * np.sqrt(0.02 * 0.98 / 930))
+    assert row["inside"] == "yes"

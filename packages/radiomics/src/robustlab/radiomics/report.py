@@ -143,13 +143,20 @@ def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
     95 % binomial margin of a share over the comparison's ``n`` features,
     ``margin = 196 sqrt(p (1 - p) / n)`` percentage points (``p`` as a fraction), e.g.
     1.3 points for 4.6 % of 944 features.
+
+    The group ``shape_only`` is the share of non-shape features carrying only shape
+    information (summary column ``pct_shape_only`` over ``n_non_shape``), of the ``2D``
+    family when the study has one (the study's feature lists are 2D), else of every family.
     """
     if not study.published:
         return None
     combined = {c.name for c in study.comparisons if c.pairs}
     rows = []
     for group, (lo, hi) in study.published.items():
-        mine = summary[(summary["group"] == group) & ~summary["comparison"].isin(combined)]
+        if group == SHAPE_ONLY_GROUP:
+            mine = _shape_only_rows(summary)
+        else:
+            mine = summary[(summary["group"] == group) & ~summary["comparison"].isin(combined)]
         got = mine["pct_excellent"]
         margin = np.nan
         if len(got) and lo == hi:
@@ -163,6 +170,17 @@ def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
                      "published_low_pct": lo, "published_high_pct": hi, "margin_pct": margin,
                      "inside": "yes" if inside else ("no" if len(got) else "")})
     return pd.DataFrame(rows)
+
+
+SHAPE_ONLY_GROUP = "shape_only"
+
+
+def _shape_only_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per family with shape-only figures, as ``pct_excellent`` over ``n_features``."""
+    rows = summary.dropna(subset=["pct_shape_only"]).drop_duplicates("family")
+    if (rows["family"] == "2D").any():
+        rows = rows[rows["family"] == "2D"]
+    return pd.DataFrame({"pct_excellent": rows["pct_shape_only"], "n_features": rows["n_non_shape"]})
 
 
 def write_report(study: Study, result: StudyResult) -> dict[str, Path]:
