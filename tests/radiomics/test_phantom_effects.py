@@ -261,3 +261,38 @@ def test_published_table_meets_a_single_figure_within_its_binomial_margin() -> N
     assert table.loc["te", "inside"] == "yes" and np.isnan(table.loc["te", "margin_pct"])
     summary.loc[0, "pct_excellent"] = 6.1
     assert published_table(study, summary).set_index("group").loc["vendors", "inside"] == "no"
+
+
+def test_a_lower_refocusing_angle_weakens_the_t2_weighting() -> None:
+    from robustlab.radiomics.phantom.model import Tissue
+
+    tissue = Tissue(pd=0.8, t1_ms={1.5: 1100.0}, t2_ms=90.0)
+    tes = np.array([80.0, 100.0, 120.0])
+
+    def decay_rate(angle: float) -> float:
+        signals = [tissue.signal(te, 5000.0, 1.5, angle) for te in tes]
+        return -float(np.polyfit(tes, np.log(signals), 1)[0])
+
+    assert decay_rate(180.0) == pytest.approx(1 / 90.0, rel=1e-9)
+    half = np.radians(130.0) / 2
+    assert decay_rate(130.0) == pytest.approx(np.sin(half) ** 2 / 90.0 + np.cos(half) ** 2 / 1100.0, rel=1e-9)
+    assert decay_rate(130.0) < decay_rate(180.0)
+
+
+def test_published_table_compares_a_study_wide_figure_with_its_summary_column() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from robustlab.radiomics.report import published_table
+
+    study = SimpleNamespace(published={"vendors": (4.6, 4.6), "shape_only": (2.0, 2.0)},
+                            comparisons=[SimpleNamespace(name="vendors", pairs=[]),
+                                         SimpleNamespace(name="repeat_3d", pairs=[])])
+    summary = pd.DataFrame({"comparison": ["vendors", "repeat_3d"], "group": ["vendors", "repeat_3d"],
+                            "family": ["2D", "3D"], "n_features": [944, 1316],
+                            "pct_excellent": [5.0, 80.0], "pct_shape_only": [2.5, 9.0]})
+    row = published_table(study, summary).set_index("group").loc["shape_only"]
+    # the 2D family of the published comparison only, not the unpublished 3D one
+    assert row["n_comparisons"] == 1 and row["simulated_max_pct"] == 2.5
+    assert row["inside"] == "yes"  # within 196 sqrt(0.02 * 0.98 / 944) = 0.89 points

@@ -344,15 +344,15 @@ def _box(grid: Grid, centre: tuple[float, float], radius: float) -> tuple[int, i
 
 
 def material_image(spec: PhantomSpec, maps: FractionMaps, te_ms: float, tr_ms: float,
-                   field_t: float) -> np.ndarray:
+                   field_t: float, refocusing_deg: float = 180.0) -> np.ndarray:
     """Noise-free object ``rho = sum_m S_m fraction_m``, ``(nz, ny, nx)`` float32."""
-    base = (spec.shell.signal(te_ms, tr_ms, field_t) * maps.shell
-            + spec.filling.signal(te_ms, tr_ms, field_t) * maps.filling)
-    s_matrix = [ins.tissue.signal(te_ms, tr_ms, field_t) for ins in spec.inserts]
+    base = (spec.shell.signal(te_ms, tr_ms, field_t, refocusing_deg) * maps.shell
+            + spec.filling.signal(te_ms, tr_ms, field_t, refocusing_deg) * maps.filling)
+    s_matrix = [ins.tissue.signal(te_ms, tr_ms, field_t, refocusing_deg) for ins in spec.inserts]
     base = base + np.tensordot(np.asarray(s_matrix, dtype=np.float32), maps.inserts, axes=1)
     image = np.repeat(base[None].astype(np.float32), maps.mask.shape[0], axis=0)
     for ins, s_m, ((y0, y1, x0, x1), grains) in zip(spec.inserts, s_matrix, maps.grains, strict=True):
-        delta = [ins.grain_tissue(k).signal(te_ms, tr_ms, field_t) - s_m
+        delta = [ins.grain_tissue(k).signal(te_ms, tr_ms, field_t, refocusing_deg) - s_m
                  for k in range(len(ins.components))]
         image[:, y0:y1, x0:x1] += np.tensordot(np.asarray(delta, dtype=np.float32), grains, axes=1)
     return image

@@ -52,14 +52,21 @@ class Tissue:
         slope = math.log(self.t1_ms[hi] / self.t1_ms[lo]) / math.log(hi / lo)
         return float(self.t1_ms[lo] * (field_t / lo) ** slope)
 
-    def signal(self, te_ms: float, tr_ms: float, field_t: float) -> float:
-        """Spin-echo signal ``S = PD (1 - exp(-TR/T1)) exp(-TE/T2)``.
+    def signal(self, te_ms: float, tr_ms: float, field_t: float, refocusing_deg: float = 180.0) -> float:
+        """Spin-echo signal ``S = PD (1 - exp(-TR/T1)) exp(-TE R)``, ``R = 1/T2`` at 180 degrees.
 
         The standard spin-echo (and fast spin-echo at its effective TE) signal equation,
-        e.g. Bernstein, King and Zhou, Handbook of MRI Pulse Sequences (2004), ch. 14.
+        e.g. Bernstein, King and Zhou, Handbook of MRI Pulse Sequences (2004), ch. 14. With
+        refocusing pulses of ``a < 180`` degrees a fast spin echo settles into a pseudo-steady
+        state whose echoes decay with a mixture of both relaxation rates,
+        ``R = sin(a/2)**2 / T2 + cos(a/2)**2 / T1`` (Alsop, Magn Reson Med 1997, 37:176;
+        Hennig, Weigel and Scheffler, Magn Reson Med 2003, 49:527): a lower angle weakens the
+        T2 weighting. Its overall signal scale is left to the scanner's intensity scaling.
         """
         t1 = self.t1_at(field_t)
-        return float(self.pd * (1.0 - math.exp(-tr_ms / t1)) * math.exp(-te_ms / self.t2_ms))
+        half = math.radians(refocusing_deg) / 2.0
+        rate = math.sin(half) ** 2 / self.t2_ms + math.cos(half) ** 2 / t1
+        return float(self.pd * (1.0 - math.exp(-tr_ms / t1)) * math.exp(-te_ms * rate))
 
 
 @dataclass(frozen=True)

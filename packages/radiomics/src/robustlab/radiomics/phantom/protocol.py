@@ -50,6 +50,7 @@ class ScannerSpec:
     nonuniformity: Nonuniformity = Nonuniformity()
     distortion: Distortion = Distortion()
     acceleration: int = 1
+    refocusing_deg: float = 180.0
 
 
 @dataclass(frozen=True)
@@ -220,8 +221,16 @@ def parse_scanner(value: Any, key: str) -> ScannerSpec:
         intensity_scale=expect_number(data["intensity_scale"], f"{key}.intensity_scale"),
         profile_edge=expect_number(data.get("slice_profile_edge", 0.0), f"{key}.slice_profile_edge",
                              allow_zero=True),
+        refocusing_deg=_refocusing(data.get("refocusing_deg", 180.0), f"{key}.refocusing_deg"),
         **parse_effects(data, key),
     )
+
+
+def _refocusing(value: Any, key: str) -> float:
+    angle = expect_number(value, key)
+    if not 0 < angle <= 180:
+        raise ValueError(f"{key}: expected a refocusing flip angle in (0, 180] degrees, got {angle}")
+    return angle
 
 
 def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str, Any],

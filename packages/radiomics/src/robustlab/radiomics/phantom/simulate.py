@@ -58,7 +58,8 @@ def acquire(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
             noise_free: bool = False) -> SimulatedAcquisition:
     """Form the image of ``acq`` from the fractions of its geometry.
 
-    In order (modules :mod:`.acquisition` and :mod:`.scanner_effects`): contrast, receive
+    In order (modules :mod:`.acquisition` and :mod:`.scanner_effects`): contrast (with the
+    scanner's refocusing angle, :meth:`.model.Tissue.signal`), receive
     field, residual non-uniformity, geometric distortion, k-space truncation and filter,
     noise (amplified by parallel imaging), vendor scaling; the ROIs are drawn where the
     inserts appear, with the drawing errors of the session and its operator.
@@ -70,7 +71,7 @@ def acquire(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
     sc, grid = acq.scanner, acq.grid
     (nx, ny), (dx, dy, _) = grid.matrix, grid.spacing_mm
     xs, ys = grid.axis(nx, dx), grid.axis(ny, dy)
-    rho = material_image(plan.phantom, maps, acq.te_ms, acq.tr_ms, sc.field_t)
+    rho = material_image(plan.phantom, maps, acq.te_ms, acq.tr_ms, sc.field_t, sc.refocusing_deg)
     rho *= bias_field(grid, sc.coil, _seed_key(plan.seed, 3, acq.scanner_key))
     rho *= nonuniformity_field((tuple(xs), tuple(ys)), sc.nonuniformity,
                                _seed_key(plan.seed, 5, acq.scanner_key))
