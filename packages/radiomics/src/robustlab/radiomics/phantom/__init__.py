@@ -4,6 +4,8 @@
 - :mod:`.textures`: granular grain fields of the inserts.
 - :mod:`.acquisition`: pose, partial volume, spin-echo contrast, receive bias, k-space
   truncation and reconstruction filter, Rician noise, vendor scaling.
+- :mod:`.scanner_effects`: what makes scanners disagree: residual intensity non-uniformity,
+  parallel-imaging noise (g-factor), geometric distortion, an operator's ROI drawing.
 - :mod:`.protocol`: scanners, protocols and their validation.
 - :mod:`.simulate`: :func:`simulate_study`, the entry point.
 - :mod:`.study_writer`: NIfTI images, masks and the study file of the pipeline.

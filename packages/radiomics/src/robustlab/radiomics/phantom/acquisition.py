@@ -1,6 +1,7 @@
 """The acquisition model: from the phantom to a magnitude image, its ROI mask and ground truth.
 
-One acquisition is simulated in these steps, each a documented physical effect:
+One acquisition is simulated in these steps, each a documented physical effect (the
+between-scanner ones in :mod:`.scanner_effects`):
 
 1. **Pose.** The phantom frame is placed in the scanner frame by a rigid rotation about the
    bore axis z and a translation: ``s = R(theta) p + t`` (a phantom set up on the table).
@@ -8,19 +9,24 @@ One acquisition is simulated in these steps, each a documented physical effect:
    ``supersample**2`` sub-samples of the voxel's in-plane square; along z the texture is
    weighted by the slice profile (2D: a box of the slice thickness convolved with a Gaussian
    of ``edge * thickness``; 3D: a box of the voxel size).
-3. **Contrast.** ``rho = sum_m S_m fraction_m`` with ``S_m`` the spin-echo signal of material m.
-4. **Receive bias.** ``rho`` is multiplied by the sensitivity of the scanner's receive array,
-   fixed in the scanner frame, after the vendor's partial uniformity correction.
-5. **k-space.** The image is Fourier transformed; only the central ``kspace_fraction`` of each
+3. **Contrast.** ``rho = sum_m S_m fraction_m`` with ``S_m`` the fast-spin-echo signal of
+   material m at the scanner's refocusing angle.
+4. **Receive bias and residual non-uniformity.** ``rho`` is multiplied by the sensitivity of
+   the scanner's receive array, fixed in the scanner frame, after the vendor's partial
+   uniformity correction, and by the smooth non-uniformity that correction leaves.
+5. **Geometric distortion.** Gradient non-linearity and off-resonance along the readout
+   move the object by a smooth sub-pixel displacement field.
+6. **k-space.** The image is Fourier transformed; only the central ``kspace_fraction`` of each
    encoded axis is acquired (zero-filled to the matrix, hence Gibbs ringing), multiplied by the
    vendor's reconstruction filter (:func:`register_filter`).
-6. **Noise.** Complex white Gaussian noise is added to the acquired k-space with the variance
+7. **Noise.** Complex white Gaussian noise is added to the acquired k-space with the variance
    that gives the reconstructed image a noise standard deviation ``sigma = 1 / SNR`` per
-   channel (signal of fully relaxed water = 1); the magnitude of the complex image is Rician.
-7. **Vendor scaling.** The magnitude is multiplied by the scanner's ``intensity_scale``.
+   channel (signal of fully relaxed water = 1), times ``g sqrt(R)`` with parallel imaging;
+   the magnitude of the complex image is Rician.
+8. **Vendor scaling.** The magnitude is multiplied by the scanner's ``intensity_scale``.
 
-The ROI masks are drawn as an operator redraws them after repositioning: circles centred on
-each insert's true centre in the current pose.
+The ROI masks are drawn as an operator draws them: circles on each insert where it appears
+in the current pose (after distortion), with the errors of the drawing and of its operator.
 """
 
 from __future__ import annotations
