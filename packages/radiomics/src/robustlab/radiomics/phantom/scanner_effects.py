@@ -37,8 +37,8 @@ class Nonuniformity:
     """Residual intensity non-uniformity after the vendor's correction.
 
     Attributes:
-        amplitude: largest ``|log b|`` over the field of view (0.1: the intensity varies
-            within about +-10 %).
+        amplitude: largest ``|log b|`` over +-200 mm around the isocentre (0.1: the
+            intensity varies within about +-10 %).
         order: largest total degree of the Legendre polynomials of ``log b``.
     """
 
