@@ -277,22 +277,3 @@ def test_a_lower_refocusing_angle_weakens_the_t2_weighting() -> None:
     half = np.radians(130.0) / 2
     assert decay_rate(130.0) == pytest.approx(np.sin(half) ** 2 / 90.0 + np.cos(half) ** 2 / 1100.0, rel=1e-9)
     assert decay_rate(130.0) < decay_rate(180.0)
-
-
-def test_published_table_compares_a_study_wide_figure_with_its_summary_column() -> None:
-    from types import SimpleNamespace
-
-    import pandas as pd
-
-    from robustlab.radiomics.report import published_table
-
-    study = SimpleNamespace(published={"vendors": (4.6, 4.6), "shape_only": (2.0, 2.0)},
-                            comparisons=[SimpleNamespace(name="vendors", pairs=[]),
-                                         SimpleNamespace(name="repeat_3d", pairs=[])])
-    summary = pd.DataFrame({"comparison": ["vendors", "repeat_3d"], "group": ["vendors", "repeat_3d"],
-                            "family": ["2D", "3D"], "n_features": [944, 1316],
-                            "pct_excellent": [5.0, 80.0], "pct_shape_only": [2.5, 9.0]})
-    row = published_table(study, summary).set_index("group").loc["shape_only"]
-    # the 2D family of the published comparison only, not the unpublished 3D one
-    assert row["n_comparisons"] == 1 and row["simulated_max_pct"] == 2.5
-    assert row["inside"] == "yes"  # within 196 sqrt(0.02 * 0.98 / 944) = 0.89 points

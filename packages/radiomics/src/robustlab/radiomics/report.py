@@ -136,10 +136,7 @@ def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
     """Per comparison group: the simulated range of pct_excellent beside the published one.
 
     Only the comparisons a study reports count: the combined row of a comparison over pairs
-    (e.g. "excellent in every adjacent TE pair") is not one of them and is left out. A
-    published figure named after a summary column ``pct_<name>`` rather than a group (e.g.
-    ``shape_only``) is compared with that column, once per extraction family of the published
-    comparisons. A group
+    (e.g. "excellent in every adjacent TE pair") is not one of them and is left out. A group
     is ``inside`` when every one of its comparisons lies in ``[low - margin, high + margin]``:
     a published range (a spread over scanners or pairs) has no margin; a single published
     figure ``p`` (low = high), itself a share over the study's features, is met within the
@@ -154,8 +151,6 @@ def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
     if not study.published:
         return None
     combined = {c.name for c in study.comparisons if c.pairs}
-    published_families = set(summary.loc[summary["group"].isin(list(study.published)), "family"]) \
-        if "family" in summary else set()
     rows = []
     for group, (lo, hi) in study.published.items():
         if group == SHAPE_ONLY_GROUP:
@@ -163,11 +158,6 @@ def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
         else:
             mine = summary[(summary["group"] == group) & ~summary["comparison"].isin(combined)]
         got = mine["pct_excellent"]
-        if not len(mine) and f"pct_{group}" in summary:
-            # a study-wide figure (e.g. shape_only): one value per extraction family of the
-            # published comparisons
-            mine = summary[summary["family"].isin(published_families)].drop_duplicates("family")
-            got = mine[f"pct_{group}"].dropna()
         margin = np.nan
         if len(got) and lo == hi:
             p = lo / 100.0
