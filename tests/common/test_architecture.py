@@ -43,7 +43,7 @@ def _resolve(node: ast.ImportFrom, module: str, is_package: bool) -> str:
 def imports(module: str, path: Path, known: dict[str, Path]) -> set[str]:
     """The robustlab modules ``module`` imports anywhere in its file."""
     out = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -98,7 +98,7 @@ def test_the_cycle_finder_finds_cycles():
 def functions(path: Path) -> Iterator[tuple[str, int]]:
     """``(name, lines)`` of every function of a file; a docstring does not count (the project asks
     for formulas and references in docstrings, which the limit is not about)."""
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             first = node.body[0]
             docstring = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)

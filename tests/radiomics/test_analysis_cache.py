@@ -111,3 +111,9 @@ def test_the_key_does_not_depend_on_what_is_imported_yet(image_study, monkeypatc
     for name in ("scipy", "pyarrow"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     assert analysis_cache.analysis_key(validated, items, Options(), []) == key
+
+
+def test_cache_dir_given_as_text_is_the_same_cache(first, tmp_path):
+    second = run_study(first.out_dir.parent / "data" / "study.yaml", tmp_path / "run2",
+                       n_jobs=1, cache_dir=str(tmp_path / "cache"), progress=False)
+    assert second.restored and second.counts["extracted"] == 0

@@ -81,7 +81,7 @@ def texture_targets(study: Study, chosen: Sequence[str] | None) -> list[str]:
 
 
 def run_study(
-    study: str | Path, out_dir: Path, *, n_jobs: int = -1, cache_dir: Path | None = None,
+    study: str | Path, out_dir: Path, *, n_jobs: int = -1, cache_dir: str | Path | None = None,
     seed: int = 0, shard: tuple[int, int] | None = None, progress: bool = True, **options: Any,
 ) -> StudyResult:
     """Run a radiomics robust-feature study end to end.
@@ -111,10 +111,10 @@ def run_study(
     loaded = load_study(study)
     if opts.threshold is not None:
         loaded = dataclasses.replace(loaded, threshold=float(opts.threshold))
-    checked = (cache_dir if cache_dir is not None else default_cache_dir()) / "checked_files"
-    validated = validate_study(loaded, opts.geometry_tolerance, verdicts=Path(checked))
+    cache_root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    validated = validate_study(loaded, opts.geometry_tolerance, verdicts=cache_root / "checked_files")
     shuffled = texture_targets(loaded, opts.texture_acquisitions) if opts.texture else []
-    cache = FeatureCache(cache_dir if cache_dir is not None else default_cache_dir())
+    cache = FeatureCache(cache_root)
     items = work_items(validated, shuffle=shuffled, seed=seed)
     record: dict[str, Any] = {"study": str(loaded.path), "cache_dir": str(cache.root),
                               "n_jobs": n_jobs, "seed": seed, "pyradiomics": pyradiomics_version(),
