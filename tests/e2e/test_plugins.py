@@ -2,7 +2,7 @@
 
 ``tests/plugins/robustlab_test_plugins`` registers a pruning method, an attribution method, an
 evaluation suite with its metric directions and a radiomics statistic; its modules are the
-README's "Extend it" examples (checked here to be the same text).
+examples of the docs page "Extend it" (docs/how-to/extend.md; checked here to be the same text).
 """
 
 from __future__ import annotations
@@ -108,14 +108,13 @@ def test_pruning_method_attribution_and_suite_from_the_plugins_key(tmp_path):
     assert directions == {"entropy": -1, "max_probability": 1}
 
 
-def readme_examples() -> dict[str, str]:
-    text = (REPO / "README.md").read_text()
-    section = text.split("## Extend it", 1)[1].split("\n## ", 1)[0]
+def docs_examples() -> dict[str, str]:
+    section = (REPO / "docs" / "how-to" / "extend.md").read_text(encoding="utf-8")
     return dict(re.findall(r"```python\n# (robustlab_test_plugins/\w+\.py)\n(.*?)```", section, flags=re.S))
 
 
-def test_readme_extend_examples_are_the_plugin_modules_run_here():
-    examples = readme_examples()
+def test_docs_extend_examples_are_the_plugin_modules_run_here():
+    examples = docs_examples()
     assert sorted(examples) == sorted(f"robustlab_test_plugins/{p.name}" for p in PACKAGE.glob("[!_]*.py"))
     for name, code in examples.items():
-        assert code == (PLUGINS / name).read_text(), f"README's {name} differs from tests/plugins/{name}"
+        assert code == (PLUGINS / name).read_text(), f"docs/how-to/extend.md's {name} differs from tests/plugins/{name}"

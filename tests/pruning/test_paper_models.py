@@ -1,4 +1,4 @@
-"""The paper's torchvision models as the README describes them, and structured pruning of a ViT."""
+"""The paper's torchvision models as the docs describe them, and structured pruning of a ViT."""
 
 from __future__ import annotations
 

@@ -132,7 +132,7 @@ def test_a_comparison_left_with_one_roi_is_an_error_not_a_0_percent_row(image_st
     assert failures["roi"].tolist() == [2, 3, 4]
 
 
-# --- study validation the README promises --------------------------------------------------------
+# --- study validation the docs promise -----------------------------------------------------------
 
 
 def test_mask_size_differs(image_study, tmp_path):

@@ -1,4 +1,4 @@
-"""The multicentre study files of the READMEs, validated on generated images."""
+"""The multicentre study files of the docs' how-to page, validated on generated images."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ from robustlab.radiomics.study import load_study, validate_study
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def example(readme: Path = ROOT / "packages" / "radiomics" / "README.md",
+HOW_TO = ROOT / "docs" / "how-to" / "multicentre-study.md"
+
+
+def example(page: Path = HOW_TO,
             marker: str = "multicentre-example") -> str:
-    text = readme.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
     found = re.search(rf"<!-- {marker} -->\n```yaml\n(.*?)```", text, re.S)
-    assert found, f"the example {marker} of {readme.name} is missing"
+    assert found, f"the example {marker} of {page.name} is missing"
     return found.group(1)
 
 
@@ -52,7 +55,7 @@ def write_fixtures(root: Path, study: dict) -> None:
             sitk.WriteImage(mask, str(path))
 
 
-def test_the_readme_example_validates_with_its_settings_and_rois(tmp_path: Path) -> None:
+def test_the_multicentre_example_validates_with_its_settings_and_rois(tmp_path: Path) -> None:
     text = example()
     study = yaml.safe_load(text)
     write_fixtures(tmp_path, study)
@@ -90,8 +93,8 @@ def test_a_typo_in_the_example_settings_is_named(tmp_path: Path, where: str) -> 
         validate_study(load_study(tmp_path / "study.yaml"))
 
 
-def test_the_top_readme_example_validates(tmp_path: Path) -> None:
-    text = example(ROOT / "README.md", "two-sites-example")
+def test_the_two_sites_example_validates(tmp_path: Path) -> None:
+    text = example(HOW_TO, "two-sites-example")
     write_fixtures(tmp_path, yaml.safe_load(text))
     (tmp_path / "two_sites.yaml").write_text(text)
     validated = validate_study(load_study(tmp_path / "two_sites.yaml"))

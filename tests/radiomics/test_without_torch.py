@@ -1,4 +1,4 @@
-"""The README's promises about a run: no torch needed for radiomics, and a full run record."""
+"""The promises of the docs about a run: no torch needed for radiomics, and a full run record."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_the_radiomics_app_runs_without_torch_and_records_every_readme_field(csv
     assert out.returncode == 0, out.stderr[-3000:]
     assert "robust features" in out.stdout and (run / "summary.csv").exists()
     info = json.loads((run / "run_info.json").read_text())
-    # the README: git commit and dirty flag, versions of Python, NumPy, pandas, torch, timm,
+    # docs/index.md, "What a run writes": git commit and dirty flag, versions of Python, NumPy, pandas, torch, timm,
     # pyradiomics, SimpleITK, platform, CUDA device, a hash of the resolved config, start and
     # end time, the command line, status
     assert {"commit", "dirty"} <= set(info["git"])

@@ -2,7 +2,7 @@
 
 A study YAML names the acquisitions (image + label-map mask, or a pyradiomics feature CSV),
 the pyradiomics parameter file, and the comparisons (ICC or CCC between acquisitions). See the
-README of the radiomics package for the format. Every error raised here names the study file,
+how-to page docs/how-to/multicentre-study.md for the format. Every error raised here names the study file,
 the acquisition, the file, the ROI or the key at fault, and what was expected.
 """
 
