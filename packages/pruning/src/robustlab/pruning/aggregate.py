@@ -31,7 +31,10 @@ def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.0
 
     Args:
         sweep_dir: a Hydra multirun directory or a single run directory.
-        n_resamples, alpha, seed, ci_method: of the sweet-spot bootstrap.
+        n_resamples: bootstrap resamples of the sweet-spot test.
+        alpha: the sweet-spot intervals have level ``1 - alpha``.
+        seed: seed of the bootstrap.
+        ci_method: ``"percentile"`` or ``"bca"`` (:func:`robustlab.common.stats.bootstrap_ci`).
         holm_scope: ``"curve"`` (Holm per curve) or ``"report"`` (across every test of the report).
 
     Returns:

@@ -373,7 +373,10 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
         per_image: the long table of per-image values.
         directions: extra ``(table, method, metric, direction)`` patterns, searched before
             the suites' own (:func:`metric_direction`).
-        alpha, n_resamples, ci_method, seed: as :func:`bootstrap_curve_test`.
+        alpha: as :func:`bootstrap_curve_test`.
+        n_resamples: as :func:`bootstrap_curve_test`.
+        ci_method: as :func:`bootstrap_curve_test`.
+        seed: as :func:`bootstrap_curve_test`.
         hierarchical: resample seeds, then images within each seed (None: when the table has
             several seeds); False averages each image over the seeds and resamples images.
         holm_scope: ``"curve"`` (Holm across each curve's sparse steps) or ``"report"`` (Holm
@@ -532,8 +535,13 @@ def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alp
     Args:
         run_dirs: run and/or multirun directories (:func:`expand_run_dirs`).
         out_dir: where the two tables (CSV and Parquet) are written.
-        alpha, n_resamples, ci_method, seed, directions, hierarchical, holm_scope: as
-            :func:`find_sweet_spots`.
+        alpha: as :func:`find_sweet_spots`.
+        n_resamples: as :func:`find_sweet_spots`.
+        ci_method: as :func:`find_sweet_spots`.
+        seed: as :func:`find_sweet_spots`.
+        directions: as :func:`find_sweet_spots`.
+        hierarchical: as :func:`find_sweet_spots`.
+        holm_scope: as :func:`find_sweet_spots`.
 
     Returns:
         ``(sweet_spots, summary)``.

@@ -99,8 +99,9 @@ def texture_test(
     Args:
         original: acquisition -> wide table of the original images.
         shuffled: acquisition -> wide table of the same ROIs after shuffling.
-        rtol, atol: a value is unchanged when ``|shuffled - original| <= atol + rtol *
+        rtol: a value is unchanged when ``|shuffled - original| <= atol + rtol *
             |original|`` (both NaN counts as unchanged).
+        atol: see ``rtol``.
 
     Returns:
         One row per feature present in both: ``feature, max_rel_change, n_values,

@@ -60,7 +60,8 @@ def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") ->
     and the interval is :math:`\tanh(z \pm z_{1-\alpha/2}\,\sigma_z)`.
 
     Args:
-        x, y: ``(n,)`` or ``(n, n_features)``, the same shape; rows are paired targets.
+        x: ``(n,)`` or ``(n, n_features)``; rows are targets.
+        y: the same shape as ``x``; row ``i`` is paired with row ``i`` of ``x``.
         alpha: the interval has level ``1 - alpha``.
         nan_policy: ``"raise"``, ``"omit"`` (drop pairs with a missing value, per feature) or
             ``"propagate"``.
