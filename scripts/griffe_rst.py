@@ -4,7 +4,9 @@ The docstrings are Google style with a few reStructuredText constructs that Mark
 as plain text: ``.. math::`` blocks and ``:math:`` roles, Sphinx cross-reference roles
 (``:func:`icc```) and simple tables (columns under ``====`` rules). Before mkdocstrings renders a
 docstring, :class:`RestToMarkdown` turns the math into MathML (latex2mathml; a browser draws it
-without JavaScript), the roles into inline code and the tables into Markdown tables. The
+without JavaScript), the roles into inline code and the tables into Markdown tables; an
+``Example:`` of doctests becomes an ``Examples:`` section (rendered as code), and an
+``a, b: text`` item one item per name. The
 docstrings themselves stay as they are for ``help()`` and the doctests.
 
 mkdocs.yml loads it: ``extensions: [scripts/griffe_rst.py:RestToMarkdown]``.
@@ -22,6 +24,8 @@ from latex2mathml.converter import convert
 ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|attr|data|obj|exc):`~?([^`]+)`")
 MATH_ROLE = re.compile(r":math:`([^`]+)`")
 RULE = re.compile(r"^(\s*)=+(?: +=+)+\s*$")
+# Google style reads "Example:" as a note (its ">>>" as quotes) and "Examples:" as doctests
+DOCTEST = re.compile(r"^(\s*)Example:[ \t]*\n(\s+>>>)", re.M)
 SECTION = re.compile(r"^\s*(?:Args|Arguments|Parameters|Attributes|Other Parameters|Keyword Args):\s*$")
 SHARED = re.compile(r"^(\s+)(\w+(?:, \w+)+)(\s*\([^)]*\))?: (.*)$")
 
@@ -112,6 +116,7 @@ def shared_items(lines: list[str]) -> list[str]:
 
 def to_markdown(text: str) -> str:
     """The Markdown of one docstring (see the module docstring)."""
+    text = DOCTEST.sub(r"\1Examples:\n\2", text)
     lines = simple_tables(math_blocks(shared_items(text.splitlines())))
     text = "\n".join(lines)
     text = MATH_ROLE.sub(lambda m: mathml(m.group(1), block=False), text)

@@ -34,6 +34,10 @@ Args:
     x, y: paired ratings,
         one row per target.
     alpha: the level.
+
+Example:
+    >>> 1 + 1
+    2
 """
 
 
@@ -43,6 +47,7 @@ def test_every_rest_piece_becomes_markdown():
     assert '<span class="math"><math' in md and "`robustlab.common.stats.icc`" in md
     assert md.count('display="block"') == 2 and "<mfrac>" in md and "qquad" not in md
     assert "    x: paired ratings,\n        one row per target.\n    y: paired ratings,\n" in md
+    assert "Examples:\n    >>> 1 + 1" in md and "Example:" not in md
     assert ":math:" not in md and ".. math::" not in md and ":func:" not in md and "====" not in md
 
 
