@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from robustlab.common.io import read_table, write_table
 from robustlab.pruning.sweetspot import (
     bootstrap_curve_test,
     expand_run_dirs,
     find_sweet_spots,
     job_overrides,
     metric_direction,
+    summarize_sweet_spots,
 )
 
 SPARSITY = np.array([0.0, 0.2, 0.36, 0.49, 0.59, 0.67, 0.74])
@@ -172,3 +174,43 @@ def test_holm_across_the_report_is_one_family() -> None:
     assert report["sweet_spot"].sum() <= per_curve["sweet_spot"].sum()
     with pytest.raises(ValueError, match="holm_scope"):
         find_sweet_spots(table, holm_scope="everything")
+
+
+def test_a_step_with_too_few_finite_pairs_is_untestable(tmp_path) -> None:
+    # 6 images, dense all finite, the sparse step with 5 of 6 missing: before, NaN replicates gave
+    # a NaN standard error and p was set to 0 because the gain was not 0.
+    values = np.array([[0.2, 0.9], [0.3, np.nan], [0.25, np.nan], [0.35, np.nan], [0.3, np.nan], [0.28, np.nan]])
+    out = find_sweet_spots(_per_image(values), n_resamples=500, seed=0).iloc[0]
+    assert out["n_pairs"] == 1 and out["n_images"] == 6
+    assert np.isnan(out["p"]) and np.isnan(out["p_holm"]) and not out["testable"]
+    assert not out["sweet_spot"]
+    assert 0 < out["n_replicates"] < 500  # (5/6)^6 of the resamples draw no finite sparse value
+    raw = bootstrap_curve_test(values[:, None, :], n_resamples=500)
+    assert np.isnan(raw["p"][0, 0]) and raw["n_pairs"][0, 0] == 1 and not raw["sweet_spot"][0, 0]
+    # The count of finite pairs is a column of sweet_spots.csv.
+    out_df = find_sweet_spots(_per_image(values), n_resamples=200)
+    write_table(out_df, tmp_path / "sweet_spots.csv")
+    table = read_table(tmp_path / "sweet_spots.csv")
+    assert {"n_pairs", "n_replicates", "testable"} <= set(table.columns) and table["n_pairs"].tolist() == [1]
+    assert summarize_sweet_spots(out_df)["n_untestable"].tolist() == [1]
+
+
+def test_holm_over_a_report_never_ranks_an_untestable_step_first() -> None:
+    from robustlab.common.stats import holm
+
+    rng = np.random.default_rng(6)
+    n = 40
+    good = 0.5 + np.array([0.0, 0.3, 0.02]) + rng.normal(0, 0.2, (n, 3))  # step 1 clearly better
+    sparse_missing = 0.5 + np.array([0.0, 0.6, 0.0]) + rng.normal(0, 0.2, (n, 3))
+    sparse_missing[: n - 2, 1] = np.nan  # 2 finite pairs at step 1: untestable
+    table = pd.concat([_per_image(good, metric="m0"), _per_image(sparse_missing, metric="m1")], ignore_index=True)
+    report = find_sweet_spots(table, n_resamples=500, seed=1, holm_scope="report")
+    untestable = report[(report["metric"] == "m1") & (report["step"] == 1)].iloc[0]
+    assert np.isnan(untestable["p"]) and np.isnan(untestable["p_holm"]) and not untestable["sweet_spot"]
+    finite = report["p"].notna()
+    assert finite.sum() == 3
+    np.testing.assert_allclose(report.loc[finite, "p_holm"], holm(report.loc[finite, "p"].to_numpy()))
+    best = report.loc[report["p"].idxmin()]
+    assert best["metric"] == "m0" and best["step"] == 1 and best["sweet_spot"]
+    # The first Holm rank divides alpha by the 3 testable hypotheses, not by 4.
+    assert best["ci_low_adj"] > 0

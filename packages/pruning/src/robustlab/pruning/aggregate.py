@@ -22,11 +22,12 @@ import pandas as pd
 
 from robustlab.common.io import write_table
 from robustlab.pruning.suites import suite_tables
-from robustlab.pruning.sweetspot import expand_run_dirs, load_table
+from robustlab.pruning.sweetspot import MIN_PAIRS, expand_run_dirs, load_table
 
 
 def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.05, seed: int = 0,
-              ci_method: str = "percentile", holm_scope: str = "curve") -> tuple[Path, list[Path]]:
+              ci_method: str = "percentile", holm_scope: str = "curve",
+              min_pairs: int = MIN_PAIRS) -> tuple[Path, list[Path]]:
     """Gather every job's tables under ``<sweep_dir>/aggregate/`` and write the report there.
 
     Args:
@@ -36,6 +37,7 @@ def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.0
         seed: seed of the bootstrap.
         ci_method: ``"percentile"`` or ``"bca"`` (:func:`robustlab.common.stats.bootstrap_ci`).
         holm_scope: ``"curve"`` (Holm per curve) or ``"report"`` (across every test of the report).
+        min_pairs: fewest finite (dense, sparse) pairs for a step to be tested.
 
     Returns:
         ``(report_html, jobs_without_results)``.
@@ -58,7 +60,7 @@ def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.0
             table["job"] = table.pop("run").map(lambda r: Path(r).name)
             write_table(_front(table, "job"), out / f"{name}.csv")
     report = write_report(done, out / "report", alpha=alpha, n_resamples=n_resamples, seed=seed, ci_method=ci_method,
-                          holm_scope=holm_scope)
+                          holm_scope=holm_scope, min_pairs=min_pairs)
     return report, missing
 
 
@@ -84,10 +86,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="bootstrap interval (default percentile)")
     parser.add_argument("--holm-scope", choices=("curve", "report"), default="curve",
                         help="Holm's family: each curve's sparse steps (default) or every test of the report")
+    parser.add_argument("--min-pairs", type=int, default=MIN_PAIRS,
+                        help=f"fewest images with a finite dense and sparse value for a step to be tested (default {MIN_PAIRS})")
     args = parser.parse_args(argv)
     try:
         report, missing = aggregate(args.sweep_dir, n_resamples=args.n_resamples, alpha=args.alpha, seed=args.seed,
-                                    ci_method=args.ci_method, holm_scope=args.holm_scope)
+                                    ci_method=args.ci_method, holm_scope=args.holm_scope, min_pairs=args.min_pairs)
     except (FileNotFoundError, ValueError) as err:
         print(f"robustlab-prune-aggregate: {err}", file=sys.stderr)
         return 2

@@ -36,6 +36,7 @@ from robustlab.pruning.alignment.shape_bias import HUMAN_SHAPE_BIAS
 from robustlab.pruning.suites import suite_tables
 from robustlab.pruning.sweetspot import (
     CURVE_KEYS,
+    MIN_PAIRS,
     expand_run_dirs,
     load_table,
     metric_direction,
@@ -370,7 +371,10 @@ _METHOD_TEXT = (
     "difference from the dense step, signed so that positive is better; images resampled in pairs "
     "({ci_method} bootstrap, {n_resamples} resamples, robustlab.common.stats.bootstrap_ci), and "
     "with several seeds seeds first, then images within each (a hierarchical percentile "
-    "bootstrap); two-sided p from the bootstrap standard error; Holm across {holm_family}; a sweet "
+    "bootstrap); two-sided p from the bootstrap standard error of the finite replicates "
+    "(sweet_spots.csv: n_replicates); a step with fewer than {min_pairs} images whose dense and "
+    "sparse values are both finite (n_pairs) is untestable: p NaN, outside Holm's family; Holm "
+    "across {holm_family}; a sweet "
     "spot where the adjusted p < {alpha} and the interval at Holm's level for that hypothesis "
     "lies above zero."
 )
@@ -396,7 +400,7 @@ Directions = Sequence[tuple[str, str, str, int]]
 
 def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_resamples: int = 2000,
                  seed: int = 0, ci_method: str = "percentile", holm_scope: str = "curve",
-                 directions: Directions | None = None) -> Path:
+                 directions: Directions | None = None, min_pairs: int = MIN_PAIRS) -> Path:
     """Write the sweep report of ``run_dirs`` into ``out_dir``; return the path of ``report.html``.
 
     Args:
@@ -404,7 +408,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
         out_dir: the report folder: PNG figures, the sweet-spot tables (``sweet_spots.csv``,
             ``sweet_spots_summary.csv``, ``sweet_spots_by_model.csv``), ``report.md`` (linking
             the PNGs) and ``report.html`` (every PNG embedded as base64: one file to share).
-        alpha, n_resamples, seed, ci_method, holm_scope, directions: of the sweet-spot analysis
+        alpha, n_resamples, seed, ci_method, holm_scope, directions, min_pairs: of the sweet-spot analysis
             (:func:`robustlab.pruning.sweetspot.sweet_spot_analysis`); ``directions`` are
             searched before the suites' own, by the test and by the figures alike.
 
@@ -417,7 +421,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     values = summary_values(runs)
     sweet, summary = sweet_spot_analysis(runs, out_dir, alpha=alpha, n_resamples=n_resamples,
                                          ci_method=ci_method, seed=seed, directions=directions,
-                                         holm_scope=holm_scope)
+                                         holm_scope=holm_scope, min_pairs=min_pairs)
     metrics = load_table(runs, "metrics", add_overrides=False)
     blocks: list[Block] = [Paragraph([f"{len(runs)} run(s): " + ", ".join(r.name if r.parent.name != "" else str(r) for r in runs) + "."])]
     if not metrics.empty:
@@ -429,16 +433,17 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     data_table = eval_data_table(runs)
     if not data_table.empty:
         blocks += [Heading("Evaluation data"), Table(data_table)]
-    blocks += _sweet_spot_blocks(summary, alpha, ci_method, n_resamples, holm_scope)
+    blocks += _sweet_spot_blocks(summary, alpha, ci_method, n_resamples, holm_scope, min_pairs)
     blocks += _figure_blocks(runs, values, sweet, out_dir, directions)
     return Document("Pruning sweep report", blocks).write(out_dir)["report.html"]
 
 
 def _sweet_spot_blocks(summary: pd.DataFrame, alpha: float, ci_method: str, n_resamples: int,
-                       holm_scope: str) -> list[Block]:
+                       holm_scope: str, min_pairs: int = MIN_PAIRS) -> list[Block]:
     """The "Sweet spots" section: the method, the table per model and the curves with one."""
     blocks: list[Block] = [Heading("Sweet spots"), Paragraph([_METHOD_TEXT.format(
-        alpha=alpha, ci_method=ci_method, n_resamples=n_resamples, holm_family=_HOLM_FAMILY[holm_scope])])]
+        alpha=alpha, ci_method=ci_method, n_resamples=n_resamples, holm_family=_HOLM_FAMILY[holm_scope],
+        min_pairs=min_pairs)])]
     if summary.empty:
         return [*blocks, Paragraph(["No curve with per-image values and a declared direction was found."])]
     blocks += [Paragraph(["Per architecture and size:"]), Table(summarize_by_model(summary))]

@@ -19,7 +19,10 @@ The test, per curve and sparse step ``s`` (Holm across the sparse steps of the c
    resampled in pairs (dense and sparse together) with
    :func:`robustlab.common.stats.bootstrap_ci` (percentile by default, or BCa).
 4. p-value: two-sided, from the bootstrap distribution through its standard error,
-   ``p = 2 Phi(-|d| / se*)``; Holm's adjustment (:func:`robustlab.common.stats.holm`) across
+   ``p = 2 Phi(-|d| / se*)``, both taken over the finite replicates only (a resample that drew
+   no finite value of a step is dropped; ``n_replicates`` counts the rest). A step with fewer
+   than ``min_pairs`` images (seed-image pairs) whose dense and sparse values are both finite
+   (``n_pairs``) is untestable: p is NaN, and NaN p are outside the Holm family. Holm's adjustment (:func:`robustlab.common.stats.holm`) across
    the curve's sparse steps (``holm_scope="curve"``), or across every test of the report
    (``"report"``: all curves and steps, one family).
 5. Sweet spot where the Holm-adjusted p < alpha **and** the bootstrap interval at the level that
@@ -55,6 +58,8 @@ log = logging.getLogger(__name__)
 
 CURVE_KEYS = ["model", "prune_method", "table", "method", "metric", "level"]
 HOLM_SCOPES = ("curve", "report")
+#: Fewest finite (dense, sparse) pairs for a step to be tested; below it the step's p is NaN.
+MIN_PAIRS = 5
 _STEP_FILE = re.compile(r"^(?P<table>.+)_step(?P<step>\d+)\.parquet$")
 
 #: The directions of the sweep's own table, ``metrics.csv`` (top-1, top-5: higher is better);
@@ -261,29 +266,64 @@ def _seed_image_gain(seed: int) -> Any:
     return statistic
 
 
-def _bootstrap(x: np.ndarray, alpha: float, n_resamples: int, ci_method: str, seed: int) -> Any:
-    """Bootstrap of the gain: over images of ``(N, C, T)``, or seeds then images of ``(S, N, C, T)``."""
+def _bootstrap(x: np.ndarray, alpha: float, n_resamples: int, ci_method: str, seed: int) -> dict[str, np.ndarray]:
+    """Bootstrap of the gain over images of ``(N, C, T)``, or seeds then images of ``(S, N, C, T)``.
+
+    Only finite replicates count: a resample that drew no finite value of a step gives a NaN
+    replicate, which is dropped from that entry's interval and standard error. The interval
+    is BCa (``ci_method="bca"``, images only) where every replicate is finite, otherwise the
+    percentile interval of the finite replicates.
+
+    Returns:
+        ``estimate``, ``ci_low``, ``ci_high``, ``se`` and ``n_replicates`` (finite replicates),
+        each ``(C, T - 1)``.
+    """
     if x.ndim == 4:
         # The inner draws come from the statistic, so BCa's jackknife does not apply: percentile.
-        return bootstrap_ci(x, statistic=_seed_image_gain(seed + 1), n_resamples=n_resamples, alpha=alpha,
-                            method="percentile", seed=seed)
-    return bootstrap_ci(x, statistic=_gain, n_resamples=n_resamples, alpha=alpha, method=ci_method, seed=seed)
+        res = bootstrap_ci(x, statistic=_seed_image_gain(seed + 1), n_resamples=n_resamples, alpha=alpha,
+                           method="percentile", seed=seed, return_distribution=True)
+    else:
+        res = bootstrap_ci(x, statistic=_gain, n_resamples=n_resamples, alpha=alpha, method=ci_method, seed=seed,
+                           return_distribution=True)
+    boot = res.distribution
+    finite = np.isfinite(boot)
+    n_rep = finite.sum(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanquantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+        se = np.where(n_rep > 1, np.nanstd(boot, axis=0, ddof=1), np.nan)
+    whole = n_rep == boot.shape[0]
+    return {"estimate": res.estimate, "ci_low": np.where(whole, res.ci_low, lo),
+            "ci_high": np.where(whole, res.ci_high, hi), "se": se, "n_replicates": n_rep}
 
 
-def _raw_test(x: np.ndarray, alpha: float, n_resamples: int, ci_method: str, seed: int) -> dict[str, np.ndarray]:
-    """Gain, interval, standard error and two-sided p per (curve, sparse step), unadjusted."""
+def finite_pairs(x: np.ndarray) -> np.ndarray:
+    """Units (images, or seed-image pairs) with a finite dense and sparse value: ``(C, T - 1)``."""
+    both = np.isfinite(x[..., 1:]) & np.isfinite(x[..., :1])
+    return both.reshape(-1, *both.shape[-2:]).sum(axis=0)
+
+
+def _raw_test(x: np.ndarray, alpha: float, n_resamples: int, ci_method: str, seed: int,
+              min_pairs: int = MIN_PAIRS) -> dict[str, np.ndarray]:
+    """Gain, interval, standard error and two-sided p per (curve, sparse step), unadjusted.
+
+    A step with fewer than ``min_pairs`` finite pairs (:func:`finite_pairs`), or whose finite
+    replicates give no standard error, is untestable: its p is NaN, so that Holm leaves it out
+    of the family instead of ranking it first.
+    """
     if x.ndim not in (3, 4) or x.shape[-1] < 2:
         raise ValueError("values must be (n_images, n_curves, n_steps) or (n_seeds, n_images, n_curves, n_steps) "
                          f"with a dense and a sparse step; got shape {x.shape}")
     if x.shape[0] < 2:
         raise ValueError(f"the sweet-spot test needs at least 2 {'seeds' if x.ndim == 4 else 'images'}; got {x.shape[0]}")
     res = _bootstrap(x, alpha, n_resamples, ci_method, seed)
-    gain, se = res.estimate, res.standard_error
+    gain, se, pairs = res["estimate"], res["se"], finite_pairs(x)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.abs(gain) / se
     p = np.where(se > 0, 2 * special.ndtr(-z), np.where(gain != 0, 0.0, 1.0))
-    p = np.where(np.isfinite(gain), p, np.nan)
-    return {"gain": gain, "ci_low": res.ci_low, "ci_high": res.ci_high, "se": se, "p": p}
+    testable = np.isfinite(gain) & np.isfinite(se) & (pairs >= max(int(min_pairs), 2))
+    return {"gain": gain, "ci_low": res["ci_low"], "ci_high": res["ci_high"], "se": se,
+            "p": np.where(testable, p, np.nan), "n_pairs": pairs, "n_replicates": res["n_replicates"]}
 
 
 def _holm_levels(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -307,12 +347,13 @@ def _adjusted_intervals(x: np.ndarray, out: dict[str, np.ndarray], alpha: float,
         # Same seed, same resamples: the interval at each Holm level comes from one distribution.
         adj = _bootstrap(x, alpha / k, n_resamples, ci_method, seed)
         sel = candidate & (out["divisor"] == k)
-        out["ci_low_adj"][sel], out["ci_high_adj"][sel] = adj.ci_low[sel], adj.ci_high[sel]
+        out["ci_low_adj"][sel], out["ci_high_adj"][sel] = adj["ci_low"][sel], adj["ci_high"][sel]
     out["sweet_spot"] = candidate & (out["ci_low_adj"] > 0)
 
 
 def bootstrap_curve_test(values: np.ndarray, alpha: float = 0.05, n_resamples: int = 2000,
-                         ci_method: str = "percentile", seed: int = 0) -> dict[str, np.ndarray]:
+                         ci_method: str = "percentile", seed: int = 0,
+                         min_pairs: int = MIN_PAIRS) -> dict[str, np.ndarray]:
     """Sweet-spot test of many curves measured on the same images (vectorized over curves).
 
     Args:
@@ -324,14 +365,16 @@ def bootstrap_curve_test(values: np.ndarray, alpha: float = 0.05, n_resamples: i
         n_resamples: bootstrap resamples.
         ci_method: ``"percentile"`` or ``"bca"``.
         seed: the bootstrap's seed.
+        min_pairs: fewest finite (dense, sparse) pairs for a step to be tested (p NaN below).
 
     Returns:
         Arrays of shape ``(n_curves, n_steps - 1)``: ``gain`` (sparse - dense), ``ci_low``,
-        ``ci_high`` (level ``1 - alpha``), ``p``, ``p_holm``, ``ci_low_adj``, ``ci_high_adj``
-        (at the Holm level of each hypothesis; NaN where not significant) and ``sweet_spot``.
+        ``ci_high`` (level ``1 - alpha``), ``p`` (NaN where untestable), ``p_holm``,
+        ``ci_low_adj``, ``ci_high_adj`` (at the Holm level of each hypothesis; NaN where not
+        significant), ``sweet_spot``, ``n_pairs`` and ``n_replicates`` (finite replicates).
     """
     x = np.asarray(values, dtype=np.float64)
-    out = _raw_test(x, alpha, n_resamples, ci_method, seed)
+    out = _raw_test(x, alpha, n_resamples, ci_method, seed, min_pairs)
     _holm_adjust([out], "curve")
     _adjusted_intervals(x, out, alpha, n_resamples, ci_method, seed)
     return out
@@ -366,7 +409,8 @@ def _curve_arrays(df: pd.DataFrame, keys: list[str], hierarchical: bool) -> dict
 
 def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, str, str, int]] | None = None,
                      alpha: float = 0.05, n_resamples: int = 2000, ci_method: str = "percentile",
-                     seed: int = 0, hierarchical: bool | None = None, holm_scope: str = "curve") -> pd.DataFrame:
+                     seed: int = 0, hierarchical: bool | None = None, holm_scope: str = "curve",
+                     min_pairs: int = MIN_PAIRS) -> pd.DataFrame:
     """Test every curve of a per-image table (:func:`load_per_image`) for sweet spots.
 
     Args:
@@ -377,6 +421,7 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
         n_resamples: as :func:`bootstrap_curve_test`.
         ci_method: as :func:`bootstrap_curve_test`.
         seed: as :func:`bootstrap_curve_test`.
+        min_pairs: as :func:`bootstrap_curve_test`.
         hierarchical: resample seeds, then images within each seed (None: when the table has
             several seeds); False averages each image over the seeds and resamples images.
         holm_scope: ``"curve"`` (Holm across each curve's sparse steps) or ``"report"`` (Holm
@@ -387,13 +432,15 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
         ``sparsity`` (mean over seeds), ``n_images``, ``n_seeds``, ``dense``, ``value`` (the
         metric, in its own units), ``gain`` (better-positive difference), ``ci_low``,
         ``ci_high``, ``p``, ``p_holm``, ``ci_low_adj``, ``ci_high_adj``, ``sweet_spot``,
-        ``resampled`` (``"images"`` or ``"seeds, images"``) and ``holm_scope``. Curves without
+        ``resampled`` (``"images"`` or ``"seeds, images"``), ``holm_scope``, ``n_pairs`` (finite
+        dense-sparse pairs), ``n_replicates`` (finite bootstrap replicates) and ``testable``
+        (``n_pairs >= min_pairs`` with a finite p; an untestable step has p NaN). Curves without
         a declared direction or without a dense step are left out.
     """
     if holm_scope not in HOLM_SCOPES:
         raise ConfigError(f"holm_scope must be one of {HOLM_SCOPES}, got {holm_scope!r}")
     cols = [*CURVE_KEYS, "direction", "step", "sparsity", "n_images", "n_seeds", "dense", "value", "gain",
-            "ci_low", "ci_high", "p", "p_holm", "ci_low_adj", "ci_high_adj", "sweet_spot", "resampled", "holm_scope"]
+            "ci_low", "ci_high", "p", "p_holm", "ci_low_adj", "ci_high_adj", "sweet_spot", "resampled", "holm_scope", "n_pairs", "n_replicates", "testable"]
     if per_image.empty:
         return pd.DataFrame(columns=cols)
     df = per_image.copy()
@@ -416,7 +463,7 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
         stacked = np.stack([a * c[-1] for c, a in members], axis=-2)
         if stacked.ndim == 4 and stacked.shape[0] == 1:
             stacked = stacked[0]  # curves of one seed: images are the only level
-        tested.append((members, images, steps, stacked, _raw_test(stacked, alpha, n_resamples, ci_method, seed)))
+        tested.append((members, images, steps, stacked, _raw_test(stacked, alpha, n_resamples, ci_method, seed, min_pairs)))
     _holm_adjust([t[-1] for t in tested], holm_scope)
     rows = []
     for members, images, steps, stacked, out in tested:
@@ -436,6 +483,8 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
                     **{k: (bool(out[k][ci, si]) if k == "sweet_spot" else float(out[k][ci, si]))
                        for k in ("gain", "ci_low", "ci_high", "p", "p_holm", "ci_low_adj", "ci_high_adj", "sweet_spot")},
                     "resampled": "seeds, images" if stacked.ndim == 4 else "images", "holm_scope": holm_scope,
+                    "n_pairs": int(out["n_pairs"][ci, si]), "n_replicates": int(out["n_replicates"][ci, si]),
+                    "testable": bool(np.isfinite(out["p"][ci, si])),
                 })
     return pd.DataFrame(rows, columns=cols)
 
@@ -464,12 +513,13 @@ def summarize_sweet_spots(sweet: pd.DataFrame, metrics: pd.DataFrame | None = No
             step 0, the mean over runs).
 
     Returns:
-        One row per curve: keys, ``params_dense``, ``n_tested``, ``n_sweet``, ``sweet_min`` and
+        One row per curve: keys, ``params_dense``, ``n_tested``, ``n_untestable`` (steps with p
+        NaN), ``n_sweet``, ``sweet_min`` and
         ``sweet_max`` (sparsity range of the sweet spots), ``peak_sparsity``, ``peak_gain``
         (the largest gain among the sweet spots; NaN without one) and ``peak_ci_low``,
         ``peak_ci_high``.
     """
-    cols = [*CURVE_KEYS, "params_dense", "n_tested", "n_sweet", "sweet_min", "sweet_max", "peak_sparsity",
+    cols = [*CURVE_KEYS, "params_dense", "n_tested", "n_untestable", "n_sweet", "sweet_min", "sweet_max", "peak_sparsity",
             "peak_gain", "peak_ci_low", "peak_ci_high"]
     if sweet.empty:
         return pd.DataFrame(columns=cols)
@@ -483,7 +533,7 @@ def summarize_sweet_spots(sweet: pd.DataFrame, metrics: pd.DataFrame | None = No
         peak = hits.loc[hits["gain"].idxmax()] if len(hits) else None
         rows.append({
             **dict(zip(CURVE_KEYS, curve, strict=True)), "params_dense": size.get(str(curve[0]), np.nan),
-            "n_tested": len(block), "n_sweet": len(hits),
+            "n_tested": len(block), "n_untestable": int((~block["p"].notna()).sum()), "n_sweet": len(hits),
             "sweet_min": hits["sparsity"].min() if len(hits) else np.nan,
             "sweet_max": hits["sparsity"].max() if len(hits) else np.nan,
             "peak_sparsity": peak["sparsity"] if peak is not None else np.nan,
@@ -524,8 +574,8 @@ def summarize_by_model(summary: pd.DataFrame) -> pd.DataFrame:
 def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alpha: float = 0.05,
                         n_resamples: int = 2000, ci_method: str = "percentile", seed: int = 0,
                         directions: Sequence[tuple[str, str, str, int]] | None = None,
-                        hierarchical: bool | None = None, holm_scope: str = "curve"
-                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                        hierarchical: bool | None = None, holm_scope: str = "curve",
+                        min_pairs: int = MIN_PAIRS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Gather runs, test every curve and write the sweet-spot tables.
 
     Writes ``sweet_spots.csv`` (one row per curve and sparsity), ``sweet_spots_summary.csv``
@@ -542,6 +592,7 @@ def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alp
         directions: as :func:`find_sweet_spots`.
         hierarchical: as :func:`find_sweet_spots`.
         holm_scope: as :func:`find_sweet_spots`.
+        min_pairs: as :func:`find_sweet_spots`.
 
     Returns:
         ``(sweet_spots, summary)``.
@@ -549,7 +600,7 @@ def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alp
     runs = expand_run_dirs(run_dirs)
     sweet = find_sweet_spots(load_per_image(runs), directions=directions, alpha=alpha,
                              n_resamples=n_resamples, ci_method=ci_method, seed=seed,
-                             hierarchical=hierarchical, holm_scope=holm_scope)
+                             hierarchical=hierarchical, holm_scope=holm_scope, min_pairs=min_pairs)
     summary = summarize_sweet_spots(sweet, load_table(runs, "metrics", add_overrides=False))
     out_dir = Path(out_dir)
     write_table(sweet, out_dir / "sweet_spots.csv")
