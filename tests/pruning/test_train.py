@@ -57,3 +57,19 @@ def test_cpu_training_is_reproducible(optimizer):
     torch.manual_seed(0)
     untrained = create_model(ModelSpec("resnet18", num_classes=3, img_size=32, kwargs={"channels": (8, 16, 16, 16)}))
     assert not torch.equal(untrained.fc.weight, a.fc.weight)
+
+
+@pytest.mark.parametrize("scope, decayed_1d", [("matrices", False), ("all", True)])
+def test_weight_decay_scope_decides_whether_biases_and_norms_decay(scope, decayed_1d):
+    from robustlab.pruning.train import _optimizer
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    model(torch.zeros(1, 3, 5, 5))
+    spec = TrainSpec(weight_decay=0.1, weight_decay_scope=scope)
+    spec.validate()
+    decay_of = {id(p): g["weight_decay"] for g in _optimizer(model, spec).param_groups for p in g["params"]}
+    assert decay_of[id(model[0].weight)] == 0.1
+    assert decay_of[id(model[1].weight)] == (0.1 if decayed_1d else 0.0)
+    assert decay_of[id(model[0].bias)] == (0.1 if decayed_1d else 0.0)
+    with pytest.raises(ValueError, match="weight_decay_scope"):
+        TrainSpec(weight_decay_scope="norms").validate()

@@ -30,6 +30,7 @@ from robustlab.pruning.distributed import (
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("cosine", "step")
+WEIGHT_DECAY_SCOPES = ("matrices", "all")
 
 
 @dataclass
@@ -45,7 +46,12 @@ class TrainSpec:
         lr_batch: when set, the batch that ``lr`` is given for: the learning rate becomes
             ``lr * batch_size / lr_batch`` (the linear scaling rule, Goyal et al. 2017).
         momentum: SGD momentum (AdamW's beta1 is 0.9).
-        weight_decay: on weights with two or more dimensions (not on biases or norms).
+        weight_decay: the decay coefficient.
+        weight_decay_scope: ``"matrices"`` decays weights with two or more dimensions (not
+            biases, norms or other 1-D parameters); ``"all"`` decays every parameter, as
+            torchvision's reference recipe does without ``--norm-weight-decay`` (the study's
+            ``train.py``, ``utils.set_weight_decay(..., norm_weight_decay=args.norm_weight_decay)``
+            with its default None).
         schedule: ``"cosine"`` (to zero) or ``"step"`` (times ``gamma`` every ``step_epochs``).
         step_epochs, gamma: the step schedule.
         warmup_epochs: linear warm-up from zero, in epochs (fractions allowed).
@@ -69,6 +75,7 @@ class TrainSpec:
     lr_batch: int | None = None
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    weight_decay_scope: str = "matrices"
     schedule: str = "cosine"
     step_epochs: int = 30
     gamma: float = 0.1
@@ -90,6 +97,9 @@ class TrainSpec:
         """Raise :class:`~robustlab.common.errors.ConfigError` naming the first bad field."""
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+        if self.weight_decay_scope not in WEIGHT_DECAY_SCOPES:
+            raise ConfigError(f"train.weight_decay_scope must be one of {', '.join(WEIGHT_DECAY_SCOPES)}; "
+                              f"got {self.weight_decay_scope!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"train.schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
         if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
@@ -132,8 +142,9 @@ def peak_lr(spec: TrainSpec) -> float:
 
 
 def _optimizer(model: nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    every = spec.weight_decay_scope == "all"
+    decay = [p for p in model.parameters() if p.requires_grad and (every or p.ndim >= 2)]
+    no_decay = [p for p in model.parameters() if p.requires_grad and not (every or p.ndim >= 2)]
     groups = [{"params": decay, "weight_decay": spec.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     if spec.optimizer == "sgd":
