@@ -85,3 +85,30 @@ def test_lost_layernorm_is_one_norm_over_the_whole_map():
     # Raw post-ReLU-like features (all positive) make every degree maximal: not the same seeds.
     raw_boxes, _ = lost(feats, (4, 4), (32, 32), k_patches=100)
     np.testing.assert_array_equal(raw_boxes, np.tile([0.0, 0.0, 32.0, 32.0], (2, 1)))
+
+
+def test_all_zero_map_rra_of_the_studys_code_is_the_share_among_the_last_pixels():
+    # The study ranks pixels by np.argsort(ravel(map))[::-1]: an all-zero map puts the last
+    # pixels first, so an object at the bottom scores RRA 1 and one at the top scores 0.
+    masks = torch.zeros(3, 4, 4, dtype=torch.bool)
+    masks[0, 2:] = True          # bottom half
+    masks[1, :2] = True          # top half
+    masks[2, 1:3, 1:3] = True    # centre: K = 4, the last 4 pixels (row 3) hold none
+    maps = torch.zeros(3, 4, 4)
+    assert relevance_rank_accuracy(maps, masks, zero_map="last_pixels").tolist() == [1.0, 0.0, 0.0]
+    assert relevance_rank_accuracy(maps, masks, zero_map="zero").tolist() == [0.0, 0.0, 0.0]
+    assert relevance_mass_accuracy(maps, masks, zero_map="last_pixels").tolist() == [0.0, 0.0, 0.0]
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        mask = rng.random((5, 7)) < rng.random()
+        if not mask.any():
+            continue
+        order = np.argsort(np.zeros(35))[::-1]  # the study's ranking of an all-zero map
+        k = int(mask.sum())
+        expected = mask.ravel()[order[:k]].sum() / k
+        got = relevance_rank_accuracy(np.zeros((1, 5, 7)), mask[None], zero_map="last_pixels")[0]
+        assert got == pytest.approx(expected)
+    # A map with relevance is ranked as before.
+    maps[0, 3, 3] = 1.0
+    assert relevance_rank_accuracy(maps[:1], masks[:1], zero_map="last_pixels")[0] == pytest.approx(
+        relevance_rank_accuracy(maps[:1], masks[:1])[0])

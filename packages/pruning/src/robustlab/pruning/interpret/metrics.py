@@ -34,7 +34,10 @@ import torch
 from torch import nn
 
 CHANNEL_POOLS = ("sum", "abs_sum", "max_abs", "l2", "l2_squared")
-ZERO_MAPS = ("nan", "zero")
+#: How an all-zero map scores: ``nan`` (dropped), ``zero`` (RMA 0, RRA 0) or ``last_pixels``
+#: (a reproduction of the study's code: RMA 0, RRA the share of object pixels among the last
+#: ``K`` pixels in row-major order, which its reversed ``argsort`` ranks first).
+ZERO_MAPS = ("nan", "zero", "last_pixels")
 
 
 def _as_tensor(x: Any, name: str) -> torch.Tensor:
@@ -142,7 +145,7 @@ def relevance_mass_accuracy(attributions: Any, masks: Any, *, channel_pool: str 
         attributions: ``(N, H, W)`` or ``(N, C, H, W)`` maps.
         masks: boolean ``(N, H, W)`` object masks, none empty.
         channel_pool, positive: preprocessing (module docstring).
-        zero_map: ``"nan"`` or ``"zero"``, the value of an all-zero map.
+        zero_map: ``"nan"``, or ``"zero"`` / ``"last_pixels"`` (0), the value of an all-zero map.
 
     Returns:
         ``(N,)`` float64 values in [0, 1] (with ``positive=True``).
@@ -169,11 +172,15 @@ def relevance_rank_accuracy(attributions: Any, masks: Any, *, channel_pool: str 
     ``RRA = |P_top intersect GT| / |GT|``. Ties are broken by pixel order (row-major), a
     stable sort; so an all-zero map ranks the first ``K`` pixels on top
     (``zero_map="nan"``, the default), unless ``zero_map="zero"`` scores it 0 (the paper
-    profile: a map without relevance ranks nothing).
+    profile: a map without relevance ranks nothing). ``zero_map="last_pixels"`` reproduces the
+    study's code (``explainations_evaluation_metrics.py``, ``evaluate_single``:
+    ``np.argsort(np.ravel(pooled_heatmap))[::-1]``): an all-zero map ranks the *last* ``K``
+    pixels first, so its RRA is the share of object pixels among the last ``K`` in row-major
+    order (1.0 for an object filling the bottom of the image). A reproduction, not a method.
 
     Args:
         attributions, masks, channel_pool, positive: as :func:`relevance_mass_accuracy`.
-        zero_map: ``"nan"`` (ties by pixel order) or ``"zero"``.
+        zero_map: ``"nan"`` (ties by pixel order), ``"zero"`` or ``"last_pixels"``.
 
     Returns:
         ``(N,)`` float64 values in [0, 1].
@@ -187,6 +194,9 @@ def relevance_rank_accuracy(attributions: Any, masks: Any, *, channel_pool: str 
     rra = (ranked_in_mask & in_top).sum(dim=1) / k
     if zero_map == "zero":
         rra = torch.where(a.sum(dim=1) != 0, rra, 0.0)
+    elif zero_map == "last_pixels":
+        last = torch.arange(a.shape[1], device=a.device)[None] >= a.shape[1] - k[:, None]
+        rra = torch.where(a.sum(dim=1) != 0, rra, (m & last).sum(dim=1) / k)
     return _to_numpy(rra)
 
 

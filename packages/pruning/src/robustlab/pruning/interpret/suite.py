@@ -98,12 +98,13 @@ def _targets(ctx: EvalContext, batch: Any, target: str, lut: torch.Tensor | None
 
 def mask_metric(metric: str, maps: torch.Tensor, masks: torch.Tensor, zero_map: str = "nan") -> np.ndarray:
     """One mask metric per image; an image without object pixels scores NaN, or 0 in RMA and
-    RRA with ``zero_map="zero"`` (the study's ``inside / (total + eps)`` and ``N_gt / (N + eps)``).
+    RRA with ``zero_map="zero"`` or ``"last_pixels"`` (the study's ``inside / (total + eps)`` and
+    ``N_gt / (N + eps)``).
     """
     masks = torch.as_tensor(masks).to(maps.device).bool()
     present = masks.flatten(1).any(dim=1)
     out = np.full(maps.shape[0], np.nan)
-    if metric in ("rma", "rra") and zero_map == "zero":
+    if metric in ("rma", "rra") and zero_map != "nan":
         out[:] = 0.0
     keep = present.cpu().numpy()
     if keep.any():
