@@ -74,3 +74,42 @@ def write_voc_tree(root: Path) -> Path:
 def voc_root(tmp_path: Path) -> Path:
     """A tiny VOC2007 + VOC2012 tree (see the module docstring's comment for its contents)."""
     return write_voc_tree(tmp_path / "voc")
+
+
+# COCO20k layout: three train2014 JPEGs, the instances JSON (a fourth, unlisted image in it), the
+# list of file names. Image 9 (24 x 32): a cat box [2.4, 3.6, 10.2, 8.5] (rounded: 2, 4, 13, 12)
+# and a crowd; image 25 (40 x 40): a dog [0, 0, 20, 20]; image 30 (16 x 16): only a crowd.
+COCO_SIZES = {9: (24, 32), 25: (40, 40), 30: (16, 16), 42: (8, 8)}
+
+
+def coco_name(image_id: int) -> str:
+    return f"COCO_train2014_{image_id:012d}.jpg"
+
+
+def write_coco20k_tree(root: Path) -> Path:
+    """Write ``root/train2014/``, ``root/instances_train2014.json`` and ``root/coco_20k_filenames.txt``."""
+    import json
+
+    images = root / "train2014"
+    images.mkdir(parents=True)
+    for seed, (image_id, (h, w)) in enumerate(COCO_SIZES.items()):
+        _write_image(images / coco_name(image_id), h, w, 20 + seed)
+    anns = [
+        {"id": 1, "image_id": 9, "category_id": 17, "bbox": [2.4, 3.6, 10.2, 8.5], "iscrowd": 0, "area": 1.0},
+        {"id": 2, "image_id": 9, "category_id": 1, "bbox": [0, 0, 30, 20], "iscrowd": 1, "area": 1.0},
+        {"id": 3, "image_id": 25, "category_id": 18, "bbox": [0, 0, 20, 20], "iscrowd": 0, "area": 1.0},
+        {"id": 4, "image_id": 30, "category_id": 1, "bbox": [0, 0, 8, 8], "iscrowd": 1, "area": 1.0},
+        {"id": 5, "image_id": 42, "category_id": 1, "bbox": [0, 0, 4, 4], "iscrowd": 0, "area": 1.0},
+    ]
+    data = {"images": [{"id": i, "file_name": coco_name(i), "height": h, "width": w} for i, (h, w) in COCO_SIZES.items()],
+            "annotations": anns,
+            "categories": [{"id": 1, "name": "person"}, {"id": 17, "name": "cat"}, {"id": 18, "name": "dog"}]}
+    (root / "instances_train2014.json").write_text(json.dumps(data))
+    (root / "coco_20k_filenames.txt").write_text("".join(f"{coco_name(i)}\n" for i in (9, 25, 30)))
+    return root
+
+
+@pytest.fixture
+def coco_root(tmp_path: Path) -> Path:
+    """A COCO20k-layout tree (see write_coco20k_tree)."""
+    return write_coco20k_tree(tmp_path / "coco")

@@ -112,3 +112,45 @@ def test_all_zero_map_rra_of_the_studys_code_is_the_share_among_the_last_pixels(
     maps[0, 3, 3] = 1.0
     assert relevance_rank_accuracy(maps[:1], masks[:1], zero_map="last_pixels")[0] == pytest.approx(
         relevance_rank_accuracy(maps[:1], masks[:1])[0])
+
+
+def _their_seed_and_candidates(feats: torch.Tensor, k: int) -> tuple[int, set[int]]:
+    """LOST's patch scoring as written in its object_discovery.py (one image)."""
+    a = feats @ feats.T
+    off = a.clone()
+    off.fill_diagonal_(0)
+    off[off < 0] = 0
+    order = torch.argsort(-torch.sum(off > 0, dim=1).type(torch.float32), descending=True)
+    return int(order[0]), set(order[:k].tolist())
+
+
+def test_lost_seed_ties_resolve_as_the_authors_code_does():
+    gen = torch.Generator().manual_seed(0)
+    differ = 0
+    for _ in range(300):
+        gh, gw = int(torch.randint(3, 12, (1,), generator=gen)), int(torch.randint(3, 12, (1,), generator=gen))
+        feats = torch.randn(1, gh * gw, 3, generator=gen)
+        _, seeds = lost(feats, (gh, gw), (gh * 8, gw * 8), k_patches=20, seed_order="authors")
+        _, stable = lost(feats, (gh, gw), (gh * 8, gw * 8), k_patches=20)
+        seed, _ = _their_seed_and_candidates(feats[0], 20)
+        assert int(seeds[0]) == seed
+        differ += int(stable[0]) != seed
+    assert differ > 0  # ties among low degrees are common with 3-D features
+    with pytest.raises(ValueError, match="seed_order"):
+        lost(torch.randn(1, 4, 2), (2, 2), (8, 8), seed_order="random")
+
+
+def test_paper_lost_layernorm_applies_to_cnn_maps_only():
+    from robustlab.pruning.discovery.features import PatchFeatures
+    from robustlab.pruning.discovery.methods import get_discovery
+
+    rng = np.random.default_rng(2)
+    feats = torch.from_numpy(rng.normal(size=(2, 16, 6)).astype(np.float32))
+    fn = get_discovery("lost").fn
+    for arch in ("cnn", "vit"):
+        patches = PatchFeatures(feats, (4, 4), (32, 32), arch)
+        boxes, _ = fn(patches, layernorm="cnn")
+        want, _ = lost(feats, (4, 4), (32, 32), layernorm=arch == "cnn", center=False)
+        np.testing.assert_array_equal(boxes, want)
+    with pytest.raises(ValueError, match="layernorm"):
+        fn(PatchFeatures(feats, (4, 4), (32, 32), "cnn"), layernorm="vit")

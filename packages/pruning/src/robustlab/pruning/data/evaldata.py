@@ -29,7 +29,7 @@ from robustlab.pruning.data.voc import GT_MASKS, VOCEvalData, padded_size
 from robustlab.pruning.suites import EvalBatch
 
 #: Bundled evaluation data (``conf/pruning/eval/suites/<suite>/data/<name>.yaml``).
-EVAL_DATA = ("voc_segmentation", "voc_detection", "modelvshuman")
+EVAL_DATA = ("voc_segmentation", "voc_detection", "coco20k", "modelvshuman")
 _VOC_TASKS = {"voc_segmentation": "segmentation", "voc_detection": "detection"}
 MODELVSHUMAN_LAYOUT = "<root>/datasets/<dataset>/... (stimuli) and <root>/raw-data/<dataset>/*.csv (observers)"
 
@@ -49,6 +49,12 @@ class EvalDataSpec:
         pad_multiple: padding multiple (None: the network's output stride, 32 for a ResNet).
         num_workers: image-decoding workers.
         datasets: model-vs-human only: which of its 17 datasets (None: every one on disk).
+        annotations, image_list: COCO20k only: the instances JSON and the list of file names
+            (``root`` is then the folder of the train2014 JPEGs; :mod:`robustlab.pruning.data.coco`).
+        no_hards: VOC detection: leave out truncated and difficult objects, and images left
+            without objects (LOST's ``--no_hard``).
+        paper_image_selection: VOC segmentation: the study's image set and mean divisor, a
+            reproduction (:func:`~robustlab.pruning.data.voc.paper_image_ids`).
     """
 
     name: str
@@ -60,6 +66,10 @@ class EvalDataSpec:
     pad_multiple: int | None = None
     num_workers: int = 0
     datasets: list[str] | None = None
+    annotations: str | None = None
+    image_list: str | None = None
+    no_hards: bool = False
+    paper_image_selection: bool = False
 
     def validate(self) -> None:
         """Clear errors on a bad name, a missing root or a bad option, before any work."""
@@ -69,6 +79,9 @@ class EvalDataSpec:
             raise ConfigError(f"evaluation data {self.name!r} needs a root (eval.suites.<suite>.data.root)")
         if self.gt_mask not in GT_MASKS:
             raise ConfigError(f"eval data gt_mask must be one of {GT_MASKS}, got {self.gt_mask!r}")
+        if self.name == "coco20k" and not (self.annotations and self.image_list):
+            raise ConfigError("evaluation data 'coco20k' needs annotations (the instances JSON) and image_list "
+                              "(the file names, one per line): eval.suites.<suite>.data.annotations / .image_list")
 
 
 @dataclass
@@ -106,8 +119,18 @@ def eval_data_spec(options: dict[str, Any] | EvalDataSpec) -> EvalDataSpec:
     if spec.name == "modelvshuman":
         _modelvshuman_source(spec)
     else:
-        VOCEvalData(spec.root, spec.year, spec.split, task=_VOC_TASKS[spec.name], gt_mask=spec.gt_mask)
+        _image_dataset(spec)
     return spec
+
+
+def _image_dataset(spec: EvalDataSpec) -> Any:
+    """The VOC or COCO20k dataset of ``spec`` (raises on a missing folder or file)."""
+    if spec.name == "coco20k":
+        from robustlab.pruning.data.coco import COCODetectionEvalData
+
+        return COCODetectionEvalData(str(spec.root), str(spec.annotations), str(spec.image_list), resize=spec.resize)
+    return VOCEvalData(spec.root, spec.year, spec.split, task=_VOC_TASKS[spec.name], gt_mask=spec.gt_mask,
+                       resize=spec.resize, no_hards=spec.no_hards, paper_image_selection=spec.paper_image_selection)
 
 
 def check_arch(suites: dict[str, dict[str, Any]], arch: str) -> None:
@@ -161,14 +184,14 @@ def build_eval_source(spec: EvalDataSpec, *, mean: tuple[float, ...], std: tuple
     if spec.name == "modelvshuman":
         return _modelvshuman_source(spec)
     check_arch({"<suite>": {"data": {"name": spec.name, "resize": spec.resize}}}, arch)
-    dataset = VOCEvalData(spec.root, spec.year, spec.split, task=_VOC_TASKS[spec.name], gt_mask=spec.gt_mask,
-                          resize=spec.resize)
+    dataset = _image_dataset(spec)
     pad = int(spec.pad_multiple or multiple)
 
     def batches(max_images: int | None = None) -> Iterator[EvalBatch]:
         return voc_batches(dataset, mean, std, batch_size, device, pad, max_images, spec.num_workers)
 
-    return EvalSource(dataset.name, list(dataset.classes), True, batches, {"voc": dataset})
+    extras = {"voc": dataset, "mean_denominator": getattr(dataset, "mean_denominator", None)}
+    return EvalSource(dataset.name, list(dataset.classes), True, batches, extras)
 
 
 def _modelvshuman_source(spec: EvalDataSpec) -> EvalSource:
@@ -184,7 +207,7 @@ def _modelvshuman_source(spec: EvalDataSpec) -> EvalSource:
     return EvalSource("modelvshuman", [], False, lambda max_images=None: iter(()), {"modelvshuman": options})
 
 
-def _size_groups(dataset: VOCEvalData, n: int, multiple: int, batch_size: int) -> list[list[int]]:
+def _size_groups(dataset: Any, n: int, multiple: int, batch_size: int) -> list[list[int]]:
     """Index batches: images of one padded size together, in order of first appearance."""
     groups: dict[tuple[int, int], list[int]] = {}
     for i in range(n):
@@ -203,7 +226,7 @@ def _pad(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.pad(x, (0, size[1] - x.shape[-1], 0, size[0] - x.shape[-2]))
 
 
-def voc_batches(dataset: VOCEvalData, mean: tuple[float, ...], std: tuple[float, ...], batch_size: int,
+def voc_batches(dataset: Any, mean: tuple[float, ...], std: tuple[float, ...], batch_size: int,
                 device: torch.device, multiple: int, max_images: int | None = None,
                 num_workers: int = 0) -> Iterator[EvalBatch]:
     """Normalised, zero-padded batches of the first ``max_images`` images (all when None).

@@ -48,6 +48,10 @@ VOC_CLASSES = (
 #: The palette index of VOC's void band.
 VOID = 255
 GT_MASKS = ("classes", "red_channel")
+#: The study's image set (``explainations_evaluation_metrics.py``, ``main``): the first 581 JPEGs
+#: in ``glob`` order (``if index == 580: break``), of which the first 101 with a mask are scored
+#: (``if id == 101: break``).
+PAPER_FILES, PAPER_SCORED = 581, 101
 VOC_LAYOUT = ("<root>/VOCdevkit/VOC<year>/{JPEGImages, SegmentationClass, Annotations, "
               "ImageSets/{Segmentation,Main}/<split>.txt}")
 
@@ -135,6 +139,25 @@ def red_channel_mask(path: str | Path) -> np.ndarray:
     return (red - red.min()) / span >= 0.5
 
 
+def paper_image_ids(base: Path) -> tuple[list[str], int]:
+    """The study's attribution images, a reproduction: ``(ids, masked)``.
+
+    The first :data:`PAPER_FILES` JPEGs of ``JPEGImages`` in ``glob`` order (the file system's
+    order, as the study's ``glob(os.path.join(args.data_path + '*.jpg'))`` lists them), those
+    with a ``SegmentationClass`` PNG kept, the first :data:`PAPER_SCORED` of them scored;
+    ``masked`` is how many of the files had a mask, the study's divisor of every mean
+    (``sum(ranks) / (index - skipped + 1)``).
+    """
+    import glob
+
+    files = glob.glob(str(base / "JPEGImages" / "*.jpg"))[:PAPER_FILES]
+    masked = [Path(f).stem for f in files if (base / "SegmentationClass" / f"{Path(f).stem}.png").exists()]
+    if not masked:
+        raise DataError(f"Pascal VOC: none of the first {len(files)} images of {base / 'JPEGImages'} has a "
+                        f"SegmentationClass mask; expected {VOC_LAYOUT}")
+    return masked[:PAPER_SCORED], len(masked)
+
+
 @dataclass(frozen=True)
 class VOCObject:
     """One annotated object: class name, 0-based ``(x0, y0, x1, y1)`` box and the devkit flags."""
@@ -191,10 +214,16 @@ class VOCEvalData(Dataset):
             ``"detection"`` (``ImageSets/Main``, boxes).
         gt_mask: ``"classes"`` (:func:`object_mask`) or ``"red_channel"`` (:func:`red_channel_mask`).
         resize: None for full resolution, or a square side in pixels.
+        no_hards: LOST's "no hards" setting (``--no_hard``): objects flagged truncated or
+            difficult are dropped, and so is an image left without objects.
+        paper_image_selection: segmentation only, the study's image set, a reproduction
+            (:func:`paper_image_ids`; ``split`` is then not read); ``mean_denominator`` is the
+            number of masked images among its first :data:`PAPER_FILES` files.
     """
 
     def __init__(self, root: str | Path, year: str | int, split: str, task: str = "segmentation",
-                 gt_mask: str = "classes", resize: int | None = None):
+                 gt_mask: str = "classes", resize: int | None = None, no_hards: bool = False,
+                 paper_image_selection: bool = False):
         if task not in ("segmentation", "detection"):
             raise ConfigError(f"VOC task must be 'segmentation' or 'detection', got {task!r}")
         if gt_mask not in GT_MASKS:
@@ -202,11 +231,19 @@ class VOCEvalData(Dataset):
         self.base = voc_folder(root, year)
         self.year, self.split, self.task, self.gt_mask = str(year), split, task, gt_mask
         self.resize = None if resize is None else int(resize)
-        self.ids = read_split(self.base, "Segmentation" if task == "segmentation" else "Main", split)
         folders = ["JPEGImages", "Annotations"] + (["SegmentationClass"] if task == "segmentation" else [])
         for folder in folders:
             if not (self.base / folder).is_dir():
                 raise FileNotFoundError(f"Pascal VOC {year}: {self.base / folder} does not exist; expected {VOC_LAYOUT}")
+        self.no_hards, self.mean_denominator = bool(no_hards), None
+        if paper_image_selection:
+            if task != "segmentation":
+                raise ConfigError("paper_image_selection applies to VOC segmentations (the attribution images) only")
+            self.ids, self.mean_denominator = paper_image_ids(self.base)
+        else:
+            self.ids = read_split(self.base, "Segmentation" if task == "segmentation" else "Main", split)
+        if self.no_hards:
+            self.ids = [i for i in self.ids if self._objects(i)]
         self.classes = list(VOC_CLASSES)
         self.name = f"voc{self.year}-{split}-{task}"
 
@@ -229,7 +266,7 @@ class VOCEvalData(Dataset):
         with Image.open(self.base / "JPEGImages" / f"{image_id}.jpg") as img:
             pixels = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)
         h, w = pixels.shape[1:]
-        _, objects = read_annotation(self.base / "Annotations" / f"{image_id}.xml")
+        objects = self._objects(image_id)
         boxes = np.asarray([o.box for o in objects], dtype=np.float32).reshape(-1, 4)
         mask = np.zeros((h, w), dtype=bool)
         if self.task == "segmentation":
@@ -239,20 +276,27 @@ class VOCEvalData(Dataset):
                 raise DataError(f"{png}: mask {mask.shape} and image {(h, w)} differ in size")
         mask_t = torch.from_numpy(mask)
         if self.resize is not None:
-            pixels, mask_t, boxes = self._resized(pixels, mask_t, boxes)
+            pixels, mask_t, boxes = resize_item(pixels, mask_t, boxes, self.resize)
         areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         known = [VOC_CLASSES.index(o.name) if o.name in VOC_CLASSES else -1 for o in objects]
         label = known[int(np.argmax(areas))] if objects else -1
         return {"image": pixels, "label": label, "mask": mask_t, "box": torch.from_numpy(boxes),
                 "difficult": torch.tensor([o.difficult for o in objects], dtype=torch.bool), "index": int(index)}
 
-    def _resized(self, pixels: torch.Tensor, mask: torch.Tensor, boxes: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-        from torchvision.transforms import InterpolationMode
-        from torchvision.transforms.functional import resize
+    def _objects(self, image_id: str) -> list[VOCObject]:
+        """The image's objects; without the truncated and difficult ones under ``no_hards``."""
+        _, objects = read_annotation(self.base / "Annotations" / f"{image_id}.xml")
+        return [o for o in objects if not (o.truncated or o.difficult)] if self.no_hards else objects
 
-        s = self.resize
-        h, w = pixels.shape[1:]
-        pixels = resize(pixels, [s, s], antialias=True)
-        mask = resize(mask[None].to(torch.uint8), [s, s], interpolation=InterpolationMode.NEAREST)[0].bool()
-        scale = np.asarray([s / w, s / h, s / w, s / h], dtype=np.float32)
-        return pixels, mask, boxes * scale
+
+def resize_item(pixels: torch.Tensor, mask: torch.Tensor, boxes: np.ndarray, side: int
+                ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """An image (antialiased), its mask (nearest) and its boxes resized to a ``side`` square."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.functional import resize
+
+    h, w = pixels.shape[1:]
+    pixels = resize(pixels, [side, side], antialias=True)
+    mask = resize(mask[None].to(torch.uint8), [side, side], interpolation=InterpolationMode.NEAREST)[0].bool()
+    scale = np.asarray([side / w, side / h, side / w, side / h], dtype=np.float32)
+    return pixels, mask, boxes * scale

@@ -61,12 +61,17 @@ def list_discovery(arch: str | None = None) -> list[str]:
 
 @register_discovery("lost")
 def _lost(patches: PatchFeatures, k_patches: int = 100, center: bool | None = None,
-          layernorm: bool = False) -> tuple[np.ndarray, torch.Tensor]:
+          layernorm: bool | str = False, seed_order: str = "stable") -> tuple[np.ndarray, torch.Tensor]:
+    # layernorm="cnn": CNN feature maps only (the study's main_lost.py and LOST's own code
+    # normalise a ResNet's or VGG's map, never a transformer's keys); True: every architecture.
+    if layernorm not in (True, False, "cnn"):
+        raise ValueError(f"lost layernorm must be true, false or 'cnn'; got {layernorm!r}")
+    norm = bool(layernorm) if layernorm != "cnn" else patches.arch == "cnn"
     # center=None: centre CNN features (non-negative after ReLU), not ViT keys, unless the
     # whole map is layer-normalised (the study's CNN variant); see lost().
-    center = (patches.arch == "cnn" and not layernorm) if center is None else center
+    center = (patches.arch == "cnn" and not norm) if center is None else center
     return lost(patches.features, patches.grid, patches.image_size, k_patches=k_patches, center=center,
-                layernorm=layernorm)
+                layernorm=norm, seed_order=seed_order)
 
 
 @register_discovery("tokencut")

@@ -36,7 +36,8 @@ def discovery_suite(
     n_images: int | None = 64,
     k_patches: int = 100,
     lost_center: bool | None = None,
-    lost_layernorm: bool = False,
+    lost_layernorm: bool | str = False,
+    lost_seed_order: str = "stable",
     tau: float = 0.2,
     attention_mass: float = 0.6,
     iou_threshold: float = 0.5,
@@ -55,7 +56,10 @@ def discovery_suite(
             non-negative ReLU features otherwise make LOST return the whole image; not with
             ``lost_layernorm``).
         lost_layernorm: normalise each image's whole feature map (``LayerNorm`` over patches and
-            channels) before LOST, as the study runs it on CNNs (``feature_layer: layer4``).
+            channels) before LOST: ``"cnn"`` for CNN feature maps only, as the study runs it
+            (``feature_layer: layer4``), ``True`` for every architecture.
+        lost_seed_order: ``"stable"`` or ``"authors"`` (LOST's own tie order among equal
+            degrees, :func:`~robustlab.pruning.discovery.lost.lost`).
         tau: TokenCut's similarity threshold (0.2 in the paper).
         attention_mass: share of CLS attention kept by the attention baseline.
         iou_threshold: IoU of a correct localisation.
@@ -79,7 +83,8 @@ def discovery_suite(
         else:
             log.info("discovery: method %r does not apply to arch=%r; skipped", name, ctx.arch)
     options = merge_method_options("discovery", DISCOVERY, {
-        "lost": {"k_patches": k_patches, "center": lost_center, "layernorm": lost_layernorm},
+        "lost": {"k_patches": k_patches, "center": lost_center, "layernorm": lost_layernorm,
+                 "seed_order": lost_seed_order},
         "tokencut": {"tau": tau}, "attention": {"mass": attention_mass}}, method_options)
     records = []
     device = model_device(ctx.model)

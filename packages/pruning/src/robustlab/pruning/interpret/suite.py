@@ -169,12 +169,21 @@ def _check_choices(metrics: Sequence[str], zero_map: str) -> None:
         raise ConfigError(f"interpretability.zero_map must be one of {ZERO_MAPS}, got {zero_map!r}")
 
 
-def _result(records: list[pd.DataFrame]) -> SuiteResult:
-    """The summary rows and the per-image table of the per-image records (none: no rows)."""
+def _result(records: list[pd.DataFrame], mean_denominator: int | None = None) -> SuiteResult:
+    """The summary rows and the per-image table of the per-image records (none: no rows).
+
+    With ``mean_denominator`` (the study's image selection, a reproduction) each row's ``mean``
+    is the sum of its finite values divided by it, as the study's means are.
+    """
     if not records:
         return SuiteResult(rows=[], per_image=None)
     per_image = pd.concat(records, ignore_index=True)
-    return SuiteResult(rows=summarize(per_image), per_image=per_image)
+    rows = summarize(per_image)
+    if mean_denominator:
+        sums = per_image.groupby(["method", "metric"], sort=False)["value"].sum(min_count=1)
+        for row in rows:
+            row["mean"] = float(sums.loc[(row["method"], row["metric"])]) / int(mean_denominator)
+    return SuiteResult(rows=rows, per_image=per_image)
 
 
 def _usable_metrics(ctx: EvalContext, metrics: Sequence[str]) -> list[str]:
@@ -258,8 +267,8 @@ def interpretability_suite(
         minmax: methods whose maps are min-max scaled to [0, 1] before scoring
             (:func:`~robustlab.pruning.interpret.metrics.minmax_scale`).
         attention_heads: ``"mean"`` or ``"sum"`` over heads of ``vit_cls_attention``.
-        zero_map: ``"nan"`` (default) or ``"zero"``: the RMA and RRA of an all-zero map, and
-            of an image without object pixels (:func:`mask_metric`).
+        zero_map: ``"nan"`` (default), ``"zero"`` or ``"last_pixels"`` (a reproduction): the
+            RMA and RRA of an all-zero map, and of an image without object pixels (:func:`mask_metric`).
         method_options: options per attribution method, over the keys above
             (``{integrated_gradients: {n_steps: 50}, gradcam: {target_layer: layer3}}``); each
             is a keyword of the method (:func:`~robustlab.pruning.suites.merge_method_options`).
@@ -307,4 +316,4 @@ def interpretability_suite(
         save_gallery(ctx.run_dir / "interpretability" / f"gallery_step{ctx.step:03d}.npz",
                      np.concatenate(gallery_pics), np.concatenate(gallery_index),
                      {name: np.concatenate(m) for name, m in gallery_maps.items()})
-    return _result(records)
+    return _result(records, ctx.extras.get("mean_denominator"))
