@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -177,3 +179,72 @@ def test_voc_classes_explained_through_a_label_map_or_the_prediction(voc_root):
     assert mapped[0] == pytest.approx(only_person[0])
     predicted = rma(target="predicted")
     assert np.isfinite(predicted).all()
+
+
+def test_no_hards_drops_truncated_and_difficult_objects_and_emptied_images(voc_root):
+    base = voc_root / "VOCdevkit" / "VOC2012"
+    # Image B's only object becomes truncated: B has no object left and is dropped.
+    xml = base / "Annotations" / f"{IMAGE_B}.xml"
+    xml.write_text(xml.read_text().replace("<truncated>0</truncated>", "<truncated>1</truncated>"))
+    every = VOCEvalData(voc_root, "2012", "val", task="detection")
+    hard_free = VOCEvalData(voc_root, "2012", "val", task="detection", no_hards=True)
+    assert every.ids == [IMAGE_A, IMAGE_B] and hard_free.ids == [IMAGE_A]
+    assert len(every[0]["box"]) == 2  # the person and the difficult bicycle
+    np.testing.assert_array_equal(hard_free[0]["box"].numpy(), [[10, 5, 20, 10]])  # the person only
+    spec = eval_data_spec({"name": "voc_detection", "root": str(voc_root), "split": "val", "no_hards": True})
+    source = build_eval_source(spec, mean=(0, 0, 0), std=(1, 1, 1), batch_size=4, device=torch.device("cpu"),
+                               multiple=32, arch="cnn")
+    assert [int(i) for b in source.batches() for i in b.index] == [0]
+
+
+def test_the_studys_image_selection_is_the_first_masked_files_in_glob_order(voc_root, monkeypatch):
+    import glob as globmod
+
+    from robustlab.pruning.data import voc as vocmod
+
+    base = voc_root / "VOCdevkit" / "VOC2012"
+    from PIL import Image
+
+    for k in range(4):  # four JPEGs without a mask
+        Image.new("RGB", (8, 8)).save(base / "JPEGImages" / f"2012_10000{k}.jpg")
+    listed = globmod.glob(str(base / "JPEGImages" / "*.jpg"))
+    masked = [p for p in listed if (base / "SegmentationClass" / f"{Path(p).stem}.png").exists()]
+    ids, n_masked = vocmod.paper_image_ids(base)
+    assert ids == [Path(p).stem for p in masked] and n_masked == 2
+    # Fewer files than the study read: the cap of 581 files and 101 scored images, shrunk.
+    monkeypatch.setattr(vocmod, "PAPER_FILES", 3)
+    monkeypatch.setattr(vocmod, "PAPER_SCORED", 1)
+    ids, n_masked = vocmod.paper_image_ids(base)
+    first3 = [Path(p).stem for p in listed[:3] if (base / "SegmentationClass" / f"{Path(p).stem}.png").exists()]
+    assert n_masked == len(first3) and ids == first3[:1]
+    with pytest.raises(ValueError, match="segmentations"):
+        VOCEvalData(voc_root, "2012", "val", task="detection", paper_image_selection=True)
+
+
+def test_the_studys_means_divide_by_the_masked_count(voc_root, monkeypatch):
+    from torch import nn
+
+    from robustlab.pruning.data import voc as vocmod
+
+    from robustlab.pruning.interpret.suite import interpretability_suite
+    from robustlab.pruning.suites import EvalContext
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 3)).eval()
+    monkeypatch.setattr(vocmod, "PAPER_SCORED", 1)  # one image scored, two masked among the files
+    spec = eval_data_spec({"name": "voc_segmentation", "root": str(voc_root), "paper_image_selection": True,
+                           "pad_multiple": 1})
+    source = build_eval_source(spec, mean=(0.5,) * 3, std=(0.25,) * 3, batch_size=4, device=torch.device("cpu"),
+                               multiple=32, arch="cnn")
+    assert source.extras["mean_denominator"] == 2
+    # Unpadded: the batch has its image's own size.
+    assert [tuple(b.images.shape[-2:]) for b in source.batches()][0] in {(20, 30), (33, 40)}
+    ctx = EvalContext(model=model, arch="cnn", batches=source.batches, device=torch.device("cpu"), step=0,
+                      sparsity=0.0, run_dir=voc_root, seed=0, num_classes=3, img_size=32,
+                      extras={"has_masks": True, "mean_denominator": 2, "classes": ["a", "b", "c"]})
+    result = interpretability_suite(ctx, methods=["gradcam"], metrics=["rma"], target="predicted", gallery_size=0,
+                                    zero_map="zero")
+    values = result.per_image["value"].to_numpy()
+    assert len(values) == 1 and result.rows[0]["n"] == 1
+    assert result.rows[0]["mean"] == pytest.approx(values[0] / 2)
