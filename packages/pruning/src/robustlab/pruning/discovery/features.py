@@ -27,6 +27,8 @@ class PatchFeatures:
         arch: ``"cnn"`` or ``"vit"``, the model they come from.
         cls_attention: ``(B, N)`` last-block attention of the CLS token to the patches (mean
             over heads), ViTs only.
+        block_input: ``(B, T, D)`` every token entering the last block's attention (its
+            pre-attention norm's output, prefix tokens included), ViTs only.
     """
 
     features: torch.Tensor
@@ -34,6 +36,7 @@ class PatchFeatures:
     image_size: tuple[int, int]
     arch: str
     cls_attention: torch.Tensor | None = None
+    block_input: torch.Tensor | None = None
 
 
 def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
@@ -57,13 +60,18 @@ def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
     if arch == "vit":
         geometry = vit_geometry(model)
         blocks = vit_blocks(model)
-        with torch.no_grad(), capture_vit_qk(model) as qk:
-            model(images)
+        store: dict[str, torch.Tensor] = {}
+        handle = blocks[-1].norm.register_forward_hook(lambda m, i, out: store.__setitem__("x", out))
+        try:
+            with torch.no_grad(), capture_vit_qk(model) as qk:
+                model(images)
+        finally:
+            handle.remove()
         q, k = qk[len(blocks) - 1]
         p = geometry.num_prefix_tokens
         keys = k.permute(0, 2, 1, 3).flatten(2)[:, p:]
         cls = attention_weights(blocks[-1].attn, q, k).mean(dim=1)[:, 0, p:]
-        return PatchFeatures(keys.float(), geometry.grid, size, "vit", cls.float())
+        return PatchFeatures(keys.float(), geometry.grid, size, "vit", cls.float(), store["x"].float())
     if arch != "cnn":
         raise ValueError(f"arch must be 'cnn' or 'vit', got {arch!r}")
     layer = (model.get_submodule(feature_layer) if feature_layer

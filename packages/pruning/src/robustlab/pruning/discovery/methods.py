@@ -74,6 +74,42 @@ def _lost(patches: PatchFeatures, k_patches: int = 100, center: bool | None = No
                 layernorm=norm, seed_order=seed_order)
 
 
+def concat_qkv_keys(block_input: torch.Tensor, num_prefix_tokens: int = 1) -> torch.Tensor:
+    """The study's ViT "keys", a reproduction: ``concat(x, x, x)`` read as if it were qkv.
+
+    The study's ``vision_transformer.py`` saves ``torch.concat((x, x, x))`` of the last block's
+    ``ln_1`` output ``x`` (``(1, T, D)``, concatenated on the batch axis) and ``main_lost.py``
+    reshapes it as LOST reshapes a fused qkv output, ``reshape(1, T, 3, heads, -1)``, and takes
+    index 1 as the keys: row ``3 t + 1`` of the stacked copies, i.e. token ``(3 t + 1) mod T``
+    of ``x`` stands for token ``t``; the prefix tokens are then dropped. Batched here: the same
+    permutation of each image's tokens.
+
+    Args:
+        block_input: ``(B, T, D)`` tokens entering the last block's attention.
+        num_prefix_tokens: tokens before the patches (CLS).
+
+    Returns:
+        ``(B, T - num_prefix_tokens, D)`` patch "features".
+    """
+    t = block_input.shape[1]
+    rows = (3 * torch.arange(num_prefix_tokens, t, device=block_input.device) + 1) % t
+    return block_input[:, rows]
+
+
+@register_discovery("lost_concat_qkv", archs=("vit",))
+def _lost_concat_qkv(patches: PatchFeatures, k_patches: int = 100, seed_order: str = "authors",
+                     ) -> tuple[np.ndarray, torch.Tensor]:
+    # A reproduction of the study's ViT LOST (not a method): concat_qkv_keys as the features, no
+    # normalisation, no centring, LOST's own tie order. The study ran it on an unpruned pretrained
+    # ViT-B/16 at every step (main_lost.py never loads the pruned checkpoint); here it runs on the
+    # model of the step.
+    if patches.block_input is None:
+        raise ValueError("lost_concat_qkv needs a ViT's last-block input (arch='vit')")
+    n = patches.grid[0] * patches.grid[1]
+    feats = concat_qkv_keys(patches.block_input, patches.block_input.shape[1] - n)
+    return lost(feats, patches.grid, patches.image_size, k_patches=k_patches, seed_order=seed_order)
+
+
 @register_discovery("tokencut")
 def _tokencut(patches: PatchFeatures, tau: float = 0.2, eps: float = 1e-5) -> tuple[np.ndarray, torch.Tensor]:
     return tokencut(patches.features, patches.grid, patches.image_size, tau=tau, eps=eps)

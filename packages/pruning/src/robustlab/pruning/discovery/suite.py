@@ -85,6 +85,7 @@ def discovery_suite(
     options = merge_method_options("discovery", DISCOVERY, {
         "lost": {"k_patches": k_patches, "center": lost_center, "layernorm": lost_layernorm,
                  "seed_order": lost_seed_order},
+        "lost_concat_qkv": {"k_patches": k_patches},
         "tokencut": {"tau": tau}, "attention": {"mass": attention_mass}}, method_options)
     records = []
     device = model_device(ctx.model)

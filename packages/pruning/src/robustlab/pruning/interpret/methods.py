@@ -202,26 +202,28 @@ def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: torch.
     return torch.cat(out)
 
 
-def _vit_token_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def _vit_token_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
+                       module: nn.Module | None = None) -> torch.Tensor:
     # Grad-CAM on ViT tokens, written here because Captum's LayerGradCam treats dim 1 as channels
     # (tokens for a ViT) and pytorch-grad-cam's reshape path copies every batch to NumPy and
     # resizes image by image on the CPU. Target: the input of the last block's attention
-    # (timm ``blocks[-1].norm1`` as pytorch-grad-cam recommends, torchvision ``ln_1``), patch
-    # tokens reshaped to the grid.
+    # (timm ``blocks[-1].norm1`` as pytorch-grad-cam recommends, torchvision ``ln_1``), or the
+    # tokens ``module`` outputs, patch tokens reshaped to the grid.
     geometry = vit_geometry(model)
-    last = vit_blocks(model)[-1]
+    target = module if module is not None else vit_blocks(model)[-1].norm
     store: dict[str, torch.Tensor] = {}
 
     def hook(m: nn.Module, i: object, out: torch.Tensor) -> None:
         out.retain_grad()
         store["acts"] = out
-    handle = last.norm.register_forward_hook(hook)
+    handle = target.register_forward_hook(hook)
     try:
         logits = model(images)
     finally:
         handle.remove()
     acts = store["acts"]
-    grads = torch.autograd.grad(logits.gather(1, targets[:, None]).sum(), acts)[0]
+    grads = torch.autograd.grad(logits.gather(1, targets[:, None]).sum(), acts, allow_unused=True)[0]
+    grads = torch.zeros_like(acts) if grads is None else grads
     acts_map, grads_map = geometry.tokens_to_map(acts), geometry.tokens_to_map(grads)
     weights = grads_map.mean(dim=(2, 3), keepdim=True)
     return torch.relu((weights * acts_map).sum(dim=1))
@@ -293,6 +295,39 @@ def vit_cls_attention(model: nn.Module, images: torch.Tensor, targets: torch.Ten
     attn = weights.mean(dim=1) if heads == "mean" else weights.sum(dim=1)
     cls = attn[:, 0, geometry.num_prefix_tokens:]
     return _upsample(cls.reshape(-1, *geometry.grid), images.shape[-2:])
+
+
+@register_attribution("vit_cls_attention_transposed", archs=("vit",))
+def vit_cls_attention_transposed(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
+                                 heads: str = "sum") -> torch.Tensor:
+    """A reproduction of the study's CLS-attention map, not a method: transposed.
+
+    The study's ``vit_attention_map`` (``explainations_evaluation_metrics.py``) resizes the
+    ``(H, W)`` map to ``size=(original_h, original_w)``, which is ``(W, H)`` (its
+    ``original_w, original_h = img.shape[-2], img.shape[-1]``), and ``main`` then scores
+    ``np.transpose(hat)``: the map of :func:`vit_cls_attention` resized bilinearly to
+    ``(W, H)`` and transposed back to ``(H, W)``, i.e. mirrored about the diagonal (and, for a
+    non-square image, stretched). Heads summed, as the study does.
+    """
+    maps = vit_cls_attention(model, images, targets, arch=arch, heads=heads)
+    h, w = maps.shape[-2:]
+    return F.interpolate(maps[:, None], size=(w, h), mode="bilinear", align_corners=False)[:, 0].transpose(1, 2)
+
+
+@register_attribution("vit_gradcam_encoder", archs=("vit",))
+def vit_gradcam_encoder(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str) -> torch.Tensor:
+    """A reproduction of the study's ViT Grad-CAM, not a method: the encoder's output as target.
+
+    The study's ``gradCAM(model, [model.encoder], ...)`` (``explainations_evaluation_metrics.py``)
+    targets torchvision's ``encoder`` (its last LayerNorm included), of whose tokens the classifier
+    reads only the CLS token: the patch tokens get zero gradient, Grad-CAM's weights are zero
+    and the map is all zero (scored then by ``zero_map``). Here the same target: torchvision's
+    ``encoder``, timm's final ``norm`` (zero too where the head reads the class token).
+    """
+    module = model.encoder if hasattr(model, "encoder") and hasattr(model, "class_token") else getattr(model, "norm", None)
+    if module is None:
+        raise ValueError(f"{type(model).__name__}: no encoder output to target (torchvision encoder, timm norm)")
+    return _upsample(_vit_token_gradcam(model, images, targets, module), images.shape[-2:])
 
 
 @register_attribution("attention_rollout", archs=("vit",))
