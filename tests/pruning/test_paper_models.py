@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from test_methods import context, small_vit
 
@@ -56,3 +57,25 @@ def test_structured_channels_on_a_vit_shrinks_it_and_its_checkpoint_comes_back(t
     resize_to_state(fresh, state)
     fresh.load_state_dict(state)
     assert torch.equal(fresh.eval()(x), model(x))
+
+
+@pytest.mark.parametrize("name", ["torchvision.vit_b_32", "torchvision.swin_v2_t"])
+def test_masks_hold_on_weights_their_attention_reads_directly(name):
+    # MultiheadAttention reads out_proj.weight and Swin's attention qkv/proj.weight without
+    # calling their forward: before, the masked weight of the first forward was reused and the
+    # second backward failed ("Trying to backward through the graph a second time").
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    model = create_model(ModelSpec(name, num_classes=3, img_size=32))
+    proj = (model.encoder.layers[0].self_attention.out_proj if "vit" in name else model.features[1][0].attn.proj)
+    prune.l1_unstructured(proj, "weight", 0.5)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):
+        loss = model(torch.randn(2, 3, 32, 32)).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model(torch.randn(1, 3, 32, 32))
+    torch.testing.assert_close(proj.weight, proj.weight_orig * proj.weight_mask)
+    assert int((proj.weight == 0).sum()) >= proj.weight.numel() // 2

@@ -17,11 +17,12 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.prune import BasePruningMethod
 
 from robustlab.common.errors import CheckpointError, ConfigError, UnknownNameError
 
 #: The paper's torchvision networks, by the name a config uses.
-TORCHVISION_MODELS = ("torchvision.resnet18", "torchvision.resnet50", "torchvision.vit_b_32")
+TORCHVISION_MODELS = ("torchvision.resnet18", "torchvision.resnet50", "torchvision.vit_b_32", "torchvision.swin_v2_t")
 
 #: Normalisation of every model here (ImageNet statistics, as torchvision and timm use).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -108,7 +109,40 @@ def create_model(spec: ModelSpec) -> nn.Module:
             _check_patch(spec.name, spec.img_size, patch_embed.patch_size)
     if spec.checkpoint:
         load_weights(model, spec.checkpoint)
+    return keep_functional_weights_masked(model)
+
+
+def _functional_children(module: nn.Module) -> tuple[nn.Module, ...]:
+    """Children whose weight their parent reads directly, never calling their forward."""
+    if isinstance(module, nn.MultiheadAttention):
+        return (module.out_proj,)
+    if type(module).__name__.startswith("ShiftedWindowAttention"):  # torchvision Swin
+        return (module.qkv, module.proj)
+    return ()
+
+
+def keep_functional_weights_masked(model: nn.Module) -> nn.Module:
+    """Make masks hold on weights that a parent reads without calling the child's forward.
+
+    ``torch.nn.utils.prune`` recomputes ``weight = weight_orig * weight_mask`` in the pruned
+    module's forward pre-hook; ``nn.MultiheadAttention`` reads ``out_proj.weight`` and torchvision's
+    Swin attention reads ``qkv.weight`` and ``proj.weight`` inside their own forward, so the
+    pre-hook never runs: the masked weight would stay the tensor of the first forward (its graph
+    freed after the first backward) and miss every update of ``weight_orig``. A pre-hook on the
+    parent recomputes its children's masked weights before each of its forward passes.
+    """
+    for module in model.modules():
+        children = _functional_children(module)
+        if children:
+            module.register_forward_pre_hook(lambda m, args, children=children: _remask(children, args))
     return model
+
+
+def _remask(children: tuple[nn.Module, ...], args: object) -> None:
+    for child in children:
+        for hook in list(child._forward_pre_hooks.values()):
+            if isinstance(hook, BasePruningMethod):
+                hook(child, args)
 
 
 def _is_vit_name(name: str) -> bool:
@@ -181,6 +215,8 @@ def _torchvision_model(spec: ModelSpec) -> nn.Module:
 def _replace_head(model: nn.Module, num_classes: int) -> None:
     if hasattr(model, "fc"):
         model.fc = nn.Linear(model.fc.in_features, num_classes)
+    elif not hasattr(model, "heads"):  # torchvision Swin
+        model.head = nn.Linear(model.head.in_features, num_classes)
     else:
         head = model.heads.head
         model.heads.head = nn.Linear(head.in_features, num_classes)
@@ -226,9 +262,11 @@ def _head(items: list[str], n: int = 4) -> str:
 
 
 def model_arch(model: nn.Module) -> str:
-    """``"vit"`` for transformers with patch embeddings, else ``"cnn"``."""
+    """``"vit"`` for transformers with patch embeddings, ``"swin"`` for torchvision's Swin, else ``"cnn"``."""
     import torchvision
 
+    if isinstance(model, torchvision.models.SwinTransformer):
+        return "swin"
     if isinstance(model, torchvision.models.VisionTransformer) or hasattr(model, "patch_embed"):
         return "vit"
     return "cnn"
@@ -243,4 +281,5 @@ def classifier_head(model: nn.Module) -> nn.Module | None:
         return model.fc
     if hasattr(model, "heads"):
         return model.heads.head
-    return None
+    head = getattr(model, "head", None)
+    return head if isinstance(head, nn.Linear) else None

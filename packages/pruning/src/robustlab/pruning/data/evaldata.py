@@ -156,6 +156,12 @@ def output_stride(model: nn.Module, arch: str, img_size: int) -> int:
     """The pixels per cell of the last feature map: a ViT's patch side, a CNN's output stride."""
     from robustlab.pruning.interpret.layers import feature_grid, find_last_conv_block, model_device
 
+    if arch == "swin":
+        from robustlab.pruning.interpret.swin import swin_block_input
+
+        with torch.no_grad():
+            x, _ = swin_block_input(model, torch.zeros(1, 3, img_size, img_size, device=model_device(model)))
+        return max(1, int(round(img_size / x.shape[1])))
     if arch == "vit":
         patch = getattr(model, "patch_size", None) or getattr(getattr(model, "patch_embed", None), "patch_size", 16)
         return int(patch[0] if isinstance(patch, (tuple, list)) else patch)
@@ -175,7 +181,7 @@ def build_eval_source(spec: EvalDataSpec, *, mean: tuple[float, ...], std: tuple
         batch_size: images per batch (at most; a batch holds images of one padded size).
         device: where batches go.
         multiple: the padding multiple when ``spec.pad_multiple`` is None.
-        arch: ``"cnn"`` or ``"vit"`` (a ViT's position embeddings fix its input size).
+        arch: ``"cnn"``, ``"vit"`` (a ViT's position embeddings fix its input size) or ``"swin"``.
 
     Raises:
         ValueError: a bad spec, or full resolution asked of a ViT.

@@ -24,7 +24,7 @@ class PatchFeatures:
         features: ``(B, N, D)`` with ``N = gh * gw`` patches in row-major order.
         grid: ``(gh, gw)``.
         image_size: ``(H, W)`` of the input images, in pixels.
-        arch: ``"cnn"`` or ``"vit"``, the model they come from.
+        arch: ``"cnn"``, ``"vit"`` or ``"swin"``, the model they come from.
         cls_attention: ``(B, N)`` last-block attention of the CLS token to the patches (mean
             over heads), ViTs only.
         block_input: ``(B, T, D)`` every token entering the last block's attention (its
@@ -50,7 +50,8 @@ def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
     Args:
         model: the model, in eval mode; ``images`` on its device.
         images: ``(B, C, H, W)`` normalised inputs.
-        arch: ``"cnn"`` or ``"vit"``.
+        arch: ``"cnn"``, ``"vit"`` or ``"swin"`` (the keys of the last block, every token of
+            its input grid: :func:`~robustlab.pruning.interpret.swin.swin_keys`).
         feature_layer: CNN only, name of the module whose 4-D output to use.
 
     Returns:
@@ -72,8 +73,15 @@ def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
         keys = k.permute(0, 2, 1, 3).flatten(2)[:, p:]
         cls = attention_weights(blocks[-1].attn, q, k).mean(dim=1)[:, 0, p:]
         return PatchFeatures(keys.float(), geometry.grid, size, "vit", cls.float(), store["x"].float())
+    if arch == "swin":
+        from robustlab.pruning.interpret.swin import swin_block_input, swin_keys
+
+        with torch.no_grad():
+            x, _ = swin_block_input(model, images)
+            keys = swin_keys(model, x)
+        return PatchFeatures(keys.float(), (int(x.shape[1]), int(x.shape[2])), size, "swin")
     if arch != "cnn":
-        raise ValueError(f"arch must be 'cnn' or 'vit', got {arch!r}")
+        raise ValueError(f"arch must be 'cnn', 'vit' or 'swin', got {arch!r}")
     layer = (model.get_submodule(feature_layer) if feature_layer
              else find_last_conv_block(model, images[:1])[1])
     store: dict[str, torch.Tensor] = {}

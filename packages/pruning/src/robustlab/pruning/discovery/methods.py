@@ -21,7 +21,7 @@ from robustlab.pruning.discovery.features import PatchFeatures, patch_features
 from robustlab.pruning.discovery.lost import lost
 from robustlab.pruning.discovery.tokencut import tokencut
 
-ARCHS = ("cnn", "vit")
+ARCHS = ("cnn", "vit", "swin")
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def discover(name: str, model: nn.Module, images: torch.Tensor, *, arch: str,
         name: a registered method (:func:`list_discovery`).
         model: the model in eval mode; ``images`` are moved to its device.
         images: ``(B, C, H, W)`` normalised inputs.
-        arch: ``"cnn"`` or ``"vit"``.
+        arch: ``"cnn"``, ``"vit"`` or ``"swin"``.
         feature_layer: CNN only, the module whose feature map to use (default: last stage).
         **options: method options (``k_patches``, ``center``, ``tau``, ``mass``).
     """

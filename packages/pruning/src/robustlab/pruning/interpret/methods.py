@@ -34,7 +34,7 @@ from robustlab.pruning.interpret.layers import (
     vit_geometry,
 )
 
-ARCHS = ("cnn", "vit")
+ARCHS = ("cnn", "vit", "swin")
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def attribute(name: str, model: nn.Module, images: torch.Tensor, targets: torch.
         model: a classifier in eval mode; its device is used for all the work.
         images: ``(N, C, H, W)`` float inputs, normalised as the model expects.
         targets: ``(N,)`` class indices to explain.
-        arch: ``"cnn"`` or ``"vit"``.
+        arch: ``"cnn"``, ``"vit"`` or ``"swin"``.
         **options: method options (e.g. ``n_steps`` for Integrated Gradients).
 
     Returns:
@@ -229,12 +229,33 @@ def _vit_token_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Te
     return torch.relu((weights * acts_map).sum(dim=1))
 
 
+def _swin_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
+                  target_layer: str | None) -> torch.Tensor:
+    # Grad-CAM on a Swin map (B, h, w, C), channels last: the study's target is the last block's
+    # norm1 (its explain.py, model.features[-1][-1].norm1, with a reshape to channels first).
+    from robustlab.pruning.interpret.swin import swin_last_block
+
+    module = model.get_submodule(target_layer) if target_layer else swin_last_block(model).norm1
+    store: dict[str, torch.Tensor] = {}
+    handle = module.register_forward_hook(lambda m, i, out: store.__setitem__("acts", out))
+    try:
+        logits = model(images)
+    finally:
+        handle.remove()
+    acts = store["acts"]
+    grads = torch.autograd.grad(logits.gather(1, targets[:, None]).sum(), acts)[0]
+    weights = grads.mean(dim=(1, 2), keepdim=True)
+    return torch.relu((weights * acts).sum(dim=-1))
+
+
 def _gradcam_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, arch: str,
                   target_layer: str | None) -> torch.Tensor:
     """Grad-CAM at input resolution, ``(N, H, W)``, ReLU applied."""
     size = (int(images.shape[-2]), int(images.shape[-1]))
     if arch == "vit":
         return _upsample(_vit_token_gradcam(model, images, targets), size)
+    if arch == "swin":
+        return _upsample(_swin_gradcam(model, images, targets, target_layer), size)
     from captum.attr import LayerGradCam
 
     name = target_layer or find_last_conv_block(model, images)[0]
@@ -254,7 +275,8 @@ def gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, ar
     resize, as pytorch-grad-cam and Captum do, draws a ResNet's map ``(stride - 1) / 2`` pixels
     down and right of its features: 3.5 pixels, half a cell, for an 8 x 8 map of a 64 px image).
     ViT: ``A`` is the patch tokens entering the last block's attention, reshaped to the patch
-    grid and resized bilinearly.
+    grid and resized bilinearly. Swin: ``A`` is the output of the last block's ``norm1``
+    (``target_layer`` names another ``(B, h, w, C)`` module), resized bilinearly.
     """
     return _gradcam_maps(model, images, targets, arch, target_layer)
 
@@ -295,6 +317,22 @@ def vit_cls_attention(model: nn.Module, images: torch.Tensor, targets: torch.Ten
     attn = weights.mean(dim=1) if heads == "mean" else weights.sum(dim=1)
     cls = attn[:, 0, geometry.num_prefix_tokens:]
     return _upsample(cls.reshape(-1, *geometry.grid), images.shape[-2:])
+
+
+@register_attribution("swin_attention", archs=("swin",))
+def swin_attention(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
+                   heads: str = "sum") -> torch.Tensor:
+    """The attention each token receives in the last Swin block, resized bilinearly to the image.
+
+    Swin has no class token: the map is the attention a token receives from the queries of its
+    window, averaged over them and summed (``heads="sum"``) or averaged over heads
+    (:func:`~robustlab.pruning.interpret.swin.swin_received_attention`). Class-agnostic. (The
+    study's ``get_attention_map`` reads one query, token 0 of window 0, which covers the image
+    only when the last stage is one window; it is not reproduced.)
+    """
+    from robustlab.pruning.interpret.swin import swin_received_attention
+
+    return _upsample(swin_received_attention(model, images, heads=heads), images.shape[-2:])
 
 
 @register_attribution("vit_cls_attention_transposed", archs=("vit",))
