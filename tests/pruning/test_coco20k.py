@@ -10,7 +10,6 @@ from robustlab.pruning.data.coco import COCODetectionEvalData, read_image_list
 from robustlab.pruning.data.evaldata import EvalDataSpec, build_eval_source, eval_data_spec
 
 
-
 def coco_name(image_id: int) -> str:
     """A train2014 file name, as tests/pruning/conftest.py writes them."""
     return f"COCO_train2014_{image_id:012d}.jpg"

@@ -49,8 +49,8 @@ def test_concat_qkv_keys_read_the_stacked_copies_as_the_study_does():
 
 def test_lost_concat_qkv_runs_on_a_vits_patch_features():
     from robustlab.pruning.discovery.features import patch_features
-    from robustlab.pruning.discovery.methods import concat_qkv_keys, get_discovery
     from robustlab.pruning.discovery.lost import lost
+    from robustlab.pruning.discovery.methods import concat_qkv_keys, get_discovery
 
     model, images = _tiny_vit(), torch.randn(2, 3, 32, 32)
     patches = patch_features(model, images, "vit")

@@ -225,7 +225,6 @@ def test_the_studys_means_divide_by_the_masked_count(voc_root, monkeypatch):
     from torch import nn
 
     from robustlab.pruning.data import voc as vocmod
-
     from robustlab.pruning.interpret.suite import interpretability_suite
     from robustlab.pruning.suites import EvalContext
 

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 
 from robustlab.pruning.discovery.boxes import seed_component_boxes
 
-
 SEED_ORDERS = ("stable", "authors")
 
 
