@@ -10,7 +10,8 @@ The ``paper`` profile (``eval=paper``) sets the options of arXiv 2507.01722 and 
 code: predicted class; Integrated Gradients under a SmoothGrad noise tunnel of 2 samples at
 stdev 1.0 on the normalised input, 50 steps, zero baseline, channels pooled as the squared L2
 norm; Grad-CAM on the last block of ``layer4`` and the ViT's CLS attention of the last block,
-heads summed, min-max scaled to [0, 1]; an all-zero map scores RMA 0 and RRA 0.
+heads summed, min-max scaled to [0, 1]; an all-zero map scores RMA 0 and RRA 0 (the study's
+code gives such a map's RRA by its reversed pixel order: ``zero_map="last_pixels"``).
 """
 
 from __future__ import annotations
