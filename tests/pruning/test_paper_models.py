@@ -79,3 +79,20 @@ def test_masks_hold_on_weights_their_attention_reads_directly(name):
     model(torch.randn(1, 3, 32, 32))
     torch.testing.assert_close(proj.weight, proj.weight_orig * proj.weight_mask)
     assert int((proj.weight == 0).sum()) >= proj.weight.numel() // 2
+
+
+def test_a_copy_of_a_model_remasks_its_own_weights():
+    import copy
+    import pickle
+
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    model = create_model(ModelSpec("torchvision.swin_v2_t", num_classes=3, img_size=32))
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        proj = twin.features[1][0].attn.proj
+        prune.l1_unstructured(proj, "weight", 0.5)
+        with torch.no_grad():
+            proj.weight_orig.mul_(2.0)
+            twin(torch.randn(1, 3, 32, 32))
+        torch.testing.assert_close(proj.weight, proj.weight_orig * proj.weight_mask)

@@ -132,14 +132,15 @@ def keep_functional_weights_masked(model: nn.Module) -> nn.Module:
     parent recomputes its children's masked weights before each of its forward passes.
     """
     for module in model.modules():
-        children = _functional_children(module)
-        if children:
-            module.register_forward_pre_hook(lambda m, args, children=children: _remask(children, args))
+        if _functional_children(module):
+            module.register_forward_pre_hook(_remask)
     return model
 
 
-def _remask(children: tuple[nn.Module, ...], args: object) -> None:
-    for child in children:
+def _remask(module: nn.Module, args: object) -> None:
+    """Forward pre-hook: recompute the masked weights of ``module``'s functional children (a
+    module-level function, so that copies and pickles of the model keep working on themselves)."""
+    for child in _functional_children(module):
         for hook in list(child._forward_pre_hooks.values()):
             if isinstance(hook, BasePruningMethod):
                 hook(child, args)
