@@ -154,3 +154,23 @@ def test_paper_lost_layernorm_applies_to_cnn_maps_only():
         np.testing.assert_array_equal(boxes, want)
     with pytest.raises(ValueError, match="layernorm"):
         fn(PatchFeatures(feats, (4, 4), (32, 32), "cnn"), layernorm="vit")
+
+
+@pytest.mark.parametrize("experiment", ["paper_resnet18", "paper_resnet50", "paper_vitb32", "paper_swinv2t"])
+def test_paper_experiments_compose_with_the_studys_settings(experiment, monkeypatch):
+    from hydra import compose, initialize_config_dir
+
+    from robustlab.common.hydra_app import CONFIG_ENV, config_dir
+    from robustlab.pruning.cli import spec_from_config
+
+    monkeypatch.setenv(CONFIG_ENV, str(config_dir()))
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name="pruning", overrides=[f"experiment={experiment}"])
+    assert cfg.train.weight_decay_scope == "all"
+    suites = cfg.eval.suites
+    assert suites.interpretability.data.pad_multiple == 1 and not suites.interpretability.data.paper_image_selection
+    assert suites.discovery.lost_layernorm == "cnn" and suites.discovery.lost_seed_order == "authors"
+    assert spec_from_config(cfg).train.weight_decay_scope == "all"
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        ours = compose(config_name="pruning", overrides=["experiment=smoke"])
+    assert ours.train.weight_decay_scope == "matrices"
