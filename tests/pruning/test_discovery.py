@@ -124,3 +124,25 @@ def test_discover_on_models_returns_boxes_inside_the_image():
         discover("attention", cnn, x, arch="cnn")
     with pytest.raises(KeyError, match="did you mean lost"):
         discover("lots", cnn, x, arch="cnn")
+
+
+@pytest.mark.parametrize("dilation", [2, 4])
+def test_resnet_dilation_equals_torchvisions_dilated_resnet(dilation):
+    import torchvision
+
+    from robustlab.pruning.discovery.dilation import dilated_resnet
+    from robustlab.pruning.discovery.features import patch_features
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50(weights=None, num_classes=3).eval()
+    flags = [False, dilation == 4, True]
+    reference = torchvision.models.resnet50(weights=None, num_classes=3, replace_stride_with_dilation=flags).eval()
+    reference.load_state_dict(model.state_dict())
+    images = torch.randn(1, 3, 64, 64)
+    patches = patch_features(model, images, "cnn", feature_layer="layer4", dilation=dilation)
+    want = patch_features(reference, images, "cnn", feature_layer="layer4")
+    assert patches.grid == want.grid == (2 * dilation, 2 * dilation)
+    torch.testing.assert_close(patches.features, want.features)
+    assert patch_features(model, images, "cnn", feature_layer="layer4").grid == (2, 2)  # restored
+    with pytest.raises(ValueError, match="Bottleneck"), dilated_resnet(torchvision.models.resnet18(), 2):
+        pass

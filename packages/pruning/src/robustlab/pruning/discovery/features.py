@@ -40,7 +40,7 @@ class PatchFeatures:
 
 
 def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
-                   feature_layer: str | None = None) -> PatchFeatures:
+                   feature_layer: str | None = None, dilation: int = 1) -> PatchFeatures:
     """Patch features for object discovery, as LOST (Simeoni et al. 2021) uses them.
 
     ViT: the keys of the last block's attention, heads concatenated, prefix tokens dropped
@@ -53,6 +53,8 @@ def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
         arch: ``"cnn"``, ``"vit"`` or ``"swin"`` (the keys of the last block, every token of
             its input grid: :func:`~robustlab.pruning.interpret.swin.swin_keys`).
         feature_layer: CNN only, name of the module whose 4-D output to use.
+        dilation: CNN only, LOST's ResNet dilation (1, 2 or 4:
+            :func:`~robustlab.pruning.discovery.dilation.dilated_resnet`).
 
     Returns:
         :class:`PatchFeatures`.
@@ -82,15 +84,18 @@ def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
         return PatchFeatures(keys.float(), (int(x.shape[1]), int(x.shape[2])), size, "swin")
     if arch != "cnn":
         raise ValueError(f"arch must be 'cnn', 'vit' or 'swin', got {arch!r}")
-    layer = (model.get_submodule(feature_layer) if feature_layer
-             else find_last_conv_block(model, images[:1])[1])
+    from robustlab.pruning.discovery.dilation import dilated_resnet
+
     store: dict[str, torch.Tensor] = {}
-    handle = layer.register_forward_hook(lambda m, i, out: store.__setitem__("fmap", out))
-    try:
-        with torch.no_grad():
-            model(images)
-    finally:
-        handle.remove()
+    with dilated_resnet(model, dilation):
+        layer = (model.get_submodule(feature_layer) if feature_layer
+                 else find_last_conv_block(model, images[:1])[1])
+        handle = layer.register_forward_hook(lambda m, i, out: store.__setitem__("fmap", out))
+        try:
+            with torch.no_grad():
+                model(images)
+        finally:
+            handle.remove()
     fmap = store["fmap"]
     b, d, gh, gw = fmap.shape
     return PatchFeatures(fmap.flatten(2).transpose(1, 2).float(), (gh, gw), size, "cnn")

@@ -42,6 +42,7 @@ def discovery_suite(
     attention_mass: float = 0.6,
     iou_threshold: float = 0.5,
     feature_layer: str | None = None,
+    lost_dilation: int = 1,
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SuiteResult:
     """CorLoc of LOST, TokenCut and (ViT) the attention baseline on the model's patch features.
@@ -64,6 +65,8 @@ def discovery_suite(
         attention_mass: share of CLS attention kept by the attention baseline.
         iou_threshold: IoU of a correct localisation.
         feature_layer: CNN only, the module whose feature map to use (default: last stage).
+        lost_dilation: CNN only, LOST's ResNet dilation: 1 (none, as the study's ``main_lost.py``
+            runs), 2 (``layer4`` dilated) or 4 (``layer3`` and ``layer4``); Bottleneck ResNets.
         method_options: options per discovery method, over the keys above
             (``{lost: {k_patches: 50}, tokencut: {tau: 0.3}}``); each is a keyword of the method.
 
@@ -93,7 +96,8 @@ def discovery_suite(
         index = np.asarray(torch.as_tensor(batch.index).cpu())
         gt = [np.asarray(torch.as_tensor(b).cpu(), dtype=np.float64).reshape(-1, 4) for b in batch.boxes]
         images = batch.images.to(device, torch.float32)
-        patches = patch_features(ctx.model, images, ctx.arch, feature_layer=feature_layer)
+        patches = patch_features(ctx.model, images, ctx.arch, feature_layer=feature_layer,
+                                 dilation=lost_dilation if ctx.arch == "cnn" else 1)
         preds = {name: get_discovery(name).fn(patches, **options.get(name, {}))[0] for name in chosen}
         preds[BASELINE] = centred_boxes(len(index), patches.image_size)
         for name, boxes in preds.items():
