@@ -36,3 +36,7 @@ class DataError(RobustlabError, ValueError):
 
 class CheckpointError(RobustlabError, ValueError):
     """A checkpoint that cannot be trusted or read; the message names the file."""
+
+
+class RunLockedError(RobustlabError, RuntimeError):
+    """A run folder that another live process is writing; the message names that process."""

@@ -21,7 +21,9 @@ last step that rank 0 finished.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -34,8 +36,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from robustlab.common.errors import ConfigError
+from robustlab.common.errors import CheckpointError, ConfigError
 from robustlab.common.io import write_json, write_table
+from robustlab.common.runlock import RunLock
 from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
 from robustlab.pruning.data.evaldata import check_arch, eval_data_spec
 from robustlab.pruning.data.loader import train_batches
@@ -80,6 +83,9 @@ TIMING_COLUMNS = ("train_seconds", "images_per_second", "latency_ms", "eval_seco
 SWEEP_SPEC = "sweep_spec.json"
 #: Training statistics kept in a step's checkpoint (its metrics row is rebuilt from them).
 TRAIN_STATS = ("final_loss", "images", "seconds", "images_per_second")
+#: Settings of the evaluation alone: a sweep that finished no step may change them and keep
+#: its checkpoints (they leave the trained weights as they are).
+EVAL_KEYS = ("suites", "eval_batch_size", "eval_max_images", "measure_latency")
 
 
 @dataclass
@@ -176,6 +182,9 @@ class _Sweep:
         self.label = spec.label or spec.model.name
         self.ckpt_dir = run_dir / "checkpoints"
         self.fingerprint = json.loads(json.dumps(_fingerprint(spec), default=str))
+        trained = {k: v for k, v in self.fingerprint.items() if k not in EVAL_KEYS}
+        #: What a checkpoint records of the sweep that trained it (the spec without EVAL_KEYS).
+        self.spec_hash = hashlib.sha256(json.dumps(trained, sort_keys=True).encode()).hexdigest()[:16]
         self._check_same_spec()
         self.data: DataBundle = build_data(spec.data, self.device if spec.data.name == "shapes" else "cpu",
                                            report_dir=run_dir, progress=spec.train.progress)
@@ -195,7 +204,17 @@ class _Sweep:
         if saved == self.fingerprint:
             return
         diff = sorted(k for k in self.fingerprint if self.fingerprint[k] != saved.get(k))
-        if finished_steps(self.run_dir) or any(self.ckpt_dir.glob("step*.pt")):
+        finished = finished_steps(self.run_dir)
+        if not finished and set(diff) <= set(EVAL_KEYS):
+            # Stopped before any step was evaluated (bad evaluation options): its checkpoints
+            # hold the same training, evaluated now with the corrected options.
+            log.info("%s: the sweep there finished no step and differs in evaluation settings only "
+                     "(%s); its checkpoints are kept and evaluated with these", path, ", ".join(diff))
+            if self.dist.is_main:
+                write_json(path, self.fingerprint)
+            barrier(self.dist)
+            return
+        if finished or any(self.ckpt_dir.glob("step*.pt")):
             raise ConfigError(f"{path} was written by a different sweep (differs in: {', '.join(diff)}); "
                               "resume with the same settings or choose another run directory")
         log.info("%s: the sweep there finished no step; replaced by this one (differs in: %s)",
@@ -225,15 +244,41 @@ class _Sweep:
         """Write step ``step``'s checkpoint: weights, masks and the training statistics."""
         state: dict[str, Any] = {"model": plain_state_dict(model), "step": step, "sparsity": sparsity,
                                  "model_name": self.spec.model.name, "method": self.spec.method,
+                                 "spec_hash": self.spec_hash,
                                  "train": {k: getattr(stats, k) for k in TRAIN_STATS}}
         if not self.method.structured:
             state["masks"] = get_masks(self.targets(model))
         return save_checkpoint(self.ckpt_dir / f"step{step:03d}.pt", state)
 
     def checkpoint(self, step: int) -> dict[str, Any] | None:
-        """Step ``step``'s checkpoint, or None when there is none."""
+        """Step ``step``'s checkpoint, or None when there is none.
+
+        Raises:
+            CheckpointError: the file records another step or another sweep's settings
+                (another process wrote it into this folder), or cannot be read.
+        """
         path = self.ckpt_dir / f"step{step:03d}.pt"
-        return load_checkpoint(path) if path.exists() else None
+        if not path.exists():
+            return None
+        state = load_checkpoint(path)
+        recorded = state.get("spec_hash")
+        if state.get("step") != step or (recorded is not None and recorded != self.spec_hash):
+            what = (f"step {state.get('step')!r}" if state.get("step") != step
+                    else f"a sweep of other settings (spec {recorded}, this sweep's {self.spec_hash})")
+            raise CheckpointError(f"checkpoint {path} was written by {what}; it is not this sweep's step "
+                                  f"{step}: delete it (that step runs again) or choose another run directory")
+        if recorded is None:
+            log.warning("%s records no sweep settings (written by an older version); trusted as this sweep's", path)
+        return state
+
+    def check_sparsity(self, model: nn.Module, state: dict[str, Any], step: int, dense_numel: dict[str, int]) -> None:
+        """The model read from step ``step``'s checkpoint has the sparsity the checkpoint records."""
+        layers = layer_sparsity(self.targets(model), dense_numel)
+        sparsity = float(layers["zeros"].sum() / layers["numel"].sum())
+        if "sparsity" in state and abs(sparsity - float(state["sparsity"])) > 1e-9:
+            raise CheckpointError(f"checkpoint {self.ckpt_dir / f'step{step:03d}.pt'} records sparsity "
+                                  f"{float(state['sparsity']):.6f} but its weights have {sparsity:.6f}; delete it "
+                                  "(that step runs again)")
 
     def load(self, step: int, state: dict[str, Any] | None = None) -> nn.Module:
         """The model of step ``step`` (from its checkpoint, or ``state`` already read from it)."""
@@ -455,6 +500,14 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path, dist: Dist | None = None,
     dist = dist or Dist()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    # One writer per run folder: rank 0 holds the lock (the other ranks write nothing there).
+    with RunLock(run_dir) if dist.is_main else contextlib.nullcontext():
+        return _run(spec, run_dir, dist, on_step)
+
+
+def _run(spec: SweepSpec, run_dir: Path, dist: Dist,
+         on_step: Callable[[dict[str, Any], pd.DataFrame], None] | None) -> pd.DataFrame | None:
+    """:func:`run_sweep`'s work, with the run folder locked."""
     sweep = _Sweep(spec, run_dir, dist)
     done = broadcast_object(dist, finished_steps(run_dir))
     expected = list(range(len(done)))
@@ -475,6 +528,7 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path, dist: Dist | None = None,
             # Trained before, its evaluation stopped: evaluate the saved model again.
             log.info("step %d: checkpoint found, evaluating it (no training)", step)
             model = sweep.load(step, saved)
+            sweep.check_sparsity(model, saved, step, dense_numel)
             row = sweep.record(model, step, TrainStats(**saved["train"]), dense_numel)
             _report(on_step if dist.is_main else None, row, run_dir)
             continue

@@ -97,9 +97,10 @@ def expand_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
     """Run directories from run directories and/or Hydra multirun directories.
 
     A run directory holds ``metrics.csv`` (or ``.hydra/overrides.yaml`` for a job that wrote
-    nothing yet); a multirun directory holds its jobs one level down, each a folder with
+    nothing yet); a multirun directory holds its jobs below it, each a folder with
     ``.hydra/overrides.yaml`` (so that an ``aggregate/`` folder of gathered tables is not a
-    job), listed in natural order.
+    job; the default job folder is ``<model>-<method>-seed<seed>/<overrides>``), listed in
+    natural order.
 
     Raises:
         FileNotFoundError: a path does not exist or holds no run.
@@ -111,7 +112,8 @@ def expand_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
         if _is_run(path):
             out.append(path)
             continue
-        jobs = sorted((p for p in path.iterdir() if (p / ".hydra" / "overrides.yaml").exists()), key=_natural_key)
+        jobs = sorted((p.parent.parent for p in path.rglob("overrides.yaml") if p.parent.name == ".hydra"),
+                      key=lambda p: _natural_key(p.relative_to(path)))
         if not jobs:
             raise FileNotFoundError(f"{path} holds no run: no metrics.csv or .hydra/overrides.yaml in it or its subfolders")
         out.extend(jobs)
@@ -123,7 +125,7 @@ def _is_run(path: Path) -> bool:
 
 
 def _natural_key(path: Path) -> list[Any]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.as_posix())]
 
 
 def job_overrides(run_dir: Path) -> dict[str, str]:
