@@ -12,18 +12,16 @@ YAML files choose values.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from robustlab.common.config import from_dict
 from robustlab.common.errors import ConfigError
-from robustlab.common.registry import unknown_name_message
 from robustlab.pruning.data.sources import DataSpec
 from robustlab.pruning.masks import PruneScope
 from robustlab.pruning.models import ModelSpec
-from robustlab.pruning.suites import SUITES, get_suite, merge_method_options
+from robustlab.pruning.suites import check_suite_options
 from robustlab.pruning.sweep import SweepSpec
 from robustlab.pruning.train import TrainSpec
 
@@ -108,27 +106,6 @@ class PruningConfig:
             eval_batch_size=self.eval.batch_size, eval_max_images=self.eval.max_images,
             measure_latency=self.measure_latency, seed=self.seed, device=self.device,
             label=self.model.label or self.model.name)
-
-
-#: Keys of ``eval.suites.<suite>`` read by the sweep itself rather than passed to the suite
-#: (``data``: the suite's evaluation data, :mod:`robustlab.pruning.data.evaldata`).
-SWEEP_SUITE_KEYS = ("data",)
-
-
-def check_suite_options(suites: Mapping[str, Any]) -> None:
-    """Every suite's options are keywords of its function (an error naming the key otherwise)."""
-    for name, options in suites.items():
-        fn, _ = get_suite(name)
-        params = inspect.signature(fn).parameters
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            continue
-        known = [*(p for p in params if p != "ctx"), *SWEEP_SUITE_KEYS]
-        for key in options or {}:
-            if key not in known:
-                raise ConfigError(f"eval.suites.{name}: " + unknown_name_message("option", str(key), known))
-        registry = SUITES.metadata(name).get("methods")
-        if registry is not None and (options or {}).get("method_options"):
-            merge_method_options(name, registry, {}, options["method_options"])
 
 
 def bind(config: Mapping[str, Any]) -> PruningConfig:

@@ -104,6 +104,7 @@ def register_suite(name: str, table: str | None = None,
                    directions: Sequence[tuple[str, str, int]] = (), override: bool = False,
                    summarize: Callable[[pd.DataFrame], list[dict[str, Any]]] | None = None,
                    methods: Registry[Any] | None = None,
+                   check: Callable[..., None] | None = None,
                    ) -> Callable[[Callable[..., SuiteResult]], Callable[..., SuiteResult]]:
     """Register ``fn`` as suite ``name``.
 
@@ -118,13 +119,16 @@ def register_suite(name: str, table: str | None = None,
             summarises the gathered table (otherwise every rank runs the whole suite).
         methods: the registry of the methods the suite runs, when it takes ``method_options``
             (checked against it before the sweep starts: :func:`merge_method_options`).
+        check: ``check(ctx, **options)``, called by the sweep with the suite's options and a
+            context of the initial model before any training: raises a ``ConfigError`` naming
+            the option whose value the suite cannot use (an unknown metric, a count below 1...).
     """
     for pattern in directions:
         if len(pattern) != 3 or pattern[2] not in (-1, 0, 1):
             raise ValueError(f"suite {name!r}: a direction is (method, metric, +1/-1/0); got {pattern!r}")
     return SUITES.register(name, override=override, table=table or name,
                            directions=tuple(tuple(d) for d in directions), summarize=summarize,
-                           methods=methods)
+                           methods=methods, check=check)
 
 
 def get_suite(name: str) -> tuple[Callable[..., SuiteResult], str]:
@@ -169,3 +173,42 @@ def merge_method_options(suite: str, registry: Registry[Any], defaults: Mapping[
                 raise ConfigError(f"{where}.{name}: " + unknown_name_message("option", str(key), known))
         out[str(name)] = {**out.get(str(name), {}), **dict(opts or {})}
     return out
+
+
+#: Keys of ``eval.suites.<suite>`` read by the sweep itself rather than passed to the suite
+#: (``data``: the suite's evaluation data, :mod:`robustlab.pruning.data.evaldata`).
+SWEEP_SUITE_KEYS = ("data",)
+
+
+def check_suite_options(suites: Mapping[str, Any]) -> None:
+    """Every suite is registered and its options are keywords of its function (a
+    ``ConfigError`` naming the key otherwise); ``method_options`` name known methods."""
+    for name, options in suites.items():
+        fn, _ = get_suite(name)
+        params = inspect.signature(fn).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            continue
+        known = [*(p for p in params if p != "ctx"), *SWEEP_SUITE_KEYS]
+        for key in options or {}:
+            if key not in known:
+                raise ConfigError(f"eval.suites.{name}: " + unknown_name_message("option", str(key), known))
+        registry = SUITES.metadata(name).get("methods")
+        if registry is not None and (options or {}).get("method_options"):
+            merge_method_options(name, registry, {}, options["method_options"])
+
+
+def suite_arguments(fn: Callable[..., Any], ctx: EvalContext, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of suite function ``fn`` with its defaults filled in (for a ``check``)."""
+    bound = inspect.signature(fn).bind(ctx, **options)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def check_count(key: str, value: Any, minimum: int = 1, none: bool = False) -> None:
+    """``value`` is a whole number >= ``minimum`` (or None when ``none``); else a ``ConfigError``
+    naming ``key`` (``eval.suites.interpretability.n_images``)."""
+    if value is None and none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        also = ", or null for every image" if none else ""
+        raise ConfigError(f"{key}: must be a whole number >= {minimum}{also}; got {value!r}")

@@ -73,7 +73,7 @@ from robustlab.pruning.models import (
     load_weights,
     model_arch,
 )
-from robustlab.pruning.suites import SUITES, SuiteResult, get_suite
+from robustlab.pruning.suites import SUITES, SuiteResult, check_suite_options, get_suite
 from robustlab.pruning.train import TrainSpec, TrainStats, train
 
 log = logging.getLogger(__name__)
@@ -155,9 +155,15 @@ def validate(spec: SweepSpec) -> PruningMethod:
         raise ConfigError(f"method.rate must be in (0, 1) (the fraction of remaining weights pruned per step); got {spec.rate}")
     if int(spec.steps) < 0:
         raise ConfigError(f"method.steps must be >= 0; got {spec.steps}")
+    if int(spec.eval_batch_size) < 1:
+        raise ConfigError(f"eval.batch_size: must be at least 1 (images per evaluation batch); got {spec.eval_batch_size!r}")
+    if spec.eval_max_images is not None and int(spec.eval_max_images) < 1:
+        raise ConfigError(f"eval.max_images: must be at least 1, or null for every held-out image; "
+                          f"got {spec.eval_max_images!r}")
+    spec.data.validate()
     method = get_method(spec.method)
-    for name, options in spec.suites.items():
-        get_suite(name)
+    check_suite_options(spec.suites)
+    for options in spec.suites.values():
         if (options or {}).get("data"):
             eval_data_spec(dict(options["data"]))
     spec.train.validate()
@@ -275,7 +281,7 @@ class _Sweep:
         """The model read from step ``step``'s checkpoint has the sparsity the checkpoint records."""
         layers = layer_sparsity(self.targets(model), dense_numel)
         sparsity = float(layers["zeros"].sum() / layers["numel"].sum())
-        if "sparsity" in state and abs(sparsity - float(state["sparsity"])) > 1e-9:
+        if "sparsity" in state and abs(sparsity - float(state["sparsity"])) > 1e-4:
             raise CheckpointError(f"checkpoint {self.ckpt_dir / f'step{step:03d}.pt'} records sparsity "
                                   f"{float(state['sparsity']):.6f} but its weights have {sparsity:.6f}; delete it "
                                   "(that step runs again)")
@@ -449,6 +455,19 @@ class _Sweep:
             result = SuiteResult(rows=summarize(per_image) if per_image is not None else [], per_image=per_image)
         return result if self.dist.is_main else None
 
+    def check_suites(self, model: nn.Module) -> None:
+        """Build every suite's evaluation data and check its options on ``model``, before any
+        training (the ``check`` each suite registered: :func:`~robustlab.pruning.suites.register_suite`)."""
+        for name, options in self.spec.suites.items():
+            options = dict(options or {})
+            data_options = options.pop("data", None)
+            self.sources[name] = suite_source(data_options, model, self.data, self.device, self.spec.eval_batch_size)
+            check = SUITES.entry(name).metadata.get("check")
+            if check is not None:
+                check(make_context(model, self.data, self.device, step=0, sparsity=0.0, run_dir=self.run_dir,
+                                   seed=self.spec.seed, batch_size=self.spec.eval_batch_size,
+                                   source=self.sources[name]), **options)
+
     def scratch_dir(self) -> Path:
         """Where a rank other than 0 lets suites write their files (discarded)."""
         if not hasattr(self, "_scratch"):
@@ -514,8 +533,11 @@ def _run(spec: SweepSpec, run_dir: Path, dist: Dist,
     if done != expected:
         raise ConfigError(f"{run_dir / 'metrics.csv'} has steps {done}; expected 0..{len(done) - 1} "
                           "with no gap")
+    probe = sweep.fresh_model().to(sweep.device).eval()  # the initial weights, nothing written yet
+    check_arch(spec.suites, model_arch(probe))
+    sweep.check_suites(probe)
+    del probe
     dense = sweep.initial()
-    check_arch(spec.suites, model_arch(dense))
     sweep.write_spec()
     dense_numel = {t.layer: getattr(t.module, t.param).numel() for t in sweep.targets(dense)}
     last = spec.steps

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from robustlab.common.errors import ConfigError
 from robustlab.common.io import atomic_path, read_table, write_table
 from robustlab.pruning.alignment.consistency import error_consistency
 from robustlab.pruning.alignment.distortions import distort, get_distortion, needs_masks
@@ -32,7 +33,13 @@ from robustlab.pruning.alignment.human_data import (
     model_human_consistency,
 )
 from robustlab.pruning.alignment.shape_bias import shape_decisions
-from robustlab.pruning.suites import EvalContext, SuiteResult, register_suite
+from robustlab.pruning.suites import (
+    EvalContext,
+    SuiteResult,
+    check_count,
+    register_suite,
+    suite_arguments,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +77,15 @@ def _predict(ctx: EvalContext, images01: torch.Tensor, batch_size: int) -> np.nd
 
 
 def _check_options(distortions: Mapping[str, Sequence[float]], n_images: int, cue_conflict_images: int) -> dict[str, list[float]]:
-    if int(n_images) < 2:
-        raise ValueError(f"alignment.n_images must be at least 2; got {n_images!r}")
-    if int(cue_conflict_images) < 0:
-        raise ValueError(f"alignment.cue_conflict_images must be >= 0; got {cue_conflict_images!r}")
+    check_count("eval.suites.alignment.n_images", n_images, minimum=2)
+    check_count("eval.suites.alignment.cue_conflict_images", cue_conflict_images, minimum=0)
     levels: dict[str, list[float]] = {}
     for name, values in dict(distortions).items():
         get_distortion(str(name))
         vals = [float(v) for v in (values if isinstance(values, Sequence) and not isinstance(values, str) else [values])]
         bad = [v for v in vals if not math.isfinite(v) or v < 0]
         if bad:
-            raise ValueError(f"alignment.distortions.{name}: levels must be finite numbers >= 0; got {bad}")
+            raise ConfigError(f"alignment.distortions.{name}: levels must be finite numbers >= 0; got {bad}")
         levels[str(name)] = vals
     return levels
 
@@ -135,7 +140,20 @@ def _kappa_row(metric: str, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     return {"method": "error_consistency", "metric": metric, "level": 0.0, "mean": kappa, "std": se, "n": n}
 
 
-@register_suite("alignment", directions=[
+def check_options(ctx: EvalContext, **options: Any) -> None:
+    """Every option of the suite, before the sweep trains (the ``check`` of its registration):
+    the counts, the distortions and their levels, the human data and its class names."""
+    args = suite_arguments(alignment_suite, ctx, options)
+    check_count("eval.suites.alignment.batch_size", args["batch_size"])
+    if ctx.extras.get("modelvshuman") is not None:
+        return
+    _check_options(DEFAULT_DISTORTIONS if args["distortions"] is None else args["distortions"], args["n_images"],
+                   args["cue_conflict_images"])
+    names = args["class_names"] if args["class_names"] is not None else ctx.extras.get("classes")
+    _check_human(args["human_data"], args["human_datasets"], names)
+
+
+@register_suite("alignment", check=check_options, directions=[
     ("*", "top1", +1),
     ("shape_bias", "shape_bias", +1),
     ("shape_bias", "decision_rate", 0),

@@ -34,6 +34,11 @@ def _transform(img_size: int, train: bool) -> Any:
     return T.Compose([T.Resize(int(round(img_size / 0.875))), T.CenterCrop(img_size), T.ToTensor()])
 
 
+def visible_file(path: str) -> bool:
+    """Whether ImageFolder lists ``path``: every file whose name does not start with a dot."""
+    return not Path(path).name.startswith(".")
+
+
 class ImageFolderData(Dataset):
     """An ImageFolder split (``<root>/<split>/<class>/<image>``) as sweep items.
 
@@ -58,7 +63,10 @@ class ImageFolderData(Dataset):
         folder = Path(root).expanduser() / split
         if not folder.is_dir():
             raise FileNotFoundError(f"ImageFolder split {folder} does not exist; expected {IMAGEFOLDER_LAYOUT}")
-        self.folder = ImageFolder(str(folder), transform=_transform(img_size, train), loader=open_rgb)
+        # Every file but hidden ones (not only torchvision's list of extensions, which leaves
+        # out .gif and others silently): what Pillow cannot decode is named by the check.
+        self.folder = ImageFolder(str(folder), transform=_transform(img_size, train), loader=open_rgb,
+                                  is_valid_file=visible_file)
         self.classes = list(self.folder.classes)
         self.img_size = img_size
         if check:

@@ -23,6 +23,8 @@ from robustlab.pruning.models import IMAGENET_MEAN, IMAGENET_STD
 from robustlab.pruning.suites import EvalBatch
 
 SOURCES = ("shapes", "imagefolder", "voc")
+#: The smallest image side a sweep accepts (the procedural shapes need it).
+MIN_IMG_SIZE = 8
 
 
 @dataclass
@@ -70,6 +72,26 @@ class DataSpec:
     check_images: bool = True
     skip_bad_images: bool = False
 
+    def validate(self) -> None:
+        """Sizes a sweep can use, before any work (a :class:`ConfigError` naming the key).
+
+        Procedural splits need at least one image and two classes (with one class every
+        prediction is right: top-1 1.0 says nothing); on-disk sources ignore these keys.
+        """
+        if self.name not in SOURCES:
+            raise ConfigError(f"data.name: unknown data source {self.name!r}; expected one of {', '.join(SOURCES)}")
+        if isinstance(self.img_size, bool) or int(self.img_size) < MIN_IMG_SIZE:
+            raise ConfigError(f"data.img_size: must be at least {MIN_IMG_SIZE} pixels; got {self.img_size!r}")
+        if self.name != "shapes":
+            return
+        for key in ("train_size", "val_size"):
+            if int(getattr(self, key)) < 1:
+                raise ConfigError(f"data.{key}: procedural data (data.name=shapes) needs at least 1 image; "
+                                  f"got {getattr(self, key)!r}")
+        if int(self.num_classes) < 2:
+            raise ConfigError(f"data.num_classes: a classifier needs at least 2 classes (with one, top-1 "
+                              f"is 1.0 by construction); got {self.num_classes!r}")
+
 
 @dataclass
 class DataBundle:
@@ -105,8 +127,7 @@ def build_data(spec: DataSpec, device: str | torch.device = "cpu", report_dir: P
         FileNotFoundError: an on-disk source whose folder is missing (names the expected layout).
         DataError: an on-disk image that does not decode (unless ``skip_bad_images``).
     """
-    if spec.name not in SOURCES:
-        raise ConfigError(f"data.name: unknown data source {spec.name!r}; expected one of {', '.join(SOURCES)}")
+    spec.validate()
     if spec.fresh_train and spec.name != "shapes":
         raise ConfigError(f"data.fresh_train=true needs procedural data (data.name=shapes); "
                          f"data.name={spec.name!r} has a fixed training set")
@@ -125,13 +146,27 @@ def build_data(spec: DataSpec, device: str | torch.device = "cpu", report_dir: P
     if spec.name == "imagefolder":
         train = ImageFolderData(spec.root, spec.train_split, spec.img_size, train=True, **check)
         val = ImageFolderData(spec.root, spec.val_split, spec.img_size, train=False, **check)
-        if train.classes != val.classes:
-            raise DataError(f"ImageFolder {spec.root}: the {spec.train_split} and {spec.val_split} "
-                             f"splits have different classes ({len(train.classes)} vs {len(val.classes)})")
+        check_classes(spec, train.classes, val.classes)
         return DataBundle(spec, train, val, train.classes, extras={"has_masks": False})
     train = VOCData(spec.root, spec.year, spec.train_split, spec.img_size, **check)
     val = VOCData(spec.root, spec.year, spec.val_split, spec.img_size, **check)
     return DataBundle(spec, train, val, train.classes, extras={"has_masks": True})
+
+
+def check_classes(spec: DataSpec, train: list[str], val: list[str]) -> None:
+    """The two splits of an ImageFolder have the same class folders, and at least two.
+
+    Raises:
+        DataError: naming the classes found in one split only, or the single class.
+    """
+    if train != val:
+        only = [f"only in {split} ({', '.join(sorted(set(a) - set(b)))})"
+                for split, a, b in ((spec.train_split, train, val), (spec.val_split, val, train)) if set(a) - set(b)]
+        raise DataError(f"ImageFolder {spec.root}: the {spec.train_split} and {spec.val_split} splits have "
+                        f"different class folders: {'; '.join(only)}; give both splits the same classes")
+    if len(train) < 2:
+        raise DataError(f"ImageFolder {spec.root}: one class folder ({', '.join(train)}); a classifier needs at "
+                        "least 2 (with one, top-1 is 1.0 by construction)")
 
 
 def _normalize(images: torch.Tensor, bundle: DataBundle) -> torch.Tensor:

@@ -16,20 +16,49 @@ import numpy as np
 import pandas as pd
 import torch
 
+from robustlab.common.errors import ConfigError
 from robustlab.pruning.discovery.boxes import best_iou
 from robustlab.pruning.discovery.features import patch_features
 from robustlab.pruning.discovery.methods import DISCOVERY, centred_boxes, get_discovery
 from robustlab.pruning.interpret.layers import model_device
 from robustlab.pruning.interpret.suite import summarize
-from robustlab.pruning.suites import EvalContext, SuiteResult, merge_method_options, register_suite
+from robustlab.pruning.suites import (
+    EvalContext,
+    SuiteResult,
+    check_count,
+    merge_method_options,
+    register_suite,
+    suite_arguments,
+)
 
 log = logging.getLogger(__name__)
 
 BASELINE = "centred_box"
 
 
+def check_options(ctx: EvalContext, **options: Any) -> None:
+    """Every option of the suite, before the sweep trains (the ``check`` of its registration).
+
+    Raises:
+        ConfigError: an unknown method or method option, a count below 1, a threshold outside (0, 1].
+    """
+    args = suite_arguments(discovery_suite, ctx, options)
+    where = "eval.suites.discovery"
+    check_count(f"{where}.n_images", args["n_images"], none=True)
+    check_count(f"{where}.k_patches", args["k_patches"])
+    for key in ("tau", "attention_mass", "iou_threshold"):
+        value = args[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ConfigError(f"{where}.{key}: must be a number in (0, 1]; got {value!r}")
+    names = list(args["methods"].get(ctx.arch, [])) if isinstance(args["methods"], Mapping) else list(args["methods"])
+    for name in names:
+        get_discovery(name)
+    merge_method_options("discovery", DISCOVERY, {}, args["method_options"])
+
+
 # CorLoc, IoU, AP and recall are better high; errors low.
-@register_suite("discovery", methods=DISCOVERY, directions=[("*", "*error*", -1), ("*", "*", +1)], summarize=summarize)
+@register_suite("discovery", methods=DISCOVERY, directions=[("*", "*error*", -1), ("*", "*", +1)], summarize=summarize,
+                check=check_options)
 def discovery_suite(
     ctx: EvalContext,
     methods: Sequence[str] | Mapping[str, Sequence[str]] = ("lost", "tokencut"),

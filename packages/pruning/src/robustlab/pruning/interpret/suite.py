@@ -38,7 +38,14 @@ from robustlab.pruning.interpret.metrics import (
     relevance_rank_accuracy,
 )
 from robustlab.pruning.interpret.sanity import parameter_randomization_check
-from robustlab.pruning.suites import EvalContext, SuiteResult, merge_method_options, register_suite
+from robustlab.pruning.suites import (
+    EvalContext,
+    SuiteResult,
+    check_count,
+    merge_method_options,
+    register_suite,
+    suite_arguments,
+)
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +172,30 @@ _IDENTITY = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # (mean, std) of data that is no
 def _check_choices(metrics: Sequence[str], zero_map: str) -> None:
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
-        raise ValueError(f"interpretability.metrics: unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
+        raise ConfigError(f"interpretability.metrics: unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
     if zero_map not in ZERO_MAPS:
         raise ConfigError(f"interpretability.zero_map must be one of {ZERO_MAPS}, got {zero_map!r}")
+
+
+def check_options(ctx: EvalContext, **options: Any) -> None:
+    """Every option of the suite, before the sweep trains (the ``check`` of its registration).
+
+    Raises:
+        ConfigError: an unknown metric, method or target, ``target="label"`` on evaluation data
+            of other classes without ``label_map``, a count below 1 (``n_images=0`` would
+            score nothing), an unknown method option.
+    """
+    args = suite_arguments(interpretability_suite, ctx, options)
+    _check_choices(args["metrics"], args["zero_map"])
+    where = "eval.suites.interpretability"
+    check_count(f"{where}.n_images", args["n_images"], none=True)
+    for key in ("ig_steps", "ig_internal_batch_size", "perturbation_steps"):
+        check_count(f"{where}.{key}", args[key])
+    for key in ("gallery_size", "smoothgrad_samples"):
+        check_count(f"{where}.{key}", args[key], minimum=0)
+    _methods_for(args["methods"], ctx.arch)
+    _label_lookup(ctx, args["target"], args["label_map"])
+    merge_method_options("interpretability", ATTRIBUTIONS, {}, args["method_options"])
 
 
 def _result(records: list[pd.DataFrame], mean_denominator: int | None = None) -> SuiteResult:
@@ -224,7 +252,7 @@ def _score(ctx: EvalContext, name: str, metrics: Sequence[str], batch: Any, imag
     ("*", "*complexity*", -1),
     ("*", "*sensitivity*", -1),
     ("*", "*", +1),
-], summarize=summarize)
+], summarize=summarize, check=check_options)
 def interpretability_suite(
     ctx: EvalContext,
     methods: Sequence[str] | Mapping[str, Sequence[str]] = ("gradcam",),
