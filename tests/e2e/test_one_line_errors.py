@@ -82,3 +82,52 @@ def test_pruning_bad_input_is_one_line(tmp_path):
                                    r".*\); fix or remove the file\(s\), or set "
                                    r"data\.skip_bad_images=true to leave them out")
     assert not (tmp_path / "run" / "sweep_spec.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides, pattern", [
+    (["seed=-1"], r"seed: must be a whole number in \[0, 2\*\*63 - 1\]; got -1"),
+    (["seed=abc"], r"seed: must be a whole number in \[0, 2\*\*63 - 1\]; got 'abc'"),
+    (["data.val_size=0"], r"data\.val_size: procedural data \(data\.name=shapes\) needs at least 1 image; got 0"),
+    (["data.train_size=0"], r"data\.train_size: procedural data \(data\.name=shapes\) needs at least 1 image; got 0"),
+    (["data.img_size=1"], r"data\.img_size: must be at least 8 pixels; got 1"),
+    (["eval.batch_size=0"], r"eval\.batch_size: must be at least 1 \(images per evaluation batch\); got 0"),
+    (["data.num_classes=1", "model.num_classes=1"],
+     r"data\.num_classes: a classifier needs at least 2 classes \(with one, top-1 is 1\.0 by construction\); got 1"),
+    (["data=imagenet", "data.root={loop}"],
+     r"data\.root: .*loop cannot be resolved: a symbolic-link loop \(.*\); point data\.root at the real folder"),
+])
+def test_pruning_bad_config_values_are_one_line(tmp_path, overrides, pattern):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    args = [o.format(loop=tmp_path / "loop") for o in overrides]
+    result = app("pruning", "experiment=smoke", *args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert_one_line(result, r"-c", pattern)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("seed, shown", [("-1", "-1"), ("abc", "'abc'")])
+def test_radiomics_bad_seed_is_one_line(csv_study, tmp_path, seed, shown):
+    result = app("radiomics", f"study={csv_study()}", f"seed={seed}", "progress=false", "report=false",
+                 f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert_one_line(result, r"-c", rf"seed: must be a whole number in \[0, 2\*\*63 - 1\]; got {shown}")
+
+
+@pytest.mark.slow
+def test_a_second_pruning_process_in_a_locked_run_folder_is_one_line_naming_the_holder(tmp_path):
+    import socket
+
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "pruning"))  # the helper of the library's lock tests
+    from test_run_folder import hold_lock
+
+    holder = hold_lock(tmp_path / "run")
+    try:
+        result = app("pruning", "experiment=smoke", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert_one_line(result, r"-c", rf"hydra\.run\.dir {tmp_path / 'run'} is in use by another process \(pid "
+                                   rf"{holder.pid} on host {socket.gethostname()}, started .*\); wait for it to "
+                                   r"finish, or choose another folder \(lock file .*\.robustlab\.lock\)")
+    assert not (tmp_path / "run" / ".hydra").exists()  # refused before Hydra wrote its files there

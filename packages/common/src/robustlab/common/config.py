@@ -116,3 +116,27 @@ def _scalar(value: Any, hint: Any, path: str) -> Any:
     else:
         return value
     raise ConfigError(f"{path}: expected {hint.__name__}, got {value!r}")
+
+
+#: The largest seed every generator takes (torch's is a 64-bit integer).
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(value: Any, key: str = "seed") -> int:
+    """``value`` as a seed: a whole number in ``[0, 2**63 - 1]``.
+
+    Raises:
+        ConfigError: anything else (``-1``, ``"abc"``, ``1.5``, ``true``), naming ``key``.
+
+    Example:
+        >>> check_seed(7)
+        7
+        >>> try:
+        ...     check_seed(-1)
+        ... except ValueError as err:
+        ...     print(err)
+        seed: must be a whole number in [0, 2**63 - 1]; got -1
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"{key}: must be a whole number in [0, 2**63 - 1]; got {value!r}")
+    return int(value)

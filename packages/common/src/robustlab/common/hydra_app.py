@@ -144,6 +144,7 @@ def hydra_entry(
             from hydra.core.hydra_config import HydraConfig
             from omegaconf import OmegaConf
 
+            from robustlab.common.config import check_seed
             from robustlab.common.errors import RobustlabError
             from robustlab.common.registry import load_plugins
             from robustlab.common.runinfo import RunRecord
@@ -160,7 +161,7 @@ def hydra_entry(
                 run_dir = Path(HydraConfig.get().runtime.output_dir)
                 try:
                     if cfg.get("seed") is not None:
-                        seed_everything(int(cfg.seed), bool(cfg.get("deterministic", True)),
+                        seed_everything(check_seed(cfg.seed), bool(cfg.get("deterministic", True)),
                                         torch=None if uses_torch else False)
                     composed = OmegaConf.to_container(cfg, resolve=True)
                     config = {str(k): v for k, v in composed.items()} if isinstance(composed, dict) else {}

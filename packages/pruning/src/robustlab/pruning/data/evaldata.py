@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from robustlab.common.errors import ConfigError
-from robustlab.pruning.data.sources import DataBundle, eval_batches
+from robustlab.pruning.data.sources import DataBundle, check_root, eval_batches
 from robustlab.pruning.data.voc import GT_MASKS, VOCEvalData, padded_size
 from robustlab.pruning.suites import EvalBatch
 
@@ -77,6 +77,7 @@ class EvalDataSpec:
             raise ConfigError(f"unknown evaluation data {self.name!r}; expected one of {', '.join(EVAL_DATA)}")
         if not self.root:
             raise ConfigError(f"evaluation data {self.name!r} needs a root (eval.suites.<suite>.data.root)")
+        check_root(self.root, "eval.suites.<suite>.data.root")
         if self.gt_mask not in GT_MASKS:
             raise ConfigError(f"eval data gt_mask must be one of {GT_MASKS}, got {self.gt_mask!r}")
         if self.name == "coco20k" and not (self.annotations and self.image_list):

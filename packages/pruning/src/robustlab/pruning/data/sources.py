@@ -7,6 +7,7 @@ come from :mod:`robustlab.pruning.data.loader`.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,7 @@ def build_data(spec: DataSpec, device: str | torch.device = "cpu", report_dir: P
                           extras={"shapes": val, "has_masks": True})
     if not spec.root:
         raise ConfigError(f"data.root is required for data source {spec.name!r}")
+    check_root(spec.root, "data.root")
     check = dict(check=spec.check_images, skip_bad=spec.skip_bad_images, report_dir=report_dir,
                  progress=progress)
     if spec.name == "imagefolder":
@@ -151,6 +153,24 @@ def build_data(spec: DataSpec, device: str | torch.device = "cpu", report_dir: P
     train = VOCData(spec.root, spec.year, spec.train_split, spec.img_size, **check)
     val = VOCData(spec.root, spec.year, spec.val_split, spec.img_size, **check)
     return DataBundle(spec, train, val, train.classes, extras={"has_masks": True})
+
+
+def check_root(root: str, key: str) -> None:
+    """A root folder that does not resolve because of a symbolic-link loop is named as such.
+
+    Raises:
+        ConfigError: naming ``key``, the path and the loop (a missing folder is left to the
+            source, whose message shows the expected layout).
+    """
+    try:
+        Path(root).expanduser().resolve(strict=True)
+    except FileNotFoundError:
+        return
+    except (OSError, RuntimeError) as exc:  # ELOOP; Python < 3.13 raises RuntimeError("Symlink loop ...")
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+            raise ConfigError(f"{key}: {root} cannot be resolved: a symbolic-link loop ({exc}); "
+                              f"point {key} at the real folder") from exc
+        raise
 
 
 def check_classes(spec: DataSpec, train: list[str], val: list[str]) -> None:
