@@ -121,3 +121,16 @@ def test_a_checkpoint_recording_another_step_is_refused(tmp_path):
     (ckpt / "step001.pt").write_bytes((ckpt / "step000.pt").read_bytes())
     with pytest.raises(CheckpointError, match=r"step001\.pt was written by step 0; it is not this sweep's step 1"):
         run_sweep(tiny_spec(steps=1), tmp_path)
+
+
+def test_a_truncated_last_checkpoint_of_a_finished_sweep_is_noticed_on_rerun(tmp_path):
+    seed_everything(0)
+    run_sweep(tiny_spec(steps=1), tmp_path)
+    last = tmp_path / "checkpoints" / "step001.pt"
+    last.write_bytes(last.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match=rf"checkpoint {last} cannot be read .*: delete it and the rows of "
+                                              r"step 1 and later in .*metrics\.csv, and the sweep runs from step 1 again"):
+        run_sweep(tiny_spec(steps=1), tmp_path)
+    last.unlink()
+    with pytest.raises(CheckpointError, match=rf"checkpoint {last} is missing but .*metrics\.csv lists step 1 as finished"):
+        run_sweep(tiny_spec(steps=1), tmp_path)

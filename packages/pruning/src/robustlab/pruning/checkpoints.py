@@ -35,8 +35,9 @@ def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> P
     return path
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True``.
+def load_checkpoint(path: str | os.PathLike[str],
+                    advice: str = "delete it and that step runs again") -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; ``advice`` ends the error message.
 
     Raises:
         FileNotFoundError: no file at ``path``.
@@ -53,10 +54,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - torch.load raises many types for a bad file
         raise CheckpointError(f"checkpoint {path} cannot be read as tensors and plain containers "
                               f"({_reason(exc)}); it is damaged or was not written by this "
-                              "project: delete it and that step runs again") from exc
+                              f"project: {advice}") from exc
     if not isinstance(state, Mapping):
-        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict; "
-                              "delete it and that step runs again")
+        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a dict; {advice}")
     return dict(state)
 
 

@@ -256,8 +256,11 @@ class _Sweep:
             state["masks"] = get_masks(self.targets(model))
         return save_checkpoint(self.ckpt_dir / f"step{step:03d}.pt", state)
 
-    def checkpoint(self, step: int) -> dict[str, Any] | None:
+    def checkpoint(self, step: int, finished: bool = False) -> dict[str, Any] | None:
         """Step ``step``'s checkpoint, or None when there is none.
+
+        Args:
+            finished: the step has its ``metrics.csv`` row (the advice of an error says so).
 
         Raises:
             CheckpointError: the file records another step or another sweep's settings
@@ -266,7 +269,9 @@ class _Sweep:
         path = self.ckpt_dir / f"step{step:03d}.pt"
         if not path.exists():
             return None
-        state = load_checkpoint(path)
+        state = load_checkpoint(path, advice=(f"delete it and the rows of step {step} and later in "
+                                              f"{self.run_dir / 'metrics.csv'}, and the sweep runs from step {step} again"
+                                              if finished else "delete it and that step runs again"))
         recorded = state.get("spec_hash")
         if state.get("step") != step or (recorded is not None and recorded != self.spec_hash):
             what = (f"step {state.get('step')!r}" if state.get("step") != step
@@ -276,6 +281,15 @@ class _Sweep:
         if recorded is None:
             log.warning("%s records no sweep settings (written by an older version); trusted as this sweep's", path)
         return state
+
+    def check_finished(self, step: int) -> None:
+        """The last finished step's checkpoint is there and reads back as this sweep's (a resumed
+        sweep prunes from it; a finished sweep's last model is its result)."""
+        path = self.ckpt_dir / f"step{step:03d}.pt"
+        if broadcast_object(self.dist, self.checkpoint(step, finished=True) is None if self.dist.is_main else False):
+            raise CheckpointError(f"checkpoint {path} is missing but {self.run_dir / 'metrics.csv'} lists step {step} "
+                                  f"as finished; delete the rows of step {step} and later there, and the sweep runs "
+                                  f"from step {step} again")
 
     def check_sparsity(self, model: nn.Module, state: dict[str, Any], step: int, dense_numel: dict[str, int]) -> None:
         """The model read from step ``step``'s checkpoint has the sparsity the checkpoint records."""
@@ -542,7 +556,11 @@ def _run(spec: SweepSpec, run_dir: Path, dist: Dist,
     dense_numel = {t.layer: getattr(t.module, t.param).numel() for t in sweep.targets(dense)}
     last = spec.steps
     if done:
-        log.info("resuming %s after step %d of %d", run_dir, done[-1], last)
+        sweep.check_finished(done[-1])
+        if done[-1] >= last:
+            log.info("%s: every step (0 to %d) is finished; nothing to run", run_dir, last)
+        else:
+            log.info("resuming %s after step %d of %d", run_dir, done[-1], last)
     model: nn.Module | None = None
     for step in range(len(done), last + 1):
         saved = sweep.checkpoint(step)
