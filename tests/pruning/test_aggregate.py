@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +87,65 @@ def test_aggregate_says_why_it_cannot_run(tmp_path: Path, capsys: pytest.Capture
     (tmp_path / "0" / ".hydra" / "overrides.yaml").write_text("- seed=0\n")
     assert main([str(tmp_path)]) == 2
     assert "no job under" in capsys.readouterr().err
+
+
+def _spec(run: Path, model: str, seed: int, rate: float = 0.2) -> None:
+    (run / "sweep_spec.json").write_text(json.dumps(
+        {"label": model, "method": "magnitude", "rate": rate, "steps": 4, "seed": seed, "device": "cpu"}))
+
+
+def test_runs_of_other_settings_are_kept_apart_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(1)
+    for job, rate in (("a", 0.2), ("b", 0.5)):  # same model, method and seed; another method.rate
+        write_fake_run(tmp_path / job, "resnet_small", 0, rng, n_images=24, overrides=[f"method.rate={rate}"])
+        _spec(tmp_path / job, "resnet_small", 0, rate)
+    assert main([str(tmp_path), "--n-resamples", "100"]) == 0
+    curves = {"resnet_small [method.rate=0.2]", "resnet_small [method.rate=0.5]"}
+    assert set(pd.read_csv(tmp_path / "aggregate" / "metrics.csv")["model"]) == curves
+    assert set(pd.read_csv(tmp_path / "aggregate" / "report" / "sweet_spots.csv")["model"]) == curves
+
+
+def test_an_unfinished_seed_is_named_and_its_dense_step_paired_with_its_own_steps(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(2)
+    for seed in (0, 1):
+        write_fake_run(tmp_path / str(seed), "resnet_small", seed, rng, n_images=24)
+        _spec(tmp_path / str(seed), "resnet_small", seed)
+    killed = tmp_path / "1"  # killed after its dense step: one metrics.csv row
+    metrics = pd.read_csv(killed / "metrics.csv")
+    metrics[metrics["step"] == 0].to_csv(killed / "metrics.csv", index=False)
+    pd.read_parquet(killed / "per_image" / "accuracy_step000.parquet").assign(value=1.0).to_parquet(
+        killed / "per_image" / "accuracy_step000.parquet")  # a dense top-1 far from seed 0's
+    assert main([str(tmp_path), "--n-resamples", "100"]) == 0
+    out = capsys.readouterr().out
+    assert f"unfinished runs (1), their finished steps used: {killed} (steps 0-0 of 0-4)\n" in out
+    sweet = pd.read_csv(tmp_path / "aggregate" / "report" / "sweet_spots.csv")
+    row = sweet[(sweet["table"] == "accuracy") & (sweet["step"] == 1)].iloc[0]
+    finished = tmp_path / "0" / "per_image"
+    paired = (pd.read_parquet(finished / "accuracy_step001.parquet")["value"].mean()
+              - pd.read_parquet(finished / "accuracy_step000.parquet")["value"].mean())
+    assert row["gain"] == pytest.approx(paired)  # seed 1's dense step does not move the baseline
+    assert np.isnan(row["p"]) and not row["sweet_spot"]  # one seed reached step 1: no seed resampling
+
+
+@pytest.mark.parametrize("content, pattern", [
+    ("step,sparsity,top1\n0,0.0,0.5\n1,0.2,0.4,9,9,9\n", r"metrics\.csv: cannot be read as a comma-separated table "
+                                                        r"\(Error tokenizing data\. .*\); fix or remove the file"),
+    ("step;sparsity;top1;top5;params_nonzero;macs;train_seconds;images_per_second;model;prune_method;seed\n"
+     "0;0.0;0.5;1;1;1;1;1;m;p;0\n",
+     r"metrics\.csv: missing column\(s\) step, sparsity; its header is one column holding ';' "
+     r"\('step;sparsity;top1;top5;params_nonzero;macs;train_seconds;im\.\.\.'\): the file is ';'-delimited; "
+     r"robustlab reads comma-separated tables"),
+])
+def test_a_metrics_csv_that_is_not_a_comma_separated_table_is_one_line_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, pattern: str) -> None:
+    import re
+
+    write_fake_run(tmp_path / "0", "resnet_small", 0, np.random.default_rng(3), n_images=8)
+    (tmp_path / "0" / "metrics.csv").write_text(content)
+    assert main([str(tmp_path), "--n-resamples", "50"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert re.fullmatch(rf"robustlab-prune-aggregate: error: {tmp_path / '0'}/{pattern} \(--verbose shows the traceback\)",
+                        err), err
+    assert "prune_method;seed" not in err

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from robustlab.common.errors import ConfigError
+from robustlab.common.errors import ConfigError, DataError
 from robustlab.common.io import read_table, write_table
 from robustlab.common.stats import bootstrap_ci, holm
 from robustlab.pruning.suites import suite_tables
@@ -112,8 +112,8 @@ def expand_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
         if _is_run(path):
             out.append(path)
             continue
-        jobs = sorted((p.parent.parent for p in path.rglob("overrides.yaml") if p.parent.name == ".hydra"),
-                      key=lambda p: _natural_key(p.relative_to(path)))
+        found = (p.parent.parent for p in path.rglob("overrides.yaml") if p.parent.name == ".hydra")
+        jobs = sorted((job for job in found if path in job.parents), key=lambda p: _natural_key(p.relative_to(path)))
         if not jobs:
             raise FileNotFoundError(f"{path} holds no run: no metrics.csv or .hydra/overrides.yaml in it or its subfolders")
         out.extend(jobs)
@@ -154,23 +154,114 @@ def job_overrides(run_dir: Path) -> dict[str, str]:
     return out
 
 
+def read_run_table(path: Path, required: Sequence[str] = ()) -> pd.DataFrame:
+    """A run's CSV table; a file that is not one names itself (and never quotes a whole header).
+
+    Raises:
+        DataError: the file does not parse as a comma-separated table (the parser's reason),
+            is delimited by ``;`` or tabs, or lacks a ``required`` column.
+    """
+    try:
+        df = read_table(path)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' ParserError is a ValueError
+        reason = " ".join(str(exc).split())[:160]
+        raise DataError(f"{path}: cannot be read as a comma-separated table ({reason}); "
+                        "fix or remove the file") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        header = ",".join(map(str, df.columns))
+        shown = header if len(header) <= 60 else header[:60] + "..."
+        sep = next((d for d in (";", "\t") if len(df.columns) == 1 and d in header), None)
+        hint = (f"its header is one column holding {sep!r} ({shown!r}): the file is {sep!r}-delimited; "
+                "robustlab reads comma-separated tables" if sep else f"its columns: {shown}")
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}; {hint}")
+    return df
+
+
+def curve_models(run_dirs: Sequence[Path]) -> dict[str, str]:
+    """Run -> the model name its curves carry: the model's name, and where runs of the same model
+    and pruning method (seed aside) recorded other settings in ``sweep_spec.json``, those
+    settings (``resnet18 [method.rate=0.5]``): runs of other settings are never one curve.
+
+    A run without ``sweep_spec.json`` keeps its model name.
+    """
+    specs = {str(r): _flat_spec(Path(r)) for r in run_dirs}
+    groups: dict[tuple[str, str], list[str]] = {}
+    for run, spec in specs.items():
+        if spec:
+            groups.setdefault((str(spec.get("label") or spec.get("model.name")), str(spec.get("method"))), []).append(run)
+    names = {}
+    for (model, method), runs in groups.items():
+        keys = sorted({k for r in runs for k in specs[r] if k not in _NOT_CURVE})
+        differ = [k for k in keys if len({repr(specs[r].get(k)) for r in runs}) > 1]
+        if differ:
+            log.warning("runs of %s / %s differ in %s: their curves are kept apart", model, method, ", ".join(
+                _config_key(k) for k in differ))
+        for r in runs:
+            if differ:
+                names[r] = f"{model} [{', '.join(f'{_config_key(k)}={specs[r].get(k)}' for k in differ)}]"
+    return names
+
+
+#: Settings of ``sweep_spec.json`` that do not change a curve (the seed is the replicate).
+_NOT_CURVE = ("seed", "device", "label", "data.cache", "data.cache_dir", "data.check_images")
+#: ``sweep_spec.json`` names -> the config keys a user writes.
+_CONFIG_KEYS = {"rate": "method.rate", "steps": "method.steps", "scope": "method.scope",
+                "method_options": "method.options", "retrain_epochs": "train.retrain_epochs",
+                "suites": "eval.suites", "eval_batch_size": "eval.batch_size",
+                "eval_max_images": "eval.max_images", "method": "method.name"}
+
+
+def _config_key(key: str) -> str:
+    head, _, rest = key.partition(".")
+    return _CONFIG_KEYS.get(head, head) + (f".{rest}" if rest else "")
+
+
+def _flat_spec(run: Path) -> dict[str, Any]:
+    """A run's ``sweep_spec.json`` as ``dotted.key -> value`` (empty without one)."""
+    import json
+
+    path = run / "sweep_spec.json"
+    if not path.is_file():
+        return {}
+    try:
+        spec = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DataError(f"{path}: not a JSON object ({exc}); fix or remove the file") from exc
+    flat: dict[str, Any] = {}
+    stack = [("", spec)]
+    while stack:
+        prefix, node = stack.pop()
+        for key, value in (node.items() if isinstance(node, dict) else ()):
+            name = f"{prefix}{key}"
+            if isinstance(value, dict) and name != "suites" and value:
+                stack.append((f"{name}.", value))
+            else:
+                flat[name] = value
+    return flat
+
+
 def load_table(run_dirs: Sequence[Path], name: str, add_overrides: bool = True) -> pd.DataFrame:
     """One table (``metrics``, ``alignment``...) of every run that has it, with a ``run`` column.
 
     Each row also carries its job's overrides as columns (:func:`job_overrides`); an override
-    whose name is already a column of the table is added as ``override.<name>``.
+    whose name is already a column of the table is added as ``override.<name>``. The ``model``
+    column names the run's settings where runs of one model differ (:func:`curve_models`).
 
     Returns:
         The concatenated table (empty when no run has it).
     """
     frames = []
+    models = curve_models(run_dirs)
     for run in run_dirs:
         path = Path(run) / f"{name}.csv"
         if not path.exists():
             continue
-        df = read_table(path)
+        df = read_run_table(path, ("step",))
         if df.empty:
             continue
+        if str(run) in models and "model" in df.columns:
+            df["model"] = models[str(run)]
         df.insert(0, "run", str(run))
         if add_overrides:
             for key, value in job_overrides(run).items():
@@ -179,15 +270,15 @@ def load_table(run_dirs: Sequence[Path], name: str, add_overrides: bool = True) 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _run_identity(run: Path) -> dict[str, Any]:
-    """model, prune_method, seed and the step -> sparsity map of a run, from its metrics.csv."""
-    metrics = read_table(run / "metrics.csv")
-    missing = [c for c in ("step", "sparsity") if c not in metrics.columns]
-    if missing:
-        raise ValueError(f"{run / 'metrics.csv'}: missing column(s) {', '.join(missing)}")
+def _run_identity(run: Path, model: str | None = None) -> dict[str, Any]:
+    """model (``model`` when given: :func:`curve_models`), prune_method, seed and the step ->
+    sparsity map of a run, from its metrics.csv."""
+    metrics = read_run_table(run / "metrics.csv", ("step", "sparsity"))
     first = metrics.iloc[0]
     overrides = job_overrides(run)
     ident = {k: (str(first[k]) if k in metrics.columns else overrides.get(k, run.name)) for k in ("model", "prune_method")}
+    if model is not None:
+        ident["model"] = model
     ident["seed"] = int(first["seed"]) if "seed" in metrics.columns else int(overrides.get("seed", 0))
     ident["sparsity"] = dict(zip(metrics["step"].astype(int), metrics["sparsity"].astype(float), strict=False))
     return ident
@@ -205,11 +296,12 @@ def load_per_image(run_dirs: Sequence[Path]) -> pd.DataFrame:
         index, value``.
     """
     frames = []
+    models = curve_models(run_dirs)
     for run in map(Path, run_dirs):
         folder = run / "per_image"
         if not (run / "metrics.csv").exists() or not folder.is_dir():
             continue
-        ident = _run_identity(run)
+        ident = _run_identity(run, models.get(str(run)))
         for path in sorted(folder.glob("*_step*.parquet")):
             match = _STEP_FILE.match(path.name)
             if match is None:
@@ -248,22 +340,40 @@ def _gain(sample: np.ndarray, axis: int) -> np.ndarray:
     return means[..., 1:] - means[..., :1]
 
 
+def _seed_paired_gain(sample: np.ndarray) -> np.ndarray:
+    """The gain of ``(..., S, N, C, T)`` values, dense and sparse paired within each seed.
+
+    The dense mean of sparse step ``t`` is taken over the seeds that finished step ``t``
+    (a seed with no value at ``t``, a run stopped before it, is left out of that step, its
+    dense values included), so an unfinished seed cannot move the baseline of a step it never
+    reached: ``gain_t = mean_{s in S_t, i}(x_{s,i,t}) - mean_{s in S_t, i}(x_{s,i,0})``.
+    """
+    has_step = np.isfinite(sample).any(axis=-3, keepdims=True)  # (..., S, 1, C, T)
+    dense = np.where(has_step[..., 1:], sample[..., :1], np.nan)  # (..., S, N, C, T - 1)
+    sparse = sample[..., 1:]
+    pooled = (*sample.shape[:-4], -1, *sample.shape[-2:-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return (np.nanmean(sparse.reshape(*pooled, sparse.shape[-1]), axis=-3)
+                - np.nanmean(dense.reshape(*pooled, dense.shape[-1]), axis=-3))
+
+
 def _seed_image_gain(seed: int) -> Any:
     """The gain statistic of a hierarchical bootstrap: seeds drawn by the caller, images here.
 
     Called on ``(S, N, C, T)`` (the estimate: every seed and image pooled) and on resampled
     seeds ``(B, S, N, C, T)``, where each drawn seed's ``N`` images are drawn again with
     replacement (Davison and Hinkley 1997, sec. 3.8: resample the top level, then within).
+    Dense and sparse steps are paired within each seed (:func:`_seed_paired_gain`).
     """
     rng = np.random.default_rng(seed)
 
     def statistic(sample: np.ndarray, axis: int) -> np.ndarray:
         if axis == 0:
-            return _gain(sample.reshape(-1, *sample.shape[2:]), axis=0)
+            return _seed_paired_gain(sample)
         b, s, n = sample.shape[:3]
         idx = rng.integers(0, n, size=(b, s, n))
-        drawn = np.take_along_axis(sample, idx[..., None, None], axis=2)
-        return _gain(drawn.reshape(b, s * n, *sample.shape[3:]), axis=1)
+        return _seed_paired_gain(np.take_along_axis(sample, idx[..., None, None], axis=2))
 
     return statistic
 
