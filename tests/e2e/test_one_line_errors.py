@@ -115,7 +115,6 @@ def test_radiomics_bad_seed_is_one_line(csv_study, tmp_path, seed, shown):
 @pytest.mark.slow
 def test_a_second_pruning_process_in_a_locked_run_folder_is_one_line_naming_the_holder(tmp_path):
     import socket
-
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "pruning"))  # the helper of the library's lock tests
