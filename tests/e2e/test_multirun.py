@@ -24,8 +24,9 @@ def test_two_seed_multirun_runs_two_jobs_and_aggregates_both(tmp_path, launcher)
         cmd.append("hydra.launcher.n_jobs=2")
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    jobs = sorted(p.parent for p in sweep.glob("*/metrics.csv"))
-    assert len(jobs) == 2, f"expected 2 jobs with results under {sweep}, found {jobs}"
+    jobs = sorted(p.parent.relative_to(sweep).as_posix() for p in sweep.rglob("metrics.csv"))
+    # one folder per job: <model label>-<method>-seed<seed>/<the other overridden keys>
+    assert jobs == [f"resnet_small-imp_lr_rewind-seed{s}/experiment=smoke,method.steps=1" for s in (0, 1)], jobs
 
     agg = subprocess.run([str(BIN / "robustlab-prune-aggregate"), str(sweep), "--n-resamples", "200"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=600)

@@ -10,8 +10,12 @@ recomputes nothing; a step whose checkpoint was written but whose evaluation did
 evaluated again from that checkpoint, not trained again. Every step seeds its own randomness
 from ``(seed, step)``, so a resumed sweep writes the same metrics as an uninterrupted one (on
 CPU; timings aside). ``sweep_spec.json`` is written once the data and the model are built: a
-run stopped by bad input leaves nothing that refuses the corrected command. Checkpoints hold
-tensors and plain containers only (:mod:`robustlab.pruning.checkpoints`).
+run stopped by bad input leaves nothing that refuses the corrected command; every suite's
+options are checked on the initial model before any training. Checkpoints hold tensors and
+plain containers only (:mod:`robustlab.pruning.checkpoints`) and record the sweep's settings
+(a hash of the spec without its evaluation keys), step and sparsity: a checkpoint of another
+sweep, step or sparsity is refused, not evaluated. One process writes a run folder
+(:class:`~robustlab.common.runlock.RunLock`): a second one is refused, naming the first.
 
 In a data-parallel run (:mod:`robustlab.pruning.distributed`) every rank trains on its share of
 each global batch and evaluates its share of the held-out images; rank 0 alone writes the
@@ -529,6 +533,12 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path, dist: Dist | None = None,
 
     Returns:
         The metrics table, one row per step (0 = dense); None on ranks other than 0.
+
+    Raises:
+        RunLockedError: another live process is writing ``run_dir`` (named by pid, host and
+            start time).
+        CheckpointError: a checkpoint there is not this sweep's (another spec, step or
+            sparsity), or the last finished step's checkpoint is damaged or missing.
     """
     dist = dist or Dist()
     run_dir = Path(run_dir)
