@@ -582,7 +582,8 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
         _adjusted_intervals(stacked, out, alpha, n_resamples, ci_method, seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            dense_mean = np.nanmean(stacked[..., 0].reshape(-1, stacked.shape[-2]), axis=0)
+            # each step's own mean; its dense baseline is the one its gain was paired with
+            step_mean = np.nanmean(stacked[..., 1:].reshape(-1, *stacked.shape[-2:-1], stacked.shape[-1] - 1), axis=0)
         for ci, (curve, _) in enumerate(members):
             direction = curve[-1]
             for si, step in enumerate(steps[1:]):
@@ -590,8 +591,8 @@ def find_sweet_spots(per_image: pd.DataFrame, directions: Sequence[tuple[str, st
                     **dict(zip(keys, curve, strict=True)), "step": int(step),
                     "sparsity": float(sparsity.loc[(*curve, step)]), "n_images": len(images),
                     "n_seeds": int(n_seeds.loc[(*curve, step)]),
-                    "dense": float(dense_mean[ci] * direction),
-                    "value": float((dense_mean[ci] + out["gain"][ci, si]) * direction),
+                    "dense": float((step_mean[ci, si] - out["gain"][ci, si]) * direction),
+                    "value": float(step_mean[ci, si] * direction),
                     **{k: (bool(out[k][ci, si]) if k == "sweet_spot" else float(out[k][ci, si]))
                        for k in ("gain", "ci_low", "ci_high", "p", "p_holm", "ci_low_adj", "ci_high_adj", "sweet_spot")},
                     "resampled": "seeds, images" if stacked.ndim == 4 else "images", "holm_scope": holm_scope,
