@@ -27,7 +27,10 @@ CASES = [
      r"eval\.suites\.interpretability\.n_images: must be a whole number >= 1, or null for every image; got 0"),
     ({"suites": {"interpretability": {"target": "labels"}}}, ConfigError, r"interpretability\.target must be one of"),
     ({"suites": {"discovery": {"methods": ["lots"]}}}, UnknownNameError, r"lots"),
-    ({"suites": {"discovery": {"tau": 0}}}, ConfigError, r"eval\.suites\.discovery\.tau: must be a number in \(0, 1\]"),
+    ({"suites": {"discovery": {"tau": 1.5}}}, ConfigError, r"eval\.suites\.discovery\.tau: must be a number in \[-1, 1\); "
+                                                          r"got 1\.5"),
+    ({"suites": {"discovery": {"iou_threshold": 0}}}, ConfigError, r"eval\.suites\.discovery\.iou_threshold: must be "
+                                                                   r"a number in \(0, 1\]; got 0"),
     ({"suites": {"alignment": {"n_images": 1}}}, ConfigError, r"eval\.suites\.alignment\.n_images: must be a whole "
                                                               r"number >= 2; got 1"),
     ({"suites": {"alignment": {"distortions": {"blurr": [1.0]}}}}, UnknownNameError, r"blurr"),

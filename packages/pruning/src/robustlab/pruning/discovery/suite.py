@@ -46,10 +46,13 @@ def check_options(ctx: EvalContext, **options: Any) -> None:
     where = "eval.suites.discovery"
     check_count(f"{where}.n_images", args["n_images"], none=True)
     check_count(f"{where}.k_patches", args["k_patches"])
-    for key in ("tau", "attention_mass", "iou_threshold"):
+    # TokenCut's tau thresholds a cosine similarity; the others are fractions.
+    for key, low, high, text in (("tau", -1, 1, "[-1, 1)"), ("attention_mass", 0, 1, "(0, 1]"),
+                                 ("iou_threshold", 0, 1, "(0, 1]")):
         value = args[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-            raise ConfigError(f"{where}.{key}: must be a number in (0, 1]; got {value!r}")
+        number = not isinstance(value, bool) and isinstance(value, (int, float))
+        if not number or not (low <= value < high if key == "tau" else low < value <= high):
+            raise ConfigError(f"{where}.{key}: must be a number in {text}; got {value!r}")
     names = list(args["methods"].get(ctx.arch, [])) if isinstance(args["methods"], Mapping) else list(args["methods"])
     for name in names:
         get_discovery(name)
