@@ -36,3 +36,19 @@ def check_finite(arr: np.ndarray, name: str, nan_policy: str) -> None:
     if nan_policy != "propagate" and np.any(np.isinf(arr)):
         where = tuple(int(i) for i in np.argwhere(np.isinf(arr))[0])
         raise ValueError(f"{name} has an infinite value at index {where}")
+
+
+def power_of_two_scale(arr: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
+    r"""``arr`` divided, per slice along the axes kept, by the power of two nearest its largest |value|.
+
+    Sums of squares of values near 1e160 overflow and of values near 1e-200 underflow; after
+    this scaling every finite value lies in :math:`[-2, 2]` with the largest above 1/2. A power
+    of two scales exactly (every sum, product and ratio of the scaled data is the exact scaled
+    result, barring subnormals), so a statistic that is invariant to scale gives bit for bit the
+    same value for data in the ordinary range, and the same value for data of any magnitude.
+    Non-finite values and all-zero slices are left as they are.
+    """
+    with np.errstate(invalid="ignore"):
+        big = np.max(np.where(np.isfinite(arr), np.abs(arr), 0.0), axis=axis, keepdims=True)
+    _, exponent = np.frexp(big)  # big = m * 2**exponent, 0.5 <= m < 1 (exponent 0 for 0)
+    return np.ldexp(arr, -exponent)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from robustlab.common.stats._tables import per_feature_frame
-from robustlab.common.stats._validation import as_float_array, check_finite
+from robustlab.common.stats._validation import as_float_array, check_finite, power_of_two_scale
 
 if TYPE_CHECKING:  # pandas and SciPy load when a function needs them: imports stay light
     import pandas as pd
@@ -95,6 +95,10 @@ def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") ->
         raise ValueError(f"CCC needs at least 3 pairs for its interval; got {xa.shape[0]}")
     check_finite(xa, "x", nan_policy)
     check_finite(ya, "y", nan_policy)
+    # CCC is invariant to one scale for both variables (not to a scale for each): x and y
+    # share their power of two, so the squares below neither overflow nor underflow.
+    both = power_of_two_scale(np.stack([xa, ya]), axis=(0, 1))
+    xa, ya = both[0], both[1]
 
     valid = np.isfinite(xa) & np.isfinite(ya)
     if nan_policy != "omit":

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from robustlab.common.stats._validation import as_float_array, check_choice, check_finite
+from robustlab.common.stats._validation import (
+    as_float_array,
+    check_choice,
+    check_finite,
+    power_of_two_scale,
+)
 
 
 def _as_columns(a: object, name: str) -> np.ndarray:
@@ -48,6 +53,8 @@ def pearson_matrix(a: object, b: object | None = None, nan_policy: str = "raise"
         raise ValueError(f"correlation needs at least 2 samples; got {x.shape[0]}")
     check_finite(x, "a", nan_policy)
     check_finite(y, "b", nan_policy)
+    # r is invariant to the scale of each column; scaled, the squares neither overflow nor underflow.
+    x, y = power_of_two_scale(x, axis=0), power_of_two_scale(y, axis=0)
     xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         xs, ys = np.sqrt((xc**2).sum(0)), np.sqrt((yc**2).sum(0))

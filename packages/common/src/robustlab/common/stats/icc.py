@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from robustlab.common.stats._validation import as_float_array, check_choice, check_finite
+from robustlab.common.stats._validation import (
+    as_float_array,
+    check_choice,
+    check_finite,
+    power_of_two_scale,
+)
 
 if TYPE_CHECKING:  # pandas and SciPy load when a function needs them: imports stay light
     import pandas as pd
@@ -152,6 +157,7 @@ def icc(
     if n_all < 2 or k < 2:
         raise ValueError(f"ICC needs at least 2 targets and 2 raters; got shape {x.shape[:2]}")
     check_finite(x, "ratings", nan_policy)
+    x = power_of_two_scale(x, axis=(0, 1))  # ICC is scale-invariant; the squares below are not
 
     # Targets usable per feature: every rating finite ("omit"); all targets otherwise.
     valid = np.all(np.isfinite(x), axis=1)  # (n, p)
