@@ -147,18 +147,60 @@ class AnalysisCache:
             return None
         try:
             manifest = json.loads(manifest_path.read_text())
+            copies = _planned_copies(entry, manifest, out_dir)
             ok = manifest.get("format") == FORMAT and manifest.get("key") == key and all(
-                file_hash(entry / rel) == digest for rel, digest in manifest["files"].items())
+                file_hash(_inside(entry, rel)) == digest for rel, digest in manifest["files"].items())
             tables = _read_tables(entry, manifest) if ok else None
+        except UnsafePath as exc:
+            log.warning("stored analysis %s lists %s; the analysis runs again", entry, exc)
+            return None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             tables = None
         if tables is None:
             log.warning("stored analysis %s is corrupt; the analysis runs again", entry)
             return None
-        for rel in manifest["outputs"]:
-            with atomic_path(out_dir / rel) as tmp:
-                shutil.copyfile(entry / rel, tmp)
+        for source, target in copies:
+            with atomic_path(target) as tmp:
+                shutil.copyfile(source, tmp)
         return {"outputs": list(manifest["outputs"]), **tables}
+
+
+class UnsafePath(ValueError):
+    """A path in a stored manifest that is absolute, climbs with ``..``, or leaves its folder."""
+
+
+def _inside(base: Path, rel: object) -> Path:
+    """``base / rel`` resolved, when ``rel`` is a relative path that stays under ``base``.
+
+    A manifest sits in a cache folder that others can write: its text is not trusted to name
+    a path. Absolute paths, ``..`` parts and symbolic links that lead out of ``base`` raise
+    :class:`UnsafePath`.
+    """
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    if not isinstance(rel, str) or not rel or "\0" in rel:
+        raise UnsafePath(f"the path {rel!r}, not a relative file name")
+    # Windows' reading splits on both "/" and "\\", and sees "C:/x" and "//host/x" as absolute.
+    if PurePosixPath(rel).is_absolute() or PureWindowsPath(rel).anchor or ".." in PureWindowsPath(rel).parts:
+        raise UnsafePath(f"the unsafe path {rel!r} (absolute or with '..')")
+    root = base.resolve()
+    target = (root / rel).resolve()
+    if target == root or not target.is_relative_to(root):
+        raise UnsafePath(f"the path {rel!r}, which leads out of {root}")
+    return target
+
+
+def _planned_copies(entry: Path, manifest: dict[str, Any], out_dir: Path) -> list[tuple[Path, Path]]:
+    """``(stored file, target under out_dir)`` of every output; each output a checked file."""
+    outputs, files = manifest["outputs"], manifest["files"]
+    if not isinstance(outputs, list) or not isinstance(files, dict):
+        raise TypeError("manifest outputs must be a list and files a mapping")
+    for rel in files:
+        _inside(entry, rel)
+    unchecked = [rel for rel in outputs if rel not in files]
+    if unchecked:
+        raise UnsafePath(f"the output {unchecked[0]!r}, which is not among its checked files")
+    return [(_inside(entry, rel), _inside(out_dir, rel)) for rel in outputs]
 
 
 def _read_tables(entry: Path, manifest: dict[str, Any]) -> dict[str, Any] | None:
