@@ -167,19 +167,23 @@ def summarise(per_feature: pd.DataFrame) -> pd.DataFrame:
     """One row per comparison: counts of excellent features and of each band, median wCV.
 
     ``pct_excellent = 100 * n_excellent / n_features``; a feature with an undefined statistic
-    counts in ``n_features`` and not in ``n_excellent``. ``median_wcv``: the median over the
-    features of their within-subject coefficient of variation (undefined ones left out).
+    counts in ``n_features`` and not in ``n_excellent``; where every feature's statistic is
+    undefined (fewer ROIs than the statistic needs), ``pct_excellent`` is NaN. ``median_wcv``:
+    the median over the features of their within-subject coefficient of variation (undefined
+    ones left out).
     """
     grouped = per_feature.groupby("comparison", sort=False)
     summary = grouped.agg(group=("group", "first"), statistic=("statistic", "first"),
                           n_rois=("n_rois", "first"), n_features=("feature", "size"),
                           n_excellent=("excellent", "sum"), median_wcv=("wcv", "median"))
-    summary["pct_excellent"] = 100.0 * summary["n_excellent"] / summary["n_features"]
     bands = (*BAND_NAMES, "undefined")
     counts = (per_feature.groupby(["comparison", "band"], sort=False).size()
               .unstack(fill_value=0).reindex(index=summary.index, columns=list(bands), fill_value=0))
     for band in bands:
         summary[f"band_{band}"] = counts[band].astype(np.int64)
+    # A comparison where no feature has a defined statistic (e.g. one ROI) has no share: NaN, not 0 %.
+    summary["pct_excellent"] = np.where(summary["band_undefined"] == summary["n_features"], np.nan,
+                                        100.0 * summary["n_excellent"] / summary["n_features"])
     summary = summary.reset_index()
     return summary[["comparison", "group", "statistic", "n_rois", "n_features", "n_excellent",
                     "pct_excellent", *[f"band_{b}" for b in (*BAND_NAMES, "undefined")],

@@ -183,8 +183,11 @@ def _inside(base: Path, rel: object) -> Path:
     # Windows' reading splits on both "/" and "\\", and sees "C:/x" and "//host/x" as absolute.
     if PurePosixPath(rel).is_absolute() or PureWindowsPath(rel).anchor or ".." in PureWindowsPath(rel).parts:
         raise UnsafePath(f"the unsafe path {rel!r} (absolute or with '..')")
-    root = base.resolve()
-    target = (root / rel).resolve()
+    try:
+        root = base.resolve()
+        target = (root / rel).resolve()
+    except (RuntimeError, OSError) as exc:  # a link loop: RuntimeError before Python 3.13
+        raise UnsafePath(f"the path {rel!r}, which does not resolve ({exc})") from None
     if target == root or not target.is_relative_to(root):
         raise UnsafePath(f"the path {rel!r}, which leads out of {root}")
     return target

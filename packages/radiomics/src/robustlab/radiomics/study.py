@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
 from robustlab.common import safe_yaml
 from robustlab.common.hashing import file_hash
@@ -199,12 +198,12 @@ def resolve_extraction(value: str, base: Path, where: str) -> Path:
     value = str(value)
     looks_like_path = any(s in value for s in "/\\") or value.endswith((".yaml", ".yml", ".json"))
     if looks_like_path:
-        path = (base / value).expanduser().resolve()
+        path = _resolve((base / value).expanduser(), where)
         if not path.is_file():
             raise StudyError(f"{where}: pyradiomics parameter file {value!r} not found (looked at {path})")
         try:  # pyradiomics' own reader keeps the last of two equal keys without a word
             safe_yaml.load(path)
-        except (safe_yaml.DuplicateKeyError, yaml.YAMLError) as exc:
+        except (safe_yaml.DuplicateKeyError, safe_yaml.YAMLSyntaxError) as exc:
             raise StudyError(f"{where}: pyradiomics parameter file: {exc}") from None
         return path
     bundled = extraction_dir() / f"{value}.yaml"
@@ -213,14 +212,22 @@ def resolve_extraction(value: str, base: Path, where: str) -> Path:
     return bundled
 
 
+def _resolve(path: Path, where: str) -> Path:
+    """``path`` made absolute with its links followed; a link loop is a one-line error."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError, ValueError) as exc:  # a link loop: RuntimeError before Python 3.13
+        raise StudyError(f"{where}: cannot resolve the path {str(path)!r}: {exc}") from None
+
+
 def resolve_study(study: str | Path) -> Path:
     """A bundled study name or a path to a study YAML -> the file's absolute path."""
     text = str(study)
     path = Path(text).expanduser()
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
         if not path.is_file():
-            raise StudyError(f"study file {text!r} not found (looked at {path.resolve()})")
-        return path.resolve()
+            raise StudyError(f"study file {text!r} not found (looked at {_resolve(path, 'study')})")
+        return _resolve(path, "study")
     bundled = study_dir() / f"{text}.yaml"
     if not bundled.is_file():
         raise StudyError(_unknown("study", text, list_studies()))
@@ -248,10 +255,8 @@ def load_study(study: str | Path) -> Study:
     path = resolve_study(study)
     try:
         raw = safe_yaml.load(path)
-    except safe_yaml.DuplicateKeyError as exc:
+    except (safe_yaml.DuplicateKeyError, safe_yaml.YAMLSyntaxError) as exc:
         raise StudyError(str(exc)) from None
-    except yaml.YAMLError as exc:
-        raise StudyError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise StudyError(f"{path}: a study file is a mapping with 'acquisitions' and 'comparisons'")
     _check_keys(str(path), raw, _STUDY_KEYS)
@@ -281,11 +286,7 @@ def load_study(study: str | Path) -> Study:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise StudyError(f"{path}: comparison names must be unique; repeated: {', '.join(dupes)}")
-    published = {}
-    for group, rng in (raw.get("published") or {}).items():
-        if not (isinstance(rng, (list, tuple)) and len(rng) == 2):
-            raise StudyError(f"{path}: published.{group} must be [low %, high %]; got {rng!r}")
-        published[str(group)] = (float(rng[0]), float(rng[1]))
+    published = _load_published(path, raw.get("published"))
     roi_column = raw.get("roi_column")
     return Study(
         name=str(raw.get("name") or path.stem), path=path, threshold=float(threshold),
@@ -293,6 +294,21 @@ def load_study(study: str | Path) -> Study:
         extraction=default.file, acquisitions=acquisitions, comparisons=comparisons,
         published=published,
     )
+
+
+def _load_published(path: Path, raw: Any) -> dict[str, tuple[float, float]]:
+    """``published``: comparison group -> ``[low %, high %]``, two finite numbers each."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise StudyError(f"{path}: 'published' must map a comparison group to [low %, high %]; got {raw!r}")
+    out = {}
+    for group, rng in raw.items():
+        if not (isinstance(rng, (list, tuple)) and len(rng) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in rng)):
+            raise StudyError(f"{path}: published.{group} must be [low %, high %]; got {rng!r}")
+        out[str(group)] = (float(rng[0]), float(rng[1]))
+    return out
 
 
 def _extraction_spec(value: Any, base: Path, where: str, inherited: ExtractionSpec) -> ExtractionSpec:
@@ -337,9 +353,9 @@ def _load_rois(where: str, raw: Any, base: Path) -> dict[str, RoiMask]:
                     label is None or (isinstance(label, int) and not isinstance(label, bool) and label > 0)):
                 raise StudyError(f"{where}: rois.{name} must be a mask file or {{file: ..., label: "
                                  f"<positive integer>}}; got {spec!r}")
-            out[str(name)] = RoiMask((base / str(spec["file"])).resolve(), label)
+            out[str(name)] = RoiMask(_resolve(base / str(spec["file"]), f"{where}: rois.{name}"), label)
         elif isinstance(spec, str):
-            out[str(name)] = RoiMask((base / spec).resolve())
+            out[str(name)] = RoiMask(_resolve(base / spec, f"{where}: rois.{name}"))
         else:
             raise StudyError(f"{where}: rois.{name} must be a mask file; got {spec!r}")
     return out
@@ -370,7 +386,7 @@ def _load_acquisition(
                              "ROI's label as {file: ..., label: N}")
         if isinstance(labels, int):
             labels = [labels]
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in labels):
+        if not isinstance(labels, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in labels):
             raise StudyError(f"{where}: 'labels' must be positive integers; got {labels!r}")
         labels = tuple(labels)
     extraction = _extraction_spec(spec.get("extraction"), base, f"{where}, key 'extraction'",
@@ -386,10 +402,11 @@ def _load_acquisition(
             raise StudyError(f"{where}: no pyradiomics parameter file; set 'extraction' in the "
                              "study, the scanner group or the acquisition")
         rois = _load_rois(where, spec["rois"], base) if "rois" in spec else None
-        mask = None if rois is not None else (base / str(spec["mask"])).resolve()
-        return Acquisition(aid, image=(base / str(spec["image"])).resolve(), mask=mask, rois=rois,
-                           **common)
-    return Acquisition(aid, features=(base / str(spec["features"])).resolve(), **common)
+        mask = None if rois is not None else _resolve(base / str(spec["mask"]), f"{where}, key 'mask'")
+        image = _resolve(base / str(spec["image"]), f"{where}, key 'image'")
+        return Acquisition(aid, image=image, mask=mask, rois=rois, **common)
+    return Acquisition(aid, features=_resolve(base / str(spec["features"]), f"{where}, key 'features'"),
+                       **common)
 
 
 def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisition]) -> Comparison:
@@ -411,6 +428,8 @@ def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisiti
         raise StudyError(f"{where}: give exactly one of 'acquisitions' or 'pairs' "
                          "('pairs: all' with 'acquisitions': every pair of them)")
     acquisitions, pairs = _comparison_members(where, spec, stat, all_pairs, has_pairs)
+    for unit in [acquisitions, *pairs]:
+        _check_distinct(where, unit)
     members = list(acquisitions) or [m for p in pairs for m in p]
     for m in members:
         if m not in acqs:
@@ -436,7 +455,8 @@ def _comparison_members(where: str, spec: Mapping[str, Any], stat: Any, all_pair
                         has_pairs: bool) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
     """A comparison's ``(acquisitions, pairs)``: one of them given, the other empty."""
     if all_pairs:
-        listed = [str(a) for a in spec.get("acquisitions") or []]
+        listed = list(_id_list(where, "acquisitions", spec.get("acquisitions") or []))
+        _check_distinct(where, listed)
         if len(listed) < 2:
             raise StudyError(f"{where}: 'pairs: all' needs 'acquisitions' listing at least two")
         return (), tuple(itertools.combinations(dict.fromkeys(listed), 2))
@@ -446,14 +466,32 @@ def _comparison_members(where: str, spec: Mapping[str, Any], stat: Any, all_pair
             isinstance(p, (list, tuple)) and len(p) == 2 for p in raw_pairs
         ):
             raise StudyError(f"{where}: 'pairs' must be a list of [a, b] pairs; got {raw_pairs!r}")
-        return (), tuple((str(a), str(b)) for a, b in raw_pairs)
-    acquisitions = tuple(str(a) for a in spec["acquisitions"])
+        pairs = [_id_list(where, "pairs", p) for p in raw_pairs]
+        return (), tuple((a, b) for a, b in pairs)
+    acquisitions = _id_list(where, "acquisitions", spec["acquisitions"])
     low, high = stat.n_raters
     if len(acquisitions) < low or (high is not None and len(acquisitions) > high):
         need = f"exactly {low}" if low == high else (
             f"at least {low}" if high is None else f"{low} to {high}")
         raise StudyError(f"{where}: {stat.name} needs {need} acquisitions; got {len(acquisitions)}")
     return acquisitions, ()
+
+
+def _id_list(where: str, key: str, value: Any) -> tuple[str, ...]:
+    """A list of acquisition ids (text or integers) as text; anything else raises (a string
+    would otherwise be read letter by letter, a mapping by its keys)."""
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+        raise StudyError(f"{where}: {key!r} must be a list of acquisition ids; got {value!r}")
+    return tuple(str(v) for v in value)
+
+
+def _check_distinct(where: str, unit: Sequence[str]) -> None:
+    """Raise when an acquisition appears twice among those compared (its ICC would be 1)."""
+    repeated = [a for i, a in enumerate(unit) if a in unit[:i]]
+    if repeated:
+        raise StudyError(f"{where}: compares acquisition {repeated[0]!r} with itself "
+                         f"({', '.join(unit)}); a comparison needs distinct acquisitions")
 
 
 def _check_members(where: str, members: list[Acquisition]) -> str:
@@ -538,6 +576,60 @@ def check_geometry(image: Any, mask: Any, tolerance: float, where: str) -> None:
                              f"{what.lower()} {tuple(a.round(6))} (tolerance {tolerance})")
 
 
+def check_scalar_volume(image: Any, path: Path, where: str) -> None:
+    """Raise when ``image`` is not a 2-D or 3-D image of one value per voxel (pyradiomics
+    would refuse every ROI of a 4-D series or a vector image, after the extraction started)."""
+    dim, components = image.GetDimension(), image.GetNumberOfComponentsPerPixel()
+    if dim not in (2, 3) or components != 1:
+        raise StudyError(f"{where}: {path.name} is a {dim}-D image with {components} value(s) per "
+                         "voxel; pyradiomics reads a 2-D or 3-D image of one value per voxel "
+                         "(split a 4-D series or a vector image into 3-D volumes)")
+
+
+def check_pyradiomics_geometry(image: Any, mask: Any, setting: Mapping[str, Any], where: str) -> None:
+    """Raise when pyradiomics would refuse the mask as not in the image's physical space.
+
+    pyradiomics (``imageoperations.checkMask``) runs SimpleITK's ``LabelStatisticsImageFilter``
+    on the image and the mask; ITK accepts origins and spacings that differ by at most
+    ``geometryTolerance`` times the image's first spacing, direction cosines by
+    ``geometryTolerance`` (SimpleITK's default 1e-6 when the setting is absent). The same filter
+    runs here on one-voxel stand-ins with the image's and the mask's geometry, under the
+    tolerance the extraction will use, so validation and extraction agree. Settings with which
+    pyradiomics resamples the mask itself (``correctMask``, ``resampledPixelSpacing``) skip it.
+    """
+    import SimpleITK as sitk
+
+    if setting.get("correctMask") or setting.get("resampledPixelSpacing"):
+        return
+    stand_ins = []
+    for source, pixel in ((image, sitk.sitkFloat32), (mask, sitk.sitkUInt8)):
+        probe = sitk.Image([1] * source.GetDimension(), pixel)
+        probe.SetOrigin(source.GetOrigin())
+        probe.SetSpacing(source.GetSpacing())
+        probe.SetDirection(source.GetDirection())
+        stand_ins.append(probe)
+    tolerance = setting.get("geometryTolerance")
+    process = sitk.ProcessObject
+    saved = process.GetGlobalDefaultCoordinateTolerance(), process.GetGlobalDefaultDirectionTolerance()
+    try:
+        if tolerance is not None:
+            process.SetGlobalDefaultCoordinateTolerance(float(tolerance))
+            process.SetGlobalDefaultDirectionTolerance(float(tolerance))
+        sitk.LabelStatisticsImageFilter().Execute(*stand_ins)
+    except RuntimeError as exc:
+        if "same physical space" not in str(exc):
+            raise
+        used = saved[0] if tolerance is None else float(tolerance)
+        raise StudyError(f"{where}: mask and image geometry differ beyond pyradiomics' tolerance "
+                         f"(geometryTolerance {used:g} of the spacing, within geometry_tolerance): "
+                         "pyradiomics would refuse every ROI; raise setting geometryTolerance in "
+                         "the parameter file or the study's extraction, or set correctMask: true"
+                         ) from None
+    finally:
+        process.SetGlobalDefaultCoordinateTolerance(saved[0])
+        process.SetGlobalDefaultDirectionTolerance(saved[1])
+
+
 #: Columns of a pyradiomics batch output that are not features: its input columns, carried over.
 NON_FEATURE_COLUMNS = ("ID", "Image", "Mask", "Label", "Label_channel")
 
@@ -567,6 +659,7 @@ def read_feature_csv(path: Path, roi_column: str | None, where: str) -> pd.DataF
         raw = pd.read_csv(path)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise StudyError(f"{where}: cannot read feature CSV {path}: {exc}") from exc
+    _check_repeated_columns(path, where)
     raw = drop_repeated_headers(raw, path)
     cols = feature_columns([str(c) for c in raw.columns], roi_column)
     if not cols:
@@ -586,14 +679,51 @@ def read_feature_csv(path: Path, roi_column: str | None, where: str) -> pd.DataF
                              f"{sorted(set(rois[rois.duplicated()]))[:5]}")
     else:
         rois = pd.Series([str(i + 1) for i in range(len(raw))])
-    values = raw[cols].apply(pd.to_numeric, errors="coerce")
+    values = raw[cols].apply(pd.to_numeric, errors="coerce").astype(np.float64)
     bad = values.isna().to_numpy() & raw[cols].notna().to_numpy()
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
         raise StudyError(f"{where}: {path}: line {raw.index[row]}, column {cols[col]!r} is not a "
                          f"number: {raw[cols[col]].iloc[row]!r} ({int(bad.sum())} such cell(s))")
+    _check_cells(values, path, where)
     values.index = pd.Index(rois.to_list(), name="roi")
-    return values.astype(np.float64)
+    return values
+
+
+def _check_repeated_columns(path: Path, where: str) -> None:
+    """Raise when a column name repeats in the header (pandas would rename the second ``X.1``)."""
+    import pandas as pd
+
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name in seen and name != "":
+            raise StudyError(f"{where}: {path}: column {name!r} appears twice in the header "
+                             f"(columns {seen[name] + 1} and {i + 1}); keep one")
+        seen.setdefault(name, i)
+
+
+def _check_cells(values: pd.DataFrame, path: Path, where: str) -> None:
+    """Refuse infinite values (``inf``, ``1e400``), as non-finite voxels are refused; warn once,
+    naming the first, about missing ones (empty, ``NA``, ``NaN``): those features are undefined.
+
+    ``values`` is indexed by the line of each row in the file.
+    """
+    import warnings
+
+    arr = values.to_numpy()
+    infinite = np.isinf(arr)
+    if infinite.any():
+        row, col = (int(i) for i in np.argwhere(infinite)[0])
+        raise StudyError(f"{where}: {path}: line {values.index[row]}, column {values.columns[col]!r} "
+                         f"is not finite ({arr[row, col]}; {int(infinite.sum())} such cell(s)); a "
+                         "feature value must be a finite number")
+    missing = np.isnan(arr)
+    if missing.any():
+        row, col = (int(i) for i in np.argwhere(missing)[0])
+        warnings.warn(f"{where}: {path}: {int(missing.sum())} missing cell(s) (empty, NA or NaN), the "
+                      f"first at line {values.index[row]}, column {values.columns[col]!r}; each such "
+                      "feature is undefined in the comparisons of this file", UserWarning, stacklevel=3)
 
 
 def identifier_table(path: Path, index: pd.Index) -> pd.DataFrame:
@@ -709,11 +839,14 @@ def _check_comparisons(study: Study, rois: Mapping[str, tuple[str, ...]], tables
                        identifiers: Mapping[str, pd.DataFrame]) -> None:
     """Compared acquisitions share their ROIs and, for feature CSVs, columns and row identifiers."""
     from robustlab.radiomics.integrity import check_row_pairing
+    from robustlab.radiomics.statistics import get_statistic
 
     for cmp in study.comparisons:
         where = f"{study.path.name}: comparison {cmp.name!r}"
-        for _, members in cmp.units():
+        for name, members in cmp.units():
             first = members[0]
+            _warn_too_few_rois(study.path.name, name, cmp.statistic, rois[first],
+                               get_statistic(cmp.statistic).min_rois)
             for other in members[1:]:
                 if set(rois[other]) != set(rois[first]):
                     only_a = sorted(set(rois[first]) - set(rois[other]))
@@ -728,6 +861,17 @@ def _check_comparisons(study: Study, rois: Mapping[str, tuple[str, ...]], tables
                                            study.acquisitions[other].features), where)
 
 
+def _warn_too_few_rois(study: str, name: str, statistic: str, rois: Sequence[str], need: int) -> None:
+    """Warn, before extraction, about a comparison whose statistic is undefined by design: its
+    acquisitions share fewer ROIs than the statistic needs (its ``pct_excellent`` is NaN)."""
+    import warnings
+
+    if len(rois) < need:
+        warnings.warn(f"{study}: comparison {name!r} compares {len(rois)} ROI(s); {statistic} needs at "
+                      f"least {need}: every feature's {statistic} is undefined and pct_excellent is "
+                      "NaN (not 0)", UserWarning, stacklevel=4)
+
+
 def _label_counts(mask: Any, name: str, where: str) -> dict[int, int]:
     """Voxels per non-zero label of a mask; raises when it is not a label map."""
     import SimpleITK as sitk
@@ -737,6 +881,11 @@ def _label_counts(mask: Any, name: str, where: str) -> dict[int, int]:
         raise StudyError(f"{where}: mask {name} is not a label map (non-integer values)")
     present, counts = np.unique(arr.astype(np.int64), return_counts=True)
     count = dict(zip(present.tolist(), counts.tolist(), strict=True))
+    negative = [v for v in count if v < 0]
+    if negative:
+        raise StudyError(f"{where}: mask {name} holds negative label(s) {negative[:5]} "
+                         f"({sum(count[v] for v in negative)} voxel(s)); labels are positive "
+                         "integers, 0 the background")
     count.pop(0, None)
     return count
 
@@ -755,13 +904,17 @@ def _validate_image(acq: Acquisition, where: str, tolerance: float,
     from robustlab.radiomics.integrity import check_finite, nonfinite_voxels
 
     image = read_image(acq.image, f"{where}, key 'image'")
+    check_scalar_volume(image, acq.image, f"{where}, key 'image'")
     bad = nonfinite_voxels(sitk.GetArrayViewFromImage(image), stored_nonfinite)
     counts: dict[Path, dict[int, int]] = {}
     masks = {}
+    setting = acq.settings.params()["setting"] if acq.settings is not None else {}
     for path in acq.mask_files:
         key = "mask" if acq.rois is None else "rois"
         masks[path] = mask = read_image(path, f"{where}, key {key!r}")
+        check_scalar_volume(mask, path, f"{where}, key {key!r}")
         check_geometry(image, mask, tolerance, f"{where}: {path.name} vs {acq.image.name}")
+        check_pyradiomics_geometry(image, mask, setting, f"{where}: {path.name} vs {acq.image.name}")
         counts[path] = _label_counts(mask, path.name, where)
     rois, voxels, labels = _image_rois(acq, counts, where)
     for path, mask in masks.items():
