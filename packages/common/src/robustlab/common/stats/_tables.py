@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from robustlab.common.errors import DataError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -19,5 +21,5 @@ def per_feature_frame(result: object, columns: Sequence[str], features: Iterable
 
     index = pd.Index(range(value.size) if features is None else list(features), name="feature")
     if len(index) != value.size:
-        raise ValueError(f"got {len(index)} feature names for {value.size} features")
+        raise DataError(f"got {len(index)} feature names for {value.size} features")
     return pd.DataFrame({n: np.atleast_1d(getattr(result, n)) for n in columns}, index=index)

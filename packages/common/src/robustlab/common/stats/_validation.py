@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from robustlab.common.errors import ConfigError, DataError
+
 NAN_POLICIES = ("raise", "omit", "propagate")
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
-    """Return ``value`` if it is one of ``choices``; else a ValueError naming both."""
+    """Return ``value`` if it is one of ``choices``; else a ConfigError (a ValueError) naming both."""
     if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, choices))}")
+        raise ConfigError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, choices))}")
     return value
 
 
 def as_float_array(values: object, name: str) -> np.ndarray:
-    """``values`` as a float64 array; a ValueError naming ``name`` if it is not numeric."""
+    """``values`` as a float64 array; a DataError (a ValueError) naming ``name`` if it is not
+    numeric, or complex (casting would drop the imaginary part without a word)."""
     try:
-        arr = np.asarray(values, dtype=np.float64)
+        arr = np.asarray(values)
+        if np.iscomplexobj(arr):
+            raise DataError(f"{name} must be real numbers; got complex values (dtype {arr.dtype})")
+        arr = np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be numeric: {err}") from None
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{name} must be numeric: {err}") from None
     return arr
 
 
@@ -29,13 +37,13 @@ def check_finite(arr: np.ndarray, name: str, nan_policy: str) -> None:
     if nan_policy == "raise" and not np.all(np.isfinite(arr)):
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         n_bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise ValueError(
+        raise DataError(
             f"{name} has {n_bad} non-finite value(s), the first at index {where}; "
             "pass nan_policy='omit' to drop those targets or 'propagate' to return NaN"
         )
     if nan_policy != "propagate" and np.any(np.isinf(arr)):
         where = tuple(int(i) for i in np.argwhere(np.isinf(arr))[0])
-        raise ValueError(f"{name} has an infinite value at index {where}")
+        raise DataError(f"{name} has an infinite value at index {where}")
 
 
 def power_of_two_scale(arr: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:

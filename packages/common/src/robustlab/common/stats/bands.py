@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from robustlab.common.errors import ConfigError
+
 BAND_NAMES = ("poor", "moderate", "good", "excellent")
 
 
@@ -32,7 +34,7 @@ def agreement_band(
     """
     t = np.asarray(thresholds, dtype=np.float64)
     if t.shape != (3,) or not np.all(np.diff(t) > 0):
-        raise ValueError(f"thresholds must be three increasing numbers; got {thresholds!r}")
+        raise ConfigError(f"thresholds must be three increasing numbers; got {thresholds!r}")
     v = np.asarray(values, dtype=np.float64)
     idx = np.searchsorted(t, v, side="right")
     out = np.asarray(BAND_NAMES, dtype=object)[np.minimum(idx, 3)]

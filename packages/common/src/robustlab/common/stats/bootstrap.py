@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robustlab.common.errors import ConfigError, DataError
 from robustlab.common.stats._validation import as_float_array, check_choice
 
 Statistic = Callable[..., np.ndarray]
@@ -85,12 +86,12 @@ def bootstrap_ci(
 
     check_choice("method", method, ("bca", "percentile"))
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+        raise ConfigError(f"alpha must lie in (0, 1), got {alpha!r}")
     if int(n_resamples) < 1:
-        raise ValueError(f"n_resamples must be positive, got {n_resamples!r}")
+        raise ConfigError(f"n_resamples must be positive, got {n_resamples!r}")
     x = as_float_array(data, "data")
     if x.ndim == 0 or x.shape[0] < 2:
-        raise ValueError(f"data needs at least 2 rows along its first axis; got shape {x.shape}")
+        raise DataError(f"data needs at least 2 rows along its first axis; got shape {x.shape}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     n = x.shape[0]
     estimate = np.asarray(statistic(x, axis=0), dtype=np.float64)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from robustlab.common.errors import ConfigError, DataError
 from robustlab.common.stats._tables import per_feature_frame
 from robustlab.common.stats._validation import as_float_array, check_finite, power_of_two_scale
 
@@ -82,17 +83,17 @@ def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") ->
     from scipy import stats as _st
 
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+        raise ConfigError(f"alpha must lie in (0, 1), got {alpha!r}")
     xa, ya = as_float_array(x, "x"), as_float_array(y, "y")
     if xa.ndim not in (1, 2) or ya.ndim not in (1, 2):
-        raise ValueError(f"x and y must be 1-D or 2-D (n, n_features); got {xa.ndim}-D and {ya.ndim}-D")
+        raise DataError(f"x and y must be 1-D or 2-D (n, n_features); got {xa.ndim}-D and {ya.ndim}-D")
     if xa.shape != ya.shape:
-        raise ValueError(f"x and y must have the same shape (paired values); got {xa.shape} and {ya.shape}")
+        raise DataError(f"x and y must have the same shape (paired values); got {xa.shape} and {ya.shape}")
     single = xa.ndim == 1
     if single:
         xa, ya = xa[:, None], ya[:, None]
     if xa.shape[0] < 3:
-        raise ValueError(f"CCC needs at least 3 pairs for its interval; got {xa.shape[0]}")
+        raise DataError(f"CCC needs at least 3 pairs for its interval; got {xa.shape[0]}")
     check_finite(xa, "x", nan_policy)
     check_finite(ya, "y", nan_policy)
     # CCC is invariant to one scale for both variables (not to a scale for each): x and y

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from robustlab.common.errors import DataError
 from robustlab.common.stats._validation import (
     as_float_array,
     check_choice,
@@ -17,7 +18,7 @@ def _as_columns(a: object, name: str) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 1-D or 2-D (n_samples, n_features); got {arr.ndim}-D")
+        raise DataError(f"{name} must be 1-D or 2-D (n_samples, n_features); got {arr.ndim}-D")
     return arr
 
 
@@ -48,9 +49,9 @@ def pearson_matrix(a: object, b: object | None = None, nan_policy: str = "raise"
     x = _as_columns(a, "a")
     y = x if b is None else _as_columns(b, "b")
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"a and b must have the same number of rows; got {x.shape[0]} and {y.shape[0]}")
+        raise DataError(f"a and b must have the same number of rows; got {x.shape[0]} and {y.shape[0]}")
     if x.shape[0] < 2:
-        raise ValueError(f"correlation needs at least 2 samples; got {x.shape[0]}")
+        raise DataError(f"correlation needs at least 2 samples; got {x.shape[0]}")
     check_finite(x, "a", nan_policy)
     check_finite(y, "b", nan_policy)
     # r is invariant to the scale of each column; scaled, the squares neither overflow nor underflow.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from robustlab.common.errors import ConfigError, DataError
 from robustlab.common.stats._validation import (
     as_float_array,
     check_choice,
@@ -55,7 +56,7 @@ class ICCResult:
 
         index = pd.Index(range(value.size) if features is None else list(features), name="feature")
         if len(index) != value.size:
-            raise ValueError(f"got {len(index)} feature names for {value.size} features")
+            raise DataError(f"got {len(index)} feature names for {value.size} features")
         cols = {
             name: np.atleast_1d(getattr(self, name))
             for name in ("value", "f", "df1", "df2", "p", "ci_low", "ci_high", "n_targets", "degenerate")
@@ -143,10 +144,10 @@ def icc(
     check_choice("type", type, TYPES)
     check_choice("unit", unit, UNITS)
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+        raise ConfigError(f"alpha must lie in (0, 1), got {alpha!r}")
     x = as_float_array(ratings, "ratings")
     if x.ndim not in (2, 3):
-        raise ValueError(
+        raise DataError(
             "ratings must be 2-D (n_targets, k_raters) or 3-D (n_targets, k_raters, n_features); "
             f"got {x.ndim}-D with shape {x.shape}"
         )
@@ -155,7 +156,7 @@ def icc(
         x = x[:, :, None]
     n_all, k, _ = x.shape
     if n_all < 2 or k < 2:
-        raise ValueError(f"ICC needs at least 2 targets and 2 raters; got shape {x.shape[:2]}")
+        raise DataError(f"ICC needs at least 2 targets and 2 raters; got shape {x.shape[:2]}")
     check_finite(x, "ratings", nan_policy)
     x = power_of_two_scale(x, axis=(0, 1))  # ICC is scale-invariant; the squares below are not
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from robustlab.common.errors import DataError
+
 
 def holm(p_values: object) -> np.ndarray:
     r"""Holm's (1979) step-down adjusted p-values (family-wise error control).
@@ -28,7 +30,7 @@ def holm(p_values: object) -> np.ndarray:
     if ok.size == 0:
         return out
     if np.any((flat[ok] < 0) | (flat[ok] > 1)):
-        raise ValueError("p-values must lie in [0, 1]")
+        raise DataError("p-values must lie in [0, 1]")
     order = ok[np.argsort(flat[ok], kind="stable")]
     m = order.size
     adj = np.maximum.accumulate((m - np.arange(m)) * flat[order])

@@ -1,0 +1,29 @@
+"""Bad input to the statistics: one-line project errors (found by the fuzz suite, tests/fuzz)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from robustlab.common.errors import ConfigError, DataError
+from robustlab.common.stats import ccc, icc, pearson_matrix
+
+
+def test_complex_values_are_refused_not_cast():
+    """Before: NumPy dropped the imaginary part with a ComplexWarning and the ICC was computed."""
+    x = np.arange(12.0).reshape(6, 2) + 1j
+    with pytest.raises(DataError, match=r"ratings must be real numbers; got complex values"):
+        icc(x)
+    with pytest.raises(DataError, match=r"x must be real numbers"):
+        ccc(x[:, 0], x[:, 1].real)
+    with pytest.raises(DataError, match=r"a must be real numbers"):
+        pearson_matrix(np.complex64(1.0) * np.ones((3, 2)))
+
+
+def test_errors_are_project_errors_and_still_value_errors():
+    with pytest.raises(ConfigError, match="unknown model 'x'"):
+        icc(np.ones((3, 2)), model="x")
+    with pytest.raises(DataError, match="at least 2 targets"):
+        icc(np.ones((1, 2)))
+    with pytest.raises(ValueError):  # callers catching ValueError keep working
+        ccc([1.0, 2.0], [1.0, 2.0])
