@@ -20,10 +20,10 @@ STAMP_PRUNING   := $(VENV)/.stamp-pruning-$(KEY)
 STAMP_TEST      := $(VENV)/.stamp-test-$(KEY)
 STAMP_DOCS      := $(VENV)/.stamp-docs-$(KEY)
 
-.PHONY: help install install-radiomics install-pruning radiomics pruning test bench lint typecheck docs clean gpu-check
+.PHONY: help install install-radiomics install-pruning radiomics pruning test fuzz bench lint typecheck docs clean gpu-check
 
 help:
-	@echo "make radiomics | make pruning | make test | make bench | make lint | make typecheck | make docs | make clean"
+	@echo "make radiomics | make pruning | make test | make fuzz | make bench | make lint | make typecheck | make docs | make clean"
 
 $(STAMP_BASE):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,25 @@ pruning: $(STAMP_PRUNING)
 
 test: $(STAMP_TEST)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fuzz suite (tests/fuzz, marker `fuzz`) with fresh random examples, FUZZ_EXAMPLES per test and
+# round, round after round until FUZZ_MINUTES are up (a round started in time is finished); it
+# stops at the first failure. Each round prints the examples tried per test, the end the total.
+FUZZ_MINUTES  ?= 20
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP_TEST)
+	@end=$$(( $$(date +%s) + 60 * $(FUZZ_MINUTES) )); start=$$(date +%s); round=0; total=0; \
+	log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	while [ $$(date +%s) -lt $$end ]; do \
+	  round=$$((round + 1)); echo "== fuzz round $$round"; \
+	  HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -m fuzz -q \
+	    -p no:cacheprovider --hypothesis-show-statistics > "$$log" 2>&1 \
+	    || { cat "$$log"; echo "fuzz: a finding in round $$round"; exit 1; }; \
+	  n=$$(awk '/::test_/ {t=$$NF} /passing, [0-9]+ failing/ {print t, $$2; s += $$2} END {print "round total", s+0}' \
+	    "$$log" | tee /dev/stderr | awk '/round total/ {print $$3}'); \
+	  total=$$((total + n)); \
+	done; \
+	echo "fuzz: $$round round(s), $$total examples, $$(( $$(date +%s) - start )) s, no finding"
 
 # Every bench runs; make fails when one of them missed a target it printed (exit status 1).
 bench: $(STAMP_TEST)

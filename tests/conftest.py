@@ -9,9 +9,12 @@ import pytest
 from hypothesis import settings
 
 # Property tests draw the same examples on every run: a CI run is reproducible, and a failure
-# seen once is seen again. Set HYPOTHESIS_PROFILE=explore for fresh random examples.
+# seen once is seen again. Set HYPOTHESIS_PROFILE=explore for fresh random examples, and
+# HYPOTHESIS_PROFILE=fuzz (`make fuzz`) for many fresh examples per test (tests/fuzz/).
 settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)
+settings.register_profile("fuzz", derandomize=False, deadline=None,
+                          max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
