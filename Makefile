@@ -69,7 +69,7 @@ test: $(STAMP_TEST)
 # round, round after round until FUZZ_MINUTES are up (a round started in time is finished); it
 # stops at the first failure. Each round prints the examples tried per test, the end the total.
 FUZZ_MINUTES  ?= 20
-FUZZ_EXAMPLES ?= 2000
+FUZZ_EXAMPLES ?= 1000
 fuzz: $(STAMP_TEST)
 	@end=$$(( $$(date +%s) + 60 * $(FUZZ_MINUTES) )); start=$$(date +%s); round=0; total=0; \
 	log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \

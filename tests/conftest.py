@@ -14,7 +14,7 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.register_profile("fuzz", derandomize=False, deadline=None,
-                          max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")))
+                          max_examples=int(os.environ.get("FUZZ_EXAMPLES", "1000")))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
