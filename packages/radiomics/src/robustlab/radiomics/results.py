@@ -49,8 +49,8 @@ class Options:
         alpha: the statistics' intervals have level ``1 - alpha``.
         bands: the cut points of the poor/moderate/good/excellent bands (Koo and Li 2016).
         geometry_tolerance: largest accepted image/mask difference in spacing, origin (mm) and
-            direction, checked before extraction (pyradiomics then applies its own
-            ``geometryTolerance`` setting of the parameter file).
+            direction, checked before extraction; pyradiomics' own check (SimpleITK's, under
+            the parameter file's ``geometryTolerance``) runs then too, so both agree.
         shape_rho: the ``|rho|`` above which a feature is shape-dependent.
         texture: run the voxel-shuffling texture test (image acquisitions only).
         texture_acquisitions: the acquisitions shuffled; None: for each extraction setting
