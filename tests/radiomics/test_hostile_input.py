@@ -7,23 +7,15 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from robustlab.radiomics.errors import StudyError
-from robustlab.radiomics.pipeline import run_study
 from robustlab.radiomics.study import load_study, read_feature_csv
-
-
-def _edit(path, fn):
-    study = yaml.safe_load(path.read_text())
-    fn(study)
-    path.write_text(yaml.safe_dump(study, sort_keys=False))
-    return path
+from tests.radiomics.test_bad_input import edit_study
+from tests.radiomics.test_damaged_input import extracted, rewrite_image, run
 
 
 def _run(study, tmp_path):
-    return run_study(study, tmp_path / "out", n_jobs=1, cache_dir=tmp_path / "cache",
-                     progress=False, report=False, texture=False)
+    return run(study, tmp_path, texture=False)
 
 
 @pytest.mark.parametrize("members", [
@@ -39,7 +31,7 @@ def test_a_comparison_of_an_acquisition_with_itself_is_refused(csv_study, member
         cmp.pop("acquisitions")
         cmp.update(members)
 
-    study = _edit(csv_study(), change)
+    study = edit_study(csv_study(), change)
     repeated = "b" if members.get("pairs", "all") != "all" else "a"
     with pytest.raises(StudyError, match=rf"comparison 'ab': compares acquisition '{repeated}' with "
                                          r"itself \(.*\); a comparison needs distinct acquisitions$"):
@@ -112,11 +104,6 @@ def _shift_mask_origin(study, offset):
     sitk.WriteImage(mask, str(path))
 
 
-def _cached(tmp_path):
-    root = tmp_path / "cache"
-    return [p for p in root.rglob("*.json") if not {"analyses", "checked_files"} & set(p.parts)]
-
-
 def test_a_mask_offset_within_geometry_tolerance_but_not_pyradiomics_is_refused_at_validation(
         image_study, tmp_path):
     """Before: 5e-5 mm passed validation (geometry_tolerance 1e-4), then pyradiomics refused
@@ -127,7 +114,7 @@ def test_a_mask_offset_within_geometry_tolerance_but_not_pyradiomics_is_refused_
                                          r"and image geometry differ beyond pyradiomics' tolerance "
                                          r"\(geometryTolerance 1e-06 of the spacing"):
         _run(study, tmp_path)
-    assert _cached(tmp_path) == []  # before any extraction
+    assert extracted(tmp_path) == []  # before any extraction
 
 
 def test_a_mask_offset_within_both_tolerances_is_extracted(image_study, tmp_path):
@@ -165,21 +152,14 @@ def test_a_4d_or_vector_image_is_refused_at_validation_naming_the_file(image_stu
     with pytest.raises(StudyError, match=rf"acquisition 'rep2', key 'image': rep2\.nii\.gz is a {shown} "
                                          r"per voxel; pyradiomics reads a 2-D or 3-D image"):
         _run(study, tmp_path)
-    assert _cached(tmp_path) == []
+    assert extracted(tmp_path) == []
 
 
 def test_a_negative_mask_label_is_a_one_line_error(image_study, tmp_path):
     """Before: a traceback from NumPy's SeedSequence (a negative label) after validation."""
-    import SimpleITK as sitk
-
     study = image_study()
-    path = study.parent / "rep2_mask.nii.gz"
-    mask = sitk.ReadImage(str(path))
-    arr = sitk.GetArrayFromImage(mask).astype(np.int16)
-    arr[arr == 3] = -3
-    out = sitk.GetImageFromArray(arr)
-    out.CopyInformation(mask)
-    sitk.WriteImage(out, str(path))
+    rewrite_image(study.parent / "rep2_mask.nii.gz",
+                  lambda arr: np.where(arr == 3, -3, arr.astype(np.int16)))
     with pytest.raises(StudyError, match=r"acquisition 'rep2': mask rep2_mask\.nii\.gz holds negative "
                                          r"label\(s\) \[-3\] \(\d+ voxel\(s\)\); labels are positive"):
         _run(study, tmp_path)
@@ -199,10 +179,10 @@ def test_a_symbolic_link_loop_is_a_one_line_error(csv_study, image_study, tmp_pa
         os.symlink(root / "loop_d.yaml", root / "loop_c.yaml")
         study, pattern = root / "loop_c.yaml", r"study: cannot resolve the path '.*loop_c\.yaml': "
     elif where == "image":
-        _edit(study, lambda s: s["acquisitions"]["rep2"].update(image="loop_a/rep2.nii.gz"))
+        edit_study(study, lambda s: s["acquisitions"]["rep2"].update(image="loop_a/rep2.nii.gz"))
         pattern = r"acquisition 'rep2', key 'image': cannot resolve the path '.*loop_a/rep2\.nii\.gz': "
     else:
-        _edit(study, lambda s: s["acquisitions"]["b"].update(features="loop_a"))
+        edit_study(study, lambda s: s["acquisitions"]["b"].update(features="loop_a"))
         pattern = r"acquisition 'b', key 'features': cannot resolve the path '.*loop_a': "
     with pytest.raises(StudyError, match=pattern + r".*(loop|Too many levels)") as info:
         load_study(study)
@@ -245,7 +225,7 @@ def test_a_study_file_that_is_not_yaml_is_a_one_line_error(tmp_path, body, messa
 def test_study_keys_of_the_wrong_kind_are_one_line_errors(csv_study, change, message):
     """Found by the fuzz suite: AttributeError / TypeError tracebacks before, or a string of
     acquisition ids read letter by letter."""
-    study = _edit(csv_study(), change)
+    study = edit_study(csv_study(), change)
     with pytest.raises(StudyError, match=message) as info:
         load_study(study)
     assert "\n" not in str(info.value)
