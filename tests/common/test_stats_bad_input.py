@@ -27,3 +27,16 @@ def test_errors_are_project_errors_and_still_value_errors():
         icc(np.ones((1, 2)))
     with pytest.raises(ValueError):  # callers catching ValueError keep working
         ccc([1.0, 2.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("ratings", [
+    [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]],
+    [[0.0, 0.0], [1.0, -1.0], [0.0, 0.0]],
+])
+def test_icc_average_agreement_with_a_zero_denominator_is_undefined(ratings):
+    """Found by the fuzz suite: MS_R + (MS_C - MS_E)/n is exactly 0 here; computed, it was
+    +-1e-17 and ICC(A,k) came out as -1.2e16 (or 1.8e16 with the targets reordered)."""
+    x = np.asarray(ratings)
+    for order in (slice(None), slice(None, None, -1)):
+        res = icc(x[order], "twoway", "agreement", "average")
+        assert np.isnan(res.value) and res.degenerate

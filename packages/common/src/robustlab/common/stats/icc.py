@@ -202,12 +202,13 @@ def icc(
                 lo, hi = 1 - 1 / f_lo, 1 - 1 / f_hi
         else:
             f_stat, df1, df2 = ms_r / ms_e, df_r, df_e
-            icc_a1 = (ms_r - ms_e) / (ms_r + (k - 1) * ms_e + k * (ms_c - ms_e) / n)
+            icc_a1 = (ms_r - ms_e) / _denominator(ms_r + (k - 1) * ms_e + k * (ms_c - ms_e) / n,
+                                                  ms_r + (k - 1) * ms_e + k * (ms_c + ms_e) / n)
             lo, hi = _agreement_interval(icc_a1, ms_r, ms_c, ms_e, n, k, alpha)
             if unit == "single":
                 value = icc_a1
             else:
-                value = (ms_r - ms_e) / (ms_r + (ms_c - ms_e) / n)
+                value = (ms_r - ms_e) / _denominator(ms_r + (ms_c - ms_e) / n, ms_r + (ms_c + ms_e) / n)
                 lo, hi = k * lo / (1 + (k - 1) * lo), k * hi / (1 + (k - 1) * hi)
         p = _st.f.sf(f_stat, df1, df2)
 
@@ -227,6 +228,17 @@ def icc(
         degenerate=squeeze(degenerate),
         alpha=alpha,
     )
+
+
+def _denominator(value: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """An agreement form's denominator, 0 where it is round-off of terms of size ``scale``.
+
+    ``MS_R + (MS_C - MS_E)/n`` is exactly 0 on some data (e.g. ratings ``[[1, 0], [0, 1],
+    [0, 0]]``); computed, it is 1e-17 or -1e-17 depending on the order of the sums, and
+    ICC(A,k) came out as +-1e16 instead of undefined. Below ``64 eps`` of the sum of the
+    terms' sizes the denominator is taken as 0, and the coefficient is undefined (NaN).
+    """
+    return np.where(np.abs(value) <= 64 * np.finfo(np.float64).eps * scale, 0.0, value)
 
 
 def _agreement_interval(
