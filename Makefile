@@ -78,9 +78,9 @@ fuzz: $(STAMP_TEST)
 	  HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -m fuzz -q \
 	    -p no:cacheprovider --hypothesis-show-statistics > "$$log" 2>&1 \
 	    || { cat "$$log"; echo "fuzz: a finding in round $$round"; exit 1; }; \
-	  n=$$(awk '/::test_/ {t=$$NF} /passing, [0-9]+ failing/ {print t, $$2; s += $$2} END {print "round total", s+0}' \
-	    "$$log" | tee /dev/stderr | awk '/round total/ {print $$3}'); \
-	  total=$$((total + n)); \
+	  awk '/::test_/ {t=$$NF} /passing, [0-9]+ failing/ {print "  " t, $$2}' "$$log"; \
+	  n=$$(awk '/passing, [0-9]+ failing/ {s += $$2} END {print s + 0}' "$$log"); \
+	  echo "round $$round: $$n examples"; total=$$((total + n)); \
 	done; \
 	echo "fuzz: $$round round(s), $$total examples, $$(( $$(date +%s) - start )) s, no finding"
 
