@@ -22,3 +22,27 @@ def exit_status() -> int:
         print(f"missed target(s): {'; '.join(MISSED)}")
         return 1
     return 0
+
+
+#: File (JSON lines) that :func:`row` appends to; ``make bench`` sets it and makes one table of it.
+ROWS_ENV = "ROBUSTLAB_BENCH_ROWS"
+
+
+def row(what: str, ours: str, theirs: str, ratio: float | None, command: str, target: str = "") -> None:
+    """One row of the benches' table: printed, and appended to the file named by ``$ROBUSTLAB_BENCH_ROWS``.
+
+    ``ours`` and ``theirs`` are measured figures with their unit (``theirs`` names the baseline);
+    ``ratio`` is ours/theirs (None where there is no baseline); ``command`` reproduces the row;
+    ``target`` states the target with its verdict.
+    """
+    import json
+    import os
+
+    entry = {"what": what, "ours": ours, "theirs": theirs, "ratio": ratio, "command": command,
+             "target": target}
+    ratio_text = "" if ratio is None else f"{ratio:.2f}"
+    print(f"row: {what} | ours {ours} | theirs {theirs} | ratio {ratio_text} | {target} | {command}")
+    path = os.environ.get(ROWS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:  # one short line per write: appends do not interleave
+            fh.write(json.dumps(entry) + "\n")

@@ -10,7 +10,9 @@ Bad input ends a run with one line on stderr and exit status 2: the project's ow
 (:class:`robustlab.common.errors.RobustlabError`) and ``OSError`` are printed as
 ``<app>: error: <what, where, what to do>``; the traceback goes to the run's log file. With
 ``--verbose`` (anywhere on the command line) or ``HYDRA_FULL_ERROR=1`` the traceback is shown.
-Before Hydra opens its log file, :class:`RunDirCheck` makes sure the run folder can be written.
+Before Hydra opens its log file, :class:`robustlab.common.hydra_callbacks.RunDirCheck` makes
+sure the run folder can be written. ``--help`` is answered without Hydra (:func:`app_help`): the
+app's own text and its config groups, read from ``conf/<app>/``.
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
-
-from hydra.experimental.callback import Callback
 
 from robustlab.common.resources import CONFIG_ENV, config_dir
 
@@ -85,30 +85,41 @@ def check_writable(folder: Path, key: str) -> None:
                           f"writable folder with {key}=<path>") from exc
 
 
-class RunDirCheck(Callback):
-    """A Hydra callback: the run (or sweep) folder must be writable before logging starts.
+def config_groups(root: Path, app: str) -> dict[str, list[str]]:
+    """The config groups of app ``app`` (folders of ``root/<app>/``) and their options (YAML stems)."""
+    base = root / app
+    groups: dict[str, list[str]] = {}
+    for folder in sorted(p for p in base.rglob("*") if p.is_dir()):
+        options = sorted(f.stem for f in folder.glob("*.yaml"))
+        if options:
+            groups[folder.relative_to(base).as_posix()] = options
+    return groups
 
-    Without it, a read-only run folder ends in Hydra's ``Unable to configure handler 'file'``.
-    Named in the apps' primary configs under ``hydra.callbacks``; the hooks it does not define
-    are Hydra's no-ops.
+
+def app_help(app: str, name: str, doc: str | None, root: Path | None = None) -> str:
+    """The ``--help`` text of app ``app`` run as ``name``: ``doc``, the config groups, the flags.
+
+    Read from the files alone (no Hydra, no config composition), so that it answers at once;
+    ``<name> --cfg job [overrides]`` prints the composed config and ``--hydra-help`` Hydra's flags.
     """
+    groups = config_groups(root or config_dir(), app)
+    width = max((len(g) for g in groups), default=0)
+    lines = [(doc or name).strip(), "",
+             f"Config groups (group=option; the files in conf/{app}/):"]
+    lines += [f"  {group:<{width}}  {', '.join(options)}" for group, options in groups.items()]
+    lines += ["", "Override any key with key=value (add one with +key=value); -m sweeps over",
+              "comma-separated values.",
+              f"  {name} --cfg job [overrides]   print the composed config and exit",
+              f"  {name} --verbose ...           show the traceback of an error",
+              f"  {name} --hydra-help            Hydra's own flags"]
+    return "\n".join(lines)
 
-    def on_run_start(self, config: Any, **kwargs: Any) -> None:
-        self._check(Path(str(config.hydra.run.dir)), "hydra.run.dir")
 
-    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        self._check(Path(str(config.hydra.sweep.dir)), "hydra.sweep.dir")
-
-    @staticmethod
-    def _check(folder: Path, key: str) -> None:
-        from robustlab.common.errors import RobustlabError
-
-        try:
-            check_writable(folder, key)
-        except RobustlabError as exc:
-            if verbose():
-                raise
-            report_and_exit(Path(sys.argv[0]).name, exc)
+def take_verbose_flag() -> None:
+    """Remove ``--verbose`` from the command line (Hydra would reject it) and remember it."""
+    if "--verbose" in sys.argv[1:]:
+        sys.argv.remove("--verbose")
+        os.environ[VERBOSE_ENV] = "1"  # jobs started by a launcher inherit it
 
 
 def launch_rank() -> int:
@@ -140,24 +151,28 @@ def hydra_entry(
     def decorate(task: Callable[[Any, Path], Any]) -> Callable[[], Any]:
         @functools.wraps(task)
         def main() -> Any:
+            if any(arg in ("--help", "-h") for arg in sys.argv[1:]):
+                print(app_help(app, Path(sys.argv[0]).name, sys.modules[task.__module__].__doc__))
+                return None
             import hydra
-            from hydra.core.hydra_config import HydraConfig
-            from omegaconf import OmegaConf
 
             from robustlab.common.config import check_seed
             from robustlab.common.errors import RobustlabError
-            from robustlab.common.registry import load_plugins
-            from robustlab.common.runinfo import RunRecord
-            from robustlab.common.seeding import seed_everything
 
-            if "--verbose" in sys.argv[1:]:
-                sys.argv.remove("--verbose")
-                os.environ[VERBOSE_ENV] = "1"  # jobs started by a launcher inherit it
+            take_verbose_flag()
             root = config_dir()
             name = Path(sys.argv[0]).name
             command = [name, *sys.argv[1:]]
 
             def run(cfg: Any) -> Any:
+                # Imported here, not for ``--cfg`` (which composes and prints, running nothing).
+                from hydra.core.hydra_config import HydraConfig
+                from omegaconf import OmegaConf
+
+                from robustlab.common.registry import load_plugins
+                from robustlab.common.runinfo import RunRecord
+                from robustlab.common.seeding import seed_everything
+
                 run_dir = Path(HydraConfig.get().runtime.output_dir)
                 try:
                     if cfg.get("seed") is not None:

@@ -22,54 +22,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
-
-from robustlab.common.errors import RobustlabError
-from robustlab.common.hydra_app import hydra_entry, launch_rank, report_and_exit, verbose
-from robustlab.common.runlock import RunLock
+from robustlab.common.hydra_app import hydra_entry, launch_rank
 
 log = logging.getLogger(__name__)
-
-
-class RunDirLock(Callback):
-    """A Hydra callback: one ``robustlab-prune`` process per run folder, locked before Hydra
-    writes its ``.hydra/`` files and log there (:class:`~robustlab.common.runlock.RunLock`).
-
-    A single run locks ``hydra.run.dir``; a multirun locks ``hydra.sweep.dir`` in the launching
-    process, and each job's sweep locks its own subfolder. Ranks other than 0 of a torchrun
-    launch share rank 0's folder and take no lock. A second process gets one line naming the
-    holder (pid, host, start time) and exit status 2.
-    """
-
-    def __init__(self) -> None:
-        self.lock: RunLock | None = None
-
-    def on_run_start(self, config: Any, **kwargs: Any) -> None:
-        self._take(Path(str(config.hydra.run.dir)), "hydra.run.dir")
-
-    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        self._take(Path(str(config.hydra.sweep.dir)), "hydra.sweep.dir")
-
-    def on_run_end(self, config: Any, **kwargs: Any) -> None:
-        self._leave()
-
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        self._leave()
-
-    def _take(self, folder: Path, key: str) -> None:
-        if launch_rank() != 0:
-            return
-        try:
-            self.lock = RunLock(folder, what=key).__enter__()
-        except RobustlabError as exc:
-            if verbose():
-                raise
-            report_and_exit(Path(sys.argv[0]).name, exc)
-
-    def _leave(self) -> None:
-        if self.lock is not None:
-            self.lock.__exit__(None, None, None)
-            self.lock = None
 
 
 def spec_from_config(cfg: Any) -> Any:
@@ -88,14 +43,12 @@ def main() -> Any:
     A rank other than 0 of a torchrun launch keeps Hydra's files to rank 0 (no ``.hydra/``
     of its own, its log in ``<job>_rank<r>.log``).
     """
-    from robustlab.pruning.distributed import ranks_from_env
-
     if any(arg.replace(" ", "") in ("plan=true", "plan=True", "+plan=true") for arg in sys.argv[1:]):
         from robustlab.pruning.plan import plan_main
 
         plan_main(sys.argv[1:])
         return None
-    rank = ranks_from_env()[0]
+    rank = launch_rank()
     if rank > 0:
         sys.argv += ["hydra.output_subdir=null",
                      f"hydra.job_logging.handlers.file.filename=${{hydra.runtime.output_dir}}/${{hydra.job.name}}_rank{rank}.log"]

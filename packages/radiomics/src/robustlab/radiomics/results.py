@@ -12,12 +12,13 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from robustlab.common.errors import ConfigError, UnknownNameError
 from robustlab.common.registry import unknown_name_message
+
+if TYPE_CHECKING:  # the command line binds Options without importing pandas
+    import pandas as pd
 
 #: The tables a study writes, in the order written: file stem, attribute of
 #: :class:`StudyResult` and formats. ``texture_test`` is written when the test ran.
