@@ -45,3 +45,27 @@ def test_device_decoding_gives_normalised_crops_with_the_folder_labels(tmp_path)
         assert torch.equal(labels, plain_labels)  # same order: the sampler, not the decoder, decides it
         # normalised with the ImageNet mean and std: pixel values in [0, 1] map into this range
         assert images.min() >= (0 - 0.485) / 0.229 - 1e-4 and images.max() <= (1 - 0.406) / 0.225 + 1e-4
+
+
+class _Limits(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        from robustlab.common.threads import current_limits
+
+        return current_limits()
+
+
+def test_loader_workers_run_one_thread_in_each_pool(tmp_path):
+    from robustlab.pruning.data.sources import worker_loader
+
+    seen = list(worker_loader(_Limits(), batch_size=None, num_workers=2))
+    assert len(seen) == 4
+    for limits in seen:
+        assert limits["torch"] == 1 and limits["blas"] in (0, 1) and limits["openmp"] in (0, 1)
+    _jpeg_folder(tmp_path)
+    data = build_data(DataSpec(name="imagefolder", root=str(tmp_path), img_size=16, train_split="train",
+                               val_split="train"))
+    stream = TrainStream(data, 4, seed=0, device=torch.device("cpu"), options=LoaderOptions(num_workers=1))
+    assert stream.loader.worker_init_fn is not None and len(list(stream.epoch(0))) == 3

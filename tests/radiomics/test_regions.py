@@ -44,7 +44,7 @@ def test_prepared_crops_give_pyradiomics_values_exactly(image_study, tmp_path, p
         study = image_study(n_rois=4, params=settings)
     items = work_items(validate_study(load_study(study)), acquisitions=["rep1"])
     # the inserts lie 2 voxels from the image's edge: the padded crop is clipped there
-    got = dict(extract_items(items, tmp_path / "cache", itk_threads=1))
+    got = dict(extract_items(items, tmp_path / "cache"))
     for it in items:
         want = plain_pyradiomics(it)
         have = got[it.key]["features"]
@@ -122,3 +122,19 @@ def test_without_workers_this_process_extracts_everything(image_study, tmp_path,
     done = [r for results in _in_parallel(items, tmp_path / "cache", 3) for r in results]
     assert sorted(k for k, _ in done) == sorted(it.key for it in items)
     assert dict(done) == dict(extract_items(items, tmp_path / "again"))
+
+
+def test_every_extracting_process_runs_its_share_of_the_cores(image_study, tmp_path):
+    from robustlab.common.threads import available_cores, current_limits, threads_per_process
+    from robustlab.radiomics.extract import worker_pool
+
+    items = work_items(validate_study(load_study(image_study(n_acquisitions=2, n_rois=2))))
+    before = current_limits()
+    extract(items, FeatureCache(tmp_path / "cache"), n_jobs=2, progress=False)
+    threads = threads_per_process(2)
+    # the worker that extracted (the pool is reused: same size and settings) reads its limits
+    inside = worker_pool(1, threads).submit(current_limits).result()
+    assert inside["blas"] == inside["itk"] == threads
+    assert inside["openmp"] in (0, threads)
+    assert 2 * threads <= max(2, available_cores())
+    assert current_limits() == before  # this process's own limits are restored after the run

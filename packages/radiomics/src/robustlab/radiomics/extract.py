@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from robustlab.common.hashing import file_hash
+from robustlab.common.threads import limit_threads, limited_threads, thread_env, threads_per_process
 from robustlab.radiomics.cache import FeatureCache, make_key
 from robustlab.radiomics.pyradiomics_env import pyradiomics_version, quiet_pyradiomics
 from robustlab.radiomics.regions import CROP_SETTINGS, PreparedAcquisition, shareable
@@ -165,28 +166,20 @@ def shuffle_roi(image: Any, mask: Any, label: int, seed: int) -> Any:
     return out
 
 
-def extract_items(items: Sequence[WorkItem], cache_root: Path,
-                  itk_threads: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+def extract_items(items: Sequence[WorkItem], cache_root: Path) -> list[tuple[str, dict[str, Any]]]:
     """Extract items with pyradiomics and write each one's cache entry (features or error).
 
     An acquisition's image and mask are read, and where exact prepared
     (:class:`~robustlab.radiomics.regions.PreparedAcquisition`), once for all its items, and
     kept for the process's next call (see :func:`extraction_order`).
 
-    Args:
-        itk_threads: ITK's thread count in this process (None: ITK's default, a thread per
-            core). The processes of a parallel run use 1: they already share out the cores,
-            and with ITK's default each one's filters (LoG, wavelet, resampling) would start a
-            thread on every core.
+    The threads of ITK, BLAS and OpenMP are the caller's: a parallel run limits them in every
+    process (:func:`_in_parallel`).
 
     Returns:
         ``(key, payload)`` per item; the payload written is ``{"features": {name: value}}`` or
         ``{"error": "..."}``.
     """
-    import SimpleITK as sitk
-
-    if itk_threads is not None:
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(itk_threads)
     cache = FeatureCache(cache_root)
     out = []
     for item in items:
@@ -267,14 +260,16 @@ def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
     it extracts at once, while the loky workers start (a fresh worker spends about 0.7 s
     importing NumPy, SimpleITK and pyradiomics); joblib's ``Parallel`` would leave it waiting.
     A worker is handed its next item the moment it returns one (a done-callback), so every
-    process stays busy until the queue is empty. ITK runs one thread per process meanwhile.
+    process stays busy until the queue is empty. Every process, this one included, runs
+    ``cores // n_processes`` threads (at least one) in each pool: ITK's filters, BLAS (GLCM's
+    ``eigvals``) and OpenMP (:mod:`robustlab.common.threads`).
     """
-    import SimpleITK as sitk
-    from joblib.externals.loky import get_reusable_executor
+    import SimpleITK  # noqa: F401 - loaded before its threads are limited in this process
 
     todo = deque([it] for it in items)  # popleft, appendleft atomic: shared with the callbacks
     returned: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    executor = get_reusable_executor(max_workers=n_processes - 1)
+    threads = threads_per_process(n_processes)
+    executor = worker_pool(n_processes - 1, threads)
 
     def feed(finished: Any = None) -> None:
         if finished is not None:
@@ -284,13 +279,12 @@ def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
         except IndexError:
             return
         try:
-            executor.submit(extract_items, task, cache_root, 1).add_done_callback(feed)
+            executor.submit(extract_items, task, cache_root).add_done_callback(feed)
         except Exception:  # noqa: BLE001 - a broken pool: this process takes the item back
             log.warning("a worker could not take a task; extracting it here", exc_info=True)
             todo.appendleft(task)
             returned.put(None)  # wakes this process if it waits for the workers
 
-    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     received = 0
     try:
         for _ in range(n_processes - 1):
@@ -302,7 +296,9 @@ def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
                 finished = [returned.get()]  # nothing left to take: wait for a worker
             else:
                 received += 1
-                yield extract_items(task, cache_root, 1)
+                with limited_threads(threads):
+                    done = extract_items(task, cache_root)
+                yield done
                 finished = []
             while not returned.empty():
                 finished.append(returned.get())
@@ -312,7 +308,18 @@ def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
                     yield future.result()
     finally:
         todo.clear()  # on an error or an interrupt, the callbacks hand out nothing more
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+
+def worker_pool(n_workers: int, threads: int) -> Any:
+    """joblib's reusable loky pool of ``n_workers`` processes with ``threads`` threads per pool.
+
+    The thread variables are in the workers' environment (for libraries they load later) and
+    their initializer limits what is loaded already; a pool of other settings is replaced.
+    """
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=n_workers, env=thread_env(threads),
+                                 initializer=limit_threads, initargs=(threads,))
 
 
 def extract(

@@ -21,10 +21,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
 from robustlab.common.errors import ConfigError
-from robustlab.pruning.data.sources import DataBundle, check_root, eval_batches
+from robustlab.pruning.data.sources import DataBundle, check_root, eval_batches, worker_loader
 from robustlab.pruning.data.voc import GT_MASKS, VOCEvalData, padded_size
 from robustlab.pruning.suites import EvalBatch
 
@@ -244,8 +243,8 @@ def voc_batches(dataset: Any, mean: tuple[float, ...], std: tuple[float, ...], b
     n = len(dataset) if max_images is None else min(int(max_images), len(dataset))
     m = torch.tensor(mean, dtype=torch.float32, device=device).view(-1, 1, 1)
     s = torch.tensor(std, dtype=torch.float32, device=device).view(-1, 1, 1)
-    loader = DataLoader(dataset, batch_sampler=_size_groups(dataset, n, multiple, batch_size),
-                        num_workers=num_workers, collate_fn=_collate)
+    loader = worker_loader(dataset, batch_sampler=_size_groups(dataset, n, multiple, batch_size),
+                           num_workers=num_workers, collate_fn=_collate)
     for batch in loader:
         size = padded_size(*batch["image"][0].shape[-2:], multiple)
         images = torch.stack([_pad((img.to(device) - m) / s, size) for img in batch["image"]])

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from robustlab.common.errors import ConfigError
-from robustlab.pruning.data.sources import DataBundle, _collate, _normalize
+from robustlab.pruning.data.sources import DataBundle, _collate, _normalize, worker_loader
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class TrainStream:
             dataset, collate = EncodedImageFolder.from_bundle(bundle), collate_encoded
             self.gpu_decode = GpuAugment(bundle.spec.img_size, bundle.mean, bundle.std, seed=seed * 7919 + rank)
         workers = int(options.num_workers)
-        self.loader = DataLoader(
+        self.loader = worker_loader(
             dataset, batch_sampler=self.sampler, num_workers=workers, collate_fn=collate,
             pin_memory=options.pin_memory and device.type == "cuda",
             persistent_workers=options.persistent_workers and workers > 0,

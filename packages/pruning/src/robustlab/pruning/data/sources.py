@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from robustlab.common.errors import ConfigError, DataError
+from robustlab.common.threads import loader_worker_init
 from robustlab.pruning.data.folders import ImageFolderData, VOCData
 from robustlab.pruning.data.shapes import ShapesOnTextures
 from robustlab.pruning.models import IMAGENET_MEAN, IMAGENET_STD
@@ -187,6 +188,13 @@ def check_classes(spec: DataSpec, train: list[str], val: list[str]) -> None:
     if len(train) < 2:
         raise DataError(f"ImageFolder {spec.root}: one class folder ({', '.join(train)}); a classifier needs at "
                         "least 2 (with one, top-1 is 1.0 by construction)")
+def worker_loader(dataset: Dataset, **kwargs: Any) -> DataLoader:
+    """A ``DataLoader`` whose worker processes run one thread in each pool (BLAS, OpenMP, torch).
+
+    Every loader of the project is made here: ``num_workers`` workers beside the training or
+    evaluating process never start a thread per core each (:mod:`robustlab.common.threads`).
+    """
+    return DataLoader(dataset, worker_init_fn=loader_worker_init, **kwargs)
 
 
 def _normalize(images: torch.Tensor, bundle: DataBundle) -> torch.Tensor:
@@ -231,8 +239,8 @@ def eval_batches(bundle: DataBundle, batch_size: int, device: torch.device,
                             boxes=[b.reshape(1, 4).cpu().numpy() for b in boxes], index=idx)
         return
     subset = torch.utils.data.Subset(bundle.val, range(first, n))
-    loader = DataLoader(subset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        collate_fn=_collate)
+    loader = worker_loader(subset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                           collate_fn=_collate)
     for batch in loader:
         yield EvalBatch(images=_normalize(batch["image"].to(device), bundle),
                         labels=batch["label"].to(device), masks=batch["mask"].to(device),

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from tqdm.auto import tqdm
 
 from robustlab.common.hashing import json_hash
+from robustlab.common.threads import limited_threads, threads_per_process
 from robustlab.radiomics.phantom.acquisition import (
     FractionMaps,
     SimulatedAcquisition,
@@ -169,15 +170,21 @@ def simulate_acquisitions(
             for i in ids}
 
 
+def _shared_cores(n_jobs: int) -> Any:
+    """BLAS/OpenMP/ITK threads limited to ``cores // n_jobs`` while ``n_jobs`` threads run."""
+    return limited_threads(threads_per_process(effective_n_jobs(n_jobs)))
+
+
 def _geometries(plan: StudyPlan, ids: Sequence[str], textures: list[TextureVolume],
                 n_jobs: int) -> dict[Any, FractionMaps]:
     first: dict[Any, AcquisitionSpec] = {}
     for i in ids:
         first.setdefault(plan.acquisitions[i].geometry_key, plan.acquisitions[i])
-    results = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(sample_fractions)(plan.phantom, textures, a.grid, a.pose, roi_plan(plan, a))
-        for a in first.values()
-    )
+    with _shared_cores(n_jobs):
+        results = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(sample_fractions)(plan.phantom, textures, a.grid, a.pose, roi_plan(plan, a))
+            for a in first.values()
+        )
     return dict(zip(first, results, strict=True))
 
 
@@ -254,6 +261,7 @@ def simulate_study(
             write_acquisition(out_dir, acq, sim, digests[acq_id])
             bar.update(1)
 
-        Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(i) for i in todo)
+        with _shared_cores(n_jobs):
+            Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(i) for i in todo)
         bar.close()
     return write_study_yaml(out_dir, plan)
