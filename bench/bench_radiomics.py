@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from targets import exit_status, verdict
+from targets import exit_status, row, verdict
 
 
 def write_study(root: Path, n_acquisitions: int, n_rois: int, seed: int = 0) -> Path:
@@ -270,6 +270,44 @@ def bench_like_for_like(work: Path, study: Path, label: str, repeats: int) -> No
           f"ours/theirs {c / d:5.2f}")
 
 
+_BUSY = "while True:\n    pass"
+
+
+def bench_cli_under_load(work: Path, repeats: int) -> None:
+    """A 2-acquisition x 4-ROI study: our command line (``n_jobs=2``) against ``pyradiomics
+    --jobs 2`` on the same ROIs, in interleaved pairs, idle and with one busy process beside both.
+
+    The busy process (a pure-Python loop on one core) runs for the whole of each loaded pair.
+    The ratio is the median of the pairs' ratios (target <= 1.2 in each case).
+    """
+    study = write_study(work / "data", n_acquisitions=2, n_rois=4)
+    command, n = pyradiomics_batch(work, study)
+    for case in ("idle", "one busy process"):
+        ours, theirs = [], []
+        for r in range(repeats):
+            busy = subprocess.Popen([sys.executable, "-c", _BUSY]) if case != "idle" else None
+            try:
+                for side in ((0, 1) if r % 2 == 0 else (1, 0)):
+                    if side == 0:
+                        cli = _cli(study, work / f"load{r}_{case[0]}", work / f"cache_load{r}_{case[0]}")
+                        ours.append(timed(subprocess.run, cli, check=True, capture_output=True)[1])
+                    else:
+                        (work / "batch_out.csv").unlink(missing_ok=True)
+                        theirs.append(timed(subprocess.run, command, check=True, capture_output=True)[1])
+            finally:
+                if busy is not None:
+                    busy.kill()
+                    busy.wait()
+        ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+        ratio = float(np.median(ratios))
+        what = f"command line, {n} ROIs (2 x 4), n_jobs=2, {case}"
+        met = verdict(f"{what}: ours/pyradiomics --jobs 2 <= 1.2", ratio <= 1.2)
+        print(f"{what}: ours {spread(ours)}; pyradiomics --jobs 2 {spread(theirs)}; ratio median "
+              f"{ratio:.2f} (pairs {', '.join(f'{v:.2f}' for v in ratios)}; target <= 1.2) {met}")
+        row(what, f"{np.median(ours):.2f} s", f"pyradiomics --jobs 2 {np.median(theirs):.2f} s", ratio,
+            f"python bench/bench_radiomics.py --cli-under-load --repeats {repeats}", f"<= 1.2 {met}")
+
+
 def bench_startup(work: Path, repeats: int) -> None:
     """Wall time of the command line before any work: --help, a cached small study, imports."""
     study = write_study(work / "data", n_acquisitions=2, n_rois=2)
@@ -333,11 +371,20 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="work folder to keep")
     parser.add_argument("--like-for-like", action="store_true",
                         help="only the like-for-like comparison with pyradiomics and the start-up")
+    parser.add_argument("--cli-under-load", action="store_true",
+                        help="only the 2 x 4 ROI command line against pyradiomics, idle and loaded")
     args = parser.parse_args()
     from robustlab.radiomics.pyradiomics_env import quiet_pyradiomics
 
     quiet_pyradiomics()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_radiomics_"))
+    if args.cli_under_load:
+        try:
+            bench_cli_under_load(work / "load", args.repeats)
+        finally:
+            if args.keep is None:
+                shutil.rmtree(work, ignore_errors=True)
+        return
     if args.like_for_like:
         try:
             like_for_like(work, args)

@@ -40,7 +40,7 @@ def row(what: str, ours: str, theirs: str, ratio: float | None, command: str, ta
 
     entry = {"what": what, "ours": ours, "theirs": theirs, "ratio": ratio, "command": command,
              "target": target}
-    ratio_text = "" if ratio is None else f"{ratio:.2f}"
+    ratio_text = "" if ratio is None else f"{ratio:.3g}"
     print(f"row: {what} | ours {ours} | theirs {theirs} | ratio {ratio_text} | {target} | {command}")
     path = os.environ.get(ROWS_ENV)
     if path:

@@ -91,3 +91,38 @@ def test_bad_arguments_name_the_problem():
     ds = ShapesOnTextures(num_classes=3, img_size=16, size=2)
     with pytest.raises(ValueError, match="texture_classes"):
         ds.render([0], [5], seed=0)
+
+
+def test_rendering_threads_change_no_pixel_and_are_given_back(monkeypatch):
+    from robustlab.pruning.data import shapes
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        ds = ShapesOnTextures(num_classes=6, img_size=24, size=12, seed=3)
+        monkeypatch.setattr(shapes, "RENDER_THREADS", None)
+        two = ds.render_indices(torch.arange(12))
+        monkeypatch.setattr(shapes, "RENDER_THREADS", 1)
+        one = ds.render_indices(torch.arange(12))
+        assert all(torch.equal(a, b) for a, b in zip(one, two, strict=True))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_rendered_splits_are_cached_on_disk_by_spec_and_renderer_version(tmp_path, monkeypatch):
+    from robustlab.pruning.data import shapes
+
+    kwargs = dict(num_classes=4, img_size=16, size=6, seed=0, cache=True, cache_dir=tmp_path)
+    first = ShapesOnTextures(**kwargs).render_indices(torch.arange(6))
+    files = list(tmp_path.glob("shapes-*.pt"))
+    assert len(files) == 1 and not list(tmp_path.glob("*.tmp*"))
+    monkeypatch.setattr(shapes.ShapesOnTextures, "_render_all",
+                        lambda self: (_ for _ in ()).throw(AssertionError("rendered again")))
+    again = ShapesOnTextures(**kwargs).render_indices(torch.arange(6))  # read from the file
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    monkeypatch.undo()
+    ShapesOnTextures(**{**kwargs, "seed": 1})  # another spec: another file
+    monkeypatch.setattr(shapes, "CACHE_VERSION", shapes.CACHE_VERSION + 1)
+    ShapesOnTextures(**kwargs)  # another renderer version: another file
+    assert len(list(tmp_path.glob("shapes-*.pt"))) == 3

@@ -15,8 +15,10 @@ independent set of images (fresh training images every epoch).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,13 @@ SPLITS = ("train", "val", "test", "probe")
 
 #: Bumped whenever rendering changes, so that stale disk caches are not reused.
 CACHE_VERSION = 1
+
+#: Threads of torch's intra-op pool while images render on the CPU (None: torch's own count).
+#: A render is a few hundred elementwise operations on ``N x H x W`` values; on a busy machine
+#: a second thread costs far more in hand-offs than it saves (measured: 10x the CPU time for
+#: 96 images of 32 px with 2 threads on 2 loaded cores). Elementwise results do not depend on
+#: the thread count, so neither do the images.
+RENDER_THREADS: int | None = 1
 
 # The class -> texture table is fixed for every dataset (a constant seed), so that train and
 # evaluation splits, and cue-conflict stimuli, share one association.
@@ -290,7 +299,8 @@ class ShapesOnTextures(Dataset):
         indices = torch.as_tensor(indices, dtype=torch.long).cpu()
         if self._cache is not None:
             images, masks, boxes = self._cache
-            return images[indices].float().div_(255.0), masks[indices], boxes[indices]
+            with _render_threads(self.device):
+                return images[indices].float().div_(255.0), masks[indices], boxes[indices]
         sub = _Params(*(getattr(self._params, f)[indices] for f in _Params.__dataclass_fields__))
         return self._render(sub)
 
@@ -343,6 +353,10 @@ class ShapesOnTextures(Dataset):
         )
 
     def _render(self, p: _Params) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        with _render_threads(self.device):
+            return self._render_on_device(p)
+
+    def _render_on_device(self, p: _Params) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         dev, s = self.device, self.img_size
         p = _Params(*(getattr(p, f).to(dev) for f in _Params.__dataclass_fields__))
         coords = (torch.arange(s, device=dev, dtype=torch.float32) + 0.5) / s
@@ -384,10 +398,25 @@ class ShapesOnTextures(Dataset):
         return rendered
 
     def _render_all(self, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        parts = [self.render_indices(torch.arange(i, min(i + chunk, self.size)))
-                 for i in range(0, self.size, chunk)]
-        images = torch.cat([(im * 255.0).round_().to(torch.uint8) for im, _, _ in parts])
-        return images, torch.cat([m for _, m, _ in parts]), torch.cat([b for _, _, b in parts])
+        with _render_threads(self.device):
+            parts = [self.render_indices(torch.arange(i, min(i + chunk, self.size)))
+                     for i in range(0, self.size, chunk)]
+            images = torch.cat([(im * 255.0).round_().to(torch.uint8) for im, _, _ in parts])
+            return images, torch.cat([m for _, m, _ in parts]), torch.cat([b for _, _, b in parts])
+
+
+@contextlib.contextmanager
+def _render_threads(device: torch.device) -> Iterator[None]:
+    """torch's intra-op pool at :data:`RENDER_THREADS` threads for a render on the CPU."""
+    before = torch.get_num_threads()
+    if device.type != "cpu" or RENDER_THREADS is None or RENDER_THREADS == before:
+        yield
+        return
+    torch.set_num_threads(RENDER_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _mix(colors: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
