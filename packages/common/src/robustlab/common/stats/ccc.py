@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from robustlab.common.errors import ConfigError, DataError
+from robustlab.common.stats._distributions import norm_ppf
 from robustlab.common.stats._tables import per_feature_frame
 from robustlab.common.stats._validation import as_float_array, check_finite, power_of_two_scale
 
@@ -80,8 +81,6 @@ def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") ->
         >>> round(float(ccc([1.0, 2.0, 3.0, 4.0], [1.1, 2.0, 2.9, 4.2]).value), 4)
         0.9918
     """
-    from scipy import stats as _st
-
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must lie in (0, 1), got {alpha!r}")
     xa, ya = as_float_array(x, "x"), as_float_array(y, "y")
@@ -121,7 +120,7 @@ def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") ->
         ) / (n - 2)
         se_z = np.sqrt(var) / (1 - rho**2)
         z = np.arctanh(rho)
-        q = _st.norm.ppf(1 - alpha / 2)
+        q = norm_ppf(1 - alpha / 2)
         lo, hi = np.tanh(z - q * se_z), np.tanh(z + q * se_z)
 
     degenerate = (np.where(valid, xa, np.inf).min(0) == np.where(valid, xa, -np.inf).max(0)) | (

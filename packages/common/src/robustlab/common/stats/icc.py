@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from robustlab.common.errors import ConfigError, DataError
+from robustlab.common.stats._distributions import f_ppf, f_sf
 from robustlab.common.stats._validation import (
     as_float_array,
     check_choice,
@@ -138,8 +139,6 @@ def icc(
         >>> round(float(icc(ratings, "twoway", "agreement").value), 4)  # Shrout-Fleiss data
         0.2898
     """
-    from scipy import stats as _st
-
     check_choice("model", model, MODELS)
     check_choice("type", type, TYPES)
     check_choice("unit", unit, UNITS)
@@ -192,8 +191,8 @@ def icc(
             # the one-way model, MS_E for consistency) with the exact F interval.
             ms_x, df2 = (ms_w, df_w) if model == "oneway" else (ms_e, df_e)
             f_stat, df1 = ms_r / ms_x, df_r
-            f_lo = f_stat / _st.f.ppf(1 - alpha / 2, df1, df2)
-            f_hi = f_stat * _st.f.ppf(1 - alpha / 2, df2, df1)
+            f_lo = f_stat / f_ppf(1 - alpha / 2, df1, df2)
+            f_hi = f_stat * f_ppf(1 - alpha / 2, df2, df1)
             if unit == "single":
                 value = (ms_r - ms_x) / (ms_r + (k - 1) * ms_x)
                 lo, hi = (f_lo - 1) / (f_lo + k - 1), (f_hi - 1) / (f_hi + k - 1)
@@ -210,7 +209,7 @@ def icc(
             else:
                 value = (ms_r - ms_e) / _denominator(ms_r + (ms_c - ms_e) / n, ms_r + (ms_c + ms_e) / n)
                 lo, hi = k * lo / (1 + (k - 1) * lo), k * hi / (1 + (k - 1) * hi)
-        p = _st.f.sf(f_stat, df1, df2)
+        p = f_sf(f_stat, df1, df2)
 
         constant = np.max(np.where(w, x, -np.inf), axis=(0, 1)) == np.min(np.where(w, x, np.inf), axis=(0, 1))
         missing = ~np.all(np.isfinite(x), axis=(0, 1)) if nan_policy == "propagate" else np.zeros_like(n, bool)
@@ -246,14 +245,12 @@ def _agreement_interval(
     n: np.ndarray, k: int, alpha: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """McGraw and Wong's (1996) interval for ICC(A,1), Satterthwaite degrees of freedom."""
-    from scipy import stats as _st
-
     f_j = ms_c / ms_e
     v_num = (k - 1) * (n - 1) * (k * icc_a1 * f_j + n * (1 + (k - 1) * icc_a1) - k * icc_a1) ** 2
     v_den = (n - 1) * k**2 * icc_a1**2 * f_j**2 + (n * (1 + (k - 1) * icc_a1) - k * icc_a1) ** 2
     v = v_num / v_den
-    f_u = _st.f.ppf(1 - alpha / 2, n - 1, v)
-    f_l = _st.f.ppf(1 - alpha / 2, v, n - 1)
+    f_u = f_ppf(1 - alpha / 2, n - 1, v)
+    f_l = f_ppf(1 - alpha / 2, v, n - 1)
     # McGraw and Wong's lower bound n (MS_R - F_U MS_E) / (F_U (k MS_C + (kn - k - n) MS_E) + n MS_R),
     # divided through by F_U: with few Satterthwaite degrees of freedom F_U reaches 1e300 and
     # F_U MS_C overflows, where this form tends to its limit -n MS_E / (k MS_C + (kn - k - n) MS_E).

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from robustlab.common.stats._distributions import norm_ppf
 from robustlab.common.stats._tables import per_feature_frame
 from robustlab.common.stats._validation import as_float_array, check_choice, check_finite
 
@@ -125,9 +126,7 @@ def wscv(ratings: object, alpha: float = 0.05, method: str = "vst",
 def _interval(theta: np.ndarray, rho: np.ndarray, n: int, k: int, alpha: float,
               method: str) -> tuple[np.ndarray, np.ndarray]:
     """The ``1 - alpha`` bounds of agRee's ``wscv.delta`` or ``wscv.vst``."""
-    from scipy import stats as _st
-
-    z = _st.norm.ppf(1 - alpha / 2)
+    z = norm_ppf(1 - alpha / 2)
     if method == "delta":
         sd = np.sqrt(theta**4 / (k * n) * (1 + k * rho / (1 - rho)) + theta**2 / (2 * n * (k - 1)))
         return theta - z * sd, theta + z * sd
