@@ -17,6 +17,7 @@ ROI holds exactly the original ROI's values.
 
 from __future__ import annotations
 
+import copy
 import logging
 import queue
 import zlib
@@ -141,11 +142,13 @@ def _extractor(params: Path, overrides: str = "", crop: bool = False) -> Any:
     quiet_pyradiomics()
     key = (str(params), overrides, crop)
     if key not in _EXTRACTORS:
-        extractor = RadiomicsFeatureExtractor(
-            Extraction(params, overrides).params() if overrides else str(params))
-        extractor.settings["additionalInfo"] = False
-        if crop:
+        if crop:  # a copy of the plain one: pyradiomics validates a parameter file once
+            extractor = copy.deepcopy(_extractor(params, overrides))
             extractor.settings.update(CROP_SETTINGS)
+        else:
+            extractor = RadiomicsFeatureExtractor(
+                Extraction(params, overrides).params() if overrides else str(params))
+            extractor.settings["additionalInfo"] = False
         _EXTRACTORS[key] = extractor
     return _EXTRACTORS[key]
 
