@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 from small_resnet import small_resnet
+from targets import row
 
 from robustlab.pruning.data.loader import LoaderOptions, TrainStream
 from robustlab.pruning.data.sources import DataSpec, build_data
@@ -118,6 +119,11 @@ def main() -> int:
                         args.batches, args.batch, device)
             bound = "loader" if loader_alone < model_alone else "model"
             print(f"{decode:>10} {loader_alone:>12.0f}/s {model_alone:>11.0f}/s {both:>8.0f}/s  {bound}")
+            row(f"training input, {decode} decoding, {args.model} at {args.img_size} px on {device}: "
+                f"loader and model together", f"{both:.0f} images/s",
+                f"slower of loader alone ({loader_alone:.0f}/s) and model alone ({model_alone:.0f}/s)",
+                min(loader_alone, model_alone) / both if both > 0 else None,
+                "python bench/bench_input.py", f"bound by the {bound}")
     return 0
 
 

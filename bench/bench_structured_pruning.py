@@ -12,7 +12,7 @@ import time
 
 import torch
 from small_resnet import small_resnet
-from targets import exit_status, verdict
+from targets import exit_status, row, verdict
 
 from robustlab.pruning.masks import PruneScope, prunable_targets
 from robustlab.pruning.methods import PruneContext, get_method
@@ -57,8 +57,12 @@ def main() -> int:
     print(f"structured pruning, {args.ratio:.0%} of channels, batch {args.batch}, {args.threads} thread(s)")
     print(f"  params  dense {params_d:,.0f}  pruned {params_p:,.0f}  ratio {params_p / params_d:.3f}")
     print(f"  MACs    dense {macs_d:,.0f}  pruned {macs_p:,.0f}  ratio {macs_p / macs_d:.3f}")
+    met = verdict(f"latency ratio < {TARGET_RATIO}", ratio < TARGET_RATIO)
     print(f"  latency dense {med['dense']:.2f} ms  pruned {med['pruned']:.2f} ms  ratio {ratio:.3f} "
-          f"(target < {TARGET_RATIO}) {verdict(f'latency ratio < {TARGET_RATIO}', ratio < TARGET_RATIO)}")
+          f"(target < {TARGET_RATIO}) {met}")
+    row(f"CPU latency, {args.ratio:.0%} of the channels pruned (Torch-Pruning), batch {args.batch}",
+        f"{med['pruned']:.2f} ms", f"dense {med['dense']:.2f} ms", ratio,
+        "python bench/bench_structured_pruning.py", f"< {TARGET_RATIO} {met}")
     return exit_status()
 
 
