@@ -84,10 +84,10 @@ fuzz: $(STAMP_TEST)
 	done; \
 	echo "fuzz: $$round round(s), $$total examples, $$(( $$(date +%s) - start )) s, no finding"
 
-# Every bench runs; their rows become one table in the benches page (docs/benches.md, else the
-# README); make fails when one of them missed a target it printed (exit status 1).
+# Every bench runs; their rows become one table in the benches page (docs/reference/benches.md,
+# else the README); make fails when one of them missed a target it printed (exit status 1).
 bench: $(STAMP_TEST)
-	@rows=$$(mktemp); failed=""; page=README.md; if [ -f docs/benches.md ]; then page=docs/benches.md; fi; \
+	@rows=$$(mktemp); failed=""; page=README.md; if [ -f docs/reference/benches.md ]; then page=docs/reference/benches.md; fi; \
 	for b in bench/bench_*.py; do echo "== $$b"; ROBUSTLAB_BENCH_ROWS=$$rows $(PY) $$b || failed="$$failed $$b"; done; \
 	$(PY) bench/table.py $$rows $$page; rm -f $$rows; \
 	if [ -n "$$failed" ]; then echo "missed targets in:$$failed"; exit 1; fi

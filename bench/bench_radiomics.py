@@ -24,7 +24,7 @@
 
 5. The command line under load (also in the default run; `--cli-under-load` alone): a study of
    2 acquisitions x 4 ROIs through `robustlab-radiomics` (`n_jobs=2`) against `pyradiomics
-   --jobs 2` on the same ROIs, in interleaved pairs, on the machine as it is and with one busy
+   --jobs 2` on the same ROIs, in interleaved pairs, with no busy process of ours and with one busy
    process (a pure-Python loop) beside both; target: ours/theirs <= 1.2 in each case.
 
 Each figure is also a row of the benches' table (`targets.row`, collected by `make bench`).
@@ -293,7 +293,7 @@ _BUSY = "while True:\n    pass"
 
 def bench_cli_under_load(work: Path, repeats: int) -> None:
     """A 2-acquisition x 4-ROI study: our command line (``n_jobs=2``) against ``pyradiomics
-    --jobs 2`` on the same ROIs, in interleaved pairs, as the machine is ("idle": nothing of
+    --jobs 2`` on the same ROIs, in interleaved pairs, as the machine is (no busy process of
     ours beside them) and with one busy process beside both.
 
     The busy process (a pure-Python loop on one core) runs for the whole of each loaded pair.
@@ -301,10 +301,10 @@ def bench_cli_under_load(work: Path, repeats: int) -> None:
     """
     study = write_study(work / "data", n_acquisitions=2, n_rois=4)
     command, n = pyradiomics_batch(work, study)
-    for case in ("idle", "one busy process"):
+    for case in ("no busy process", "one busy process"):
         ours, theirs = [], []
         for r in range(repeats):
-            busy = subprocess.Popen([sys.executable, "-c", _BUSY]) if case != "idle" else None
+            busy = subprocess.Popen([sys.executable, "-c", _BUSY]) if case != "no busy process" else None
             try:
                 for side in ((0, 1) if r % 2 == 0 else (1, 0)):
                     if side == 0:
@@ -394,7 +394,7 @@ def main() -> None:
     parser.add_argument("--like-for-like", action="store_true",
                         help="only the like-for-like comparison with pyradiomics and the start-up")
     parser.add_argument("--cli-under-load", action="store_true",
-                        help="only the 2 x 4 ROI command line against pyradiomics, idle and loaded")
+                        help="only the 2 x 4 ROI command line against pyradiomics, with and without a busy process")
     args = parser.parse_args()
     from robustlab.radiomics.pyradiomics_env import quiet_pyradiomics
 

@@ -1,4 +1,4 @@
-"""One Markdown table of every bench's rows (``make bench`` writes it into the benches page).
+"""One Markdown table of every bench's rows (``make bench`` writes it into ``docs/reference/benches.md``).
 
 Each bench prints its figures and, through :func:`targets.row`, appends one JSON line per figure
 to the file named by ``$ROBUSTLAB_BENCH_ROWS``. This script turns those lines into a table
@@ -33,7 +33,7 @@ def table(rows: list[dict[str, object]]) -> str:
     """The rows as a Markdown table, with a line saying when and where they were measured."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    lines = [f"Measured {time.strftime('%Y-%m-%d %H:%M')} by `make bench` on {cores} cores "
+    lines = [f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {cores} cores "
              f"({platform.processor() or platform.machine()}; load average at the end {load}). "
              "Ratio: ours / theirs (below 1: ours is faster).", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
