@@ -77,7 +77,7 @@ def limited_threads(n_threads: int) -> Iterator[None]:
 
 
 def loader_worker_init(worker_id: int) -> None:
-    """``worker_init_fn`` of the project's ``DataLoader``\\ s: one thread per pool in each worker.
+    """The ``worker_init_fn`` of every ``DataLoader`` of the project: one thread per pool in each worker.
 
     PyTorch limits its own pool to one thread in a loader worker; BLAS/OpenMP (NumPy, PIL's
     and OpenCV's decoders) keep a thread per core unless limited here.
