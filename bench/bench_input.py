@@ -122,8 +122,7 @@ def main() -> int:
             row(f"training input, {decode} decoding, {args.model} at {args.img_size} px on {device}: "
                 f"loader and model together", f"{both:.0f} images/s",
                 f"slower of loader alone ({loader_alone:.0f}/s) and model alone ({model_alone:.0f}/s)",
-                min(loader_alone, model_alone) / both if both > 0 else None,
-                "python bench/bench_input.py", f"bound by the {bound}")
+                min(loader_alone, model_alone) / both if both > 0 else None, f"bound by the {bound}")
     return 0
 
 

@@ -80,8 +80,7 @@ def bench_integrated_gradients(model, images, targets, n_steps: int, internal_ba
     print(f"  per-image loop {t_loop:8.2f} s   batched {t_batch:8.2f} s   speed-up {t_loop / t_batch:5.2f}x   "
           f"max |difference| / max |map| = {diff:.1e}")
     row(f"integrated gradients, {len(images)} images x {n_steps} steps, batched", f"{t_batch:.2f} s",
-        f"per-image loop {t_loop:.2f} s", t_batch / t_loop, "python bench/bench_interpret.py",
-        f"max relative difference {diff:.1e}")
+        f"per-image loop {t_loop:.2f} s", t_batch / t_loop, f"max relative difference {diff:.1e}")
     return t_loop / t_batch
 
 
@@ -115,7 +114,7 @@ def bench_lost(model, images, batch_size: int, device: torch.device) -> float:
     print(f"  per-image loop {t_loop:8.2f} s   batched {t_batch:8.2f} s   speed-up {t_loop / t_batch:5.2f}x   "
           f"identical boxes {same}/{len(images)}")
     row(f"LOST, {len(images)} images, batched", f"{t_batch:.2f} s", f"per-image loop {t_loop:.2f} s",
-        t_batch / t_loop, "python bench/bench_interpret.py", f"identical boxes {same}/{len(images)}")
+        t_batch / t_loop, f"identical boxes {same}/{len(images)}")
     return t_loop / t_batch
 
 

@@ -37,7 +37,7 @@ def timed(label: str, target_s: float, fn: Callable[..., Any], *args: Any, **kwa
     met = verdict(f"{label} <= {target_s:.0f} s", wall <= target_s)
     print(f"{label:<46} wall {wall:7.1f} s  cpu {cpu:7.1f} s  target <= {target_s:5.0f} s  "
           f"ratio {wall / target_s:5.2f}  {met}", flush=True)
-    row(label, f"{wall:.1f} s", "", None, "python bench/bench_phantom.py", f"<= {target_s:.0f} s {met}")
+    row(label, f"{wall:.1f} s", "", None, f"<= {target_s:.0f} s {met}")
     return out
 
 

@@ -83,11 +83,10 @@ def main() -> None:
     speed = med["before"][0] / med["cached"][0]
     met = verdict("smoke data >= 5x faster (cached)", speed >= 5 and same)
     print(f"  speed-up cached {speed:.1f}x (target >= 5x) {met}; cold {med['before'][0] / med['cold'][0]:.1f}x")
-    command = f"python bench/bench_shapes.py --repeats {args.repeats}"
     row("procedural data of experiment=smoke, cached", f"{med['cached'][0]:.3f} s",
-        f"renderer before {med['before'][0]:.3f} s", 1 / speed, command, f">= 5x faster {met}")
+        f"renderer before {med['before'][0]:.3f} s", 1 / speed, f">= 5x faster {met}")
     row("procedural data of experiment=smoke, first run", f"{med['cold'][0]:.3f} s",
-        f"renderer before {med['before'][0]:.3f} s", med["cold"][0] / med["before"][0], command, "")
+        f"renderer before {med['before'][0]:.3f} s", med["cold"][0] / med["before"][0])
 
 
 if __name__ == "__main__":

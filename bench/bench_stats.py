@@ -55,7 +55,7 @@ def bench(n_features: int, n_targets: int, k: int, max_pingouin: int, rng: np.ra
           "(absolute, relative where a value exceeds 1)")
     row(f"ICC(A,1) with F test and CI, {n_features} features x {n_targets} targets x {k} raters",
         f"{ours * 1e3:.1f} ms", f"pingouin per feature {loop_all:.1f} s{' (extrapolated)' if sampled else ''}",
-        ours / loop_all, "python bench/bench_stats.py", f"largest difference {diff:.1e}")
+        ours / loop_all, f"largest difference {diff:.1e}")
 
 
 def main() -> None:

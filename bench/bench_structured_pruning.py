@@ -61,8 +61,7 @@ def main() -> int:
     print(f"  latency dense {med['dense']:.2f} ms  pruned {med['pruned']:.2f} ms  ratio {ratio:.3f} "
           f"(target < {TARGET_RATIO}) {met}")
     row(f"CPU latency, {args.ratio:.0%} of the channels pruned (Torch-Pruning), batch {args.batch}",
-        f"{med['pruned']:.2f} ms", f"dense {med['dense']:.2f} ms", ratio,
-        "python bench/bench_structured_pruning.py", f"< {TARGET_RATIO} {met}")
+        f"{med['pruned']:.2f} ms", f"dense {med['dense']:.2f} ms", ratio, f"< {TARGET_RATIO} {met}")
     return exit_status()
 
 

@@ -28,15 +28,21 @@ def exit_status() -> int:
 ROWS_ENV = "ROBUSTLAB_BENCH_ROWS"
 
 
-def row(what: str, ours: str, theirs: str, ratio: float | None, command: str, target: str = "") -> None:
+def row(what: str, ours: str, theirs: str, ratio: float | None, target: str = "",
+        command: str | None = None) -> None:
     """One row of the benches' table: printed, and appended to the file named by ``$ROBUSTLAB_BENCH_ROWS``.
 
     ``ours`` and ``theirs`` are measured figures with their unit (``theirs`` names the baseline);
-    ``ratio`` is ours/theirs (None where there is no baseline); ``command`` reproduces the row;
-    ``target`` states the target with its verdict.
+    ``ratio`` is ours/theirs (None where there is no baseline); ``target`` states the target with
+    its verdict; ``command`` reproduces the row (None: this bench as it was invoked).
     """
     import json
     import os
+    import sys
+    from pathlib import Path
+
+    if command is None:
+        command = " ".join(["python", f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
 
     entry = {"what": what, "ours": ours, "theirs": theirs, "ratio": ratio, "command": command,
              "target": target}

@@ -41,7 +41,7 @@ def test_the_makefile_bench_loop_runs_every_bench_and_fails_when_one_does(tmp_pa
         (tmp_path / "bench" / name).write_text((REPO / "bench" / name).read_text())
     (tmp_path / "bench" / "bench_a.py").write_text("print('a ran'); raise SystemExit(1)\n")
     (tmp_path / "bench" / "bench_b.py").write_text(
-        "from targets import row\nprint('b ran')\nrow('b figure', '1.0 s', 'theirs 2.0 s', 0.5, 'python b.py', '<= 1 PASS')\n")
+        "from targets import row\nprint('b ran')\nrow('b figure', '1.0 s', 'theirs 2.0 s', 0.5, '<= 1 PASS')\n")
     flags, recipe = bench_recipe()
     out = subprocess.run(["bash", *flags.split()[:-1], "-c", recipe], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)
@@ -49,7 +49,7 @@ def test_the_makefile_bench_loop_runs_every_bench_and_fails_when_one_does(tmp_pa
     assert "a ran" in out.stdout and "b ran" in out.stdout
     assert "missed targets in: bench/bench_a.py" in out.stdout
     # the rows of every bench, failed or not, became one table in the README
-    assert "| b figure | 1.0 s | theirs 2.0 s | 0.5 | <= 1 PASS | `python b.py` |" in (tmp_path / "README.md").read_text()
+    assert "| b figure | 1.0 s | theirs 2.0 s | 0.5 | <= 1 PASS | `python bench/bench_b.py` |" in (tmp_path / "README.md").read_text()
     (tmp_path / "bench" / "bench_a.py").write_text("print('a ran')\n")
     ok = subprocess.run(["bash", *flags.split()[:-1], "-c", recipe], cwd=tmp_path,
                         capture_output=True, text=True, timeout=60)
