@@ -188,6 +188,8 @@ def check_classes(spec: DataSpec, train: list[str], val: list[str]) -> None:
     if len(train) < 2:
         raise DataError(f"ImageFolder {spec.root}: one class folder ({', '.join(train)}); a classifier needs at "
                         "least 2 (with one, top-1 is 1.0 by construction)")
+
+
 def worker_loader(dataset: Dataset, **kwargs: Any) -> DataLoader:
     """A ``DataLoader`` whose worker processes run one thread in each pool (BLAS, OpenMP, torch).
 
