@@ -34,12 +34,15 @@ def test_correlation_bad_input():
         spearman_matrix(np.array([1.0, np.nan, 2.0]))
 
 
-def test_agreement_bands_koo_li():
-    values = [-0.2, 0.0, 0.4999, 0.5, 0.7499, 0.75, 0.8999, 0.9, 1.0, np.nan]
+def test_agreement_bands_have_the_study_boundaries():
+    # the study: excellent > 0.9, good (0.75, 0.9], moderate [0.5, 0.75], poor < 0.5
+    values = [-0.2, 0.0, 0.4999, 0.5, 0.7499, 0.75, 0.7501, 0.8999, 0.9, 0.9001, 1.0, np.nan]
     assert agreement_band(values).tolist() == [
-        "poor", "poor", "poor", "moderate", "moderate", "good", "good", "excellent", "excellent", "undefined"
+        "poor", "poor", "poor", "moderate", "moderate", "moderate", "good", "good", "good",
+        "excellent", "excellent", "undefined"
     ]
     assert agreement_band([0.85], thresholds=(0.4, 0.6, 0.8)).tolist() == ["excellent"]
+    assert agreement_band([0.8], thresholds=(0.4, 0.6, 0.8)).tolist() == ["good"]
     with pytest.raises(ValueError, match="three increasing"):
         agreement_band([0.5], thresholds=(0.9, 0.75, 0.5))
 

@@ -21,6 +21,8 @@ def test_bundled_parameter_files_feature_counts(image_study, tmp_path, name, exp
     types = set(res.features["image_type"])
     n_types = 10 if name == "paper2d" else 14
     assert len(types) == n_types, sorted(types)
+    # sigma written as an integer, as the study's parameter files: its feature names
+    assert ("log-sigma-6-mm-3D" if name == "paper2d" else "log-sigma-1-mm-3D") in types
     shape = res.features[res.features["feature_class"] == "shape"]
     assert shape.groupby(["acquisition", "roi"]).size().eq(14).all()
 

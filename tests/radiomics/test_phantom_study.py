@@ -115,6 +115,12 @@ def test_deterministic_per_seed_and_resumable(tmp_path: Path) -> None:
          "unknown acquisition 'A15_rep9'"),
         (lambda p, f: f["inserts"][0].update(centre_mm=[120.0, 0.0]),
          "phantom.inserts[0] (medium_1): the insert"),
+        (lambda p, f: p["acquisitions"]["A15_rep2"].update(mask_from="A15_rep9"),
+         "protocol.acquisitions.A15_rep2.mask_from: unknown acquisition 'A15_rep9'"),
+        (lambda p, f: p["acquisitions"]["A15_rep2"].update(mask_from="B15_3d"),
+         "protocol.acquisitions.A15_rep2.mask_from: 'B15_3d' has another grid"),
+        (lambda p, f: p["scanners"].update(A15={"base": "vendor_a_1p5t", "extraction": 10}),
+         "protocol.scanners.A15.extraction: expected a parameter file name or a mapping"),
     ],
 )
 def test_bad_configuration_is_refused_before_any_work(tmp_path: Path, edit: Any, message: str) -> None:
@@ -134,10 +140,41 @@ def test_scanner_registry_lists_and_resolves() -> None:
         get_scanner("vendor_b_3")
 
 
+def test_a_mask_drawn_on_another_scan_and_per_scanner_settings(tmp_path: Path) -> None:
+    from robustlab.radiomics.study import load_study
+
+    proto, phantom = tiny()
+    proto["scanners"]["A15"] = {"base": "vendor_a_1p5t", "extraction": {"binWidth": 10}}
+    proto["acquisitions"]["A15_rep3"] = {"scanner": "A15", "session": "s3", "repetition": 3,
+                                         "position": 2, "mask_from": "A15_rep1"}
+    proto["acquisitions"]["A15_own"] = {"scanner": "A15", "session": "s3"}
+    proto["acquisitions"]["A15_res"] = {"scanner": "A15", "session": "s1", "extraction": {
+        "resampledPixelSpacing": [0.5, 0.5, 0], "interpolator": "sitkBSpline"}}
+    study_path = simulate_study(proto, phantom, tmp_path / "s", seed=1, n_jobs=1, progress=False)
+    masks = {a: sitk.GetArrayFromImage(read(tmp_path / "s" / "masks" / f"{a}_mask.nii.gz"))
+             for a in ("A15_rep1", "A15_rep3", "A15_own")}
+    # the repositioned scan keeps the first scan's ROIs; drawn on its own image they move
+    np.testing.assert_array_equal(masks["A15_rep3"], masks["A15_rep1"])
+    assert not np.array_equal(masks["A15_own"], masks["A15_rep1"])
+    doc = yaml.safe_load(study_path.read_text())
+    assert doc["scanners"] == {"A15": {"extraction": {"binWidth": 10}}}
+    assert doc["acquisitions"]["A15_res"]["extraction"]["interpolator"] == "sitkBSpline"
+    study = load_study(study_path)
+    assert study.acquisitions["A15_rep1"].settings.label == "paper2d.yaml binWidth=10"
+    assert "resampledPixelSpacing" in study.acquisitions["A15_res"].settings.label
+
+
 def test_paper_protocol_mirrors_the_study() -> None:
     plan = plan_study(load_config("protocol", "paper"), load_config("phantom", "pelvic"), seed=0)
     acqs = plan.acquisitions
-    assert len(acqs) == 21
+    assert len(acqs) == 22
+    # as the study ran it: vendor A's centre at binWidth 10, the vendor comparison's B scan
+    # resampled to 0.625 mm, the B centre's repositioned scans with the fixed-position masks
+    assert plan.scanner_extraction == {"A15": {"binWidth": 10}}
+    assert acqs["B15_vendor"].extraction == {"resampledPixelSpacing": [0.625, 0.625, 0],
+                                             "interpolator": "sitkBSpline"}
+    assert {a.id: a.mask_from for a in acqs.values() if a.mask_from} == {
+        "B15_rep3": "B15_rep1", "B30_rep3": "B30_rep1"}
     matrices = {a.scanner.name: (a.grid.matrix, a.grid.spacing_mm) for a in acqs.values()
                 if a.mode == "2D"}
     assert matrices == {"vendor_a_1p5t": ((512, 512), (0.625, 0.625, 5.5)),

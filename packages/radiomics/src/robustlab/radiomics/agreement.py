@@ -1,8 +1,8 @@
 """Agreement in more forms: wCV by ROI size, and band counts per image type and feature class.
 
-- :func:`wcv_by_size`: the within-subject coefficient of variation (as ``agRee::agree.wscv``,
-  :func:`robustlab.common.stats.wscv`) of every comparison, within groups of ROIs of similar
-  size: small ROIs hold fewer voxels, so their texture features vary more between scans.
+- :func:`wcv_by_size`: the within-subject coefficient of variation (in per cent, unsigned, as
+  the study: :func:`robustlab.radiomics.analysis.wcv_percent`) of every comparison, within
+  groups of ROIs: of similar size (ours: by voxels; the study's: by ROI order), or of one insert.
 - :func:`band_counts`: per comparison, the numbers of excellent, good, moderate and poor
   features per image type and per feature class (the layout of the phantom study's tables,
   arXiv 2005.06833).
@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from robustlab.common.stats import BAND_NAMES, wscv
+from robustlab.common.stats import BAND_NAMES
+from robustlab.radiomics.analysis import wcv_percent
 from robustlab.radiomics.study import Comparison
 
 #: Shape features whose value is the ROI's size, in order of preference (feature CSVs).
@@ -53,19 +54,61 @@ def size_groups(sizes: Mapping[str, float], n_groups: int = 3) -> dict[str, str]
     return {roi: names[g] for roi, g in zip(ordered, group, strict=True)}
 
 
-def wcv_by_size(comparisons: Sequence[Comparison], tables: Mapping[str, pd.DataFrame],
-                sizes: Mapping[str, Mapping[str, float]], n_groups: int = 3,
-                alpha: float = 0.05) -> pd.DataFrame:
-    """wCV of every feature in every comparison unit, within each ROI size group.
+#: ``size_groups`` by ROI order, as the phantom study: ROIs listed insert by insert, four sizes
+#: each, largest first (ReliabilityRadiomicsIEOFC/PhantomStudy,
+#: RScripts/wCV_repeatability_reproducibility.R, lines 61-66: ``indeces_size_1 <- c(1, 5, 9, 13)``
+#: ... "1 - big ... 4 - small"; and ``indeces_insert_1 <- c(1, 2, 3, 4)`` ... for the inserts).
+ORDER_GROUPS = ("paper", "insert")
+SIZES_PER_INSERT = 4
 
-    A ROI's size is the mean over the unit's acquisitions of its size (voxels); a group needs
-    two ROIs. Units whose acquisitions have no size are left out.
+
+def order_groups(rois: Sequence[str], how: str) -> dict[str, str]:
+    """ROI -> its group by position in the study's ROI order (1-based position ``i``).
+
+    ``"paper"``: ``size<(i - 1) % 4 + 1>``, size1 the largest (rows 1, 5, 9, 13 ...);
+    ``"insert"``: ``insert<(i - 1) // 4 + 1>`` (rows 1-4, 5-8, ...). The order is the ROI
+    labels' numeric order when every ROI is a number (a mask's labels, a CSV's rows), else
+    the order of the first acquisition's table.
+    """
+    if how not in ORDER_GROUPS:
+        raise ValueError(f"size_groups: expected a positive integer or one of {ORDER_GROUPS}; got {how!r}")
+    ordered = sorted(rois, key=float) if all(_is_number(r) for r in rois) else list(rois)
+    if how == "paper":
+        return {r: f"size{i % SIZES_PER_INSERT + 1}" for i, r in enumerate(ordered)}
+    return {r: f"insert{i // SIZES_PER_INSERT + 1}" for i, r in enumerate(ordered)}
+
+
+def _is_number(text: object) -> bool:
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+def _groups(rois: Sequence[str], mean: Mapping[str, float], n_groups: int | str) -> dict[str, str]:
+    """The groups of ``rois``: :func:`order_groups` for a name, else :func:`size_groups` by size."""
+    if isinstance(n_groups, str):
+        return order_groups(rois, n_groups)
+    if isinstance(n_groups, bool) or not (isinstance(n_groups, int) and n_groups >= 1):
+        raise ValueError(f"size_groups must be a positive integer or one of {ORDER_GROUPS}; got {n_groups!r}")
+    return size_groups(mean, n_groups)
+
+
+def wcv_by_size(comparisons: Sequence[Comparison], tables: Mapping[str, pd.DataFrame],
+                sizes: Mapping[str, Mapping[str, float]], n_groups: int | str = 3,
+                alpha: float = 0.05) -> pd.DataFrame:
+    """wCV (%, unsigned) of every feature in every comparison unit, within each ROI group.
+
+    ``n_groups``: a number of size groups of equal count by size (a ROI's size is the mean
+    over the unit's acquisitions of its voxels), or ``"paper"`` / ``"insert"``, the study's
+    four fixed size groups or its groups by insert (:func:`order_groups`). A group needs two
+    ROIs. Units whose acquisitions have no size are left out.
 
     Returns:
-        :data:`WCV_BY_SIZE_COLUMNS`, one row per (unit, size group, feature).
+        :data:`WCV_BY_SIZE_COLUMNS`, one row per (unit, group, feature).
     """
-    if not (isinstance(n_groups, int) and n_groups >= 1):
-        raise ValueError(f"size_groups must be a positive integer; got {n_groups!r}")
+    _groups([], {}, n_groups)  # the setting is checked before any work
     frames = []
     for cmp in comparisons:
         for name, members in cmp.units():
@@ -75,8 +118,9 @@ def wcv_by_size(comparisons: Sequence[Comparison], tables: Mapping[str, pd.DataF
                     if all(r in tables[m].index and r in sizes[m] for m in members)]
             features = tables[members[0]].columns
             mean = {r: float(np.mean([sizes[m][r] for m in members])) for r in rois}
-            groups = size_groups(mean, n_groups)
-            for group in dict.fromkeys(groups[r] for r in sorted(rois, key=mean.get)):
+            groups = _groups(rois, mean, n_groups)
+            order = sorted(rois, key=mean.get) if not isinstance(n_groups, str) else list(groups)
+            for group in dict.fromkeys(groups[r] for r in order):
                 chosen = [r for r in rois if groups[r] == group]
                 if len(chosen) < 2:
                     continue
@@ -86,7 +130,7 @@ def wcv_by_size(comparisons: Sequence[Comparison], tables: Mapping[str, pd.DataF
                     "comparison": name, "size_group": group, "n_rois": len(chosen),
                     "min_size": min(mean[r] for r in chosen), "max_size": max(mean[r] for r in chosen),
                     "feature": np.asarray(features, dtype=object),
-                    "wcv": wscv(stack, alpha=alpha, nan_policy="propagate").value}))
+                    "wcv": wcv_percent(stack, alpha)}))
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=float if c in ("min_size", "max_size", "wcv") else object)
                              for c in WCV_BY_SIZE_COLUMNS})

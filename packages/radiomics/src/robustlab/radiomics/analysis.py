@@ -7,8 +7,8 @@ no loop over features.
 - ICC (McGraw and Wong 1996): ratings ``(n_rois, k_acquisitions, n_features)``; default
   ICC(A,1), two-way, absolute agreement, single measurement (Shrout-Fleiss ICC(2,1)).
 - CCC (Lin 1989): the two acquisitions' values of the same ROIs, ``(n_rois, n_features)``.
-- Beside either, the within-subject coefficient of variation of the same ratings
-  (:func:`robustlab.common.stats.wscv`, as ``agRee::agree.wscv``; the ROIs are the subjects).
+- Beside either, the within-subject coefficient of variation of the same ratings, in per cent
+  and unsigned as the study reports it (:func:`wcv_percent`; the ROIs are the subjects).
 
 A feature whose values over every compared ROI and acquisition are equal to within round-off
 (range ``<= 1e-12 x`` its largest magnitude; e.g. the elongation of squares, 1 up to the last
@@ -82,8 +82,23 @@ def compute_unit(
     form, *out = stat.fn(stack, cmp.options, alpha)
     flat = flat_features(stack)
     value, low, high = (np.where(flat, np.nan, np.asarray(a, dtype=np.float64)) for a in out)
-    return UnitResult(name, form, value, low, high, len(rois),
-                      wscv(stack, alpha=alpha, nan_policy="propagate").value)
+    return UnitResult(name, form, value, low, high, len(rois), wcv_percent(stack, alpha))
+
+
+def wcv_percent(stack: np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    r"""The within-subject coefficient of variation in per cent, unsigned, per feature.
+
+    :math:`|100\,\hat\theta|` with :math:`\hat\theta` of :func:`robustlab.common.stats.wscv`
+    (``agRee::agree.wscv``), as the phantom study computes it:
+    ``abs(100*agRee::agree.wscv(...)$value)`` (ReliabilityRadiomicsIEOFC/PhantomStudy,
+    RScripts/wCV_repeatability_reproducibility.R, line 31: "abs is because some metrics have
+    negative mean which would make wCV negative"). A missing value or a zero mean gives NaN.
+
+    Args:
+        stack: ``(n_rois, k, n_features)`` ratings.
+        alpha: passed to :func:`~robustlab.common.stats.wscv` (the value does not depend on it).
+    """
+    return np.abs(100.0 * wscv(stack, alpha=alpha, nan_policy="propagate").value)
 
 
 def flat_features(stack: np.ndarray, rtol: float = 1e-12) -> np.ndarray:
@@ -118,13 +133,18 @@ def compare(
         tables: acquisition -> wide table; compared tables hold the same feature columns.
         threshold: a feature is excellent when its statistic is ``> threshold``.
         alpha: confidence level ``1 - alpha`` of the intervals.
-        bands: cut points of :func:`robustlab.common.stats.agreement_band`.
+        bands: cut points of :func:`robustlab.common.stats.agreement_band`; the last is
+            replaced by ``threshold``, so that band ``excellent`` and the ``excellent`` flag are
+            one rule (``value > threshold``).
 
     Returns:
         ``(per_feature, summary)``: one row per (comparison, feature) with
         :data:`PER_FEATURE_COLUMNS`, and one row per comparison with ``comparison, group,
         statistic, n_rois, n_features, n_excellent, pct_excellent`` and ``band_<band>`` counts.
     """
+    if not bands[1] < threshold:
+        raise ValueError(f"threshold: must exceed the moderate/good cut point bands[1] = {bands[1]:g} "
+                         f"(it is the good/excellent cut); got {threshold:g}")
     blocks: list[tuple[UnitResult, str | None, tuple[np.ndarray, ...]]] = []
     for cmp in comparisons:
         features = list(dict.fromkeys(c for m in cmp.members for c in tables[m].columns.tolist()))
@@ -151,7 +171,7 @@ def compare(
         "value": value,
         "ci_low": np.concatenate([u.ci_low for u, _, _ in blocks]),
         "ci_high": np.concatenate([u.ci_high for u, _, _ in blocks]),
-        "band": agreement_band(value, bands),
+        "band": agreement_band(value, (*bands[:2], threshold)),
         "excellent": np.nan_to_num(value, nan=-np.inf) > threshold,
         "n_rois": np.repeat([u.n_rois for u, _, _ in blocks], sizes),
         "wcv": np.concatenate([_or_nan(u.wcv, size) for (u, _, _), size in zip(blocks, sizes, strict=True)]),
@@ -169,8 +189,8 @@ def summarise(per_feature: pd.DataFrame) -> pd.DataFrame:
     ``pct_excellent = 100 * n_excellent / n_features``; a feature with an undefined statistic
     counts in ``n_features`` and not in ``n_excellent``; where every feature's statistic is
     undefined (fewer ROIs than the statistic needs), ``pct_excellent`` is NaN. ``median_wcv``:
-    the median over the features of their within-subject coefficient of variation (undefined
-    ones left out).
+    the median over the features of their within-subject coefficient of variation in per cent,
+    unsigned (:func:`wcv_percent`; undefined ones left out).
     """
     grouped = per_feature.groupby("comparison", sort=False)
     summary = grouped.agg(group=("group", "first"), statistic=("statistic", "first"),

@@ -60,7 +60,7 @@ class RadiomicsConfig:
     shape_dependence: ShapeDependenceConfig = field(default_factory=ShapeDependenceConfig)
     texture_test: TextureTestConfig = field(default_factory=TextureTestConfig)
     selection: SelectionConfig = field(default_factory=SelectionConfig)
-    size_groups: int = Options.size_groups
+    size_groups: int | str = Options.size_groups
     report: bool = Options.report
 
     def options(self) -> dict[str, Any]:

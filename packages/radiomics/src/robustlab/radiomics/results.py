@@ -61,8 +61,10 @@ class Options:
         select_on: the comparisons a robust feature must be excellent in; None: every
             comparison (the combined row of a pairwise one).
         drop_shape: leave the shape features out of the robust list.
-        size_groups: the ROIs of a comparison fall in this many size groups (equal counts, by
-            voxels) for ``wcv_by_size.csv``.
+        size_groups: the ROI groups of ``wcv_by_size.csv``: a number of size groups (equal
+            counts, by voxels), or ``"paper"`` (the study's four fixed groups by ROI order,
+            size1 the largest) or ``"insert"`` (groups of four ROIs by insert), see
+            :func:`robustlab.radiomics.agreement.order_groups`.
         report: write figures, ``report.md`` and ``report.html``.
     """
 
@@ -77,7 +79,7 @@ class Options:
     texture_atol: float = 1e-9
     select_on: tuple[str, ...] | None = None
     drop_shape: bool = True
-    size_groups: int = 3
+    size_groups: int | str = 3
     report: bool = True
 
     def __post_init__(self) -> None:
@@ -97,9 +99,10 @@ class Options:
         number("shape_rho", 0, 1, "(]")
         for key in ("geometry_tolerance", "texture_rtol", "texture_atol"):
             number(key, 0, float("inf"), "[)")
-        if not isinstance(self.size_groups, int) or isinstance(self.size_groups, bool) \
-                or self.size_groups < 1:
-            raise ConfigError(f"size_groups: must be a positive integer; got {self.size_groups!r}")
+        groups = self.size_groups
+        if not (groups in ("paper", "insert") or (isinstance(groups, int) and not isinstance(groups, bool)
+                                                  and groups >= 1)):
+            raise ConfigError(f"size_groups: must be a positive integer, 'paper' or 'insert'; got {groups!r}")
         bands = tuple(self.bands)
         if len(bands) != 3 or not all(isinstance(b, (int, float)) for b in bands) \
                 or not -1 < bands[0] < bands[1] < bands[2] < 1:

@@ -8,6 +8,7 @@ the acquisition, the file, the ROI or the key at fault, and what was expected.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 from collections.abc import Mapping, Sequence
@@ -277,6 +278,11 @@ def load_study(study: str | Path) -> Study:
                                     if isinstance(spec, dict) else default)
         for aid, spec in raw["acquisitions"].items()
     }
+    if any(a.is_image for a in acquisitions.values()):
+        # a feature CSV beside images: its family from its column names (csv_family), unless given
+        acquisitions = {aid: a if a.is_image or a.family != "all" or "family" in raw["acquisitions"][aid]
+                        else dataclasses.replace(a, family=csv_family(a.features))
+                        for aid, a in acquisitions.items()}
     if not isinstance(raw["comparisons"], list):
         raise StudyError(f"{path}: 'comparisons' must be a list")
     comparisons = tuple(
@@ -407,6 +413,28 @@ def _load_acquisition(
         return Acquisition(aid, image=image, mask=mask, rois=rois, **common)
     return Acquisition(aid, features=_resolve(base / str(spec["features"]), f"{where}, key 'features'"),
                        **common)
+
+
+def csv_family(path: Path) -> str:
+    """The extraction family of a pyradiomics feature CSV, from its column names.
+
+    pyradiomics names a wavelet decomposition by one letter per filtered axis: ``wavelet-LH``
+    in a forced-2D extraction (``force2D``, family ``2D``), ``wavelet-LLH`` in 3D (``3D``);
+    the 2D shape class is ``shape2D``. ``"all"`` when the names say neither (or the file
+    cannot be read here: validation then names the problem).
+    """
+    import csv
+    import re
+
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError):
+        return "all"
+    letters = {len(m.group(1)) for c in header if (m := re.match(r"wavelet-([LH]+)_", c))}
+    if letters == {2} or (not letters and any("_shape2D_" in c for c in header)):
+        return "2D"
+    return "3D" if letters == {3} else "all"
 
 
 def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisition]) -> Comparison:

@@ -94,6 +94,8 @@ class AcquisitionSpec:
     position: int
     sigma: float
     operator: str = ""
+    extraction: dict[str, Any] | str | None = None
+    mask_from: str | None = None
 
     @property
     def geometry_key(self) -> tuple[Any, ...]:
@@ -118,6 +120,7 @@ class StudyPlan:
     extraction_3d: str
     published: dict[str, list[float]] = field(default_factory=dict)
     drawing: RoiDrawing = RoiDrawing()
+    scanner_extraction: dict[str, Any] = field(default_factory=dict)
 
 
 def _int_pair(value: Any, key: str) -> tuple[int, int]:
@@ -320,10 +323,26 @@ class _Layout:
     scale: float
 
 
+def _scanner_extraction(protocol: dict[str, Any]) -> dict[str, Any]:
+    """The ``extraction`` of each scanner entry given as a mapping (written to the study file's
+    ``scanners:`` section, where it refines the study's extraction settings)."""
+    out = {}
+    for k, v in expect_mapping(protocol.get("scanners"), "protocol.scanners").items():
+        if isinstance(v, dict) and v.get("extraction") is not None:
+            ext = v["extraction"]
+            if not isinstance(ext, (str, dict)):
+                raise ValueError(f"protocol.scanners.{k}.extraction: expected a parameter file name or "
+                                 f"a mapping of pyradiomics settings, got {ext!r}")
+            out[str(k)] = ext
+    return out
+
+
 def _scaled_scanners(protocol: dict[str, Any], scale: float) -> dict[str, ScannerSpec]:
     """The protocol's scanners; the receive array wraps the body, so its geometry follows ``scale``."""
     scanners = {}
     for k, v in expect_mapping(protocol.get("scanners"), "protocol.scanners").items():
+        if isinstance(v, dict):
+            v = {key: val for key, val in v.items() if key != "extraction"}
         sc = parse_scanner(v, f"protocol.scanners.{k}")
         coil = replace(sc.coil, ellipse_mm=(sc.coil.ellipse_mm[0] * scale, sc.coil.ellipse_mm[1] * scale),
                        loop_radius_mm=sc.coil.loop_radius_mm * scale)
@@ -373,6 +392,7 @@ def _plan_acquisition(acq_id: str, a: dict[str, Any], scanners: dict[str, Scanne
         grid=grid, kspace_fraction=kf, session=session, pose=pose,
         repetition=reps["repetition"], position=reps["position"],
         sigma=noise_model.sigma(sc, voxel), operator=str(a.get("operator", sk)),
+        extraction=a.get("extraction"), mask_from=a.get("mask_from"),
     )
 
 
@@ -432,6 +452,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
     acquisitions = {str(acq_id): _plan_acquisition(str(acq_id), {**defaults, **expect_mapping(
         raw, f"protocol.acquisitions.{acq_id}")}, scanners, noise_model, layout)
         for acq_id, raw in raw_acq.items()}
+    _check_mask_sources(acquisitions)
     published = {str(group): [float(v) for v in _numbers(rng_pct, 2, f"protocol.published.{group}")]
                  for group, rng_pct in dict(protocol.get("published") or {}).items()}
     threshold = expect_number(protocol.get("threshold", 0.9), "protocol.threshold")
@@ -449,7 +470,26 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
         extraction_3d=str(protocol.get("extraction_3d", "paper3d")),
         published=published,
         drawing=drawing,
+        scanner_extraction=_scanner_extraction(protocol),
     )
+
+
+def _check_mask_sources(acquisitions: dict[str, AcquisitionSpec]) -> None:
+    """``mask_from`` names another acquisition on the same grid (its mask is reused as it is)."""
+    for acq_id, acq in acquisitions.items():
+        if acq.mask_from is None:
+            continue
+        key = f"protocol.acquisitions.{acq_id}.mask_from"
+        src = acquisitions.get(str(acq.mask_from))
+        if src is None:
+            raise ValueError(f"{key}: unknown acquisition {acq.mask_from!r}")
+        if src.mask_from is not None:
+            raise ValueError(f"{key}: {acq.mask_from!r} takes its own mask from {src.mask_from!r}; "
+                             "name that acquisition instead")
+        if src.grid != acq.grid:
+            raise ValueError(f"{key}: {acq.mask_from!r} has another grid ({src.grid.matrix}, "
+                             f"{src.grid.spacing_mm} mm, {src.grid.n_slices} slices); a mask is "
+                             "reused only on the same grid")
 
 
 def roi_plan(plan: StudyPlan, acq: AcquisitionSpec) -> RoiPlan:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -166,8 +166,23 @@ def simulate_acquisitions(
     ids = list(plan.acquisitions) if ids is None else list(ids)
     textures = textures if textures is not None else build_textures(plan.phantom, plan.seed)
     maps = _geometries(plan, ids, textures, n_jobs)
-    return {i: acquire(plan, plan.acquisitions[i], maps[plan.acquisitions[i].geometry_key], noise_free)
-            for i in ids}
+    return {i: _acquire_with_mask(plan, i, maps, noise_free) for i in ids}
+
+
+def _acquire_with_mask(plan: StudyPlan, acq_id: str, maps: Mapping[Any, FractionMaps],
+                       noise_free: bool = False) -> SimulatedAcquisition:
+    """:func:`acquire`, with the mask of ``mask_from`` when the acquisition names one.
+
+    ``mask_from`` reproduces a study whose repeated scan was segmented with the masks drawn on
+    an earlier scan of the same grid (the phantom moved, the ROIs did not).
+    """
+    acq = plan.acquisitions[acq_id]
+    sim = acquire(plan, acq, maps[acq.geometry_key], noise_free)
+    if acq.mask_from is None:
+        return sim
+    src = plan.acquisitions[acq.mask_from]
+    return replace(sim, mask=drawn_mask(plan, src, maps[src.geometry_key],
+                                        _seed_key(plan.seed, 6, src.scanner_key)))
 
 
 def _shared_cores(n_jobs: int) -> Any:
@@ -178,7 +193,8 @@ def _shared_cores(n_jobs: int) -> Any:
 def _geometries(plan: StudyPlan, ids: Sequence[str], textures: list[TextureVolume],
                 n_jobs: int) -> dict[Any, FractionMaps]:
     first: dict[Any, AcquisitionSpec] = {}
-    for i in ids:
+    sources = [plan.acquisitions[i].mask_from for i in ids if plan.acquisitions[i].mask_from]
+    for i in [*ids, *sources]:
         first.setdefault(plan.acquisitions[i].geometry_key, plan.acquisitions[i])
     with _shared_cores(n_jobs):
         results = Parallel(n_jobs=n_jobs, prefer="threads")(
@@ -198,6 +214,8 @@ def acquisition_digest(plan: StudyPlan, phantom: dict[str, Any], acq: Acquisitio
         "rois": asdict(roi_plan(plan, acq)),
         "acquisition": asdict(acq),
     }
+    if acq.mask_from is not None:  # its mask is drawn as on the source acquisition
+        payload["mask_source"] = asdict(plan.acquisitions[acq.mask_from])
     return json_hash(payload, length=16, compact=False)
 
 
@@ -256,9 +274,8 @@ def simulate_study(
         bar = tqdm(total=len(todo), desc="simulating acquisitions", disable=not progress)
 
         def one(acq_id: str) -> None:
-            acq = plan.acquisitions[acq_id]
-            sim = acquire(plan, acq, maps[acq.geometry_key])
-            write_acquisition(out_dir, acq, sim, digests[acq_id])
+            sim = _acquire_with_mask(plan, acq_id, maps)
+            write_acquisition(out_dir, plan.acquisitions[acq_id], sim, digests[acq_id])
             bar.update(1)
 
         with _shared_cores(n_jobs):

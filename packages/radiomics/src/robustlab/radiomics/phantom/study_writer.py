@@ -99,6 +99,9 @@ def study_document(plan: StudyPlan) -> dict[str, Any]:
         }
         if a.mode == "3D":
             entry["extraction"] = plan.extraction_3d
+        if a.extraction is not None:  # the acquisition's own settings refine the inherited ones
+            entry["extraction"] = (a.extraction if not isinstance(a.extraction, dict) or a.mode == "2D"
+                                   else {"file": plan.extraction_3d, **a.extraction})
         acquisitions[acq_id] = entry
     sizes = ", ".join(f"{d:g}" for d in plan.rois.diameters_mm)
     doc: dict[str, Any] = {
@@ -112,6 +115,8 @@ def study_document(plan: StudyPlan) -> dict[str, Any]:
         "threshold": plan.threshold,
         "roi_column": None,
         "extraction": plan.extraction,
+        **({"scanners": {k: {"extraction": v} for k, v in plan.scanner_extraction.items()}}
+           if plan.scanner_extraction else {}),
         "acquisitions": acquisitions,
         "comparisons": plan.comparisons,
     }

@@ -1,0 +1,23 @@
+"""The calibration tables of the phantom's protocols (``<protocol>.csv``, shipped with the package).
+
+Each is written by ``scripts/calibrate_phantom.py``: per published comparison group, the
+median and the 5th and 95th percentiles over seeds of the share of excellent features
+(:func:`robustlab.radiomics.seeds.calibration_table`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def calibration_path(protocol: str) -> Path:
+    """Where the calibration table of ``protocol`` lives (it may not exist)."""
+    return Path(__file__).with_name(f"{protocol}.csv")
+
+
+def load_calibration(protocol: str) -> pd.DataFrame | None:
+    """The calibration table of ``protocol``, or None when the protocol has none."""
+    path = calibration_path(protocol)
+    return pd.read_csv(path) if path.is_file() else None
