@@ -22,16 +22,16 @@ def tables(seed: int = 0) -> dict[str, pd.DataFrame]:
                             columns=FEATURES) for a in ("t", "r")}
 
 
-def test_wcv_column_is_agree_wscv_of_the_compared_rois():
+def test_wcv_column_is_agree_wscv_of_the_compared_rois_in_per_cent():
     data = tables()
     cmp = Comparison(name="rep", statistic="icc", acquisitions=("t", "r"),
                      options={"model": "twoway", "type": "agreement", "unit": "single"})
     per_feature, summary = compare([cmp], data, 0.9)
     ratings = np.stack([data["t"].to_numpy(), data["r"].to_numpy()], axis=1)
-    np.testing.assert_allclose(per_feature["wcv"], wscv(ratings).value, rtol=1e-14)
-    # by hand for the first feature: sqrt(mean within-ROI variance) / grand mean
+    np.testing.assert_allclose(per_feature["wcv"], np.abs(100 * wscv(ratings).value), rtol=1e-14)
+    # by hand for the first feature: 100 sqrt(mean within-ROI variance) / grand mean
     x = ratings[:, :, 0]
-    hand = np.sqrt(((x - x.mean(1, keepdims=True)) ** 2).sum() / 6) / x.mean()
+    hand = 100 * np.sqrt(((x - x.mean(1, keepdims=True)) ** 2).sum() / 6) / x.mean()
     assert per_feature["wcv"].iloc[0] == pytest.approx(hand, rel=1e-13)
     assert summary["median_wcv"].iloc[0] == pytest.approx(np.median(per_feature["wcv"]))
 
@@ -51,7 +51,7 @@ def test_wcv_by_size_uses_only_each_groups_rois():
     assert out.groupby("size_group")["n_rois"].first().to_dict() == {"small": 2, "medium": 2, "large": 2}
     small = out[(out["size_group"] == "small")].set_index("feature")["wcv"]
     ratings = np.stack([data["t"].loc[["1", "2"]].to_numpy(), data["r"].loc[["1", "2"]].to_numpy()], axis=1)
-    np.testing.assert_allclose(small.reindex(FEATURES), wscv(ratings).value, rtol=1e-14)
+    np.testing.assert_allclose(small.reindex(FEATURES), np.abs(100 * wscv(ratings).value), rtol=1e-14)
     assert wcv_by_size([cmp], data, {}).empty
 
 

@@ -66,6 +66,24 @@ def simulated_study(cfg: Any, cache_dir: Path, run_dir: Path) -> Path:
     return study
 
 
+def run_plan(config: Any, cache_dir: Path, run_dir: Path) -> None:
+    """``plan=true``: the study planner on the design file ``study`` (see :mod:`..planner`)."""
+    import os
+
+    from robustlab.radiomics.planner import plan
+
+    if config.study == "simulated" or not str(config.study).endswith((".yaml", ".yml")):
+        raise ConfigError("plan=true needs study=<design.yaml>: a study file naming scanners, "
+                          f"acquisitions and comparisons; got study={config.study!r}")
+    if not (isinstance(config.plan_seeds, int) and config.plan_seeds >= 2):
+        raise ConfigError(f"config key 'plan_seeds' must be an integer >= 2; got {config.plan_seeds!r}")
+    jobs = config.n_jobs if config.n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + config.n_jobs)
+    tables = plan(config.study, run_dir, seeds=config.plan_seeds, n_jobs=min(jobs, config.plan_seeds),
+                  cache_dir=cache_dir, options={k: v for k, v in config.options().items() if k != "report"})
+    print(tables["plan_comparisons"].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    print(f"plan: {run_dir / 'report.html'}")
+
+
 @hydra_entry("radiomics", uses_torch=False)
 def main(cfg: Any, run_dir: Path) -> None:
     """Run the radiomics study named by the config (see ``conf/radiomics.yaml``)."""
@@ -76,6 +94,9 @@ def main(cfg: Any, run_dir: Path) -> None:
     config = bind(OmegaConf.to_container(cfg, resolve=True))
     cache_dir = Path(config.cache_dir).expanduser().resolve() if config.cache_dir else default_cache_dir()
     check_writable(cache_dir, "cache_dir")
+    if config.plan:
+        run_plan(config, cache_dir, run_dir)
+        return
     shard = parse_shard(config.shard)
     study = config.study
     if study == "simulated":

@@ -62,6 +62,8 @@ class RadiomicsConfig:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     size_groups: int | str = Options.size_groups
     report: bool = Options.report
+    plan: bool = False
+    plan_seeds: int = 20
 
     def options(self) -> dict[str, Any]:
         """The :class:`~robustlab.radiomics.results.Options` keywords of this config."""

@@ -35,6 +35,7 @@ from robustlab.radiomics.report import write_report
 from robustlab.radiomics.results import OUTPUT_TABLES, Options, StudyResult
 from robustlab.radiomics.selection import (
     select_features,
+    shape_correlated_excellent,
     shape_dependence,
     shape_only,
     shape_only_summary,
@@ -53,7 +54,8 @@ from robustlab.radiomics.study import (
 log = logging.getLogger(__name__)
 FAILURE_COLUMNS = ["acquisition", "roi", "perturbation", "image", "mask", "error"]
 SHAPE_ONLY_COLUMNS = ["n_non_shape", "n_shape_only", "pct_shape_only", "n_shape_only_excellent",
-                      "n_shape_with_texture", "pct_shape_with_texture"]
+                      "n_shape_with_texture", "pct_shape_with_texture", "n_shape_correlated_excellent",
+                      "pct_shape_correlated_excellent"]
 
 
 def default_cache_dir() -> Path:
@@ -319,7 +321,8 @@ def select_by_family(
         selection = select_features(mine, chosen, study.threshold, shape, texture, opts.drop_shape)
         excellent = _excellent_everywhere(mine, chosen)
         verdicts = shape_only(shape, texture)
-        figures = shape_only_summary(verdicts, excellent) if texture is not None else {}
+        figures = {**(shape_only_summary(verdicts, excellent) if texture is not None else {}),
+                   **shape_correlated_excellent(shape, excellent)}
         rows.append({"family": family, **{k: figures.get(k, np.nan) for k in SHAPE_ONLY_COLUMNS}})
         for table, out in ((selection, selections), (shape, shapes), (texture, textures)):
             if table is not None:

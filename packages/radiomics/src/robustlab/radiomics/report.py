@@ -144,6 +144,9 @@ def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
     ``margin = 196 sqrt(p (1 - p) / n)`` percentage points (``p`` as a fraction), e.g.
     1.3 points for 4.6 % of 944 features.
 
+    With a calibration table for the study's name (the simulated protocol's), two columns give
+    the spread over seeds of the group's lowest and highest comparison, ``median [p5, p95]``.
+
     The group ``shape_only`` is the share of non-shape features carrying only shape
     information (summary column ``pct_shape_only`` over ``n_non_shape``), of the ``2D``
     family when the study has one (the study's feature lists are 2D), else of every family.
@@ -169,7 +172,26 @@ def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
                      "simulated_max_pct": got.max() if len(got) else np.nan,
                      "published_low_pct": lo, "published_high_pct": hi, "margin_pct": margin,
                      "inside": "yes" if inside else ("no" if len(got) else "")})
-    return pd.DataFrame(rows)
+    return _with_calibration(pd.DataFrame(rows), str(getattr(study, "name", "")))
+
+
+def _with_calibration(table: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """Add the calibrated spread over seeds (``median [p5, p95]``) of the lowest and the highest
+    comparison of each group, from the protocol's shipped calibration table, when it has one
+    (:mod:`robustlab.radiomics.phantom.calibration`)."""
+    from robustlab.radiomics.phantom.calibration import load_calibration
+
+    calibration = load_calibration(protocol)
+    if calibration is None or table.empty:
+        return table
+    text = {(g, f): f"{m:.1f} [{lo:.1f}, {hi:.1f}]" for g, f, m, lo, hi in zip(
+        calibration["group"], calibration["figure"], calibration["median"], calibration["p5"],
+        calibration["p95"], strict=True)}
+    n_seeds = int(calibration["n_seeds"].min())
+    for column, figure in (("lowest", "lowest"), ("highest", "highest")):
+        table[f"calibrated_{column}_pct ({n_seeds} seeds)"] = [
+            text.get((g, figure), text.get((g, "value"), "")) for g in table["group"]]
+    return table
 
 
 SHAPE_ONLY_GROUP = "shape_only"
@@ -244,33 +266,37 @@ def _sections(study: Study, result: StudyResult, published: pd.DataFrame | None)
 
 
 SHAPE_ONLY_READING = (
-    "A non-shape feature carries only shape information (arXiv 2005.06833) when its Spearman "
-    "|rho| with a shape feature exceeds {rho:g} (median over the acquisitions of its largest "
-    "|rho|) and voxel shuffling inside each ROI, which keeps shape and histogram and destroys "
-    "texture, leaves it unchanged on every ROI; shape-dependent features that shuffling does "
-    "change still carry texture. Percentages are of every non-shape feature of the family with "
-    "both verdicts; 'among excellent' counts the shape-only features excellent in every selected "
-    "comparison. The robust list drops every shape-dependent feature (|rho| > {rho:g}), "
-    "texture or not.")
+    "The study reports that 2.0 % of non-shape features provide only shape information "
+    "(arXiv 2005.06833); its released code has no definition of the figure, so two readings "
+    "are computed side by side, neither confirmed by the authors' code. Ours (pct_shape_only): "
+    "a non-shape feature whose Spearman |rho| with a shape feature exceeds {rho:g} (median over "
+    "the acquisitions of its largest |rho|) and which voxel shuffling inside each ROI (keeping "
+    "shape and histogram, destroying texture) leaves unchanged on every ROI; it needs the images. "
+    "The other (pct_shape_correlated_excellent): a non-shape feature excellent in every "
+    "comparison of the family that correlates with a shape feature, |rho| > {rho:g}; it needs "
+    "only feature tables. Percentages are of the family's non-shape features. The robust list "
+    "drops every shape-dependent feature (|rho| > {rho:g}), texture or not.")
+SHAPE_ONLY_TABLE = ["family", "n_non_shape", "n_shape_only", "pct_shape_only", "n_shape_with_texture",
+                    "n_shape_correlated_excellent", "pct_shape_correlated_excellent"]
 
 
 def agreement_sections(result: StudyResult, rho: float = 0.8) -> list[Block]:
     """Report sections: shape-only features, wCV by ROI size, band counts of each comparison."""
     sections: list[Block] = []
     summary = result.summary
-    figures = summary.dropna(subset=["pct_shape_only"]).drop_duplicates("family")
+    figures = summary.dropna(subset=["pct_shape_only", "pct_shape_correlated_excellent"], how="all")
+    figures = figures.drop_duplicates("family")
     if len(figures):
-        sections += [Heading("Shape-only features"), Paragraph([SHAPE_ONLY_READING.format(rho=rho)]),
-                     _table(figures[["family", "n_non_shape", "n_shape_only", "pct_shape_only",
-                                     "n_shape_only_excellent", "n_shape_with_texture",
-                                     "pct_shape_with_texture"]])]
+        sections += [Heading("Shape-only features: two readings"),
+                     Paragraph([SHAPE_ONLY_READING.format(rho=rho)]),
+                     _table(figures[[c for c in SHAPE_ONLY_TABLE if c in figures.columns]])]
     by_size = result.wcv_by_size
     if by_size is not None and len(by_size):
         median = (by_size.groupby(["comparison", "size_group"], sort=False)["wcv"].median()
                   .unstack().reindex(columns=list(pd.unique(by_size["size_group"]))))
         overall = summary.set_index("comparison")["median_wcv"]
         median.insert(0, "all ROIs", overall.reindex(median.index))
-        sections += [Heading("Median within-subject CV (agRee::agree.wscv) by ROI size"),
+        sections += [Heading("Median within-subject CV (%, |100 agRee::agree.wscv|) by ROI group"),
                      _table(median.reset_index())]
     bands = result.band_counts
     if bands is not None and len(bands):

@@ -260,3 +260,26 @@ def shape_only_summary(verdicts: pd.DataFrame, excellent: Sequence[str]) -> dict
             "n_shape_only_excellent": int((only & good).sum()),
             "n_shape_with_texture": int(with_texture.sum()),
             "pct_shape_with_texture": 100.0 * with_texture.sum() / n if n else np.nan}
+
+
+def shape_correlated_excellent(shape: pd.DataFrame, excellent: Sequence[str]) -> dict[str, float]:
+    """The second reading of the study's shape-only figure: robust features that follow shape.
+
+    "Non-shape features excellent in every comparison of the family that correlate with a
+    shape feature, ``|rho| > 0.8``": no texture test, so it can be computed on feature tables
+    alone (the study's released CSVs). Neither this reading nor :func:`shape_only`'s is
+    confirmed by the study's released code, which has no definition of the figure.
+
+    Args:
+        shape: from :func:`shape_dependence` (its ``shape_dependent`` verdict).
+        excellent: the features excellent in every selected comparison of the family.
+
+    Returns:
+        ``n_shape_correlated_excellent`` and ``pct_shape_correlated_excellent = 100 n /
+        n_non_shape``, the denominator every non-shape feature with a defined correlation.
+    """
+    judged = shape.dropna(subset=["max_abs_rho"])
+    hit = judged["shape_dependent"].to_numpy(bool) & judged["feature"].isin(list(excellent)).to_numpy(bool)
+    n = len(judged)
+    return {"n_shape_correlated_excellent": int(hit.sum()),
+            "pct_shape_correlated_excellent": 100.0 * hit.sum() / n if n else np.nan}

@@ -1,0 +1,200 @@
+"""The study planner: how many features will survive a design, before any scan is made.
+
+A *design* is a study file without images: the phantom protocol's format
+(``conf/radiomics/protocol/paper.yaml``) reduced to what a study designer chooses. It names
+``scanners`` (a bundled scanner, ``{base: <bundled>, ...overrides}``, or a path to the user's
+own scanner file, relative to the design), ``acquisitions`` (scanner, session, TE, TR, mode,
+...) and ``comparisons``; every other protocol key (ROI plan, noise, repositioning, parameter
+files, threshold) defaults to the ``paper`` protocol's, and ``phantom`` names the phantom
+(default ``pelvic``). :func:`plan` simulates the design on the digital phantom at each of N
+seeds (:func:`robustlab.radiomics.seeds.run_seeds`, in parallel) and summarises the spread:
+
+- ``plan_comparisons.csv``: per comparison, the expected share of excellent features (median
+  over seeds) with its 90 % interval (5th to 95th percentile);
+- ``plan_by_type.csv``: the same per comparison and image type, and per feature class;
+- ``plan_features.csv``: per family and feature, the probability (share of seeds) that it is
+  robust (excellent in every comparison, not shape-dependent, not texture-blind) and that it
+  is excellent in each comparison;
+- ``plan_robust.csv``: per family, the robust list's size: median and 90 % interval;
+- ``figures/plan_intervals.png`` and ``report.md`` / ``report.html``.
+
+How far to trust it: the simulator's calibration against the published study (the radiomics
+README, "Calibration over seeds") and the effects it models are the limits of the answer.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from robustlab.common.io import write_table
+from robustlab.common.report import Document, Figure, Heading, Paragraph, Table, pyplot, save_figure
+from robustlab.radiomics.errors import StudyError
+
+#: Protocol keys a design may leave out (taken from the ``paper`` protocol).
+DEFAULTED = ("scale", "threshold", "extraction", "extraction_3d", "roi", "noise", "repositioning",
+             "acquisition_defaults")
+DESIGN_KEYS = {"name", "phantom", "scanners", "acquisitions", "comparisons", "poses", "published",
+               *DEFAULTED}
+
+
+def load_design(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A design file as ``(protocol, phantom)`` plain dicts (defaults from the ``paper`` protocol).
+
+    Raises:
+        StudyError: naming the design file and the key at fault.
+    """
+    from robustlab.radiomics.phantom import load_config
+
+    path = Path(path).expanduser().resolve()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise StudyError(f"design {path}: cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(raw, dict):
+        raise StudyError(f"design {path}: expected a mapping at the top level")
+    unknown = sorted(set(raw) - DESIGN_KEYS)
+    if unknown:
+        raise StudyError(f"design {path}: unknown key {unknown[0]!r} (expected {', '.join(sorted(DESIGN_KEYS))})")
+    for key in ("scanners", "acquisitions", "comparisons"):
+        if not raw.get(key):
+            raise StudyError(f"design {path}: key {key!r} is missing or empty")
+    paper = load_config("protocol", "paper")
+    protocol = {**{k: copy.deepcopy(paper[k]) for k in DEFAULTED}, "name": path.stem,
+                **{k: v for k, v in raw.items() if k != "phantom"}}
+    protocol["scanners"] = {k: _scanner(v, path, k) for k, v in raw["scanners"].items()}
+    phantom = load_config("phantom", str(raw.get("phantom", "pelvic")))
+    return protocol, phantom
+
+
+def _scanner(ref: Any, design: Path, key: str) -> Any:
+    """A scanner entry; a path (``*.yaml``) is read, relative to the design file."""
+    if isinstance(ref, str) and ref.endswith((".yaml", ".yml")):
+        file = (design.parent / ref).resolve()
+        if not file.is_file():
+            raise StudyError(f"design {design}: scanners.{key}: file {file} does not exist")
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise StudyError(f"design {design}: scanners.{key}: {file} is not a mapping")
+        return {"name": file.stem, **data}
+    return ref
+
+
+def check_design(protocol: Mapping[str, Any], phantom: Mapping[str, Any], where: str) -> None:
+    """Validate the design as the simulator will (before any seed runs)."""
+    from robustlab.radiomics.phantom import plan_study
+
+    try:
+        plan_study(dict(protocol), dict(phantom), seed=1)
+    except ValueError as exc:
+        raise StudyError(f"design {where}: {exc}") from None
+
+
+def interval(values: pd.core.groupby.SeriesGroupBy) -> pd.DataFrame:
+    """Median, 5th and 95th percentile of each group (the 90 % interval over seeds)."""
+    out = values.quantile([0.5, 0.05, 0.95]).unstack()
+    out.columns = ["median", "p5", "p95"]
+    return out
+
+
+def plan_tables(summary: pd.DataFrame, per_feature: pd.DataFrame,
+                selection: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The planner's tables from the seeds' ``summary``, ``per_feature`` and ``selection``."""
+    n_seeds = summary["seed"].nunique()
+    order = list(pd.unique(summary["comparison"]))
+    comparisons = interval(summary.groupby("comparison", sort=False)["pct_excellent"]).reindex(order)
+    comparisons.insert(0, "n_seeds", n_seeds)
+    per_feature = per_feature.assign(pct=100.0 * per_feature["excellent"].astype(np.float64))
+    by_type = []
+    for by in ("image_type", "feature_class"):
+        pct = per_feature.groupby(["seed", "comparison", by], sort=False)["pct"].mean()
+        table = interval(pct.groupby(level=[1, 2], sort=False)).rename_axis(["comparison", "value"])
+        by_type.append(table.reset_index().assign(by=by))
+    by_type_table = pd.concat(by_type, ignore_index=True)[["comparison", "by", "value", "median", "p5", "p95"]]
+    excellent = (per_feature.pivot_table(index="feature", columns="comparison", values="pct",
+                                         aggfunc="mean", sort=False) / 100.0).add_prefix("p_excellent:")
+    robust = selection.groupby(["family", "feature"], sort=False)["robust"].mean().rename("p_robust")
+    features = robust.reset_index().merge(excellent.reset_index(), on="feature", how="left")
+    sizes = selection.groupby(["family", "seed"], sort=False)["robust"].sum()
+    robust_size = interval(sizes.groupby(level=0, sort=False)).rename_axis("family").reset_index()
+    robust_size.insert(1, "n_seeds", n_seeds)
+    return {"plan_comparisons": comparisons.rename_axis("comparison").reset_index(),
+            "plan_by_type": by_type_table,
+            "plan_features": features.sort_values(["family", "p_robust"], ascending=[True, False],
+                                                  kind="stable").reset_index(drop=True),
+            "plan_robust": robust_size}
+
+
+def figure_intervals(comparisons: pd.DataFrame, path: Path) -> Path:
+    """Expected % excellent per comparison: the median and its 90 % interval over seeds."""
+    plt = pyplot()
+    n = len(comparisons)
+    fig, ax = plt.subplots(figsize=(6, max(2.5, 0.3 * n + 1)))
+    y = np.arange(n)
+    median = comparisons["median"].to_numpy(np.float64)
+    err = np.vstack([median - comparisons["p5"].to_numpy(np.float64),
+                     comparisons["p95"].to_numpy(np.float64) - median])
+    ax.errorbar(median, y, xerr=err, fmt="o", color="#3a6ea5", capsize=3)
+    ax.set_yticks(y, comparisons["comparison"], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% excellent features: median and 90 % interval over seeds")
+    return save_figure(fig, path)
+
+
+def plan(design: str | Path, out_dir: str | Path, *, seeds: Sequence[int] | int = 20,
+         n_jobs: int = 2, cache_dir: str | Path, options: Mapping[str, Any] | None = None,
+         ) -> dict[str, pd.DataFrame]:
+    """Simulate ``design`` over ``seeds`` (a count: seeds 1..N) and write the plan into ``out_dir``.
+
+    Args:
+        design: the design file (see the module docstring).
+        out_dir: where the tables, the figure and the report go; the seeds' runs go to
+            ``out_dir/seeds`` (resumable).
+        seeds: the seeds, or how many (1..N).
+        n_jobs: seeds simulated at once.
+        cache_dir: the image and feature cache shared by the seeds.
+        options: :class:`~robustlab.radiomics.results.Options` of each seed's analysis.
+
+    Returns:
+        The tables of :func:`plan_tables`.
+    """
+    from robustlab.radiomics.seeds import load_seeds, run_seeds
+
+    protocol, phantom = load_design(design)
+    check_design(protocol, phantom, str(design))
+    seeds = list(range(1, seeds + 1)) if isinstance(seeds, int) else list(seeds)
+    out = Path(out_dir)
+    start = time.perf_counter()
+    folders = run_seeds(protocol, phantom, seeds, out / "seeds", Path(cache_dir), options, n_jobs=n_jobs)
+    tables = plan_tables(*(load_seeds(folders, stem) for stem in ("summary", "per_feature", "selection")))
+    for stem, table in tables.items():
+        write_table(table, out / stem, ("csv",))
+    write_plan_report(out, protocol["name"], tables, len(seeds), time.perf_counter() - start)
+    return tables
+
+
+def write_plan_report(out: Path, name: str, tables: Mapping[str, pd.DataFrame], n_seeds: int,
+                      seconds: float) -> None:
+    """``report.md`` and ``report.html``: one figure (intervals per comparison), one table."""
+    figure = figure_intervals(tables["plan_comparisons"], out / "figures" / "plan_intervals.png")
+    robust = tables["plan_robust"]
+    lines = [f"{n_seeds} seeds of the digital phantom ({seconds:.0f} s). Each comparison's share "
+             "of excellent features: the median over seeds and the 90 % interval (5th to 95th "
+             "percentile). Expected robust-list size: " + "; ".join(
+                 f"{f}: {m:.0f} [{lo:.0f}, {hi:.0f}]" for f, m, lo, hi in zip(
+                     robust["family"], robust["median"], robust["p5"], robust["p95"], strict=True)) + ".",
+             "Per image type and feature class: `plan_by_type.csv`; each feature's probability of "
+             "being robust: `plan_features.csv`. The simulator's calibration and the effects it "
+             "models and lacks limit how far to trust this (radiomics README)."]
+    Document(f"Study plan: {name}", [Paragraph(lines), Heading("Expected % excellent per comparison"),
+                                     Table(tables["plan_comparisons"], fmt=lambda v: f"{v:.1f}"),
+                                     Figure(figure, "plan_intervals")],
+             page_title=f"{name}: study plan").write(out)

@@ -1,0 +1,68 @@
+"""The study planner: a design without images simulated over seeds, with intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from robustlab.radiomics.errors import StudyError
+from robustlab.radiomics.planner import load_design, plan
+from robustlab.radiomics.study import study_dir
+
+
+def tiny_design(root: Path) -> Path:
+    """The bundled two-vendor design, scaled down: 128 x 128 images, 8 ROIs, one user scanner."""
+    design = yaml.safe_load((study_dir().parent / "designs" / "two_vendors.yaml").read_text())
+    design["scale"] = 0.25
+    design["roi"] = {"diameters_mm": [48.0, 24.0], "slices_2d": 1, "length_3d_mm": 15.0}
+    design["acquisitions"] = {k: v for k, v in design["acquisitions"].items() if k != "A_repos"}
+    design["comparisons"] = [c for c in design["comparisons"] if c["name"] != "repositioned_A"]
+    (root / "scanners").mkdir(parents=True)
+    scanner = yaml.safe_load((study_dir().parent / "scanner" / "vendor_b_1p5t.yaml").read_text())
+    scanner["snr_factor"] = 0.8
+    del scanner["name"]  # a file without a name is named after itself
+    (root / "scanners" / "my_b.yaml").write_text(yaml.safe_dump(scanner))
+    design["scanners"]["B"] = "scanners/my_b.yaml"
+    path = root / "design.yaml"
+    path.write_text(yaml.safe_dump(design))
+    return path
+
+
+def test_the_design_defaults_to_the_paper_protocol_and_reads_user_scanners(tmp_path):
+    protocol, phantom = load_design(tiny_design(tmp_path))
+    assert protocol["scanners"]["A"] == "vendor_a_1p5t"
+    assert protocol["scanners"]["B"]["snr_factor"] == 0.8 and protocol["scanners"]["B"]["name"] == "my_b"
+    assert protocol["noise"]["snr_reference"] > 0 and phantom["name"] == "pelvic"
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"scanners": {"A": "nope.yaml"},
+                                                       "acquisitions": {"a": {}}, "comparisons": [{}]}))
+    with pytest.raises(StudyError, match=r"scanners\.A: file .*nope\.yaml does not exist"):
+        load_design(tmp_path / "bad.yaml")
+
+
+def test_plan_over_seeds_writes_intervals_probabilities_and_a_report(tmp_path):
+    design = tiny_design(tmp_path / "d")
+    tables = plan(design, tmp_path / "plan", seeds=2, n_jobs=1, cache_dir=tmp_path / "cache")
+    comparisons = tables["plan_comparisons"].set_index("comparison")
+    assert list(comparisons.index) == ["repeat_A", "repeat_B", "vendors"]
+    assert (comparisons["n_seeds"] == 2).all()
+    assert ((comparisons["p5"] <= comparisons["median"]) & (comparisons["median"] <= comparisons["p95"])).all()
+    seeds = pd.concat([pd.read_parquet(tmp_path / "plan" / "seeds" / f"seed{s}" / "summary.parquet")
+                       for s in (1, 2)]).set_index("comparison")["pct_excellent"]
+    np.testing.assert_allclose(comparisons.loc["vendors", "median"], seeds.loc["vendors"].median())
+    by_type = tables["plan_by_type"]
+    assert {"image_type", "feature_class"} == set(by_type["by"])
+    assert {"original", "wavelet-LH", "glcm", "shape"} <= set(by_type["value"])
+    features = tables["plan_features"]
+    assert features["p_robust"].between(0, 1).all()
+    assert {"p_excellent:repeat_A", "p_excellent:vendors"} <= set(features.columns)
+    assert list(tables["plan_robust"]["family"]) == ["2D"]
+    for name in ("plan_comparisons.csv", "plan_by_type.csv", "plan_features.csv", "plan_robust.csv",
+                 "report.md", "report.html", "figures/plan_intervals.png"):
+        assert (tmp_path / "plan" / name).is_file(), name
+    # resumable: a second plan reads the seeds back
+    again = plan(design, tmp_path / "plan", seeds=2, n_jobs=1, cache_dir=tmp_path / "cache")
+    pd.testing.assert_frame_equal(again["plan_comparisons"], tables["plan_comparisons"])
