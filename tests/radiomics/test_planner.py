@@ -19,14 +19,12 @@ def tiny_design(root: Path) -> Path:
     design = yaml.safe_load((study_dir().parent / "designs" / "two_vendors.yaml").read_text())
     design["scale"] = 0.25
     design["roi"] = {"diameters_mm": [48.0, 24.0], "slices_2d": 1, "length_3d_mm": 15.0}
-    design["acquisitions"] = {k: v for k, v in design["acquisitions"].items() if k != "A_repos"}
-    design["comparisons"] = [c for c in design["comparisons"] if c["name"] != "repositioned_A"]
     (root / "scanners").mkdir(parents=True)
     scanner = yaml.safe_load((study_dir().parent / "scanner" / "vendor_b_1p5t.yaml").read_text())
     scanner["snr_factor"] = 0.8
     del scanner["name"]  # a file without a name is named after itself
     (root / "scanners" / "my_b.yaml").write_text(yaml.safe_dump(scanner))
-    design["scanners"]["B"] = "scanners/my_b.yaml"
+    design["scanners"]["B15"] = "scanners/my_b.yaml"
     path = root / "design.yaml"
     path.write_text(yaml.safe_dump(design))
     return path
@@ -34,8 +32,8 @@ def tiny_design(root: Path) -> Path:
 
 def test_the_design_defaults_to_the_paper_protocol_and_reads_user_scanners(tmp_path):
     protocol, phantom = load_design(tiny_design(tmp_path))
-    assert protocol["scanners"]["A"] == "vendor_a_1p5t"
-    assert protocol["scanners"]["B"]["snr_factor"] == 0.8 and protocol["scanners"]["B"]["name"] == "my_b"
+    assert protocol["scanners"]["A15"] == {"base": "vendor_a_1p5t", "extraction": {"binWidth": 10}}
+    assert protocol["scanners"]["B15"]["snr_factor"] == 0.8 and protocol["scanners"]["B15"]["name"] == "my_b"
     assert protocol["noise"]["snr_reference"] > 0 and phantom["name"] == "pelvic"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"scanners": {"A": "nope.yaml"},
                                                        "acquisitions": {"a": {}}, "comparisons": [{}]}))
@@ -47,18 +45,18 @@ def test_plan_over_seeds_writes_intervals_probabilities_and_a_report(tmp_path):
     design = tiny_design(tmp_path / "d")
     tables = plan(design, tmp_path / "plan", seeds=2, n_jobs=1, cache_dir=tmp_path / "cache")
     comparisons = tables["plan_comparisons"].set_index("comparison")
-    assert list(comparisons.index) == ["repeat_A", "repeat_B", "vendors"]
+    assert list(comparisons.index) == ["repeat_A15", "repeat_B15", "between_vendors"]
     assert (comparisons["n_seeds"] == 2).all()
     assert ((comparisons["p5"] <= comparisons["median"]) & (comparisons["median"] <= comparisons["p95"])).all()
     seeds = pd.concat([pd.read_parquet(tmp_path / "plan" / "seeds" / f"seed{s}" / "summary.parquet")
                        for s in (1, 2)]).set_index("comparison")["pct_excellent"]
-    np.testing.assert_allclose(comparisons.loc["vendors", "median"], seeds.loc["vendors"].median())
+    np.testing.assert_allclose(comparisons.loc["between_vendors", "median"], seeds.loc["between_vendors"].median())
     by_type = tables["plan_by_type"]
     assert {"image_type", "feature_class"} == set(by_type["by"])
     assert {"original", "wavelet-LH", "glcm", "shape"} <= set(by_type["value"])
     features = tables["plan_features"]
     assert features["p_robust"].between(0, 1).all()
-    assert {"p_excellent:repeat_A", "p_excellent:vendors"} <= set(features.columns)
+    assert {"p_excellent:repeat_A15", "p_excellent:between_vendors"} <= set(features.columns)
     assert list(tables["plan_robust"]["family"]) == ["2D"]
     for name in ("plan_comparisons.csv", "plan_by_type.csv", "plan_features.csv", "plan_robust.csv",
                  "report.md", "report.html", "figures/plan_intervals.png"):
@@ -66,3 +64,10 @@ def test_plan_over_seeds_writes_intervals_probabilities_and_a_report(tmp_path):
     # resumable: a second plan reads the seeds back
     again = plan(design, tmp_path / "plan", seeds=2, n_jobs=1, cache_dir=tmp_path / "cache")
     pd.testing.assert_frame_equal(again["plan_comparisons"], tables["plan_comparisons"])
+
+
+def test_the_documented_design_is_the_bundled_one():
+    page = (Path(__file__).parents[2] / "docs" / "how-to" / "plan-a-study.md").read_text()
+    block = page.split("<!-- two-vendor-design -->", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    bundled = study_dir().parent / "designs" / "two_vendors.yaml"
+    assert yaml.safe_load(block) == yaml.safe_load(bundled.read_text())

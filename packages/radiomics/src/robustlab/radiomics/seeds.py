@@ -90,7 +90,7 @@ def run_seed(protocol: Mapping[str, Any], phantom: Mapping[str, Any], seed: int,
     Nothing is computed when the folder holds the tables of the same protocol, phantom,
     options and seed (``done.json`` records their hash; it is written last).
     """
-    from robustlab.radiomics.phantom import simulate_study, study_folder_name
+    from robustlab.radiomics.phantom import simulate_study
     from robustlab.radiomics.pipeline import run_study
 
     key = json_hash({"protocol": dict(protocol), "phantom": dict(phantom), "seed": seed,
@@ -101,7 +101,11 @@ def run_seed(protocol: Mapping[str, Any], phantom: Mapping[str, Any], seed: int,
         return folder
     _lower_priority(nice)
     cache_dir = Path(cache_dir)
-    study_dir = cache_dir / "phantoms" / study_folder_name(dict(protocol), dict(phantom), seed)
+    # one folder per protocol name and seed: an acquisition whose configuration did not change
+    # keeps its files (simulate_study checks each one's digest), so a tuned scanner simulates
+    # only its own acquisitions again and every other image is found in the feature cache
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(protocol.get("name", "study")))
+    study_dir = cache_dir / "phantoms" / "seeds" / f"{name}-seed{seed}"
     study = simulate_study(dict(protocol), dict(phantom), study_dir, seed, n_jobs=1, progress=False)
     run_dir = folder / "run"
     result = run_study(study, run_dir, n_jobs=1, cache_dir=cache_dir, seed=seed, progress=False,

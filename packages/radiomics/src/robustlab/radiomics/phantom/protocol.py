@@ -453,8 +453,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
         raw, f"protocol.acquisitions.{acq_id}")}, scanners, noise_model, layout)
         for acq_id, raw in raw_acq.items()}
     _check_mask_sources(acquisitions)
-    published = {str(group): [float(v) for v in _numbers(rng_pct, 2, f"protocol.published.{group}")]
-                 for group, rng_pct in dict(protocol.get("published") or {}).items()}
+    published = _published(protocol)
     threshold = expect_number(protocol.get("threshold", 0.9), "protocol.threshold")
     return StudyPlan(
         name=str(protocol.get("name", "phantom_study")),
@@ -472,6 +471,12 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
         drawing=drawing,
         scanner_extraction=_scanner_extraction(protocol),
     )
+
+
+def _published(protocol: dict[str, Any]) -> dict[str, list[float]]:
+    """``published``: group -> [low %, high %]."""
+    return {str(group): [float(v) for v in _numbers(rng_pct, 2, f"protocol.published.{group}")]
+            for group, rng_pct in dict(protocol.get("published") or {}).items()}
 
 
 def _check_mask_sources(acquisitions: dict[str, AcquisitionSpec]) -> None:
