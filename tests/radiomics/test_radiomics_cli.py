@@ -65,6 +65,18 @@ def test_bad_shard_value_is_named():
         parse_shard("3/3")
 
 
+def test_plan_needs_a_design_file(tmp_path):
+    from robustlab.common.errors import ConfigError
+    from robustlab.radiomics.cli import run_plan
+    from robustlab.radiomics.config import bind
+
+    for study, match in (("simulated", "plan=true needs study=<design.yaml>"),
+                         ("d.yaml", "'plan_seeds' must be an integer >= 2")):
+        config = bind({"study": study, "plan": True, "plan_seeds": 1})
+        with pytest.raises(ConfigError, match=match):
+            run_plan(config, tmp_path / "cache", tmp_path / "run")
+
+
 @pytest.mark.slow
 def test_simulated_study_rerun_simulates_nothing_and_restores_the_analysis(tmp_path):
     args = ["experiment=quick", "progress=false", f"cache_dir={tmp_path / 'cache'}"]

@@ -51,11 +51,13 @@ TABLES = ("summary", "per_feature", "robust", "selection", "features", "failures
 
 
 def code_hash() -> str:
-    """SHA-256 of the source files of ``robustlab.radiomics`` and ``robustlab.common``."""
+    """SHA-256 of the source files of ``robustlab.radiomics`` and ``robustlab.common``, and of the
+    tables shipped with ``robustlab.radiomics`` (the phantom's calibration, shown in the report)."""
     import robustlab.common
     import robustlab.radiomics
 
-    return tree_hash(Path(package.__file__).parent for package in (robustlab.common, robustlab.radiomics))
+    roots = [Path(package.__file__).parent for package in (robustlab.common, robustlab.radiomics)]
+    return tree_hash(roots) + tree_hash(roots[1:], pattern="*.csv")
 
 
 def analysis_key(validated: ValidatedStudy, items: Sequence[WorkItem], options: Options,
