@@ -134,17 +134,17 @@ def compare(
         threshold: a feature is excellent when its statistic is ``> threshold``.
         alpha: confidence level ``1 - alpha`` of the intervals.
         bands: cut points of :func:`robustlab.common.stats.agreement_band`; the last is
-            replaced by ``threshold``, so that band ``excellent`` and the ``excellent`` flag are
-            one rule (``value > threshold``).
+            replaced by ``threshold`` when that lies above the second, so that band
+            ``excellent`` and the ``excellent`` flag are one rule (``value > threshold``).
 
     Returns:
         ``(per_feature, summary)``: one row per (comparison, feature) with
         :data:`PER_FEATURE_COLUMNS`, and one row per comparison with ``comparison, group,
         statistic, n_rois, n_features, n_excellent, pct_excellent`` and ``band_<band>`` counts.
     """
-    if not bands[1] < threshold:
-        raise ValueError(f"threshold: must exceed the moderate/good cut point bands[1] = {bands[1]:g} "
-                         f"(it is the good/excellent cut); got {threshold:g}")
+    # one rule: the good/excellent cut is the threshold (kept as given when it is not above
+    # the moderate/good cut, e.g. threshold 0.5: the bands then keep their own cuts)
+    cuts = (bands[0], bands[1], threshold) if bands[1] < threshold else tuple(bands)
     blocks: list[tuple[UnitResult, str | None, tuple[np.ndarray, ...]]] = []
     for cmp in comparisons:
         features = list(dict.fromkeys(c for m in cmp.members for c in tables[m].columns.tolist()))
@@ -171,7 +171,7 @@ def compare(
         "value": value,
         "ci_low": np.concatenate([u.ci_low for u, _, _ in blocks]),
         "ci_high": np.concatenate([u.ci_high for u, _, _ in blocks]),
-        "band": agreement_band(value, (*bands[:2], threshold)),
+        "band": agreement_band(value, cuts),
         "excellent": np.nan_to_num(value, nan=-np.inf) > threshold,
         "n_rois": np.repeat([u.n_rois for u, _, _ in blocks], sizes),
         "wcv": np.concatenate([_or_nan(u.wcv, size) for (u, _, _), size in zip(blocks, sizes, strict=True)]),
