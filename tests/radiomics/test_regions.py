@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -99,6 +101,24 @@ def test_a_failing_task_stops_the_parallel_run_and_restores_itk_threads(image_st
     assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == threads
 
 
+def _worker_state() -> tuple[int, bool]:
+    import os
+    import sys
+
+    return os.getppid(), "radiomics.featureextractor" in sys.modules
+
+
+def test_workers_are_forked_with_pyradiomics_loaded(monkeypatch):
+    from robustlab.radiomics.extract import _extractor, forking, worker_pool
+
+    if not forking():
+        pytest.skip("workers are forked on Linux only")
+    _extractor(extraction_dir() / "paper2d.yaml")
+    with worker_pool(1, 1) as pool:
+        parent, loaded = pool.submit(_worker_state).result()
+    assert parent == os.getpid() and loaded
+
+
 def test_a_parameter_file_with_resampling_is_extracted_roi_by_roi(image_study, tmp_path):
     params = yaml.safe_load((extraction_dir() / "paper2d.yaml").read_text())
     params["setting"].update(interpolator="sitkBSpline", resampledPixelSpacing=[1, 1, 3])
@@ -111,13 +131,15 @@ def test_a_parameter_file_with_resampling_is_extracted_roi_by_roi(image_study, t
 
 
 def test_without_workers_this_process_extracts_everything(image_study, tmp_path, monkeypatch):
-    import joblib.externals.loky
+    import contextlib
+
+    import robustlab.radiomics.extract as extract_module
 
     class Broken:
         def submit(self, *args, **kwargs):
             raise RuntimeError("a broken process pool")
 
-    monkeypatch.setattr(joblib.externals.loky, "get_reusable_executor", lambda **kw: Broken())
+    monkeypatch.setattr(extract_module, "worker_pool", lambda *a: contextlib.nullcontext(Broken()))
     items = work_items(validate_study(load_study(image_study(n_acquisitions=2, n_rois=3))))
     done = [r for results in _in_parallel(items, tmp_path / "cache", 3) for r in results]
     assert sorted(k for k, _ in done) == sorted(it.key for it in items)
@@ -132,8 +154,9 @@ def test_every_extracting_process_runs_its_share_of_the_cores(image_study, tmp_p
     before = current_limits()
     extract(items, FeatureCache(tmp_path / "cache"), n_jobs=2, progress=False)
     threads = threads_per_process(2)
-    # the worker that extracted (the pool is reused: same size and settings) reads its limits
-    inside = worker_pool(1, threads).submit(current_limits).result()
+    # a worker of the pool that extracted reads its limits
+    with worker_pool(1, threads) as pool:
+        inside = pool.submit(current_limits).result()
     assert inside["blas"] == inside["itk"] == threads
     assert inside["openmp"] in (0, threads)
     assert 2 * threads <= max(2, available_cores())

@@ -1,7 +1,7 @@
 """Extraction with pyradiomics: one work item per (acquisition, ROI), parallel, cached.
 
 Each work item is extracted by ``radiomics.featureextractor.RadiomicsFeatureExtractor`` with
-the acquisition's parameter file, in this process or a loky worker (joblib's process pool),
+the acquisition's parameter file, in this process or a worker process (:func:`worker_pool`),
 which writes its cache entry itself: a run stopped half-way keeps everything already extracted.
 A process keeps the acquisition it extracts from, read, normalized and boxed once
 (:mod:`robustlab.radiomics.regions`).
@@ -17,12 +17,17 @@ ROI holds exactly the original ROI's values.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+import multiprocessing
+import os
 import queue
+import sys
 import zlib
 from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,9 +250,9 @@ def extraction_order(items: Sequence[WorkItem]) -> list[WorkItem]:
     """The items acquisition by acquisition (image and settings), largest ROI first.
 
     A process extracts one item at a time and keeps the acquisition it last prepared, so in this
-    order it prepares each acquisition once (each of ``n`` processes at most once); within an
-    acquisition the last items, which decide when the slowest process finishes, are the
-    cheapest.
+    order (taken from its front by this process and from its back by the workers) it prepares
+    each acquisition once (each of ``n`` processes at most once); within an acquisition the
+    last items this process takes, which decide when it finishes, are the cheapest.
     """
     groups: dict[tuple[Path, Path, str], list[WorkItem]] = {}
     for it in items:
@@ -259,70 +264,109 @@ def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
                  n_processes: int) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """Yield the result of every item, extracted by this process and ``n_processes - 1`` workers.
 
-    This process has pyradiomics imported and the first acquisition's parameter file parsed, so
-    it extracts at once, while the loky workers start (a fresh worker spends about 0.7 s
-    importing NumPy, SimpleITK and pyradiomics); joblib's ``Parallel`` would leave it waiting.
-    A worker is handed its next item the moment it returns one (a done-callback), so every
-    process stays busy until the queue is empty. Every process, this one included, runs
-    ``cores // n_processes`` threads (at least one) in each pool: ITK's filters, BLAS (GLCM's
-    ``eigvals``) and OpenMP (:mod:`robustlab.common.threads`).
+    This process parses the first parameter file before the workers start, so that forked
+    workers (:func:`worker_pool`) begin with pyradiomics imported and that extractor built,
+    and extracts from the front of the queue while the workers take items from its back: each
+    process goes through the acquisitions in its own order and reads an acquisition once
+    (:func:`extraction_order`). A worker is handed its next item the moment it returns one (a
+    done-callback), so every process stays busy until the queue is empty. Every process, this
+    one included, runs ``cores // n_processes`` threads (at least one) in each pool: ITK's
+    filters, BLAS (GLCM's ``eigvals``) and OpenMP (:mod:`robustlab.common.threads`).
     """
     import SimpleITK  # noqa: F401 - loaded before its threads are limited in this process
 
-    todo = deque([it] for it in items)  # popleft, appendleft atomic: shared with the callbacks
+    _extractor(items[0].params, items[0].overrides)
+    todo = deque([it] for it in items)  # pop, popleft, append atomic: shared with the callbacks
     returned: queue.SimpleQueue[Any] = queue.SimpleQueue()
     threads = threads_per_process(n_processes)
-    executor = worker_pool(n_processes - 1, threads)
 
-    def feed(finished: Any = None) -> None:
-        if finished is not None:
-            returned.put(finished)
+    with worker_pool(n_processes - 1, threads) as executor:
+
+        def feed(finished: Any = None) -> None:
+            if finished is not None:
+                returned.put(finished)
+            try:
+                task = todo.pop()
+            except IndexError:
+                return
+            try:
+                executor.submit(extract_items, task, cache_root).add_done_callback(feed)
+            except Exception:  # noqa: BLE001 - a broken pool: this process takes the item back
+                log.warning("a worker could not take a task; extracting it here", exc_info=True)
+                todo.append(task)
+                returned.put(None)  # wakes this process if it waits for the workers
+
+        try:
+            for _ in range(n_processes - 1):
+                feed()
+            yield from _collect(todo, returned, len(items), cache_root, threads)
+        finally:
+            todo.clear()  # on an error or an interrupt, the callbacks hand out nothing more
+
+
+def _collect(todo: deque[list[WorkItem]], returned: queue.SimpleQueue[Any], n_items: int,
+             cache_root: Path, threads: int) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """This process's share of :func:`_in_parallel`: extract from the front of ``todo`` and
+    yield the workers' results as they return, until all ``n_items`` are back."""
+    received = 0
+    while received < n_items:
         try:
             task = todo.popleft()
         except IndexError:
-            return
-        try:
-            executor.submit(extract_items, task, cache_root).add_done_callback(feed)
-        except Exception:  # noqa: BLE001 - a broken pool: this process takes the item back
-            log.warning("a worker could not take a task; extracting it here", exc_info=True)
-            todo.appendleft(task)
-            returned.put(None)  # wakes this process if it waits for the workers
-
-    received = 0
-    try:
-        for _ in range(n_processes - 1):
-            feed()
-        while received < len(items):
-            try:
-                task = todo.popleft()
-            except IndexError:
-                finished = [returned.get()]  # nothing left to take: wait for a worker
-            else:
+            finished = [returned.get()]  # nothing left to take: wait for a worker
+        else:
+            received += 1
+            with limited_threads(threads):
+                done = extract_items(task, cache_root)
+            yield done
+            finished = []
+        while not returned.empty():
+            finished.append(returned.get())
+        for future in finished:
+            if future is not None:
                 received += 1
-                with limited_threads(threads):
-                    done = extract_items(task, cache_root)
-                yield done
-                finished = []
-            while not returned.empty():
-                finished.append(returned.get())
-            for future in finished:
-                if future is not None:
-                    received += 1
-                    yield future.result()
-    finally:
-        todo.clear()  # on an error or an interrupt, the callbacks hand out nothing more
+                yield future.result()
 
 
-def worker_pool(n_workers: int, threads: int) -> Any:
-    """joblib's reusable loky pool of ``n_workers`` processes with ``threads`` threads per pool.
+def forking() -> bool:
+    """Whether extraction workers are forked from this process (Linux, with SimpleITK's
+    default ``Platform`` threader, which keeps no threads between filters)."""
+    import SimpleITK as sitk
 
-    The thread variables are in the workers' environment (for libraries they load later) and
-    their initializer limits what is loaded already; a pool of other settings is replaced.
+    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and sitk.ProcessObject.GetGlobalDefaultThreader() == "Platform")
+
+
+@contextlib.contextmanager
+def worker_pool(n_workers: int, threads: int) -> Iterator[Any]:
+    """A pool of ``n_workers`` processes with ``threads`` threads in each thread pool.
+
+    Where :func:`forking`, the workers are forked from this process, as pyradiomics' own batch
+    command's ``multiprocessing.Pool``: they start at once, with everything this process has
+    imported and parsed, and the pool is shut down on leaving the block. Elsewhere joblib's
+    reusable loky pool (fresh interpreters, about 0.7 s each to import NumPy, SimpleITK and
+    pyradiomics), kept for the next run; a pool of other settings is replaced. The thread
+    variables go into the workers' environment (for libraries they load later) and their
+    initializer limits what is loaded already.
     """
-    from joblib.externals.loky import get_reusable_executor
+    if not forking():
+        from joblib.externals.loky import get_reusable_executor
 
-    return get_reusable_executor(max_workers=n_workers, env=thread_env(threads),
-                                 initializer=limit_threads, initargs=(threads,))
+        yield get_reusable_executor(max_workers=n_workers, env=thread_env(threads),
+                                    initializer=_start_worker, initargs=(threads,))
+        return
+    executor = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_start_worker, initargs=(threads,))
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _start_worker(threads: int) -> None:
+    """Initializer of an extraction worker: ``threads`` threads in every pool, now and later."""
+    os.environ.update(thread_env(threads))
+    limit_threads(threads)
 
 
 def extract(
@@ -335,7 +379,7 @@ def extract(
     Args:
         items: the work items.
         cache: the cache the workers write to.
-        n_jobs: processes extracting at once: this one and ``n_jobs - 1`` loky workers
+        n_jobs: processes extracting at once: this one and ``n_jobs - 1`` workers
             (-1: one per core; 1: this process alone).
         progress: show a tqdm progress bar.
 
