@@ -65,3 +65,16 @@ def test_the_report_shows_the_calibrated_spread_beside_the_published_figure(tmp_
     assert out.loc["repeat", "simulated_min_pct"] == 84.0  # this run, beside them
     study.name = "other"  # no calibration for it: no columns
     assert low not in published_table(study, summary).columns
+
+
+def test_a_protocol_subset_names_only_the_scanners_of_its_acquisitions():
+    from robustlab.radiomics.phantom.protocol import plan_study
+    from robustlab.radiomics.phantom.study_writer import study_document
+    from robustlab.radiomics.seeds import resolve_scanners
+
+    paper = load_config("protocol", "paper")
+    protocol = published_only({**paper, "published": {"te_adjacent": paper["published"]["te_adjacent"]}})
+    doc = study_document(plan_study(resolve_scanners(protocol), load_config("phantom", "pelvic"), 1))
+    assert {a["scanner"] for a in doc["acquisitions"].values()} == {"B15"}
+    # vendor A's centre has its own extraction settings in the protocol, but no acquisition here
+    assert "A15" not in doc.get("scanners", {})

@@ -115,8 +115,11 @@ def study_document(plan: StudyPlan) -> dict[str, Any]:
         "threshold": plan.threshold,
         "roi_column": None,
         "extraction": plan.extraction,
-        **({"scanners": {k: {"extraction": v} for k, v in plan.scanner_extraction.items()}}
-           if plan.scanner_extraction else {}),
+        # a scanner without acquisitions in this plan (a subset of a protocol) is left out: a
+        # study file names only the scanners of its acquisitions
+        **({"scanners": scanners} if (scanners := {
+            k: {"extraction": v} for k, v in plan.scanner_extraction.items()
+            if any(a.scanner_key == k for a in plan.acquisitions.values())}) else {}),
         "acquisitions": acquisitions,
         "comparisons": plan.comparisons,
     }
