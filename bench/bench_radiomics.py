@@ -172,7 +172,7 @@ def bench_extraction(work: Path, study: Path, label: str, repeats: int, batch_ru
         assert res.counts["extracted"] == n, (res.counts, n)
 
     def two(r: int) -> None:
-        # cold workers, as in a fresh command-line run (joblib keeps its workers for reuse)
+        # cold workers, as in a fresh command-line run (off Linux the workers are loky's, kept for reuse)
         get_reusable_executor(max_workers=1).shutdown(wait=True)
         res, t = timed(run_study, study, work / f"par{r}", n_jobs=2, cache_dir=work / f"cache2_{r}", **kw)
         par.append(t)
