@@ -16,6 +16,7 @@ independent set of images (fresh training images every epoch).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import zlib
 from collections.abc import Iterator
@@ -74,8 +75,10 @@ class _Params:
     noise_seed: torch.Tensor   # (N,) float, seeds the pixel-hash grain
 
 
+@functools.cache
 def _texture_table(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Kind, frequency (cycles per image), angle and two colours of each class texture."""
+    """Kind, frequency (cycles per image), angle and two colours of each class texture
+    (computed once per ``n`` and process; the tensors are only read)."""
     g = torch.Generator().manual_seed(_TEXTURE_TABLE_SEED)
     kinds = torch.arange(n) % len(TEXTURE_KINDS)
     freq = 5.0 + 5.0 * torch.rand(n, generator=g)
