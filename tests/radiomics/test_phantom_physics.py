@@ -143,3 +143,31 @@ def test_masks_follow_the_pose_inside_their_insert() -> None:
         centre = ((xx.mean() - (nx - 1) / 2) * dx, (yy.mean() - (ny - 1) / 2) * dy)
         expected = pose.to_scanner(*ins.centre_mm)
         assert np.hypot(centre[0] - expected[0], centre[1] - expected[1]) < dx
+
+
+def test_each_series_has_its_own_noise_level_with_the_configured_spread() -> None:
+    ids = {f"s{k}": {} for k in range(400)}
+    noise = protocol({})["noise"]
+    plain = plan_study(protocol(ids), small_phantom(), seed=4)
+    varied = plan_study(protocol(ids, noise={**noise, "series_sd": 0.25}), small_phantom(), seed=4)
+    assert len({a.sigma for a in plain.acquisitions.values()}) == 1  # series_sd 0: the model's level
+    ratio = np.log([varied.acquisitions[k].sigma / plain.acquisitions[k].sigma for k in ids])
+    assert abs(ratio.std() - 0.25) < 0.03 and abs(ratio.mean()) < 0.04
+    again = plan_study(protocol(ids, noise={**noise, "series_sd": 0.25}), small_phantom(), seed=4)
+    assert all(again.acquisitions[k].sigma == varied.acquisitions[k].sigma for k in ids)  # per seed and id
+
+
+def test_a_share_of_set_ups_slips_by_the_configured_scale() -> None:
+    from robustlab.radiomics.phantom.protocol import session_pose
+
+    sds = {"translation_sd_mm": [1.0, 1.0, 0.5], "rotation_sd_deg": 0.5}
+    slipping = {**sds, "slip": {"probability": 0.3, "scale": 10.0}}
+    plain = np.array([session_pose(f"s{k}", sds, {}, 7).translation_mm for k in range(2000)])
+    mixed = np.array([session_pose(f"s{k}", slipping, {}, 7).translation_mm for k in range(2000)])
+    factor = mixed[:, 0] / plain[:, 0]  # the same Gaussian draw, scaled or not
+    slipped = np.isclose(factor, 10.0)
+    assert np.all(slipped | np.isclose(factor, 1.0))
+    assert abs(slipped.mean() - 0.3) < 0.04
+    for bad, key in (({"probability": 1.5, "scale": 2.0}, "slip.probability"), ({"probability": 0.2}, "slip.scale")):
+        with pytest.raises(ValueError, match=key):
+            session_pose("s", {**sds, "slip": bad}, {}, 7)

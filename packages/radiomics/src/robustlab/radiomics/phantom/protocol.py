@@ -66,13 +66,26 @@ class NoiseModel:
     reference_field_t: float
     reference_voxel_mm3: float
     field_exponent: float
+    series_sd: float = 0.0
 
-    def sigma(self, scanner: ScannerSpec, voxel_mm: tuple[float, float, float]) -> float:
-        """Noise standard deviation per channel of the reconstructed image (before scaling)."""
+    def sigma(self, scanner: ScannerSpec, voxel_mm: tuple[float, float, float],
+              series: tuple[int, str] | None = None) -> float:
+        """Noise standard deviation per channel of the reconstructed image (before scaling).
+
+        With ``series_sd > 0`` and ``series = (seed, acquisition id)``, each acquisition's
+        noise level is the model's times ``exp(series_sd * z)``, ``z`` standard normal from a
+        stream of the seed and the id: repeated series on one scanner do not reach the same
+        SNR (the receive chain is recalibrated, its gain set and the coil loaded anew by each
+        series' prescan), so some pairs of series agree better than others.
+        """
         volume = voxel_mm[0] * voxel_mm[1] * voxel_mm[2]
         snr = (self.snr_reference * scanner.snr_factor
                * (scanner.field_t / self.reference_field_t) ** self.field_exponent
                * volume / self.reference_voxel_mm3)
+        if self.series_sd and series is not None:
+            seed, acq_id = series
+            rng = np.random.default_rng(np.random.SeedSequence([seed, 9, zlib.crc32(acq_id.encode())]))
+            return float(np.exp(self.series_sd * rng.standard_normal())) / snr
         return 1.0 / snr
 
 
@@ -241,7 +254,11 @@ def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str
     """The pose of a set-up session: explicit in ``poses``, else drawn from ``repositioning``.
 
     The draw is Gaussian with the configured standard deviations, from a stream of ``seed``
-    and the session name, so it does not depend on the order of the acquisitions.
+    and the session name, so it does not depend on the order of the acquisitions. With
+    ``slip: {probability: p, scale: k}`` a share ``p`` of the set-ups slip: their error has
+    ``k`` times the standard deviations (a scale mixture of two Gaussians). A phantom aligned
+    anew on its laser marks lands close to where it was most of the time, and now and then
+    well off (re-placed on the table off its marks, or turned).
     """
     if session in explicit:
         p = expect_mapping(explicit[session], f"protocol.poses.{session}")
@@ -258,6 +275,11 @@ def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str
                    allow_zero=True) if repositioning else 0.0
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2, zlib.crc32(session.encode())]))
     draw = rng.standard_normal(4)
+    slip = repositioning.get("slip") if repositioning else None
+    if slip is not None:
+        probability, scale = _slip(slip)
+        if rng.random() < probability:
+            draw = draw * scale
     return Pose(float(sd_r * draw[0]), tuple(float(s * d) for s, d in zip(sd_t, draw[1:], strict=True)))
 
 
@@ -350,6 +372,17 @@ def _scaled_scanners(protocol: dict[str, Any], scale: float) -> dict[str, Scanne
     return scanners
 
 
+def _slip(value: Any) -> tuple[float, float]:
+    """``(probability, scale)`` of ``protocol.repositioning.slip``; ``ValueError`` naming the key."""
+    slip = expect_mapping(value, "protocol.repositioning.slip")
+    probability = expect_number(slip.get("probability"), "protocol.repositioning.slip.probability",
+                                allow_zero=True)
+    if probability > 1:
+        raise ValueError("protocol.repositioning.slip.probability: expected a number in [0, 1], "
+                         f"got {probability!r}")
+    return probability, expect_number(slip.get("scale"), "protocol.repositioning.slip.scale")
+
+
 def _plan_acquisition(acq_id: str, a: dict[str, Any], scanners: dict[str, ScannerSpec],
                       noise_model: NoiseModel, layout: _Layout) -> AcquisitionSpec:
     """One acquisition of the protocol (``a``: its keys over ``acquisition_defaults``)."""
@@ -391,7 +424,7 @@ def _plan_acquisition(acq_id: str, a: dict[str, Any], scanners: dict[str, Scanne
         id=str(acq_id), scanner_key=str(sk), scanner=sc, mode=mode, te_ms=te, tr_ms=tr,
         grid=grid, kspace_fraction=kf, session=session, pose=pose,
         repetition=reps["repetition"], position=reps["position"],
-        sigma=noise_model.sigma(sc, voxel), operator=str(a.get("operator", sk)),
+        sigma=noise_model.sigma(sc, voxel, (layout.seed, str(acq_id))), operator=str(a.get("operator", sk)),
         extraction=a.get("extraction"), mask_from=a.get("mask_from"),
     )
 
@@ -440,6 +473,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
         reference_voxel_mm3=expect_number(noise.get("reference_voxel_mm3"), "protocol.noise.reference_voxel_mm3"),
         field_exponent=expect_number(noise.get("field_exponent", 1.0), "protocol.noise.field_exponent",
                                positive=False),
+        series_sd=expect_number(noise.get("series_sd", 0.0), "protocol.noise.series_sd", allow_zero=True),
     )
     scanners = _scaled_scanners(protocol, scale)
     defaults = dict(protocol.get("acquisition_defaults") or {})
