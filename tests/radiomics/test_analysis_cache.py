@@ -117,3 +117,21 @@ def test_cache_dir_given_as_text_is_the_same_cache(first, tmp_path):
     second = run_study(first.out_dir.parent / "data" / "study.yaml", tmp_path / "run2",
                        n_jobs=1, cache_dir=str(tmp_path / "cache"), progress=False)
     assert second.restored and second.counts["extracted"] == 0
+
+
+def test_the_analysis_is_imported_while_the_workers_extract(image_study, tmp_path):
+    study = image_study(n_acquisitions=2, n_rois=2)
+    probe = ("import sys, robustlab.radiomics.pipeline as pipeline\n"
+             "seen = {}\n"
+             "def extract(items, cache, n_jobs=-1, progress=True, warm_up=None):\n"
+             "    seen['before'] = sorted(m for m in ('pandas', 'scipy') if m in sys.modules)\n"
+             "    warm_up()\n"
+             "    seen['after'] = sorted(m for m in ('pandas', 'scipy.special') if m in sys.modules)\n"
+             "    print(seen)\n"
+             "    raise SystemExit(0)\n"
+             "pipeline.extract = extract\n"
+             "pipeline.run_study(sys.argv[1], sys.argv[2], n_jobs=2, cache_dir=sys.argv[3], progress=False)\n")
+    out = subprocess.run([sys.executable, "-c", probe, str(study), str(tmp_path / "run"), str(tmp_path / "c")],
+                         capture_output=True, text=True, check=True)
+    # nothing of the analysis before the extraction starts; all of it by the time it is needed
+    assert out.stdout.strip() == str({"before": [], "after": ["pandas", "scipy.special"]})

@@ -1,6 +1,6 @@
 """A cache of finished analyses: a rerun of an unchanged study restores its outputs.
 
-Every output of :func:`robustlab.radiomics.pipeline.analyse` (tables, figures, report) is a
+Every output of :func:`robustlab.radiomics.study_analysis.analyse` (tables, figures, report) is a
 function of the loaded study, the content of every file it reads, the extracted features
 (named by the cache keys of the work items), the options, and the code and libraries that
 compute them. Once the features are cached, the statistics and the writing of tables and

@@ -26,7 +26,7 @@ import queue
 import sys
 import zlib
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,13 @@ from typing import Any
 import numpy as np
 
 from robustlab.common.hashing import file_hash
-from robustlab.common.threads import limit_threads, limited_threads, thread_env, threads_per_process
+from robustlab.common.threads import (
+    available_cores,
+    limit_threads,
+    limited_threads,
+    thread_env,
+    threads_per_process,
+)
 from robustlab.radiomics.cache import FeatureCache, make_key
 from robustlab.radiomics.pyradiomics_env import pyradiomics_version, quiet_pyradiomics
 from robustlab.radiomics.regions import CROP_SETTINGS, PreparedAcquisition, shareable
@@ -260,8 +266,8 @@ def extraction_order(items: Sequence[WorkItem]) -> list[WorkItem]:
     return [it for group in groups.values() for it in sorted(group, key=lambda it: -it.voxels)]
 
 
-def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
-                 n_processes: int) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+def _in_parallel(items: Sequence[WorkItem], cache_root: Path, n_processes: int,
+                 warm_up: Callable[[], None] | None = None) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """Yield the result of every item, extracted by this process and ``n_processes - 1`` workers.
 
     This process parses the first parameter file before the workers start, so that forked
@@ -269,8 +275,9 @@ def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
     and extracts from the front of the queue while the workers take items from its back: each
     process goes through the acquisitions in its own order and reads an acquisition once
     (:func:`extraction_order`). A worker is handed its next item the moment it returns one (a
-    done-callback), so every process stays busy until the queue is empty. Every process, this
-    one included, runs ``cores // n_processes`` threads (at least one) in each pool: ITK's
+    done-callback), so every process stays busy until the queue is empty. ``warm_up`` runs in
+    this process once the workers have their first items (imports for what follows the
+    extraction, on a core that would otherwise wait for them). Every process, this one included, runs ``cores // n_processes`` threads (at least one) in each pool: ITK's
     filters, BLAS (GLCM's ``eigvals``) and OpenMP (:mod:`robustlab.common.threads`).
     """
     import SimpleITK  # noqa: F401 - loaded before its threads are limited in this process
@@ -299,6 +306,8 @@ def _in_parallel(items: Sequence[WorkItem], cache_root: Path,
         try:
             for _ in range(n_processes - 1):
                 feed()
+            if warm_up is not None:
+                warm_up()
             yield from _collect(todo, returned, len(items), cache_root, threads)
         finally:
             todo.clear()  # on an error or an interrupt, the callbacks hand out nothing more
@@ -326,6 +335,16 @@ def _collect(todo: deque[list[WorkItem]], returned: queue.SimpleQueue[Any], n_it
             if future is not None:
                 received += 1
                 yield future.result()
+
+
+def n_processes(n_jobs: int) -> int:
+    """Processes of ``n_jobs`` as joblib counts them: ``n_jobs`` itself when positive, else
+    ``cores + 1 + n_jobs`` (-1: one per core), at least one."""
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 extracts nothing; give 1 or more, or -1 for one process per core")
+    if n_jobs > 0:
+        return int(n_jobs)
+    return max(1, available_cores() + 1 + int(n_jobs))
 
 
 def forking() -> bool:
@@ -371,6 +390,7 @@ def _start_worker(threads: int) -> None:
 
 def extract(
     items: Sequence[WorkItem], cache: FeatureCache, n_jobs: int = -1, progress: bool = True,
+    warm_up: Callable[[], None] | None = None,
 ) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
     """Extract every item not already in ``cache``, one item per task, in parallel.
 
@@ -382,13 +402,13 @@ def extract(
         n_jobs: processes extracting at once: this one and ``n_jobs - 1`` workers
             (-1: one per core; 1: this process alone).
         progress: show a tqdm progress bar.
+        warm_up: run by this process while the workers start (a parallel run only).
 
     Returns:
         ``(counts, payloads)``: counts ``{"cached": items found in the cache, "extracted":
         items extracted now, "failed": failures among them}``, and key -> payload of every
         item (each cache entry read and verified once).
     """
-    from joblib import effective_n_jobs
     from tqdm.auto import tqdm
 
     payloads: dict[str, dict[str, Any]] = {}
@@ -402,10 +422,10 @@ def extract(
     if not todo:
         return counts, payloads
     quiet_pyradiomics()
-    processes = effective_n_jobs(n_jobs)
+    processes = n_processes(n_jobs)
     todo = extraction_order(todo)
     if processes > 1:
-        jobs = _in_parallel(todo, cache.root, processes)
+        jobs = _in_parallel(todo, cache.root, processes, warm_up)
     else:
         jobs = (extract_items([it], cache.root) for it in todo)
     try:

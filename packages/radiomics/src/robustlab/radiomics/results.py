@@ -1,7 +1,7 @@
 """The results of a radiomics study and the options that produced them (no computing here).
 
-:func:`robustlab.radiomics.pipeline.analyse` computes a :class:`StudyResult` from the extracted
-features; :func:`robustlab.radiomics.pipeline.write_outputs` writes its tables
+:func:`robustlab.radiomics.study_analysis.analyse` computes a :class:`StudyResult` from the extracted
+features; :func:`robustlab.radiomics.study_analysis.write_outputs` writes its tables
 (:data:`OUTPUT_TABLES`) and the report; :mod:`robustlab.radiomics.analysis_cache` stores and
 restores it.
 """
