@@ -232,14 +232,13 @@ def hydra_entry(
                         raise
                     report_and_exit(name, exc)
 
-            # conf/<app>.yaml adds conf/<app>/ to Hydra's search path through this variable,
-            # so that its groups are selected without a prefix (model=..., not pruning/model=...).
-            # Jobs started by a launcher inherit it.
+            # conf/<app>.yaml adds conf/<app>/ to Hydra's search path through this variable (jobs
+            # of a launcher inherit it): groups without a prefix (model=..., not pruning/model=...).
             os.environ[CONFIG_ENV] = str(root)
+            compose_once(root, app)
             # conf/hydra/launcher/{joblib,submitit_*}.yaml carry our defaults for the launcher
             # plugins' schemas of the same names; Hydra warns about that pairing on every run.
             warnings.filterwarnings("ignore", message=".*is validated against ConfigStore schema")
-            compose_once(root, app)
             return hydra.main(config_path=str(root), config_name=app, version_base="1.3")(run)()
 
         return main

@@ -372,6 +372,19 @@ def _scaled_scanners(protocol: dict[str, Any], scale: float) -> dict[str, Scanne
     return scanners
 
 
+def _noise_model(value: Any) -> NoiseModel:
+    """The :class:`NoiseModel` of ``protocol.noise``; ``ValueError`` naming the key."""
+    noise = expect_mapping(value, "protocol.noise")
+    return NoiseModel(
+        snr_reference=expect_number(noise.get("snr_reference"), "protocol.noise.snr_reference"),
+        reference_field_t=expect_number(noise.get("reference_field_t"), "protocol.noise.reference_field_t"),
+        reference_voxel_mm3=expect_number(noise.get("reference_voxel_mm3"), "protocol.noise.reference_voxel_mm3"),
+        field_exponent=expect_number(noise.get("field_exponent", 1.0), "protocol.noise.field_exponent",
+                                     positive=False),
+        series_sd=expect_number(noise.get("series_sd", 0.0), "protocol.noise.series_sd", allow_zero=True),
+    )
+
+
 def _slip(value: Any) -> tuple[float, float]:
     """``(probability, scale)`` of ``protocol.repositioning.slip``; ``ValueError`` naming the key."""
     slip = expect_mapping(value, "protocol.repositioning.slip")
@@ -466,15 +479,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
     length_3d = expect_number(roi.get("length_3d_mm"), "protocol.roi.length_3d_mm")
     drawing = RoiDrawing(**_optional_numbers(
         roi.get("drawing"), "protocol.roi.drawing", ("centre_sd_mm", "radius_sd_mm", "operator_radius_sd_mm")))
-    noise = expect_mapping(protocol.get("noise"), "protocol.noise")
-    noise_model = NoiseModel(
-        snr_reference=expect_number(noise.get("snr_reference"), "protocol.noise.snr_reference"),
-        reference_field_t=expect_number(noise.get("reference_field_t"), "protocol.noise.reference_field_t"),
-        reference_voxel_mm3=expect_number(noise.get("reference_voxel_mm3"), "protocol.noise.reference_voxel_mm3"),
-        field_exponent=expect_number(noise.get("field_exponent", 1.0), "protocol.noise.field_exponent",
-                               positive=False),
-        series_sd=expect_number(noise.get("series_sd", 0.0), "protocol.noise.series_sd", allow_zero=True),
-    )
+    noise_model = _noise_model(protocol.get("noise"))
     scanners = _scaled_scanners(protocol, scale)
     defaults = dict(protocol.get("acquisition_defaults") or {})
     repositioning = dict(protocol.get("repositioning") or {})
