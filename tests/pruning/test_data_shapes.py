@@ -115,8 +115,9 @@ def test_rendered_splits_are_cached_on_disk_by_spec_and_renderer_version(tmp_pat
 
     kwargs = dict(num_classes=4, img_size=16, size=6, seed=0, cache=True, cache_dir=tmp_path)
     first = ShapesOnTextures(**kwargs).render_indices(torch.arange(6))
-    files = list(tmp_path.glob("shapes-*.pt"))
-    assert len(files) == 1 and not list(tmp_path.glob("*.tmp*"))
+    folders = list(tmp_path.glob("shapes-*"))
+    assert len(folders) == 1 and not list(tmp_path.glob(".*tmp*"))
+    assert sorted(f.name for f in folders[0].iterdir()) == ["boxes.npy", "images.npy", "masks.npy"]
     monkeypatch.setattr(shapes.ShapesOnTextures, "_render_all",
                         lambda self: (_ for _ in ()).throw(AssertionError("rendered again")))
     again = ShapesOnTextures(**kwargs).render_indices(torch.arange(6))  # read from the file
@@ -125,4 +126,4 @@ def test_rendered_splits_are_cached_on_disk_by_spec_and_renderer_version(tmp_pat
     ShapesOnTextures(**{**kwargs, "seed": 1})  # another spec: another file
     monkeypatch.setattr(shapes, "CACHE_VERSION", shapes.CACHE_VERSION + 1)
     ShapesOnTextures(**kwargs)  # another renderer version: another file
-    assert len(list(tmp_path.glob("shapes-*.pt"))) == 3
+    assert len(list(tmp_path.glob("shapes-*"))) == 3

@@ -18,17 +18,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
+import shutil
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from robustlab.common.hashing import json_hash
-from robustlab.common.io import atomic_path
 
 #: Shape names, in class order: class ``k`` of a dataset with ``num_classes`` classes is ``SHAPES[k]``.
 SHAPES: list[str] = [
@@ -206,8 +209,8 @@ class ShapesOnTextures(Dataset):
         scale: range of the shape's circumradius as a fraction of the image side.
         device: where images are rendered (``"cuda"`` renders on the GPU).
         cache: render the whole split once and keep it (as uint8) in memory.
-        cache_dir: with ``cache``, also keep the rendered split in this folder (one file per
-            set of arguments) and load it from there next time.
+        cache_dir: with ``cache``, also keep the rendered split in this folder (one folder of
+            ``.npy`` files per set of arguments) and load it from there next time.
 
     Items are dicts: ``image`` float ``(3, H, W)`` in [0, 1], ``label``, ``texture`` (the class
     whose texture fills the shape), ``mask`` bool ``(H, W)``, ``box`` float ``(4,)``
@@ -390,14 +393,14 @@ class ShapesOnTextures(Dataset):
         key = json_hash([CACHE_VERSION, self.num_classes, self.img_size, self.size, self.seed,
                          self.texture_correlation, self.split, self.scale, self.draw],
                         length=16, compact=False, algorithm="sha1")
-        path = Path(cache_dir) / f"shapes-{key}.pt"
-        if path.exists():
-            images, masks, boxes = torch.load(path, map_location="cpu", weights_only=True)
-            dev = self.device
-            return images.to(dev), masks.to(dev), boxes.to(dev)
+        folder = Path(cache_dir) / f"shapes-{key}"
+        if folder.is_dir():
+            # plain .npy files: NumPy reads one in about a third of torch.load's time
+            images, masks, boxes = (torch.from_numpy(np.load(folder / f"{name}.npy")).to(self.device)
+                                    for name in _CACHED)
+            return images, masks, boxes
         rendered = self._render_all()
-        with atomic_path(path) as tmp:
-            torch.save(tuple(t.cpu() for t in rendered), tmp)
+        _write_split(folder, rendered)
         return rendered
 
     def _render_all(self, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -406,6 +409,26 @@ class ShapesOnTextures(Dataset):
                      for i in range(0, self.size, chunk)]
             images = torch.cat([(im * 255.0).round_().to(torch.uint8) for im, _, _ in parts])
             return images, torch.cat([m for _, m, _ in parts]), torch.cat([b for _, _, b in parts])
+
+
+#: The arrays of a cached split, one ``<name>.npy`` each in the split's folder.
+_CACHED = ("images", "masks", "boxes")
+
+
+def _write_split(folder: Path, arrays: tuple[torch.Tensor, ...]) -> None:
+    """Write a split's arrays into ``folder`` atomically: a temporary folder beside it, renamed
+    once complete (a folder written by another process in the meantime is kept)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        for name, array in zip(_CACHED, arrays, strict=True):
+            np.save(tmp / f"{name}.npy", array.cpu().numpy())
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # the folder exists: another process cached the same split first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager
