@@ -148,7 +148,7 @@ def _extractor(params: Path, overrides: str = "", crop: bool = False) -> Any:
     """The extractor of a parameter file with its ``setting:`` overrides, diagnostics off;
     ``crop``: for a prepared crop."""
     from radiomics.featureextractor import RadiomicsFeatureExtractor
-    from robustlab.radiomics.params import Extraction
+    from robustlab.radiomics.params import Extraction, take_checked
 
     quiet_pyradiomics()
     key = (str(params), overrides, crop)
@@ -156,8 +156,8 @@ def _extractor(params: Path, overrides: str = "", crop: bool = False) -> Any:
         if crop:  # a copy of the plain one: pyradiomics validates a parameter file once
             extractor = copy.deepcopy(_extractor(params, overrides))
             extractor.settings.update(CROP_SETTINGS)
-        else:
-            extractor = RadiomicsFeatureExtractor(
+        else:  # the one the study's validation built, else a new one
+            extractor = take_checked(Extraction(params, overrides)) or RadiomicsFeatureExtractor(
                 Extraction(params, overrides).params() if overrides else str(params))
             extractor.settings["additionalInfo"] = False
         _EXTRACTORS[key] = extractor

@@ -118,6 +118,11 @@ def parse_extraction(value: Any, base: Path, where: str, inherited: ExtractionSp
     return ExtractionSpec(inherited.file, {**inherited.overrides, **overrides})
 
 
+#: The extractors :func:`check_extraction` built, for this process's extraction to take
+#: (:func:`take_checked`) rather than have pyradiomics read and validate the settings again.
+_CHECKED: dict[Extraction, Any] = {}
+
+
 def check_extraction(extraction: Extraction, where: str) -> None:
     """Validate the effective settings with pyradiomics' own schema; ValueError naming ``where``."""
     from radiomics.featureextractor import RadiomicsFeatureExtractor
@@ -125,7 +130,13 @@ def check_extraction(extraction: Extraction, where: str) -> None:
 
     quiet_pyradiomics()
     try:
-        RadiomicsFeatureExtractor(extraction.params())
+        _CHECKED[extraction] = RadiomicsFeatureExtractor(extraction.params())
     except Exception as exc:  # noqa: BLE001 - pykwalify's SchemaError and pyradiomics' ValueError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"{where}: pyradiomics rejects the settings {extraction.label}: {first}") from None
+
+
+def take_checked(extraction: Extraction) -> Any:
+    """The extractor :func:`check_extraction` built for ``extraction`` in this process (removed
+    from the store), or None."""
+    return _CHECKED.pop(extraction, None)

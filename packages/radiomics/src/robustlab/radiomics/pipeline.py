@@ -156,6 +156,7 @@ def _extract(items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path, reco
 
 def _import_analysis() -> None:
     """Import what the analysis needs (while the extraction workers start on their first ROIs)."""
+    import pyarrow.parquet  # noqa: F401 - the tables written after the analysis
     import scipy.special  # noqa: F401 - the confidence intervals' quantiles (common.stats)
 
     import robustlab.radiomics.study_analysis  # noqa: F401
