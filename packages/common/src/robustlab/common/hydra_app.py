@@ -172,6 +172,36 @@ def compose_once(root: Path, app: str) -> None:
     Hydra.get_mode = get_mode  # type: ignore[method-assign]
 
 
+def console(main: Callable[[], Any]) -> Callable[[], NoReturn]:
+    """``main`` as a console script that ends without the interpreter's teardown.
+
+    Once ``main`` has returned, everything is written; Python would then finalize its modules
+    one by one (about 1,200 in a radiomics run: 0.2 s, a tenth of a small study's run). Instead
+    the exit handlers run (``atexit``: logging, run locks, ``weakref.finalize``), stdout and
+    stderr are flushed, and the process ends with ``os._exit(0)``. An error (``SystemExit``,
+    an exception) takes the usual way, and so does a run that leaves child processes or other
+    non-daemon threads alive (a launcher's workers). Python offers no switch for skipping the
+    teardown, hence ``os._exit``.
+    """
+
+    @functools.wraps(main)
+    def run() -> NoReturn:
+        main()
+        import atexit
+        import threading
+
+        alive = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+        children = sys.modules["multiprocessing"].active_children() if "multiprocessing" in sys.modules else []
+        if alive or children:
+            raise SystemExit(0)
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(0)
+
+    return run
+
+
 def hydra_entry(
     app: str, uses_torch: bool = True
 ) -> Callable[[Callable[[Any, Path], Any]], Callable[[], Any]]:

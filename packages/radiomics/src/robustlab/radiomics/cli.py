@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from robustlab.common.errors import ConfigError
-from robustlab.common.hydra_app import check_writable, hydra_entry
+from robustlab.common.hydra_app import check_writable, console, hydra_entry
 from robustlab.radiomics.config import bind
 
 log = logging.getLogger(__name__)
@@ -115,3 +115,7 @@ def main(cfg: Any, run_dir: Path) -> None:
           .to_string(index=False))
     print(f"{len(result.robust)} robust features; {len(result.failures)} failed ROI(s); "
           f"report: {run_dir / 'report.html'}")
+
+
+#: The console script ``robustlab-radiomics``: :func:`main`, ending without Python's teardown.
+console_main = console(main)
