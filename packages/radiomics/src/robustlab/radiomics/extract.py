@@ -277,8 +277,9 @@ def _in_parallel(items: Sequence[WorkItem], cache_root: Path, n_processes: int,
     (:func:`extraction_order`). A worker is handed its next item the moment it returns one (a
     done-callback), so every process stays busy until the queue is empty. ``warm_up`` runs in
     this process once the workers have their first items (imports for what follows the
-    extraction, on a core that would otherwise wait for them). Every process, this one included, runs ``cores // n_processes`` threads (at least one) in each pool: ITK's
-    filters, BLAS (GLCM's ``eigvals``) and OpenMP (:mod:`robustlab.common.threads`).
+    extraction, on a core that would otherwise wait for them). Every process, this one
+    included, runs ``cores // n_processes`` threads (at least one) in each pool: ITK's filters,
+    BLAS (GLCM's ``eigvals``) and OpenMP (:mod:`robustlab.common.threads`).
     """
     import SimpleITK  # noqa: F401 - loaded before its threads are limited in this process
 
