@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from robustlab.common.errors import ConfigError, DataError
-from robustlab.common.stats import ccc, icc, pearson_matrix
+from robustlab.common.stats import bootstrap_ci, ccc, icc, pearson_matrix, wscv
 
 
 def test_complex_values_are_refused_not_cast():
@@ -27,6 +27,21 @@ def test_errors_are_project_errors_and_still_value_errors():
         icc(np.ones((1, 2)))
     with pytest.raises(ValueError):  # callers catching ValueError keep working
         ccc([1.0, 2.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("alpha", [0, 1, 1.5, -0.05, float("nan"), True, "0.05", None])
+def test_every_statistic_refuses_an_alpha_outside_0_1_with_one_config_error(alpha):
+    ratings = np.arange(12.0).reshape(6, 2) + np.array([0.0, 0.5])
+    calls = {"icc": lambda: icc(ratings, alpha=alpha), "ccc": lambda: ccc(ratings[:, 0], ratings[:, 1], alpha=alpha),
+             "bootstrap_ci": lambda: bootstrap_ci(ratings[:, 0], alpha=alpha, n_resamples=10),
+             "wscv": lambda: wscv(ratings + 1.0, alpha=alpha)}
+    for call in calls.values():
+        with pytest.raises(ConfigError, match=r"^alpha: must be a number in \(0, 1\); got "):
+            call()
+
+
+def test_a_numpy_alpha_is_a_number():
+    assert icc(np.arange(12.0).reshape(6, 2), alpha=np.float32(0.1)).alpha == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("ratings", [

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from robustlab.common.errors import ConfigError, DataError
@@ -13,6 +16,15 @@ def check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``choices``; else a ConfigError (a ValueError) naming both."""
     if value not in choices:
         raise ConfigError(f"unknown {name} {value!r}; expected one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def check_alpha(alpha: object, name: str = "alpha") -> float:
+    """``alpha`` as a float if it is a number in (0, 1) (the level of a test, or of a ``1 - alpha``
+    interval); else a ConfigError (a ValueError) naming ``name``."""
+    value = float(alpha) if isinstance(alpha, numbers.Real) and not isinstance(alpha, bool) else math.nan
+    if not 0 < value < 1:
+        raise ConfigError(f"{name}: must be a number in (0, 1); got {alpha!r}")
     return value
 
 

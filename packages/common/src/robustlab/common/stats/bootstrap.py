@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from robustlab.common.errors import ConfigError, DataError
-from robustlab.common.stats._validation import as_float_array, check_choice
+from robustlab.common.stats._validation import as_float_array, check_alpha, check_choice
 
 Statistic = Callable[..., np.ndarray]
 
@@ -85,8 +85,7 @@ def bootstrap_ci(
     from scipy import special  # imported here: importing the statistics stays light
 
     check_choice("method", method, ("bca", "percentile"))
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha must lie in (0, 1), got {alpha!r}")
+    check_alpha(alpha)
     if int(n_resamples) < 1:
         raise ConfigError(f"n_resamples must be positive, got {n_resamples!r}")
     x = as_float_array(data, "data")

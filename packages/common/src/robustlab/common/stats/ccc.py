@@ -8,10 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from robustlab.common.errors import ConfigError, DataError
+from robustlab.common.errors import DataError
 from robustlab.common.stats._distributions import norm_ppf
 from robustlab.common.stats._tables import per_feature_frame
-from robustlab.common.stats._validation import as_float_array, check_finite, power_of_two_scale
+from robustlab.common.stats._validation import (
+    as_float_array,
+    check_alpha,
+    check_finite,
+    power_of_two_scale,
+)
 
 if TYPE_CHECKING:  # pandas and SciPy load when a function needs them: imports stay light
     import pandas as pd
@@ -81,8 +86,7 @@ def ccc(x: object, y: object, alpha: float = 0.05, nan_policy: str = "raise") ->
         >>> round(float(ccc([1.0, 2.0, 3.0, 4.0], [1.1, 2.0, 2.9, 4.2]).value), 4)
         0.9918
     """
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha must lie in (0, 1), got {alpha!r}")
+    check_alpha(alpha)
     xa, ya = as_float_array(x, "x"), as_float_array(y, "y")
     if xa.ndim not in (1, 2) or ya.ndim not in (1, 2):
         raise DataError(f"x and y must be 1-D or 2-D (n, n_features); got {xa.ndim}-D and {ya.ndim}-D")

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from robustlab.common.errors import ConfigError, DataError
+from robustlab.common.errors import DataError
 from robustlab.common.stats._distributions import f_ppf, f_sf
 from robustlab.common.stats._validation import (
     as_float_array,
+    check_alpha,
     check_choice,
     check_finite,
     power_of_two_scale,
@@ -142,8 +143,7 @@ def icc(
     check_choice("model", model, MODELS)
     check_choice("type", type, TYPES)
     check_choice("unit", unit, UNITS)
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha must lie in (0, 1), got {alpha!r}")
+    check_alpha(alpha)
     x = as_float_array(ratings, "ratings")
     if x.ndim not in (2, 3):
         raise DataError(

@@ -10,7 +10,12 @@ import numpy as np
 
 from robustlab.common.stats._distributions import norm_ppf
 from robustlab.common.stats._tables import per_feature_frame
-from robustlab.common.stats._validation import as_float_array, check_choice, check_finite
+from robustlab.common.stats._validation import (
+    as_float_array,
+    check_alpha,
+    check_choice,
+    check_finite,
+)
 
 if TYPE_CHECKING:  # pandas and SciPy load when a function needs them: imports stay light
     import pandas as pd
@@ -95,8 +100,7 @@ def wscv(ratings: object, alpha: float = 0.05, method: str = "vst",
         >>> round(float(wscv([[10.0, 11.0], [20.0, 19.0], [30.0, 33.0]]).value), 4)
         0.066
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    check_alpha(alpha)
     check_choice("method", method, WSCV_METHODS)
     check_choice("nan_policy", nan_policy, ("raise", "propagate"))
     x = as_float_array(ratings, "ratings")
