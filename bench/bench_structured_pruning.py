@@ -15,7 +15,7 @@ from small_resnet import small_resnet
 from targets import exit_status, row, verdict
 
 from robustlab.pruning.masks import PruneScope, prunable_targets
-from robustlab.pruning.methods import PruneContext, get_method
+from robustlab.pruning.methods import METHODS, PruneContext
 from robustlab.pruning.models import classifier_head
 
 TARGET_RATIO = 0.7
@@ -36,7 +36,7 @@ def main() -> int:
     head = classifier_head(pruned)
     ctx = PruneContext(model=pruned, targets=prunable_targets(pruned, PruneScope()), ignored=[head],
                        batches=lambda: iter(()), example_inputs=x[:1], step=1, rate=args.ratio, seed=0)
-    get_method("structured_channels").prune(ctx, args.ratio)
+    METHODS.get("structured_channels").prune(ctx, args.ratio)
 
     import torch_pruning as tp
 

@@ -33,16 +33,16 @@ def test_the_readme_experiments_are_all_bundled():
 @pytest.mark.parametrize("experiment", PRUNING)
 def test_pruning_experiment_becomes_a_valid_sweep_spec(experiment, monkeypatch):
     from robustlab.pruning.cli import spec_from_config
-    from robustlab.pruning.methods import get_method
-    from robustlab.pruning.suites import get_suite
+    from robustlab.pruning.methods import METHODS
+    from robustlab.pruning.suites import SUITES
     from robustlab.pruning.sweep import target_sparsity
 
     cfg = composed("pruning", experiment, monkeypatch)
     spec = spec_from_config(cfg)
     # what the sweep checks before any work, but the data folders (paths the user gives)
-    method = get_method(spec.method)
+    method = METHODS.get(spec.method)
     for suite in spec.suites:
-        get_suite(suite)
+        SUITES.get(suite)
     spec.train.validate()
     assert method.name == spec.method and spec.steps >= 0
     assert 0 < target_sparsity(max(spec.steps, 1), spec.rate) < 1

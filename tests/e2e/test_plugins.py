@@ -108,6 +108,42 @@ def test_pruning_method_attribution_and_suite_from_the_plugins_key(tmp_path):
     assert directions == {"entropy": -1, "max_probability": 1}
 
 
+def test_a_plugin_written_against_the_former_wrappers_still_registers():
+    """Each registry's former ``register_*``, ``get_*`` and ``list_*`` functions still work; each
+    call warns in one line which registry call replaces it."""
+    from robustlab.pruning import alignment, discovery, interpret, methods, suites
+    from robustlab.radiomics import statistics
+    from robustlab.radiomics.phantom import acquisition
+
+    def fn(*args: object, **kwargs: object) -> str:
+        return "called"
+
+    cases = [  # former register, get, list; the registry; metadata of the former form
+        ("register_method", "get_method", "list_methods", methods, methods.METHODS, {"start": "dense"}),
+        ("register_attribution", "get_attribution", "list_attributions", interpret, interpret.ATTRIBUTIONS,
+         {"archs": ("vit",)}),
+        ("register_discovery", "get_discovery", "list_discovery", discovery, discovery.DISCOVERY, {"archs": ("cnn",)}),
+        ("register_distortion", "get_distortion", "list_distortions", alignment, alignment.DISTORTIONS,
+         {"needs_masks": True}),
+        ("register_suite", "get_suite", "list_suites", suites, suites.SUITES, {"table": "old_table"}),
+        ("register_statistic", "get_statistic", "list_statistics", statistics, statistics.STATISTICS, {"min_rois": 5}),
+        ("register_filter", "get_filter", "list_filters", acquisition, acquisition.FILTERS, {}),
+    ]
+    for register, get, list_, module, registry, metadata in cases:
+        with registry.scoped():
+            with pytest.warns(DeprecationWarning, match=rf"^{register} is deprecated; use [A-Z]+\.register$"):
+                assert getattr(module, register)("old_form", **metadata)(fn) is fn
+            entry = registry.get("old_form")
+            assert entry.fn is fn and entry() == "called"
+            assert {key: entry.metadata[key] for key in metadata} == metadata
+            with pytest.warns(DeprecationWarning, match=rf"^{get} is deprecated; use "):
+                got = getattr(module, get)("old_form")
+            assert got == ((fn, "old_table") if get == "get_suite" else entry)
+            with pytest.warns(DeprecationWarning, match=rf"^{list_} is deprecated; use "):
+                assert "old_form" in getattr(module, list_)()
+        assert "old_form" not in registry
+
+
 def docs_examples() -> dict[str, str]:
     section = (REPO / "docs" / "how-to" / "extend.md").read_text(encoding="utf-8")
     return dict(re.findall(r"```python\n# (robustlab_test_plugins/\w+\.py)\n(.*?)```", section, flags=re.S))

@@ -9,14 +9,13 @@ import torch
 from torch import nn
 
 from robustlab.pruning.alignment import (
+    DISTORTIONS,
     HUMAN_SHAPE_BIAS,
     distort,
     error_consistency,
-    list_distortions,
     shape_bias,
     shape_decisions,
 )
-from robustlab.pruning.alignment.distortions import needs_masks
 from robustlab.pruning.alignment.human_data import (
     human_dataset,
     model_human_consistency,
@@ -25,7 +24,7 @@ from robustlab.pruning.alignment.human_data import (
 )
 from robustlab.pruning.alignment.suite import alignment_suite
 from robustlab.pruning.data.shapes import ShapesOnTextures
-from robustlab.pruning.suites import EvalBatch, EvalContext, get_suite
+from robustlab.pruning.suites import SUITES, EvalBatch, EvalContext
 
 K, SIZE = 4, 32
 
@@ -153,7 +152,7 @@ LEVELS = {"rotation": 30.0, "contrast": 0.7, "greyscale": 1.0, "false_colour": 1
 
 
 def test_all_model_vs_human_distortions_are_registered() -> None:
-    assert set(LEVELS) <= set(list_distortions())
+    assert set(LEVELS) <= set(DISTORTIONS.list())
 
 
 @pytest.mark.parametrize("name", sorted(LEVELS))
@@ -197,7 +196,8 @@ def test_distortion_errors_name_the_problem(batch: tuple[torch.Tensor, torch.Ten
         distort("contrast", images, -1.0)
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         distort("contrast", images[:, :1], 0.5)
-    assert needs_masks("edges") and not needs_masks("contrast")
+    assert DISTORTIONS.list(needs_masks=True) == ["edges", "silhouette"]
+    assert DISTORTIONS.get("edges").needs_masks and not DISTORTIONS.get("contrast").needs_masks
 
 
 # ---------------------------------------------------------------------------- human data
@@ -283,7 +283,7 @@ OPTIONS = {"n_images": 40, "cue_conflict_images": 40, "distortions": {"uniform_n
 
 
 def test_suite_rows_per_image_values_and_dense_consistency(texture_model: nn.Module, tmp_path) -> None:
-    fn, table = get_suite("alignment")
+    fn, table = SUITES.get("alignment").fn, SUITES.get("alignment").table
     assert fn is alignment_suite and table == "alignment"
     dense = fn(_context(texture_model, tmp_path, 0), **OPTIONS)
     rows = pd.DataFrame(dense.rows)

@@ -8,12 +8,12 @@ import timm
 import torch
 
 from robustlab.pruning.discovery import (
+    DISCOVERY,
     best_iou,
     box_iou,
     centred_boxes,
     corloc,
     discover,
-    list_discovery,
 )
 from robustlab.pruning.discovery.attention import attention_box
 from robustlab.pruning.discovery.lost import lost
@@ -116,7 +116,7 @@ def test_discover_on_models_returns_boxes_inside_the_image():
     cnn = timm.create_model("resnet10t", num_classes=4).eval()
     vit = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, num_classes=4).eval()
     for model, arch in ((cnn, "cnn"), (vit, "vit")):
-        for name in list_discovery(arch):
+        for name in DISCOVERY.list(archs=arch):
             boxes = discover(name, model, x, arch=arch, feature_layer="layer2" if arch == "cnn" else None)
             assert boxes.shape == (3, 4)
             assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2:] <= 32) and np.all(boxes[:, 2:] > boxes[:, :2])

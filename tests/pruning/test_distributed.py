@@ -28,7 +28,7 @@ from robustlab.pruning.evaluate import evaluate_accuracy
 from robustlab.pruning.interpret.suite import summarize
 from robustlab.pruning.masks import get_masks
 from robustlab.pruning.models import ModelSpec, create_model
-from robustlab.pruning.suites import SuiteResult, register_suite
+from robustlab.pruning.suites import SUITES, SuiteResult
 from robustlab.pruning.sweep import SweepSpec, run_sweep
 from robustlab.pruning.train import TrainSpec
 
@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 WEIGHT_ATOL = 1e-4
 
 
-@register_suite("test_sharded_probe", summarize=summarize)
+@SUITES.register("test_sharded_probe", summarize=summarize)
 def _probe_suite(ctx, n_images=None):
     """Per image: the model's largest softmax probability; rows from the per-image table."""
     tables = []

@@ -9,7 +9,7 @@ import pytest
 import timm
 import torch
 
-from robustlab.pruning.interpret import attribute, get_attribution, list_attributions
+from robustlab.pruning.interpret import ATTRIBUTIONS, attribute
 from robustlab.pruning.interpret.layers import (
     FeatureGrid,
     feature_grid,
@@ -42,14 +42,14 @@ def _batch(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor
 
 
 def test_registry_lists_methods_by_architecture():
-    assert {"saliency", "integrated_gradients", "gradcam", "guided_gradcam"} <= set(list_attributions("cnn"))
-    assert "vit_cls_attention" not in list_attributions("cnn")
-    assert {"vit_cls_attention", "attention_rollout", "gradcam"} <= set(list_attributions("vit"))
+    assert {"saliency", "integrated_gradients", "gradcam", "guided_gradcam"} <= set(ATTRIBUTIONS.list(archs="cnn"))
+    assert "vit_cls_attention" not in ATTRIBUTIONS.list(archs="cnn")
+    assert {"vit_cls_attention", "attention_rollout", "gradcam"} <= set(ATTRIBUTIONS.list(archs="vit"))
 
 
 def test_unknown_method_names_close_matches():
     with pytest.raises(KeyError, match="did you mean gradcam"):
-        get_attribution("gradcm")
+        ATTRIBUTIONS.get("gradcm")
 
 
 def test_vit_only_method_on_a_cnn_is_a_clear_error(cnn):

@@ -25,7 +25,7 @@ import yaml
 
 from robustlab.pruning.discovery import centred_boxes, corloc
 from robustlab.pruning.discovery.features import patch_features
-from robustlab.pruning.discovery.methods import get_discovery
+from robustlab.pruning.discovery.methods import DISCOVERY
 from robustlab.pruning.interpret import attribute
 from robustlab.pruning.interpret.metrics import pointing_game
 
@@ -74,5 +74,5 @@ def test_lost_or_tokencut_beat_a_centred_box(trained):
     model, batch = trained
     patches = patch_features(model, batch.images, "cnn", feature_layer="layer2")
     baseline, _ = corloc(centred_boxes(len(batch.boxes), patches.image_size), batch.boxes)
-    scores = {name: corloc(get_discovery(name).fn(patches)[0], batch.boxes)[0] for name in ("lost", "tokencut")}
+    scores = {name: corloc(DISCOVERY.get(name)(patches)[0], batch.boxes)[0] for name in ("lost", "tokencut")}
     assert max(scores.values()) > baseline, f"CorLoc {scores} vs centred box {baseline:.3f}"

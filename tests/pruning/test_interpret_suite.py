@@ -9,7 +9,7 @@ import pytest
 import timm
 import torch
 
-from robustlab.pruning.suites import EvalBatch, EvalContext, get_suite
+from robustlab.pruning.suites import SUITES, EvalBatch, EvalContext
 
 warnings.filterwarnings("ignore", message=".*required_grads has been set automatically.*")
 warnings.filterwarnings("ignore", message=".*Setting backward hooks on ReLU activations.*")
@@ -47,7 +47,7 @@ def cnn() -> torch.nn.Module:
 
 
 def test_interpretability_suite_rows_per_image_and_gallery(cnn, tmp_path):
-    fn, table = get_suite("interpretability")
+    fn, table = SUITES.get("interpretability").fn, SUITES.get("interpretability").table
     assert table == "interpretability"
     ctx = _context(cnn, "cnn", tmp_path)
     metrics = ["rma", "rra", "pointing_game", "energy_pointing_game", "deletion_auc"]
@@ -77,7 +77,7 @@ def test_interpretability_suite_rows_per_image_and_gallery(cnn, tmp_path):
 
 
 def test_interpretability_suite_rejects_unknown_names_before_work(cnn, tmp_path):
-    fn, _ = get_suite("interpretability")
+    fn = SUITES.get("interpretability")
     ctx = _context(cnn, "cnn", tmp_path)
     with pytest.raises(ValueError, match=r"unknown metric\(s\) \['rmaa'\]"):
         fn(ctx, methods=["gradcam"], metrics=["rmaa"])
@@ -90,11 +90,11 @@ def test_suites_on_a_vit(tmp_path):
     torch.manual_seed(0)
     vit = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, num_classes=4).eval()
     ctx = _context(vit, "vit", tmp_path)
-    interp, _ = get_suite("interpretability")
+    interp = SUITES.get("interpretability")
     result = interp(ctx, methods={"cnn": ["gradcam"], "vit": ["vit_cls_attention", "attention_rollout"]},
                     metrics=["rma", "pointing_game"], n_images=4, gallery_size=2)
     assert {r["method"] for r in result.rows} == {"vit_cls_attention", "attention_rollout"}
-    disc, table = get_suite("discovery")
+    disc, table = SUITES.get("discovery"), SUITES.get("discovery").table
     assert table == "discovery"
     result = disc(ctx, methods=["lost", "tokencut", "attention"], n_images=6)
     assert {(r["method"], r["metric"]) for r in result.rows} == {
@@ -103,7 +103,7 @@ def test_suites_on_a_vit(tmp_path):
 
 
 def test_discovery_suite_on_a_cnn_skips_vit_only_methods(cnn, tmp_path):
-    fn, _ = get_suite("discovery")
+    fn = SUITES.get("discovery")
     ctx = _context(cnn, "cnn", tmp_path, size=64)
     result = fn(ctx, methods=["lost", "tokencut", "attention"], n_images=6, feature_layer="layer2")
     assert {r["method"] for r in result.rows} == {"lost", "tokencut", "centred_box"}
@@ -116,9 +116,9 @@ def test_discovery_suite_on_a_cnn_skips_vit_only_methods(cnn, tmp_path):
 def test_data_without_masks_skips_mask_metrics_and_discovery(cnn, tmp_path):
     ctx = _context(cnn, "cnn", tmp_path)
     ctx.extras["has_masks"] = False
-    interp, _ = get_suite("interpretability")
+    interp = SUITES.get("interpretability")
     result = interp(ctx, methods=["gradcam"], metrics=["rma", "deletion_auc"], n_images=2,
                     gallery_size=1, perturbation_steps=2)
     assert [(r["method"], r["metric"]) for r in result.rows] == [("gradcam", "deletion_auc")]
-    disc, _ = get_suite("discovery")
+    disc = SUITES.get("discovery")
     assert disc(ctx).rows == []

@@ -14,7 +14,7 @@ from robustlab.pruning.masks import (
     plain_state_dict,
     prunable_targets,
 )
-from robustlab.pruning.methods import PruneContext, get_method, list_methods
+from robustlab.pruning.methods import METHODS, PruneContext
 from robustlab.pruning.models import ModelSpec, classifier_head, create_model
 from robustlab.pruning.sweep import target_sparsity
 
@@ -49,7 +49,7 @@ def context(model, step, rate=0.2, scope=None, seed=0):
 @pytest.mark.parametrize("name", ["imp_lr_rewind", "layerwise_l1", "random"])
 def test_iterative_sparsity_is_one_minus_point_eight_to_the_k(name):
     model = small_resnet()
-    method = get_method(name)
+    method = METHODS.get(name)
     for k in range(1, 8):
         method.prune(context(model, k), target_sparsity(k, 0.2))
         targets = prunable_targets(model, PruneScope())
@@ -64,7 +64,7 @@ def test_iterative_sparsity_is_one_minus_point_eight_to_the_k(name):
 def test_global_l1_removes_the_smallest_magnitudes():
     model = small_resnet()
     before = {t.layer: getattr(t.module, t.param).detach().clone() for t in prunable_targets(model, PruneScope())}
-    get_method("imp_lr_rewind").prune(context(model, 1), 0.2)
+    METHODS.get("imp_lr_rewind").prune(context(model, 1), 0.2)
     kept, removed = [], []
     for t in prunable_targets(model, PruneScope()):
         mask = t.module.weight_mask.bool()
@@ -77,7 +77,7 @@ def test_export_keeps_unpruned_weights_and_loads_into_a_plain_model():
     model = small_resnet()
     originals = {n: p.detach().clone() for n, p in model.named_parameters()}
     for k in (1, 2, 3):
-        get_method("imp_lr_rewind").prune(context(model, k), target_sparsity(k, 0.2))
+        METHODS.get("imp_lr_rewind").prune(context(model, k), target_sparsity(k, 0.2))
     plain = plain_state_dict(model)
     fresh = small_resnet()
     fresh.load_state_dict(plain)  # no _orig / _mask keys: a plain model takes it as it is
@@ -132,9 +132,9 @@ def test_paper_vit_scope_is_the_studys_set():
 
 def test_snip_prunes_by_connection_sensitivity():
     model = small_resnet()
-    get_method("snip").prune(context(model, 2), target_sparsity(2, 0.2))
+    METHODS.get("snip").prune(context(model, 2), target_sparsity(2, 0.2))
     assert global_sparsity(prunable_targets(model, PruneScope())) == pytest.approx(0.36, abs=1e-3)
-    assert get_method("snip").start == "init"
+    assert METHODS.get("snip").start == "init"
 
 
 def test_structured_channels_shrinks_the_network():
@@ -143,7 +143,7 @@ def test_structured_channels_shrinks_the_network():
     model = small_resnet()
     x = torch.randn(1, 3, 32, 32)
     macs0, params0 = tp.utils.count_ops_and_params(model, x)
-    get_method("structured_channels").prune(context(model, 1, rate=0.5), 0.5)
+    METHODS.get("structured_channels").prune(context(model, 1, rate=0.5), 0.5)
     macs1, params1 = tp.utils.count_ops_and_params(model, x)
     assert model(x).shape == (1, 4)  # the head keeps its classes
     # Half the channels: about a quarter of the inner weights remain; the stem sees 3 channels.
@@ -152,16 +152,16 @@ def test_structured_channels_shrinks_the_network():
 
 def test_registry_lists_and_rejects():
     assert {"imp_lr_rewind", "imp_weight_rewind", "oneshot_l1", "layerwise_l1", "random", "snip",
-            "structured_channels"} <= set(list_methods())
-    assert get_method("imp_weight_rewind").rewind == "weights"
-    assert get_method("oneshot_l1").start == "dense"
+            "structured_channels"} <= set(METHODS.list())
+    assert METHODS.get("imp_weight_rewind").rewind == "weights"
+    assert METHODS.get("oneshot_l1").start == "dense"
     with pytest.raises(KeyError, match="did you mean imp_lr_rewind"):
-        get_method("imp_lr_rewnd")
+        METHODS.get("imp_lr_rewnd")
 
 
 def test_prunable_model_trains_through_masks():
     model = small_resnet().train()
-    get_method("imp_lr_rewind").prune(context(model, 1), 0.2)
+    METHODS.get("imp_lr_rewind").prune(context(model, 1), 0.2)
     loss = nn.functional.cross_entropy(model(torch.randn(4, 3, 32, 32)), torch.arange(4))
     loss.backward()
     t = prunable_targets(model, PruneScope())[0]

@@ -8,7 +8,7 @@ from test_methods import context, small_vit
 
 from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
 from robustlab.pruning.masks import PruneScope, prunable_targets
-from robustlab.pruning.methods import get_method
+from robustlab.pruning.methods import METHODS
 from robustlab.pruning.models import ModelSpec, classifier_head, create_model
 
 torch.set_num_threads(1)
@@ -47,7 +47,7 @@ def test_structured_channels_on_a_vit_shrinks_it_and_its_checkpoint_comes_back(t
     model = small_vit()
     x = torch.randn(2, 3, 32, 32)
     before = sum(p.numel() for p in model.parameters())
-    get_method("structured_channels").prune(context(model, 1, rate=0.5), 0.5)
+    METHODS.get("structured_channels").prune(context(model, 1, rate=0.5), 0.5)
     model.eval()
     assert sum(p.numel() for p in model.parameters()) < 0.6 * before
     assert model(x).shape == (2, 4) and classifier_head(model).out_features == 4

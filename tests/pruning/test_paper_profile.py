@@ -142,11 +142,11 @@ def test_lost_seed_ties_resolve_as_the_authors_code_does():
 
 def test_paper_lost_layernorm_applies_to_cnn_maps_only():
     from robustlab.pruning.discovery.features import PatchFeatures
-    from robustlab.pruning.discovery.methods import get_discovery
+    from robustlab.pruning.discovery.methods import DISCOVERY
 
     rng = np.random.default_rng(2)
     feats = torch.from_numpy(rng.normal(size=(2, 16, 6)).astype(np.float32))
-    fn = get_discovery("lost").fn
+    fn = DISCOVERY.get("lost").fn
     for arch in ("cnn", "vit"):
         patches = PatchFeatures(feats, (4, 4), (32, 32), arch)
         boxes, _ = fn(patches, layernorm="cnn")

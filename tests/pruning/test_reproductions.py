@@ -48,17 +48,17 @@ def test_concat_qkv_keys_read_the_stacked_copies_as_the_study_does():
 
 
 def test_lost_concat_qkv_runs_on_a_vits_patch_features():
+    from robustlab.pruning.arch_methods import method_for
     from robustlab.pruning.discovery.features import patch_features
     from robustlab.pruning.discovery.lost import lost
-    from robustlab.pruning.discovery.methods import concat_qkv_keys, get_discovery
+    from robustlab.pruning.discovery.methods import DISCOVERY, concat_qkv_keys
 
     model, images = _tiny_vit(), torch.randn(2, 3, 32, 32)
     patches = patch_features(model, images, "vit")
     assert patches.block_input is not None and patches.block_input.shape == (2, 17, 16)
-    boxes, seeds = get_discovery("lost_concat_qkv").fn(patches)
+    boxes, seeds = DISCOVERY.get("lost_concat_qkv")(patches)
     want, _ = lost(concat_qkv_keys(patches.block_input), (4, 4), (32, 32), seed_order="authors")
     np.testing.assert_array_equal(boxes, want)
     assert boxes.shape == (2, 4) and seeds.shape == (2,)
     with pytest.raises(ValueError, match="vit"):
-        from robustlab.pruning.discovery.methods import check_method
-        check_method("lost_concat_qkv", "cnn")
+        method_for(DISCOVERY, "lost_concat_qkv", "cnn")

@@ -9,14 +9,14 @@ from robustlab.pruning import sweep as sweep_module
 from robustlab.pruning.data.sources import DataSpec
 from robustlab.pruning.masks import PruneScope, prunable_targets
 from robustlab.pruning.models import ModelSpec, create_model
-from robustlab.pruning.suites import SuiteResult, register_suite
+from robustlab.pruning.suites import SUITES, SuiteResult
 from robustlab.pruning.sweep import TIMING_COLUMNS, SweepSpec, run_sweep
 from robustlab.pruning.train import TrainSpec
 
 torch.set_num_threads(1)
 
 
-@register_suite("test_probe_suite", table="probe")
+@SUITES.register("test_probe_suite", table="probe")
 def _probe_suite(ctx, n_images=8):
     batch = next(ctx.batches(max_images=n_images))
     assert batch.images.shape[0] == n_images and batch.masks.dtype == torch.bool

@@ -147,10 +147,10 @@ def test_a_checkpoint_of_random_bytes_is_one_line_naming_the_file(tmp_path):
 def test_a_structurally_pruned_model_comes_back_from_its_plain_checkpoint(tmp_path):
     from test_methods import context, small_resnet
 
-    from robustlab.pruning.methods import get_method
+    from robustlab.pruning.methods import METHODS
 
     model = small_resnet()
-    get_method("structured_channels").prune(context(model, 1, rate=0.5), 0.5)
+    METHODS.get("structured_channels").prune(context(model, 1, rate=0.5), 0.5)
     model.eval()
     save_checkpoint(tmp_path / "s.pt", {"model": model.state_dict()})
     state = load_checkpoint(tmp_path / "s.pt")

@@ -9,7 +9,7 @@ import yaml
 
 from robustlab.common.stats import spearman_matrix
 from robustlab.radiomics.pipeline import run_study
-from robustlab.radiomics.statistics import get_statistic, list_statistics, register_statistic
+from robustlab.radiomics.statistics import STATISTICS
 from robustlab.radiomics.study import StudyError, load_study
 
 
@@ -31,10 +31,10 @@ def write(root, comparisons, n=3):
 
 
 def test_builtins_and_their_options():
-    assert {"icc", "ccc"} <= set(list_statistics())
-    assert get_statistic("icc").defaults() == {"model": "twoway", "type": "agreement", "unit": "single"}
+    assert {"icc", "ccc"} <= set(STATISTICS.list())
+    assert STATISTICS.get("icc").defaults() == {"model": "twoway", "type": "agreement", "unit": "single"}
     with pytest.raises(KeyError, match="unknown statistic 'icx'; did you mean icc"):
-        get_statistic("icx")
+        STATISTICS.get("icx")
 
 
 def test_study_errors_name_statistic_problems(tmp_path):
@@ -56,8 +56,8 @@ def test_study_errors_name_statistic_problems(tmp_path):
 
 def test_a_user_statistic_runs_in_a_study(tmp_path):
     name = "spearman_test_only"
-    if name not in list_statistics():
-        @register_statistic(name, n_raters=(2, 2), min_rois=3)
+    if name not in STATISTICS:
+        @STATISTICS.register(name, n_raters=(2, 2), min_rois=3)
         def spearman(ratings, options, alpha):
             rho = np.diagonal(spearman_matrix(ratings[:, 0, :], ratings[:, 1, :]))
             nan = np.full_like(rho, np.nan)

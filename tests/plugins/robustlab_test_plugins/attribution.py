@@ -2,10 +2,10 @@
 
 import torch
 
-from robustlab.pruning.interpret import register_attribution
+from robustlab.pruning.interpret import ATTRIBUTIONS
 
 
-@register_attribution("input_x_gradient", archs=("cnn", "vit"))
+@ATTRIBUTIONS.register("input_x_gradient", archs=("cnn", "vit"))
 def input_x_gradient(model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor, *,
                      arch: str) -> torch.Tensor:
     """``|sum_c x_c * d y_t / d x_c|`` per pixel: one ``(N, H, W)`` map per image."""

@@ -2,10 +2,10 @@
 
 from torch.nn.utils import prune
 
-from robustlab.pruning.methods import PruneContext, register_method
+from robustlab.pruning.methods import METHODS, PruneContext
 
 
-@register_method("layer_normalised_l1", start="previous", rewind="lr")
+@METHODS.register("layer_normalised_l1", start="previous", rewind="lr")
 def layer_normalised_l1(ctx: PruneContext, target_sparsity: float) -> None:
     """Global L1 pruning of ``|w| / RMS(layer)``: a layer of small weights is not emptied first."""
     params = [(t.module, t.param) for t in ctx.targets]

@@ -5,10 +5,10 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.stats import norm
 
-from robustlab.radiomics.statistics import register_statistic
+from robustlab.radiomics.statistics import STATISTICS
 
 
-@register_statistic("pearson", n_raters=(2, 2), min_rois=4)
+@STATISTICS.register("pearson", n_raters=(2, 2), min_rois=4)
 def pearson(ratings: np.ndarray, options: Mapping[str, str], alpha: float
             ) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     """``r = sum(x y) / sqrt(sum x^2 sum y^2)`` of the centred values of every feature;

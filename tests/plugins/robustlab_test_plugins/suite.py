@@ -3,11 +3,11 @@
 import pandas as pd
 import torch
 
-from robustlab.pruning.suites import EvalContext, SuiteResult, register_suite
+from robustlab.pruning.suites import SUITES, EvalContext, SuiteResult
 
 
-@register_suite("confidence", directions=[("softmax", "entropy", -1),
-                                          ("softmax", "max_probability", +1)])
+@SUITES.register("confidence", directions=[("softmax", "entropy", -1),
+                                           ("softmax", "max_probability", +1)])
 def confidence(ctx: EvalContext, n_images: int | None = 64) -> SuiteResult:
     """Max softmax probability (higher is better) and entropy in nats (lower is better)."""
     frames = []

@@ -1,11 +1,16 @@
-"""One name -> object registry for every extension point of robustlab (after timm's).
+"""One name -> function registry for every extension point of robustlab (after timm's).
 
 Pruning methods, attribution and discovery methods, distortions, evaluation suites, radiomics
-statistics and reconstruction filters are each a :class:`Registry`. An entry is an object and
-its metadata (a suite's metric directions, a statistic's accepted number of raters); an unknown
-name gets the same error everywhere (:class:`~robustlab.common.errors.UnknownNameError`, a
-``KeyError`` and a ``ValueError``: what was asked for, the close matches and every known
-name), and a name is registered once unless ``override=True``.
+statistics and reconstruction filters are each a :class:`Registry`. A registry declares its
+entry type once: a frozen dataclass derived from :class:`Entry` whose fields after ``name``
+and ``fn`` are the metadata, typed, with defaults, checked in ``__post_init__`` (as timm's
+``PretrainedCfg`` describes a model). A registration states the metadata once, beside the
+function, as the keywords of one decorator, ``@REGISTRY.register(name, **metadata)``; the
+lookup returns the typed entry (callable like its function). Better than timm's: a name is
+registered once unless ``override=True``, an unknown name or metadata key gets the same error
+everywhere (:class:`~robustlab.common.errors.UnknownNameError`, a ``KeyError`` and a
+``ValueError``: what was asked for, the close matches and every known name), and plugins
+register from outside the package.
 
 Entries come from three places:
 
@@ -13,43 +18,48 @@ Entries come from three places:
    name the built-in modules it imports on first use);
 2. installed distributions, through the registry's entry-point group (e.g.
    ``robustlab.pruning_methods``): each entry point names a module (importing it registers its
-   entries) or an object (registered under the entry point's name);
+   entries) or a function (registered under the entry point's name, with default metadata);
 3. the ``plugins: [my_module, ...]`` key of an app's config: :func:`load_plugins` imports those
    modules before the run.
 
 Example:
-    >>> shapes = Registry[str]("shape")
-    >>> @shapes.register("circle", corners=0)
-    ... def circle() -> str:
-    ...     return "o"
-    >>> shapes.get("circle")()
-    'o'
-    >>> shapes.metadata("circle")
-    {'corners': 0}
+    >>> @dataclass(frozen=True)
+    ... class Shape(Entry[Callable[[], str]]):
+    ...     corners: int = 0
+    >>> SHAPES = Registry("shape", Shape)
+    >>> @SHAPES.register("square", corners=4)
+    ... def square() -> str:
+    ...     return "[]"
+    >>> SHAPES.get("square").corners, SHAPES.get("square")()
+    (4, '[]')
     >>> try:
-    ...     shapes.get("circel")
+    ...     SHAPES.get("sqare")
     ... except KeyError as err:      # also a ValueError
     ...     print(err)
-    unknown shape 'circel'; did you mean circle? (known: circle)
+    unknown shape 'sqare'; did you mean square? (known: square)
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import difflib
 import fnmatch
+import functools
 import importlib
 import importlib.metadata
 import logging
 import types
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, overload
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
 from robustlab.common.errors import RobustlabError, UnknownNameError
 
-T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 
@@ -75,107 +85,124 @@ def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
 
 
 @dataclass(frozen=True)
-class Entry(Generic[T]):
-    """One registered object.
+class Entry(Generic[F]):
+    """One registered function; a registry's entry type derives from it with the metadata fields.
 
     Attributes:
         name: the name configs use.
-        obj: the registered object (a function, a class, a description).
-        metadata: what the registry's users need to know about it without calling it.
+        fn: the registered function; calling the entry calls it.
     """
 
     name: str
-    obj: T
-    metadata: Mapping[str, Any] = field(default_factory=dict)
+    fn: F
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    @classmethod
+    def metadata_keys(cls) -> builtins.list[str]:
+        """The metadata fields of the entry type (every field but ``name`` and ``fn``)."""
+        return [f.name for f in dataclasses.fields(cls) if f.init and f.name not in ("name", "fn")]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The metadata of this entry, field -> value."""
+        return {key: getattr(self, key) for key in self.metadata_keys()}
 
 
-class Registry(Generic[T]):
-    """Name -> object, with metadata per entry and plugins.
+E = TypeVar("E", bound=Entry[Any])
+
+
+class Registry(Generic[E]):
+    """Name -> typed entry, with plugins.
 
     Args:
         kind: what the entries are, for messages (``"pruning method"``).
+        entry: the entry type (an :class:`Entry` dataclass whose extra fields are the
+            metadata); :class:`Entry` itself for a registry without metadata.
         group: the entry-point group whose entry points are loaded on first use
             (``"robustlab.pruning_methods"``); None: no entry points.
         builtins: modules imported on first use, which register the built-in entries
             (for entries defined outside the registry's own module).
     """
 
-    def __init__(self, kind: str, *, group: str | None = None, builtins: Sequence[str] = ()) -> None:
+    def __init__(self, kind: str, entry: type[E] | None = None, *, group: str | None = None,
+                 builtins: Sequence[str] = ()) -> None:
         self.kind = kind
+        self.entry_type: type[E] = entry if entry is not None else cast("type[E]", Entry)
         self.group = group
         self.builtins = tuple(builtins)
-        self._entries: dict[str, Entry[T]] = {}
+        self._entries: dict[str, E] = {}
         self._loaded = False
 
     # -- registering ---------------------------------------------------------------------------
 
-    @overload
-    def register(self, name: str, obj: None = None, *, override: bool = False,
-                 **metadata: Any) -> Callable[[T], T]: ...
-
-    @overload
-    def register(self, name: str, obj: T, *, override: bool = False, **metadata: Any) -> T: ...
-
-    def register(self, name: str, obj: T | None = None, *, override: bool = False,
-                 **metadata: Any) -> T | Callable[[T], T]:
-        """Register ``obj`` under ``name``; without ``obj``, a decorator that registers.
+    def register(self, name: str, *, override: bool = False, **metadata: Any) -> Callable[[F], F]:
+        """A decorator: register the function it decorates as ``name`` with ``metadata`` (the
+        entry type's fields); the function itself is returned unchanged.
 
         Raises:
             DuplicateNameError: ``name`` is taken and ``override`` is False.
+            UnknownNameError: a metadata key that is not a field of the entry type.
         """
-        if obj is None:
-            def decorate(target: T) -> T:
-                self.add(name, target, override=override, **metadata)
-                return target
+        def decorate(fn: F) -> F:
+            self.add(name, fn, override=override, **metadata)
+            return fn
 
-            return decorate
-        self.add(name, obj, override=override, **metadata)
-        return obj
+        return decorate
 
-    def add(self, name: str, obj: T, *, override: bool = False, **metadata: Any) -> Entry[T]:
-        """Register ``obj`` under ``name`` and return its entry (see :meth:`register`)."""
+    def add(self, name: str, fn: Callable[..., Any], *, override: bool = False, **metadata: Any) -> E:
+        """Register ``fn`` under ``name`` and return its entry (the call form of :meth:`register`)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a {self.kind} needs a non-empty string name; got {name!r}")
         if name in self._entries and not override:
             raise DuplicateNameError(f"a {self.kind} named {name!r} is already registered "
                                      "(register with override=True to replace it)")
-        entry = Entry(name, obj, types.MappingProxyType(dict(metadata)))
+        known = self.entry_type.metadata_keys()
+        for key in metadata:
+            if key not in known:
+                raise UnknownNameError(f"{self.kind} {name!r}: "
+                                       + unknown_name_message("metadata key", key, known))
+        entry = self.entry_type(name=name, fn=fn, **metadata)
         self._entries[name] = entry
         return entry
 
     def remove(self, name: str) -> None:
         """Forget the entry ``name`` (an :class:`UnknownNameError` when there is none)."""
-        self.entry(name)
+        self.get(name)
         del self._entries[name]
 
     # -- looking up ----------------------------------------------------------------------------
 
-    def entry(self, name: str) -> Entry[T]:
-        """The entry ``name``; :class:`UnknownNameError` naming the close matches otherwise."""
+    def get(self, name: str) -> E:
+        """The entry registered as ``name``; :class:`UnknownNameError` naming the close matches
+        otherwise."""
         self.load()
         if name not in self._entries:
             raise UnknownNameError(unknown_name_message(self.kind, name, self._entries))
         return self._entries[name]
 
-    def get(self, name: str) -> T:
-        """The object registered as ``name`` (:class:`UnknownNameError` when unknown)."""
-        return self.entry(name).obj
+    def entry(self, name: str) -> E:
+        """Deprecated: :meth:`get` (which returns the entry since entries are typed)."""
+        warnings.warn(f"{type(self).__name__}.entry is deprecated; use .get", DeprecationWarning,
+                      stacklevel=2)
+        return self.get(name)
 
     def metadata(self, name: str) -> dict[str, Any]:
-        """The metadata of ``name`` (a copy)."""
-        return dict(self.entry(name).metadata)
+        """The metadata of ``name``, field -> value."""
+        return self.get(name).metadata
 
     def list(self, pattern: str = "*", **where: Any) -> builtins.list[str]:
         """Sorted names matching the glob ``pattern`` whose metadata satisfy ``where``.
 
         A ``where`` value matches a metadata value that equals it or, for a tuple/list/set
-        metadata value, contains it: ``list(archs="vit")``.
+        metadata value, contains it: ``list(archs="vit")``; a None value matches every entry.
         """
         self.load()
         return sorted(name for name, entry in self._entries.items()
                       if fnmatch.fnmatchcase(name, pattern) and _matches(entry.metadata, where))
 
-    def entries(self) -> builtins.list[Entry[T]]:
+    def entries(self) -> builtins.list[E]:
         """Every entry, in the order registered (built-in modules first, in their order)."""
         self.load()
         return builtins.list(self._entries.values())
@@ -217,13 +244,13 @@ class Registry(Generic[T]):
             self.add(point.name, obj)
 
     @contextlib.contextmanager
-    def scoped(self) -> Iterator[Registry[T]]:
+    def scoped(self) -> Iterator[Registry[E]]:
         """Changes made inside the block (registrations, removals) are undone at its end.
 
         Example:
-            >>> shapes = Registry[str]("shape")
+            >>> shapes = Registry("shape")
             >>> with shapes.scoped():
-            ...     _ = shapes.register("square", "[]")
+            ...     _ = shapes.add("square", lambda: "[]")
             ...     "square" in shapes
             True
             >>> "square" in shapes
@@ -238,15 +265,16 @@ class Registry(Generic[T]):
             self._entries.update(saved)
 
     @contextlib.contextmanager
-    def override(self, name: str, obj: T, **metadata: Any) -> Iterator[T]:
-        """Within the block, ``name`` is ``obj`` (replacing any entry of that name)."""
+    def override(self, name: str, fn: Callable[..., Any], **metadata: Any) -> Iterator[E]:
+        """Within the block, ``name`` is ``fn`` with ``metadata`` (replacing any entry of that name)."""
         with self.scoped():
-            self.add(name, obj, override=True, **metadata)
-            yield obj
+            yield self.add(name, fn, override=True, **metadata)
 
 
 def _matches(metadata: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
     for key, want in where.items():
+        if want is None:
+            continue
         have = metadata.get(key)
         if isinstance(have, (tuple, list, set, frozenset)):
             if want not in have:
@@ -259,7 +287,7 @@ def _matches(metadata: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
 def load_plugins(modules: Iterable[str] | None) -> list[str]:
     """Import the plugin modules named in a config (``plugins: [my_pkg.methods, ...]``).
 
-    Importing a module registers what it defines (its ``@register_*`` decorators run).
+    Importing a module registers what it defines (its ``@REGISTRY.register`` decorators run).
 
     Returns:
         The imported module names.
@@ -276,3 +304,22 @@ def load_plugins(modules: Iterable[str] | None) -> list[str]:
                               f"({type(exc).__name__}: {exc}); is its folder on PYTHONPATH?") from exc
         log.info("plugin module %s imported", name)
     return [str(n) for n in names]
+
+
+def deprecated_alias(old: str, new: Callable[..., R], use: str) -> Callable[..., R]:
+    """``new`` under the name ``old`` it had before; each call warns, in one line, what to use.
+
+    Example:
+        >>> get_shape = deprecated_alias("get_shape", str.upper, "SHAPES.get")
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     get_shape("o"), str(caught[0].message)
+        ('O', 'get_shape is deprecated; use SHAPES.get')
+    """
+    @functools.wraps(new)
+    def alias(*args: Any, **kwargs: Any) -> R:
+        warnings.warn(f"{old} is deprecated; use {use}", DeprecationWarning, stacklevel=2)
+        return new(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = old
+    return alias

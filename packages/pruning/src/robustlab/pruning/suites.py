@@ -5,7 +5,7 @@ every suite named in the ``eval`` config after each step, appends the suite's ``
 ``<run_dir>/<table>.csv`` (each row tagged with ``step`` and ``sparsity``) and keeps its
 per-image values under ``<run_dir>/per_image/``. Register a suite in one file::
 
-    @register_suite("my_suite", directions=[("*", "error", -1), ("*", "*", +1)])
+    @SUITES.register("my_suite", directions=[("*", "error", -1), ("*", "*", +1)])
     def my_suite(ctx: EvalContext, n_images: int = 64) -> SuiteResult:
         ...
 """
@@ -13,7 +13,7 @@ per-image values under ``<run_dir>/per_image/``. Register a suite in one file::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from robustlab.common.errors import ConfigError
-from robustlab.common.registry import Registry, unknown_name_message
+from robustlab.common.registry import Entry, Registry, deprecated_alias, unknown_name_message
 
 
 @dataclass
@@ -89,31 +89,18 @@ class SuiteResult:
     per_image: pd.DataFrame | None = None
 
 
-#: Every evaluation suite. An entry's metadata: ``table`` (the file its rows go to) and
-#: ``directions``, ``((method, metric, direction), ...)`` glob patterns saying which of its
-#: metrics are better high (+1) or low (-1), or not tested for sweet spots (0); the first
-#: matching pattern wins. Plugins add suites through the entry-point group ``robustlab.suites``
-#: or a module named in the config's ``plugins``.
-SUITES: Registry[Callable[..., SuiteResult]] = Registry(
-    "evaluation suite", group="robustlab.suites",
-    builtins=("robustlab.pruning.interpret.suite", "robustlab.pruning.discovery.suite",
-              "robustlab.pruning.alignment.suite"))
+SuiteFn = Callable[..., SuiteResult]
 
 
-def register_suite(name: str, table: str | None = None,
-                   directions: Sequence[tuple[str, str, int]] = (), override: bool = False,
-                   summarize: Callable[[pd.DataFrame], list[dict[str, Any]]] | None = None,
-                   methods: Registry[Any] | None = None,
-                   check: Callable[..., None] | None = None,
-                   ) -> Callable[[Callable[..., SuiteResult]], Callable[..., SuiteResult]]:
-    """Register ``fn`` as suite ``name``.
+@dataclass(frozen=True)
+class Suite(Entry[SuiteFn]):
+    """A registered evaluation suite.
 
-    Args:
-        name: the name under ``eval.suites``.
-        table: its rows go to ``<table>.csv`` (default ``name``).
-        directions: ``(method, metric, direction)`` glob patterns (see :data:`SUITES`); a
-            metric that matches none is not tested for sweet spots.
-        override: replace a suite of the same name.
+    Attributes:
+        table: its rows go to ``<table>.csv`` (default: the suite's name).
+        directions: ``((method, metric, direction), ...)`` glob patterns saying which of its
+            metrics are better high (+1) or low (-1), or not tested for sweet spots (0); the
+            first matching pattern wins, a metric that matches none is not tested.
         summarize: when the suite's rows are a function of its per-image table alone, that
             function; a data-parallel sweep then splits the suite's batches over the ranks and
             summarises the gathered table (otherwise every rank runs the whole suite).
@@ -123,28 +110,38 @@ def register_suite(name: str, table: str | None = None,
             context of the initial model before any training: raises a ``ConfigError`` naming
             the option whose value the suite cannot use (an unknown metric, a count below 1...).
     """
-    for pattern in directions:
-        if len(pattern) != 3 or pattern[2] not in (-1, 0, 1):
-            raise ValueError(f"suite {name!r}: a direction is (method, metric, +1/-1/0); got {pattern!r}")
-    return SUITES.register(name, override=override, table=table or name,
-                           directions=tuple(tuple(d) for d in directions), summarize=summarize,
-                           methods=methods, check=check)
+
+    table: str = ""
+    directions: tuple[tuple[str, str, int], ...] = ()
+    summarize: Callable[[pd.DataFrame], list[dict[str, Any]]] | None = None
+    methods: Registry[Any] | None = None
+    check: Callable[..., None] | None = None
+
+    def __post_init__(self) -> None:
+        for pattern in self.directions:
+            if len(pattern) != 3 or pattern[2] not in (-1, 0, 1):
+                raise ValueError(f"suite {self.name!r}: a direction is (method, metric, +1/-1/0); got {pattern!r}")
+        object.__setattr__(self, "directions", tuple(tuple(d) for d in self.directions))
+        object.__setattr__(self, "table", self.table or self.name)
 
 
-def get_suite(name: str) -> tuple[Callable[..., SuiteResult], str]:
-    """The suite function and its table name; an ``UnknownNameError`` with close matches otherwise."""
-    entry = SUITES.entry(name)
-    return entry.obj, entry.metadata["table"]
+#: Every evaluation suite (:class:`Suite`); the sweep runs those named under ``eval.suites``.
+#: Plugins add suites through the entry-point group ``robustlab.suites`` or a module named in
+#: the config's ``plugins``.
+SUITES: Registry[Suite] = Registry(
+    "evaluation suite", Suite, group="robustlab.suites",
+    builtins=("robustlab.pruning.interpret.suite", "robustlab.pruning.discovery.suite",
+              "robustlab.pruning.alignment.suite"))
 
-
-def list_suites(pattern: str = "*") -> list[str]:
-    """Names of the registered suites matching the glob ``pattern``."""
-    return SUITES.list(pattern)
+register_suite = deprecated_alias("register_suite", SUITES.register, "SUITES.register")
+get_suite = deprecated_alias("get_suite", lambda name: (SUITES.get(name).fn, SUITES.get(name).table),
+                             "SUITES.get(name) (.fn, .table)")
+list_suites = deprecated_alias("list_suites", SUITES.list, "SUITES.list")
 
 
 def suite_tables() -> dict[str, tuple[tuple[str, str, int], ...]]:
     """Table name -> the metric directions of the suite writing it, for every registered suite."""
-    return {entry.metadata["table"]: entry.metadata["directions"] for entry in SUITES.entries()}
+    return {entry.table: entry.directions for entry in SUITES.entries()}
 
 
 def merge_method_options(suite: str, registry: Registry[Any], defaults: Mapping[str, Mapping[str, Any]],
@@ -162,9 +159,7 @@ def merge_method_options(suite: str, registry: Registry[Any], defaults: Mapping[
         where = f"eval.suites.{suite}.method_options"
         if name not in registry:
             raise ConfigError(f"{where}: " + unknown_name_message(registry.kind, str(name), registry.list()))
-        entry = registry.get(name)
-        fn = getattr(entry, "fn", entry)
-        known = [p.name for p in inspect.signature(fn).parameters.values()
+        known = [p.name for p in inspect.signature(registry.get(name).fn).parameters.values()
                  if p.kind is inspect.Parameter.KEYWORD_ONLY or
                  (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty)]
         known = [k for k in known if k != "arch"]
@@ -184,17 +179,16 @@ def check_suite_options(suites: Mapping[str, Any]) -> None:
     """Every suite is registered and its options are keywords of its function (a
     ``ConfigError`` naming the key otherwise); ``method_options`` name known methods."""
     for name, options in suites.items():
-        fn, _ = get_suite(name)
-        params = inspect.signature(fn).parameters
+        suite = SUITES.get(name)
+        params = inspect.signature(suite.fn).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
             continue
         known = [*(p for p in params if p != "ctx"), *SWEEP_SUITE_KEYS]
         for key in options or {}:
             if key not in known:
                 raise ConfigError(f"eval.suites.{name}: " + unknown_name_message("option", str(key), known))
-        registry = SUITES.metadata(name).get("methods")
-        if registry is not None and (options or {}).get("method_options"):
-            merge_method_options(name, registry, {}, options["method_options"])
+        if suite.methods is not None and (options or {}).get("method_options"):
+            merge_method_options(name, suite.methods, {}, options["method_options"])
 
 
 def suite_arguments(fn: Callable[..., Any], ctx: EvalContext, options: Mapping[str, Any]) -> dict[str, Any]:

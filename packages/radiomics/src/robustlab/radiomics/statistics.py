@@ -5,9 +5,9 @@ its options and ``alpha``, and returns its form's name and, per feature, the val
 ``1 - alpha`` interval, in one vectorized call. ``icc`` and ``ccc`` are built in; a user adds
 one in a single file::
 
-    from robustlab.radiomics.statistics import register_statistic
+    from robustlab.radiomics.statistics import STATISTICS
 
-    @register_statistic("pearson", n_raters=(2, 2), min_rois=3)
+    @STATISTICS.register("pearson", n_raters=(2, 2), min_rois=3)
     def pearson(ratings, options, alpha):
         ...
         return "Pearson r", value, ci_low, ci_high
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from robustlab.common.registry import Registry
+from robustlab.common.registry import Entry, Registry, deprecated_alias
 from robustlab.common.stats import ccc, icc
 
 StatisticFn = Callable[[np.ndarray, Mapping[str, str], float],
@@ -30,7 +30,7 @@ StatisticFn = Callable[[np.ndarray, Mapping[str, str], float],
 
 
 @dataclass(frozen=True)
-class Statistic:
+class Statistic(Entry[StatisticFn]):
     """A registered statistic.
 
     Attributes:
@@ -41,48 +41,28 @@ class Statistic:
         options: option key -> allowed values, with the default first.
     """
 
-    name: str
-    fn: StatisticFn
     n_raters: tuple[int, int | None] = (2, None)
     min_rois: int = 2
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", dict(self.options or {}))
 
     def defaults(self) -> dict[str, str]:
         """The default of every option."""
         return {key: choices[0] for key, choices in self.options.items()}
 
 
-#: Every statistic (metadata: ``n_raters``, ``min_rois``, ``options``); plugins add theirs
-#: through the entry-point group ``robustlab.statistics`` or the config's ``plugins``.
-STATISTICS: Registry[Statistic] = Registry("statistic", group="robustlab.statistics")
+#: Every statistic; plugins add theirs through the entry-point group ``robustlab.statistics``
+#: or the config's ``plugins``.
+STATISTICS: Registry[Statistic] = Registry("statistic", Statistic, group="robustlab.statistics")
+
+register_statistic = deprecated_alias("register_statistic", STATISTICS.register, "STATISTICS.register")
+get_statistic = deprecated_alias("get_statistic", STATISTICS.get, "STATISTICS.get")
+list_statistics = deprecated_alias("list_statistics", STATISTICS.list, "STATISTICS.list")
 
 
-def register_statistic(
-    name: str, *, n_raters: tuple[int, int | None] = (2, None), min_rois: int = 2,
-    options: Mapping[str, tuple[str, ...]] | None = None, override: bool = False,
-) -> Callable[[StatisticFn], StatisticFn]:
-    """Register ``fn`` under ``name`` (a decorator); a name is registered once."""
-
-    def decorate(fn: StatisticFn) -> StatisticFn:
-        stat = Statistic(name, fn, n_raters, min_rois, dict(options or {}))
-        STATISTICS.add(name, stat, override=override, n_raters=n_raters, min_rois=min_rois,
-                       options=stat.options)
-        return fn
-
-    return decorate
-
-
-def list_statistics(pattern: str = "*") -> list[str]:
-    """The registered statistic names matching the glob ``pattern``."""
-    return STATISTICS.list(pattern)
-
-
-def get_statistic(name: str) -> Statistic:
-    """The statistic ``name``; an ``UnknownNameError`` naming the close matches when unknown."""
-    return STATISTICS.get(name)
-
-
-@register_statistic("icc", options={"model": ("twoway", "oneway"),
+@STATISTICS.register("icc", options={"model": ("twoway", "oneway"),
                                     "type": ("agreement", "consistency"),
                                     "unit": ("single", "average")})
 def _icc(ratings: np.ndarray, options: Mapping[str, str], alpha: float) -> tuple[
@@ -93,7 +73,7 @@ def _icc(ratings: np.ndarray, options: Mapping[str, str], alpha: float) -> tuple
     return res.form, res.value, res.ci_low, res.ci_high
 
 
-@register_statistic("ccc", n_raters=(2, 2), min_rois=3)
+@STATISTICS.register("ccc", n_raters=(2, 2), min_rois=3)
 def _ccc(ratings: np.ndarray, options: Mapping[str, str], alpha: float) -> tuple[
         str, np.ndarray, np.ndarray, np.ndarray]:
     """Lin's (1989) concordance correlation coefficient of two acquisitions; see

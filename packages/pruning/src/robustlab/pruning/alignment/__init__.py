@@ -11,6 +11,7 @@
 
 from robustlab.pruning.alignment.consistency import error_consistency
 from robustlab.pruning.alignment.distortions import (
+    DISTORTIONS,
     distort,
     get_distortion,
     list_distortions,
@@ -19,6 +20,6 @@ from robustlab.pruning.alignment.distortions import (
 from robustlab.pruning.alignment.shape_bias import HUMAN_SHAPE_BIAS, shape_bias, shape_decisions
 
 __all__ = [
-    "HUMAN_SHAPE_BIAS", "distort", "error_consistency", "get_distortion", "list_distortions",
+    "DISTORTIONS", "HUMAN_SHAPE_BIAS", "distort", "error_consistency", "get_distortion", "list_distortions",
     "register_distortion", "shape_bias", "shape_decisions",
 ]

@@ -5,7 +5,7 @@ tensors in [0, 1]; ``level = 0`` returns the images unchanged and larger levels 
 Randomness comes only from the ``torch.Generator`` that :func:`distort` seeds, so a distortion is
 deterministic per seed. Register a new one in a single file::
 
-    @register_distortion("invert")
+    @DISTORTIONS.register("invert", level="weight in [0, 1] of the inverted image")
     def invert(images, level, generator, masks):
         return (1 - level) * images + level * (1 - images)
 
@@ -18,50 +18,42 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from robustlab.common.registry import Registry
+from robustlab.common.registry import Entry, Registry, deprecated_alias
 
-Distortion = Callable[[torch.Tensor, float, torch.Generator, "torch.Tensor | None"], torch.Tensor]
+DistortionFn = Callable[[torch.Tensor, float, torch.Generator, "torch.Tensor | None"], torch.Tensor]
 
 
-#: Every distortion (metadata: ``needs_masks``, ``level``: what the level means); plugins add
-#: theirs through the entry-point group ``robustlab.distortions`` or the config's ``plugins``.
-DISTORTIONS: Registry[Distortion] = Registry("distortion", group="robustlab.distortions")
+@dataclass(frozen=True)
+class Distortion(Entry[DistortionFn]):
+    """A registered distortion.
+
+    Attributes:
+        needs_masks: it reads the object masks (edges, silhouettes).
+        level: what the level parameter means, for listings.
+    """
+
+    needs_masks: bool = False
+    level: str = ""
+
+
+#: Every distortion; plugins add theirs through the entry-point group ``robustlab.distortions``
+#: or the config's ``plugins``.
+DISTORTIONS: Registry[Distortion] = Registry("distortion", Distortion, group="robustlab.distortions")
+
+register_distortion = deprecated_alias("register_distortion", DISTORTIONS.register, "DISTORTIONS.register")
+get_distortion = deprecated_alias("get_distortion", DISTORTIONS.get, "DISTORTIONS.get")
+list_distortions = deprecated_alias("list_distortions", DISTORTIONS.list, "DISTORTIONS.list")
+needs_masks = deprecated_alias("needs_masks", lambda name: DISTORTIONS.get(name).needs_masks,
+                               "DISTORTIONS.get(name).needs_masks")
 
 #: Luminance weights of ITU-R BT.601, as ``PIL.Image.convert("L")``.
 _LUMA = (0.299, 0.587, 0.114)
-
-
-def register_distortion(name: str, needs_masks: bool = False, level: str = "",
-                        override: bool = False) -> Callable[[Distortion], Distortion]:
-    """Register ``fn`` as distortion ``name``.
-
-    Args:
-        name: the name configs use.
-        needs_masks: the distortion reads the object masks (edges, silhouettes).
-        level: what the level parameter means, for :func:`list_distortions` users.
-        override: replace a distortion of the same name.
-    """
-    return DISTORTIONS.register(name, override=override, needs_masks=needs_masks, level=level)
-
-
-def get_distortion(name: str) -> Distortion:
-    """The distortion function ``name``; an ``UnknownNameError`` with close matches when unknown."""
-    return DISTORTIONS.get(name)
-
-
-def list_distortions(pattern: str = "*") -> list[str]:
-    """Names of the registered distortions matching the glob ``pattern``."""
-    return DISTORTIONS.list(pattern)
-
-
-def needs_masks(name: str) -> bool:
-    """Whether distortion ``name`` reads the object masks."""
-    return bool(DISTORTIONS.metadata(name)["needs_masks"])
 
 
 def distort(
@@ -70,7 +62,7 @@ def distort(
     """Apply distortion ``name`` at ``level`` to a batch, deterministically for ``seed``.
 
     Args:
-        name: a registered distortion (:func:`list_distortions`).
+        name: a registered distortion (``DISTORTIONS.list()``).
         images: ``(N, 3, H, W)`` float tensor in [0, 1].
         level: the distortion's strength; 0 is the identity.
         seed: seeds the distortion's random numbers (drawn on the CPU, so equal on any device).
@@ -79,14 +71,14 @@ def distort(
     Returns:
         The distorted ``(N, 3, H, W)`` tensor in [0, 1], on the device of ``images``.
     """
-    fn = get_distortion(name)
+    entry = DISTORTIONS.get(name)
     if not (isinstance(images, torch.Tensor) and images.ndim == 4 and images.shape[1] == 3):
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"distortion {name!r} expects images of shape (N, 3, H, W); got {shape}")
     level = float(level)
     if not math.isfinite(level) or level < 0:
         raise ValueError(f"distortion {name!r}: level must be a finite number >= 0; got {level!r}")
-    if needs_masks(name):
+    if entry.needs_masks:
         if masks is None:
             raise ValueError(f"distortion {name!r} needs the object masks (N, H, W); got none")
         if tuple(masks.shape) != (images.shape[0], *images.shape[2:]):
@@ -94,7 +86,7 @@ def distort(
     if level == 0:
         return images.clone()
     generator = torch.Generator().manual_seed(int(seed))
-    out = fn(images.float(), level, generator, masks)
+    out = entry(images.float(), level, generator, masks)
     return out.clamp_(0.0, 1.0)
 
 
@@ -114,26 +106,26 @@ def _freq_radius(h: int, w: int, device: Any) -> torch.Tensor:
     return torch.sqrt(fy**2 + fx**2)
 
 
-@register_distortion("uniform_noise", level="half-width w of additive uniform noise U(-w, w), shared by the channels")
+@DISTORTIONS.register("uniform_noise", level="half-width w of additive uniform noise U(-w, w), shared by the channels")
 def uniform_noise(images: torch.Tensor, level: float, generator: torch.Generator, masks: Any) -> torch.Tensor:
     n, _, h, w = images.shape
     noise = (2 * _rand(generator, (n, 1, h, w), images) - 1) * level
     return images + noise
 
 
-@register_distortion("contrast", level="share of contrast removed about mid-grey (1 = uniform grey)")
+@DISTORTIONS.register("contrast", level="share of contrast removed about mid-grey (1 = uniform grey)")
 def contrast(images: torch.Tensor, level: float, generator: torch.Generator, masks: Any) -> torch.Tensor:
     return 0.5 + (1 - min(level, 1.0)) * (images - 0.5)
 
 
-@register_distortion("low_pass", level="standard deviation (pixels) of the Gaussian blur")
+@DISTORTIONS.register("low_pass", level="standard deviation (pixels) of the Gaussian blur")
 def low_pass(images: torch.Tensor, level: float, generator: torch.Generator, masks: Any) -> torch.Tensor:
     h, w = images.shape[-2:]
     gain = torch.exp(-2 * math.pi**2 * level**2 * _freq_radius(h, w, images.device) ** 2)
     return torch.fft.irfft2(torch.fft.rfft2(images) * gain, s=(h, w))
 
 
-@register_distortion("high_pass", level="cut-off (cycles per image) of a Gaussian high-pass that keeps the mean")
+@DISTORTIONS.register("high_pass", level="cut-off (cycles per image) of a Gaussian high-pass that keeps the mean")
 def high_pass(images: torch.Tensor, level: float, generator: torch.Generator, masks: Any) -> torch.Tensor:
     h, w = images.shape[-2:]
     radius = _freq_radius(h, w, images.device) * max(h, w)  # cycles per image
@@ -142,7 +134,7 @@ def high_pass(images: torch.Tensor, level: float, generator: torch.Generator, ma
     return torch.fft.irfft2(torch.fft.rfft2(images) * gain, s=(h, w))
 
 
-@register_distortion("phase_noise", level="half-width (radians) of uniform noise added to the Fourier phase")
+@DISTORTIONS.register("phase_noise", level="half-width (radians) of uniform noise added to the Fourier phase")
 def phase_noise(images: torch.Tensor, level: float, generator: torch.Generator, masks: Any) -> torch.Tensor:
     n, _, h, w = images.shape
     spectrum = torch.fft.rfft2(images)
@@ -152,7 +144,7 @@ def phase_noise(images: torch.Tensor, level: float, generator: torch.Generator, 
     return torch.fft.irfft2(spectrum * torch.exp(1j * noise), s=(h, w))
 
 
-@register_distortion("power_equalisation", level="weight in [0, 1] of the radially averaged amplitude spectrum")
+@DISTORTIONS.register("power_equalisation", level="weight in [0, 1] of the radially averaged amplitude spectrum")
 def power_equalisation(images: torch.Tensor, level: float, generator: torch.Generator, masks: Any) -> torch.Tensor:
     h, w = images.shape[-2:]
     spectrum = torch.fft.rfft2(images)
@@ -168,19 +160,19 @@ def power_equalisation(images: torch.Tensor, level: float, generator: torch.Gene
     return torch.fft.irfft2(torch.polar(mixed, spectrum.angle()), s=(h, w))
 
 
-@register_distortion("false_colour", level="weight in [0, 1] of the opponent colours (luminance kept)")
+@DISTORTIONS.register("false_colour", level="weight in [0, 1] of the opponent colours (luminance kept)")
 def false_colour(images: torch.Tensor, level: float, generator: torch.Generator, masks: Any) -> torch.Tensor:
     luma = _luminance(images)
     # Flipping the chroma (the image minus its luminance) maps each hue to its opponent hue.
     return images - 2 * min(level, 1.0) * (images - luma)
 
 
-@register_distortion("greyscale", level="weight in [0, 1] of the luminance image")
+@DISTORTIONS.register("greyscale", level="weight in [0, 1] of the luminance image")
 def greyscale(images: torch.Tensor, level: float, generator: torch.Generator, masks: Any) -> torch.Tensor:
     return images + min(level, 1.0) * (_luminance(images) - images)
 
 
-@register_distortion("rotation", level="angle in degrees (counter-clockwise); multiples of 90 are exact")
+@DISTORTIONS.register("rotation", level="angle in degrees (counter-clockwise); multiples of 90 are exact")
 def rotation(images: torch.Tensor, level: float, generator: torch.Generator, masks: Any) -> torch.Tensor:
     if level % 90 == 0:
         return torch.rot90(images, k=int(level // 90) % 4, dims=(-2, -1))
@@ -191,7 +183,7 @@ def rotation(images: torch.Tensor, level: float, generator: torch.Generator, mas
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-@register_distortion("eidolon", level="reach (pixels) of a smooth random displacement field (local disarray)")
+@DISTORTIONS.register("eidolon", level="reach (pixels) of a smooth random displacement field (local disarray)")
 def eidolon(images: torch.Tensor, level: float, generator: torch.Generator, masks: Any) -> torch.Tensor:
     # After the Eidolon factory's "local disarray" (Koenderink et al. 2017): every pixel is
     # displaced by a spatially smooth Gaussian random field whose grain is fixed at 2 pixels.
@@ -213,13 +205,13 @@ def _object_outline(masks: torch.Tensor) -> torch.Tensor:
     return (m - eroded).clamp(min=0)
 
 
-@register_distortion("edges", needs_masks=True, level="weight in [0, 1] of the outline drawing (black on white)")
+@DISTORTIONS.register("edges", needs_masks=True, level="weight in [0, 1] of the outline drawing (black on white)")
 def edges(images: torch.Tensor, level: float, generator: torch.Generator, masks: torch.Tensor) -> torch.Tensor:
     drawing = (1 - _object_outline(masks.to(images.device))).expand_as(images)
     return images + min(level, 1.0) * (drawing - images)
 
 
-@register_distortion("silhouette", needs_masks=True, level="weight in [0, 1] of the filled silhouette (black on white)")
+@DISTORTIONS.register("silhouette", needs_masks=True, level="weight in [0, 1] of the filled silhouette (black on white)")
 def silhouette(images: torch.Tensor, level: float, generator: torch.Generator, masks: torch.Tensor) -> torch.Tensor:
     drawing = (1 - masks.to(images.device).float().unsqueeze(1)).expand_as(images)
     return images + min(level, 1.0) * (drawing - images)

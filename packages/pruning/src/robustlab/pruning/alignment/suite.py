@@ -26,20 +26,14 @@ import torch
 from robustlab.common.errors import ConfigError
 from robustlab.common.io import atomic_path, read_table, write_table
 from robustlab.pruning.alignment.consistency import error_consistency
-from robustlab.pruning.alignment.distortions import distort, get_distortion, needs_masks
+from robustlab.pruning.alignment.distortions import DISTORTIONS, distort
 from robustlab.pruning.alignment.human_data import (
     human_dataset,
     load_stimuli,
     model_human_consistency,
 )
 from robustlab.pruning.alignment.shape_bias import shape_decisions
-from robustlab.pruning.suites import (
-    EvalContext,
-    SuiteResult,
-    check_count,
-    register_suite,
-    suite_arguments,
-)
+from robustlab.pruning.suites import SUITES, EvalContext, SuiteResult, check_count, suite_arguments
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +75,7 @@ def _check_options(distortions: Mapping[str, Sequence[float]], n_images: int, cu
     check_count("eval.suites.alignment.cue_conflict_images", cue_conflict_images, minimum=0)
     levels: dict[str, list[float]] = {}
     for name, values in dict(distortions).items():
-        get_distortion(str(name))
+        DISTORTIONS.get(str(name))
         vals = [float(v) for v in (values if isinstance(values, Sequence) and not isinstance(values, str) else [values])]
         bad = [v for v in vals if not math.isfinite(v) or v < 0]
         if bad:
@@ -153,7 +147,7 @@ def check_options(ctx: EvalContext, **options: Any) -> None:
     _check_human(args["human_data"], args["human_datasets"], names)
 
 
-@register_suite("alignment", check=check_options, directions=[
+@SUITES.register("alignment", check=check_options, directions=[
     ("*", "top1", +1),
     ("shape_bias", "shape_bias", +1),
     ("shape_bias", "decision_rate", 0),
@@ -212,7 +206,7 @@ def alignment_suite(
     levels = _check_options(DEFAULT_DISTORTIONS if distortions is None else distortions, n_images, cue_conflict_images)
     human = _check_human(human_data, human_datasets, class_names if class_names is not None else ctx.extras.get("classes"))
     if not ctx.extras.get("has_masks", True):
-        skipped = [name for name in levels if needs_masks(name)]
+        skipped = [name for name in levels if DISTORTIONS.get(name).needs_masks]
         if skipped:
             log.warning("alignment: the data has no object masks; skipping %s", ", ".join(skipped))
         levels = {k: v for k, v in levels.items() if k not in skipped}

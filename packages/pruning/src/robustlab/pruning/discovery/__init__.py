@@ -2,6 +2,7 @@
 
 from robustlab.pruning.discovery.boxes import best_iou, box_iou, corloc
 from robustlab.pruning.discovery.methods import (
+    DISCOVERY,
     centred_boxes,
     discover,
     get_discovery,
@@ -9,5 +10,5 @@ from robustlab.pruning.discovery.methods import (
     register_discovery,
 )
 
-__all__ = ["best_iou", "box_iou", "centred_boxes", "corloc", "discover", "get_discovery", "list_discovery",
-           "register_discovery"]
+__all__ = ["DISCOVERY", "best_iou", "box_iou", "centred_boxes", "corloc", "discover", "get_discovery",
+           "list_discovery", "register_discovery"]

@@ -4,62 +4,40 @@ A method is ``fn(patches: PatchFeatures, **options) -> (boxes, seeds)`` with ``(
 pixel boxes; :func:`discover` computes the patch features of a model and runs one::
 
     boxes = discover("lost", model, images, arch="cnn")
+
+Register a method in one file::
+
+    @DISCOVERY.register("my_method", archs=("vit",))
+    def my_method(patches, **options): ...
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from robustlab.common.registry import Registry
+from robustlab.common.registry import Registry, deprecated_alias
+from robustlab.pruning.arch_methods import ArchMethod, method_for
 from robustlab.pruning.discovery.attention import attention_box
 from robustlab.pruning.discovery.features import PatchFeatures, patch_features
 from robustlab.pruning.discovery.lost import lost
 from robustlab.pruning.discovery.tokencut import tokencut
 
-ARCHS = ("cnn", "vit", "swin")
+#: Every discovery method (:class:`~robustlab.pruning.arch_methods.ArchMethod`: ``archs``);
+#: plugins add theirs through the entry-point group ``robustlab.discovery`` or a module named in
+#: the config's ``plugins``.
+DISCOVERY: Registry[ArchMethod] = Registry("discovery method", ArchMethod, group="robustlab.discovery")
+
+register_discovery = deprecated_alias("register_discovery", DISCOVERY.register, "DISCOVERY.register")
+get_discovery = deprecated_alias("get_discovery", DISCOVERY.get, "DISCOVERY.get")
+list_discovery = deprecated_alias("list_discovery", lambda arch=None: DISCOVERY.list(archs=arch),
+                                  "DISCOVERY.list(archs=arch)")
+check_method = deprecated_alias("check_method", lambda name, arch: method_for(DISCOVERY, name, arch),
+                                "robustlab.pruning.arch_methods.method_for(DISCOVERY, name, arch)")
 
 
-@dataclass(frozen=True)
-class DiscoveryMethod:
-    """A registered discovery method and the architectures it applies to."""
-
-    name: str
-    fn: Callable[..., tuple[np.ndarray, torch.Tensor]]
-    archs: tuple[str, ...]
-
-
-#: Every discovery method (metadata: ``archs``); plugins add theirs through the entry-point
-#: group ``robustlab.discovery`` or a module named in the config's ``plugins``.
-DISCOVERY: Registry[DiscoveryMethod] = Registry("discovery method", group="robustlab.discovery")
-
-
-def register_discovery(name: str, archs: tuple[str, ...] = ARCHS, override: bool = False,
-                       ) -> Callable[[Callable[..., tuple[np.ndarray, torch.Tensor]]], Callable[..., tuple[np.ndarray, torch.Tensor]]]:
-    """Register ``fn(patches, **options) -> (boxes, seeds)`` as discovery method ``name``."""
-
-    def decorate(fn: Callable[..., tuple[np.ndarray, torch.Tensor]]) -> Callable[..., tuple[np.ndarray, torch.Tensor]]:
-        DISCOVERY.add(name, DiscoveryMethod(name, fn, tuple(archs)), override=override, archs=tuple(archs))
-        return fn
-
-    return decorate
-
-
-def get_discovery(name: str) -> DiscoveryMethod:
-    """The registered method ``name``; an ``UnknownNameError`` naming close matches otherwise."""
-    return DISCOVERY.get(name)
-
-
-def list_discovery(arch: str | None = None) -> list[str]:
-    """Names of the registered methods, optionally only those applicable to ``arch``."""
-    return DISCOVERY.list() if arch is None else DISCOVERY.list(archs=arch)
-
-
-@register_discovery("lost")
+@DISCOVERY.register("lost")
 def _lost(patches: PatchFeatures, k_patches: int = 100, center: bool | None = None,
           layernorm: bool | str = False, seed_order: str = "stable") -> tuple[np.ndarray, torch.Tensor]:
     # layernorm="cnn": CNN feature maps only (the study's main_lost.py and LOST's own code
@@ -96,7 +74,7 @@ def concat_qkv_keys(block_input: torch.Tensor, num_prefix_tokens: int = 1) -> to
     return block_input[:, rows]
 
 
-@register_discovery("lost_concat_qkv", archs=("vit",))
+@DISCOVERY.register("lost_concat_qkv", archs=("vit",))
 def _lost_concat_qkv(patches: PatchFeatures, k_patches: int = 100, seed_order: str = "authors",
                      ) -> tuple[np.ndarray, torch.Tensor]:
     # A reproduction of the study's ViT LOST (not a method): concat_qkv_keys as the features, no
@@ -110,27 +88,16 @@ def _lost_concat_qkv(patches: PatchFeatures, k_patches: int = 100, seed_order: s
     return lost(feats, patches.grid, patches.image_size, k_patches=k_patches, seed_order=seed_order)
 
 
-@register_discovery("tokencut")
+@DISCOVERY.register("tokencut")
 def _tokencut(patches: PatchFeatures, tau: float = 0.2, eps: float = 1e-5) -> tuple[np.ndarray, torch.Tensor]:
     return tokencut(patches.features, patches.grid, patches.image_size, tau=tau, eps=eps)
 
 
-@register_discovery("attention", archs=("vit",))
+@DISCOVERY.register("attention", archs=("vit",))
 def _attention(patches: PatchFeatures, mass: float = 0.6) -> tuple[np.ndarray, torch.Tensor]:
     if patches.cls_attention is None:
         raise ValueError("the attention baseline needs a ViT's CLS attention (arch='vit')")
     return attention_box(patches.cls_attention, patches.grid, patches.image_size, mass=mass)
-
-
-def check_method(name: str, arch: str) -> DiscoveryMethod:
-    """The method ``name`` after checking that it applies to ``arch`` (a clear error otherwise)."""
-    method = get_discovery(name)
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
-    if arch not in method.archs:
-        raise ValueError(f"discovery method {name!r} is defined for {'/'.join(method.archs)} "
-                         f"models only, not for arch={arch!r}")
-    return method
 
 
 def discover(name: str, model: nn.Module, images: torch.Tensor, *, arch: str,
@@ -138,14 +105,14 @@ def discover(name: str, model: nn.Module, images: torch.Tensor, *, arch: str,
     """Predicted object boxes ``(B, 4)`` of ``model``'s patch features with method ``name``.
 
     Args:
-        name: a registered method (:func:`list_discovery`).
+        name: a registered method (``DISCOVERY.list(archs=arch)``).
         model: the model in eval mode; ``images`` are moved to its device.
         images: ``(B, C, H, W)`` normalised inputs.
         arch: ``"cnn"``, ``"vit"`` or ``"swin"``.
         feature_layer: CNN only, the module whose feature map to use (default: last stage).
         **options: method options (``k_patches``, ``center``, ``tau``, ``mass``).
     """
-    method = check_method(name, arch)
+    method = method_for(DISCOVERY, name, arch)
     from robustlab.pruning.interpret.layers import model_device
 
     images = images.to(model_device(model), torch.float32)

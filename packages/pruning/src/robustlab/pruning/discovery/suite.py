@@ -17,19 +17,13 @@ import pandas as pd
 import torch
 
 from robustlab.common.errors import ConfigError
+from robustlab.pruning.arch_methods import configured_methods
 from robustlab.pruning.discovery.boxes import best_iou
 from robustlab.pruning.discovery.features import patch_features
-from robustlab.pruning.discovery.methods import DISCOVERY, centred_boxes, get_discovery
+from robustlab.pruning.discovery.methods import DISCOVERY, centred_boxes
 from robustlab.pruning.interpret.layers import model_device
 from robustlab.pruning.interpret.suite import summarize
-from robustlab.pruning.suites import (
-    EvalContext,
-    SuiteResult,
-    check_count,
-    merge_method_options,
-    register_suite,
-    suite_arguments,
-)
+from robustlab.pruning.suites import SUITES, EvalContext, SuiteResult, check_count, suite_arguments
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +47,11 @@ def check_options(ctx: EvalContext, **options: Any) -> None:
         number = not isinstance(value, bool) and isinstance(value, (int, float))
         if not number or not (low <= value < high if key == "tau" else low < value <= high):
             raise ConfigError(f"{where}.{key}: must be a number in {text}; got {value!r}")
-    names = list(args["methods"].get(ctx.arch, [])) if isinstance(args["methods"], Mapping) else list(args["methods"])
-    for name in names:
-        get_discovery(name)
-    merge_method_options("discovery", DISCOVERY, {}, args["method_options"])
+    configured_methods("discovery", DISCOVERY, ctx.arch, args["methods"], args["method_options"])
 
 
 # CorLoc, IoU, AP and recall are better high; errors low.
-@register_suite("discovery", methods=DISCOVERY, directions=[("*", "*error*", -1), ("*", "*", +1)], summarize=summarize,
+@SUITES.register("discovery", methods=DISCOVERY, directions=[("*", "*error*", -1), ("*", "*", +1)], summarize=summarize,
                 check=check_options)
 def discovery_suite(
     ctx: EvalContext,
@@ -110,18 +101,11 @@ def discovery_suite(
     if not ctx.extras.get("has_masks", True):
         log.info("discovery: the data has no ground-truth boxes; suite skipped")
         return SuiteResult(rows=[], per_image=None)
-    names = list(methods.get(ctx.arch, [])) if isinstance(methods, Mapping) else list(methods)
-    chosen = []
-    for name in names:
-        if ctx.arch in get_discovery(name).archs:
-            chosen.append(name)
-        else:
-            log.info("discovery: method %r does not apply to arch=%r; skipped", name, ctx.arch)
-    options = merge_method_options("discovery", DISCOVERY, {
+    chosen, options = configured_methods("discovery", DISCOVERY, ctx.arch, methods, method_options, {
         "lost": {"k_patches": k_patches, "center": lost_center, "layernorm": lost_layernorm,
                  "seed_order": lost_seed_order},
         "lost_concat_qkv": {"k_patches": k_patches},
-        "tokencut": {"tau": tau}, "attention": {"mass": attention_mass}}, method_options)
+        "tokencut": {"tau": tau}, "attention": {"mass": attention_mass}})
     records = []
     device = model_device(ctx.model)
     for batch in ctx.batches(max_images=n_images):
@@ -130,7 +114,7 @@ def discovery_suite(
         images = batch.images.to(device, torch.float32)
         patches = patch_features(ctx.model, images, ctx.arch, feature_layer=feature_layer,
                                  dilation=lost_dilation if ctx.arch == "cnn" else 1)
-        preds = {name: get_discovery(name).fn(patches, **options.get(name, {}))[0] for name in chosen}
+        preds = {name: DISCOVERY.get(name)(patches, **options.get(name, {}))[0] for name in chosen}
         preds[BASELINE] = centred_boxes(len(index), patches.image_size)
         for name, boxes in preds.items():
             iou = best_iou(boxes, gt)

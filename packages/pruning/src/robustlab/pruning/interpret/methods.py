@@ -9,20 +9,18 @@ checks the architecture, the shapes and the device before any gradient is comput
 
 Register a method in one file::
 
-    @register_attribution("my_method", archs=("cnn",))
+    @ATTRIBUTIONS.register("my_method", archs=("cnn",))
     def my_method(model, images, targets, *, arch): ...
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robustlab.common.registry import Registry
+from robustlab.common.registry import Registry, deprecated_alias
+from robustlab.pruning.arch_methods import ArchMethod, method_for
 from robustlab.pruning.interpret.layers import (
     FeatureGrid,
     attention_weights,
@@ -34,46 +32,17 @@ from robustlab.pruning.interpret.layers import (
     vit_geometry,
 )
 
-ARCHS = ("cnn", "vit", "swin")
+#: Every attribution method (:class:`~robustlab.pruning.arch_methods.ArchMethod`: ``archs``);
+#: plugins add theirs through the entry-point group ``robustlab.attributions`` or a module named
+#: in the config's ``plugins``.
+ATTRIBUTIONS: Registry[ArchMethod] = Registry("attribution method", ArchMethod,
+                                              group="robustlab.attributions")
 
-
-@dataclass(frozen=True)
-class AttributionMethod:
-    """A registered attribution method and the architectures it applies to."""
-
-    name: str
-    fn: Callable[..., torch.Tensor]
-    archs: tuple[str, ...]
-
-
-#: Every attribution method (metadata: ``archs``); plugins add theirs through the entry-point
-#: group ``robustlab.attributions`` or a module named in the config's ``plugins``.
-ATTRIBUTIONS: Registry[AttributionMethod] = Registry("attribution method", group="robustlab.attributions")
-
-
-def register_attribution(name: str, archs: tuple[str, ...] = ARCHS, override: bool = False,
-                         ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
-    """Register ``fn`` as attribution method ``name`` for the architectures ``archs``."""
-    unknown = set(archs) - set(ARCHS)
-    if unknown:
-        raise ValueError(f"archs must be among {ARCHS}, got {sorted(unknown)}")
-
-    def decorate(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-        ATTRIBUTIONS.add(name, AttributionMethod(name, fn, tuple(archs)), override=override,
-                         archs=tuple(archs))
-        return fn
-
-    return decorate
-
-
-def get_attribution(name: str) -> AttributionMethod:
-    """The registered method ``name``; an ``UnknownNameError`` naming close matches otherwise."""
-    return ATTRIBUTIONS.get(name)
-
-
-def list_attributions(arch: str | None = None) -> list[str]:
-    """Names of the registered methods, optionally only those applicable to ``arch``."""
-    return ATTRIBUTIONS.list() if arch is None else ATTRIBUTIONS.list(archs=arch)
+register_attribution = deprecated_alias("register_attribution", ATTRIBUTIONS.register,
+                                        "ATTRIBUTIONS.register")
+get_attribution = deprecated_alias("get_attribution", ATTRIBUTIONS.get, "ATTRIBUTIONS.get")
+list_attributions = deprecated_alias("list_attributions", lambda arch=None: ATTRIBUTIONS.list(archs=arch),
+                                     "ATTRIBUTIONS.list(archs=arch)")
 
 
 def attribute(name: str, model: nn.Module, images: torch.Tensor, targets: torch.Tensor | list[int],
@@ -81,7 +50,7 @@ def attribute(name: str, model: nn.Module, images: torch.Tensor, targets: torch.
     """Relevance maps of ``model`` for ``targets`` on ``images`` with method ``name``.
 
     Args:
-        name: a registered method (see :func:`list_attributions`).
+        name: a registered method (``ATTRIBUTIONS.list(archs=arch)``).
         model: a classifier in eval mode; its device is used for all the work.
         images: ``(N, C, H, W)`` float inputs, normalised as the model expects.
         targets: ``(N,)`` class indices to explain.
@@ -95,12 +64,7 @@ def attribute(name: str, model: nn.Module, images: torch.Tensor, targets: torch.
         ValueError: a method not defined for ``arch``, images not ``(N, C, H, W)``, or
             targets not one per image.
     """
-    method = get_attribution(name)
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
-    if arch not in method.archs:
-        raise ValueError(f"attribution method {name!r} is defined for {'/'.join(method.archs)} "
-                         f"models only, not for arch={arch!r}")
+    method = method_for(ATTRIBUTIONS, name, arch)
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise ValueError(f"images must be a (N, C, H, W) tensor, got {getattr(images, 'shape', type(images))}")
     device = model_device(model)
@@ -142,7 +106,7 @@ def _to_input(maps: torch.Tensor, grid: FeatureGrid, size: tuple[int, int]) -> t
     return F.grid_sample(maps[:, None], where, mode="bilinear", padding_mode="border", align_corners=False)[:, 0]
 
 
-@register_attribution("saliency")
+@ATTRIBUTIONS.register("saliency")
 def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str) -> torch.Tensor:
     """Gradient saliency (Simonyan et al. 2014): ``max_c |d y_t / d x_c|`` (Captum ``Saliency``)."""
     from captum.attr import Saliency
@@ -151,7 +115,7 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, a
     return grads.amax(dim=1)
 
 
-@register_attribution("integrated_gradients")
+@ATTRIBUTIONS.register("integrated_gradients")
 def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
                          n_steps: int = 32, internal_batch_size: int = 64,
                          smoothgrad_samples: int = 0, smoothgrad_stdev: float = 0.15,
@@ -263,7 +227,7 @@ def _gradcam_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
     return _to_input(cam[:, 0], feature_grid(model, name, images), size)
 
 
-@register_attribution("gradcam")
+@ATTRIBUTIONS.register("gradcam")
 def gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
             target_layer: str | None = None) -> torch.Tensor:
     """Grad-CAM (Selvaraju et al. 2017): ``ReLU(sum_k a_k A^k)``, ``a_k = mean_ij dy_t/dA^k_ij``.
@@ -281,7 +245,7 @@ def gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, ar
     return _gradcam_maps(model, images, targets, arch, target_layer)
 
 
-@register_attribution("guided_gradcam")
+@ATTRIBUTIONS.register("guided_gradcam")
 def guided_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
                    target_layer: str | None = None) -> torch.Tensor:
     """Guided Grad-CAM (Selvaraju et al. 2017): Guided Backprop times the upsampled Grad-CAM.
@@ -298,7 +262,7 @@ def guided_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor
     return (guided * cam[:, None]).abs().amax(dim=1)
 
 
-@register_attribution("vit_cls_attention", archs=("vit",))
+@ATTRIBUTIONS.register("vit_cls_attention", archs=("vit",))
 def vit_cls_attention(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
                       heads: str = "mean") -> torch.Tensor:
     """The last block's attention of the CLS token to the patches, ``heads="mean"`` or ``"sum"``.
@@ -319,7 +283,7 @@ def vit_cls_attention(model: nn.Module, images: torch.Tensor, targets: torch.Ten
     return _upsample(cls.reshape(-1, *geometry.grid), images.shape[-2:])
 
 
-@register_attribution("swin_attention", archs=("swin",))
+@ATTRIBUTIONS.register("swin_attention", archs=("swin",))
 def swin_attention(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
                    heads: str = "sum") -> torch.Tensor:
     """The attention each token receives in the last Swin block, resized bilinearly to the image.
@@ -335,7 +299,7 @@ def swin_attention(model: nn.Module, images: torch.Tensor, targets: torch.Tensor
     return _upsample(swin_received_attention(model, images, heads=heads), images.shape[-2:])
 
 
-@register_attribution("vit_cls_attention_transposed", archs=("vit",))
+@ATTRIBUTIONS.register("vit_cls_attention_transposed", archs=("vit",))
 def vit_cls_attention_transposed(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
                                  heads: str = "sum") -> torch.Tensor:
     """A reproduction of the study's CLS-attention map, not a method: transposed.
@@ -352,7 +316,7 @@ def vit_cls_attention_transposed(model: nn.Module, images: torch.Tensor, targets
     return F.interpolate(maps[:, None], size=(w, h), mode="bilinear", align_corners=False)[:, 0].transpose(1, 2)
 
 
-@register_attribution("vit_gradcam_encoder", archs=("vit",))
+@ATTRIBUTIONS.register("vit_gradcam_encoder", archs=("vit",))
 def vit_gradcam_encoder(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str) -> torch.Tensor:
     """A reproduction of the study's ViT Grad-CAM, not a method: the encoder's output as target.
 
@@ -368,7 +332,7 @@ def vit_gradcam_encoder(model: nn.Module, images: torch.Tensor, targets: torch.T
     return _upsample(_vit_token_gradcam(model, images, targets, module), images.shape[-2:])
 
 
-@register_attribution("attention_rollout", archs=("vit",))
+@ATTRIBUTIONS.register("attention_rollout", archs=("vit",))
 def attention_rollout(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
                       residual: float = 0.5) -> torch.Tensor:
     """Attention rollout (Abnar & Zuidema 2020), CLS row over the patches.

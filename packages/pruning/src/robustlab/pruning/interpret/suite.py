@@ -26,7 +26,8 @@ import torch
 
 from robustlab.common.errors import ConfigError
 from robustlab.common.io import atomic_path
-from robustlab.pruning.interpret.methods import ATTRIBUTIONS, attribute, get_attribution
+from robustlab.pruning.arch_methods import configured_methods
+from robustlab.pruning.interpret.methods import ATTRIBUTIONS, attribute
 from robustlab.pruning.interpret.metrics import (
     ZERO_MAPS,
     deletion_auc,
@@ -38,14 +39,7 @@ from robustlab.pruning.interpret.metrics import (
     relevance_rank_accuracy,
 )
 from robustlab.pruning.interpret.sanity import parameter_randomization_check
-from robustlab.pruning.suites import (
-    EvalContext,
-    SuiteResult,
-    check_count,
-    merge_method_options,
-    register_suite,
-    suite_arguments,
-)
+from robustlab.pruning.suites import SUITES, EvalContext, SuiteResult, check_count, suite_arguments
 
 log = logging.getLogger(__name__)
 
@@ -121,19 +115,6 @@ def mask_metric(metric: str, maps: torch.Tensor, masks: torch.Tensor, zero_map: 
     return out
 
 
-def _methods_for(methods: Sequence[str] | Mapping[str, Sequence[str]], arch: str) -> list[str]:
-    """The configured methods that apply to ``arch``; unknown names raise before any work."""
-    names = list(methods.get(arch, [])) if isinstance(methods, Mapping) else list(methods)
-    chosen = []
-    for name in names:
-        method = get_attribution(name)
-        if arch in method.archs:
-            chosen.append(name)
-        else:
-            log.info("interpretability: method %r does not apply to arch=%r; skipped", name, arch)
-    return chosen
-
-
 def _gallery_images(images: torch.Tensor, normalize: tuple[Sequence[float], Sequence[float]]) -> np.ndarray:
     """Normalised ``(G, 3, H, W)`` inputs -> ``(G, H, W, 3)`` uint8 pictures."""
     mean = torch.as_tensor(normalize[0], dtype=torch.float32).view(1, -1, 1, 1)
@@ -193,9 +174,8 @@ def check_options(ctx: EvalContext, **options: Any) -> None:
         check_count(f"{where}.{key}", args[key])
     for key in ("gallery_size", "smoothgrad_samples"):
         check_count(f"{where}.{key}", args[key], minimum=0)
-    _methods_for(args["methods"], ctx.arch)
+    configured_methods("interpretability", ATTRIBUTIONS, ctx.arch, args["methods"], args["method_options"])
     _label_lookup(ctx, args["target"], args["label_map"])
-    merge_method_options("interpretability", ATTRIBUTIONS, {}, args["method_options"])
 
 
 def _result(records: list[pd.DataFrame], mean_denominator: int | None = None) -> SuiteResult:
@@ -243,7 +223,7 @@ def _score(ctx: EvalContext, name: str, metrics: Sequence[str], batch: Any, imag
     return values
 
 
-@register_suite("interpretability", methods=ATTRIBUTIONS, directions=[
+@SUITES.register("interpretability", methods=ATTRIBUTIONS, directions=[
     # Localisation (RMA, RRA, pointing games) and insertion AUC are better high; deletion AUC,
     # complexity, sensitivity and the similarity to a randomised model's attributions
     # (Adebayo et al. 2018's sanity check) are better low.
@@ -307,14 +287,13 @@ def interpretability_suite(
         ``index, method, metric, value``.
     """
     _check_choices(metrics, zero_map)
-    names = _methods_for(methods, ctx.arch)
     lut = _label_lookup(ctx, target, label_map)
     metrics = _usable_metrics(ctx, metrics)
     ig = {"n_steps": ig_steps, "internal_batch_size": ig_internal_batch_size, "seed": ctx.seed,
           "smoothgrad_samples": smoothgrad_samples, "smoothgrad_stdev": smoothgrad_stdev,
           "smoothgrad_stdev_mode": smoothgrad_stdev_mode, "channel_pool": ig_channel_pool}
-    options = merge_method_options("interpretability", ATTRIBUTIONS, {
-        "integrated_gradients": ig, "vit_cls_attention": {"heads": attention_heads}}, method_options)
+    names, options = configured_methods("interpretability", ATTRIBUTIONS, ctx.arch, methods, method_options, {
+        "integrated_gradients": ig, "vit_cls_attention": {"heads": attention_heads}})
     gallery_maps: dict[str, list[np.ndarray]] = {name: [] for name in names}
     records: list[pd.DataFrame] = []
     gallery_pics, gallery_index, n_gallery = [], [], 0  # the gallery's images, their indices, count

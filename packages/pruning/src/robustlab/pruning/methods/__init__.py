@@ -1,10 +1,10 @@
-"""Pruning methods: a name -> :class:`PruningMethod` registry, one small module per family.
+"""Pruning methods: the :data:`METHODS` registry of :class:`PruningMethod`, one module per family.
 
 A method says how to choose the weights to remove (its ``prune`` function), where each step
 starts (from the previous step, from the dense trained model, or from the initialisation) and
 how retraining restarts (learning-rate rewinding or weight rewinding). Add one in a file::
 
-    @register_method("my_method", start="previous", rewind="lr")
+    @METHODS.register("my_method", start="previous", rewind="lr")
     def my_method(ctx: PruneContext, target_sparsity: float) -> None:
         ...
 """

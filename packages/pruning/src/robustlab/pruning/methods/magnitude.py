@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch.nn.utils import prune
 
-from robustlab.pruning.methods.registry import PruneContext, register_method
+from robustlab.pruning.methods.registry import METHODS, PruneContext
 
 
 def prune_count(n_total: int, n_zero: int, target_sparsity: float) -> int:
@@ -42,11 +42,11 @@ def layerwise_l1(ctx: PruneContext, target_sparsity: float) -> None:
         prune.l1_unstructured(t.module, t.param, amount=amount)
 
 
-register_method("imp_lr_rewind", start="previous", rewind="lr",
-                description="iterative global L1 magnitude pruning, learning-rate rewinding (the paper's)")(global_l1)
-register_method("imp_weight_rewind", start="previous", rewind="weights",
-                description="iterative global L1 magnitude pruning, weight rewinding (lottery ticket)")(global_l1)
-register_method("oneshot_l1", start="dense", rewind="lr",
-                description="one-shot global L1 magnitude pruning of the dense model, then retraining")(global_l1)
-register_method("layerwise_l1", start="previous", rewind="lr",
-                description="iterative layer-wise L1 magnitude pruning, learning-rate rewinding")(layerwise_l1)
+METHODS.register("imp_lr_rewind", start="previous", rewind="lr",
+                 description="iterative global L1 magnitude pruning, learning-rate rewinding (the paper's)")(global_l1)
+METHODS.register("imp_weight_rewind", start="previous", rewind="weights",
+                 description="iterative global L1 magnitude pruning, weight rewinding (lottery ticket)")(global_l1)
+METHODS.register("oneshot_l1", start="dense", rewind="lr",
+                 description="one-shot global L1 magnitude pruning of the dense model, then retraining")(global_l1)
+METHODS.register("layerwise_l1", start="previous", rewind="lr",
+                 description="iterative layer-wise L1 magnitude pruning, learning-rate rewinding")(layerwise_l1)

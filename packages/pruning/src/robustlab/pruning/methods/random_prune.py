@@ -6,10 +6,10 @@ import torch
 from torch.nn.utils import prune
 
 from robustlab.pruning.methods.magnitude import prune_count
-from robustlab.pruning.methods.registry import PruneContext, register_method
+from robustlab.pruning.methods.registry import METHODS, PruneContext
 
 
-@register_method("random", start="previous", rewind="lr")
+@METHODS.register("random", start="previous", rewind="lr")
 def random_global(ctx: PruneContext, target_sparsity: float) -> None:
     """Iterative global random pruning (uniform over the unpruned weights), learning-rate rewinding."""
     params = [(t.module, t.param) for t in ctx.targets]

@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import nn
 
-from robustlab.common.registry import Registry
+from robustlab.common.registry import Entry, Registry, deprecated_alias
 
 STARTS = ("previous", "dense", "init")
 REWINDS = ("lr", "weights")
@@ -43,13 +43,17 @@ class PruneContext:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+PruneFn = Callable[[PruneContext, float], None]
+
+
 @dataclass(frozen=True)
-class PruningMethod:
+class PruningMethod(Entry[PruneFn]):
     """A registered method.
 
     Attributes:
         name: its registry name.
-        prune: ``prune(ctx, target_sparsity)``: bring the model to ``target_sparsity``.
+        fn: ``fn(ctx, target_sparsity)``: bring the model to ``target_sparsity`` (also
+            ``prune``).
         start: ``"previous"`` (iterative: each step prunes the previous step's retrained model),
             ``"dense"`` (one-shot: each sparsity is reached in one cut of the dense trained
             model) or ``"init"`` (at initialisation: each sparsity is cut from the initial
@@ -58,45 +62,35 @@ class PruningMethod:
             rate schedule) or ``"weights"`` (reset the surviving weights to their initial values
             before retraining: the lottery ticket procedure).
         structured: removes whole channels (the network shrinks) instead of masking weights.
-        description: one line for ``list_methods``.
+        description: one line for listings (default: the first line of the function's docstring).
     """
 
-    name: str
-    prune: Callable[[PruneContext, float], None]
     start: str = "previous"
     rewind: str = "lr"
     structured: bool = False
     description: str = ""
 
+    def __post_init__(self) -> None:
+        if self.start not in STARTS:
+            raise ValueError(f"pruning method {self.name!r}: start must be one of {', '.join(STARTS)}; "
+                             f"got {self.start!r}")
+        if self.rewind not in REWINDS:
+            raise ValueError(f"pruning method {self.name!r}: rewind must be one of {', '.join(REWINDS)}; "
+                             f"got {self.rewind!r}")
+        if not self.description:
+            object.__setattr__(self, "description", (self.fn.__doc__ or "").strip().split("\n")[0])
+
+    @property
+    def prune(self) -> PruneFn:
+        """The pruning function, ``prune(ctx, target_sparsity)``."""
+        return self.fn
+
 
 #: Every pruning method; plugins add theirs through the entry-point group
 #: ``robustlab.pruning_methods`` or a module named in the config's ``plugins``.
-METHODS: Registry[PruningMethod] = Registry("pruning method", group="robustlab.pruning_methods")
+METHODS: Registry[PruningMethod] = Registry("pruning method", PruningMethod,
+                                            group="robustlab.pruning_methods")
 
-
-def register_method(name: str, *, start: str = "previous", rewind: str = "lr",
-                    structured: bool = False, description: str = "", override: bool = False,
-                    ) -> Callable[[Callable[[PruneContext, float], None]], Callable[[PruneContext, float], None]]:
-    """Register ``fn`` as pruning method ``name`` (see :class:`PruningMethod` for the fields)."""
-    if start not in STARTS:
-        raise ValueError(f"start must be one of {', '.join(STARTS)}; got {start!r}")
-    if rewind not in REWINDS:
-        raise ValueError(f"rewind must be one of {', '.join(REWINDS)}; got {rewind!r}")
-
-    def decorate(fn: Callable[[PruneContext, float], None]) -> Callable[[PruneContext, float], None]:
-        text = description or (fn.__doc__ or "").strip().split("\n")[0]
-        METHODS.add(name, PruningMethod(name, fn, start, rewind, structured, text), override=override,
-                    start=start, rewind=rewind, structured=structured, description=text)
-        return fn
-
-    return decorate
-
-
-def get_method(name: str) -> PruningMethod:
-    """The method registered as ``name``; an ``UnknownNameError`` with close matches otherwise."""
-    return METHODS.get(name)
-
-
-def list_methods(pattern: str = "*") -> list[str]:
-    """Names of the registered pruning methods matching the glob ``pattern``."""
-    return METHODS.list(pattern)
+register_method = deprecated_alias("register_method", METHODS.register, "METHODS.register")
+get_method = deprecated_alias("get_method", METHODS.get, "METHODS.get")
+list_methods = deprecated_alias("list_methods", METHODS.list, "METHODS.list")

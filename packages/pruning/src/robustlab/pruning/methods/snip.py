@@ -15,10 +15,10 @@ from torch import nn
 from torch.nn.utils import prune
 
 from robustlab.pruning.methods.magnitude import prune_count
-from robustlab.pruning.methods.registry import PruneContext, register_method
+from robustlab.pruning.methods.registry import METHODS, PruneContext
 
 
-@register_method("snip", start="init", rewind="lr")
+@METHODS.register("snip", start="init", rewind="lr")
 def snip(ctx: PruneContext, target_sparsity: float) -> None:
     """SNIP at initialisation: remove the weights with the smallest |dL/dw * w| (one shot)."""
     n_batches = int(ctx.options.get("snip_batches", 1))

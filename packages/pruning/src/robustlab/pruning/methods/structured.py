@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from robustlab.pruning.methods.registry import PruneContext, register_method
+from robustlab.pruning.methods.registry import METHODS, PruneContext
 
 
-@register_method("structured_channels", start="previous", rewind="lr", structured=True)
+@METHODS.register("structured_channels", start="previous", rewind="lr", structured=True)
 def structured_channels(ctx: PruneContext, target_sparsity: float) -> None:
     """Iterative L1 channel pruning (Torch-Pruning dependency graph), learning-rate rewinding."""
     import torch_pruning as tp

@@ -18,7 +18,7 @@ between-scanner ones in :mod:`.scanner_effects`):
    move the object by a smooth sub-pixel displacement field.
 6. **k-space.** The image is Fourier transformed; only the central ``kspace_fraction`` of each
    encoded axis is acquired (zero-filled to the matrix, hence Gibbs ringing), multiplied by the
-   vendor's reconstruction filter (:func:`register_filter`).
+   vendor's reconstruction filter (:data:`FILTERS`).
 7. **Noise.** Complex white Gaussian noise is added to the acquired k-space with the variance
    that gives the reconstructed image a noise standard deviation ``sigma = 1 / SNR`` per
    channel (signal of fully relaxed water = 1), times ``g sqrt(R)`` with parallel imaging;
@@ -41,45 +41,32 @@ import scipy.fft
 from scipy import ndimage
 from scipy.special import erf
 
-from robustlab.common.registry import Registry
+from robustlab.common.registry import Entry, Registry, deprecated_alias
 from robustlab.radiomics.phantom.model import PhantomSpec
 from robustlab.radiomics.phantom.textures import TextureVolume
 
 # --------------------------------------------------------------------------- reconstruction filters
 
 FilterFn = Callable[..., np.ndarray]
-#: Every k-space reconstruction filter; plugins add theirs through the entry-point group
+#: Every k-space reconstruction filter: ``fn(coords, **params) -> window``, ``coords`` a list of
+#: broadcastable arrays (one per encoded axis) of the k-space position normalised to [-1, 1] over
+#: the acquired extent, ``params`` the keyword parameters from the scanner config, the window of
+#: the broadcast shape of ``coords``. Plugins add theirs through the entry-point group
 #: ``robustlab.reconstruction_filters`` or the config's ``plugins``.
-FILTERS: Registry[FilterFn] = Registry("reconstruction filter", group="robustlab.reconstruction_filters")
+FILTERS: Registry[Entry[FilterFn]] = Registry("reconstruction filter", group="robustlab.reconstruction_filters")
+
+register_filter = deprecated_alias("register_filter", FILTERS.register, "FILTERS.register")
+list_filters = deprecated_alias("list_filters", FILTERS.list, "FILTERS.list")
+get_filter = deprecated_alias("get_filter", FILTERS.get, "FILTERS.get")
 
 
-def register_filter(name: str, override: bool = False) -> Callable[[FilterFn], FilterFn]:
-    """Register a k-space reconstruction filter under ``name``.
-
-    The function takes ``coords``, a list of broadcastable arrays (one per encoded axis) of the
-    k-space position normalised to [-1, 1] over the acquired extent, plus keyword parameters
-    from the scanner config, and returns the window (broadcast shape of ``coords``).
-    """
-    return FILTERS.register(name, override=override)
-
-
-def list_filters(pattern: str = "*") -> list[str]:
-    """Names of the registered reconstruction filters matching the glob ``pattern``."""
-    return FILTERS.list(pattern)
-
-
-def get_filter(name: str) -> FilterFn:
-    """The filter ``name``; an ``UnknownNameError`` (a ``ValueError``) with close matches when unknown."""
-    return FILTERS.get(name)
-
-
-@register_filter("none")
+@FILTERS.register("none")
 def _no_filter(coords: Sequence[np.ndarray]) -> np.ndarray:
     """No apodisation: plain truncation."""
     return np.ones(np.broadcast_shapes(*(c.shape for c in coords)))
 
 
-@register_filter("hamming")
+@FILTERS.register("hamming")
 def _hamming(coords: Sequence[np.ndarray], alpha: float = 0.54) -> np.ndarray:
     """Separable generalised Hamming window ``prod_a (alpha + (1 - alpha) cos(pi u_a))``."""
     w = np.ones(1)
@@ -88,7 +75,7 @@ def _hamming(coords: Sequence[np.ndarray], alpha: float = 0.54) -> np.ndarray:
     return w
 
 
-@register_filter("fermi")
+@FILTERS.register("fermi")
 def _fermi(coords: Sequence[np.ndarray], radius: float = 0.9, width: float = 0.05) -> np.ndarray:
     """Radial Fermi window ``1 / (1 + exp((|u| - radius) / width))`` (Bernstein et al. 2004, 13.1)."""
     r = np.sqrt(sum(u**2 for u in coords))
