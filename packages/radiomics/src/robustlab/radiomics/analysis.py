@@ -31,7 +31,7 @@ import pandas as pd
 
 from robustlab.common.stats import BAND_NAMES, agreement_band, wscv
 from robustlab.radiomics.features import feature_parts
-from robustlab.radiomics.statistics import get_statistic
+from robustlab.radiomics.statistics import STATISTICS
 from robustlab.radiomics.study import Comparison
 
 PER_FEATURE_COLUMNS = ["comparison", "group", "statistic", "feature", "image_type",
@@ -75,7 +75,7 @@ def compute_unit(
     rois = common_rois(tables, members)
     stack = np.stack([_values(tables[m], rois, features) for m in members],
                      axis=1)  # (n_rois, k, n_features)
-    stat = get_statistic(cmp.statistic)
+    stat = STATISTICS.get(cmp.statistic)
     if len(rois) < stat.min_rois:
         nan = np.full(len(features), np.nan)
         return UnitResult(name, cmp.statistic.upper(), nan, nan, nan, len(rois))

@@ -32,7 +32,7 @@ from robustlab.radiomics.selection import (
     shape_only_summary,
     texture_test,
 )
-from robustlab.radiomics.statistics import get_statistic
+from robustlab.radiomics.statistics import STATISTICS
 from robustlab.radiomics.study import Study, StudyError, ValidatedStudy, check_same_columns
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def analyse(
                                    f"{study.path.name}: comparison {cmp.name!r}")
     try:
         check_enough_rois(study.comparisons, tables, validated.rois, failures,
-                          {c.statistic: get_statistic(c.statistic).min_rois for c in study.comparisons},
+                          {c.statistic: STATISTICS.get(c.statistic).min_rois for c in study.comparisons},
                           study.path.name)
     except StudyError:
         write_table(failures, out_dir / "failures", ("csv",))  # what the error points to
