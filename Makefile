@@ -43,7 +43,7 @@ $(STAMP_PRUNING): $(STAMP_BASE)
 	$(PIP) install -e packages/common -e packages/pruning
 	@touch $@
 
-$(STAMP_TEST): $(STAMP_RADIOMICS) $(STAMP_PRUNING)
+$(STAMP_TEST): $(STAMP_RADIOMICS) $(STAMP_PRUNING) $(STAMP_DOCS)
 	$(PIP) install -e "packages/common[test]" -e "packages/pruning[test]"
 	@touch $@
 
@@ -104,8 +104,17 @@ typecheck: $(STAMP_TEST)
 # docstrings (read from the source by griffe: neither study needs to be installed). --strict turns
 # every warning (a broken link, a missing reference, a docstring that does not parse) into a failure;
 # CITATION.cff is validated against the Citation File Format schema.
+# The site's search from disk needs the iframe-worker shim (npm, MIT), which Material's offline
+# plugin would load from unpkg.com: it is fetched once into .cache/docs (scripts/mkdocs_offline.py
+# puts it into the site). The browser test uses the system's Chromium (Playwright's own download
+# needs a network): installed here with apt where this runs as root, else that test is skipped.
 $(STAMP_DOCS): $(STAMP_BASE)
 	$(PIP) install -e "packages/common[docs]"
+	mkdir -p .cache/docs/iframe-worker
+	cd .cache/docs && npm pack --silent iframe-worker@1.0.4 > /dev/null && tar -xzf iframe-worker-1.0.4.tgz -C iframe-worker
+	@command -v chromium > /dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) > /dev/null; } \
+	  || echo "note: no Chromium installed; the docs browser test will be skipped"
 	@touch $@
 
 docs: $(STAMP_DOCS)
