@@ -44,3 +44,13 @@ def test_the_command_writes_the_study_and_refuses_a_file_as_folder(tmp_path: Pat
     (tmp_path / "file").write_text("x")
     assert main([str(tmp_path / "file")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_the_roi_picture_draws_one_panel_per_scanner(tmp_path: Path):
+    from robustlab.radiomics.figures import figure_rois, scanner_acquisitions
+
+    study = load_study(write_example(tmp_path))
+    assert list(scanner_acquisitions(study)) == ["site_a", "site_b"]
+    rois = {a: ("insert1", "insert2", "insert3", "insert4", "core") for a in study.acquisitions}
+    path = figure_rois(study, rois, tmp_path / "rois.png")
+    assert path is not None and path.stat().st_size > 5000

@@ -43,7 +43,16 @@ def test_report_with_te_series_and_published_ranges(tmp_path):
     assert summary.loc["te_adjacent", "pct_excellent"] <= te_rows.min()
     line = next(ln for ln in md.splitlines() if ln.startswith("| te_adjacent | 2 |"))
     inside = "yes" if ((te_rows >= 82.4) & (te_rows <= 94.9)).all() else "no"
-    assert f"{te_rows.min():.2f} | {te_rows.max():.2f} | 82.40 | 94.90 |  | {inside} |" in line
+    # percentages with one decimal; the margin column (no single published figure) is left out
+    assert f"{te_rows.min():.1f} | {te_rows.max():.1f} | 82.4 | 94.9 | {inside} |" in line
+    assert "margin_pct" not in md
+    # the overview counts the comparisons of the study file and the rows they give
+    assert "2 comparisons (4 results: a comparison over pairs gives one per pair" in md
+    # counts are integers, the robust features are named by family and class
+    assert "| repeat | ICC(C,1) | 10 | 32 |" in md
+    assert len(res.robust) > 0
+    for feature in res.robust["feature"]:
+        assert feature.split("_", 2)[-1] in md
     assert (res.out_dir / "figures" / "te_pairs.png").stat().st_size > 1000
     html = (res.out_dir / "report.html").read_text()
     # self-contained: every image is embedded; links go to the tables beside it

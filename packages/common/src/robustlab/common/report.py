@@ -3,13 +3,19 @@
 A :class:`Document` is a title and a list of blocks (:class:`Heading`, :class:`Paragraph`,
 :class:`Table`, :class:`Figure`, :class:`LinkList`); :meth:`Document.write` renders it twice
 into a run folder: Markdown linking the figures, and one HTML file with every PNG embedded as
-base64 (one file to share). Figures are saved atomically by :func:`save_figure`. matplotlib
-and pandas are imported by the functions that need them.
+base64 (one file to share), its paragraphs rendered from Markdown (Python-Markdown). Tables
+format numbers by kind (a column of whole numbers as integers, a ``pct`` column with one
+decimal, other numbers with three significant digits), leave out columns with no value, scroll
+sideways in the page when wide, and may be folded (``collapsed``: a ``<details>`` block).
+Figures are saved atomically by :func:`save_figure`. matplotlib and pandas are imported by the
+functions that need them.
 
 Example:
     >>> import pandas as pd, tempfile, pathlib
     >>> doc = Document("Demo", [Heading("Numbers"), Paragraph(["**two** rows"]),
-    ...                         Table(pd.DataFrame({"x": [1.0, float("nan")]}))])
+    ...                         Table(pd.DataFrame({"n": [3.0, 4.0], "pct_ok": [12.345, 50.0],
+    ...                                             "x": [0.12345, float("nan")],
+    ...                                             "empty": [None, None]}))])
     >>> print(doc.markdown(pathlib.Path(tempfile.mkdtemp())))
     # Demo
     <BLANKLINE>
@@ -17,10 +23,10 @@ Example:
     <BLANKLINE>
     **two** rows
     <BLANKLINE>
-    | x |
-    |---|
-    | 1 |
-    |  |
+    | n | pct_ok | x |
+    |---|---|---|
+    | 3 | 12.3 | 0.123 |
+    | 4 | 50.0 |  |
     <BLANKLINE>
 """
 
@@ -29,7 +35,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,9 +46,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MARKDOWN_NAME, HTML_NAME = "report.md", "report.html"
-STYLE = ("body{font-family:sans-serif;max-width:70em;margin:auto}"
+STYLE = ("body{font-family:sans-serif;max-width:72em;margin:auto;padding:0 1em;line-height:1.4}"
+         ".table{overflow-x:auto;margin:.5em 0}"
          "table{border-collapse:collapse;font-size:80%}td,th{border:1px solid #ccc;padding:2px 6px}"
-         "img{max-width:100%}")
+         "th{max-width:10em;white-space:normal;overflow-wrap:anywhere;vertical-align:bottom;text-align:left}"
+         "td.num{text-align:right;font-variant-numeric:tabular-nums}"
+         "details{margin:.5em 0}summary{cursor:pointer;font-weight:bold}"
+         "figure{margin:1.5em 0}figcaption{font-weight:bold;margin-bottom:.3em}"
+         "img{max-width:100%}code{background:#f4f4f4;padding:0 .2em}")
+
+Formatter = Callable[[float], str]
 
 
 def significant(value: float) -> str:
@@ -50,6 +63,16 @@ def significant(value: float) -> str:
     if not math.isfinite(value):
         return ""
     return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.3e}"
+
+
+def percent(value: float) -> str:
+    """One decimal, for a percentage; ``""`` for NaN and infinities."""
+    return f"{value:.1f}" if math.isfinite(value) else ""
+
+
+def whole(value: float) -> str:
+    """A whole number (a count); ``""`` for NaN and infinities."""
+    return f"{value:.0f}" if math.isfinite(value) else ""
 
 
 @dataclass
@@ -62,17 +85,41 @@ class Heading:
 
 @dataclass
 class Paragraph:
-    """Lines of text: one paragraph in Markdown, one ``<p>`` each in HTML (``**`` dropped)."""
+    """Lines of Markdown: one paragraph in ``report.md``, rendered to HTML in ``report.html``."""
 
     lines: Sequence[str]
 
 
 @dataclass
 class Table:
-    """A table without its index; floats written by ``fmt``, missing values empty."""
+    """A table without its index.
+
+    Attributes:
+        frame: the rows.
+        fmt: the format of every number (None: by column kind, :func:`column_formats`).
+        formats: formats of single columns, over ``fmt`` and the kind.
+        collapsed: a one-line summary: the table is folded under it (``<details>``).
+        keep_empty: keep columns that have no value in any row (left out otherwise).
+    """
 
     frame: pd.DataFrame
-    fmt: Callable[[float], str] = significant
+    fmt: Formatter | None = None
+    formats: Mapping[str, Formatter] = field(default_factory=dict)
+    collapsed: str | None = None
+    keep_empty: bool = False
+
+    def shown(self) -> pd.DataFrame:
+        """The columns shown: those with at least one value unless ``keep_empty``."""
+        if self.keep_empty:
+            return self.frame
+        blank = [c for c in self.frame.columns
+                 if self.frame[c].isna().all() or (self.frame[c].astype(str) == "").all()]
+        return self.frame.drop(columns=blank)
+
+    def formatters(self, df: pd.DataFrame) -> dict[str, Formatter]:
+        """Column -> formatter of its numbers."""
+        kinds = column_formats(df) if self.fmt is None else {c: self.fmt for c in df.columns}
+        return {**kinds, **{c: f for c, f in self.formats.items() if c in df.columns}}
 
 
 @dataclass
@@ -98,20 +145,66 @@ class LinkList:
 Block = Heading | Paragraph | Table | Figure | LinkList
 
 
-def markdown_table(df: pd.DataFrame, fmt: Callable[[float], str] = significant) -> str:
-    """A GitHub-flavoured Markdown table of ``df`` (no index); ``|`` in cells escaped."""
+def column_formats(df: pd.DataFrame) -> dict[str, Formatter]:
+    """A formatter per numeric column of ``df`` by its kind: whole numbers (counts, even when
+    stored as floats beside a missing value) as integers, a column named ``pct``/``percent``
+    with one decimal, any other number with three significant digits."""
     import numpy as np
     import pandas as pd
 
-    def cell(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else fmt(float(v))
-        return "" if v is None or v is pd.NA else str(v).replace("|", "\\|")
+    out: dict[str, Formatter] = {}
+    for col in df.columns:
+        values = df[col]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        finite = values[np.isfinite(values.to_numpy(np.float64))]
+        name = str(col).lower()
+        if len(finite) and (finite == np.round(finite)).all() and not name.startswith(("pct", "median", "mean")):
+            out[col] = whole
+        elif "pct" in name or "percent" in name:
+            out[col] = percent
+        else:
+            out[col] = significant
+    return out
 
+
+def _cell(value: Any, fmt: Formatter | None) -> str:
+    import numpy as np
+    import pandas as pd
+
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if fmt is not None and isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return fmt(float(value))
+    return str(value)
+
+
+def markdown_table(df: pd.DataFrame, formats: Mapping[str, Formatter] | None = None) -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (no index); ``|`` in cells escaped."""
+    formats = column_formats(df) if formats is None else formats
     head = "| " + " | ".join(map(str, df.columns)) + " |"
     rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    body = ["| " + " | ".join(_cell(v, formats.get(c)).replace("|", "\\|") for c, v in zip(df.columns, row, strict=True))
+            + " |" for row in df.itertuples(index=False)]
     return "\n".join([head, rule, *body])
+
+
+def html_table(df: pd.DataFrame, formats: Mapping[str, Formatter]) -> str:
+    """An HTML table of ``df`` (no index), numbers right-aligned, in a sideways-scrolling box."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(str(c))}</th>" for c in df.columns)
+    rows = []
+    for row in df.itertuples(index=False):
+        cells = [f"<td class='num'>{esc(_cell(v, formats[c]))}</td>" if c in formats
+                 else f"<td>{esc(_cell(v, None))}</td>" for c, v in zip(df.columns, row, strict=True)]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<div class='table'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+
+
+def _markdown_to_html(text: str) -> str:
+    import markdown
+
+    return markdown.markdown(text, extensions=["tables"])
 
 
 @dataclass
@@ -131,7 +224,10 @@ class Document:
             elif isinstance(block, Paragraph):
                 parts += list(block.lines)
             elif isinstance(block, Table):
-                parts.append(markdown_table(block.frame, block.fmt))
+                df = block.shown()
+                table = markdown_table(df, block.formatters(df))
+                parts.append(f"<details><summary>{block.collapsed}</summary>\n\n{table}\n\n</details>"
+                             if block.collapsed else table)
             elif isinstance(block, Figure):
                 parts.append(f"![{block.caption}]({Path(block.path).relative_to(out_dir).as_posix()})")
             else:
@@ -144,19 +240,24 @@ class Document:
         """One self-contained HTML page: every figure embedded as a base64 PNG."""
         esc = html.escape
         parts = ["<!doctype html><html><head><meta charset='utf-8'>",
+                 "<meta name='viewport' content='width=device-width, initial-scale=1'>",
                  f"<title>{esc(self.page_title or self.title)}</title>",
                  f"<style>{STYLE}</style></head><body>", f"<h1>{esc(self.title)}</h1>"]
         for block in self.blocks:
             if isinstance(block, Heading):
                 parts.append(f"<h{block.level}>{esc(block.text)}</h{block.level}>")
             elif isinstance(block, Paragraph):
-                parts += [f"<p>{esc(line).replace('**', '')}</p>" for line in block.lines]
+                parts.append(_markdown_to_html("\n".join(block.lines)))
             elif isinstance(block, Table):
-                parts.append(block.frame.to_html(index=False, na_rep="", float_format=block.fmt))
+                df = block.shown()
+                table = html_table(df, block.formatters(df))
+                parts.append(f"<details><summary>{esc(block.collapsed)}</summary>{table}</details>"
+                             if block.collapsed else table)
             elif isinstance(block, Figure):
                 data = base64.b64encode(Path(block.path).read_bytes()).decode("ascii")
-                parts.append(f"<h3>{esc(block.caption)}</h3>"
-                             f"<img alt='{esc(block.alt or block.caption)}' src='data:image/png;base64,{data}'>")
+                parts.append(f"<figure><figcaption>{esc(block.caption)}</figcaption>"
+                             f"<img alt='{esc(block.alt or block.caption)}' src='data:image/png;base64,{data}'>"
+                             "</figure>")
             else:
                 parts.append(f"<h2>{esc(block.title)}</h2><ul>")
                 parts += [f"<li><a href='{esc(t)}'>{esc(t)}</a>: {esc(w)}</li>" for t, w in block.links

@@ -1,13 +1,9 @@
-"""Figures, ``report.md`` and a self-contained ``report.html`` (figures embedded as base64).
+"""The radiomics report: ``report.md`` and a self-contained ``report.html``.
 
-Figures (PNG, in ``figures/``):
-- ``pct_excellent.png``: percentage of excellent features per comparison;
-- ``by_image_type.png`` and ``by_feature_class.png``: distributions of the statistic per image
-  type and per feature class (one box per group, over every comparison row);
-- ``te_pairs.png``: when the study has a TE series (a pairwise comparison whose acquisitions
-  all give ``te``), the percentage of excellent features of each TE pair as a heatmap
-  (``pairs: all`` fills every cell);
-- ``bands.png``: per comparison, one bar stacked from the four agreement bands.
+First a one-screen overview (the study, the robust features per family, the summary of each
+comparison), then the figures (:mod:`robustlab.radiomics.figures`), the robust features named
+(per family, grouped by feature class), why the others were dropped, and the longer tables
+folded; every table is also a CSV beside the report.
 """
 
 from __future__ import annotations
@@ -18,16 +14,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from robustlab.common.report import (
-    Block,
-    Document,
-    Figure,
-    Heading,
-    LinkList,
-    Paragraph,
-    Table,
-    pyplot,
-    save_figure,
+from robustlab.common.report import Block, Document, Figure, Heading, LinkList, Paragraph, Table
+from robustlab.radiomics.figures import (
+    figure_bands,
+    figure_distribution,
+    figure_pct_excellent,
+    figure_rois,
+    figure_te,
+    te_pairs,
 )
 from robustlab.radiomics.study import Study
 
@@ -47,89 +41,6 @@ TABLES = {
     "wcv_by_size.csv": "within-subject CV of every feature per comparison and ROI size group",
     "band_counts.csv": "features per agreement band, per comparison, image type and feature class",
 }
-
-
-def figure_pct_excellent(summary: pd.DataFrame, threshold: float, path: Path) -> Path:
-    """Bar chart: percentage of excellent features per comparison."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * len(summary) + 2), 4))
-    ax.bar(range(len(summary)), summary["pct_excellent"], color="#3a6ea5")
-    ax.set_xticks(range(len(summary)), summary["comparison"], rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel(f"% features with statistic > {threshold:g}")
-    ax.set_ylim(0, 100)
-    ax.set_title("Excellent features per comparison")
-    return save_figure(fig, path)
-
-
-def figure_bands(summary: pd.DataFrame, path: Path) -> Path:
-    """Stacked bars: per comparison, the percentage of features in each agreement band."""
-    plt = pyplot()
-    bands = [("excellent", "#1a9850"), ("good", "#91cf60"), ("moderate", "#fee08b"),
-             ("poor", "#d73027"), ("undefined", "#bdbdbd")]
-    fig, ax = plt.subplots(figsize=(6, max(2.5, 0.3 * len(summary) + 1)))
-    left = np.zeros(len(summary))
-    for band, colour in bands:
-        pct = 100.0 * summary[f"band_{band}"].to_numpy(np.float64) / summary["n_features"].to_numpy(np.float64)
-        ax.barh(range(len(summary)), pct, left=left, color=colour, label=band)
-        left += pct
-    ax.set_yticks(range(len(summary)), summary["comparison"], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("% of features")
-    ax.legend(ncol=5, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0))
-    return save_figure(fig, path)
-
-
-def figure_distribution(per_feature: pd.DataFrame, by: str, path: Path) -> Path:
-    """Box plots of the statistic per ``by`` (``image_type`` or ``feature_class``)."""
-    plt = pyplot()
-    data = per_feature.dropna(subset=["value"])
-    groups = list(pd.unique(data[by]))
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * len(groups) + 2), 4))
-    if groups:
-        ax.boxplot([data.loc[data[by] == g, "value"].to_numpy() for g in groups], showfliers=False)
-        ax.set_xticks(range(1, len(groups) + 1), groups, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("ICC / CCC")
-    ax.set_title(f"Statistic per {by.replace('_', ' ')} (all comparisons)")
-    return save_figure(fig, path)
-
-
-def te_pairs(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
-    """Percentage of excellent features per TE pair, as a (TE x TE) table; None without a TE series."""
-    records = []
-    for cmp in study.comparisons:
-        if not cmp.pairs:
-            continue
-        tes = {m: study.acquisitions[m].meta.get("te") for m in cmp.members}
-        if any(v is None for v in tes.values()):
-            continue
-        for name, (a, b) in cmp.units():
-            row = summary.loc[summary["comparison"] == name]
-            if len(row):
-                records.append((float(tes[a]), float(tes[b]), float(row["pct_excellent"].iloc[0])))
-    if not records:
-        return None
-    df = pd.DataFrame(records, columns=["te_a", "te_b", "pct"])
-    values = sorted(set(df["te_a"]) | set(df["te_b"]))
-    grid = pd.DataFrame(np.nan, index=values, columns=values)
-    for a, b, pct in records:
-        grid.loc[a, b] = grid.loc[b, a] = pct
-    return grid
-
-
-def figure_te(grid: pd.DataFrame, path: Path) -> Path:
-    """Heatmap of the percentage of excellent features for each pair of TEs."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 4.3))
-    im = ax.imshow(grid.to_numpy(), vmin=0, vmax=100, cmap="viridis")
-    labels = [f"{v:g}" for v in grid.index]
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("TE (ms)")
-    ax.set_ylabel("TE (ms)")
-    fig.colorbar(im, ax=ax, label="% excellent (CCC)")
-    ax.set_title("TE pairs")
-    return save_figure(fig, path)
 
 
 def published_table(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
@@ -214,55 +125,99 @@ def write_report(study: Study, result: StudyResult) -> dict[str, Path]:
     out = result.out_dir
     figs = out / "figures"
     summary, per_feature = result.summary, result.per_feature
-    written = {
-        "pct_excellent": figure_pct_excellent(summary, study.threshold, figs / "pct_excellent.png"),
-        "by_image_type": figure_distribution(per_feature, "image_type", figs / "by_image_type.png"),
-        "by_feature_class": figure_distribution(per_feature, "feature_class",
-                                                figs / "by_feature_class.png"),
-        "bands": figure_bands(summary, figs / "bands.png"),
-    }
+    written: dict[str, Path] = {}
+    rois = {str(a): tuple(g["roi"].astype(str)) for a, g in
+            result.features[["acquisition", "roi"]].drop_duplicates().groupby("acquisition", sort=False)}
+    if (picture := figure_rois(study, rois, figs / "rois.png")) is not None:
+        written["rois"] = picture
+    written["pct_excellent"] = figure_pct_excellent(summary, study.threshold, figs / "pct_excellent.png")
+    written["bands"] = figure_bands(summary, figs / "bands.png")
     grid = te_pairs(study, summary)
     if grid is not None:
         written["te_pairs"] = figure_te(grid, figs / "te_pairs.png")
-    doc = Document(f"Radiomics robust-feature report: {study.name}",
-                   _sections(study, result, published_table(study, summary)),
-                   page_title=f"{study.name}: radiomics report")
-    doc.blocks.append(Heading("Figures"))
-    doc.blocks += [Figure(path, name) for name, path in written.items()]
+    written["by_feature_class"] = figure_distribution(per_feature, "feature_class", figs / "by_feature_class.png")
+    written["by_image_type"] = figure_distribution(per_feature, "image_type", figs / "by_image_type.png")
+    blocks = _overview(study, result, published_table(study, summary))
+    blocks += [Heading("Figures"), *[Figure(path, FIGURE_CAPTIONS[name]) for name, path in written.items()]]
+    blocks += _details(result)
     links = [(name, what) for name, what in TABLES.items() if (out / name).exists()]
-    doc.blocks.append(LinkList("Tables", [*links, ("report.html", "this report, self-contained")]))
+    blocks.append(LinkList("Tables", [*links, ("report.html", "this report, self-contained")]))
+    doc = Document(f"Radiomics robust-feature report: {study.name}", blocks,
+                   page_title=f"{study.name}: radiomics report")
     written.update(doc.write(out))
     return written
 
 
-def _sections(study: Study, result: StudyResult, published: pd.DataFrame | None) -> list[Block]:
+FIGURE_CAPTIONS = {
+    "rois": "The ROIs: one slice of each scanner's first image, every ROI outlined",
+    "pct_excellent": "Excellent features per comparison",
+    "bands": "Agreement bands per comparison (Koo and Li 2016)",
+    "te_pairs": "% excellent features for each pair of echo times",
+    "by_feature_class": "The statistic per feature class (points: values beyond the whiskers)",
+    "by_image_type": "The statistic per image type (points: values beyond the whiskers)",
+}
+#: A family's robust list longer than this is folded in the report.
+MAX_OPEN_FEATURES = 40
+#: The columns of the summary shown in the report (every column is in summary.csv).
+SUMMARY_COLUMNS = ["comparison", "statistic", "n_rois", "n_features", "n_excellent", "pct_excellent",
+                   "median_wcv", "missing_rois", "extraction"]
+
+
+def _overview(study: Study, result: StudyResult, published: pd.DataFrame | None) -> list[Block]:
+    sel, failures, summary = result.selection, result.failures, result.summary
+    n_rois = len(result.features[["acquisition", "roi"]].drop_duplicates())
+    n_results = len(summary)
+    results = (f" ({n_results} results: a comparison over pairs gives one per pair and one "
+               "combining them)" if n_results != len(study.comparisons) else "")
+    lines = [
+        f"Study file `{study.path.name}`: {len(study.acquisitions)} acquisitions, "
+        f"{len(study.comparisons)} comparisons{results}. A feature is *excellent* when its "
+        f"statistic is > {study.threshold:g}.",
+        "",
+        f"Features of {n_rois} ROIs; {len(failures)} extraction(s) failed (what was extracted in "
+        "this run and what came from the cache: `extraction.json`).",
+        "",
+        *[f"- Robust, informative features, {family} extraction: **{int(rows['robust'].sum())}** "
+          f"of {len(rows)}." for family, rows in sel.groupby("family", sort=False)],
+    ]
+    if len(failures):
+        lines += ["", "Missing (failed) ROIs: " + ", ".join(
+            f"{a}:{r}{' (' + p + ')' if p else ''}" for a, r, p in
+            zip(failures["acquisition"], failures["roi"], failures["perturbation"], strict=True))]
+    blocks: list[Block] = [Heading("Overview"), Paragraph(lines), Heading("Summary"),
+                           Table(summary[[c for c in SUMMARY_COLUMNS if c in summary.columns]])]
+    if published is not None:
+        blocks += [Heading("Simulated vs published (% excellent per group)"), Table(published)]
+    return blocks
+
+
+def robust_by_class(robust: pd.DataFrame) -> pd.DataFrame:
+    """The robust features of each family, grouped by feature class: one row per (family,
+    class) with their count and their names (``feature (image type)``)."""
+    rows = []
+    for (family, cls), group in robust.groupby(["family", "feature_class"], sort=False):
+        names = [f"{f.split('_', 2)[-1]} ({t})" for f, t in zip(group["feature"], group["image_type"], strict=True)]
+        rows.append({"family": family, "feature_class": cls, "n_features": len(names),
+                     "features": ", ".join(names)})
+    return pd.DataFrame(rows, columns=["family", "feature_class", "n_features", "features"])
+
+
+def _details(result: StudyResult) -> list[Block]:
     sel = result.selection
     dropped = sel.loc[~sel["robust"], "reason"].str.split("; ").explode()
     reasons = dropped.str.replace(r"^([^:]+):.*$", r"\1", regex=True).value_counts()
     reason_table = reasons.rename_axis("reason").reset_index(name="n_features")
-    failures = result.failures
-    n_rois = len(result.features[["acquisition", "roi"]].drop_duplicates())
-    lines = [
-        f"Study file: `{study.path.name}`; {len(study.acquisitions)} acquisitions, "
-        f"{len(study.comparisons)} comparisons; a feature is excellent when its statistic is "
-        f"> {study.threshold:g}.",
-        f"Features of {n_rois} ROI(s); {len(failures)} extraction(s) failed (what was extracted "
-        "in this run and what came from the cache: `extraction.json`).",
-        *[f"Robust, informative features, {family} extraction: **{int(rows['robust'].sum())}** "
-          f"of {len(rows)}." for family, rows in sel.groupby("family", sort=False)],
-    ]
-    if len(failures):
-        lines.append("Missing (failed) ROIs: " + ", ".join(
-            f"{a}:{r}{' (' + p + ')' if p else ''}" for a, r, p in
-            zip(failures["acquisition"], failures["roi"], failures["perturbation"], strict=True)))
-    sections: list[Block] = [Heading("Overview"), Paragraph(lines), Heading("Summary"), _table(result.summary)]
-    if published is not None:
-        sections += [Heading("Simulated vs published (% excellent per group)"), _table(published)]
-    sections += [Heading("Why features were dropped (a feature may have several reasons)"), _table(reason_table)]
-    sections += agreement_sections(result)
-    if len(failures):
-        sections += [Heading("Failures"), _table(failures[["acquisition", "roi", "perturbation", "error"]])]
-    return sections
+    blocks: list[Block] = [Heading("The robust features, by family and feature class")]
+    for family, table in robust_by_class(result.robust).groupby("family", sort=False):
+        n = int(table["n_features"].sum())
+        blocks.append(Table(table, collapsed=f"{family}: {n} features (robust_features.csv)")
+                      if n > MAX_OPEN_FEATURES else Table(table))
+    blocks += [Heading("Why features were dropped (a feature may have several reasons)"), Table(reason_table)]
+    blocks += agreement_sections(result)
+    if len(result.failures):
+        blocks += [Heading("Failures"),
+                   Table(result.failures[["acquisition", "roi", "perturbation", "error"]])]
+    return blocks
 
 
 SHAPE_ONLY_READING = (
@@ -289,7 +244,7 @@ def agreement_sections(result: StudyResult, rho: float = 0.8) -> list[Block]:
     if len(figures):
         sections += [Heading("Shape-only features: two readings"),
                      Paragraph([SHAPE_ONLY_READING.format(rho=rho)]),
-                     _table(figures[[c for c in SHAPE_ONLY_TABLE if c in figures.columns]])]
+                     Table(figures[[c for c in SHAPE_ONLY_TABLE if c in figures.columns]])]
     by_size = result.wcv_by_size
     if by_size is not None and len(by_size):
         median = (by_size.groupby(["comparison", "size_group"], sort=False)["wcv"].median()
@@ -297,14 +252,11 @@ def agreement_sections(result: StudyResult, rho: float = 0.8) -> list[Block]:
         overall = summary.set_index("comparison")["median_wcv"]
         median.insert(0, "all ROIs", overall.reindex(median.index))
         sections += [Heading("Median within-subject CV (%, |100 agRee::agree.wscv|) by ROI group"),
-                     _table(median.reset_index())]
+                     Table(median.reset_index(), fmt=lambda v: f"{v:.2f}",
+                           collapsed=f"{len(median)} comparisons (wcv_by_size.csv)")]
     bands = result.band_counts
     if bands is not None and len(bands):
-        top = [c for c in pd.unique(bands["comparison"]) if "/" not in c]
+        top = bands[bands["comparison"].isin([c for c in pd.unique(bands["comparison"]) if "/" not in c])]
         sections += [Heading("Agreement bands by image type and feature class"),
-                     _table(bands[bands["comparison"].isin(top)])]
+                     Table(top, collapsed=f"{len(top)} rows (band_counts.csv)")]
     return sections
-
-
-def _table(df: pd.DataFrame) -> Table:
-    return Table(df, fmt=lambda v: f"{v:.2f}")
