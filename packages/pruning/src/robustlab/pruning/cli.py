@@ -44,7 +44,7 @@ def main() -> Any:
     of its own, its log in ``<job>_rank<r>.log``).
     """
     if any(arg.replace(" ", "") in ("plan=true", "plan=True", "+plan=true") for arg in sys.argv[1:]):
-        from robustlab.pruning.plan import plan_main
+        from robustlab.pruning.cost import plan_main
 
         plan_main(sys.argv[1:])
         return None

@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from robustlab.pruning.plan import expand_overrides, plan_main, split_sizes
+from robustlab.pruning.cost import expand_overrides, plan_main, split_sizes
 
 torch.set_num_threads(1)
 
