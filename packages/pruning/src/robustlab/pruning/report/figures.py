@@ -1,19 +1,8 @@
-"""The sweep report: figures, sweet-spot tables, ``report.md`` and a self-contained ``report.html``.
-
-:func:`write_report` reads one or many run directories (or multirun directories), runs the
-sweet-spot analysis (:mod:`robustlab.pruning.sweetspot`) and draws:
-
-- ``metrics_<model>.png``: every metric against sparsity, accuracy on a twin axis, the
-  bootstrap interval of the change from dense as a band, sweet spots shaded;
-- ``heatmap.png``: every metric x sparsity, relative change from dense (better = green);
-- ``gallery_<model>.png``: attribution maps of one image across sparsity;
-- ``shape_bias.png``: cue-conflict shape bias against sparsity with the human reference;
-- ``distortions_<model>.png``: accuracy per distortion level, one line per sparsity.
-"""
+"""The sweep report's figures, drawn from the runs' summary values
+(:func:`~robustlab.pruning.report.document.summary_values`) and the sweet-spot table."""
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,79 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from robustlab.common.report import (
-    Block,
-    Document,
-    Figure,
-    Heading,
-    Paragraph,
-    Table,
-    pyplot,
-    save_figure,
-)
+from robustlab.common.report import pyplot, save_figure
 from robustlab.pruning.alignment.shape_bias import HUMAN_SHAPE_BIAS
-from robustlab.pruning.suites import suite_tables
-from robustlab.pruning.sweetspot import (
-    CURVE_KEYS,
-    MIN_PAIRS,
-    expand_run_dirs,
-    load_table,
-    metric_direction,
-    summarize_by_model,
-    sweet_spot_analysis,
-)
-
-log = logging.getLogger(__name__)
+from robustlab.pruning.sweetspot import metric_direction
 
 #: Methods of the alignment table drawn in the distortion figure rather than as metric panels.
 _NOT_DISTORTIONS = ("clean", "shape_bias", "error_consistency")
 _PANEL_COLUMNS = 4
-
-
-# --------------------------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------------------------
-
-def summary_values(run_dirs: Sequence[Path]) -> pd.DataFrame:
-    """The summary rows of every run as one long table, averaged over seeds.
-
-    ``metrics.csv``'s ``top1``/``top5`` become table ``accuracy``; the suites' tables keep their
-    ``method, metric, level`` and their ``mean`` becomes ``value``.
-
-    Returns:
-        Columns ``model, prune_method, table, method, metric, level, step, sparsity, value,
-        n_seeds``.
-    """
-    frames = []
-    metrics = load_table(run_dirs, "metrics", add_overrides=False)
-    if not metrics.empty:
-        acc = [c for c in ("top1", "top5") if c in metrics.columns]
-        long = metrics.melt(id_vars=[c for c in ("model", "prune_method", "seed", "step", "sparsity") if c in metrics.columns],
-                            value_vars=acc, var_name="metric", value_name="value")
-        long["table"], long["method"], long["level"] = "accuracy", "", 0.0
-        frames.append(long)
-    for table in suite_tables():
-        df = load_table(run_dirs, table, add_overrides=False)
-        if df.empty:
-            continue
-        df = df.rename(columns={"mean": "value"})
-        df["table"] = table
-        df["method"] = df["method"].astype(str) if "method" in df.columns else ""
-        df["level"] = pd.to_numeric(df["level"], errors="coerce").fillna(0.0) if "level" in df.columns else 0.0
-        frames.append(df)
-    cols = [*CURVE_KEYS, "step", "sparsity", "value", "n_seeds"]
-    if not frames:
-        return pd.DataFrame(columns=cols)
-    df = pd.concat(frames, ignore_index=True)
-    for key in ("model", "prune_method"):
-        df[key] = df[key].astype(str) if key in df.columns else ""
-    if "seed" not in df.columns:
-        df["seed"] = 0
-    df["metric"] = df["metric"].astype(str)
-    df["value"] = pd.to_numeric(df["value"], errors="coerce")
-    out = df.groupby([*CURVE_KEYS, "step"], sort=True, dropna=False).agg(
-        sparsity=("sparsity", "mean"), value=("value", "mean"), n_seeds=("seed", "nunique")).reset_index()
-    return out[cols]
 
 
 def _curve_label(table: str, method: str, metric: str, level: float) -> str:
@@ -102,10 +25,6 @@ def _curve_label(table: str, method: str, metric: str, level: float) -> str:
     label = " / ".join(p for p in parts if p)
     return f"{label} @ {level:g}" if level else label
 
-
-# --------------------------------------------------------------------------------------------
-# Figures
-# --------------------------------------------------------------------------------------------
 
 def _panel_curves(values: pd.DataFrame, model: str) -> list[tuple[str, str, str, float]]:
     """The (table, method, metric, level) panels of a model's metric figure."""
@@ -360,140 +279,3 @@ def plot_distortions(values: pd.DataFrame, model: str, path: Path) -> Path | Non
     fig.subplots_adjust(left=0.07, bottom=0.1 if nrows > 1 else 0.18, top=1 - 0.6 / (2.8 * nrows + 0.6),
                         hspace=0.6, wspace=0.35, right=0.85)
     return save_figure(fig, path, tight=False)
-
-
-# --------------------------------------------------------------------------------------------
-# Documents
-# --------------------------------------------------------------------------------------------
-
-_METHOD_TEXT = (
-    "Sweet spots: per curve (model, pruning method, metric) and sparse step, the per-image "
-    "difference from the dense step, signed so that positive is better; images resampled in pairs "
-    "({ci_method} bootstrap, {n_resamples} resamples, robustlab.common.stats.bootstrap_ci), and "
-    "with several seeds seeds first, then images within each (a hierarchical percentile "
-    "bootstrap); two-sided p from the bootstrap standard error of the finite replicates "
-    "(sweet_spots.csv: n_replicates); a step with fewer than {min_pairs} images whose dense and "
-    "sparse values are both finite (n_pairs) is untestable: p NaN, outside Holm's family; Holm "
-    "across {holm_family}; a sweet "
-    "spot where the adjusted p < {alpha} and the interval at Holm's level for that hypothesis "
-    "lies above zero."
-)
-_HOLM_FAMILY = {"curve": "the curve's sparse steps", "report": "every test of this report"}
-
-
-def eval_data_table(run_dirs: Sequence[Path]) -> pd.DataFrame:
-    """What each suite measured on: ``table, eval_data, metrics`` (the suites' ``eval_data`` column)."""
-    rows = []
-    for table in suite_tables():
-        df = load_table(run_dirs, table, add_overrides=False)
-        if df.empty:
-            continue
-        data = df["eval_data"].astype(str) if "eval_data" in df.columns else pd.Series("training", index=df.index)
-        for name, group in df.groupby(data, sort=True):
-            metrics = sorted({f"{m}/{k}" if str(m) else str(k) for m, k in zip(group.get("method", ""), group["metric"], strict=False)})
-            rows.append({"table": table, "eval_data": name, "metrics": ", ".join(metrics)})
-    return pd.DataFrame(rows, columns=["table", "eval_data", "metrics"])
-
-
-Directions = Sequence[tuple[str, str, str, int]]
-
-
-def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_resamples: int = 2000,
-                 seed: int = 0, ci_method: str = "percentile", holm_scope: str = "curve",
-                 directions: Directions | None = None, min_pairs: int = MIN_PAIRS) -> Path:
-    """Write the sweep report of ``run_dirs`` into ``out_dir``; return the path of ``report.html``.
-
-    Args:
-        run_dirs: run directories and/or Hydra multirun directories.
-        out_dir: the report folder: PNG figures, the sweet-spot tables (``sweet_spots.csv``,
-            ``sweet_spots_summary.csv``, ``sweet_spots_by_model.csv``), ``report.md`` (linking
-            the PNGs) and ``report.html`` (every PNG embedded as base64: one file to share).
-        alpha, n_resamples, seed, ci_method, holm_scope, directions, min_pairs: of the sweet-spot analysis
-            (:func:`robustlab.pruning.sweetspot.sweet_spot_analysis`); ``directions`` are
-            searched before the suites' own, by the test and by the figures alike.
-
-    Returns:
-        The path of ``report.html``.
-    """
-    runs = expand_run_dirs(run_dirs)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    values = summary_values(runs)
-    sweet, summary = sweet_spot_analysis(runs, out_dir, alpha=alpha, n_resamples=n_resamples,
-                                         ci_method=ci_method, seed=seed, directions=directions,
-                                         holm_scope=holm_scope, min_pairs=min_pairs)
-    metrics = load_table(runs, "metrics", add_overrides=False)
-    blocks: list[Block] = [Paragraph([f"{len(runs)} run(s): " + ", ".join(r.name if r.parent.name != "" else str(r) for r in runs) + "."])]
-    if not metrics.empty:
-        cols = [c for c in ("run", "model", "prune_method", "seed") if c in metrics.columns]
-        runs_table = metrics.groupby(cols, sort=True, dropna=False).agg(
-            steps=("step", "nunique"), max_sparsity=("sparsity", "max")).reset_index()
-        runs_table["run"] = runs_table["run"].map(lambda r: Path(r).name)
-        blocks += [Heading("Runs"), Table(runs_table)]
-    data_table = eval_data_table(runs)
-    if not data_table.empty:
-        blocks += [Heading("Evaluation data"), Table(data_table)]
-    blocks += _sweet_spot_blocks(summary, alpha, ci_method, n_resamples, holm_scope, min_pairs)
-    blocks += _figure_blocks(runs, values, sweet, out_dir, directions)
-    return Document("Pruning sweep report", blocks).write(out_dir)["report.html"]
-
-
-def _sweet_spot_blocks(summary: pd.DataFrame, alpha: float, ci_method: str, n_resamples: int,
-                       holm_scope: str, min_pairs: int = MIN_PAIRS) -> list[Block]:
-    """The "Sweet spots" section: the method, the table per model and the curves with one."""
-    blocks: list[Block] = [Heading("Sweet spots"), Paragraph([_METHOD_TEXT.format(
-        alpha=alpha, ci_method=ci_method, n_resamples=n_resamples, holm_family=_HOLM_FAMILY[holm_scope],
-        min_pairs=min_pairs)])]
-    if summary.empty:
-        return [*blocks, Paragraph(["No curve with per-image values and a declared direction was found."])]
-    blocks += [Paragraph(["Per architecture and size:"]), Table(summarize_by_model(summary))]
-    hits = summary[summary["n_sweet"] > 0]
-    if hits.empty:
-        return [*blocks, Paragraph(["No sweet spot: no sparsity beat the dense model beyond the bootstrap interval."])]
-    cols = ["model", "prune_method", "table", "method", "metric", "level", "n_sweet", "n_tested",
-            "sweet_min", "sweet_max", "peak_sparsity", "peak_gain", "peak_ci_low", "peak_ci_high"]
-    return [*blocks, Paragraph(["Curves with sweet spots (gain: better-positive change from dense at the peak):"]),
-            Table(hits[cols])]
-
-
-def _figure_blocks(runs: Sequence[Path], values: pd.DataFrame, sweet: pd.DataFrame, out_dir: Path,
-                   directions: Directions | None) -> list[Block]:
-    """The "Figures" section: metrics per model, heatmap, shape bias, distortions, galleries."""
-    blocks: list[Block] = [Heading("Figures")]
-    models = sorted(values["model"].unique()) if not values.empty else []
-    for model in models:
-        fig = plot_metrics(values, sweet, model, out_dir / f"metrics_{_safe(model)}.png", directions)
-        blocks.append(Figure(fig, f"{model}: every metric against sparsity, accuracy dashed on the twin axis", fig.name))
-    if not values.empty:
-        heatmap = plot_heatmap(values, sweet, out_dir / "heatmap.png", directions)
-        blocks.append(Figure(heatmap, "Every metric x sparsity, % change from dense (better > 0)", heatmap.name))
-    sb = plot_shape_bias(values, sweet, out_dir / "shape_bias.png") if not values.empty else None
-    if sb is not None:
-        blocks.append(Figure(sb, "Shape bias against sparsity with the human reference", sb.name))
-    for model in models:
-        fig = plot_distortions(values, model, out_dir / f"distortions_{_safe(model)}.png")
-        if fig is not None:
-            blocks.append(Figure(fig, f"{model}: accuracy per distortion level", fig.name))
-    seen: set[str] = set()
-    for run in runs:
-        model = _run_model(run)
-        if model in seen:
-            continue
-        fig = plot_gallery(run, out_dir / f"gallery_{_safe(model)}.png", model)
-        if fig is not None:
-            seen.add(model)
-            blocks.append(Figure(fig, f"{model}: attribution maps across sparsity", fig.name))
-    return blocks
-
-
-def _run_model(run: Path) -> str:
-    path = run / "metrics.csv"
-    if path.exists():
-        m = pd.read_csv(path, nrows=1)
-        if "model" in m.columns and len(m):
-            return str(m["model"].iloc[0])
-    return run.name
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
