@@ -35,7 +35,7 @@ def test_pruning_experiment_becomes_a_valid_sweep_spec(experiment, monkeypatch):
     from robustlab.pruning.cli import spec_from_config
     from robustlab.pruning.methods import METHODS
     from robustlab.pruning.suites import SUITES
-    from robustlab.pruning.sweep import target_sparsity
+    from robustlab.pruning.sweep_spec import target_sparsity
 
     cfg = composed("pruning", experiment, monkeypatch)
     spec = spec_from_config(cfg)

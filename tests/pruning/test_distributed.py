@@ -29,7 +29,8 @@ from robustlab.pruning.interpret.suite import summarize
 from robustlab.pruning.masks import get_masks
 from robustlab.pruning.models import ModelSpec, create_model
 from robustlab.pruning.suites import SUITES, SuiteResult
-from robustlab.pruning.sweep import SweepSpec, run_sweep
+from robustlab.pruning.sweep import run_sweep
+from robustlab.pruning.sweep_spec import SweepSpec
 from robustlab.pruning.train import TrainSpec
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from robustlab.pruning.masks import (
 )
 from robustlab.pruning.methods import METHODS, PruneContext
 from robustlab.pruning.models import ModelSpec, classifier_head, create_model
-from robustlab.pruning.sweep import target_sparsity
+from robustlab.pruning.sweep_spec import target_sparsity
 
 torch.set_num_threads(1)
 

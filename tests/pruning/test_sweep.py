@@ -10,7 +10,8 @@ from robustlab.pruning.data.sources import DataSpec
 from robustlab.pruning.masks import PruneScope, prunable_targets
 from robustlab.pruning.models import ModelSpec, create_model
 from robustlab.pruning.suites import SUITES, SuiteResult
-from robustlab.pruning.sweep import TIMING_COLUMNS, SweepSpec, run_sweep
+from robustlab.pruning.sweep import TIMING_COLUMNS, run_sweep
+from robustlab.pruning.sweep_spec import SweepSpec
 from robustlab.pruning.train import TrainSpec
 
 torch.set_num_threads(1)

@@ -22,7 +22,8 @@ from robustlab.common.seeding import seed_everything
 from robustlab.pruning import sweep as sweep_module
 from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
 from robustlab.pruning.data.sources import DataSpec, build_data
-from robustlab.pruning.sweep import SWEEP_SPEC, TIMING_COLUMNS, run_sweep
+from robustlab.pruning.run_folder import SWEEP_SPEC
+from robustlab.pruning.sweep import TIMING_COLUMNS, run_sweep
 
 torch.set_num_threads(1)
 
@@ -164,7 +165,7 @@ def test_a_structurally_pruned_model_comes_back_from_its_plain_checkpoint(tmp_pa
 
 def test_cuda_asked_for_without_a_gpu_names_the_key(monkeypatch):
     from robustlab.common.errors import ConfigError
-    from robustlab.pruning.sweep import resolve_device
+    from robustlab.pruning.sweep_spec import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match=r"device: 'cuda' was asked for but torch sees no CUDA "

@@ -131,7 +131,7 @@ def test_bad_evaluation_data_is_a_clear_error(voc_root, tmp_path):
 def test_a_missing_evaluation_folder_stops_the_sweep_before_training(voc_root, tmp_path):
     from robustlab.pruning.data.sources import DataSpec
     from robustlab.pruning.models import ModelSpec
-    from robustlab.pruning.sweep import SweepSpec, validate
+    from robustlab.pruning.sweep_spec import SweepSpec, validate
     from robustlab.pruning.train import TrainSpec
 
     def spec(data):

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def spec_from_config(cfg: Any) -> Any:
-    """Turn the composed config into a :class:`~robustlab.pruning.sweep.SweepSpec` (bound once,
+    """Turn the composed config into a :class:`~robustlab.pruning.sweep_spec.SweepSpec` (bound once,
     strictly: :func:`robustlab.pruning.config.bind`)."""
     from omegaconf import OmegaConf
 
@@ -61,7 +61,7 @@ def _sweep(cfg: Any, run_dir: Path) -> None:
     import torch
 
     from robustlab.pruning import distributed
-    from robustlab.pruning.sweep import resolve_device
+    from robustlab.pruning.sweep_spec import resolve_device
 
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))

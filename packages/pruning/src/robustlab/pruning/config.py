@@ -2,7 +2,7 @@
 
 :func:`bind` turns the composed Hydra config into a :class:`PruningConfig` once, strictly
 (:func:`robustlab.common.config.from_dict`: an unknown key is an error naming it and the close
-matches), and :meth:`PruningConfig.sweep_spec` into the :class:`~robustlab.pruning.sweep.SweepSpec`
+matches), and :meth:`PruningConfig.sweep_spec` into the :class:`~robustlab.pruning.sweep_spec.SweepSpec`
 the library runs. Each key's default is stated once, in these dataclasses or the library's
 (:class:`~robustlab.pruning.models.ModelSpec`, :class:`~robustlab.pruning.data.sources.DataSpec`,
 :class:`~robustlab.pruning.train.TrainSpec`, :class:`~robustlab.pruning.masks.PruneScope`); the
@@ -22,7 +22,7 @@ from robustlab.pruning.data.sources import DataSpec
 from robustlab.pruning.masks import PruneScope
 from robustlab.pruning.models import ModelSpec
 from robustlab.pruning.suites import check_suite_options
-from robustlab.pruning.sweep import SweepSpec
+from robustlab.pruning.sweep_spec import SweepSpec
 from robustlab.pruning.train import TrainSpec
 
 
@@ -94,7 +94,7 @@ class PruningConfig:
     dist_timeout_s: float = 600.0
 
     def sweep_spec(self) -> SweepSpec:
-        """The :class:`~robustlab.pruning.sweep.SweepSpec` of this config."""
+        """The :class:`~robustlab.pruning.sweep_spec.SweepSpec` of this config."""
         model = {f.name: getattr(self.model, f.name) for f in dataclasses.fields(ModelSpec)}
         train = {f.name: getattr(self.train, f.name) for f in dataclasses.fields(TrainSpec)}
         return SweepSpec(

@@ -169,7 +169,7 @@ class JobPlan:
 
 def plan_job(cfg: Any, overrides: list[str], world_size: int, measured: dict[tuple, Throughput]) -> JobPlan:
     """The plan of one composed job config (``measured`` caches throughputs between jobs)."""
-    from robustlab.pruning.sweep import resolve_device
+    from robustlab.pruning.sweep_spec import resolve_device
 
     train, data, ev = cfg["train"], cfg["data"], cfg["eval"]
     n_train, n_val, source = split_sizes(data)

@@ -21,18 +21,19 @@ In a data-parallel run (:mod:`robustlab.pruning.distributed`) every rank trains 
 each global batch and evaluates its share of the held-out images; rank 0 alone writes the
 checkpoints and tables, and after a crash of any rank the sweep resumes on every rank from the
 last step that rank 0 finished.
+
+The settings and their checks are in :mod:`robustlab.pruning.sweep_spec`; the run folder's
+files (settings record, checkpoints, tables) and their consistency checks in
+:mod:`robustlab.pruning.run_folder`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +41,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from robustlab.common.errors import CheckpointError, ConfigError
-from robustlab.common.io import write_json, write_table
+from robustlab.common.errors import ConfigError
 from robustlab.common.runlock import RunLock
-from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
-from robustlab.pruning.data.evaldata import check_arch, eval_data_spec
+from robustlab.pruning.checkpoints import resize_to_state
+from robustlab.pruning.data.evaldata import check_arch
 from robustlab.pruning.data.loader import train_batches
-from robustlab.pruning.data.sources import DataBundle, DataSpec, build_data
+from robustlab.pruning.data.sources import DataBundle, build_data
 from robustlab.pruning.distributed import (
     Dist,
     all_gather_objects,
-    barrier,
     broadcast_object,
     broadcast_tensors,
     check_identical,
@@ -60,7 +59,6 @@ from robustlab.pruning.distributed import (
 )
 from robustlab.pruning.evaluate import evaluate_accuracy, make_context, suite_source
 from robustlab.pruning.masks import (
-    PruneScope,
     Target,
     apply_masks,
     count_parameters,
@@ -69,115 +67,28 @@ from robustlab.pruning.masks import (
     plain_state_dict,
     prunable_targets,
 )
-from robustlab.pruning.methods import PruneContext, PruningMethod, get_method
-from robustlab.pruning.models import (
-    ModelSpec,
-    classifier_head,
-    create_model,
-    load_weights,
-    model_arch,
+from robustlab.pruning.methods import PruneContext
+from robustlab.pruning.models import classifier_head, create_model, model_arch
+from robustlab.pruning.run_folder import (
+    SWEEP_SPEC as SWEEP_SPEC,  # the name aggregate reads from here
 )
-from robustlab.pruning.suites import SUITES, SuiteResult, check_suite_options, get_suite
-from robustlab.pruning.train import TrainSpec, TrainStats, train
+from robustlab.pruning.run_folder import RunFolder, finished_steps
+from robustlab.pruning.suites import SUITES, SuiteResult, get_suite
+from robustlab.pruning.sweep_spec import (
+    SweepSpec,
+    resolve_device,
+    spec_record,
+    target_sparsity,
+    validate,
+)
+from robustlab.pruning.train import TrainStats, train
 
 log = logging.getLogger(__name__)
 
 #: Columns of ``metrics.csv`` that measure time, not results (left out of resume comparisons).
 TIMING_COLUMNS = ("train_seconds", "images_per_second", "latency_ms", "eval_seconds")
-SWEEP_SPEC = "sweep_spec.json"
 #: Training statistics kept in a step's checkpoint (its metrics row is rebuilt from them).
 TRAIN_STATS = ("final_loss", "images", "seconds", "images_per_second")
-#: Settings of the evaluation alone: a sweep that finished no step may change them and keep
-#: its checkpoints (they leave the trained weights as they are).
-EVAL_KEYS = ("suites", "eval_batch_size", "eval_max_images", "measure_latency")
-
-
-@dataclass
-class SweepSpec:
-    """Everything a sweep needs, as plain values.
-
-    Attributes:
-        model, data, train: the model, data and (dense) training settings.
-        method: a registered pruning method (``robustlab.pruning.methods.list_methods()``).
-        steps: prune-and-retrain steps after the dense step.
-        rate: per-step rate in (0, 1): step ``k`` targets sparsity ``1 - (1 - rate)^k``.
-        scope: which layers are prunable.
-        method_options: options passed to the method (``ctx.options``).
-        retrain_epochs: epochs of each retraining step (None: the dense schedule's, as the
-            paper does).
-        suites: evaluation suites to run at every step, ``name -> options``.
-        eval_batch_size: images per evaluation batch.
-        eval_max_images: cap on held-out images for accuracy (None: all).
-        measure_latency: time the forward pass at every step (``latency_ms`` column).
-        seed: the sweep's seed.
-        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
-        label: the model's name in tables (default: ``model.name``).
-    """
-
-    model: ModelSpec
-    data: DataSpec
-    train: TrainSpec
-    method: str = "imp_lr_rewind"
-    steps: int = 5
-    rate: float = 0.2
-    scope: PruneScope = field(default_factory=PruneScope)
-    method_options: dict[str, Any] = field(default_factory=dict)
-    retrain_epochs: int | None = None
-    suites: dict[str, dict[str, Any]] = field(default_factory=dict)
-    eval_batch_size: int = 256
-    eval_max_images: int | None = None
-    measure_latency: bool = False
-    seed: int = 0
-    device: str = "auto"
-    label: str | None = None
-
-
-def target_sparsity(step: int, rate: float) -> float:
-    """``1 - (1 - rate)^step``: the sparsity after ``step`` steps removing ``rate`` of the rest."""
-    return 1.0 - (1.0 - rate) ** step
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available else CPU; a clear error when CUDA is asked but absent."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device: {name!r} was asked for but torch sees no CUDA device; "
-                          "use device=auto or device=cpu")
-    return device
-
-
-def validate(spec: SweepSpec) -> PruningMethod:
-    """Check the spec before any expensive work; return the pruning method.
-
-    Raises:
-        ConfigError: a rate outside (0, 1), a negative step count, a bad training setting.
-        UnknownNameError: an unknown method or evaluation suite (with close matches).
-    """
-    if not 0.0 < float(spec.rate) < 1.0:
-        raise ConfigError(f"method.rate must be in (0, 1) (the fraction of remaining weights pruned per step); got {spec.rate}")
-    if int(spec.steps) < 0:
-        raise ConfigError(f"method.steps must be >= 0; got {spec.steps}")
-    if int(spec.eval_batch_size) < 1:
-        raise ConfigError(f"eval.batch_size: must be at least 1 (images per evaluation batch); got {spec.eval_batch_size!r}")
-    if spec.eval_max_images is not None and int(spec.eval_max_images) < 1:
-        raise ConfigError(f"eval.max_images: must be at least 1, or null for every held-out image; "
-                          f"got {spec.eval_max_images!r}")
-    spec.data.validate()
-    method = get_method(spec.method)
-    check_suite_options(spec.suites)
-    for options in spec.suites.values():
-        if (options or {}).get("data"):
-            eval_data_spec(dict(options["data"]))
-    spec.train.validate()
-    return method
-
-
-def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
-    record = dataclasses.asdict(spec)
-    record["train"].pop("progress", None)
-    return record
 
 
 class _Sweep:
@@ -190,12 +101,8 @@ class _Sweep:
         self.method = validate(spec)
         self.device = local_device(resolve_device(spec.device), dist.local_rank)
         self.label = spec.label or spec.model.name
-        self.ckpt_dir = run_dir / "checkpoints"
-        self.fingerprint = json.loads(json.dumps(_fingerprint(spec), default=str))
-        trained = {k: v for k, v in self.fingerprint.items() if k not in EVAL_KEYS}
-        #: What a checkpoint records of the sweep that trained it (the spec without EVAL_KEYS).
-        self.spec_hash = hashlib.sha256(json.dumps(trained, sort_keys=True).encode()).hexdigest()[:16]
-        self._check_same_spec()
+        self.folder = RunFolder(run_dir, spec_record(spec), dist)
+        self.folder.check_same_spec()
         self.data: DataBundle = build_data(spec.data, self.device if spec.data.name == "shapes" else "cpu",
                                            report_dir=run_dir, progress=spec.train.progress)
         if spec.model.num_classes != self.data.num_classes:
@@ -204,41 +111,6 @@ class _Sweep:
         s = spec.data.img_size
         self.example = torch.zeros(1, spec.model.in_chans, s, s, device=self.device)
         self.sources: dict[str, Any] = {}  # each suite's evaluation data, built at its first use
-
-    def _check_same_spec(self) -> None:
-        """Refuse a folder holding another sweep's steps; forget one that finished none."""
-        path = self.run_dir / SWEEP_SPEC
-        if not path.exists():
-            return
-        saved = json.loads(path.read_text())
-        if saved == self.fingerprint:
-            return
-        diff = sorted(k for k in self.fingerprint if self.fingerprint[k] != saved.get(k))
-        finished = finished_steps(self.run_dir)
-        if not finished and set(diff) <= set(EVAL_KEYS):
-            # Stopped before any step was evaluated (bad evaluation options): its checkpoints
-            # hold the same training, evaluated now with the corrected options.
-            log.info("%s: the sweep there finished no step and differs in evaluation settings only "
-                     "(%s); its checkpoints are kept and evaluated with these", path, ", ".join(diff))
-            if self.dist.is_main:
-                write_json(path, self.fingerprint)
-            barrier(self.dist)
-            return
-        if finished or any(self.ckpt_dir.glob("step*.pt")):
-            raise ConfigError(f"{path} was written by a different sweep (differs in: {', '.join(diff)}); "
-                              "resume with the same settings or choose another run directory")
-        log.info("%s: the sweep there finished no step; replaced by this one (differs in: %s)",
-                 path, ", ".join(diff))
-        if self.dist.is_main:
-            path.unlink(missing_ok=True)
-            (self.ckpt_dir / "init.pt").unlink(missing_ok=True)
-        barrier(self.dist)
-
-    def write_spec(self) -> None:
-        """Record the sweep's settings (once the data and the model were built)."""
-        path = self.run_dir / SWEEP_SPEC
-        if not path.exists() and self.dist.is_main:
-            write_json(path, self.fingerprint)
 
     # -- models and checkpoints -------------------------------------------------------------
 
@@ -254,63 +126,23 @@ class _Sweep:
         """Write step ``step``'s checkpoint: weights, masks and the training statistics."""
         state: dict[str, Any] = {"model": plain_state_dict(model), "step": step, "sparsity": sparsity,
                                  "model_name": self.spec.model.name, "method": self.spec.method,
-                                 "spec_hash": self.spec_hash,
+                                 "spec_hash": self.folder.spec_hash,
                                  "train": {k: getattr(stats, k) for k in TRAIN_STATS}}
         if not self.method.structured:
             state["masks"] = get_masks(self.targets(model))
-        return save_checkpoint(self.ckpt_dir / f"step{step:03d}.pt", state)
-
-    def checkpoint(self, step: int, finished: bool = False) -> dict[str, Any] | None:
-        """Step ``step``'s checkpoint, or None when there is none.
-
-        Args:
-            finished: the step has its ``metrics.csv`` row (the advice of an error says so).
-
-        Raises:
-            CheckpointError: the file records another step or another sweep's settings
-                (another process wrote it into this folder), or cannot be read.
-        """
-        path = self.ckpt_dir / f"step{step:03d}.pt"
-        if not path.exists():
-            return None
-        state = load_checkpoint(path, advice=(f"delete it and the rows of step {step} and later in "
-                                              f"{self.run_dir / 'metrics.csv'}, and the sweep runs from step {step} again"
-                                              if finished else "delete it and that step runs again"))
-        recorded = state.get("spec_hash")
-        if state.get("step") != step or (recorded is not None and recorded != self.spec_hash):
-            what = (f"step {state.get('step')!r}" if state.get("step") != step
-                    else f"a sweep of other settings (spec {recorded}, this sweep's {self.spec_hash})")
-            raise CheckpointError(f"checkpoint {path} was written by {what}; it is not this sweep's step "
-                                  f"{step}: delete it (that step runs again) or choose another run directory")
-        if recorded is None:
-            log.warning("%s records no sweep settings (written by an older version); trusted as this sweep's", path)
-        return state
-
-    def check_finished(self, step: int) -> None:
-        """The last finished step's checkpoint is there and reads back as this sweep's (a resumed
-        sweep prunes from it; a finished sweep's last model is its result)."""
-        path = self.ckpt_dir / f"step{step:03d}.pt"
-        if broadcast_object(self.dist, self.checkpoint(step, finished=True) is None if self.dist.is_main else False):
-            raise CheckpointError(f"checkpoint {path} is missing but {self.run_dir / 'metrics.csv'} lists step {step} "
-                                  f"as finished; delete the rows of step {step} and later there, and the sweep runs "
-                                  f"from step {step} again")
+        return self.folder.save(step, state)
 
     def check_sparsity(self, model: nn.Module, state: dict[str, Any], step: int, dense_numel: dict[str, int]) -> None:
         """The model read from step ``step``'s checkpoint has the sparsity the checkpoint records."""
         layers = layer_sparsity(self.targets(model), dense_numel)
-        sparsity = float(layers["zeros"].sum() / layers["numel"].sum())
-        if "sparsity" in state and abs(sparsity - float(state["sparsity"])) > 1e-4:
-            raise CheckpointError(f"checkpoint {self.ckpt_dir / f'step{step:03d}.pt'} records sparsity "
-                                  f"{float(state['sparsity']):.6f} but its weights have {sparsity:.6f}; delete it "
-                                  "(that step runs again)")
+        self.folder.check_sparsity(step, state, float(layers["zeros"].sum() / layers["numel"].sum()))
 
     def load(self, step: int, state: dict[str, Any] | None = None) -> nn.Module:
         """The model of step ``step`` (from its checkpoint, or ``state`` already read from it)."""
-        path = self.ckpt_dir / f"step{step:03d}.pt"
-        state = state if state is not None else self.checkpoint(step)
+        state = state if state is not None else self.folder.checkpoint(step)
         if state is None:
-            raise FileNotFoundError(f"{path} is missing but metrics.csv lists step {step} as finished; "
-                                    "delete the run directory's metrics.csv rows after the last checkpoint")
+            raise FileNotFoundError(f"{self.folder.step_path(step)} is missing but metrics.csv lists step {step} as "
+                                    "finished; delete the run directory's metrics.csv rows after the last checkpoint")
         model = self.fresh_model()
         if self.method.structured:
             resize_to_state(model, state["model"])
@@ -322,18 +154,13 @@ class _Sweep:
 
     def initial(self) -> nn.Module:
         """The sweep's initial weights, saved once as ``checkpoints/init.pt``."""
-        path = self.ckpt_dir / "init.pt"
         model = self.fresh_model()
-        if path.exists():
-            load_weights(model, path)
-        elif self.dist.is_main:
-            save_checkpoint(path, plain_state_dict(model))
-        barrier(self.dist)  # rewinding reads init.pt on every rank
+        self.folder.initial(model)
         return model.to(self.device)
 
     def rewind_weights(self, model: nn.Module) -> None:
         """Reset every weight (not the masks) to the initial values: lottery-ticket rewinding."""
-        init = load_checkpoint(self.ckpt_dir / "init.pt")
+        init = self.folder.initial_state()
         state = model.state_dict()
         for key in state:
             if key.endswith("_mask"):
@@ -400,7 +227,7 @@ class _Sweep:
         import torch_pruning as tp
 
         spec = self.spec
-        run_dir = self.run_dir
+        folder = self.folder
         tags = {"model": self.label, "prune_method": spec.method, "seed": spec.seed}
         layers = layer_sparsity(self.targets(model), dense_numel)
         sparsity = float(layers["zeros"].sum() / layers["numel"].sum())
@@ -412,7 +239,7 @@ class _Sweep:
         acc = evaluate_accuracy(model, self.data, self.device, spec.eval_batch_size, spec.eval_max_images,
                                 amp=spec.train.amp, dist=self.dist)
         if main:
-            write_table(acc.per_image, run_dir / "per_image" / f"accuracy_step{step:03d}", formats=("parquet",))
+            folder.write_per_image("accuracy", step, acc.per_image)
         # Counted before the suites: a suite's gradient pass leaves the pruned weights as graph
         # nodes (weight_orig * mask), which the counter's deep copy of the model cannot copy.
         with torch.no_grad():
@@ -424,15 +251,14 @@ class _Sweep:
             table = get_suite(name)[1]
             rows = pd.DataFrame(result.rows)
             rows = rows.assign(step=step, sparsity=sparsity, eval_data=self.sources[name].name, **tags)
-            _append(run_dir / f"{table}.csv", rows, step)
+            folder.append(table, rows, step)
             if result.per_image is not None:
-                write_table(result.per_image, run_dir / "per_image" / f"{table}_step{step:03d}",
-                            formats=("parquet",))
+                folder.write_per_image(table, step, result.per_image)
         eval_seconds = time.perf_counter() - start
         if not main:
             return {}
 
-        _append(run_dir / "layer_sparsity.csv", layers.assign(step=step, **tags), step)
+        folder.append("layer_sparsity", layers.assign(step=step, **tags), step)
         total, nonzero = count_parameters(model)
         row = {"step": step, "sparsity": sparsity, "target_sparsity": target_sparsity(step, spec.rate),
                "top1": acc.top1, "top5": acc.top5, "n_eval": acc.n, "params_total": total,
@@ -441,7 +267,7 @@ class _Sweep:
                "images_per_second": stats.images_per_second, "eval_seconds": eval_seconds, **tags}
         if spec.measure_latency:
             row["latency_ms"] = self.latency_ms(model)
-        _append(run_dir / "metrics.csv", pd.DataFrame([row]), step)
+        folder.append("metrics", pd.DataFrame([row]), step)
         log.info("%s step %d: sparsity %.4f top1 %.4f (%.1f s training, %.0f img/s)", self.label, step,
                  sparsity, acc.top1, stats.seconds, stats.images_per_second)
         return row
@@ -495,23 +321,6 @@ class _Sweep:
         return Path(self._scratch.name)
 
 
-def _append(path: Path, rows: pd.DataFrame, step: int) -> None:
-    """Add ``rows`` to the CSV table at ``path``, replacing any earlier rows of ``step``."""
-    if path.exists():
-        old = pd.read_csv(path)
-        old = old[old["step"] != step]
-        rows = pd.concat([old, rows], ignore_index=True) if len(old) else rows
-    write_table(rows.reset_index(drop=True), path, formats=("csv",))
-
-
-def finished_steps(run_dir: Path) -> list[int]:
-    """Steps whose ``metrics.csv`` row exists in ``run_dir`` (sorted)."""
-    path = Path(run_dir) / "metrics.csv"
-    if not path.exists():
-        return []
-    return sorted(int(s) for s in pd.read_csv(path)["step"].unique())
-
-
 def _report(on_step: Callable[[dict[str, Any], pd.DataFrame], None] | None, row: dict[str, Any],
             run_dir: Path) -> None:
     if on_step is not None:
@@ -562,18 +371,18 @@ def _run(spec: SweepSpec, run_dir: Path, dist: Dist,
     sweep.check_suites(probe)
     del probe
     dense = sweep.initial()
-    sweep.write_spec()
+    sweep.folder.write_spec()
     dense_numel = {t.layer: getattr(t.module, t.param).numel() for t in sweep.targets(dense)}
     last = spec.steps
     if done:
-        sweep.check_finished(done[-1])
+        sweep.folder.check_finished(done[-1])
         if done[-1] >= last:
             log.info("%s: every step (0 to %d) is finished; nothing to run", run_dir, last)
         else:
             log.info("resuming %s after step %d of %d", run_dir, done[-1], last)
     model: nn.Module | None = None
     for step in range(len(done), last + 1):
-        saved = sweep.checkpoint(step)
+        saved = sweep.folder.checkpoint(step)
         if broadcast_object(dist, saved is not None and int(saved.get("step", -1)) == step and "train" in saved):
             # Trained before, its evaluation stopped: evaluate the saved model again.
             log.info("step %d: checkpoint found, evaluating it (no training)", step)

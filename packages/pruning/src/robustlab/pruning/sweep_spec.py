@@ -1,0 +1,125 @@
+"""A sweep's settings (:class:`SweepSpec`), their checks before any work, and their record.
+
+The record (:func:`spec_record`) is what a run folder's ``sweep_spec.json`` holds; a
+checkpoint records :func:`spec_hash`, a hash of the record without the evaluation settings
+(:data:`EVAL_KEYS`), so that a checkpoint of another sweep is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from robustlab.common.errors import ConfigError
+from robustlab.pruning.data.evaldata import eval_data_spec
+from robustlab.pruning.data.sources import DataSpec
+from robustlab.pruning.masks import PruneScope
+from robustlab.pruning.methods import PruningMethod, get_method
+from robustlab.pruning.models import ModelSpec
+from robustlab.pruning.suites import check_suite_options
+from robustlab.pruning.train import TrainSpec
+
+#: Settings of the evaluation alone: a sweep that finished no step may change them and keep
+#: its checkpoints (they leave the trained weights as they are).
+EVAL_KEYS = ("suites", "eval_batch_size", "eval_max_images", "measure_latency")
+
+
+@dataclass
+class SweepSpec:
+    """Everything a sweep needs, as plain values.
+
+    Attributes:
+        model, data, train: the model, data and (dense) training settings.
+        method: a registered pruning method (``robustlab.pruning.methods.list_methods()``).
+        steps: prune-and-retrain steps after the dense step.
+        rate: per-step rate in (0, 1): step ``k`` targets sparsity ``1 - (1 - rate)^k``.
+        scope: which layers are prunable.
+        method_options: options passed to the method (``ctx.options``).
+        retrain_epochs: epochs of each retraining step (None: the dense schedule's, as the
+            paper does).
+        suites: evaluation suites to run at every step, ``name -> options``.
+        eval_batch_size: images per evaluation batch.
+        eval_max_images: cap on held-out images for accuracy (None: all).
+        measure_latency: time the forward pass at every step (``latency_ms`` column).
+        seed: the sweep's seed.
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        label: the model's name in tables (default: ``model.name``).
+    """
+
+    model: ModelSpec
+    data: DataSpec
+    train: TrainSpec
+    method: str = "imp_lr_rewind"
+    steps: int = 5
+    rate: float = 0.2
+    scope: PruneScope = field(default_factory=PruneScope)
+    method_options: dict[str, Any] = field(default_factory=dict)
+    retrain_epochs: int | None = None
+    suites: dict[str, dict[str, Any]] = field(default_factory=dict)
+    eval_batch_size: int = 256
+    eval_max_images: int | None = None
+    measure_latency: bool = False
+    seed: int = 0
+    device: str = "auto"
+    label: str | None = None
+
+
+def target_sparsity(step: int, rate: float) -> float:
+    """``1 - (1 - rate)^step``: the sparsity after ``step`` steps removing ``rate`` of the rest."""
+    return 1.0 - (1.0 - rate) ** step
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available else CPU; a clear error when CUDA is asked but absent."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device: {name!r} was asked for but torch sees no CUDA device; "
+                          "use device=auto or device=cpu")
+    return device
+
+
+def validate(spec: SweepSpec) -> PruningMethod:
+    """Check the spec before any expensive work; return the pruning method.
+
+    Raises:
+        ConfigError: a rate outside (0, 1), a negative step count, a bad training setting.
+        UnknownNameError: an unknown method or evaluation suite (with close matches).
+    """
+    if not 0.0 < float(spec.rate) < 1.0:
+        raise ConfigError(f"method.rate must be in (0, 1) (the fraction of remaining weights pruned per step); got {spec.rate}")
+    if int(spec.steps) < 0:
+        raise ConfigError(f"method.steps must be >= 0; got {spec.steps}")
+    if int(spec.eval_batch_size) < 1:
+        raise ConfigError(f"eval.batch_size: must be at least 1 (images per evaluation batch); got {spec.eval_batch_size!r}")
+    if spec.eval_max_images is not None and int(spec.eval_max_images) < 1:
+        raise ConfigError(f"eval.max_images: must be at least 1, or null for every held-out image; "
+                          f"got {spec.eval_max_images!r}")
+    spec.data.validate()
+    method = get_method(spec.method)
+    check_suite_options(spec.suites)
+    for options in spec.suites.values():
+        if (options or {}).get("data"):
+            eval_data_spec(dict(options["data"]))
+    spec.train.validate()
+    return method
+
+
+def spec_record(spec: SweepSpec) -> dict[str, Any]:
+    """The spec as ``sweep_spec.json`` records it: plain JSON values, the progress bar left out."""
+    record = dataclasses.asdict(spec)
+    record["train"].pop("progress", None)
+    return json.loads(json.dumps(record, default=str))
+
+
+def spec_hash(record: dict[str, Any]) -> str:
+    """What a checkpoint records of the sweep that trained it: a hash of ``record`` without
+    :data:`EVAL_KEYS`."""
+    trained = {k: v for k, v in record.items() if k not in EVAL_KEYS}
+    return hashlib.sha256(json.dumps(trained, sort_keys=True).encode()).hexdigest()[:16]
