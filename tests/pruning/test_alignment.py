@@ -44,13 +44,31 @@ def test_shape_bias_of_pure_shape_and_pure_texture_observers() -> None:
     assert np.isnan(shape_bias([3, 3], [0, 1], [1, 2]))
 
 
+def test_shape_bias_on_degenerate_input() -> None:
+    # No trial, or no trial answered with the shape or the texture class: undefined.
+    assert np.isnan(shape_bias([], [], []))
+    assert np.isnan(shape_bias([3, 3, 3], [0, 1, 2], [1, 2, 0]))
+    # Every answer one class: 0 is the shape of the first two stimuli and the texture of the third.
+    assert shape_bias([0, 0, 0, 0], [0, 0, 1, 2], [1, 2, 0, 3]) == pytest.approx(2 / 3)
+    # As many shape as texture decisions: exactly one half.
+    assert shape_bias([0, 2], [0, 1], [1, 2]) == 0.5
+    # A stimulus without a cue conflict (texture class = shape class) counts as neither, whatever
+    # the answer; a set of such stimuli only has no shape bias.
+    decisions = shape_decisions([0, 2, 2], [0, 1, 2], [1, 2, 2])
+    assert decisions[:2].tolist() == [1.0, 0.0] and np.isnan(decisions[2])
+    assert shape_bias([0, 2, 2], [0, 1, 2], [1, 2, 2]) == 0.5
+    assert np.isnan(shape_bias([2, 2], [2, 2], [2, 2]))
+    # Class names work as indices do.
+    assert shape_bias(["cat", "dog", "dog"], ["cat", "car", "dog"], ["dog", "dog", "dog"]) == 0.5
+
+
 def test_shape_bias_rejects_bad_input_naming_the_problem() -> None:
     with pytest.raises(ValueError, match="same length"):
         shape_bias([0, 1], [0, 1, 2], [1, 2, 3])
-    with pytest.raises(ValueError, match="stimulus 1 has both = 2"):
-        shape_bias([0, 1], [0, 2], [1, 2])
-    with pytest.raises(ValueError, match="integer class indices"):
+    with pytest.raises(ValueError, match="integer class indices or class names"):
         shape_bias([0.5, 1.0], [0, 1], [1, 2])
+    with pytest.raises(ValueError, match="all be class indices or all class names"):
+        shape_bias(["cat", "dog"], [0, 1], [1, 2])
 
 
 def _tiny_cnn(num_classes: int) -> nn.Module:
@@ -128,6 +146,29 @@ def test_error_consistency_of_independent_observers_is_zero_within_sampling_erro
     # repetitions lie within 1.96 SD (binomial tolerance of 4 SE on 2000 draws: +-2 %).
     assert abs(kappa.mean()) < 4 * sd / np.sqrt(reps)
     assert np.mean(np.abs(kappa) < 1.96 * sd) == pytest.approx(0.95, abs=0.02)
+
+
+def test_error_consistency_on_degenerate_input() -> None:
+    right, wrong = np.ones(6, bool), np.zeros(6, bool)
+    mixed = np.array([1, 0, 1, 1, 0, 1], bool)
+    # Both always right, or both always wrong: c_exp = c_obs = 1, kappa 0/0, undefined (NaN);
+    # model-vs-human's value there is 1.
+    for a in (right, wrong):
+        assert np.isnan(error_consistency(a, a))
+        assert error_consistency(a, a, undefined=1.0) == 1.0
+    # An observer who never errs (or always errs) against any other: c_obs = c_exp, kappa 0 (up
+    # to rounding).
+    assert error_consistency(right, mixed) == pytest.approx(0.0, abs=1e-12)
+    assert error_consistency(mixed, wrong) == pytest.approx(0.0, abs=1e-12)
+    assert error_consistency(right, wrong) == 0.0
+    # One trial: agreement is undefined, disagreement is 0.
+    assert np.isnan(error_consistency([1], [1])) and error_consistency([1], [0]) == 0.0
+    # Vectorized: only the degenerate comparison is NaN; ``undefined`` changes nothing else.
+    rows = error_consistency(np.stack([right, mixed]), np.stack([right, mixed]))
+    assert np.isnan(rows[0]) and rows[1] == 1.0
+    assert error_consistency(mixed, ~mixed, undefined=1.0) == error_consistency(mixed, ~mixed)
+    with pytest.raises(ValueError, match="at least one trial"):
+        error_consistency([], [])
 
 
 def test_error_consistency_rejects_bad_input() -> None:

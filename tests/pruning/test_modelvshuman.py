@@ -214,6 +214,29 @@ def test_shape_bias_per_category_and_of_an_observer(tree) -> None:
     assert per["n_trials"].sum() == 5
 
 
+def test_the_benchmarks_metrics_are_the_alignment_ones_on_degenerate_input(tree) -> None:
+    """One implementation each: the benchmark's kappa differs only where the formula is 0/0."""
+    from robustlab.pruning.alignment import consistency
+    from robustlab.pruning.alignment.modelvshuman.raw_data import texture_category
+    from robustlab.pruning.alignment.shape_bias import shape_bias as cue_conflict_shape_bias
+
+    right, mixed = np.ones(4, bool), np.array([1, 0, 1, 1], bool)
+    assert error_consistency(right, right) == 1.0 and np.isnan(consistency.error_consistency(right, right))
+    assert error_consistency(~right, ~right) == 1.0
+    assert error_consistency(right, mixed) == consistency.error_consistency(right, mixed) == pytest.approx(0.0, abs=1e-12)
+    assert error_consistency(mixed, ~mixed) == consistency.error_consistency(mixed, ~mixed)
+    assert np.isnan(error_consistency(np.array([], bool), np.array([], bool)))  # a pair without trials
+    raw, _ = tree
+    trials = read_trials([raw], "cue-conflict")
+    for _, own in trials.groupby("subj"):
+        texture = own["imagename"].map(texture_category).to_numpy(dtype=str)
+        assert shape_bias(own) == cue_conflict_shape_bias(
+            own["object_response"].to_numpy(dtype=str), own["category"].to_numpy(dtype=str), texture)
+    assert np.isnan(shape_bias(trials.iloc[:0]))
+    # Answers on the stimulus without a cue conflict (cat on cat) only: no shape bias.
+    assert np.isnan(shape_bias(trials[trials["category"] == "cat"]))
+
+
 def _reference(patterns: dict, scored_written: list[str], model: str, metric: str) -> float:
     """Conditions first, then humans; pairs by position (both observers list images in the same order)."""
     per_human = []

@@ -12,19 +12,23 @@ HUMAN_SHAPE_BIAS = 0.96
 def _as_labels(values: object, name: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of class indices; got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer class indices; got dtype {arr.dtype}")
+        raise ValueError(f"{name} must be a 1-D array of class indices or names; got shape {arr.shape}")
+    if arr.size and not (np.issubdtype(arr.dtype, np.integer) or arr.dtype.kind == "U"):
+        raise ValueError(f"{name} must hold integer class indices or class names (str); got dtype {arr.dtype}")
     return arr
 
 
 def shape_decisions(predictions: object, shape_labels: object, texture_labels: object) -> np.ndarray:
     """Per-trial decision on cue-conflict stimuli: 1 shape, 0 texture, NaN neither.
 
+    A trial answered with neither class is neither, and so is a stimulus whose texture class is
+    its shape class (no cue conflict: left out, as model-vs-human's ``ShapeBias.analysis``
+    leaves it out).
+
     Args:
-        predictions: ``(n,)`` predicted class indices.
+        predictions: ``(n,)`` predicted class indices (or class names).
         shape_labels: ``(n,)`` class of each stimulus' shape.
-        texture_labels: ``(n,)`` class of each stimulus' texture (must differ from the shape).
+        texture_labels: ``(n,)`` class of each stimulus' texture.
 
     Returns:
         ``(n,)`` float array; its NaN-mean is the shape bias (see :func:`shape_bias`).
@@ -37,15 +41,14 @@ def shape_decisions(predictions: object, shape_labels: object, texture_labels: o
             "predictions, shape_labels and texture_labels must have the same length; got "
             f"{pred.shape[0]}, {shape.shape[0]} and {texture.shape[0]}"
         )
-    same = np.flatnonzero(shape == texture)
-    if same.size:
-        raise ValueError(
-            f"cue-conflict stimuli need a texture class different from the shape class; "
-            f"stimulus {int(same[0])} has both = {int(shape[same[0]])} ({same.size} such stimuli)"
-        )
+    kinds = {a.dtype.kind == "U" for a in (pred, shape, texture) if a.size}
+    if len(kinds) > 1:
+        raise ValueError("predictions, shape_labels and texture_labels must all be class indices or all "
+                         f"class names; got dtypes {pred.dtype}, {shape.dtype} and {texture.dtype}")
     out = np.full(pred.shape, np.nan)
     out[pred == shape] = 1.0
     out[pred == texture] = 0.0
+    out[shape == texture] = np.nan
     return out
 
 
@@ -55,11 +58,13 @@ def shape_bias(predictions: object, shape_labels: object, texture_labels: object
     .. math:: \text{shape bias} = \frac{\#\{\hat y = y_\text{shape}\}}
         {\#\{\hat y = y_\text{shape}\} + \#\{\hat y = y_\text{texture}\}}
 
-    Trials answered with neither class do not count (Geirhos et al. 2019); human observers score
-    about 0.96 (:data:`HUMAN_SHAPE_BIAS`), ImageNet CNNs about 0.2-0.4.
+    Trials answered with neither class do not count (Geirhos et al. 2019), nor do stimuli
+    without a cue conflict (texture class = shape class; model-vs-human's
+    ``ShapeBias.analysis``); human observers score about 0.96 (:data:`HUMAN_SHAPE_BIAS`),
+    ImageNet CNNs about 0.2-0.4.
 
     Args:
-        predictions: ``(n,)`` predicted class indices.
+        predictions: ``(n,)`` predicted class indices (or class names).
         shape_labels: ``(n,)`` class of each stimulus' shape.
         texture_labels: ``(n,)`` class of each stimulus' texture.
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from robustlab.pruning.alignment.consistency import error_consistency as kappa
 from robustlab.pruning.alignment.modelvshuman.raw_data import texture_category
+from robustlab.pruning.alignment.shape_bias import shape_bias as cue_conflict_shape_bias
+from robustlab.pruning.alignment.shape_bias import shape_decisions
 
 
 def paired_correctness(ids_a: np.ndarray, correct_a: np.ndarray, ids_b: np.ndarray, correct_b: np.ndarray,
@@ -50,18 +53,12 @@ def observed_consistency(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
 
 
 def error_consistency(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
-    r"""Cohen's kappa of trial-wise correctness, as model-vs-human computes it.
-
-    .. math::
-        c_{exp} = p_a p_b + (1 - p_a)(1 - p_b), \qquad
-        \kappa = \begin{cases} 1 & c_{obs} = 1 \\
-        \dfrac{c_{obs} - c_{exp}}{1 - c_{exp}} & \text{otherwise} \end{cases}
-
-    with :math:`p_a, p_b` the accuracies and :math:`c_{obs}` the observed consistency. Kappa is
-    1 when the observers agree on every trial (``ErrorConsistency.error_consistency``), also
-    when both are always right (where the formula is 0/0). Unlike
-    :func:`robustlab.pruning.alignment.consistency.error_consistency`, which leaves that case
-    NaN, this is the benchmark's value.
+    r"""Cohen's kappa of trial-wise correctness, as model-vs-human computes it: 1 when the
+    observers agree on every trial (``ErrorConsistency.error_consistency``), also when both are
+    always right or always wrong, where the formula is 0/0 and
+    :func:`robustlab.pruning.alignment.consistency.error_consistency` (which this calls with
+    ``undefined=1.0``) leaves NaN by default. A pair without trials (a condition neither
+    observer has) is NaN, as are the other pair metrics.
 
     Example:
         >>> error_consistency(np.array([1, 1, 1, 1]), np.array([1, 1, 1, 1]))
@@ -69,22 +66,18 @@ def error_consistency(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
         >>> error_consistency(np.array([1, 1, 0, 0]), np.array([1, 0, 1, 0]))
         0.0
     """
-    a, b = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
-    c_obs = float(np.mean(a == b))
-    if c_obs == 1.0:
-        return 1.0
-    pa, pb = float(np.mean(a)), float(np.mean(b))
-    c_exp = pa * pb + (1 - pa) * (1 - pb)
-    return (c_obs - c_exp) / (1 - c_exp)
+    if len(correct_a) == 0 and len(correct_b) == 0:
+        return float("nan")
+    return float(kappa(correct_a, correct_b, undefined=1.0))
 
 
-def _shape_texture_counts(trials: pd.DataFrame) -> tuple[int, int]:
+def _labels(trials: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(answers, shape categories, texture categories)`` of the trials, as strings; the texture
+    category is read from the image name
+    (:func:`~robustlab.pruning.alignment.modelvshuman.raw_data.texture_category`)."""
     texture = trials["imagename"].astype(str).map(texture_category)
-    conflict = trials["category"].astype(str) != texture
-    response = trials["object_response"].astype(str)
-    n_shape = int((conflict & (response == trials["category"].astype(str))).sum())
-    n_texture = int((conflict & (response == texture)).sum())
-    return n_shape, n_texture
+    return (trials["object_response"].astype(str).to_numpy(dtype=str),
+            trials["category"].astype(str).to_numpy(dtype=str), texture.to_numpy(dtype=str))
 
 
 def shape_bias(trials: pd.DataFrame) -> float:
@@ -93,10 +86,10 @@ def shape_bias(trials: pd.DataFrame) -> float:
     .. math:: \text{shape bias} = \frac{n_\text{shape}}{n_\text{shape} + n_\text{texture}}
 
     :math:`n_\text{shape}` counts answers equal to the shape category (``category``),
-    :math:`n_\text{texture}` answers equal to the texture category (from the image name,
-    :func:`~robustlab.pruning.alignment.modelvshuman.raw_data.texture_category`); trials whose
-    texture category equals their shape category (no cue conflict) are left out of both counts
-    (``ShapeBias.analysis``), and only of the shape bias: they still count for accuracy.
+    :math:`n_\text{texture}` answers equal to the texture category (from the image name);
+    trials whose texture category equals their shape category (no cue conflict) are left out of
+    both counts (``ShapeBias.analysis``), and only of the shape bias: they still count for
+    accuracy. Computed by :func:`robustlab.pruning.alignment.shape_bias.shape_bias`.
 
     Args:
         trials: columns ``object_response``, ``category``, ``imagename``.
@@ -104,8 +97,7 @@ def shape_bias(trials: pd.DataFrame) -> float:
     Returns:
         The shape bias; NaN when no answer is a shape or texture decision.
     """
-    n_shape, n_texture = _shape_texture_counts(trials)
-    return n_shape / (n_shape + n_texture) if n_shape + n_texture else float("nan")
+    return cue_conflict_shape_bias(*_labels(trials))
 
 
 def shape_bias_per_category(trials: pd.DataFrame) -> pd.DataFrame:
@@ -116,7 +108,8 @@ def shape_bias_per_category(trials: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for category, group in trials.groupby("category", sort=True):
-        n_shape, n_texture = _shape_texture_counts(group)
-        rows.append({"category": category, "n_trials": len(group), "n_shape": n_shape, "n_texture": n_texture,
-                     "shape_bias": n_shape / (n_shape + n_texture) if n_shape + n_texture else float("nan")})
+        labels = _labels(group)
+        decisions = shape_decisions(*labels)
+        rows.append({"category": category, "n_trials": len(group), "n_shape": int(np.sum(decisions == 1)),
+                     "n_texture": int(np.sum(decisions == 0)), "shape_bias": cue_conflict_shape_bias(*labels)})
     return pd.DataFrame(rows, columns=["category", "n_trials", "n_shape", "n_texture", "shape_bias"])
