@@ -4,14 +4,14 @@
 import pytest
 import torch
 
-from robustlab.pruning.cost import expand_overrides, plan_main, split_sizes
+from robustlab.pruning.cost import expand_overrides, print_costs, split_sizes
 
 torch.set_num_threads(1)
 
 
 def test_the_paper_resnet50_plan_prints_the_totals_without_training(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    jobs = plan_main(["-m", "experiment=paper_resnet50", "seed=0,1", "plan=true", "hydra/launcher=submitit_slurm",
+    jobs = print_costs(["-m", "experiment=paper_resnet50", "seed=0,1", "plan=true", "hydra/launcher=submitit_slurm",
                       "hydra.launcher.nodes=2", "hydra.launcher.tasks_per_node=8", "hydra.launcher.timeout_min=2880"])
     out = capsys.readouterr().out
     assert [j.overrides[1] for j in jobs] == ["seed=0", "seed=1"]

@@ -38,15 +38,15 @@ def spec_from_config(cfg: Any) -> Any:
 
 
 def main() -> Any:
-    """``robustlab-prune``: the plan (``plan=true``, no Hydra run) or the sweep.
+    """``robustlab-prune``: a sweep's cost (``plan=true``, no Hydra run) or the sweep.
 
     A rank other than 0 of a torchrun launch keeps Hydra's files to rank 0 (no ``.hydra/``
     of its own, its log in ``<job>_rank<r>.log``).
     """
     if any(arg.replace(" ", "") in ("plan=true", "plan=True", "+plan=true") for arg in sys.argv[1:]):
-        from robustlab.pruning.cost import plan_main
+        from robustlab.pruning.cost import print_costs
 
-        plan_main(sys.argv[1:])
+        print_costs(sys.argv[1:])
         return None
     rank = launch_rank()
     if rank > 0:

@@ -1,6 +1,6 @@
 """What a sweep will cost before it runs: ``robustlab-prune ... plan=true`` (trains nothing).
 
-For every job of the command (a multirun's ``a,b`` overrides expanded as Hydra would), the plan
+For every job of the command (a multirun's ``a,b`` overrides expanded as Hydra would), it
 prints the trainings (dense plus ``method.steps``), their epochs and images, a short measured
 throughput of the model on this machine's device (training: forward, backward and SGD step;
 evaluation: forward), and from them
@@ -11,7 +11,7 @@ evaluation: forward), and from them
 per job and in total; the wall time on ``n`` devices is that divided by ``n`` (linear scaling
 assumed). The evaluation suites (attribution, discovery, alignment) come on top and are listed.
 Split sizes are counted on disk when ``data.root`` exists; otherwise the dataset's published
-sizes are used, and the plan says so. Under ``hydra/launcher=submitit_slurm`` it lists the Slurm
+sizes are used, and the output says so. Under ``hydra/launcher=submitit_slurm`` it lists the Slurm
 jobs it would submit and the time limit's requeues.
 """
 
@@ -133,7 +133,7 @@ def _time_per_call(fn: Any, device: torch.device, seconds: float, calls: int, wa
 
 
 @dataclass
-class JobPlan:
+class JobCost:
     """The cost of one job."""
 
     overrides: list[str]
@@ -167,8 +167,8 @@ class JobPlan:
         return self.device_hours / self.world_size
 
 
-def plan_job(cfg: Any, overrides: list[str], world_size: int, measured: dict[tuple, Throughput]) -> JobPlan:
-    """The plan of one composed job config (``measured`` caches throughputs between jobs)."""
+def job_cost(cfg: Any, overrides: list[str], world_size: int, measured: dict[tuple, Throughput]) -> JobCost:
+    """The cost of one composed job config (``measured`` caches throughputs between jobs)."""
     from robustlab.pruning.sweep_spec import resolve_device
 
     train, data, ev = cfg["train"], cfg["data"], cfg["eval"]
@@ -187,7 +187,7 @@ def plan_job(cfg: Any, overrides: list[str], world_size: int, measured: dict[tup
     if key not in measured:
         measured[key] = measure_throughput(cfg["model"], train, device, probe)
     eval_images = n_val if ev.get("max_images") is None else min(n_val, int(ev["max_images"]))
-    return JobPlan(overrides=overrides, label=str(cfg["model"].get("label") or cfg["model"]["name"]),
+    return JobCost(overrides=overrides, label=str(cfg["model"].get("label") or cfg["model"]["name"]),
                    trainings=int(cfg["method"]["steps"]) + 1,
                    epochs=(int(train["epochs"]), int(retrain if retrain is not None else train["epochs"])),
                    train_size=n_train, val_size=n_val, sizes_from=source, images_per_epoch=per_epoch * batch,
@@ -204,8 +204,8 @@ def _launcher_devices(launcher: Any) -> int:
     return 1
 
 
-def format_job(job: JobPlan) -> str:
-    """The plan of one job, as printed."""
+def format_job(job: JobCost) -> str:
+    """The cost of one job, as printed."""
     t = job.throughput
     dense, retrain = job.epochs
     lines = [
@@ -225,7 +225,7 @@ def format_job(job: JobPlan) -> str:
     return "\n".join(lines)
 
 
-def format_slurm(launcher: Any, jobs: list[JobPlan]) -> str:
+def format_slurm(launcher: Any, jobs: list[JobCost]) -> str:
     """The Slurm jobs that ``hydra/launcher=submitit_slurm`` would submit for ``jobs``."""
     limit_h = float(launcher.get("timeout_min", 0)) / 60.0
     gpus = int(launcher.get("gpus_per_node") or 0)
@@ -241,7 +241,7 @@ def format_slurm(launcher: Any, jobs: list[JobPlan]) -> str:
     return "\n".join(lines)
 
 
-def _varying(jobs: list[JobPlan], i: int) -> str:
+def _varying(jobs: list[JobCost], i: int) -> str:
     """Job ``i``'s overrides that not every job shares (all of them for a single job)."""
     shared = set.intersection(*(set(j.overrides) for j in jobs)) if len(jobs) > 1 else set()
     return " ".join(o for o in jobs[i].overrides if o not in shared) or "(no overrides)"
@@ -262,8 +262,8 @@ def expand_overrides(args: list[str]) -> list[list[str]]:
     return [list(job) for job in itertools.product(*choices)]
 
 
-def plan_main(args: list[str]) -> list[JobPlan]:
-    """``robustlab-prune ... plan=true``: compose every job of the command, print its plan."""
+def print_costs(args: list[str]) -> list[JobCost]:
+    """``robustlab-prune ... plan=true``: compose every job of the command, print its cost."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
@@ -281,7 +281,7 @@ def plan_main(args: list[str]) -> list[JobPlan]:
                        for k in cfg if k != "hydra"}
             if job_cfg.get("threads"):
                 torch.set_num_threads(int(job_cfg["threads"]))
-            jobs.append(plan_job(job_cfg, overrides, _launcher_devices(launcher), measured))
+            jobs.append(job_cost(job_cfg, overrides, _launcher_devices(launcher), measured))
     print(f"plan (nothing is trained): {len(jobs)} job(s) of: {' '.join(args)}")
     for i, job in enumerate(jobs):
         print(f"job {i}: {job.label} {_varying(jobs, i)}")
