@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_report import write_fake_run
 
 from robustlab.pruning.aggregate import main
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sweep(tmp_path_factory: pytest.TempPathFactory, write_fake_run) -> Path:
     root = tmp_path_factory.mktemp("multirun")
     rng = np.random.default_rng(0)
     for job, model in ((0, "resnet_small"), (1, "vit_small")):
@@ -94,7 +93,7 @@ def _spec(run: Path, model: str, seed: int, rate: float = 0.2) -> None:
         {"label": model, "method": "magnitude", "rate": rate, "steps": 4, "seed": seed, "device": "cpu"}))
 
 
-def test_runs_of_other_settings_are_kept_apart_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_of_other_settings_are_kept_apart_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str], write_fake_run) -> None:
     rng = np.random.default_rng(1)
     for job, rate in (("a", 0.2), ("b", 0.5)):  # same model, method and seed; another method.rate
         write_fake_run(tmp_path / job, "resnet_small", 0, rng, n_images=24, overrides=[f"method.rate={rate}"])
@@ -106,7 +105,7 @@ def test_runs_of_other_settings_are_kept_apart_naming_the_key(tmp_path: Path, ca
 
 
 def test_an_unfinished_seed_is_named_and_its_dense_step_paired_with_its_own_steps(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], write_fake_run) -> None:
     rng = np.random.default_rng(2)
     for seed in (0, 1):
         write_fake_run(tmp_path / str(seed), "resnet_small", seed, rng, n_images=24)
@@ -140,7 +139,7 @@ def test_an_unfinished_seed_is_named_and_its_dense_step_paired_with_its_own_step
      r"robustlab reads comma-separated tables"),
 ])
 def test_a_metrics_csv_that_is_not_a_comma_separated_table_is_one_line_naming_it(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, pattern: str) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, pattern: str, write_fake_run) -> None:
     import re
 
     write_fake_run(tmp_path / "0", "resnet_small", 0, np.random.default_rng(3), n_images=8)

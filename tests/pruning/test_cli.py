@@ -1,10 +1,7 @@
 """`robustlab-prune` end to end on the `smoke` experiment, and its refusals."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,17 +10,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def prune(*args, cwd):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
-    code = "from robustlab.pruning.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
-
-
 @pytest.mark.slow
-def test_smoke_experiment_writes_the_run_directory(tmp_path):
+def test_smoke_experiment_writes_the_run_directory(tmp_path, run_prune):
     run = tmp_path / "run"
-    result = prune("experiment=smoke", f"hydra.run.dir={run}", "threads=1", cwd=tmp_path)
+    result = run_prune("experiment=smoke", f"hydra.run.dir={run}", "threads=1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"results: {run}" in result.stdout
     metrics = pd.read_csv(run / "metrics.csv")
@@ -34,7 +24,7 @@ def test_smoke_experiment_writes_the_run_directory(tmp_path):
     assert json.loads((run / "run_info.json").read_text())["status"] == "completed"
     # The same command again resumes a finished sweep: nothing is recomputed.
     before = (run / "metrics.csv").read_text()
-    again = prune("experiment=smoke", f"hydra.run.dir={run}", "threads=1", cwd=tmp_path)
+    again = run_prune("experiment=smoke", f"hydra.run.dir={run}", "threads=1", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert (run / "metrics.csv").read_text() == before
 
@@ -43,7 +33,7 @@ def test_smoke_experiment_writes_the_run_directory(tmp_path):
     (["method.rate=1.5"], r"method\.rate must be in \(0, 1\)"),
     (["model=timm", "model.name=resnet81"], r"unknown model 'resnet81'; did you mean .*resnet18"),
 ])
-def test_bad_config_is_a_clear_error(tmp_path, overrides, message):
-    result = prune("experiment=smoke", *overrides, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+def test_bad_config_is_a_clear_error(tmp_path, overrides, message, run_prune):
+    result = run_prune("experiment=smoke", *overrides, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert result.returncode != 0
     assert re.search(message, result.stderr), result.stderr[-2000:]

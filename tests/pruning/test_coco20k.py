@@ -10,11 +10,6 @@ from robustlab.pruning.data.coco import COCODetectionEvalData, read_image_list
 from robustlab.pruning.data.evaldata import EvalDataSpec, build_eval_source, eval_data_spec
 
 
-def coco_name(image_id: int) -> str:
-    """A train2014 file name, as tests/pruning/conftest.py writes them."""
-    return f"COCO_train2014_{image_id:012d}.jpg"
-
-
 def test_listed_images_with_their_non_crowd_boxes_rounded_as_lost_reads_them(coco_root):
     data = COCODetectionEvalData(coco_root / "train2014", coco_root / "instances_train2014.json",
                                  coco_root / "coco_20k_filenames.txt")
@@ -34,7 +29,8 @@ def test_missing_or_bad_coco_files_are_clear_errors(coco_root, tmp_path):
     with pytest.raises(FileNotFoundError, match="image list"):
         read_image_list(tmp_path / "none.txt")
     bad = tmp_path / "list.txt"
-    bad.write_text(f"{coco_name(9)}\nCOCO_train2014_000000999999.jpg\n")
+    listed = (coco_root / "coco_20k_filenames.txt").read_text().split()[0]  # image 9
+    bad.write_text(f"{listed}\nCOCO_train2014_000000999999.jpg\n")
     with pytest.raises(ValueError, match="not in its 'images'"):
         COCODetectionEvalData(coco_root / "train2014", coco_root / "instances_train2014.json", bad)
     with pytest.raises(ValueError, match="annotations"):

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from test_sweep_recovery import image_folder
 
 from robustlab.common.errors import DataError
 from robustlab.pruning.data.sources import DataSpec, build_data
@@ -17,7 +16,7 @@ def spec(root, **kw):
     return DataSpec(name="imagefolder", root=str(root), img_size=32, **kw)
 
 
-def test_a_gif_among_jpegs_is_read_not_left_out(tmp_path):
+def test_a_gif_among_jpegs_is_read_not_left_out(tmp_path, image_folder):
     root = image_folder(tmp_path / "data", n=2)
     rng = np.random.default_rng(1)
     Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(root / "val" / "bees" / "2.gif")
@@ -29,7 +28,7 @@ def test_a_gif_among_jpegs_is_read_not_left_out(tmp_path):
     assert item["label"] == data.classes.index("bees") and tuple(item["image"].shape) == (3, 32, 32)
 
 
-def test_a_file_that_is_no_image_is_named_or_listed_as_skipped(tmp_path):
+def test_a_file_that_is_no_image_is_named_or_listed_as_skipped(tmp_path, image_folder):
     root = image_folder(tmp_path / "data", n=2)
     notes = root / "train" / "ants" / "notes.txt"
     notes.write_text("collected in 2024")
@@ -41,7 +40,7 @@ def test_a_file_that_is_no_image_is_named_or_listed_as_skipped(tmp_path):
     assert pd.read_csv(tmp_path / "bad_images.csv")["path"].tolist() == [str(notes)]
 
 
-def test_class_folders_that_differ_between_the_splits_are_named(tmp_path):
+def test_class_folders_that_differ_between_the_splits_are_named(tmp_path, image_folder):
     root = image_folder(tmp_path / "data", n=1)
     (root / "val" / "wasps").rename(root / "val" / "hornets")
     with pytest.raises(DataError, match=r"the train and val splits have different class folders: only in train "
@@ -49,7 +48,7 @@ def test_class_folders_that_differ_between_the_splits_are_named(tmp_path):
         build_data(spec(root), progress=False)
 
 
-def test_a_single_class_is_refused(tmp_path):
+def test_a_single_class_is_refused(tmp_path, image_folder):
     root = image_folder(tmp_path / "data", n=1)
     for split in ("train", "val"):
         for cls in ("bees", "wasps"):

@@ -23,12 +23,6 @@ warnings.filterwarnings("ignore", message=".*Setting backward hooks on ReLU acti
 
 
 @pytest.fixture(scope="module")
-def cnn() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return timm.create_model("resnet10t", num_classes=4, pretrained=False).eval()
-
-
-@pytest.fixture(scope="module")
 def vit() -> torch.nn.Module:
     torch.manual_seed(0)
     return timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2,

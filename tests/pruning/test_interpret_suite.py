@@ -40,12 +40,6 @@ def _context(model: torch.nn.Module, arch: str, tmp_path, n: int = 6, size: int 
                        extras={"normalize": (MEAN, STD)})
 
 
-@pytest.fixture(scope="module")
-def cnn() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return timm.create_model("resnet10t", num_classes=4).eval()
-
-
 def test_interpretability_suite_rows_per_image_and_gallery(cnn, tmp_path):
     fn, table = SUITES.get("interpretability").fn, SUITES.get("interpretability").table
     assert table == "interpretability"

@@ -14,44 +14,18 @@ from robustlab.pruning.masks import (
     plain_state_dict,
     prunable_targets,
 )
-from robustlab.pruning.methods import METHODS, PruneContext
-from robustlab.pruning.models import ModelSpec, classifier_head, create_model
+from robustlab.pruning.methods import METHODS
 from robustlab.pruning.sweep_spec import target_sparsity
 
 torch.set_num_threads(1)
 
 
-def small_resnet(num_classes=4):
-    torch.manual_seed(0)
-    return create_model(ModelSpec("resnet18", num_classes=num_classes, img_size=32,
-                                  kwargs={"channels": (8, 16, 32, 64)})).eval()
-
-
-def small_vit():
-    torch.manual_seed(0)
-    return create_model(ModelSpec("vit_tiny_patch16_224", num_classes=4, img_size=32,
-                                  kwargs={"patch_size": 8, "embed_dim": 32, "depth": 2, "num_heads": 2})).eval()
-
-
-def context(model, step, rate=0.2, scope=None, seed=0):
-    scope = scope or PruneScope()
-    x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-    y = torch.arange(8) % 4
-
-    def batches():
-        yield x, y
-
-    head = classifier_head(model)
-    return PruneContext(model=model, targets=prunable_targets(model, scope), ignored=[head],
-                        batches=batches, example_inputs=x[:1], step=step, rate=rate, seed=seed)
-
-
 @pytest.mark.parametrize("name", ["imp_lr_rewind", "layerwise_l1", "random"])
-def test_iterative_sparsity_is_one_minus_point_eight_to_the_k(name):
+def test_iterative_sparsity_is_one_minus_point_eight_to_the_k(name, prune_context, small_resnet):
     model = small_resnet()
     method = METHODS.get(name)
     for k in range(1, 8):
-        method.prune(context(model, k), target_sparsity(k, 0.2))
+        method.prune(prune_context(model, k), target_sparsity(k, 0.2))
         targets = prunable_targets(model, PruneScope())
         measured = global_sparsity(targets)
         assert abs(measured - (1 - 0.8**k)) < 1e-3, (k, measured)
@@ -61,10 +35,10 @@ def test_iterative_sparsity_is_one_minus_point_eight_to_the_k(name):
             assert (table["sparsity"] - (1 - 0.8**k)).abs().max() < 0.02
 
 
-def test_global_l1_removes_the_smallest_magnitudes():
+def test_global_l1_removes_the_smallest_magnitudes(prune_context, small_resnet):
     model = small_resnet()
     before = {t.layer: getattr(t.module, t.param).detach().clone() for t in prunable_targets(model, PruneScope())}
-    METHODS.get("imp_lr_rewind").prune(context(model, 1), 0.2)
+    METHODS.get("imp_lr_rewind").prune(prune_context(model, 1), 0.2)
     kept, removed = [], []
     for t in prunable_targets(model, PruneScope()):
         mask = t.module.weight_mask.bool()
@@ -73,11 +47,11 @@ def test_global_l1_removes_the_smallest_magnitudes():
     assert float(torch.cat(removed).max()) <= float(torch.cat(kept).min())
 
 
-def test_export_keeps_unpruned_weights_and_loads_into_a_plain_model():
+def test_export_keeps_unpruned_weights_and_loads_into_a_plain_model(prune_context, small_resnet):
     model = small_resnet()
     originals = {n: p.detach().clone() for n, p in model.named_parameters()}
     for k in (1, 2, 3):
-        METHODS.get("imp_lr_rewind").prune(context(model, k), target_sparsity(k, 0.2))
+        METHODS.get("imp_lr_rewind").prune(prune_context(model, k), target_sparsity(k, 0.2))
     plain = plain_state_dict(model)
     fresh = small_resnet()
     fresh.load_state_dict(plain)  # no _orig / _mask keys: a plain model takes it as it is
@@ -99,7 +73,7 @@ def test_export_keeps_unpruned_weights_and_loads_into_a_plain_model():
     assert torch.allclose(permanent(x), model(x), atol=1e-6)
 
 
-def test_scope_selects_layers():
+def test_scope_selects_layers(small_resnet, small_vit):
     vit = small_vit()
     every = {t.layer for t in prunable_targets(vit, PruneScope())}
     no_attn = {t.layer for t in prunable_targets(vit, PruneScope(attention_qkv=False, attention_out=False, head=False))}
@@ -130,20 +104,20 @@ def test_paper_vit_scope_is_the_studys_set():
     assert every - chosen == {(f"encoder.layers.encoder_layer_{i}.self_attention", "in_proj_weight") for i in (0, 1)}
 
 
-def test_snip_prunes_by_connection_sensitivity():
+def test_snip_prunes_by_connection_sensitivity(prune_context, small_resnet):
     model = small_resnet()
-    METHODS.get("snip").prune(context(model, 2), target_sparsity(2, 0.2))
+    METHODS.get("snip").prune(prune_context(model, 2), target_sparsity(2, 0.2))
     assert global_sparsity(prunable_targets(model, PruneScope())) == pytest.approx(0.36, abs=1e-3)
     assert METHODS.get("snip").start == "init"
 
 
-def test_structured_channels_shrinks_the_network():
+def test_structured_channels_shrinks_the_network(prune_context, small_resnet):
     import torch_pruning as tp
 
     model = small_resnet()
     x = torch.randn(1, 3, 32, 32)
     macs0, params0 = tp.utils.count_ops_and_params(model, x)
-    METHODS.get("structured_channels").prune(context(model, 1, rate=0.5), 0.5)
+    METHODS.get("structured_channels").prune(prune_context(model, 1, rate=0.5), 0.5)
     macs1, params1 = tp.utils.count_ops_and_params(model, x)
     assert model(x).shape == (1, 4)  # the head keeps its classes
     # Half the channels: about a quarter of the inner weights remain; the stem sees 3 channels.
@@ -159,9 +133,9 @@ def test_registry_lists_and_rejects():
         METHODS.get("imp_lr_rewnd")
 
 
-def test_prunable_model_trains_through_masks():
+def test_prunable_model_trains_through_masks(prune_context, small_resnet):
     model = small_resnet().train()
-    METHODS.get("imp_lr_rewind").prune(context(model, 1), 0.2)
+    METHODS.get("imp_lr_rewind").prune(prune_context(model, 1), 0.2)
     loss = nn.functional.cross_entropy(model(torch.randn(4, 3, 32, 32)), torch.arange(4))
     loss.backward()
     t = prunable_targets(model, PruneScope())[0]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_sweep import tiny_spec
 
 from robustlab.common.errors import ConfigError, UnknownNameError
 from robustlab.common.seeding import seed_everything
@@ -41,7 +40,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("change, error, message", CASES)
-def test_a_bad_suite_option_stops_the_sweep_before_training(tmp_path, monkeypatch, change, error, message):
+def test_a_bad_suite_option_stops_the_sweep_before_training(tmp_path, monkeypatch, change, error, message, tiny_spec):
     trained = []
     monkeypatch.setattr(sweep_module._Sweep, "train_step", lambda self, model, step: trained.append(step))
     spec = tiny_spec(steps=1)
@@ -53,7 +52,7 @@ def test_a_bad_suite_option_stops_the_sweep_before_training(tmp_path, monkeypatc
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / SWEEP_SPEC).exists()
 
 
-def test_target_label_on_evaluation_data_of_other_classes_needs_a_label_map_before_training(tmp_path, voc_root):
+def test_target_label_on_evaluation_data_of_other_classes_needs_a_label_map_before_training(tmp_path, voc_root, tiny_spec):
     spec = tiny_spec(steps=1, suites={"interpretability": {
         "data": {"name": "voc_segmentation", "root": str(voc_root)}, "target": "label", "n_images": 2}})
     with pytest.raises(ConfigError, match=r"target='label' on 'voc2012-val-segmentation'.*set interpretability\.label_map"):
@@ -61,7 +60,7 @@ def test_target_label_on_evaluation_data_of_other_classes_needs_a_label_map_befo
     assert not (tmp_path / "checkpoints").exists()
 
 
-def test_the_corrected_command_runs_in_the_folder_of_a_sweep_stopped_by_a_bad_option(tmp_path):
+def test_the_corrected_command_runs_in_the_folder_of_a_sweep_stopped_by_a_bad_option(tmp_path, tiny_spec):
     with pytest.raises(ConfigError, match="unknown metric"):
         run_sweep(tiny_spec(steps=0, suites={"interpretability": {"metrics": ["rmaa"], "n_images": 4}}), tmp_path)
     seed_everything(0)
@@ -69,7 +68,7 @@ def test_the_corrected_command_runs_in_the_folder_of_a_sweep_stopped_by_a_bad_op
     assert list(metrics["step"]) == [0]
 
 
-def test_a_sweep_that_finished_no_step_keeps_its_checkpoints_under_new_evaluation_settings(tmp_path, monkeypatch):
+def test_a_sweep_that_finished_no_step_keeps_its_checkpoints_under_new_evaluation_settings(tmp_path, monkeypatch, tiny_spec):
     seed_everything(0)
     run_sweep(tiny_spec(steps=0, suites={"interpretability": {"n_images": 4}}), tmp_path)
     (tmp_path / "metrics.csv").unlink()  # stopped after the step's checkpoint, before its row

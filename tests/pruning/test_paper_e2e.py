@@ -3,9 +3,6 @@ and model-vs-human fixtures written here."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,19 +49,12 @@ def _modelvshuman_tree(root: Path) -> Path:
     return root
 
 
-def prune(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
-    code = "from robustlab.pruning.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
-
-
 @pytest.mark.slow
-def test_paper_profile_on_voc_fixtures(tmp_path, voc_root):
+def test_paper_profile_on_voc_fixtures(tmp_path, voc_root, run_prune):
     images = _image_folder(tmp_path / "imagefolder")
     mvh = _modelvshuman_tree(tmp_path / "model-vs-human")
     run = tmp_path / "run"
-    result = prune(
+    result = run_prune(
         "experiment=smoke", "eval=paper", "data=imagenet", f"data.root={images}", "data.img_size=32",
         "data.num_classes=16", "train.batch_size=4", "method.steps=1", "report=true", "threads=1", f"hydra.run.dir={run}",
         f"eval.suites.interpretability.data.root={voc_root}", "eval.suites.interpretability.data.split=val",
@@ -104,13 +94,13 @@ def test_paper_profile_on_voc_fixtures(tmp_path, voc_root):
 
 
 @pytest.mark.slow
-def test_swin_v2_t_with_lost_on_a_coco20k_layout(tmp_path, voc_root, coco_root):
+def test_swin_v2_t_with_lost_on_a_coco20k_layout(tmp_path, voc_root, coco_root, run_prune):
     # torchvision Swin-V2-T from random weights (no download), one pruning step: attributions on
     # unpadded VOC images, LOST on the COCO20k layout, model-vs-human's benchmark.
     images = _image_folder(tmp_path / "imagefolder")
     mvh = _modelvshuman_tree(tmp_path / "model-vs-human")
     run = tmp_path / "run"
-    result = prune(
+    result = run_prune(
         "experiment=paper_swinv2t", "device=cpu", "threads=1", f"data.root={images}", "data.num_classes=16",
         "data.img_size=32", "train=smoke", "train.batch_size=8", "method.steps=1", "report=false",
         f"hydra.run.dir={run}",

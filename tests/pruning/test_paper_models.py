@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_methods import context, small_vit
 
 from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
 from robustlab.pruning.masks import PruneScope, prunable_targets
@@ -43,11 +42,11 @@ def test_cached_pretrained_weights_load_with_the_head_replaced(tmp_path, monkeyp
     assert torch.equal(model.layer4[1].bn2.running_var, reference.layer4[1].bn2.running_var)
 
 
-def test_structured_channels_on_a_vit_shrinks_it_and_its_checkpoint_comes_back(tmp_path):
+def test_structured_channels_on_a_vit_shrinks_it_and_its_checkpoint_comes_back(tmp_path, prune_context, small_vit):
     model = small_vit()
     x = torch.randn(2, 3, 32, 32)
     before = sum(p.numel() for p in model.parameters())
-    METHODS.get("structured_channels").prune(context(model, 1, rate=0.5), 0.5)
+    METHODS.get("structured_channels").prune(prune_context(model, 1, rate=0.5), 0.5)
     model.eval()
     assert sum(p.numel() for p in model.parameters()) < 0.6 * before
     assert model(x).shape == (2, 4) and classifier_head(model).out_features == 4

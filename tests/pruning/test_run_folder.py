@@ -18,7 +18,6 @@ import textwrap
 
 import pytest
 import torch
-from test_sweep import tiny_spec
 
 from robustlab.common.errors import CheckpointError, RunLockedError
 from robustlab.common.runlock import LOCK_FILE, RunLock
@@ -44,7 +43,7 @@ def hold_lock(folder):
     return proc
 
 
-def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
+def test_a_second_writer_is_refused_naming_the_holder(tmp_path, tiny_spec):
     holder = hold_lock(tmp_path / "run")
     try:
         with pytest.raises(RunLockedError) as info:
@@ -60,7 +59,7 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
     assert list(run_sweep(tiny_spec(steps=0), tmp_path / "run")["step"]) == [0]  # free again once it ended
 
 
-def test_a_stale_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path, caplog):
+def test_a_stale_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path, caplog, tiny_spec):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait(timeout=60)
     (tmp_path / "run").mkdir()
@@ -80,17 +79,11 @@ def test_the_lock_is_reentrant_in_one_process_and_released_at_the_end(tmp_path):
     assert (tmp_path / LOCK_FILE).read_text() == ""
 
 
-def rate(value):
-    spec = tiny_spec(steps=1)
-    spec.rate = value
-    return spec
-
-
-def test_a_checkpoint_of_another_sweep_is_not_evaluated(tmp_path):
+def test_a_checkpoint_of_another_sweep_is_not_evaluated(tmp_path, tiny_spec):
     seed_everything(0)
     run_sweep(tiny_spec(steps=1), tmp_path / "a")
     seed_everything(0)
-    run_sweep(rate(0.5), tmp_path / "b")
+    run_sweep(tiny_spec(steps=1, rate=0.5), tmp_path / "b")
     # b stopped after its step-1 checkpoint, before the metrics row; a's checkpoint is put there
     metrics = tmp_path / "b" / "metrics.csv"
     metrics.write_text("".join(metrics.read_text().splitlines(keepends=True)[:2]))
@@ -98,10 +91,10 @@ def test_a_checkpoint_of_another_sweep_is_not_evaluated(tmp_path):
         (tmp_path / "a" / "checkpoints" / "step001.pt").read_bytes())
     with pytest.raises(CheckpointError, match=r"step001\.pt was written by a sweep of other settings "
                                               r"\(spec [0-9a-f]{16}, this sweep's [0-9a-f]{16}\)"):
-        run_sweep(rate(0.5), tmp_path / "b")
+        run_sweep(tiny_spec(steps=1, rate=0.5), tmp_path / "b")
 
 
-def test_a_checkpoint_whose_weights_do_not_have_its_recorded_sparsity_is_refused(tmp_path):
+def test_a_checkpoint_whose_weights_do_not_have_its_recorded_sparsity_is_refused(tmp_path, tiny_spec):
     seed_everything(0)
     run_sweep(tiny_spec(steps=1), tmp_path)
     metrics = tmp_path / "metrics.csv"
@@ -113,7 +106,7 @@ def test_a_checkpoint_whose_weights_do_not_have_its_recorded_sparsity_is_refused
         run_sweep(tiny_spec(steps=1), tmp_path)
 
 
-def test_a_checkpoint_recording_another_step_is_refused(tmp_path):
+def test_a_checkpoint_recording_another_step_is_refused(tmp_path, tiny_spec):
     seed_everything(0)
     run_sweep(tiny_spec(steps=1), tmp_path)
     metrics = tmp_path / "metrics.csv"
@@ -124,7 +117,7 @@ def test_a_checkpoint_recording_another_step_is_refused(tmp_path):
         run_sweep(tiny_spec(steps=1), tmp_path)
 
 
-def test_a_truncated_last_checkpoint_of_a_finished_sweep_is_noticed_on_rerun(tmp_path):
+def test_a_truncated_last_checkpoint_of_a_finished_sweep_is_noticed_on_rerun(tmp_path, tiny_spec):
     seed_everything(0)
     run_sweep(tiny_spec(steps=1), tmp_path)
     last = tmp_path / "checkpoints" / "step001.pt"

@@ -6,13 +6,10 @@ import torch
 
 from robustlab.common.seeding import seed_everything
 from robustlab.pruning import sweep as sweep_module
-from robustlab.pruning.data.sources import DataSpec
 from robustlab.pruning.masks import PruneScope, prunable_targets
 from robustlab.pruning.models import ModelSpec, create_model
 from robustlab.pruning.suites import SUITES, SuiteResult
 from robustlab.pruning.sweep import TIMING_COLUMNS, run_sweep
-from robustlab.pruning.sweep_spec import SweepSpec
-from robustlab.pruning.train import TrainSpec
 
 torch.set_num_threads(1)
 
@@ -28,15 +25,7 @@ def _probe_suite(ctx, n_images=8):
                          "arch": ctx.arch}], per_image)
 
 
-def tiny_spec(steps=2, method="imp_lr_rewind", suites=None, **kw):
-    return SweepSpec(
-        model=ModelSpec("resnet18", num_classes=3, img_size=32, kwargs={"channels": (8, 8, 16, 16)}),
-        data=DataSpec(num_classes=3, img_size=32, train_size=32, val_size=16),
-        train=TrainSpec(epochs=1, batch_size=16, lr=0.05, progress=False),
-        method=method, steps=steps, rate=0.2, eval_batch_size=16, suites=suites or {}, device="cpu", **kw)
-
-
-def test_sweep_writes_every_step_and_the_suites(tmp_path):
+def test_sweep_writes_every_step_and_the_suites(tmp_path, tiny_spec):
     seed_everything(0)
     metrics = run_sweep(tiny_spec(suites={"test_probe_suite": {"n_images": 8}}), tmp_path)
     assert list(metrics["step"]) == [0, 1, 2]
@@ -70,7 +59,7 @@ class _Killed(Exception):
     pass
 
 
-def test_resume_after_a_kill_recomputes_nothing_and_matches(tmp_path, monkeypatch):
+def test_resume_after_a_kill_recomputes_nothing_and_matches(tmp_path, monkeypatch, tiny_spec):
     seed_everything(0)
     straight = run_sweep(tiny_spec(steps=5), tmp_path / "straight")
 
@@ -107,7 +96,7 @@ def test_resume_after_a_kill_recomputes_nothing_and_matches(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("method", ["imp_weight_rewind", "oneshot_l1", "snip", "structured_channels"])
-def test_other_methods_run(tmp_path, method):
+def test_other_methods_run(tmp_path, method, tiny_spec):
     seed_everything(0)
     metrics = run_sweep(tiny_spec(steps=1, method=method, measure_latency=True), tmp_path)
     assert list(metrics["step"]) == [0, 1] and metrics["latency_ms"].gt(0).all()
@@ -124,7 +113,7 @@ def test_other_methods_run(tmp_path, method):
     ({"method": "imp"}, KeyError, "unknown pruning method 'imp'"),
     ({"suites": {"interpretabilty": {}}}, KeyError, "unknown evaluation suite 'interpretabilty'"),
 ])
-def test_bad_input_fails_before_work(tmp_path, change, error, message):
+def test_bad_input_fails_before_work(tmp_path, change, error, message, tiny_spec):
     spec = tiny_spec()
     for key, value in change.items():
         setattr(spec, key, value)
@@ -133,7 +122,7 @@ def test_bad_input_fails_before_work(tmp_path, change, error, message):
     assert not (tmp_path / "checkpoints").exists()
 
 
-def test_another_sweep_in_the_same_directory_is_refused(tmp_path):
+def test_another_sweep_in_the_same_directory_is_refused(tmp_path, tiny_spec):
     seed_everything(0)
     run_sweep(tiny_spec(steps=0), tmp_path)
     with pytest.raises(ValueError, match="different sweep.*differs in: steps"):

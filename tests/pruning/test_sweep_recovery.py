@@ -14,8 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
-from test_sweep import tiny_spec
 
 from robustlab.common.errors import CheckpointError, DataError
 from robustlab.common.seeding import seed_everything
@@ -28,23 +26,12 @@ from robustlab.pruning.sweep import TIMING_COLUMNS, run_sweep
 torch.set_num_threads(1)
 
 
-def image_folder(root, n=3, size=(40, 50)):
-    rng = np.random.default_rng(0)
-    for split in ("train", "val"):
-        for cls in ("ants", "bees", "wasps"):
-            (root / split / cls).mkdir(parents=True, exist_ok=True)
-            for i in range(n):
-                Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(
-                    root / split / cls / f"{i}.jpg", quality=90)
-    return root
-
-
 def truncate(path, keep=0.5):
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
 
 
-def test_a_truncated_jpeg_is_named_before_training(tmp_path):
+def test_a_truncated_jpeg_is_named_before_training(tmp_path, image_folder):
     root = image_folder(tmp_path / "data")
     bad = root / "val" / "bees" / "1.jpg"
     truncate(bad)
@@ -54,7 +41,7 @@ def test_a_truncated_jpeg_is_named_before_training(tmp_path):
         build_data(spec, progress=False)
 
 
-def test_bad_images_are_skipped_and_listed_when_asked(tmp_path):
+def test_bad_images_are_skipped_and_listed_when_asked(tmp_path, image_folder):
     root = image_folder(tmp_path / "data")
     truncate(root / "val" / "bees" / "1.jpg")
     (root / "train" / "ants" / "2.jpg").write_bytes(b"not an image")
@@ -67,7 +54,7 @@ def test_bad_images_are_skipped_and_listed_when_asked(tmp_path):
     assert all(data.val[i]["image"].shape == (3, 32, 32) for i in range(len(data.val)))
 
 
-def test_an_image_damaged_after_the_check_is_named_when_read(tmp_path):
+def test_an_image_damaged_after_the_check_is_named_when_read(tmp_path, image_folder):
     root = image_folder(tmp_path / "data")
     data = build_data(DataSpec(name="imagefolder", root=str(root), img_size=32), progress=False)
     truncate(root / "val" / "ants" / "0.jpg", 0.2)
@@ -75,7 +62,7 @@ def test_an_image_damaged_after_the_check_is_named_when_read(tmp_path):
         data.val[0]
 
 
-def test_a_finished_step_is_not_trained_again_when_only_its_metrics_row_is_missing(tmp_path, monkeypatch):
+def test_a_finished_step_is_not_trained_again_when_only_its_metrics_row_is_missing(tmp_path, monkeypatch, tiny_spec):
     seed_everything(0)
     straight = run_sweep(tiny_spec(steps=2), tmp_path / "straight")
     trained = []
@@ -105,7 +92,7 @@ def test_a_finished_step_is_not_trained_again_when_only_its_metrics_row_is_missi
     pd.testing.assert_frame_equal(resumed[keep], straight[keep])
 
 
-def test_a_run_stopped_by_bad_data_does_not_refuse_the_corrected_command(tmp_path):
+def test_a_run_stopped_by_bad_data_does_not_refuse_the_corrected_command(tmp_path, image_folder, tiny_spec):
     root = image_folder(tmp_path / "data", n=6, size=(32, 32))
     truncate(root / "train" / "wasps" / "0.jpg")
     spec = tiny_spec(steps=0)
@@ -120,7 +107,7 @@ def test_a_run_stopped_by_bad_data_does_not_refuse_the_corrected_command(tmp_pat
     assert json.loads((tmp_path / "run" / SWEEP_SPEC).read_text())["data"]["skip_bad_images"]
 
 
-def test_a_spec_of_a_sweep_that_finished_nothing_is_replaced_but_one_with_steps_refused(tmp_path):
+def test_a_spec_of_a_sweep_that_finished_nothing_is_replaced_but_one_with_steps_refused(tmp_path, tiny_spec):
     seed_everything(0)
     (tmp_path / SWEEP_SPEC).write_text(json.dumps({"steps": 99}))
     run_sweep(tiny_spec(steps=0), tmp_path)  # nothing finished there: replaced
@@ -128,7 +115,7 @@ def test_a_spec_of_a_sweep_that_finished_nothing_is_replaced_but_one_with_steps_
         run_sweep(tiny_spec(steps=1), tmp_path)
 
 
-def test_a_checkpoint_of_random_bytes_is_one_line_naming_the_file(tmp_path):
+def test_a_checkpoint_of_random_bytes_is_one_line_naming_the_file(tmp_path, tiny_spec):
     path = tmp_path / "checkpoints" / "step000.pt"
     path.parent.mkdir()
     path.write_bytes(np.random.default_rng(0).bytes(4096))
@@ -145,13 +132,11 @@ def test_a_checkpoint_of_random_bytes_is_one_line_naming_the_file(tmp_path):
         run_sweep(tiny_spec(steps=0), tmp_path / "run")
 
 
-def test_a_structurally_pruned_model_comes_back_from_its_plain_checkpoint(tmp_path):
-    from test_methods import context, small_resnet
-
+def test_a_structurally_pruned_model_comes_back_from_its_plain_checkpoint(tmp_path, prune_context, small_resnet):
     from robustlab.pruning.methods import METHODS
 
     model = small_resnet()
-    METHODS.get("structured_channels").prune(context(model, 1, rate=0.5), 0.5)
+    METHODS.get("structured_channels").prune(prune_context(model, 1, rate=0.5), 0.5)
     model.eval()
     save_checkpoint(tmp_path / "s.pt", {"model": model.state_dict()})
     state = load_checkpoint(tmp_path / "s.pt")

@@ -11,7 +11,6 @@ import pickle
 
 import pytest
 import torch
-from test_sweep import tiny_spec
 
 from robustlab.common.errors import CheckpointError
 from robustlab.pruning.checkpoints import load_checkpoint
@@ -34,7 +33,7 @@ def test_a_planted_sweep_checkpoint_is_refused_unexecuted(tmp_path, plant_pickle
     assert not marker.exists()
 
 
-def test_a_planted_checkpoint_stops_a_resumed_sweep_unexecuted(tmp_path, plant_pickle):
+def test_a_planted_checkpoint_stops_a_resumed_sweep_unexecuted(tmp_path, plant_pickle, tiny_spec):
     plant, marker = plant_pickle
     run_sweep(tiny_spec(steps=0), tmp_path)
     (tmp_path / "metrics.csv").unlink()  # step 0 looks unfinished: its checkpoint is read back
@@ -44,7 +43,7 @@ def test_a_planted_checkpoint_stops_a_resumed_sweep_unexecuted(tmp_path, plant_p
     assert not marker.exists()
 
 
-def test_devicecheck_refuses_a_planted_checkpoint_unexecuted(tmp_path, monkeypatch, plant_pickle):
+def test_devicecheck_refuses_a_planted_checkpoint_unexecuted(tmp_path, monkeypatch, plant_pickle, tiny_spec):
     from robustlab.pruning import devicecheck
 
     plant, marker = plant_pickle
