@@ -73,7 +73,7 @@ from robustlab.pruning.run_folder import (
     SWEEP_SPEC as SWEEP_SPEC,  # the name aggregate reads from here
 )
 from robustlab.pruning.run_folder import RunFolder, finished_steps
-from robustlab.pruning.suites import SUITES, SuiteResult, get_suite
+from robustlab.pruning.suites import SUITES, SuiteResult
 from robustlab.pruning.sweep_spec import (
     SweepSpec,
     resolve_device,
@@ -248,7 +248,7 @@ class _Sweep:
             result = self.run_suite(model, name, dict(options or {}), step, sparsity)
             if result is None:
                 continue
-            table = get_suite(name)[1]
+            table = SUITES.get(name).table
             rows = pd.DataFrame(result.rows)
             rows = rows.assign(step=step, sparsity=sparsity, eval_data=self.sources[name].name, **tags)
             folder.append(table, rows, step)
@@ -281,8 +281,8 @@ class _Sweep:
         suite runs in full on every rank (the same values), and rank 0 keeps its files.
         """
         spec = self.spec
-        fn, _ = get_suite(name)
-        summarize = SUITES.entry(name).metadata.get("summarize") if self.dist.enabled else None
+        suite = SUITES.get(name)
+        summarize = suite.summarize if self.dist.enabled else None
         data_options = options.pop("data", None)
         if name not in self.sources:
             self.sources[name] = suite_source(data_options, model, self.data, self.device, spec.eval_batch_size)
@@ -292,7 +292,7 @@ class _Sweep:
                            batch_size=spec.eval_batch_size, source=self.sources[name])
         if summarize is not None:
             ctx = dataclasses.replace(ctx, batches=shard_batches(ctx.batches, self.dist))
-        result = fn(ctx, **options)
+        result = suite.fn(ctx, **options)
         if summarize is not None:
             tables = [t for t in all_gather_objects(self.dist, result.per_image) if t is not None]
             per_image = pd.concat(tables, ignore_index=True) if tables else None
@@ -301,12 +301,12 @@ class _Sweep:
 
     def check_suites(self, model: nn.Module) -> None:
         """Build every suite's evaluation data and check its options on ``model``, before any
-        training (the ``check`` each suite registered: :func:`~robustlab.pruning.suites.register_suite`)."""
+        training (the ``check`` each suite registered: :class:`~robustlab.pruning.suites.Suite`)."""
         for name, options in self.spec.suites.items():
             options = dict(options or {})
             data_options = options.pop("data", None)
             self.sources[name] = suite_source(data_options, model, self.data, self.device, self.spec.eval_batch_size)
-            check = SUITES.entry(name).metadata.get("check")
+            check = SUITES.get(name).check
             if check is not None:
                 check(make_context(model, self.data, self.device, step=0, sparsity=0.0, run_dir=self.run_dir,
                                    seed=self.spec.seed, batch_size=self.spec.eval_batch_size,

@@ -19,7 +19,7 @@ from robustlab.common.errors import ConfigError
 from robustlab.pruning.data.evaldata import eval_data_spec
 from robustlab.pruning.data.sources import DataSpec
 from robustlab.pruning.masks import PruneScope
-from robustlab.pruning.methods import PruningMethod, get_method
+from robustlab.pruning.methods import METHODS, PruningMethod
 from robustlab.pruning.models import ModelSpec
 from robustlab.pruning.suites import check_suite_options
 from robustlab.pruning.train import TrainSpec
@@ -35,7 +35,7 @@ class SweepSpec:
 
     Attributes:
         model, data, train: the model, data and (dense) training settings.
-        method: a registered pruning method (``robustlab.pruning.methods.list_methods()``).
+        method: a registered pruning method (``robustlab.pruning.methods.METHODS.list()``).
         steps: prune-and-retrain steps after the dense step.
         rate: per-step rate in (0, 1): step ``k`` targets sparsity ``1 - (1 - rate)^k``.
         scope: which layers are prunable.
@@ -102,7 +102,7 @@ def validate(spec: SweepSpec) -> PruningMethod:
         raise ConfigError(f"eval.max_images: must be at least 1, or null for every held-out image; "
                           f"got {spec.eval_max_images!r}")
     spec.data.validate()
-    method = get_method(spec.method)
+    method = METHODS.get(spec.method)
     check_suite_options(spec.suites)
     for options in spec.suites.values():
         if (options or {}).get("data"):
