@@ -82,12 +82,26 @@ class Heading:
     text: str
     level: int = 2
 
+    def markdown(self, out_dir: Path) -> str:
+        return "#" * self.level + " " + self.text
+
+    def html(self) -> str:
+        return f"<h{self.level}>{html.escape(self.text)}</h{self.level}>"
+
 
 @dataclass
 class Paragraph:
     """Lines of Markdown: one paragraph in ``report.md``, rendered to HTML in ``report.html``."""
 
     lines: Sequence[str]
+
+    def markdown(self, out_dir: Path) -> str:
+        return "\n".join(self.lines)
+
+    def html(self) -> str:
+        import markdown
+
+        return markdown.markdown("\n".join(self.lines), extensions=["tables"])
 
 
 @dataclass
@@ -121,6 +135,17 @@ class Table:
         kinds = column_formats(df) if self.fmt is None else {c: self.fmt for c in df.columns}
         return {**kinds, **{c: f for c, f in self.formats.items() if c in df.columns}}
 
+    def markdown(self, out_dir: Path) -> str:
+        df = self.shown()
+        table = markdown_table(df, self.formatters(df))
+        return f"<details><summary>{self.collapsed}</summary>\n\n{table}\n\n</details>" if self.collapsed else table
+
+    def html(self) -> str:
+        df = self.shown()
+        table = html_table(df, self.formatters(df))
+        return (f"<details><summary>{html.escape(self.collapsed)}</summary>{table}</details>"
+                if self.collapsed else table)
+
 
 @dataclass
 class Figure:
@@ -129,6 +154,15 @@ class Figure:
     path: Path
     caption: str
     alt: str | None = None
+
+    def markdown(self, out_dir: Path) -> str:
+        return f"![{self.caption}]({Path(self.path).relative_to(out_dir).as_posix()})"
+
+    def html(self) -> str:
+        esc = html.escape
+        data = base64.b64encode(Path(self.path).read_bytes()).decode("ascii")
+        return (f"<figure><figcaption>{esc(self.caption)}</figcaption>"
+                f"<img alt='{esc(self.alt or self.caption)}' src='data:image/png;base64,{data}'></figure>")
 
 
 @dataclass
@@ -140,6 +174,15 @@ class LinkList:
 
     title: str
     links: Sequence[tuple[str, str]]
+
+    def markdown(self, out_dir: Path) -> str:
+        return "\n".join([f"## {self.title}", "", *(f"- [{t}]({t}): {w}" for t, w in self.links)])
+
+    def html(self) -> str:
+        esc = html.escape
+        items = [f"<li><a href='{esc(t)}'>{esc(t)}</a>: {esc(w)}</li>" for t, w in self.links
+                 if t != HTML_NAME]  # the page does not link to itself
+        return f"<h2>{esc(self.title)}</h2><ul>{''.join(items)}</ul>"
 
 
 Block = Heading | Paragraph | Table | Figure | LinkList
@@ -201,12 +244,6 @@ def html_table(df: pd.DataFrame, formats: Mapping[str, Formatter]) -> str:
     return f"<div class='table'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
-def _markdown_to_html(text: str) -> str:
-    import markdown
-
-    return markdown.markdown(text, extensions=["tables"])
-
-
 @dataclass
 class Document:
     """A report: its title (the ``<h1>``), the blocks, and the HTML page's ``<title>``."""
@@ -217,53 +254,16 @@ class Document:
 
     def markdown(self, out_dir: Path) -> str:
         """The Markdown text; figures are linked relative to ``out_dir``."""
-        parts = [f"# {self.title}", ""]
-        for block in self.blocks:
-            if isinstance(block, Heading):
-                parts.append("#" * block.level + " " + block.text)
-            elif isinstance(block, Paragraph):
-                parts += list(block.lines)
-            elif isinstance(block, Table):
-                df = block.shown()
-                table = markdown_table(df, block.formatters(df))
-                parts.append(f"<details><summary>{block.collapsed}</summary>\n\n{table}\n\n</details>"
-                             if block.collapsed else table)
-            elif isinstance(block, Figure):
-                parts.append(f"![{block.caption}]({Path(block.path).relative_to(out_dir).as_posix()})")
-            else:
-                parts += ["#" * 2 + " " + block.title, ""]
-                parts += [f"- [{target}]({target}): {what}" for target, what in block.links]
-            parts.append("")
-        return "\n".join(parts)
+        return "\n\n".join([f"# {self.title}", *(block.markdown(out_dir) for block in self.blocks)]) + "\n"
 
     def html(self) -> str:
         """One self-contained HTML page: every figure embedded as a base64 PNG."""
         esc = html.escape
-        parts = ["<!doctype html><html><head><meta charset='utf-8'>",
-                 "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-                 f"<title>{esc(self.page_title or self.title)}</title>",
-                 f"<style>{STYLE}</style></head><body>", f"<h1>{esc(self.title)}</h1>"]
-        for block in self.blocks:
-            if isinstance(block, Heading):
-                parts.append(f"<h{block.level}>{esc(block.text)}</h{block.level}>")
-            elif isinstance(block, Paragraph):
-                parts.append(_markdown_to_html("\n".join(block.lines)))
-            elif isinstance(block, Table):
-                df = block.shown()
-                table = html_table(df, block.formatters(df))
-                parts.append(f"<details><summary>{esc(block.collapsed)}</summary>{table}</details>"
-                             if block.collapsed else table)
-            elif isinstance(block, Figure):
-                data = base64.b64encode(Path(block.path).read_bytes()).decode("ascii")
-                parts.append(f"<figure><figcaption>{esc(block.caption)}</figcaption>"
-                             f"<img alt='{esc(block.alt or block.caption)}' src='data:image/png;base64,{data}'>"
-                             "</figure>")
-            else:
-                parts.append(f"<h2>{esc(block.title)}</h2><ul>")
-                parts += [f"<li><a href='{esc(t)}'>{esc(t)}</a>: {esc(w)}</li>" for t, w in block.links
-                          if t != HTML_NAME]  # the page does not link to itself
-                parts.append("</ul>")
-        return "\n".join(parts) + "</body></html>"
+        head = ("<!doctype html><html><head><meta charset='utf-8'>"
+                "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                f"<title>{esc(self.page_title or self.title)}</title><style>{STYLE}</style></head><body>")
+        return "\n".join([head, f"<h1>{esc(self.title)}</h1>", *(block.html() for block in self.blocks)]) \
+            + "</body></html>"
 
     def write(self, out_dir: Path) -> dict[str, Path]:
         """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically); return their paths."""
