@@ -1,9 +1,16 @@
-"""A run composes its config once; a mode set by a config file or the command line still holds."""
+"""A run composes its config once; a mode set by a config file or the command line still holds.
+
+``compose_once`` replaces Hydra's private ``Hydra.get_mode``: the last tests fail loudly when a
+Hydra release outside the pinned range is installed or the hook's code changes.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from robustlab.common.hydra_app import mode_in_files
+from robustlab.common.hydra_app import HYDRA_TESTED, hook_tested, mode_in_files
 from robustlab.common.resources import config_dir
 
 # A tiny app declared like robustlab's: it counts Hydra's compositions and records each job.
@@ -91,3 +98,57 @@ def test_the_files_that_set_the_mode_are_found(tmp_path):
     # the bundled apps: a pruning experiment sets hydra.mode, no radiomics file does
     assert mode_in_files(Path(config_dir()), "pruning")
     assert not mode_in_files(Path(config_dir()), "radiomics")
+
+
+#: SHA-256 (first 16 hex digits) of the source of Hydra's ``Hydra.get_mode`` (composes with
+#: ``run_mode=MULTIRUN`` and returns ``cfg.hydra.mode``, None on any error) and of
+#: ``_run_app`` (None: ``-m``'s mode, appended as ``hydra.mode=...``), the same in every Hydra
+#: release from 1.3.0 to 1.3.8.
+TESTED_HOOK = {"Hydra.get_mode": "47ab05c3c05b1c64", "_run_app": "c6282a21225813cf"}
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_hydra_is_pinned_to_the_tested_releases():
+    import hydra
+
+    major, minor = HYDRA_TESTED
+    pin = f'"hydra-core>={major}.{minor},<{major}.{minor + 1}"'
+    for package in ("common", "pruning", "radiomics"):
+        text = (REPO / "packages" / package / "pyproject.toml").read_text(encoding="utf-8")
+        assert pin in text, f"packages/{package}/pyproject.toml must pin {pin} (the tested releases)"
+    installed = tuple(int(p) for p in re.findall(r"\d+", hydra.__version__)[:2])
+    assert installed == HYDRA_TESTED, (
+        f"Hydra {hydra.__version__} is installed, compose_once was tested with {major}.{minor}.x: "
+        "check its hook (this file's last test), then change HYDRA_TESTED and the pins")
+
+
+def test_the_private_hook_is_the_one_tested():
+    """Fails when Hydra's ``get_mode``, its call or the handling of its answer changes."""
+    import hydra
+    from hydra._internal import utils
+    from hydra._internal.hydra import Hydra
+
+    get_mode = getattr(Hydra.get_mode, "__wrapped__", Hydra.get_mode)  # compose_once's or Hydra's
+    found = {name: hashlib.sha256(inspect.getsource(f).encode()).hexdigest()[:16]
+             for name, f in (("Hydra.get_mode", get_mode), ("_run_app", utils._run_app))}
+    assert found == TESTED_HOOK, (
+        f"Hydra {hydra.__version__} changed the private hook compose_once replaces ({found} != "
+        f"{TESTED_HOOK}): read the new code, check that None from get_mode still means "
+        "'the mode of -m', then update TESTED_HOOK (or remove compose_once)")
+    assert "hydra.get_mode(config_name=config_name, overrides=overrides)" in inspect.getsource(utils._run_hydra)
+    assert hook_tested(Hydra, hydra.__version__)
+
+
+def test_another_hydra_keeps_its_own_get_mode():
+    class Changed:
+        def get_mode(self, config_name, overrides, extra):  # a signature compose_once does not know
+            return None
+
+    class Same:
+        def get_mode(self, config_name, overrides):
+            return None
+
+    assert hook_tested(Same, "1.3.8") and hook_tested(Same, "1.3.0.dev1")
+    assert not hook_tested(Changed, "1.3.8")
+    assert not hook_tested(Same, "1.4.0") and not hook_tested(Same, "2.0")
+    assert not hook_tested(object, "1.3.8")

@@ -145,7 +145,27 @@ def mode_in_files(root: Path, app: str) -> bool:
                for f in files if f.is_file())
 
 
-def compose_once(root: Path, app: str) -> None:
+#: The Hydra releases (major, minor) whose private ``Hydra.get_mode`` and its call in
+#: ``hydra._internal.utils._run_hydra`` :func:`compose_once` was tested against (the same code
+#: from 1.2.0 to 1.3.8). ``packages/common/pyproject.toml`` pins ``hydra-core`` to this range, and
+#: ``tests/common/test_compose_once.py`` fails when the hook's code or signature changes.
+HYDRA_TESTED = (1, 3)
+#: The parameters of the tested ``Hydra.get_mode``.
+GET_MODE_PARAMETERS = ("self", "config_name", "overrides")
+
+
+def hook_tested(hydra_class: Any, version: str) -> bool:
+    """Whether ``hydra_class.get_mode`` is the hook :func:`compose_once` was tested against:
+    a Hydra release of :data:`HYDRA_TESTED` whose ``get_mode`` takes
+    :data:`GET_MODE_PARAMETERS`."""
+    method = getattr(hydra_class, "get_mode", None)
+    code = getattr(getattr(method, "__wrapped__", method), "__code__", None)
+    release = tuple(int(p) for p in re.findall(r"\d+", version)[:2])
+    return (code is not None and release == HYDRA_TESTED
+            and code.co_varnames[:code.co_argcount] == GET_MODE_PARAMETERS)
+
+
+def compose_once(root: Path, app: str) -> bool:
     """Let Hydra compose the config once per run, not twice, where the mode is the command line's.
 
     Before a run Hydra composes the whole config once only to read ``hydra.mode``
@@ -154,14 +174,16 @@ def compose_once(root: Path, app: str) -> None:
     a search path, the mode is ``-m``'s (multirun) or a single run, which is what Hydra does
     with an unset mode; then ``get_mode`` answers that without composing. Otherwise Hydra's
     own ``get_mode`` runs. Hydra offers no setting for this, hence the replacement of the
-    method for this process.
+    method for this process, made only on the tested hook (:func:`hook_tested`): with another
+    Hydra, Hydra's own ``get_mode`` runs (slower, same result). Returns whether it was replaced.
     """
+    import hydra
     from hydra._internal.hydra import Hydra
 
     original = getattr(Hydra.get_mode, "__wrapped__", Hydra.get_mode)
-    if mode_in_files(root, app):
+    if mode_in_files(root, app) or not hook_tested(Hydra, hydra.__version__):
         Hydra.get_mode = original  # type: ignore[method-assign]
-        return
+        return False
 
     @functools.wraps(original)
     def get_mode(self: Any, config_name: str | None, overrides: list[str]) -> Any:
@@ -170,6 +192,7 @@ def compose_once(root: Path, app: str) -> None:
         return None  # Hydra's value for "not set": the run's mode comes from -m
 
     Hydra.get_mode = get_mode  # type: ignore[method-assign]
+    return True
 
 
 def console(main: Callable[[], Any]) -> Callable[[], NoReturn]:
