@@ -130,3 +130,70 @@ def test_a_second_pruning_process_in_a_locked_run_folder_is_one_line_naming_the_
                                    rf"{holder.pid} on host {socket.gethostname()}, started .*\); wait for it to "
                                    r"finish, or choose another folder \(lock file .*\.robustlab\.lock\)")
     assert not (tmp_path / "run" / ".hydra").exists()  # refused before Hydra wrote its files there
+
+
+UNSET = "ROBUSTLAB_TEST_UNSET_VARIABLE"
+UNSET_REF = "${oc.env:" + UNSET + "}"
+
+
+@pytest.mark.parametrize("override, pattern", [
+    ("study=" + UNSET_REF,
+     rf"study: cannot resolve \$\{{oc\.env:{UNSET}\}} \(Environment variable '{UNSET}' not found\); "
+     r"set what it names, or give study a value with study=<value>"),
+    ("threshold=${missing.key}",
+     r"threshold: cannot resolve \$\{missing\.key\} \(Interpolation key 'missing\.key' not found\); "
+     r"set what it names, or give threshold a value with threshold=<value>"),
+    ("hydra.run.dir={tmp}/" + UNSET_REF,
+     rf"hydra\.run\.dir: cannot resolve .*/\$\{{oc\.env:{UNSET}\}} \(Environment variable '{UNSET}' not "
+     r"found\); set what it names, or give hydra\.run\.dir a value with hydra\.run\.dir=<value>"),
+])
+def test_an_interpolation_that_cannot_be_resolved_is_one_line_naming_the_key(csv_study, tmp_path, override,
+                                                                            pattern):
+    args = [f"study={csv_study()}", f"hydra.run.dir={tmp_path / 'run'}", override.replace("{tmp}", str(tmp_path))]
+    result = app("radiomics", *args, "progress=false", "report=false", cwd=tmp_path)
+    assert_one_line(result, r"-c", pattern)
+
+
+def test_an_interpolation_in_a_config_file_is_one_line_naming_the_key(csv_study, tmp_path):
+    (tmp_path / "mine" / "experiment").mkdir(parents=True)
+    (tmp_path / "mine" / "experiment" / "broken.yaml").write_text("# @package _global_\nalpha: ${missing.key}\n")
+    result = app("radiomics", "--config-dir", str(tmp_path / "mine"), "experiment=broken",
+                 f"study={csv_study()}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert_one_line(result, r"-c", r"alpha: cannot resolve \$\{missing\.key\} \(Interpolation key "
+                                   r"'missing\.key' not found\); set what it names, or give alpha a value "
+                                   r"with alpha=<value>")
+
+
+def test_an_unset_variable_behind_the_pruning_run_folder_names_the_key_at_fault(tmp_path):
+    # hydra.run.dir is built from ${seed}: the error names seed, not the folder
+    result = app("pruning", "experiment=smoke", "seed=" + UNSET_REF, cwd=tmp_path)
+    assert_one_line(result, r"-c", rf"seed: cannot resolve \$\{{oc\.env:{UNSET}\}} \(Environment variable "
+                                   rf"'{UNSET}' not found\); set what it names, or give seed a value with "
+                                   r"seed=<value>")
+    planned = app("pruning", "experiment=smoke", "plan=true", "method.rate=${missing.key}", cwd=tmp_path)
+    assert_one_line(planned, r"-c", r"method\.rate: cannot resolve \$\{missing\.key\} \(Interpolation key "
+                                    r"'missing\.key' not found\); set what it names, or give method\.rate a "
+                                    r"value with method\.rate=<value>")
+
+
+def test_a_study_and_a_run_folder_whose_paths_hold_a_comma_work(csv_study, tmp_path):
+    folder = tmp_path / "site a,b"
+    folder.mkdir()
+    study = csv_study(root=folder)
+    run = tmp_path / "run 1,2"
+    result = app("radiomics", f"study={study}", f"hydra.run.dir={run}", "progress=false", "report=false",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (run / "summary.csv").is_file()
+    assert str(study) in (run / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_a_comma_value_that_is_no_path_is_one_line_naming_the_key(csv_study, tmp_path):
+    result = app("radiomics", f"study={csv_study()}", "bands=0.5,0.8", f"hydra.run.dir={tmp_path / 'run'}",
+                 cwd=tmp_path)
+    assert_one_line(result, r"-c", r"bands: '0\.5,0\.8' holds a comma, which Hydra reads as values to sweep "
+                                   r"over; add -m to sweep, write bands=\[0\.5,0\.8\] for a list, or quote "
+                                   r"one value: bands=\"'0\.5,0\.8'\"")
+    missing = tmp_path / "no,such" / "study.yaml"
+    result = app("radiomics", f"study={missing}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert_one_line(result, r"-c", rf"study: '{missing}' holds a comma, .*")

@@ -225,6 +225,43 @@ def console(main: Callable[[], Any]) -> Callable[[], NoReturn]:
     return run
 
 
+def run_task(task: Callable[[Any, Path], Any], name: str, command: list[str],
+             uses_torch: bool) -> Callable[[Any], Any]:
+    """Hydra's task function for ``task(cfg, run_dir)``: resolve the config, seed, record the run
+    (``run_info.json``), load the plugins, run ``task``; bad input ends it with one line."""
+
+    def run(cfg: Any) -> Any:
+        # Imported here, not for ``--cfg`` (which composes and prints, running nothing).
+        from hydra.core.hydra_config import HydraConfig
+
+        from robustlab.common.config import check_seed
+        from robustlab.common.errors import RobustlabError
+        from robustlab.common.hydra_errors import resolve_config
+        from robustlab.common.registry import load_plugins
+        from robustlab.common.runinfo import RunRecord
+        from robustlab.common.seeding import seed_everything
+
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        try:
+            config = resolve_config(cfg)
+            if config.get("seed") is not None:
+                seed_everything(check_seed(config["seed"]), bool(config.get("deterministic", True)),
+                                torch=None if uses_torch else False)
+            # The ranks of one launch share the run directory; rank 0 records the run.
+            record = (RunRecord(run_dir, config, command=command) if launch_rank() == 0
+                      else contextlib.nullcontext())
+            with record:
+                log.info("run directory: %s", run_dir)
+                load_plugins(config.get("plugins"))
+                return task(cfg, run_dir)
+        except (RobustlabError, OSError) as exc:
+            if verbose():
+                raise
+            report_and_exit(name, exc)
+
+    return run
+
+
 def hydra_entry(
     app: str, uses_torch: bool = True
 ) -> Callable[[Callable[[Any, Path], Any]], Callable[[], Any]]:
@@ -249,42 +286,19 @@ def hydra_entry(
                 return None
             import hydra
 
-            from robustlab.common.config import check_seed
             from robustlab.common.errors import RobustlabError
+            from robustlab.common.hydra_errors import quote_comma_paths
 
             take_verbose_flag()
             root = config_dir()
             name = Path(sys.argv[0]).name
             command = [name, *sys.argv[1:]]
-
-            def run(cfg: Any) -> Any:
-                # Imported here, not for ``--cfg`` (which composes and prints, running nothing).
-                from hydra.core.hydra_config import HydraConfig
-                from omegaconf import OmegaConf
-
-                from robustlab.common.registry import load_plugins
-                from robustlab.common.runinfo import RunRecord
-                from robustlab.common.seeding import seed_everything
-
-                run_dir = Path(HydraConfig.get().runtime.output_dir)
-                try:
-                    if cfg.get("seed") is not None:
-                        seed_everything(check_seed(cfg.seed), bool(cfg.get("deterministic", True)),
-                                        torch=None if uses_torch else False)
-                    composed = OmegaConf.to_container(cfg, resolve=True)
-                    config = {str(k): v for k, v in composed.items()} if isinstance(composed, dict) else {}
-                    # The ranks of one launch share the run directory; rank 0 records the run.
-                    record = (RunRecord(run_dir, config, command=command) if launch_rank() == 0
-                              else contextlib.nullcontext())
-                    with record:
-                        log.info("run directory: %s", run_dir)
-                        load_plugins(config.get("plugins"))
-                        return task(cfg, run_dir)
-                except (RobustlabError, OSError) as exc:
-                    if verbose():
-                        raise
-                    report_and_exit(name, exc)
-
+            try:  # a path holding a comma is one value, not a sweep (robustlab.common.hydra_errors)
+                sys.argv[1:] = quote_comma_paths(sys.argv[1:], lambda: mode_in_files(root, app))
+            except RobustlabError as exc:
+                if verbose():
+                    raise
+                report_and_exit(name, exc)
             # conf/<app>.yaml adds conf/<app>/ to Hydra's search path through this variable (jobs
             # of a launcher inherit it): groups without a prefix (model=..., not pruning/model=...).
             os.environ[CONFIG_ENV] = str(root)
@@ -292,6 +306,7 @@ def hydra_entry(
             # conf/hydra/launcher/{joblib,submitit_*}.yaml carry our defaults for the launcher
             # plugins' schemas of the same names; Hydra warns about that pairing on every run.
             warnings.filterwarnings("ignore", message=".*is validated against ConfigStore schema")
+            run = run_task(task, name, command, uses_torch)
             return hydra.main(config_path=str(root), config_name=app, version_base="1.3")(run)()
 
         return main

@@ -15,31 +15,38 @@ from hydra.experimental.callback import Callback
 
 from robustlab.common.errors import RobustlabError
 from robustlab.common.hydra_app import check_writable, launch_rank, report_and_exit, verbose
+from robustlab.common.hydra_errors import select
 from robustlab.common.runlock import RunLock
+
+
+def _fail(exc: RobustlabError) -> None:
+    """End the run with ``exc`` as one line (its traceback with ``--verbose``)."""
+    if verbose():
+        raise exc
+    report_and_exit(Path(sys.argv[0]).name, exc)
 
 
 class RunDirCheck(Callback):
     """A Hydra callback: the run (or sweep) folder must be writable before logging starts.
 
-    Without it, a read-only run folder ends in Hydra's ``Unable to configure handler 'file'``.
-    Named in the apps' primary configs under ``hydra.callbacks``; the hooks it does not define
-    are Hydra's no-ops.
+    Without it, a read-only run folder ends in Hydra's ``Unable to configure handler 'file'``,
+    and a folder named by an interpolation that cannot be resolved in a traceback (here: one
+    line naming the key at fault, :mod:`robustlab.common.hydra_errors`). Named in the apps'
+    primary configs under ``hydra.callbacks``; the hooks it does not define are Hydra's no-ops.
     """
 
     def on_run_start(self, config: Any, **kwargs: Any) -> None:
-        self._check(Path(str(config.hydra.run.dir)), "hydra.run.dir")
+        self._check(config, "hydra.run.dir")
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        self._check(Path(str(config.hydra.sweep.dir)), "hydra.sweep.dir")
+        self._check(config, "hydra.sweep.dir")
 
     @staticmethod
-    def _check(folder: Path, key: str) -> None:
+    def _check(config: Any, key: str) -> None:
         try:
-            check_writable(folder, key)
+            check_writable(Path(str(select(config, key))), key)
         except RobustlabError as exc:
-            if verbose():
-                raise
-            report_and_exit(Path(sys.argv[0]).name, exc)
+            _fail(exc)
 
 
 class RunDirLock(Callback):
@@ -73,9 +80,7 @@ class RunDirLock(Callback):
         try:
             self.lock = RunLock(folder, what=key).__enter__()
         except RobustlabError as exc:
-            if verbose():
-                raise
-            report_and_exit(Path(sys.argv[0]).name, exc)
+            _fail(exc)
 
     def _leave(self) -> None:
         if self.lock is not None:

@@ -44,9 +44,17 @@ def main() -> Any:
     of its own, its log in ``<job>_rank<r>.log``).
     """
     if any(arg.replace(" ", "") in ("plan=true", "plan=True", "+plan=true") for arg in sys.argv[1:]):
+        from robustlab.common.errors import RobustlabError
+        from robustlab.common.hydra_app import report_and_exit, take_verbose_flag, verbose
         from robustlab.pruning.cost import print_costs
 
-        print_costs(sys.argv[1:])
+        take_verbose_flag()
+        try:
+            print_costs(sys.argv[1:])
+        except RobustlabError as exc:
+            if verbose():
+                raise
+            report_and_exit(Path(sys.argv[0]).name, exc)
         return None
     rank = launch_rank()
     if rank > 0:

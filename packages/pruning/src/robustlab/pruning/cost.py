@@ -266,8 +266,10 @@ def print_costs(args: list[str]) -> list[JobCost]:
     """``robustlab-prune ... plan=true``: compose every job of the command, print its cost."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
     from robustlab.common.hydra_app import CONFIG_ENV, config_dir
+    from robustlab.common.hydra_errors import unresolvable
 
     root = config_dir()
     os.environ[CONFIG_ENV] = str(root)
@@ -277,8 +279,11 @@ def print_costs(args: list[str]) -> list[JobCost]:
         for overrides in expand_overrides(args):
             cfg = compose(config_name="pruning", overrides=overrides, return_hydra_config=True)
             launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
-            job_cfg = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
-                       for k in cfg if k != "hydra"}
+            try:
+                job_cfg = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k])
+                           else cfg[k] for k in cfg if k != "hydra"}
+            except OmegaConfBaseException as exc:  # ${oc.env:UNSET}, ${missing.key}: one line
+                raise unresolvable(cfg, exc) from exc
             if job_cfg.get("threads"):
                 torch.set_num_threads(int(job_cfg["threads"]))
             jobs.append(job_cost(job_cfg, overrides, _launcher_devices(launcher), measured))
