@@ -38,7 +38,8 @@ from typing import Any
 TIMING_COLUMNS = ("images_per_second", "latency_ms")
 VOLATILE_RUN_INFO = ("start_time", "end_time", "command", "cwd", "git", "platform", "device",
                      "versions")
-SKIP_NAMES = ("hydra.yaml",)
+# hydra.yaml, and the run folder's lock and owner records (robustlab.common.runfolder)
+SKIP_NAMES = ("hydra.yaml", ".robustlab.lock", ".robustlab-run.json")
 SKIP_SUFFIXES = (".log",)
 
 

@@ -40,3 +40,7 @@ class CheckpointError(RobustlabError, ValueError):
 
 class RunLockedError(RobustlabError, RuntimeError):
     """A run folder that another live process is writing; the message names that process."""
+
+
+class RunFolderError(RobustlabError, ValueError):
+    """A run folder this run may not write: another app's or study's, or one holding other files."""

@@ -8,6 +8,7 @@ composes a run.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from hydra.experimental.callback import Callback
 from robustlab.common.errors import RobustlabError
 from robustlab.common.hydra_app import check_writable, launch_rank, report_and_exit, verbose
 from robustlab.common.hydra_errors import select
-from robustlab.common.runlock import RunLock
+from robustlab.common.runfolder import RunFolder
 
 
 def _fail(exc: RobustlabError) -> None:
@@ -50,23 +51,48 @@ class RunDirCheck(Callback):
 
 
 class RunDirLock(Callback):
-    """A Hydra callback: one process per run folder, locked before Hydra writes its ``.hydra/``
-    files and log there (:class:`~robustlab.common.runlock.RunLock`); ``robustlab-prune`` names it.
+    """A Hydra callback: the run folder protocol (:class:`~robustlab.common.runfolder.RunFolder`)
+    on every run folder, before Hydra writes its ``.hydra/`` files and log there.
 
-    A single run locks ``hydra.run.dir``; a multirun locks ``hydra.sweep.dir`` in the launching
-    process, and each job's sweep locks its own subfolder. Ranks other than 0 of a torchrun
-    launch share rank 0's folder and take no lock. A second process gets one line naming the
-    holder (pid, host, start time) and exit status 2.
+    A single run claims ``hydra.run.dir``; a multirun claims ``hydra.sweep.dir`` in the launching
+    process (the app only) and each job its own subfolder when it starts (Hydra has written the
+    job's ``.hydra/`` and opened its log there by then: both are kept). Ranks other than 0 of a
+    torchrun launch share rank 0's folder and claim nothing. A refused folder, or one another
+    process holds, ends the run with one line and exit status 2.
+
+    Args (the callback's keys in the app's primary config):
+        app: the app (default: the primary config's name, ``hydra.job.config_name``).
+        identity: config keys whose values name what a run folder holds (the study); a folder
+            holding the outputs of other values is refused.
+        outputs: glob patterns of what the app's runs write; a folder holding anything else is
+            refused. Absent: not checked.
+        fresh: an earlier run's outputs are removed before the run (all but ``keep``).
+        keep: entries ``fresh`` keeps (state the app resumes from).
     """
 
-    def __init__(self) -> None:
-        self.lock: RunLock | None = None
+    def __init__(self, app: str | None = None, identity: Sequence[str] = (),
+                 outputs: Sequence[str] | None = None, fresh: bool = False, keep: Sequence[str] = ()):
+        self.app = app
+        self.identity = list(identity)
+        self.outputs = None if outputs is None else list(outputs)
+        self.fresh = fresh
+        self.keep = list(keep)
+        self.claims: list[RunFolder] = []
 
     def on_run_start(self, config: Any, **kwargs: Any) -> None:
-        self._take(Path(str(config.hydra.run.dir)), "hydra.run.dir")
+        self._take(config, "hydra.run.dir")
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        self._take(Path(str(config.hydra.sweep.dir)), "hydra.sweep.dir")
+        self._take(config, "hydra.sweep.dir", sweep=True)
+
+    def on_job_start(self, config: Any, **kwargs: Any) -> None:
+        if str(config.hydra.mode) == "RunMode.MULTIRUN":
+            log_file = f"{config.hydra.job.name}.log"
+            self._take(config, "hydra.runtime.output_dir", keep=(".hydra", log_file))
+
+    def on_job_end(self, config: Any, **kwargs: Any) -> None:
+        if str(config.hydra.mode) == "RunMode.MULTIRUN":
+            self._leave()
 
     def on_run_end(self, config: Any, **kwargs: Any) -> None:
         self._leave()
@@ -74,15 +100,29 @@ class RunDirLock(Callback):
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         self._leave()
 
-    def _take(self, folder: Path, key: str) -> None:
+    def _take(self, config: Any, key: str, sweep: bool = False, keep: Sequence[str] = ()) -> None:
         if launch_rank() != 0:
             return
         try:
-            self.lock = RunLock(folder, what=key).__enter__()
+            app = self.app or str(select(config, "hydra.job.config_name"))
+            folder = Path(str(select(config, key)))
+            if sweep:  # the sweep folder holds the jobs' folders: only its app is checked
+                claim = RunFolder(folder, app, what=key)
+            else:
+                identity = {k: _plain(select(config, k)) for k in self.identity}
+                claim = RunFolder(folder, app, identity=identity, outputs=self.outputs, fresh=self.fresh,
+                                  keep=[*self.keep, *keep], what=key)
+            self.claims.append(claim.__enter__())
         except RobustlabError as exc:
             _fail(exc)
 
     def _leave(self) -> None:
-        if self.lock is not None:
-            self.lock.__exit__(None, None, None)
-            self.lock = None
+        if self.claims:
+            self.claims.pop().__exit__(None, None, None)
+
+
+def _plain(value: Any) -> Any:
+    """A config value as plain Python (a config node as dicts and lists)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value

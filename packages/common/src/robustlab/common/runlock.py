@@ -73,14 +73,18 @@ class RunLock:
     Args:
         folder: the run folder (created when missing).
         what: how the error names the folder to the user (``"the run folder"``, a config key).
+        wait: wait for the holder to finish instead of refusing (for a folder that processes
+            share in turn, such as a simulated study of the planner's seeds).
 
     Raises:
-        RunLockedError: another live process holds the lock; the message names it.
+        RunLockedError: another live process holds the lock (and ``wait`` is false); the
+            message names it.
     """
 
-    def __init__(self, folder: str | os.PathLike[str], what: str = "run folder"):
+    def __init__(self, folder: str | os.PathLike[str], what: str = "run folder", wait: bool = False):
         self.folder = Path(folder)
         self.what = what
+        self.wait = wait
         self.key = str(self.folder.resolve())
 
     def __enter__(self) -> RunLock:
@@ -91,7 +95,14 @@ class RunLock:
         path = self.folder / LOCK_FILE
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not self.wait:
+                    raise
+                log.info("%s is in use by another process (%s); waiting for it", self.folder,
+                         holder_text(_read(fd)))
+                fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError as exc:
             record = _read(fd)
             os.close(fd)
@@ -118,6 +129,11 @@ class RunLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         release(self.key)
+
+
+def held(folder: str | os.PathLike[str]) -> bool:
+    """Whether this process holds the lock of ``folder``."""
+    return str(Path(folder).resolve()) in _HELD
 
 
 def release(key: str, force: bool = False) -> None:

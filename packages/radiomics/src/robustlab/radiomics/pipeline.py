@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from robustlab.common.io import write_json
+from robustlab.common.runfolder import claims_run_folder
 from robustlab.radiomics.analysis_cache import AnalysisCache, analysis_key
 from robustlab.radiomics.cache import FeatureCache
 from robustlab.radiomics.extract import (
@@ -32,6 +33,13 @@ from robustlab.radiomics.results import Options, StudyResult
 from robustlab.radiomics.study import Study, StudyError, load_study, validate_study
 
 log = logging.getLogger(__name__)
+#: A radiomics run folder (:class:`robustlab.common.runfolder.RunFolder`): what runs write there
+#: (a folder holding anything else is refused); what an earlier run left is removed before a run
+#: writes, but the planner's seed runs (``seeds``), which a plan resumes from. The command
+#: line's ``hydra.callbacks.run_dir_lock`` (``conf/radiomics.yaml``) declares the same.
+RUN_FOLDER: dict[str, Any] = {
+    "outputs": ("*.csv", "*.parquet", "*.json", "report.md", "report.html", "figures", "phantom", "seeds"),
+    "fresh": True, "keep": ("seeds",)}
 
 
 def default_cache_dir() -> Path:
@@ -58,6 +66,7 @@ def texture_targets(study: Study, chosen: Sequence[str] | None) -> list[str]:
     return list(first.values())
 
 
+@claims_run_folder("out_dir", "radiomics", **RUN_FOLDER)
 def run_study(
     study: str | Path, out_dir: Path, *, n_jobs: int = -1, cache_dir: str | Path | None = None,
     seed: int = 0, shard: tuple[int, int] | None = None, progress: bool = True, **options: Any,
@@ -66,7 +75,8 @@ def run_study(
 
     Args:
         study: a study YAML path or a bundled study name.
-        out_dir: where every output goes (created).
+        out_dir: where every output goes (created; claimed: locked, refused when it holds
+            another app's run or other files, cleared of an earlier run's outputs).
         n_jobs: extraction workers (-1: all cores).
         cache_dir: the extraction cache (default: ``.cache/radiomics`` in the working dir);
             finished analyses are kept in its ``analyses`` folder, image-file checks in

@@ -36,7 +36,9 @@ import yaml
 
 from robustlab.common.io import write_table
 from robustlab.common.report import Document, Figure, Heading, Paragraph, Table, pyplot, save_figure
+from robustlab.common.runfolder import claims_run_folder
 from robustlab.radiomics.errors import StudyError
+from robustlab.radiomics.pipeline import RUN_FOLDER
 
 #: Protocol keys a design may leave out (taken from the ``paper`` protocol).
 DEFAULTED = ("scale", "threshold", "extraction", "extraction_3d", "roi", "noise", "repositioning",
@@ -149,6 +151,7 @@ def figure_intervals(comparisons: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+@claims_run_folder("out_dir", "radiomics", **RUN_FOLDER)
 def plan(design: str | Path, out_dir: str | Path, *, seeds: Sequence[int] | int = 20,
          n_jobs: int = 2, cache_dir: str | Path, options: Mapping[str, Any] | None = None,
          ) -> dict[str, pd.DataFrame]:
