@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,66 @@ def test_the_documented_design_is_the_bundled_one():
     block = page.split("<!-- two-vendor-design -->", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
     bundled = study_dir().parent / "designs" / "two_vendors.yaml"
     assert yaml.safe_load(block) == yaml.safe_load(bundled.read_text())
+
+
+def study_files(study_yaml: Path) -> dict[str, bytes]:
+    folder = study_yaml.parent
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.nii.gz"))}
+
+
+def simulated_study(plan_dir: Path) -> Path:
+    """The study file that seed 1 of a plan analysed (its run's ``extraction.json``)."""
+    import json
+
+    return Path(json.loads((plan_dir / "seeds" / "seed1" / "run" / "extraction.json").read_text())["study"])
+
+
+def test_two_designs_of_one_name_never_share_a_simulated_study(tmp_path):
+    # Both designs are named "design" (their file's stem); B tunes scanner B15 only. The seeds'
+    # simulated studies used to live in one folder per name: planning B rewrote the images A's
+    # plan had analysed (two plans at once: A's plan showed B's figures).
+    design_a = tiny_design(tmp_path / "a")
+    design_b = tiny_design(tmp_path / "b")
+    scanner = tmp_path / "b" / "scanners" / "my_b.yaml"
+    scanner.write_text(scanner.read_text().replace("snr_factor: 0.8", "snr_factor: 0.5"))
+    options = {"texture": False}
+    plan(design_a, tmp_path / "plan_a", seeds=[1], n_jobs=1, cache_dir=tmp_path / "cache", options=options)
+    study_a = simulated_study(tmp_path / "plan_a")
+    before = study_files(study_a)
+    plan(design_b, tmp_path / "plan_b", seeds=[1], n_jobs=1, cache_dir=tmp_path / "cache", options=options)
+    study_b = simulated_study(tmp_path / "plan_b")
+    assert study_a.parent != study_b.parent
+    assert study_files(study_a) == before
+    # B started from A's images: the acquisitions of the untouched scanner are the same files
+    # (hard links), the tuned scanner's were simulated again
+    same = os.path.samefile
+    assert same(study_a.parent / "images" / "A15_rep1.nii.gz", study_b.parent / "images" / "A15_rep1.nii.gz")
+    assert not same(study_a.parent / "images" / "B15_rep1.nii.gz", study_b.parent / "images" / "B15_rep1.nii.gz")
+    assert study_files(study_b)["images/B15_rep1.nii.gz"] != before["images/B15_rep1.nii.gz"]
+
+
+def test_a_seed_waits_for_its_simulated_study_while_another_process_writes_it(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    from robustlab.radiomics.seeds import resolve_scanners, run_seed, study_folder
+
+    protocol, phantom = load_design(tiny_design(tmp_path / "d"))
+    protocol = resolve_scanners(protocol)
+    folder = study_folder(tmp_path / "cache", protocol, phantom, 1)
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from robustlab.common.runlock import RunLock
+        with RunLock({str(folder)!r}):
+            print("held", flush=True)
+            time.sleep(2)
+            print(time.time(), flush=True)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        run_seed(protocol, phantom, 1, tmp_path / "out", tmp_path / "cache", {"texture": False}, nice=0)
+        released = float(holder.stdout.readline())
+    finally:
+        holder.wait(timeout=60)
+    assert (folder / "study.yaml").stat().st_mtime >= released

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from robustlab.common.errors import RunLockedError
 from robustlab.common.hashing import json_hash
 from robustlab.common.io import read_table, write_json, write_table
+from robustlab.common.runlock import RunLock
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,9 @@ def run_seed(protocol: Mapping[str, Any], phantom: Mapping[str, Any], seed: int,
     """Simulate and analyse ``protocol`` at ``seed``; its tables go to ``out_dir/seed<seed>``.
 
     Nothing is computed when the folder holds the tables of the same protocol, phantom,
-    options and seed (``done.json`` records their hash; it is written last).
+    options and seed (``done.json`` records their hash; it is written last). The seed folder
+    and the simulated study (:func:`study_folder`) are locked while they are written: two
+    plans or calibrations sharing them take turns.
     """
     from robustlab.radiomics.phantom import simulate_study
     from robustlab.radiomics.pipeline import run_study
@@ -97,24 +102,64 @@ def run_seed(protocol: Mapping[str, Any], phantom: Mapping[str, Any], seed: int,
                      "options": dict(options)}, length=16, compact=False)
     folder = Path(out_dir) / f"seed{seed}"
     done = folder / "done.json"
-    if done.is_file() and read_done(done) == key:
-        return folder
-    _lower_priority(nice)
-    cache_dir = Path(cache_dir)
-    # one folder per protocol name and seed: an acquisition whose configuration did not change
-    # keeps its files (simulate_study checks each one's digest), so a tuned scanner simulates
-    # only its own acquisitions again and every other image is found in the feature cache
-    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(protocol.get("name", "study")))
-    study_dir = cache_dir / "phantoms" / "seeds" / f"{name}-seed{seed}"
-    study = simulate_study(dict(protocol), dict(phantom), study_dir, seed, n_jobs=1, progress=False)
-    run_dir = folder / "run"
-    result = run_study(study, run_dir, n_jobs=1, cache_dir=cache_dir, seed=seed, progress=False,
-                       **{"report": False, **options})
-    for stem, columns in SEED_TABLES:
-        table = getattr(result, "selection" if stem == "selection" else stem)
-        write_table(table[list(columns)] if columns else table, folder / stem, ("parquet",))
-    write_json(done, {"key": key, "seed": seed})
+    with RunLock(folder, what="seed folder", wait=True):
+        if done.is_file() and read_done(done) == key:
+            return folder
+        _lower_priority(nice)
+        study_dir = study_folder(Path(cache_dir), protocol, phantom, seed)
+        with RunLock(study_dir, what="simulated study", wait=True):
+            _start_from_sibling(study_dir)
+            study = simulate_study(dict(protocol), dict(phantom), study_dir, seed, n_jobs=1, progress=False)
+            result = run_study(study, folder / "run", n_jobs=1, cache_dir=cache_dir, seed=seed,
+                               progress=False, **{"report": False, **options})
+        for stem, columns in SEED_TABLES:
+            table = getattr(result, "selection" if stem == "selection" else stem)
+            write_table(table[list(columns)] if columns else table, folder / stem, ("parquet",))
+        write_json(done, {"key": key, "seed": seed})
     return folder
+
+
+def study_folder(cache_dir: Path, protocol: Mapping[str, Any], phantom: Mapping[str, Any], seed: int) -> Path:
+    """``cache_dir/phantoms/seeds/<name>-<hash>-seed<seed>``: the simulated study of one protocol
+    (scanners written out, :func:`resolve_scanners`) and phantom at one seed, named by the hash
+    of their content: two designs of one ``name`` never share a folder."""
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(protocol.get("name", "study")))
+    digest = json_hash({"protocol": dict(protocol), "phantom": dict(phantom)}, length=12, compact=False)
+    return cache_dir / "phantoms" / "seeds" / f"{name}-{digest}-seed{seed}"
+
+
+def _start_from_sibling(study_dir: Path) -> None:
+    """Start a new study folder from the newest finished one of the same name and seed.
+
+    Its images, masks and sidecars are linked (hard links; copied where the file system has
+    none): :func:`~robustlab.radiomics.phantom.simulate_study` keeps each acquisition whose
+    sidecar holds the digest of its configuration, so a tuned scanner simulates only its own
+    acquisitions again. Files are replaced atomically, never written in place, so a link never
+    changes the folder it came from. A sibling in use by another process is not read.
+    """
+    if (study_dir / "study.yaml").exists():
+        return
+    name, _, seed = study_dir.name.rpartition("-seed")
+    stem = name.rsplit("-", 1)[0]
+    siblings = sorted((p for p in study_dir.parent.glob(f"{stem}-*-seed{seed}")
+                       if p != study_dir and (p / "study.yaml").is_file()),
+                      key=lambda p: (p / "study.yaml").stat().st_mtime)
+    if not siblings:
+        return
+    try:
+        with RunLock(siblings[-1], what="simulated study"):
+            for sub in ("images", "masks"):
+                shutil.copytree(siblings[-1] / sub, study_dir / sub, dirs_exist_ok=True,
+                                copy_function=_link_or_copy)
+    except (RunLockedError, OSError) as exc:
+        log.debug("%s: not started from %s (%s)", study_dir, siblings[-1], exc)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def read_done(path: Path) -> str | None:
