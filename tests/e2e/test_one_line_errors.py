@@ -112,23 +112,39 @@ def test_radiomics_bad_seed_is_one_line(csv_study, tmp_path, seed, shown):
     assert_one_line(result, r"-c", rf"seed: must be a whole number in \[0, 2\*\*63 - 1\]; got {shown}")
 
 
-@pytest.mark.slow
-def test_a_second_pruning_process_in_a_locked_run_folder_is_one_line_naming_the_holder(tmp_path):
-    import socket
-    from pathlib import Path
+def while_held(folder, name, *args, cwd):
+    """Run app ``name`` while another process holds ``folder``'s lock; (its result, that pid)."""
+    import textwrap
 
-    sys.path.insert(0, str(Path(__file__).parents[1] / "pruning"))  # the helper of the library's lock tests
-    from test_run_folder import hold_lock
-
-    holder = hold_lock(tmp_path / "run")
+    code = textwrap.dedent(f"""
+        import sys
+        from robustlab.common.runlock import RunLock
+        with RunLock({str(folder)!r}):
+            print("held", flush=True)
+            sys.stdin.read()
+    """)
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
     try:
-        result = app("pruning", "experiment=smoke", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+        assert holder.stdout.readline().strip() == "held"
+        return app(name, *args, f"hydra.run.dir={folder}", cwd=cwd), holder.pid
     finally:
         holder.stdin.close()
         holder.wait(timeout=60)
-    assert_one_line(result, r"-c", rf"hydra\.run\.dir {tmp_path / 'run'} is in use by another process \(pid "
-                                   rf"{holder.pid} on host {socket.gethostname()}, started .*\); wait for it to "
-                                   r"finish, or choose another folder \(lock file .*\.robustlab\.lock\)")
+
+
+def assert_in_use(result, folder, pid):
+    import socket
+
+    assert_one_line(result, r"-c", rf"hydra\.run\.dir {folder} is in use by another process \(pid {pid} on "
+                                   rf"host {socket.gethostname()}, started .*\); wait for it to finish, or "
+                                   r"choose another folder \(lock file .*\.robustlab\.lock\)")
+
+
+@pytest.mark.slow
+def test_a_second_pruning_process_in_a_locked_run_folder_is_one_line_naming_the_holder(tmp_path):
+    result, pid = while_held(tmp_path / "run", "pruning", "experiment=smoke", cwd=tmp_path)
+    assert_in_use(result, tmp_path / "run", pid)
     assert not (tmp_path / "run" / ".hydra").exists()  # refused before Hydra wrote its files there
 
 

@@ -9,14 +9,9 @@ the study folder overwrote input CSVs named ``summary.csv`` and ``selection.csv`
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import textwrap
-
 import pandas as pd
 import pytest
-from test_one_line_errors import app, assert_one_line
+from test_one_line_errors import app, assert_in_use, assert_one_line, while_held
 
 
 def radiomics(study, run, cwd, *args):
@@ -30,24 +25,9 @@ def snapshot(folder):
 
 
 def test_a_second_radiomics_run_into_a_folder_in_use_is_refused_naming_the_first(csv_study, tmp_path):
-    code = textwrap.dedent(f"""
-        import sys
-        from robustlab.common.runlock import RunLock
-        with RunLock({str(tmp_path / 'run')!r}):
-            print("held", flush=True)
-            sys.stdin.read()
-    """)
-    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
-    assert holder.stdout.readline().strip() == "held"
-    try:
-        result = radiomics(csv_study(), tmp_path / "run", tmp_path)
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=60)
-    assert_one_line(result, r"-c", rf"hydra\.run\.dir {tmp_path / 'run'} is in use by another process \(pid "
-                                   rf"{holder.pid} on host {socket.gethostname()}, started .*\); wait for it "
-                                   r"to finish, or choose another folder \(lock file .*\.robustlab\.lock\)")
+    result, pid = while_held(tmp_path / "run", "radiomics", f"study={csv_study()}", "progress=false",
+                             cwd=tmp_path)
+    assert_in_use(result, tmp_path / "run", pid)
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [".robustlab.lock"]
 
 
