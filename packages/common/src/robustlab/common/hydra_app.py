@@ -44,11 +44,20 @@ def verbose() -> bool:
 def one_line(exc: BaseException) -> str:
     """The message of ``exc`` on one line (an ``OSError`` keeps its file name and reason).
 
-    An error re-raised from a ``DataLoader`` worker carries the worker's traceback in its
-    message; its last line, the original error, is kept.
+    An ``OSError`` of two files (a copy, a move) names both; out of space or permission
+    (:data:`~robustlab.common.io.FILE_SYSTEM_ERRORS`), it names the file system written to
+    (the second file's), unless its message does already (the atomic writes' do). An error
+    re-raised from a ``DataLoader`` worker carries the worker's traceback in its message; its
+    last line, the original error, is kept.
     """
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
-        text = f"{exc.filename}: {exc.strerror}"
+        from robustlab.common.io import FILE_SYSTEM_ERRORS, file_system
+
+        target = exc.filename if exc.filename2 is None else exc.filename2
+        names = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+        text = f"{names}: {exc.strerror}"
+        if exc.errno in FILE_SYSTEM_ERRORS and "file system mounted at" not in exc.strerror:
+            text += f" (writing {target} on {file_system(Path(os.fsdecode(target)).parent)})"
     else:
         text = str(exc) or type(exc).__name__
     lines = [part.strip() for part in text.splitlines() if part.strip()]
@@ -61,9 +70,13 @@ def report_and_exit(app: str, exc: BaseException) -> NoReturn:
     """Print ``exc`` as one line, keep its traceback in the log files, exit with status 2."""
     record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (one_line(exc),),
                             (type(exc), exc, exc.__traceback__))
-    for handler in logging.getLogger().handlers:  # the run's log file only, not the console
-        if isinstance(handler, logging.FileHandler):
-            handler.handle(record)
+    raising, logging.raiseExceptions = logging.raiseExceptions, False  # a full disk: no 2nd report
+    try:
+        for handler in logging.getLogger().handlers:  # the run's log file only, not the console
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(record)
+    finally:
+        logging.raiseExceptions = raising
     hint = "" if verbose() else " (--verbose shows the traceback)"
     print(f"{app}: error: {one_line(exc)}{hint}", file=sys.stderr)
     raise SystemExit(BAD_INPUT_STATUS)

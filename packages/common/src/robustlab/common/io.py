@@ -3,14 +3,19 @@
 Every file is written to a temporary file in the same directory, flushed to disk, then moved
 over the target with ``os.replace`` (atomic on POSIX and Windows for one filesystem). The file
 gets the permissions a plain ``open()`` would give it (``0o666`` less the umask), not the
-``0o600`` of :func:`tempfile.mkstemp`: a lab shares its results folders.
+``0o600`` of :func:`tempfile.mkstemp`: a lab shares its results folders. A write that fails for
+want of space or permission (``ENOSPC``, ``EDQUOT``, ``EACCES``, ``EPERM``, ``EROFS``) raises an
+``OSError`` of the same ``errno`` naming the target (not the temporary file) and the file system
+that refused it (:func:`file_system`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +25,17 @@ if TYPE_CHECKING:  # pandas is imported by the table functions only: light proce
     import pandas as pd
 
 
+#: Errors of a write that say which file system refused it: no space (or quota), no permission,
+#: read-only.
+FILE_SYSTEM_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    Raises:
+        OSError: out of space or permission, naming ``path`` and its file system.
 
     Example:
         >>> import tempfile, pathlib
@@ -33,19 +46,61 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         'hello'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
         os.chmod(tmp, shared_mode())
         yield tmp
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno not in FILE_SYSTEM_ERRORS:
+            raise
+        raise OSError(exc.errno, f"{exc.strerror or os.strerror(exc.errno)} (writing it on "
+                                 f"{file_system(path.parent)})", str(path)) from exc
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
+
+
+def file_system(path: str | os.PathLike[str]) -> str:
+    """The file system holding ``path`` (or its nearest existing folder), for an error message:
+    ``the file system mounted at /data (ext4, 1.2 MB free)``."""
+    where = Path(os.path.abspath(path))
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    while not os.path.ismount(where) and where != where.parent:
+        where = where.parent
+    details = [kind for kind in [_mount_type(where)] if kind]
+    with contextlib.suppress(OSError):
+        details.append(f"{_size(shutil.disk_usage(where).free)} free")
+    return f"the file system mounted at {where}" + (f" ({', '.join(details)})" if details else "")
+
+
+def _mount_type(mount: Path) -> str | None:
+    """The type of the file system mounted at ``mount`` (``/proc/self/mounts``; None elsewhere)."""
+    kind = None
+    with contextlib.suppress(OSError):
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                fields = line.split()
+                # the table writes a space in a mount point as \040
+                if len(fields) > 2 and fields[1].replace("\\040", " ") == str(mount):
+                    kind = fields[2]  # the last mount on a point is the one in use
+    return kind
+
+
+def _size(n: float) -> str:
+    """``1.2 MB``: a byte count in decimal units."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
 
 
 def current_umask() -> int:

@@ -126,4 +126,10 @@ class RunRecord:
         self.info["status"] = "completed" if exc_type is None else "failed"
         if exc is not None:
             self.info["error"] = f"{exc_type.__name__}: {exc}"
-        write_json(self.path, self.info)
+        try:
+            write_json(self.path, self.info)
+        except OSError:
+            if exc is None:
+                raise
+            # a failed run (a full disk, say) whose record cannot be written either: the run's
+            # own error, the one that names what failed first, is the one reported
