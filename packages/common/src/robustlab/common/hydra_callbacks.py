@@ -90,7 +90,7 @@ class RunDirLock(Callback):
             log_file = f"{config.hydra.job.name}.log"
             self._take(config, "hydra.runtime.output_dir", keep=(".hydra", log_file))
 
-    def on_job_end(self, config: Any, **kwargs: Any) -> None:
+    def on_job_end(self, config: Any, job_return: Any = None, **kwargs: Any) -> None:
         if str(config.hydra.mode) == "RunMode.MULTIRUN":
             self._leave()
 
