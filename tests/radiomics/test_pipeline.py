@@ -83,10 +83,12 @@ def test_image_study_end_to_end_and_cached_rerun(three_scans, tmp_path):
     for name in ("summary.csv", "per_feature.csv", "per_feature.parquet", "robust_features.csv",
                  "failures.csv", "report.md", "report.html", "figures/pct_excellent.png",
                  "figures/by_image_type.png", "figures/by_feature_class.png",
-                 "figures/te_pairs.png", "figures/bands.png", "wcv_by_size.csv", "band_counts.csv"):
+                 "figures/te_pairs.png", "figures/bands.png", "figures/rois.png", "wcv_by_size.csv",
+                 "band_counts.csv"):
         assert (first.out_dir / name).is_file(), name
     html = (first.out_dir / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 5 and "summary.csv" in html
+    # six figures, the ROIs drawn on the images among them
+    assert html.count("data:image/png;base64,") == 6 and "summary.csv" in html
 
     # a rerun extracts nothing and gives the same tables
     second = run_study(three_scans, tmp_path / "run2", n_jobs=1, cache_dir=cache, progress=False)
