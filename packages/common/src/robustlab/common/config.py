@@ -2,9 +2,11 @@
 
 The command-line apps compose a config with Hydra and bind it here, once, into the dataclasses
 their library takes; library code never sees the mapping. A dataclass states each key's type
-and default, once. Binding is strict: an unknown key, a missing required key or a value of the
-wrong type is a :class:`~robustlab.common.errors.ConfigError` naming the key by its full path
-and, for an unknown key, the close matches.
+and default, once, and its constraints beside it (:mod:`robustlab.common.constraints`).
+Binding is strict, and checks every value before any work: an unknown key, a missing required
+key, a value of the wrong type or one that breaks its constraints is a
+:class:`~robustlab.common.errors.ConfigError` naming the key by its full path, what was
+expected and what was given, and for an unknown key the close matches.
 
 Example:
     >>> from dataclasses import dataclass
@@ -14,21 +16,27 @@ Example:
     ...     betas: tuple[float, float] = (0.9, 0.999)
     >>> from_dict(Optim, {"betas": [0.8, 0.9]})
     Optim(lr=0.1, betas=(0.8, 0.9))
-    >>> try:
-    ...     from_dict(Optim, {"lrr": 1.0}, "train.optim")
-    ... except ValueError as err:
-    ...     print(err)
+    >>> for bad in ({"lrr": 1.0}, {"lr": float("nan")}):
+    ...     try:
+    ...         from_dict(Optim, bad, "train.optim")
+    ...     except ValueError as err:
+    ...         print(err)
     train.optim: unknown key 'lrr'; did you mean lr? (known: betas, lr)
+    train.optim.lr: must be a finite number; got nan
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import numbers
 import types
 import typing
-from collections.abc import Mapping
-from typing import Any, TypeVar, Union
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, TypeVar, Union
 
+from robustlab.common.constraints import Constraint, Interval, OneOf, admits_infinity
 from robustlab.common.errors import ConfigError
 from robustlab.common.registry import unknown_name_message
 
@@ -39,6 +47,9 @@ _MISSING = dataclasses.MISSING
 def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
     """An instance of dataclass ``cls`` from ``data``, nested dataclasses bound recursively.
 
+    Every value is checked against its field's type and declared constraints
+    (:mod:`robustlab.common.constraints`) before the instance is made.
+
     Args:
         cls: the dataclass.
         data: its keys (None: every default).
@@ -46,7 +57,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> 
 
     Raises:
         ConfigError: an unknown key (with the close matches), a missing required key, or a
-            value that does not fit the field's type.
+            value that does not fit the field's type or breaks its constraints.
     """
     data = {} if data is None else data
     if not isinstance(data, Mapping):
@@ -55,7 +66,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> 
     for key in data:
         if key not in fields:
             raise ConfigError(f"{where or 'config'}: " + unknown_name_message("key", str(key), fields))
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     values = {}
     for name, f in fields.items():
         path = f"{where}.{name}" if where else name
@@ -66,38 +77,109 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> 
     return cls(**values)
 
 
+def check_fields(instance: Any, where: str = "", keys: Mapping[str, str] | None = None) -> None:
+    """Check a dataclass instance made in code (not bound) against its fields' types and
+    declared constraints, as :func:`from_dict` checks a mapping.
+
+    Args:
+        instance: the dataclass instance.
+        where: its path in the config (``"train"``).
+        keys: field -> the config key it comes from, for fields named otherwise in the config
+            (``{"eval_batch_size": "eval.batch_size"}``).
+
+    Raises:
+        ConfigError: the first field that does not fit, named by its config key
+            (``<where>.<field>`` unless ``keys`` names it).
+    """
+    hints = _hints(type(instance))
+    for f in dataclasses.fields(instance):
+        if f.init:
+            path = (keys or {}).get(f.name) or (f"{where}.{f.name}" if where else f.name)
+            _convert(getattr(instance, f.name), hints[f.name], path)
+
+
+def check_value(value: Any, hint: Any, path: str) -> Any:
+    """``value`` checked against the type ``hint`` (with its constraints) and shaped into it."""
+    return _convert(value, hint, path)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+class _Broken(ConfigError):
+    """A value that breaks a declared constraint (kept apart to add "or null" in a union)."""
+
+    def __init__(self, path: str, expected: str, value: Any, hint: str = "") -> None:
+        super().__init__(f"{path}: must be {expected}; got {value!r}{hint}")
+        self.path, self.expected, self.value, self.hint = path, expected, value, hint
+
+
 def _convert(value: Any, hint: Any, path: str) -> Any:
     """``value`` checked against (and shaped into) the type ``hint``."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Annotated:
+        return _constrained(value, args[0], hint.__metadata__, path)
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return _convert(value, option, path)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}: {value!r} fits none of {hint}")
+        return _union(value, hint, args, path)
     if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):  # type: ignore[arg-type]
+            check_fields(value, path)
+            return value
         return from_dict(hint, value, path)  # type: ignore[arg-type]
     if hint is Any or hint is object:
         return value
-    if origin is tuple or origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{path}: expected a list, got {value!r}")
-        item = args[0] if args and (origin is list or (len(args) == 2 and args[1] is Ellipsis)) else None
-        if origin is tuple and args and item is None:
-            if len(args) != len(value):
-                raise ConfigError(f"{path}: expected {len(args)} values, got {len(value)}: {list(value)}")
-            return tuple(_convert(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
-        items = [v if item is None else _convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict or origin is Mapping or hint is dict:
+    if origin in (tuple, list, Sequence):
+        return _sequence(value, origin, args, path)
+    if origin in (dict, Mapping) or hint is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        if len(args) == 2 and args[1] is not Any:
+            return {k: _convert(v, args[1], f"{path}.{k}") for k, v in value.items()}
         return dict(value)
     return _scalar(value, hint, path)
+
+
+def _constrained(value: Any, base: Any, marks: tuple[Any, ...], path: str) -> Any:
+    constraints = [m for m in marks if isinstance(m, Constraint)]
+    shaped = value if base is float and admits_infinity(constraints, value) else _convert(value, base, path)
+    for constraint in constraints:
+        if not constraint.holds(shaped):
+            raise _Broken(path, str(constraint), value, constraint.hint(shaped))  # the value as written
+    return shaped
+
+
+def _union(value: Any, hint: Any, args: tuple[Any, ...], path: str) -> Any:
+    if value is None and type(None) in args:
+        return None
+    errors: list[ConfigError] = []
+    for option in (a for a in args if a is not type(None)):
+        try:
+            return _convert(value, option, path)
+        except ConfigError as exc:
+            errors.append(exc)
+    inside = [e for e in errors if str(e).startswith((f"{path}[", f"{path}."))]
+    if inside:  # the value has the shape of one member and fails within it: say where
+        raise inside[0]
+    if len(errors) == 1:
+        first = errors[0]
+        if isinstance(first, _Broken) and first.path == path and type(None) in args:
+            raise _Broken(path, f"{first.expected} or null", value, first.hint) from None
+        raise first
+    raise ConfigError(f"{path}: must be {' or '.join(_describe(a) for a in args)}; got {value!r}")
+
+
+def _sequence(value: Any, origin: Any, args: tuple[Any, ...], path: str) -> Any:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{path}: expected a list, got {value!r}")
+    item = args[0] if args and (origin is not tuple or (len(args) == 2 and args[1] is Ellipsis)) else None
+    if origin is tuple and args and item is None:
+        if len(args) != len(value):
+            raise ConfigError(f"{path}: expected {len(args)} values, got {len(value)}: {list(value)}")
+        return tuple(_convert(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    items = [v if item is None else _convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+    return tuple(items) if origin is tuple else items
 
 
 def _scalar(value: Any, hint: Any, path: str) -> Any:
@@ -105,10 +187,12 @@ def _scalar(value: Any, hint: Any, path: str) -> Any:
         if isinstance(value, bool):
             return value
     elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
             return value
     elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise _Broken(path, "a finite number", value)
             return value  # an int stays an int: the recorded config keeps what was written
     elif hint is str:
         if isinstance(value, str):
@@ -118,8 +202,28 @@ def _scalar(value: Any, hint: Any, path: str) -> Any:
     raise ConfigError(f"{path}: expected {hint.__name__}, got {value!r}")
 
 
+_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", type(None): "null"}
+
+
+def _describe(hint: Any) -> str:
+    """The type ``hint`` in words, for a value that fits no member of a union."""
+    if typing.get_origin(hint) is Annotated:
+        base, *marks = typing.get_args(hint)
+        said = [str(m) for m in marks if isinstance(m, Constraint)]
+        if said and all(isinstance(m, OneOf) for m in marks):
+            return " or ".join(said)
+        return " ".join([_describe(base), *said])
+    if dataclasses.is_dataclass(hint) or typing.get_origin(hint) in (dict, Mapping):
+        return "a mapping"
+    if typing.get_origin(hint) in (list, tuple, Sequence):
+        return "a list"
+    return _WORDS.get(hint, str(hint))
+
+
 #: The largest seed every generator takes (torch's is a 64-bit integer).
 MAX_SEED = 2**63 - 1
+#: A seed, as a config declares it.
+Seed = Annotated[int, Interval(0, MAX_SEED)]
 
 
 def check_seed(value: Any, key: str = "seed") -> int:
