@@ -356,7 +356,7 @@ def test_suite_checks_options_before_work(texture_model: nn.Module, tmp_path) ->
     ctx = _context(texture_model, tmp_path, 0)
     with pytest.raises(KeyError, match="unknown distortion 'blurr'"):
         alignment_suite(ctx, distortions={"blurr": [1.0]})
-    with pytest.raises(ValueError, match=r"alignment.distortions.contrast: levels must be finite numbers >= 0"):
+    with pytest.raises(ValueError, match=r"eval\.suites\.alignment\.distortions\.contrast\[0\]: must be in \[0, inf\); got -0\.5"):
         alignment_suite(ctx, distortions={"contrast": [-0.5]})
     with pytest.raises(FileNotFoundError, match="has no raw-data/ folder"):
         alignment_suite(ctx, human_data=str(tmp_path / "nowhere"))

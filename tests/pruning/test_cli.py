@@ -30,7 +30,7 @@ def test_smoke_experiment_writes_the_run_directory(tmp_path, run_prune):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["method.rate=1.5"], r"method\.rate must be in \(0, 1\)"),
+    (["method.rate=1.5"], r"method\.rate: must be in \(0, 1\); got 1\.5"),
     (["model=timm", "model.name=resnet81"], r"unknown model 'resnet81'; did you mean .*resnet18"),
 ])
 def test_bad_config_is_a_clear_error(tmp_path, overrides, message, run_prune):

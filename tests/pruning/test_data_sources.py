@@ -16,7 +16,7 @@ def test_missing_paths_name_the_path_and_the_layout(tmp_path):
         build_data(DataSpec(name="voc", root=str(tmp_path), year="2007"))
     with pytest.raises(ValueError, match="data.root is required"):
         build_data(DataSpec(name="voc"))
-    with pytest.raises(ValueError, match="unknown data source 'imagenet'"):
+    with pytest.raises(ValueError, match=r"^data\.name: must be one of shapes, imagefolder, voc; got 'imagenet' \(did you mean imagefolder\?\)$"):
         build_data(DataSpec(name="imagenet"))
 
 

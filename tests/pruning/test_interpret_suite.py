@@ -73,7 +73,7 @@ def test_interpretability_suite_rows_per_image_and_gallery(cnn, tmp_path):
 def test_interpretability_suite_rejects_unknown_names_before_work(cnn, tmp_path):
     fn = SUITES.get("interpretability")
     ctx = _context(cnn, "cnn", tmp_path)
-    with pytest.raises(ValueError, match=r"unknown metric\(s\) \['rmaa'\]"):
+    with pytest.raises(ValueError, match=r"interpretability\.metrics\[0\]: must be one of rma, .*; got 'rmaa'"):
         fn(ctx, methods=["gradcam"], metrics=["rmaa"])
     with pytest.raises(KeyError, match="did you mean gradcam"):
         fn(ctx, methods=["gradcm"])

@@ -108,8 +108,8 @@ def test_other_methods_run(tmp_path, method, tiny_spec):
 
 
 @pytest.mark.parametrize("change, error, message", [
-    ({"rate": 1.0}, ValueError, r"method.rate must be in \(0, 1\)"),
-    ({"rate": 0.0}, ValueError, r"method.rate must be in \(0, 1\)"),
+    ({"rate": 1.0}, ValueError, r"method\.rate: must be in \(0, 1\)"),
+    ({"rate": 0.0}, ValueError, r"method\.rate: must be in \(0, 1\)"),
     ({"method": "imp"}, KeyError, "unknown pruning method 'imp'"),
     ({"suites": {"interpretabilty": {}}}, KeyError, "unknown evaluation suite 'interpretabilty'"),
 ])

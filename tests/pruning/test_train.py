@@ -28,7 +28,7 @@ def test_warmup_then_cosine_and_step():
 @pytest.mark.parametrize("field, value, message", [
     ("optimizer", "adam", "train.optimizer"),
     ("schedule", "linear", "train.schedule"),
-    ("lr", 0.0, "lr > 0"),
+    ("lr", 0.0, r"train\.lr: must be in \(0, inf\); got 0\.0"),
     ("label_smoothing", 1.0, "label_smoothing"),
 ])
 def test_bad_settings_are_named(field, value, message):

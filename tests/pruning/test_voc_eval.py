@@ -115,7 +115,7 @@ def test_bad_evaluation_data_is_a_clear_error(voc_root, tmp_path):
         eval_data_spec({"name": "voc_segmentation", "root": str(voc_root), "folder": "x"})
     with pytest.raises(ValueError, match="needs a root"):
         eval_data_spec({"name": "voc_detection"})
-    with pytest.raises(ValueError, match="unknown evaluation data"):
+    with pytest.raises(ValueError, match=r"name: must be one of voc_segmentation, .*; got 'coco' \(did you mean coco20k\?\)"):
         eval_data_spec({"name": "coco", "root": "x"})
     full_size = {"interpretability": {"data": {"name": "voc_segmentation", "resize": None}}}
     with pytest.raises(ValueError, match="eval.suites.interpretability.data: a ViT"):

@@ -29,18 +29,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
 import numbers
 import types
 import typing
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, TypeVar, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, TypeVar, Union, cast
 
 from robustlab.common.constraints import Constraint, Interval, OneOf, admits_infinity
 from robustlab.common.errors import ConfigError
 from robustlab.common.registry import unknown_name_message
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 _MISSING = dataclasses.MISSING
 
 
@@ -106,6 +108,55 @@ def check_value(value: Any, hint: Any, path: str) -> Any:
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, include_extras=True)
+
+
+@functools.cache
+def function_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The annotations of ``fn``'s parameters with their constraints; none when they do not
+    resolve (an annotation naming a type imported for type checkers only)."""
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except (NameError, TypeError):
+        return {}
+
+
+def checked_arguments(where: str) -> Callable[[F], F]:
+    """A decorator: each call checks the arguments whose annotations declare constraints, as
+    :func:`from_dict` checks a config, before the body runs (after scikit-learn's
+    ``validate_params``); a ``ConfigError`` names ``<where>.<parameter>``.
+
+    Example:
+        >>> from robustlab.common.constraints import PositiveInt
+        >>> @checked_arguments("eval.suites.mine")
+        ... def suite(n_images: PositiveInt = 64) -> int:
+        ...     return n_images
+        >>> try:
+        ...     suite(n_images=0)
+        ... except ValueError as err:
+        ...     print(err)
+        eval.suites.mine.n_images: must be in [1, inf); got 0
+    """
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            hints = function_hints(fn)
+            for name, value in signature.bind(*args, **kwargs).arguments.items():
+                if name in hints and _declares(hints[name]):
+                    _convert(value, hints[name], f"{where}.{name}")
+            return fn(*args, **kwargs)
+
+        return cast(F, checked)
+
+    return decorate
+
+
+def _declares(hint: Any) -> bool:
+    """Whether ``hint`` declares a constraint anywhere in it."""
+    if typing.get_origin(hint) is Annotated:
+        return True
+    return any(_declares(a) for a in typing.get_args(hint))
 
 
 class _Broken(ConfigError):

@@ -71,9 +71,9 @@ def _sweep(cfg: Any, run_dir: Path) -> None:
     from robustlab.pruning import distributed
     from robustlab.pruning.sweep_spec import resolve_device
 
+    spec = spec_from_config(cfg)  # every value checked before anything is set up
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
-    spec = spec_from_config(cfg)
     dist = distributed.init_distributed(resolve_device(spec.device), float(cfg.get("dist_timeout_s", 600)))
     with distributed.rank_errors(dist):
         distributed.check_identical(dist, str(run_dir.resolve()), "the run directory (hydra.run.dir)")

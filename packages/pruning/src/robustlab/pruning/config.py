@@ -14,15 +14,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from robustlab.common.config import from_dict
+from robustlab.common.config import Seed, from_dict
+from robustlab.common.constraints import (
+    NonEmpty,
+    NonNegativeInt,
+    OneOf,
+    PositiveFloat,
+    PositiveInt,
+    Unique,
+)
 from robustlab.common.errors import ConfigError
+from robustlab.pruning.data.evaldata import EvalDataSpec
 from robustlab.pruning.data.sources import DataSpec
+from robustlab.pruning.loggers import LOGGERS, WANDB_MODES
 from robustlab.pruning.masks import PruneScope
 from robustlab.pruning.models import ModelSpec
 from robustlab.pruning.suites import check_suite_options
-from robustlab.pruning.sweep_spec import SweepSpec
+from robustlab.pruning.sweep_spec import Rate, SweepSpec
 from robustlab.pruning.train import TrainSpec
 
 
@@ -38,26 +48,31 @@ class TrainConfig(TrainSpec):
     """``train``: the dense schedule (:class:`~robustlab.pruning.train.TrainSpec`) and the
     epochs of each retraining step (None: the dense schedule's, as the paper does)."""
 
-    retrain_epochs: int | None = None
+    retrain_epochs: NonNegativeInt | None = None
 
 
 @dataclass
 class MethodConfig:
-    """``method``: a registered pruning method, its steps, per-step rate, scope and options."""
+    """``method``: a registered pruning method, its steps, per-step rate, scope and options.
 
-    name: str = "imp_lr_rewind"
-    steps: int = 5
-    rate: float = 0.2
+    ``rate`` is the fraction of the remaining weights each step prunes: step ``k`` targets
+    sparsity ``1 - (1 - rate)^k``.
+    """
+
+    name: Annotated[str, NonEmpty()] = "imp_lr_rewind"
+    steps: NonNegativeInt = 5
+    rate: Rate = 0.2
     scope: PruneScope = field(default_factory=PruneScope)
     options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class EvalConfig:
-    """``eval``: the evaluation batch size, the accuracy cap and the suites with their options."""
+    """``eval``: the evaluation batch size, the accuracy cap (null: every held-out image) and
+    the suites with their options (checked against each suite's declared keywords)."""
 
-    batch_size: int = 256
-    max_images: int | None = None
+    batch_size: PositiveInt = 256
+    max_images: PositiveInt | None = None
     suites: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,12 +80,12 @@ class EvalConfig:
 class LoggerConfig:
     """``logger``: the experiment tracker (:mod:`robustlab.pruning.loggers`) and its keys."""
 
-    name: str = "none"
+    name: Annotated[str, OneOf(*LOGGERS)] = "none"
     dir: str | None = None
     tracking_uri: str | None = None
-    experiment: str = "robustlab-pruning"
-    project: str = "robustlab-pruning"
-    mode: str = "offline"
+    experiment: Annotated[str, NonEmpty()] = "robustlab-pruning"
+    project: Annotated[str, NonEmpty()] = "robustlab-pruning"
+    mode: Annotated[str, OneOf(*WANDB_MODES)] = "offline"
 
 
 @dataclass
@@ -83,15 +98,15 @@ class PruningConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
-    seed: int = 0
-    plugins: list[str] = field(default_factory=list)
-    device: str = "auto"
+    seed: Seed = 0
+    plugins: Annotated[list[str], Unique()] = field(default_factory=list)
+    device: Annotated[str, NonEmpty()] = "auto"
     deterministic: bool = True
     measure_latency: bool = False
     report: bool = True
-    threads: int | None = None
+    threads: PositiveInt | None = None
     plan: bool = False
-    dist_timeout_s: float = 600.0
+    dist_timeout_s: PositiveFloat = 600.0
 
     def sweep_spec(self) -> SweepSpec:
         """The :class:`~robustlab.pruning.sweep_spec.SweepSpec` of this config."""
@@ -109,11 +124,20 @@ class PruningConfig:
 
 
 def bind(config: Mapping[str, Any]) -> PruningConfig:
-    """The composed config (a plain mapping, ``hydra`` left out) as a :class:`PruningConfig`."""
+    """The composed config (a plain mapping, ``hydra`` left out) as a :class:`PruningConfig`,
+    every value checked against its declared constraint (the suites' options against their
+    functions' keywords) before any work.
+
+    Raises:
+        ConfigError: the first key whose value does not fit, named by its path.
+    """
     scope = (config.get("method") or {}).get("scope") or {}
     if "attention" in scope:
         raise ConfigError("method.scope.attention was split into method.scope.attention_qkv (input "
                           "projections) and method.scope.attention_out (output projections); set those")
     cfg = from_dict(PruningConfig, {k: v for k, v in config.items() if k != "hydra"})
     check_suite_options(cfg.eval.suites)
+    for name, options in cfg.eval.suites.items():
+        if (options or {}).get("data"):
+            from_dict(EvalDataSpec, options["data"], f"eval.suites.{name}.data")
     return cfg

@@ -270,6 +270,7 @@ def print_costs(args: list[str]) -> list[JobCost]:
 
     from robustlab.common.hydra_app import CONFIG_ENV, config_dir
     from robustlab.common.hydra_errors import unresolvable
+    from robustlab.pruning.config import bind
 
     root = config_dir()
     os.environ[CONFIG_ENV] = str(root)
@@ -284,6 +285,7 @@ def print_costs(args: list[str]) -> list[JobCost]:
                            else cfg[k] for k in cfg if k != "hydra"}
             except OmegaConfBaseException as exc:  # ${oc.env:UNSET}, ${missing.key}: one line
                 raise unresolvable(cfg, exc) from exc
+            bind(job_cfg)  # every value checked before anything is measured
             if job_cfg.get("threads"):
                 torch.set_num_threads(int(job_cfg["threads"]))
             jobs.append(job_cost(job_cfg, overrides, _launcher_devices(launcher), measured))

@@ -23,7 +23,11 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from robustlab.common.errors import ConfigError
+
 LOGGERS = ("none", "tensorboard", "mlflow", "wandb")
+#: ``wandb.init``'s modes.
+WANDB_MODES = ("online", "offline", "disabled")
 _EXTRA = {"tensorboard": "tensorboard", "mlflow": "mlflow-skinny", "wandb": "wandb"}
 
 
@@ -133,11 +137,11 @@ def make_logger(options: Mapping[str, Any], run_dir: Path, run_name: str) -> Ste
         run_name: the run's name in the tracker.
 
     Raises:
-        ValueError: an unknown tracker name. ImportError: its package is not installed.
+        ConfigError: an unknown tracker name. ImportError: its package is not installed.
     """
     name = str(options.get("name", "none"))
     if name not in LOGGERS:
-        raise ValueError(f"logger={name!r} is unknown; expected one of {', '.join(LOGGERS)}")
+        raise ConfigError(f"logger.name: must be one of {', '.join(LOGGERS)}; got {name!r}")
     out = Path(options.get("dir") or run_dir / name)
     if name == "tensorboard":
         return TensorBoardLogger(out)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from robustlab.common.errors import ConfigError
 from robustlab.pruning.models import classifier_head
 
 
@@ -57,7 +58,7 @@ def prunable_targets(model: nn.Module, scope: PruneScope) -> list[Target]:
     """The prunable weights of ``model`` under ``scope``, in module order.
 
     Raises:
-        ValueError: the scope selects no weight at all.
+        ConfigError: the scope selects no weight at all.
     """
     head = classifier_head(model)
     mha_children = {id(m.out_proj) for m in model.modules() if isinstance(m, nn.MultiheadAttention)}
@@ -81,7 +82,8 @@ def prunable_targets(model: nn.Module, scope: PruneScope) -> list[Target]:
             if keep:
                 targets.append(Target(name, module, "weight"))
     if not targets:
-        raise ValueError(f"the pruning scope {scope} selects no weight of {type(model).__name__}")
+        raise ConfigError(f"method.scope: selects no weight of {type(model).__name__} ({scope}); "
+                          "allow at least one kind of layer")
     return targets
 
 

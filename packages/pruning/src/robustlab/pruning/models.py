@@ -13,12 +13,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import nn
 from torch.nn.utils.prune import BasePruningMethod
 
+from robustlab.common.config import check_fields
+from robustlab.common.constraints import Exists, NonEmpty, PositiveInt
 from robustlab.common.errors import CheckpointError, ConfigError, UnknownNameError
 
 #: The paper's torchvision networks, by the name a config uses.
@@ -41,12 +43,12 @@ class ModelSpec:
         kwargs: extra keyword arguments of the model's constructor.
     """
 
-    name: str
-    num_classes: int = 1000
-    img_size: int = 224
-    in_chans: int = 3
+    name: Annotated[str, NonEmpty()]
+    num_classes: PositiveInt = 1000
+    img_size: PositiveInt = 224
+    in_chans: PositiveInt = 3
     pretrained: bool = False
-    checkpoint: str | None = None
+    checkpoint: Annotated[str, Exists("file")] | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -73,8 +75,7 @@ def create_model(spec: ModelSpec) -> nn.Module:
     """
     import timm
 
-    if spec.num_classes < 1:
-        raise ConfigError(f"model.num_classes must be positive; got {spec.num_classes}")
+    check_fields(spec, "model")
     if spec.name in TORCHVISION_MODELS:
         model = _torchvision_model(spec)
     else:

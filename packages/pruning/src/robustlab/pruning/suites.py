@@ -13,13 +13,15 @@ per-image values under ``<run_dir>/per_image/``. Register a suite in one file::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 
+from robustlab.common.config import check_value, function_hints
+from robustlab.common.constraints import NonEmpty, Unique
 from robustlab.common.errors import ConfigError
 from robustlab.common.registry import Entry, Registry, deprecated_alias, unknown_name_message
 
@@ -134,6 +136,8 @@ SUITES: Registry[Suite] = Registry(
               "robustlab.pruning.alignment.suite"))
 
 register_suite = deprecated_alias("register_suite", SUITES.register, "SUITES.register")
+#: The methods a suite runs, as a config names them: a list, or a mapping ``arch -> list``.
+MethodNames = Annotated[Sequence[str], NonEmpty(), Unique()]
 get_suite = deprecated_alias("get_suite", lambda name: (SUITES.get(name).fn, SUITES.get(name).table),
                              "SUITES.get(name) (.fn, .table)")
 list_suites = deprecated_alias("list_suites", SUITES.list, "SUITES.list")
@@ -176,17 +180,23 @@ SWEEP_SUITE_KEYS = ("data",)
 
 
 def check_suite_options(suites: Mapping[str, Any]) -> None:
-    """Every suite is registered and its options are keywords of its function (a
-    ``ConfigError`` naming the key otherwise); ``method_options`` name known methods."""
+    """Every suite is registered, its options are keywords of its function and fit their
+    annotations with the constraints declared there (:mod:`robustlab.common.constraints`); a
+    ``ConfigError`` naming the key otherwise. ``method_options`` name known methods."""
     for name, options in suites.items():
         suite = SUITES.get(name)
+        if options is not None and not isinstance(options, Mapping):
+            raise ConfigError(f"eval.suites.{name}: expected a mapping of options, got {options!r}")
         params = inspect.signature(suite.fn).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
             continue
         known = [*(p for p in params if p != "ctx"), *SWEEP_SUITE_KEYS]
-        for key in options or {}:
+        hints = function_hints(suite.fn)
+        for key, value in (options or {}).items():
             if key not in known:
                 raise ConfigError(f"eval.suites.{name}: " + unknown_name_message("option", str(key), known))
+            if key in hints:
+                check_value(value, hints[key], f"eval.suites.{name}.{key}")
         if suite.methods is not None and (options or {}).get("method_options"):
             merge_method_options(name, suite.methods, {}, options["method_options"])
 
@@ -196,13 +206,3 @@ def suite_arguments(fn: Callable[..., Any], ctx: EvalContext, options: Mapping[s
     bound = inspect.signature(fn).bind(ctx, **options)
     bound.apply_defaults()
     return dict(bound.arguments)
-
-
-def check_count(key: str, value: Any, minimum: int = 1, none: bool = False) -> None:
-    """``value`` is a whole number >= ``minimum`` (or None when ``none``); else a ``ConfigError``
-    naming ``key`` (``eval.suites.interpretability.n_images``)."""
-    if value is None and none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        also = ", or null for every image" if none else ""
-        raise ConfigError(f"{key}: must be a whole number >= {minimum}{also}; got {value!r}")

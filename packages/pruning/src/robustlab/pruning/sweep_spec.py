@@ -11,10 +11,12 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 
+from robustlab.common.config import Seed, check_fields
+from robustlab.common.constraints import Interval, NonEmpty, NonNegativeInt, PositiveInt
 from robustlab.common.errors import ConfigError
 from robustlab.pruning.data.evaldata import eval_data_spec
 from robustlab.pruning.data.sources import DataSpec
@@ -27,6 +29,8 @@ from robustlab.pruning.train import TrainSpec
 #: Settings of the evaluation alone: a sweep that finished no step may change them and keep
 #: its checkpoints (they leave the trained weights as they are).
 EVAL_KEYS = ("suites", "eval_batch_size", "eval_max_images", "measure_latency")
+#: A per-step pruning rate: the fraction of the remaining weights each step removes.
+Rate = Annotated[float, Interval(0, 1, closed="neither")]
 
 
 @dataclass
@@ -54,19 +58,26 @@ class SweepSpec:
     model: ModelSpec
     data: DataSpec
     train: TrainSpec
-    method: str = "imp_lr_rewind"
-    steps: int = 5
-    rate: float = 0.2
+    method: Annotated[str, NonEmpty()] = "imp_lr_rewind"
+    steps: NonNegativeInt = 5
+    rate: Rate = 0.2
     scope: PruneScope = field(default_factory=PruneScope)
     method_options: dict[str, Any] = field(default_factory=dict)
-    retrain_epochs: int | None = None
-    suites: dict[str, dict[str, Any]] = field(default_factory=dict)
-    eval_batch_size: int = 256
-    eval_max_images: int | None = None
+    retrain_epochs: NonNegativeInt | None = None
+    suites: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    eval_batch_size: PositiveInt = 256
+    eval_max_images: PositiveInt | None = None
     measure_latency: bool = False
-    seed: int = 0
-    device: str = "auto"
+    seed: Seed = 0
+    device: Annotated[str, NonEmpty()] = "auto"
     label: str | None = None
+
+
+#: The config key of each :class:`SweepSpec` field named otherwise in the config.
+CONFIG_KEYS = {"method": "method.name", "steps": "method.steps", "rate": "method.rate", "scope": "method.scope",
+               "method_options": "method.options", "retrain_epochs": "train.retrain_epochs",
+               "suites": "eval.suites", "eval_batch_size": "eval.batch_size", "eval_max_images": "eval.max_images",
+               "label": "model.label"}
 
 
 def target_sparsity(step: int, rate: float) -> float:
@@ -89,24 +100,17 @@ def validate(spec: SweepSpec) -> PruningMethod:
     """Check the spec before any expensive work; return the pruning method.
 
     Raises:
-        ConfigError: a rate outside (0, 1), a negative step count, a bad training setting.
+        ConfigError: a value that breaks its declared constraint (a rate outside (0, 1), a
+            negative step count, a bad training setting), named by its config key.
         UnknownNameError: an unknown method or evaluation suite (with close matches).
     """
-    if not 0.0 < float(spec.rate) < 1.0:
-        raise ConfigError(f"method.rate must be in (0, 1) (the fraction of remaining weights pruned per step); got {spec.rate}")
-    if int(spec.steps) < 0:
-        raise ConfigError(f"method.steps must be >= 0; got {spec.steps}")
-    if int(spec.eval_batch_size) < 1:
-        raise ConfigError(f"eval.batch_size: must be at least 1 (images per evaluation batch); got {spec.eval_batch_size!r}")
-    if spec.eval_max_images is not None and int(spec.eval_max_images) < 1:
-        raise ConfigError(f"eval.max_images: must be at least 1, or null for every held-out image; "
-                          f"got {spec.eval_max_images!r}")
+    check_fields(spec, keys=CONFIG_KEYS)
     spec.data.validate()
     method = METHODS.get(spec.method)
     check_suite_options(spec.suites)
-    for options in spec.suites.values():
+    for name, options in spec.suites.items():
         if (options or {}).get("data"):
-            eval_data_spec(dict(options["data"]))
+            eval_data_spec(dict(options["data"]), f"eval.suites.{name}.data")
     spec.train.validate()
     return method
 

@@ -11,13 +11,21 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from robustlab.common.errors import ConfigError
+from robustlab.common.config import check_fields
+from robustlab.common.constraints import (
+    Interval,
+    NonNegativeFloat,
+    NonNegativeInt,
+    OneOf,
+    PositiveFloat,
+    PositiveInt,
+)
 from robustlab.pruning.data.loader import LoaderOptions, TrainStream
 from robustlab.pruning.data.sources import DataBundle
 from robustlab.pruning.distributed import (
@@ -68,47 +76,36 @@ class TrainSpec:
         progress: show a progress bar.
     """
 
-    epochs: int = 1
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    lr_batch: int | None = None
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    weight_decay_scope: str = "matrices"
-    schedule: str = "cosine"
-    step_epochs: int = 30
-    gamma: float = 0.1
-    warmup_epochs: float = 0.0
-    label_smoothing: float = 0.0
+    epochs: NonNegativeInt = 1
+    batch_size: PositiveInt = 128
+    optimizer: Annotated[str, OneOf(*OPTIMIZERS)] = "sgd"
+    lr: PositiveFloat = 0.1
+    lr_batch: PositiveInt | None = None
+    momentum: Annotated[float, Interval(0, 1, closed="left")] = 0.9
+    weight_decay: NonNegativeFloat = 5e-4
+    weight_decay_scope: Annotated[str, OneOf(*WEIGHT_DECAY_SCOPES)] = "matrices"
+    schedule: Annotated[str, OneOf(*SCHEDULES)] = "cosine"
+    step_epochs: PositiveInt = 30
+    gamma: Annotated[float, Interval(0, 1, closed="right")] = 0.1
+    warmup_epochs: NonNegativeFloat = 0.0
+    label_smoothing: Annotated[float, Interval(0, 1, closed="left")] = 0.0
     amp: bool = True
     channels_last: bool = True
     compile: bool = False
     sync_batchnorm: bool = False
-    num_workers: int = 0
+    num_workers: NonNegativeInt = 0
     pin_memory: bool = True
     persistent_workers: bool = True
-    prefetch_factor: int = 2
+    prefetch_factor: PositiveInt = 2
     gpu_decode: bool = False
-    max_batches_per_epoch: int | None = None
+    max_batches_per_epoch: PositiveInt | None = None
     progress: bool = True
 
     def validate(self) -> None:
-        """Raise :class:`~robustlab.common.errors.ConfigError` naming the first bad field."""
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"train.optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
-        if self.weight_decay_scope not in WEIGHT_DECAY_SCOPES:
-            raise ConfigError(f"train.weight_decay_scope must be one of {', '.join(WEIGHT_DECAY_SCOPES)}; "
-                              f"got {self.weight_decay_scope!r}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"train.schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
-        if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
-            raise ConfigError(f"train needs epochs >= 0, batch_size >= 1 and lr > 0; got epochs={self.epochs}, "
-                             f"batch_size={self.batch_size}, lr={self.lr}")
-        if self.lr_batch is not None and self.lr_batch < 1:
-            raise ConfigError(f"train.lr_batch must be >= 1 or null; got {self.lr_batch}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ConfigError(f"train.label_smoothing must be in [0, 1); got {self.label_smoothing}")
+        """Check every field against its declared constraint, for a spec made in code rather
+        than bound from a config (a :class:`~robustlab.common.errors.ConfigError` naming
+        ``train.<field>`` otherwise)."""
+        check_fields(self, "train")
 
 
 @dataclass

@@ -17,13 +17,21 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from robustlab.common.errors import ConfigError
+from robustlab.common.config import checked_arguments
+from robustlab.common.constraints import (
+    Interval,
+    NonEmpty,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    Unique,
+)
 from robustlab.common.io import atomic_path, read_table, write_table
 from robustlab.pruning.alignment.consistency import error_consistency
 from robustlab.pruning.alignment.distortions import DISTORTIONS, distort
@@ -33,10 +41,12 @@ from robustlab.pruning.alignment.human_data import (
     model_human_consistency,
 )
 from robustlab.pruning.alignment.shape_bias import shape_decisions
-from robustlab.pruning.suites import SUITES, EvalContext, SuiteResult, check_count, suite_arguments
+from robustlab.pruning.suites import SUITES, EvalContext, SuiteResult, suite_arguments
 
 log = logging.getLogger(__name__)
 
+#: A distortion's level: the clean image at 0, stronger above.
+Level = NonNegativeFloat
 #: Distortions and levels used when the config names none (light: ~2 levels each).
 DEFAULT_DISTORTIONS: dict[str, list[float]] = {
     "uniform_noise": [0.1, 0.3], "contrast": [0.5, 0.9], "low_pass": [1.0, 3.0],
@@ -70,17 +80,13 @@ def _predict(ctx: EvalContext, images01: torch.Tensor, batch_size: int) -> np.nd
     return torch.cat(out).numpy()
 
 
-def _check_options(distortions: Mapping[str, Sequence[float]], n_images: int, cue_conflict_images: int) -> dict[str, list[float]]:
-    check_count("eval.suites.alignment.n_images", n_images, minimum=2)
-    check_count("eval.suites.alignment.cue_conflict_images", cue_conflict_images, minimum=0)
+def _levels(distortions: Mapping[str, Sequence[float] | float]) -> dict[str, list[float]]:
+    """Each distortion's levels as a list (a single level may be written alone); an unknown
+    distortion is an ``UnknownNameError`` with the close matches."""
     levels: dict[str, list[float]] = {}
     for name, values in dict(distortions).items():
         DISTORTIONS.get(str(name))
-        vals = [float(v) for v in (values if isinstance(values, Sequence) and not isinstance(values, str) else [values])]
-        bad = [v for v in vals if not math.isfinite(v) or v < 0]
-        if bad:
-            raise ConfigError(f"alignment.distortions.{name}: levels must be finite numbers >= 0; got {bad}")
-        levels[str(name)] = vals
+        levels[str(name)] = [float(v) for v in (values if isinstance(values, Sequence) else [values])]
     return levels
 
 
@@ -135,14 +141,13 @@ def _kappa_row(metric: str, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
 
 
 def check_options(ctx: EvalContext, **options: Any) -> None:
-    """Every option of the suite, before the sweep trains (the ``check`` of its registration):
-    the counts, the distortions and their levels, the human data and its class names."""
+    """What the declared constraints of the options (checked when the config is bound) cannot
+    say, before the sweep trains (the ``check`` of its registration): the distortions' names,
+    the human data and its class names."""
     args = suite_arguments(alignment_suite, ctx, options)
-    check_count("eval.suites.alignment.batch_size", args["batch_size"])
     if ctx.extras.get("modelvshuman") is not None:
         return
-    _check_options(DEFAULT_DISTORTIONS if args["distortions"] is None else args["distortions"], args["n_images"],
-                   args["cue_conflict_images"])
+    _levels(DEFAULT_DISTORTIONS if args["distortions"] is None else args["distortions"])
     names = args["class_names"] if args["class_names"] is not None else ctx.extras.get("classes")
     _check_human(args["human_data"], args["human_datasets"], names)
 
@@ -159,15 +164,16 @@ def check_options(ctx: EvalContext, **options: Any) -> None:
     ("modelvshuman*", "accuracy_difference", -1),
     ("modelvshuman*", "*", +1),
 ])
+@checked_arguments("eval.suites.alignment")
 def alignment_suite(
     ctx: EvalContext,
-    n_images: int = 64,
-    distortions: Mapping[str, Sequence[float]] | None = None,
-    cue_conflict_images: int = 64,
+    n_images: Annotated[int, Interval(2, None)] = 64,
+    distortions: Mapping[str, Annotated[Sequence[Level], NonEmpty()] | Level] | None = None,
+    cue_conflict_images: NonNegativeInt = 64,
     human_data: str | None = None,
-    human_datasets: Sequence[str] | None = None,
+    human_datasets: Annotated[Sequence[str], NonEmpty(), Unique()] | None = None,
     class_names: Sequence[str] | None = None,
-    batch_size: int = 64,
+    batch_size: PositiveInt = 64,
 ) -> SuiteResult:
     """Human-alignment measures of ``ctx.model`` at one sweep step.
 
@@ -203,7 +209,7 @@ def alignment_suite(
         from robustlab.pruning.alignment.modelvshuman.evaluate import modelvshuman_suite
 
         return modelvshuman_suite(ctx, **ctx.extras["modelvshuman"], batch_size=batch_size)
-    levels = _check_options(DEFAULT_DISTORTIONS if distortions is None else distortions, n_images, cue_conflict_images)
+    levels = _levels(DEFAULT_DISTORTIONS if distortions is None else distortions)
     human = _check_human(human_data, human_datasets, class_names if class_names is not None else ctx.extras.get("classes"))
     if not ctx.extras.get("has_masks", True):
         skipped = [name for name in levels if DISTORTIONS.get(name).needs_masks]

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robustlab.common.config import check_fields, from_dict
+from robustlab.common.constraints import NonEmpty, NonNegativeInt, OneOf, PositiveInt, Unique
 from robustlab.common.errors import ConfigError
 from robustlab.pruning.data.sources import DataBundle, check_root, eval_batches, worker_loader
 from robustlab.pruning.data.voc import GT_MASKS, VOCEvalData, padded_size
@@ -56,29 +58,26 @@ class EvalDataSpec:
             reproduction (:func:`~robustlab.pruning.data.voc.paper_image_ids`).
     """
 
-    name: str
+    name: Annotated[str, OneOf(*EVAL_DATA)]
     root: str | None = None
-    year: str = "2012"
-    split: str = "val"
-    gt_mask: str = "classes"
-    resize: int | None = None
-    pad_multiple: int | None = None
-    num_workers: int = 0
-    datasets: list[str] | None = None
+    year: Annotated[str, NonEmpty()] = "2012"
+    split: Annotated[str, NonEmpty()] = "val"
+    gt_mask: Annotated[str, OneOf(*GT_MASKS)] = "classes"
+    resize: PositiveInt | None = None
+    pad_multiple: PositiveInt | None = None
+    num_workers: NonNegativeInt = 0
+    datasets: Annotated[list[str], NonEmpty(), Unique()] | None = None
     annotations: str | None = None
     image_list: str | None = None
     no_hards: bool = False
     paper_image_selection: bool = False
 
-    def validate(self) -> None:
-        """Clear errors on a bad name, a missing root or a bad option, before any work."""
-        if self.name not in EVAL_DATA:
-            raise ConfigError(f"unknown evaluation data {self.name!r}; expected one of {', '.join(EVAL_DATA)}")
+    def validate(self, where: str = "eval.suites.<suite>.data") -> None:
+        """Clear errors on a bad option or a missing root, before any work (named under ``where``)."""
+        check_fields(self, where)
         if not self.root:
-            raise ConfigError(f"evaluation data {self.name!r} needs a root (eval.suites.<suite>.data.root)")
-        check_root(self.root, "eval.suites.<suite>.data.root")
-        if self.gt_mask not in GT_MASKS:
-            raise ConfigError(f"eval data gt_mask must be one of {GT_MASKS}, got {self.gt_mask!r}")
+            raise ConfigError(f"{where}.root: evaluation data {self.name!r} needs a root folder")
+        check_root(self.root, f"{where}.root")
         if self.name == "coco20k" and not (self.annotations and self.image_list):
             raise ConfigError("evaluation data 'coco20k' needs annotations (the instances JSON) and image_list "
                               "(the file names, one per line): eval.suites.<suite>.data.annotations / .image_list")
@@ -103,19 +102,12 @@ class EvalSource:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-def eval_data_spec(options: dict[str, Any] | EvalDataSpec) -> EvalDataSpec:
-    """An :class:`EvalDataSpec` from a suite's ``data`` options, validated before any training:
-    a bad key or value is a :class:`ConfigError` naming it, a missing folder or split file a
-    ``FileNotFoundError`` naming it and the expected layout."""
-    if isinstance(options, EvalDataSpec):
-        spec = options
-    else:
-        known = set(EvalDataSpec.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"eval.suites.<suite>.data: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
-        spec = EvalDataSpec(**options)
-    spec.validate()
+def eval_data_spec(options: dict[str, Any] | EvalDataSpec, where: str = "eval.suites.<suite>.data") -> EvalDataSpec:
+    """An :class:`EvalDataSpec` from a suite's ``data`` options (at config key ``where``),
+    validated before any training: a bad key or value is a :class:`ConfigError` naming it, a
+    missing folder or split file a ``FileNotFoundError`` naming it and the expected layout."""
+    spec = options if isinstance(options, EvalDataSpec) else from_dict(EvalDataSpec, options, where)
+    spec.validate(where)
     if spec.name == "modelvshuman":
         _modelvshuman_source(spec)
     else:

@@ -11,22 +11,33 @@ import errno
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from robustlab.common.config import Seed, check_fields
+from robustlab.common.constraints import (
+    Increasing,
+    Interval,
+    NonEmpty,
+    NonNegativeInt,
+    OneOf,
+    PositiveInt,
+)
 from robustlab.common.errors import ConfigError, DataError
 from robustlab.common.threads import loader_worker_init
 from robustlab.pruning.data.folders import ImageFolderData, VOCData
-from robustlab.pruning.data.shapes import ShapesOnTextures
+from robustlab.pruning.data.shapes import SHAPES, ShapesOnTextures
 from robustlab.pruning.models import IMAGENET_MEAN, IMAGENET_STD
 from robustlab.pruning.suites import EvalBatch
 
 SOURCES = ("shapes", "imagefolder", "voc")
 #: The smallest image side a sweep accepts (the procedural shapes need it).
 MIN_IMG_SIZE = 8
+#: A procedural shape's radius, as a fraction of the image side.
+ShapeScale = Annotated[float, Interval(0.05, 0.5)]
 
 
 @dataclass
@@ -56,43 +67,41 @@ class DataSpec:
             instead of stopping.
     """
 
-    name: str = "shapes"
-    img_size: int = 64
+    name: Annotated[str, OneOf(*SOURCES)] = "shapes"
+    img_size: Annotated[int, Interval(MIN_IMG_SIZE, None)] = 64
     root: str | None = None
-    num_classes: int = 6
-    train_size: int = 4000
-    val_size: int = 1000
-    texture_correlation: float = 0.5
+    num_classes: PositiveInt = 6
+    train_size: NonNegativeInt = 4000
+    val_size: NonNegativeInt = 1000
+    texture_correlation: Annotated[float, Interval(0, 1)] = 0.5
     fresh_train: bool = False
-    scale: tuple[float, float] = (0.2, 0.38)
-    seed: int = 0
+    scale: Annotated[tuple[ShapeScale, ShapeScale], Increasing(strict=False)] = (0.2, 0.38)
+    seed: Seed = 0
     cache: bool = True
     cache_dir: str | None = None
-    train_split: str = "train"
-    val_split: str = "val"
-    year: str = "2012"
+    train_split: Annotated[str, NonEmpty()] = "train"
+    val_split: Annotated[str, NonEmpty()] = "val"
+    year: Annotated[str, NonEmpty()] = "2012"
     check_images: bool = True
     skip_bad_images: bool = False
 
     def validate(self) -> None:
-        """Sizes a sweep can use, before any work (a :class:`ConfigError` naming the key).
+        """Every field against its declared constraint, then the sizes procedural data needs,
+        before any work (a :class:`ConfigError` naming the key).
 
         Procedural splits need at least one image and two classes (with one class every
         prediction is right: top-1 1.0 says nothing); on-disk sources ignore these keys.
         """
-        if self.name not in SOURCES:
-            raise ConfigError(f"data.name: unknown data source {self.name!r}; expected one of {', '.join(SOURCES)}")
-        if isinstance(self.img_size, bool) or int(self.img_size) < MIN_IMG_SIZE:
-            raise ConfigError(f"data.img_size: must be at least {MIN_IMG_SIZE} pixels; got {self.img_size!r}")
+        check_fields(self, "data")
         if self.name != "shapes":
             return
         for key in ("train_size", "val_size"):
-            if int(getattr(self, key)) < 1:
+            if getattr(self, key) < 1:
                 raise ConfigError(f"data.{key}: procedural data (data.name=shapes) needs at least 1 image; "
                                   f"got {getattr(self, key)!r}")
-        if int(self.num_classes) < 2:
-            raise ConfigError(f"data.num_classes: a classifier needs at least 2 classes (with one, top-1 "
-                              f"is 1.0 by construction); got {self.num_classes!r}")
+        if not 2 <= self.num_classes <= len(SHAPES):
+            raise ConfigError(f"data.num_classes: procedural data has 2 to {len(SHAPES)} classes (one per shape; "
+                              f"with one class, top-1 is 1.0 by construction); got {self.num_classes!r}")
 
 
 @dataclass

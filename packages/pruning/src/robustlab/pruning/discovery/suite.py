@@ -9,21 +9,24 @@ discovery method should beat.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from robustlab.common.errors import ConfigError
+from robustlab.common.config import checked_arguments
+from robustlab.common.constraints import Interval, OneOf, PositiveInt
 from robustlab.pruning.arch_methods import configured_methods
 from robustlab.pruning.discovery.boxes import best_iou
+from robustlab.pruning.discovery.dilation import DILATIONS
 from robustlab.pruning.discovery.features import patch_features
+from robustlab.pruning.discovery.lost import SEED_ORDERS
 from robustlab.pruning.discovery.methods import DISCOVERY, centred_boxes
 from robustlab.pruning.interpret.layers import model_device
 from robustlab.pruning.interpret.suite import summarize
-from robustlab.pruning.suites import SUITES, EvalContext, SuiteResult, check_count, suite_arguments
+from robustlab.pruning.suites import SUITES, EvalContext, MethodNames, SuiteResult, suite_arguments
 
 log = logging.getLogger(__name__)
 
@@ -31,41 +34,33 @@ BASELINE = "centred_box"
 
 
 def check_options(ctx: EvalContext, **options: Any) -> None:
-    """Every option of the suite, before the sweep trains (the ``check`` of its registration).
+    """What the declared constraints of the options (checked when the config is bound) cannot
+    say, before the sweep trains (the ``check`` of its registration).
 
     Raises:
-        ConfigError: an unknown method or method option, a count below 1, a threshold outside (0, 1].
+        UnknownNameError, ConfigError: an unknown method or method option.
     """
     args = suite_arguments(discovery_suite, ctx, options)
-    where = "eval.suites.discovery"
-    check_count(f"{where}.n_images", args["n_images"], none=True)
-    check_count(f"{where}.k_patches", args["k_patches"])
-    # TokenCut's tau thresholds a cosine similarity; the others are fractions.
-    for key, low, high, text in (("tau", -1, 1, "[-1, 1)"), ("attention_mass", 0, 1, "(0, 1]"),
-                                 ("iou_threshold", 0, 1, "(0, 1]")):
-        value = args[key]
-        number = not isinstance(value, bool) and isinstance(value, (int, float))
-        if not number or not (low <= value < high if key == "tau" else low < value <= high):
-            raise ConfigError(f"{where}.{key}: must be a number in {text}; got {value!r}")
     configured_methods("discovery", DISCOVERY, ctx.arch, args["methods"], args["method_options"])
 
 
 # CorLoc, IoU, AP and recall are better high; errors low.
 @SUITES.register("discovery", methods=DISCOVERY, directions=[("*", "*error*", -1), ("*", "*", +1)], summarize=summarize,
                 check=check_options)
+@checked_arguments("eval.suites.discovery")
 def discovery_suite(
     ctx: EvalContext,
-    methods: Sequence[str] | Mapping[str, Sequence[str]] = ("lost", "tokencut"),
-    n_images: int | None = 64,
-    k_patches: int = 100,
+    methods: MethodNames | Mapping[str, MethodNames] = ("lost", "tokencut"),
+    n_images: PositiveInt | None = 64,
+    k_patches: PositiveInt = 100,
     lost_center: bool | None = None,
-    lost_layernorm: bool | str = False,
-    lost_seed_order: str = "stable",
-    tau: float = 0.2,
-    attention_mass: float = 0.6,
-    iou_threshold: float = 0.5,
+    lost_layernorm: bool | Annotated[str, OneOf("cnn")] = False,
+    lost_seed_order: Annotated[str, OneOf(*SEED_ORDERS)] = "stable",
+    tau: Annotated[float, Interval(-1, 1, closed="left")] = 0.2,  # a cosine similarity
+    attention_mass: Annotated[float, Interval(0, 1, closed="right")] = 0.6,
+    iou_threshold: Annotated[float, Interval(0, 1, closed="right")] = 0.5,
     feature_layer: str | None = None,
-    lost_dilation: int = 1,
+    lost_dilation: Annotated[int, OneOf(*DILATIONS)] = 1,
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SuiteResult:
     """CorLoc of LOST, TokenCut and (ViT) the attention baseline on the model's patch features.

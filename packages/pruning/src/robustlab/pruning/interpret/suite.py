@@ -18,17 +18,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import torch
 
+from robustlab.common.config import checked_arguments
+from robustlab.common.constraints import (
+    NonEmpty,
+    NonNegativeFloat,
+    NonNegativeInt,
+    OneOf,
+    PositiveInt,
+    Unique,
+)
 from robustlab.common.errors import ConfigError
 from robustlab.common.io import atomic_path
 from robustlab.pruning.arch_methods import configured_methods
 from robustlab.pruning.interpret.methods import ATTRIBUTIONS, attribute
 from robustlab.pruning.interpret.metrics import (
+    CHANNEL_POOLS,
     ZERO_MAPS,
     deletion_auc,
     energy_pointing_game,
@@ -39,7 +49,7 @@ from robustlab.pruning.interpret.metrics import (
     relevance_rank_accuracy,
 )
 from robustlab.pruning.interpret.sanity import parameter_randomization_check
-from robustlab.pruning.suites import SUITES, EvalContext, SuiteResult, check_count, suite_arguments
+from robustlab.pruning.suites import SUITES, EvalContext, MethodNames, SuiteResult, suite_arguments
 
 log = logging.getLogger(__name__)
 
@@ -150,30 +160,15 @@ def summarize(per_image: pd.DataFrame, keys: Sequence[str] = ("method", "metric"
 _IDENTITY = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))  # (mean, std) of data that is not normalised
 
 
-def _check_choices(metrics: Sequence[str], zero_map: str) -> None:
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ConfigError(f"interpretability.metrics: unknown metric(s) {unknown}; known: {', '.join(METRICS)}")
-    if zero_map not in ZERO_MAPS:
-        raise ConfigError(f"interpretability.zero_map must be one of {ZERO_MAPS}, got {zero_map!r}")
-
-
 def check_options(ctx: EvalContext, **options: Any) -> None:
-    """Every option of the suite, before the sweep trains (the ``check`` of its registration).
+    """What the declared constraints of the options (checked when the config is bound) cannot
+    say, before the sweep trains (the ``check`` of its registration).
 
     Raises:
-        ConfigError: an unknown metric, method or target, ``target="label"`` on evaluation data
-            of other classes without ``label_map``, a count below 1 (``n_images=0`` would
-            score nothing), an unknown method option.
+        ConfigError: an unknown method or method option, ``target="label"`` on evaluation data
+            of other classes without ``label_map``.
     """
     args = suite_arguments(interpretability_suite, ctx, options)
-    _check_choices(args["metrics"], args["zero_map"])
-    where = "eval.suites.interpretability"
-    check_count(f"{where}.n_images", args["n_images"], none=True)
-    for key in ("ig_steps", "ig_internal_batch_size", "perturbation_steps"):
-        check_count(f"{where}.{key}", args[key])
-    for key in ("gallery_size", "smoothgrad_samples"):
-        check_count(f"{where}.{key}", args[key], minimum=0)
     configured_methods("interpretability", ATTRIBUTIONS, ctx.arch, args["methods"], args["method_options"])
     _label_lookup(ctx, args["target"], args["label_map"])
 
@@ -233,24 +228,25 @@ def _score(ctx: EvalContext, name: str, metrics: Sequence[str], batch: Any, imag
     ("*", "*sensitivity*", -1),
     ("*", "*", +1),
 ], summarize=summarize, check=check_options)
+@checked_arguments("eval.suites.interpretability")
 def interpretability_suite(
     ctx: EvalContext,
-    methods: Sequence[str] | Mapping[str, Sequence[str]] = ("gradcam",),
-    metrics: Sequence[str] = ("rma", "rra", "pointing_game"),
-    n_images: int | None = 64,
-    gallery_size: int = 8,
-    ig_steps: int = 16,
-    ig_internal_batch_size: int = 64,
-    smoothgrad_samples: int = 0,
-    perturbation_steps: int = 8,
-    target: str = "label",
+    methods: MethodNames | Mapping[str, MethodNames] = ("gradcam",),
+    metrics: Annotated[Sequence[Annotated[str, OneOf(*METRICS)]], NonEmpty(), Unique()] = ("rma", "rra", "pointing_game"),
+    n_images: PositiveInt | None = 64,
+    gallery_size: NonNegativeInt = 8,
+    ig_steps: PositiveInt = 16,
+    ig_internal_batch_size: PositiveInt = 64,
+    smoothgrad_samples: NonNegativeInt = 0,
+    perturbation_steps: PositiveInt = 8,
+    target: Annotated[str, OneOf(*TARGETS)] = "label",
     label_map: Mapping[str, Any] | None = None,
-    smoothgrad_stdev: float = 0.15,
-    smoothgrad_stdev_mode: str = "range",
-    ig_channel_pool: str = "sum",
+    smoothgrad_stdev: NonNegativeFloat = 0.15,
+    smoothgrad_stdev_mode: Annotated[str, OneOf("range", "absolute")] = "range",
+    ig_channel_pool: Annotated[str, OneOf(*CHANNEL_POOLS)] = "sum",
     minmax: Sequence[str] = (),
-    attention_heads: str = "mean",
-    zero_map: str = "nan",
+    attention_heads: Annotated[str, OneOf("mean", "sum")] = "mean",
+    zero_map: Annotated[str, OneOf(*ZERO_MAPS)] = "nan",
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SuiteResult:
     """Attribution maps of the model at this step and their localisation metrics.
@@ -286,7 +282,6 @@ def interpretability_suite(
         Rows ``{method, metric, mean, std, n}`` and the per-image table
         ``index, method, metric, value``.
     """
-    _check_choices(metrics, zero_map)
     lut = _label_lookup(ctx, target, label_map)
     metrics = _usable_metrics(ctx, metrics)
     ig = {"n_steps": ig_steps, "internal_batch_size": ig_internal_batch_size, "seed": ctx.seed,
