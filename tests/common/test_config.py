@@ -87,7 +87,7 @@ def test_every_bundled_radiomics_config_binds(overrides):
     cfg = bind(compose("radiomics", overrides))
     assert set(cfg.options()) == {"threshold", "alpha", "bands", "geometry_tolerance", "shape_rho", "texture",
                                   "texture_acquisitions", "texture_rtol", "texture_atol", "select_on",
-                                  "drop_shape", "size_groups", "report"}
+                                  "drop_shape", "wcv_groups", "wcv_group_count", "report"}
     config = compose("radiomics", overrides)
     config["texture_test"]["rtoll"] = 1.0
     with pytest.raises(ConfigError, match=r"^texture_test: unknown key 'rtoll'; did you mean rtol"):

@@ -54,7 +54,7 @@ def test_any_config_binds_or_is_a_one_line_project_error(config):
         event(f"refused: {type(exc).__name__}")
         return
     event("bound")
-    assert 0 < options.alpha < 1 and options.size_groups >= 1
+    assert 0 < options.alpha < 1 and options.wcv_group_count >= 1
     assert options.threshold is None or -1 < options.threshold < 1
     for key, value in config.items():  # what was given is what was bound
         if key in NESTED:

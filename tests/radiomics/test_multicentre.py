@@ -134,7 +134,7 @@ def test_pairs_all_and_families(tmp_path: Path) -> None:
     assert loaded.comparisons[0].pairs == (("scan1", "scan2"), ("scan1", "scan3"), ("scan2", "scan3"))
     assert [c.family for c in loaded.comparisons] == ["2D", "3D"]
     result = run_study(study, tmp_path / "out", n_jobs=1, cache_dir=tmp_path / "cache",
-                       progress=False, texture=False, report=True, size_groups=1)
+                       progress=False, texture=False, report=True, wcv_group_count=1)
     names = result.summary["comparison"].tolist()
     assert names == ["te_all/scan1_vs_scan2", "te_all/scan1_vs_scan3", "te_all/scan2_vs_scan3",
                      "te_all", "repeat_3d"]

@@ -56,10 +56,11 @@ def test_the_studys_size_and_insert_groups_by_roi_order():
     assert sorted((r for r in rois if paper[r] == "size4"), key=int) == ["4", "8", "12", "16"]
     inserts = order_groups(rois, "insert")
     assert sorted((r for r in rois if inserts[r] == "insert2"), key=int) == ["5", "6", "7", "8"]
-    with pytest.raises(ValueError, match="size_groups"):
+    with pytest.raises(ValueError, match="order_groups: expected one of"):
         order_groups(rois, "sizes")
-    with pytest.raises(ConfigError, match="size_groups: must be a positive integer, 'paper' or 'insert'"):
-        Options(size_groups="sizes")
+    with pytest.raises(ConfigError, match=r"^wcv_groups: must be one of size, paper, insert; got 'sizes' "
+                                          r"\(did you mean size\?\)$"):
+        Options(wcv_groups="sizes")
 
 
 @pytest.mark.parametrize(("how", "groups"), [("paper", ["size1", "size2", "size3", "size4"]),
@@ -67,7 +68,7 @@ def test_the_studys_size_and_insert_groups_by_roi_order():
 def test_wcv_by_size_in_the_studys_groups(image_study, tmp_path, how, groups):
     study = image_study(n_acquisitions=2, n_rois=8, size=48)
     result = run_study(study, tmp_path / "out", n_jobs=1, cache_dir=tmp_path / "cache",
-                       progress=False, texture=False, report=False, size_groups=how)
+                       progress=False, texture=False, report=False, wcv_groups=how)
     by_size = result.wcv_by_size
     assert list(pd.unique(by_size["size_group"])) == groups
     assert (by_size["n_rois"] == 8 // len(groups)).all()

@@ -71,7 +71,7 @@ def order_groups(rois: Sequence[str], how: str) -> dict[str, str]:
     the order of the first acquisition's table.
     """
     if how not in ORDER_GROUPS:
-        raise ValueError(f"size_groups: expected a positive integer or one of {ORDER_GROUPS}; got {how!r}")
+        raise ValueError(f"order_groups: expected one of {ORDER_GROUPS}; got {how!r}")
     ordered = sorted(rois, key=float) if all(_is_number(r) for r in rois) else list(rois)
     if how == "paper":
         return {r: f"size{i % SIZES_PER_INSERT + 1}" for i, r in enumerate(ordered)}
@@ -86,29 +86,25 @@ def _is_number(text: object) -> bool:
     return True
 
 
-def _groups(rois: Sequence[str], mean: Mapping[str, float], n_groups: int | str) -> dict[str, str]:
-    """The groups of ``rois``: :func:`order_groups` for a name, else :func:`size_groups` by size."""
-    if isinstance(n_groups, str):
-        return order_groups(rois, n_groups)
-    if isinstance(n_groups, bool) or not (isinstance(n_groups, int) and n_groups >= 1):
-        raise ValueError(f"size_groups must be a positive integer or one of {ORDER_GROUPS}; got {n_groups!r}")
-    return size_groups(mean, n_groups)
+def roi_groups(rois: Sequence[str], mean: Mapping[str, float], how: str = "size", count: int = 3) -> dict[str, str]:
+    """The groups of ``rois``: ``how="size"``, :func:`size_groups` by size in ``count`` groups;
+    ``"paper"`` or ``"insert"``, :func:`order_groups`."""
+    return size_groups(mean, count) if how == "size" else order_groups(rois, how)
 
 
 def wcv_by_size(comparisons: Sequence[Comparison], tables: Mapping[str, pd.DataFrame],
-                sizes: Mapping[str, Mapping[str, float]], n_groups: int | str = 3,
+                sizes: Mapping[str, Mapping[str, float]], groups: str = "size", count: int = 3,
                 alpha: float = 0.05) -> pd.DataFrame:
     """wCV (%, unsigned) of every feature in every comparison unit, within each ROI group.
 
-    ``n_groups``: a number of size groups of equal count by size (a ROI's size is the mean
-    over the unit's acquisitions of its voxels), or ``"paper"`` / ``"insert"``, the study's
+    ``groups``: ``"size"``, ``count`` size groups of equal count by size (a ROI's size is the
+    mean over the unit's acquisitions of its voxels), or ``"paper"`` / ``"insert"``, the study's
     four fixed size groups or its groups by insert (:func:`order_groups`). A group needs two
     ROIs. Units whose acquisitions have no size are left out.
 
     Returns:
         :data:`WCV_BY_SIZE_COLUMNS`, one row per (unit, group, feature).
     """
-    _groups([], {}, n_groups)  # the setting is checked before any work
     frames = []
     for cmp in comparisons:
         for name, members in cmp.units():
@@ -118,10 +114,10 @@ def wcv_by_size(comparisons: Sequence[Comparison], tables: Mapping[str, pd.DataF
                     if all(r in tables[m].index and r in sizes[m] for m in members)]
             features = tables[members[0]].columns
             mean = {r: float(np.mean([sizes[m][r] for m in members])) for r in rois}
-            groups = _groups(rois, mean, n_groups)
-            order = sorted(rois, key=mean.get) if not isinstance(n_groups, str) else list(groups)
-            for group in dict.fromkeys(groups[r] for r in order):
-                chosen = [r for r in rois if groups[r] == group]
+            found = roi_groups(rois, mean, groups, count)
+            order = sorted(rois, key=mean.get) if groups == "size" else list(found)
+            for group in dict.fromkeys(found[r] for r in order):
+                chosen = [r for r in rois if found[r] == group]
                 if len(chosen) < 2:
                     continue
                 stack = np.stack([tables[m].reindex(index=chosen, columns=features).to_numpy(np.float64)

@@ -75,8 +75,6 @@ def run_plan(config: Any, cache_dir: Path, run_dir: Path) -> None:
     if config.study == "simulated" or not str(config.study).endswith((".yaml", ".yml")):
         raise ConfigError("plan=true needs study=<design.yaml>: a study file naming scanners, "
                           f"acquisitions and comparisons; got study={config.study!r}")
-    if not (isinstance(config.plan_seeds, int) and config.plan_seeds >= 2):
-        raise ConfigError(f"config key 'plan_seeds' must be an integer >= 2; got {config.plan_seeds!r}")
     jobs = config.n_jobs if config.n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + config.n_jobs)
     tables = plan(config.study, run_dir, seeds=config.plan_seeds, n_jobs=min(jobs, config.plan_seeds),
                   cache_dir=cache_dir, options={k: v for k, v in config.options().items() if k != "report"})

@@ -1,25 +1,44 @@
 """The radiomics app's config as typed dataclasses (``conf/radiomics.yaml``).
 
 :func:`bind` turns the composed Hydra config into a :class:`RadiomicsConfig` once, strictly
-(an unknown key is an error naming it and the close matches); the analysis options default to
-:class:`~robustlab.radiomics.results.Options`' own values (stated there once).
+(an unknown key is an error naming it and the close matches, a value that breaks its declared
+constraint an error naming the key); the analysis options default to
+:class:`~robustlab.radiomics.results.Options`' own values and take its declared types (stated
+there once).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from robustlab.common.config import from_dict
-from robustlab.radiomics.results import Options
+from robustlab.common.config import Seed, from_dict
+from robustlab.common.constraints import (
+    Interval,
+    NonEmpty,
+    NonNegativeFloat,
+    OneOf,
+    PositiveInt,
+    Unique,
+)
+from robustlab.radiomics.results import (
+    Alpha,
+    Bands,
+    Names,
+    Options,
+    Rho,
+    Threshold,
+    WcvGroups,
+    size_groups_alias,
+)
 
 
 @dataclass
 class ShapeDependenceConfig:
     """``shape_dependence``: ``rho``, the ``|Spearman rho|`` above which a feature carries shape."""
 
-    rho: float = Options.shape_rho
+    rho: Rho = Options.shape_rho
 
 
 @dataclass
@@ -27,43 +46,46 @@ class TextureTestConfig:
     """``texture_test``: the voxel-shuffling test (see :class:`~robustlab.radiomics.results.Options`)."""
 
     enabled: bool = Options.texture
-    acquisitions: list[str] | None = None
-    rtol: float = Options.texture_rtol
-    atol: float = Options.texture_atol
+    acquisitions: Names | None = None
+    rtol: NonNegativeFloat = Options.texture_rtol
+    atol: NonNegativeFloat = Options.texture_atol
 
 
 @dataclass
 class SelectionConfig:
-    """``selection``: the comparisons a robust feature must be excellent in; shape features out."""
+    """``selection``: the comparisons a robust feature must be excellent in (null: every one;
+    an empty list would select on none); shape features out."""
 
-    select_on: list[str] | None = None
+    select_on: Names | None = None
     drop_shape: bool = Options.drop_shape
 
 
 @dataclass
 class RadiomicsConfig:
-    """The whole config of ``robustlab-radiomics`` (see ``conf/radiomics.yaml`` for each key)."""
+    """The whole config of ``robustlab-radiomics`` (see ``conf/radiomics.yaml`` for each key),
+    each value checked against its declared constraint when bound."""
 
     phantom: dict[str, Any] = field(default_factory=dict)
     protocol: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    plugins: list[str] = field(default_factory=list)
-    study: str = "simulated"
-    n_jobs: int = -1
+    seed: Seed = 0
+    plugins: Annotated[list[str], Unique()] = field(default_factory=list)
+    study: Annotated[str, NonEmpty()] = "simulated"
+    n_jobs: Annotated[int, Interval(1, None) | OneOf(-1)] = -1
     cache_dir: str | None = None
     shard: str | None = None
     progress: bool = True
-    threshold: float | None = Options.threshold
-    alpha: float = Options.alpha
-    bands: tuple[float, float, float] = Options.bands
-    geometry_tolerance: float = Options.geometry_tolerance
+    threshold: Threshold | None = Options.threshold
+    alpha: Alpha = Options.alpha
+    bands: Bands = Options.bands
+    geometry_tolerance: NonNegativeFloat = Options.geometry_tolerance
     shape_dependence: ShapeDependenceConfig = field(default_factory=ShapeDependenceConfig)
     texture_test: TextureTestConfig = field(default_factory=TextureTestConfig)
     selection: SelectionConfig = field(default_factory=SelectionConfig)
-    size_groups: int | str = Options.size_groups
+    wcv_groups: WcvGroups = Options.wcv_groups
+    wcv_group_count: PositiveInt = Options.wcv_group_count
     report: bool = Options.report
     plan: bool = False
-    plan_seeds: int = 20
+    plan_seeds: Annotated[int, Interval(2, None)] = 20
 
     def options(self) -> dict[str, Any]:
         """The :class:`~robustlab.radiomics.results.Options` keywords of this config."""
@@ -74,10 +96,21 @@ class RadiomicsConfig:
             "texture": texture.enabled, "texture_acquisitions": texture.acquisitions,
             "texture_rtol": texture.rtol, "texture_atol": texture.atol,
             "select_on": selection.select_on, "drop_shape": selection.drop_shape,
-            "size_groups": self.size_groups, "report": self.report,
+            "wcv_groups": self.wcv_groups, "wcv_group_count": self.wcv_group_count, "report": self.report,
         }
 
 
 def bind(config: Mapping[str, Any]) -> RadiomicsConfig:
-    """The composed config (a plain mapping, ``hydra`` left out) as a :class:`RadiomicsConfig`."""
-    return from_dict(RadiomicsConfig, {k: v for k, v in config.items() if k != "hydra"})
+    """The composed config (a plain mapping, ``hydra`` left out) as a :class:`RadiomicsConfig`,
+    every value checked against its declared constraint before any work; the deprecated
+    ``size_groups`` (null unless set) becomes ``wcv_groups`` and ``wcv_group_count`` with a
+    one-line warning.
+
+    Raises:
+        ConfigError: the first key whose value does not fit, named by its path.
+    """
+    config = {k: v for k, v in config.items() if k != "hydra"}
+    old = config.pop("size_groups", None)
+    if old is not None:
+        config.update(size_groups_alias(old))
+    return from_dict(RadiomicsConfig, config)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from robustlab.common.errors import ConfigError
 from robustlab.common.hashing import file_hash
 from robustlab.common.threads import (
     available_cores,
@@ -342,7 +343,7 @@ def n_processes(n_jobs: int) -> int:
     """Processes of ``n_jobs`` as joblib counts them: ``n_jobs`` itself when positive, else
     ``cores + 1 + n_jobs`` (-1: one per core), at least one."""
     if n_jobs == 0:
-        raise ValueError("n_jobs=0 extracts nothing; give 1 or more, or -1 for one process per core")
+        raise ConfigError("n_jobs: must be -1 (one process per core) or at least 1; got 0")
     if n_jobs > 0:
         return int(n_jobs)
     return max(1, available_cores() + 1 + int(n_jobs))

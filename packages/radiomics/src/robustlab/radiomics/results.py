@@ -9,16 +9,31 @@ restores it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from robustlab.common.config import check_fields
+from robustlab.common.constraints import (
+    Increasing,
+    Interval,
+    NonEmpty,
+    NonNegativeFloat,
+    OneOf,
+    PositiveInt,
+    Unique,
+)
 from robustlab.common.errors import ConfigError, UnknownNameError
 from robustlab.common.registry import unknown_name_message
 
 if TYPE_CHECKING:  # the command line binds Options without importing pandas
     import pandas as pd
+
+log = logging.getLogger(__name__)
+#: How ``wcv_by_size.csv`` may group the ROIs: by size, or by ROI order as the phantom study.
+WCV_GROUPS = ("size", "paper", "insert")
 
 #: The tables a study writes, in the order written: file stem, attribute of
 #: :class:`StudyResult` and formats. ``texture_test`` is written when the test ran.
@@ -41,9 +56,24 @@ class UnknownOptionError(UnknownNameError, TypeError):
     """A keyword of :func:`~robustlab.radiomics.pipeline.run_study` that is not an option."""
 
 
+#: The excellence cut of ICC/CCC.
+Threshold = Annotated[float, Interval(-1, 1, closed="neither")]
+#: The statistics' intervals have level ``1 - alpha``.
+Alpha = Annotated[float, Interval(0, 1, closed="neither")]
+#: The poor/moderate/good/excellent cut points, increasing in (0, 1).
+Bands = Annotated[tuple[Alpha, Alpha, Alpha], Increasing()]
+#: ``|Spearman rho|`` above which a feature carries shape information.
+Rho = Annotated[float, Interval(0, 1, closed="right")]
+#: Acquisition or comparison names: at least one, each once.
+Names = Annotated[tuple[str, ...], NonEmpty(), Unique()]
+#: How ``wcv_by_size.csv`` groups the ROIs (:func:`robustlab.radiomics.agreement.roi_groups`).
+WcvGroups = Annotated[str, OneOf(*WCV_GROUPS)]
+
+
 @dataclass(frozen=True)
 class Options:
-    """Settings of the analysis (each one a keyword of :func:`~robustlab.radiomics.pipeline.run_study`).
+    """Settings of the analysis (each one a keyword of :func:`~robustlab.radiomics.pipeline.run_study`),
+    each checked against its declared constraint when made.
 
     Attributes:
         threshold: the excellence cut; None keeps the study's (default 0.9).
@@ -61,65 +91,65 @@ class Options:
         select_on: the comparisons a robust feature must be excellent in; None: every
             comparison (the combined row of a pairwise one).
         drop_shape: leave the shape features out of the robust list.
-        size_groups: the ROI groups of ``wcv_by_size.csv``: a number of size groups (equal
-            counts, by voxels), or ``"paper"`` (the study's four fixed groups by ROI order,
-            size1 the largest) or ``"insert"`` (groups of four ROIs by insert), see
-            :func:`robustlab.radiomics.agreement.order_groups`.
+        wcv_groups: the ROI groups of ``wcv_by_size.csv``: ``"size"`` (``wcv_group_count``
+            groups of equal count, by voxels), ``"paper"`` (the study's four fixed groups by
+            ROI order, size1 the largest) or ``"insert"`` (groups of four ROIs by insert), see
+            :func:`robustlab.radiomics.agreement.roi_groups`.
+        wcv_group_count: the number of size groups of ``wcv_groups="size"``.
         report: write figures, ``report.md`` and ``report.html``.
     """
 
-    threshold: float | None = None
-    alpha: float = 0.05
-    bands: tuple[float, float, float] = (0.5, 0.75, 0.9)
-    geometry_tolerance: float = 1e-4
-    shape_rho: float = 0.8
+    threshold: Threshold | None = None
+    alpha: Alpha = 0.05
+    bands: Bands = (0.5, 0.75, 0.9)
+    geometry_tolerance: NonNegativeFloat = 1e-4
+    shape_rho: Rho = 0.8
     texture: bool = True
-    texture_acquisitions: tuple[str, ...] | None = None
-    texture_rtol: float = 1e-6
-    texture_atol: float = 1e-9
-    select_on: tuple[str, ...] | None = None
+    texture_acquisitions: Names | None = None
+    texture_rtol: NonNegativeFloat = 1e-6
+    texture_atol: NonNegativeFloat = 1e-9
+    select_on: Names | None = None
     drop_shape: bool = True
-    size_groups: int | str = 3
+    wcv_groups: WcvGroups = "size"
+    wcv_group_count: PositiveInt = 3
     report: bool = True
 
     def __post_init__(self) -> None:
-        """The same range checks as the study file's, wherever a value comes from."""
-        def number(key: str, low: float, high: float, closed: str = "()") -> None:
-            value = getattr(self, key)
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
-                (low <= value if closed[0] == "[" else low < value)
-                and (value <= high if closed[1] == "]" else value < high))
-            if not ok:
-                raise ConfigError(f"{key}: must be a number in {closed[0]}{low}, {high}{closed[1]}; "
-                                  f"got {value!r}")
-
-        if self.threshold is not None:
-            number("threshold", -1, 1)
-        number("alpha", 0, 1)
-        number("shape_rho", 0, 1, "(]")
-        for key in ("geometry_tolerance", "texture_rtol", "texture_atol"):
-            number(key, 0, float("inf"), "[)")
-        groups = self.size_groups
-        if not (groups in ("paper", "insert") or (isinstance(groups, int) and not isinstance(groups, bool)
-                                                  and groups >= 1)):
-            raise ConfigError(f"size_groups: must be a positive integer, 'paper' or 'insert'; got {groups!r}")
-        bands = tuple(self.bands)
-        if len(bands) != 3 or not all(isinstance(b, (int, float)) for b in bands) \
-                or not -1 < bands[0] < bands[1] < bands[2] < 1:
-            raise ConfigError(f"bands: must be three increasing numbers in (-1, 1); got {list(bands)}")
+        """The declared constraints, wherever a value comes from."""
+        check_fields(self)
 
     @classmethod
     def from_kwargs(cls, options: Mapping[str, Any]) -> Options:
         """Build from keywords; an unknown keyword raises naming it and the close ones."""
+        clean = dict(options)
+        if "size_groups" in clean:
+            clean.update(size_groups_alias(clean.pop("size_groups")))
         known = [f.name for f in dataclasses.fields(cls)]
-        for key in options:
+        for key in clean:
             if key not in known:
                 raise UnknownOptionError(unknown_name_message("option", key, known))
-        clean = dict(options)
         for key in ("bands", "texture_acquisitions", "select_on"):
-            if clean.get(key) is not None:
+            if isinstance(clean.get(key), list):
                 clean[key] = tuple(clean[key])
         return cls(**clean)
+
+
+def size_groups_alias(value: Any) -> dict[str, Any]:
+    """The keys that replace ``size_groups`` (deprecated: a count of size groups or a grouping
+    name in one key), with a one-line warning saying what to write instead.
+
+    Raises:
+        ConfigError: a value the old key did not take either.
+    """
+    if isinstance(value, str) and value in WCV_GROUPS[1:]:
+        new: dict[str, Any] = {"wcv_groups": value}
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        new = {"wcv_groups": "size", "wcv_group_count": value}
+    else:
+        raise ConfigError(f"size_groups (deprecated, see wcv_groups): must be a whole number >= 1, paper or "
+                          f"insert; got {value!r}")
+    log.warning("size_groups is deprecated; write %s instead", " ".join(f"{k}={v}" for k, v in new.items()))
+    return new
 
 
 @dataclass

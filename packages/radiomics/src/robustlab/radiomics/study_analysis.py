@@ -121,7 +121,7 @@ def analyse(
         summary[column] = summary["family"].map(figures[column]).astype(np.float64)
     robust = selection[selection["robust"]].drop(columns=["robust", "reason"]).reset_index(drop=True)
     by_size = wcv_by_size(study.comparisons, tables, roi_sizes(tables, validated.voxels),
-                          opts.size_groups, opts.alpha)
+                          opts.wcv_groups, opts.wcv_group_count, opts.alpha)
     tidy = tidy_table(tables, {aid: acq.settings.label if acq.settings is not None else "feature table"
                                for aid, acq in study.acquisitions.items()})
     return StudyResult(out_dir=out_dir, summary=summary, per_feature=per_feature, robust=robust,
