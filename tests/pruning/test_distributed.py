@@ -121,14 +121,14 @@ def test_two_processes_train_the_same_sweep_as_one(tmp_path, two_ranks):
     assert two["train_loss"].to_numpy() == pytest.approx(one["train_loss"].to_numpy(), rel=1e-3)
     assert ((two["top1"] - one["top1"]).abs() * one["n_eval"]).max() <= 1 + 1e-9
     for step in range(3):
-        ranks = [torch.load(probes / f"rank{r}_step{step}.pt") for r in range(2)]
-        single = torch.load(tmp_path / "one" / "checkpoints" / f"step{step:03d}.pt", weights_only=False)
+        ranks = [torch.load(probes / f"rank{r}_step{step}.pt", weights_only=True) for r in range(2)]
+        single = torch.load(tmp_path / "one" / "checkpoints" / f"step{step:03d}.pt", weights_only=True)
         for key, mask in single["masks"].items():
             assert torch.equal(ranks[0]["masks"][key], mask) and torch.equal(ranks[1]["masks"][key], mask)
         for probe in ranks:  # pruned weights are zero on every rank
             for layer, weight in probe["weights"].items():
                 assert not weight[~probe["masks"][f"{layer}.weight"]].any()
-        dual = torch.load(two_ranks / "two" / "checkpoints" / f"step{step:03d}.pt", weights_only=False)
+        dual = torch.load(two_ranks / "two" / "checkpoints" / f"step{step:03d}.pt", weights_only=True)
         for key, value in single["model"].items():
             if value.is_floating_point():
                 torch.testing.assert_close(dual["model"][key], value, atol=WEIGHT_ATOL, rtol=0)

@@ -136,9 +136,9 @@ def job_overrides(run_dir: Path) -> dict[str, str]:
     path = Path(run_dir) / ".hydra" / "overrides.yaml"
     if not path.exists():
         return {}
-    import yaml
+    from robustlab.common import safe_yaml
 
-    items = yaml.safe_load(path.read_text()) or []
+    items = safe_yaml.load(path) or []
     if not isinstance(items, list):
         raise ValueError(f"{path}: expected a YAML list of key=value overrides; got {type(items).__name__}")
     out: dict[str, str] = {}

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from robustlab.common import safe_yaml
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class ExtractionSpec:
 
 @functools.lru_cache(maxsize=64)
 def _read_params(path: Path) -> dict[str, Any]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = safe_yaml.load(path) or {}
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: a pyradiomics parameter file is a mapping")
     return doc

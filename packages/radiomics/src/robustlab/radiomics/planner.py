@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
+from robustlab.common import safe_yaml
 from robustlab.common.io import write_table
 from robustlab.common.report import Document, Figure, Heading, Paragraph, Table, pyplot, save_figure
 from robustlab.common.runfolder import claims_run_folder
@@ -57,7 +57,7 @@ def load_design(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
     path = Path(path).expanduser().resolve()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_yaml.load(path)
     except OSError as exc:
         raise StudyError(f"design {path}: cannot be read ({exc.strerror or exc})") from None
     if not isinstance(raw, dict):
@@ -82,7 +82,7 @@ def _scanner(ref: Any, design: Path, key: str) -> Any:
         file = (design.parent / ref).resolve()
         if not file.is_file():
             raise StudyError(f"design {design}: scanners.{key}: file {file} does not exist")
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = safe_yaml.load(file)
         if not isinstance(data, dict):
             raise StudyError(f"design {design}: scanners.{key}: {file} is not a mapping")
         return {"name": file.stem, **data}

@@ -14,8 +14,7 @@ import fnmatch
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from robustlab.common import safe_yaml
 from robustlab.common.resources import data_dir
 
 GROUPS = ("phantom", "protocol", "scanner")
@@ -46,8 +45,7 @@ def load_config(group: str, name: str) -> dict[str, Any]:
         close = difflib.get_close_matches(str(name), known, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"unknown {group} {name!r}{hint} (known: {', '.join(known) or 'none'})")
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = safe_yaml.load(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path.name}: expected a mapping at the top level, got {type(data).__name__}")
     return data
