@@ -3,18 +3,22 @@
 
     python scripts/compare_runs.py RUN_A RUN_B [--equate PATH_A PATH_B ...]
 
-Both trees are walked (symbolic links to folders followed, e.g. a radiomics run's ``phantom``);
-a file present on one side only is a difference. Each file is compared by kind:
+Both trees are walked (symbolic links to folders followed, e.g. a radiomics run's ``phantom``;
+a link back to a folder above it, a loop, is refused in one line with exit status 2); a file
+present on one side only is a difference. Each file is compared by kind:
 
 - tables (``.csv``, ``.parquet``): equal columns, dtypes and values (NaN equals NaN), after
   dropping the columns that measure time (``*_seconds``, ``images_per_second``, ``latency_ms``);
+  a table that cannot be read is a difference naming why;
 - JSON: equal after dropping what records the moment or the machine rather than the result
   (``run_info.json``'s times, command, working directory, git state, platform, device, and
   the versions of the distributions it records; its config hash too when the two runs'
   ``.hydra/config.yaml`` are equal up to the runs' paths, which the hash covers);
 - text (Markdown, HTML, YAML): equal text;
 - ``.pt`` (torch checkpoints): equal contents, tensor by tensor, timings left out (the bytes
-  hold the name of the temporary file the checkpoint was written to);
+  hold the name of the temporary file the checkpoint was written to); read with
+  ``torch.load(weights_only=True)``, so a file holding other objects runs no code and is a
+  difference;
 - ``.nii.gz``: equal decompressed bytes; anything else (PNG): equal bytes.
 
 In every text, the absolute paths of the two runs (and of their parent folders, and each pair
@@ -43,9 +47,24 @@ SKIP_NAMES = ("hydra.yaml", ".robustlab.lock", ".robustlab-run.json")
 SKIP_SUFFIXES = (".log",)
 
 
+class LinkLoopError(OSError):
+    """A symbolic link to a folder that holds it: following it would never end."""
+
+
 def walk(root: Path) -> Iterator[str]:
-    """Relative paths of every file under ``root`` (links to folders followed)."""
+    """Relative paths of every file under ``root`` (links to folders followed, loops refused).
+
+    Raises:
+        LinkLoopError: a link to a folder on its own path (the folder above it, or itself).
+    """
+    on_path: dict[str, list[tuple[int, int]]] = {}
     for folder, dirs, files in os.walk(root, followlinks=True):
+        here = os.stat(folder)
+        parent = on_path.get(os.path.dirname(folder), [])
+        if (here.st_dev, here.st_ino) in parent:
+            raise LinkLoopError(f"{folder} is a link to a folder above it ({os.path.realpath(folder)}): a loop; "
+                                "remove the link or compare the folder it points to")
+        on_path[folder] = [*parent, (here.st_dev, here.st_ino)]
         dirs.sort()
         for name in sorted(files):
             rel = (Path(folder) / name).relative_to(root).as_posix()
@@ -83,10 +102,15 @@ def compare_tables(pa: Path, pb: Path, na: Normaliser, nb: Normaliser) -> str | 
     import numpy as np
     import pandas as pd
 
-    if pa.suffix == ".csv" and na(pa.read_text()) == nb(pb.read_text()):
+    if pa.read_bytes() == pb.read_bytes():
         return None
     read = pd.read_parquet if pa.suffix == ".parquet" else pd.read_csv
-    x, y = read(pa), read(pb)
+    try:
+        if pa.suffix == ".csv" and na(pa.read_text()) == nb(pb.read_text()):
+            return None
+        x, y = read(pa), read(pb)
+    except (ValueError, OSError) as exc:  # pandas' and pyarrow's parse errors are ValueErrors
+        return f"cannot be read as a table ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]})"
     x = x[[c for c in x.columns if not _timing(str(c))]]
     y = y[[c for c in y.columns if not _timing(str(c))]]
     if list(x.columns) != list(y.columns):
@@ -186,8 +210,12 @@ def _same_object(x: Any, y: Any) -> bool:
 def compare_checkpoints(pa: Path, pb: Path) -> str | None:
     import torch
 
-    x = torch.load(pa, map_location="cpu", weights_only=False)
-    y = torch.load(pb, map_location="cpu", weights_only=False)
+    try:
+        x = torch.load(pa, map_location="cpu", weights_only=True)
+        y = torch.load(pb, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types for a file it refuses
+        reason = str(exc).strip().splitlines()[0][:200]
+        return f"not a checkpoint of tensors and plain containers ({type(exc).__name__}: {reason})"
     return None if _same_object(x, y) else "checkpoint contents differ"
 
 
@@ -195,7 +223,13 @@ TEXT = (".md", ".html", ".yaml", ".yml", ".txt")
 
 
 def compare_file(rel: str, a: Path, b: Path, na: Normaliser, nb: Normaliser) -> str | None:
-    pa, pb = a / rel, b / rel
+    try:
+        return _compare_file(a / rel, b / rel, na, nb)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:  # a dangling link, a garbled file
+        return f"cannot be read ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]})"
+
+
+def _compare_file(pa: Path, pb: Path, na: Normaliser, nb: Normaliser) -> str | None:
     if pa.suffix in (".csv", ".parquet"):
         return compare_tables(pa, pb, na, nb)
     if pa.suffix == ".json":
@@ -231,7 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in (args.a, args.b):
         if not path.is_dir():
             parser.error(f"{path} is not a directory")
-    diffs = compare_runs(args.a, args.b, args.equate)
+    try:
+        diffs = compare_runs(args.a, args.b, args.equate)
+    except LinkLoopError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     n_files = len(set(walk(args.a.resolve())) | set(walk(args.b.resolve())))
     for line in diffs:
         print(line)

@@ -43,3 +43,37 @@ def test_a_changed_value_and_a_missing_file_are_differences(tmp_path, capsys):
     assert diffs == ["only in A: report.md",
                      "metrics.csv: column 'top1': 1 row(s) differ, first row 1: 0.5 vs 0.51"]
     assert compare_runs.main([str(a), str(b)]) == 1
+
+
+def test_a_planted_checkpoint_is_a_difference_and_runs_no_code(tmp_path, plant_pickle):
+    import torch
+
+    plant, marker = plant_pickle
+    a, b = write_run(tmp_path / "x" / "run"), write_run(tmp_path / "y" / "run")
+    torch.save({"w": torch.ones(2)}, a / "step000.pt")
+    plant(b / "step000.pt", as_torch=True)
+    [diff] = compare_runs.compare_runs(a, b)
+    assert diff.startswith("step000.pt: not a checkpoint of tensors and plain containers (")
+    assert not marker.exists()  # weights_only=False unpickled it and ran its code
+
+
+def test_a_link_loop_is_refused_in_one_line(tmp_path, capsys):
+    import pytest
+
+    a, b = write_run(tmp_path / "x" / "run"), write_run(tmp_path / "y" / "run")
+    (a / "phantom").symlink_to(a, target_is_directory=True)  # a link to the folder above it
+    with pytest.raises(SystemExit) as stop:
+        compare_runs.main([str(a), str(b)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.endswith("phantom is a link to a folder above it "
+                                            f"({a}): a loop; remove the link or compare the folder it points to")
+
+
+def test_a_garbled_table_is_a_difference_in_one_line(tmp_path):
+    a, b = write_run(tmp_path / "x" / "run"), write_run(tmp_path / "y" / "run")
+    (b / "metrics.csv").write_bytes(b'step,top1\n0,"0.4\n\xff\xfe\x00,1,2,3\n')
+    (b / "per_image" / "a.parquet").write_bytes(b"PAR1 not really")
+    diffs = compare_runs.compare_runs(a, b)
+    assert [d.split(": ")[0] for d in diffs] == ["metrics.csv", "per_image/a.parquet"]
+    assert all("cannot be read" in d and "\n" not in d for d in diffs), diffs
