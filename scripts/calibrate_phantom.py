@@ -22,24 +22,43 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"1-20"`` or ``"1,3,5"`` (or both, comma-separated) -> the seeds."""
+    """``"1-20"`` or ``"1,3,5"`` (or both, comma-separated) -> the seeds.
+
+    Raises:
+        ValueError: a part that is not a seed or an increasing range of seeds.
+    """
     seeds: list[int] = []
     for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            raise ValueError(f"{part!r} is not a seed (a whole number >= 0) or a range of seeds (1-20)")
+        first, last = int(lo), int(hi or lo)
+        if last < first:
+            raise ValueError(f"{part!r} is an empty range; write {last}-{first}")
+        seeds += range(first, last + 1)
     return seeds
 
 
 def main(argv: list[str] | None = None) -> int:
+    from robustlab.common.config import Seed, arg_type
+    from robustlab.common.constraints import Interval, NonEmpty, PositiveInt, Unique
+    from robustlab.common.resources import data_dir
+
+    def names(group: str) -> list[str]:
+        return sorted(p.stem for p in data_dir("radiomics", group).glob("*.yaml"))
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--seeds", default="1-20", help="e.g. 1-20 or 1,2,5 (default 1-20)")
-    parser.add_argument("--jobs", type=int, default=2, help="seeds at once (default 2)")
-    parser.add_argument("--nice", type=int, default=10, help="niceness of each seed's process")
-    parser.add_argument("--protocol", default="paper")
-    parser.add_argument("--phantom", default="pelvic")
+    parser.add_argument("--seeds", default="1-20", help="e.g. 1-20 or 1,2,5 (default 1-20)",
+                        type=arg_type(Annotated[list[Seed], NonEmpty(), Unique()], parse_seeds))
+    parser.add_argument("--jobs", type=arg_type(PositiveInt), default=2, help="seeds at once (default 2)")
+    parser.add_argument("--nice", type=arg_type(Annotated[int, Interval(0, 19)]), default=10,
+                        help="niceness of each seed's process (0-19)")
+    parser.add_argument("--protocol", default="paper", choices=names("protocol"))
+    parser.add_argument("--phantom", default="pelvic", choices=names("phantom"))
     parser.add_argument("--out", type=Path, default=Path("outputs/calibration"))
     parser.add_argument("--cache", type=Path, default=Path(".cache/radiomics"))
     parser.add_argument("--write", action="store_true",
@@ -54,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     protocol = published_only(load_config("protocol", args.protocol))
     phantom = load_config("phantom", args.phantom)
     start = time.perf_counter()
-    folders = run_seeds(protocol, phantom, parse_seeds(args.seeds), args.out, args.cache.resolve(),
+    folders = run_seeds(protocol, phantom, args.seeds, args.out, args.cache.resolve(),
                         {"texture": False}, n_jobs=args.jobs, nice=args.nice)
     wall = time.perf_counter() - start
     table = calibration_table(load_seeds(folders, "summary"), protocol.get("published") or {})

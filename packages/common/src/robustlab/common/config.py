@@ -105,6 +105,41 @@ def check_value(value: Any, hint: Any, path: str) -> Any:
     return _convert(value, hint, path)
 
 
+def arg_type(hint: Any, parse: Callable[[str], Any] | None = None) -> Callable[[str], Any]:
+    """An ``argparse`` ``type=`` for a script's argument declared as a config field is:
+    ``parse`` (default: the declared type, ``int`` or ``float``) then the declared constraints.
+
+    A text that does not parse, or a value that breaks a constraint, is argparse's one-line
+    usage error (``error: argument --jobs: must be in [1, inf); got 0``).
+
+    Example:
+        >>> from robustlab.common.constraints import PositiveInt
+        >>> import argparse
+        >>> try:
+        ...     arg_type(PositiveInt)("0")
+        ... except argparse.ArgumentTypeError as err:
+        ...     print(err)
+        must be in [1, inf); got 0
+    """
+    import argparse
+
+    base = typing.get_args(hint)[0] if typing.get_origin(hint) is Annotated else hint
+
+    def convert(text: str) -> Any:
+        try:
+            value = (parse or base)(text)
+        except ValueError as exc:
+            said = str(exc) if parse is not None else f"expected {_describe(hint)}; got {text!r}"
+            raise argparse.ArgumentTypeError(said) from None
+        try:
+            return _convert(value, hint, "")
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(": ")) from None
+
+    convert.__name__ = getattr(parse or base, "__name__", "value")  # argparse names it on a failure
+    return convert
+
+
 @functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, include_extras=True)

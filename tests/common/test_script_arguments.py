@@ -1,0 +1,33 @@
+"""The scripts' arguments are declared like config values: a bad one is argparse's one-line error
+(exit status 2) naming the argument, before any work; they were tracebacks (issue 28)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "5-1"], r"argument --seeds: '5-1' is an empty range; write 1-5"),
+    (["--seeds", "abc"], r"argument --seeds: 'abc' is not a seed \(a whole number >= 0\) or a range of seeds \(1-20\)"),
+    (["--seeds=-3"], r"argument --seeds: '-3' is not a seed \(a whole number >= 0\) or a range of seeds \(1-20\)"),
+    (["--seeds", "1,2,1"], r"argument --seeds: must be without repeated items; got \[1, 2, 1\] \(1 more than once\)"),
+    (["--protocol", "nope"], r"argument --protocol: invalid choice: 'nope' \(choose from .*'paper'.*\)"),
+    (["--jobs", "0"], r"argument --jobs: must be in \[1, inf\); got 0"),
+    (["--jobs", "two"], r"argument --jobs: expected a whole number in \[1, inf\); got 'two'"),
+])
+def test_calibrate_phantom_refuses_bad_arguments_in_one_line(tmp_path, args, message):
+    import re
+
+    result = subprocess.run([sys.executable, str(SCRIPTS / "calibrate_phantom.py"), *args, "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(rf"calibrate_phantom\.py: error: {message}", last), last
+    assert not any(tmp_path.iterdir())  # nothing simulated
