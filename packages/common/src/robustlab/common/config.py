@@ -194,12 +194,12 @@ def _declares(hint: Any) -> bool:
     return any(_declares(a) for a in typing.get_args(hint))
 
 
-class _Broken(ConfigError):
-    """A value that breaks a declared constraint (kept apart to add "or null" in a union)."""
-
-    def __init__(self, path: str, expected: str, value: Any, hint: str = "") -> None:
-        super().__init__(f"{path}: must be {expected}; got {value!r}{hint}")
-        self.path, self.expected, self.value, self.hint = path, expected, value, hint
+def _broken(path: str, expected: str, value: Any, hint: str = "") -> ConfigError:
+    """The error of a value that breaks a declared constraint; it keeps its parts
+    (``.broken``) so that a union can add "or null"."""
+    error = ConfigError(f"{path}: must be {expected}; got {value!r}{hint}")
+    error.broken = (path, expected, hint)  # type: ignore[attr-defined]
+    return error
 
 
 def _convert(value: Any, hint: Any, path: str) -> Any:
@@ -232,7 +232,7 @@ def _constrained(value: Any, base: Any, marks: tuple[Any, ...], path: str) -> An
     shaped = value if base is float and admits_infinity(constraints, value) else _convert(value, base, path)
     for constraint in constraints:
         if not constraint.holds(shaped):
-            raise _Broken(path, str(constraint), value, constraint.hint(shaped))  # the value as written
+            raise _broken(path, str(constraint), value, constraint.hint(shaped))  # the value as written
     return shaped
 
 
@@ -250,8 +250,9 @@ def _union(value: Any, hint: Any, args: tuple[Any, ...], path: str) -> Any:
         raise inside[0]
     if len(errors) == 1:
         first = errors[0]
-        if isinstance(first, _Broken) and first.path == path and type(None) in args:
-            raise _Broken(path, f"{first.expected} or null", value, first.hint) from None
+        broken = getattr(first, "broken", None)
+        if broken is not None and broken[0] == path and type(None) in args:
+            raise _broken(path, f"{broken[1]} or null", value, broken[2]) from None
         raise first
     raise ConfigError(f"{path}: must be {' or '.join(_describe(a) for a in args)}; got {value!r}")
 
@@ -278,7 +279,7 @@ def _scalar(value: Any, hint: Any, path: str) -> Any:
     elif hint is float:
         if isinstance(value, numbers.Real) and not isinstance(value, bool):
             if not math.isfinite(value):
-                raise _Broken(path, "a finite number", value)
+                raise _broken(path, "a finite number", value)
             return value  # an int stays an int: the recorded config keeps what was written
     elif hint is str:
         if isinstance(value, str):
