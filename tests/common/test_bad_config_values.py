@@ -70,6 +70,6 @@ def test_size_groups_is_a_deprecated_alias_of_the_two_keys_with_one_warning_line
     [record] = [r for r in caplog.records if "size_groups" in r.getMessage()]
     assert "\n" not in record.getMessage() and "is deprecated; write wcv_groups=" in record.getMessage()
     assert Options.from_kwargs({"size_groups": old}) == Options(**new)
-    with pytest.raises(ConfigError, match=r"^size_groups \(deprecated, see wcv_groups\): must be a whole number "
-                                          r">= 1, paper or insert; got 0$"):
+    with pytest.raises(ConfigError, match=r"^size_groups: must be a whole number in \[1, inf\) or one of paper, insert "
+                                          r"or null; got 0$"):
         bind({"size_groups": 0})

@@ -28,6 +28,7 @@ from robustlab.radiomics.results import (
     Names,
     Options,
     Rho,
+    SizeGroups,
     Threshold,
     WcvGroups,
     size_groups_alias,
@@ -83,9 +84,16 @@ class RadiomicsConfig:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     wcv_groups: WcvGroups = Options.wcv_groups
     wcv_group_count: PositiveInt = Options.wcv_group_count
+    size_groups: SizeGroups | None = None  # deprecated: becomes wcv_groups and wcv_group_count
     report: bool = Options.report
     plan: bool = False
     plan_seeds: Annotated[int, Interval(2, None)] = 20
+
+    def __post_init__(self) -> None:
+        if self.size_groups is not None:
+            for key, value in size_groups_alias(self.size_groups).items():
+                setattr(self, key, value)
+            self.size_groups = None
 
     def options(self) -> dict[str, Any]:
         """The :class:`~robustlab.radiomics.results.Options` keywords of this config."""
@@ -109,8 +117,4 @@ def bind(config: Mapping[str, Any]) -> RadiomicsConfig:
     Raises:
         ConfigError: the first key whose value does not fit, named by its path.
     """
-    config = {k: v for k, v in config.items() if k != "hydra"}
-    old = config.pop("size_groups", None)
-    if old is not None:
-        config.update(size_groups_alias(old))
-    return from_dict(RadiomicsConfig, config)
+    return from_dict(RadiomicsConfig, {k: v for k, v in config.items() if k != "hydra"})

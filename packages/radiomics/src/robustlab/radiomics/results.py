@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from robustlab.common.config import check_fields
+from robustlab.common.config import check_fields, check_value
 from robustlab.common.constraints import (
     Increasing,
     Interval,
@@ -25,7 +25,7 @@ from robustlab.common.constraints import (
     PositiveInt,
     Unique,
 )
-from robustlab.common.errors import ConfigError, UnknownNameError
+from robustlab.common.errors import UnknownNameError
 from robustlab.common.registry import unknown_name_message
 
 if TYPE_CHECKING:  # the command line binds Options without importing pandas
@@ -68,6 +68,8 @@ Rho = Annotated[float, Interval(0, 1, closed="right")]
 Names = Annotated[tuple[str, ...], NonEmpty(), Unique()]
 #: How ``wcv_by_size.csv`` groups the ROIs (:func:`robustlab.radiomics.agreement.roi_groups`).
 WcvGroups = Annotated[str, OneOf(*WCV_GROUPS)]
+#: The deprecated ``size_groups``: a count of size groups, or a grouping by ROI order.
+SizeGroups = Annotated[int, Interval(1, None)] | Annotated[str, OneOf(*WCV_GROUPS[1:])]
 
 
 @dataclass(frozen=True)
@@ -141,13 +143,8 @@ def size_groups_alias(value: Any) -> dict[str, Any]:
     Raises:
         ConfigError: a value the old key did not take either.
     """
-    if isinstance(value, str) and value in WCV_GROUPS[1:]:
-        new: dict[str, Any] = {"wcv_groups": value}
-    elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        new = {"wcv_groups": "size", "wcv_group_count": value}
-    else:
-        raise ConfigError(f"size_groups (deprecated, see wcv_groups): must be a whole number >= 1, paper or "
-                          f"insert; got {value!r}")
+    check_value(value, SizeGroups, "size_groups")
+    new = {"wcv_groups": value} if isinstance(value, str) else {"wcv_groups": "size", "wcv_group_count": value}
     log.warning("size_groups is deprecated; write %s instead", " ".join(f"{k}={v}" for k, v in new.items()))
     return new
 
