@@ -38,6 +38,8 @@ def assert_one_line(result, app_name, pattern):
     (["hydra.run.dir={file}/run"], r"hydra\.run\.dir: cannot write in .*not_a_dir/run \(.*\); "
                                    r"choose a writable folder with hydra\.run\.dir=<path>"),
     (["study=nowhere.yaml"], r"study file 'nowhere\.yaml' not found \(looked at .*nowhere\.yaml\)"),
+    (["n_jobs=0"], r"n_jobs: must be in \[1, inf\) or -1; got 0"),
+    (["selection.select_on=[]"], r"selection\.select_on: must be non-empty or null; got \[\]"),
 ])
 def test_radiomics_bad_input_is_one_line(csv_study, tmp_path, overrides, pattern):
     study = csv_study()
@@ -91,9 +93,12 @@ def test_pruning_bad_input_is_one_line(tmp_path):
     (["data.val_size=0"], r"data\.val_size: procedural data \(data\.name=shapes\) needs at least 1 image; got 0"),
     (["data.train_size=0"], r"data\.train_size: procedural data \(data\.name=shapes\) needs at least 1 image; got 0"),
     (["data.img_size=1"], r"data\.img_size: must be in \[8, inf\); got 1"),
+    (["train.lr=nan"], r"train\.lr: must be a finite number; got nan"),
+    (["train.weight_decay=-5"], r"train\.weight_decay: must be in \[0, inf\); got -5"),
+    (["threads=-1"], r"threads: must be in \[1, inf\) or null; got -1"),
     (["eval.batch_size=0"], r"eval\.batch_size: must be in \[1, inf\); got 0"),
     (["data.num_classes=1", "model.num_classes=1"],
-     r"data\.num_classes: procedural data has 2 to 6 classes \(one per shape; with one class, top-1 is 1\.0 by "
+     r"data\.num_classes: procedural data has 2 to 12 classes \(one per shape; with one class, top-1 is 1\.0 by "
      r"construction\); got 1"),
     (["data=imagenet", "data.root={loop}"],
      r"data\.root: .*loop cannot be resolved: a symbolic-link loop \(.*\); point data\.root at the real folder"),
