@@ -3,12 +3,13 @@
 import pandas as pd
 import torch
 
+from robustlab.common.constraints import PositiveInt
 from robustlab.pruning.suites import SUITES, EvalContext, SuiteResult
 
 
 @SUITES.register("confidence", directions=[("softmax", "entropy", -1),
                                            ("softmax", "max_probability", +1)])
-def confidence(ctx: EvalContext, n_images: int | None = 64) -> SuiteResult:
+def confidence(ctx: EvalContext, n_images: PositiveInt | None = 64) -> SuiteResult:
     """Max softmax probability (higher is better) and entropy in nats (lower is better)."""
     frames = []
     with torch.no_grad():
