@@ -27,12 +27,10 @@ from robustlab.common.errors import ConfigError
 from tests.common._config_tree import GROUPS, compose_all, leaves, set_leaf
 
 #: Subtrees whose keys are not declared by the project: the keyword arguments of a third-party
-#: model constructor (``model.kwargs``), a pruning method's own options (``method.options``) and
-#: a suite's per-method options (checked as keywords of the method), a suite's label map (the
-#: data's class names), Hydra's own keys, and the phantom and protocol configs, whose dataclasses
-#: declare no constraints yet.
+#: model constructor (``model.kwargs``), a pruning method's own options (``method.options``), a
+#: suite's label map (the data's class names), Hydra's own keys, and the phantom and protocol
+#: configs, whose dataclasses declare no constraints yet.
 FREE_FORM = ("hydra", "model.kwargs", "method.options", "eval.suites.interpretability.label_map",
-             "eval.suites.interpretability.method_options", "eval.suites.discovery.method_options",
              "phantom", "protocol")
 #: Lists for which empty is a choice: no plugins, no map min-max scaled.
 EMPTY_MEANS_SOMETHING = ("plugins", "eval.suites.interpretability.minmax")
@@ -65,10 +63,9 @@ def _declared(app: str, key: str) -> Any:
 
 
 def _suite(name: str) -> dict[str, Any]:
-    from robustlab.pruning.suites import get_suite
+    from robustlab.pruning.suites import SUITES
 
-    fn, _ = get_suite(name)
-    return typing.get_type_hints(fn, include_extras=True)
+    return typing.get_type_hints(SUITES.get(name).fn, include_extras=True)
 
 
 def _bare(hint: Any) -> Any:

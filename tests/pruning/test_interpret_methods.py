@@ -63,6 +63,17 @@ def test_bad_images_and_targets_are_rejected(cnn):
         attribute("gradcam", cnn, x, torch.tensor([0, 1, 2]), arch="cnn")
 
 
+def test_a_method_option_outside_its_declared_range_is_named_before_any_gradient(cnn):
+    from robustlab.common.errors import ConfigError
+
+    images, targets = _batch(2, 32)
+    with pytest.raises(ConfigError, match=r"^integrated_gradients\.n_steps: must be in \[1, inf\); got 0$"):
+        attribute("integrated_gradients", cnn, images, targets, arch="cnn", n_steps=0)
+    with pytest.raises(ConfigError, match=r"^integrated_gradients\.smoothgrad_stdev_mode: must be one of range, "
+                                          r"absolute; got 'ranged' \(did you mean range\?\)$"):
+        attribute("integrated_gradients", cnn, images, targets, arch="cnn", smoothgrad_stdev_mode="ranged")
+
+
 def test_last_conv_block_is_the_last_stage(cnn):
     x, _ = _batch(1, 64)
     assert find_last_conv_block(cnn, x)[0] == "layer4"

@@ -33,6 +33,10 @@ CASES = [
     ({"suites": {"alignment": {"n_images": 1}}}, ConfigError, r"eval\.suites\.alignment\.n_images: must be in "
                                                               r"\[2, inf\); got 1"),
     ({"suites": {"alignment": {"distortions": {"blurr": [1.0]}}}}, UnknownNameError, r"blurr"),
+    ({"suites": {"interpretability": {"method_options": {"integrated_gradients": {"n_steps": 0}}}}}, ConfigError,
+     r"eval\.suites\.interpretability\.method_options\.integrated_gradients\.n_steps: must be in \[1, inf\); got 0"),
+    ({"suites": {"discovery": {"method_options": {"tokencut": {"tau": 2.0}}}}}, ConfigError,
+     r"eval\.suites\.discovery\.method_options\.tokencut\.tau: must be in \[-1, 1\); got 2\.0"),
     ({"eval_batch_size": 0}, ConfigError, r"eval\.batch_size: must be in \[1, inf\); got 0"),
     ({"eval_max_images": 0}, ConfigError, r"eval\.max_images: must be in \[1, inf\) or null; got 0"),
 ]

@@ -154,9 +154,9 @@ def merge_method_options(suite: str, registry: Registry[Any], defaults: Mapping[
     ``method_options: {<method>: {<option>: value}}``.
 
     Raises:
-        ConfigError: an unknown method, or an option that is not a keyword of the method's
+        ConfigError: an unknown method, an option that is not a keyword of the method's
             function, named by its path (``eval.suites.<suite>.method_options.<method>``) with
-            the close matches.
+            the close matches, or a value that does not fit the keyword's declared type.
     """
     out = {name: dict(opts) for name, opts in defaults.items()}
     for name, opts in (given or {}).items():
@@ -167,9 +167,12 @@ def merge_method_options(suite: str, registry: Registry[Any], defaults: Mapping[
                  if p.kind is inspect.Parameter.KEYWORD_ONLY or
                  (p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is not inspect.Parameter.empty)]
         known = [k for k in known if k != "arch"]
-        for key in opts or {}:
+        hints = function_hints(registry.get(name).fn)
+        for key, value in (opts or {}).items():
             if key not in known:
                 raise ConfigError(f"{where}.{name}: " + unknown_name_message("option", str(key), known))
+            if key in hints:
+                check_value(value, hints[key], f"{where}.{name}.{key}")
         out[str(name)] = {**out.get(str(name), {}), **dict(opts or {})}
     return out
 

@@ -13,15 +13,19 @@ Register a method in one file::
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
 import torch
 from torch import nn
 
+from robustlab.common.config import checked_arguments
+from robustlab.common.constraints import Interval, OneOf, PositiveFloat, PositiveInt
 from robustlab.common.registry import Registry, deprecated_alias
 from robustlab.pruning.arch_methods import ArchMethod, method_for
 from robustlab.pruning.discovery.attention import attention_box
 from robustlab.pruning.discovery.features import PatchFeatures, patch_features
-from robustlab.pruning.discovery.lost import lost
+from robustlab.pruning.discovery.lost import SEED_ORDERS, lost
 from robustlab.pruning.discovery.tokencut import tokencut
 
 #: Every discovery method (:class:`~robustlab.pruning.arch_methods.ArchMethod`: ``archs``);
@@ -38,12 +42,12 @@ check_method = deprecated_alias("check_method", lambda name, arch: method_for(DI
 
 
 @DISCOVERY.register("lost")
-def _lost(patches: PatchFeatures, k_patches: int = 100, center: bool | None = None,
-          layernorm: bool | str = False, seed_order: str = "stable") -> tuple[np.ndarray, torch.Tensor]:
+@checked_arguments("lost")
+def _lost(patches: PatchFeatures, k_patches: PositiveInt = 100, center: bool | None = None,
+          layernorm: bool | Annotated[str, OneOf("cnn")] = False,
+          seed_order: Annotated[str, OneOf(*SEED_ORDERS)] = "stable") -> tuple[np.ndarray, torch.Tensor]:
     # layernorm="cnn": CNN feature maps only (the study's main_lost.py and LOST's own code
     # normalise a ResNet's or VGG's map, never a transformer's keys); True: every architecture.
-    if layernorm not in (True, False, "cnn"):
-        raise ValueError(f"lost layernorm must be true, false or 'cnn'; got {layernorm!r}")
     norm = bool(layernorm) if layernorm != "cnn" else patches.arch == "cnn"
     # center=None: centre CNN features (non-negative after ReLU), not ViT keys, unless the
     # whole map is layer-normalised (the study's CNN variant); see lost().
@@ -75,8 +79,9 @@ def concat_qkv_keys(block_input: torch.Tensor, num_prefix_tokens: int = 1) -> to
 
 
 @DISCOVERY.register("lost_concat_qkv", archs=("vit",))
-def _lost_concat_qkv(patches: PatchFeatures, k_patches: int = 100, seed_order: str = "authors",
-                     ) -> tuple[np.ndarray, torch.Tensor]:
+@checked_arguments("lost_concat_qkv")
+def _lost_concat_qkv(patches: PatchFeatures, k_patches: PositiveInt = 100,
+                     seed_order: Annotated[str, OneOf(*SEED_ORDERS)] = "authors") -> tuple[np.ndarray, torch.Tensor]:
     # A reproduction of the study's ViT LOST (not a method): concat_qkv_keys as the features, no
     # normalisation, no centring, LOST's own tie order. The study ran it on an unpruned pretrained
     # ViT-B/16 at every step (main_lost.py never loads the pruned checkpoint); here it runs on the
@@ -89,12 +94,16 @@ def _lost_concat_qkv(patches: PatchFeatures, k_patches: int = 100, seed_order: s
 
 
 @DISCOVERY.register("tokencut")
-def _tokencut(patches: PatchFeatures, tau: float = 0.2, eps: float = 1e-5) -> tuple[np.ndarray, torch.Tensor]:
+@checked_arguments("tokencut")
+def _tokencut(patches: PatchFeatures, tau: Annotated[float, Interval(-1, 1, closed="left")] = 0.2,
+              eps: PositiveFloat = 1e-5) -> tuple[np.ndarray, torch.Tensor]:
     return tokencut(patches.features, patches.grid, patches.image_size, tau=tau, eps=eps)
 
 
 @DISCOVERY.register("attention", archs=("vit",))
-def _attention(patches: PatchFeatures, mass: float = 0.6) -> tuple[np.ndarray, torch.Tensor]:
+@checked_arguments("attention")
+def _attention(patches: PatchFeatures, mass: Annotated[float, Interval(0, 1, closed="right")] = 0.6,
+               ) -> tuple[np.ndarray, torch.Tensor]:
     if patches.cls_attention is None:
         raise ValueError("the attention baseline needs a ViT's CLS attention (arch='vit')")
     return attention_box(patches.cls_attention, patches.grid, patches.image_size, mass=mass)

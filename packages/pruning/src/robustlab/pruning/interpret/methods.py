@@ -15,10 +15,20 @@ Register a method in one file::
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robustlab.common.config import Seed, checked_arguments
+from robustlab.common.constraints import (
+    Interval,
+    NonNegativeFloat,
+    NonNegativeInt,
+    OneOf,
+    PositiveInt,
+)
 from robustlab.common.registry import Registry, deprecated_alias
 from robustlab.pruning.arch_methods import ArchMethod, method_for
 from robustlab.pruning.interpret.layers import (
@@ -31,6 +41,10 @@ from robustlab.pruning.interpret.layers import (
     vit_blocks,
     vit_geometry,
 )
+from robustlab.pruning.interpret.metrics import CHANNEL_POOLS
+
+#: How attention maps combine the heads: their mean or their sum.
+Heads = Annotated[str, OneOf("mean", "sum")]
 
 #: Every attribution method (:class:`~robustlab.pruning.arch_methods.ArchMethod`: ``archs``);
 #: plugins add theirs through the entry-point group ``robustlab.attributions`` or a module named
@@ -116,11 +130,13 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, a
 
 
 @ATTRIBUTIONS.register("integrated_gradients")
+@checked_arguments("integrated_gradients")
 def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
-                         n_steps: int = 32, internal_batch_size: int = 64,
-                         smoothgrad_samples: int = 0, smoothgrad_stdev: float = 0.15,
-                         smoothgrad_stdev_mode: str = "range", channel_pool: str = "sum",
-                         seed: int = 0) -> torch.Tensor:
+                         n_steps: PositiveInt = 32, internal_batch_size: PositiveInt = 64,
+                         smoothgrad_samples: NonNegativeInt = 0, smoothgrad_stdev: NonNegativeFloat = 0.15,
+                         smoothgrad_stdev_mode: Annotated[str, OneOf("range", "absolute")] = "range",
+                         channel_pool: Annotated[str, OneOf(*CHANNEL_POOLS)] = "sum",
+                         seed: Seed = 0) -> torch.Tensor:
     """Integrated Gradients (Sundararajan et al. 2017), optionally under a SmoothGrad noise tunnel.
 
     ``IG_i(x) = (x_i - x'_i) * int_0^1 dy_t(x' + a (x - x')) / dx_i da`` with the all-zero
@@ -143,10 +159,6 @@ def integrated_gradients(model: nn.Module, images: torch.Tensor, targets: torch.
 
     from robustlab.pruning.interpret.metrics import pool_channels
 
-    if n_steps < 1 or internal_batch_size < 1:
-        raise ValueError(f"n_steps and internal_batch_size must be >= 1, got {n_steps}, {internal_batch_size}")
-    if smoothgrad_stdev_mode not in ("range", "absolute"):
-        raise ValueError(f"smoothgrad_stdev_mode must be 'range' or 'absolute', got {smoothgrad_stdev_mode!r}")
     ig = IntegratedGradients(model)
     out = []
     chunk = max(1, internal_batch_size // max(1, smoothgrad_samples))
@@ -263,15 +275,14 @@ def guided_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor
 
 
 @ATTRIBUTIONS.register("vit_cls_attention", archs=("vit",))
+@checked_arguments("vit_cls_attention")
 def vit_cls_attention(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
-                      heads: str = "mean") -> torch.Tensor:
+                      heads: Heads = "mean") -> torch.Tensor:
     """The last block's attention of the CLS token to the patches, ``heads="mean"`` or ``"sum"``.
 
     As in DINO (Caron et al. 2021) and the study's ViT analysis (which sums over heads: the
     same map up to a constant factor). Class-agnostic: ``targets`` are not used.
     """
-    if heads not in ("mean", "sum"):
-        raise ValueError(f"heads must be 'mean' or 'sum', got {heads!r}")
     geometry = vit_geometry(model)
     blocks = vit_blocks(model)
     with torch.no_grad(), capture_vit_qk(model) as qk:
@@ -284,8 +295,9 @@ def vit_cls_attention(model: nn.Module, images: torch.Tensor, targets: torch.Ten
 
 
 @ATTRIBUTIONS.register("swin_attention", archs=("swin",))
+@checked_arguments("swin_attention")
 def swin_attention(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
-                   heads: str = "sum") -> torch.Tensor:
+                   heads: Heads = "sum") -> torch.Tensor:
     """The attention each token receives in the last Swin block, resized bilinearly to the image.
 
     Swin has no class token: the map is the attention a token receives from the queries of its
@@ -300,8 +312,9 @@ def swin_attention(model: nn.Module, images: torch.Tensor, targets: torch.Tensor
 
 
 @ATTRIBUTIONS.register("vit_cls_attention_transposed", archs=("vit",))
+@checked_arguments("vit_cls_attention_transposed")
 def vit_cls_attention_transposed(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
-                                 heads: str = "sum") -> torch.Tensor:
+                                 heads: Heads = "sum") -> torch.Tensor:
     """A reproduction of the study's CLS-attention map, not a method: transposed.
 
     The study's ``vit_attention_map`` (``explainations_evaluation_metrics.py``) resizes the
@@ -333,8 +346,9 @@ def vit_gradcam_encoder(model: nn.Module, images: torch.Tensor, targets: torch.T
 
 
 @ATTRIBUTIONS.register("attention_rollout", archs=("vit",))
+@checked_arguments("attention_rollout")
 def attention_rollout(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str,
-                      residual: float = 0.5) -> torch.Tensor:
+                      residual: Annotated[float, Interval(0, 1)] = 0.5) -> torch.Tensor:
     """Attention rollout (Abnar & Zuidema 2020), CLS row over the patches.
 
     ``R = prod_l (residual * I + (1 - residual) * mean_heads A_l)`` with rows renormalised to
