@@ -1,13 +1,12 @@
-"""End to end: train on an ImageFolder, prune one step, measure with the `paper` profile on VOC
-and model-vs-human fixtures written here."""
+"""End to end: train on an ImageFolder, prune one step, measure with the `paper` profile on the VOC
+and model-vs-human fixtures of robustlab.pruning.data.fixtures."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pandas as pd
 import pytest
+
+from robustlab.pruning.data.fixtures import write_image_folder, write_modelvshuman_tree
 
 # model-vs-human's 16 categories: an ImageFolder of them gives a model whose outputs are the
 # categories in alphabetical order, which the 16-class decision reads directly.
@@ -16,43 +15,10 @@ CATEGORIES = ("airplane", "bear", "bicycle", "bird", "boat", "bottle", "car", "c
 RAW_COLUMNS = ["subj", "session", "trial", "rt", "object_response", "category", "condition", "imagename"]
 
 
-def _image_folder(root: Path, per_class: int = 1, size: int = 32) -> Path:
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for split in ("train", "val"):
-        for name in CATEGORIES:
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for i in range(per_class):
-                Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-    return root
-
-
-def _modelvshuman_tree(root: Path) -> Path:
-    """sketch: three stimuli (dnn/session-1) and one observer's CSV, in model-vs-human's layout."""
-    from PIL import Image
-
-    rng = np.random.default_rng(1)
-    trials = [("airplane", "n02690373_1.png"), ("boat", "n02951358_2.png"), ("knife", "n03041632_3.png")]
-    stimuli = root / "datasets" / "sketch" / "dnn" / "session-1"
-    stimuli.mkdir(parents=True)
-    rows = []
-    for i, (category, name) in enumerate(trials):
-        Image.fromarray(rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)).save(
-            stimuli / f"{i + 1:04d}_sk_dnn_0_{category}_00_{name}")
-        rows.append({"subj": "subject-01", "session": 1, "trial": i + 1, "rt": 0.8, "object_response": category,
-                     "category": category, "condition": 0, "imagename": f"{i + 1:04d}_sk_s01_0_{category}_00_{name}"})
-    (root / "raw-data" / "sketch").mkdir(parents=True)
-    pd.DataFrame(rows, columns=RAW_COLUMNS).to_csv(root / "raw-data" / "sketch" / "sketch_subject-01_session_1.csv",
-                                                   index=False)
-    return root
-
-
 @pytest.mark.slow
 def test_paper_profile_on_voc_fixtures(tmp_path, voc_root, run_prune):
-    images = _image_folder(tmp_path / "imagefolder")
-    mvh = _modelvshuman_tree(tmp_path / "model-vs-human")
+    images = write_image_folder(tmp_path / "imagefolder", per_class=1, size=32)
+    mvh = write_modelvshuman_tree(tmp_path / "model-vs-human")
     run = tmp_path / "run"
     result = run_prune(
         "experiment=smoke", "eval=paper", "data=imagenet", f"data.root={images}", "data.img_size=32",
@@ -97,8 +63,8 @@ def test_paper_profile_on_voc_fixtures(tmp_path, voc_root, run_prune):
 def test_swin_v2_t_with_lost_on_a_coco20k_layout(tmp_path, voc_root, coco_root, run_prune):
     # torchvision Swin-V2-T from random weights (no download), one pruning step: attributions on
     # unpadded VOC images, LOST on the COCO20k layout, model-vs-human's benchmark.
-    images = _image_folder(tmp_path / "imagefolder")
-    mvh = _modelvshuman_tree(tmp_path / "model-vs-human")
+    images = write_image_folder(tmp_path / "imagefolder", per_class=1, size=32)
+    mvh = write_modelvshuman_tree(tmp_path / "model-vs-human")
     run = tmp_path / "run"
     result = run_prune(
         "experiment=paper_swinv2t", "device=cpu", "threads=1", f"data.root={images}", "data.num_classes=16",
