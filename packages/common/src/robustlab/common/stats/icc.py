@@ -31,11 +31,22 @@ class ICCResult:
     """One ICC form per feature. Array fields have one entry per feature (0-d for one feature).
 
     Attributes:
-        form: McGraw-Wong name, e.g. ``"ICC(A,1)"``; ``shrout_fleiss`` gives e.g. ``"ICC(2,1)"``.
-        value, f, df1, df2, p, ci_low, ci_high: the coefficient, its F test against 0 and the
-            ``1 - alpha`` confidence interval.
+        form: McGraw-Wong name, e.g. ``"ICC(A,1)"``.
+        shrout_fleiss: the Shrout-Fleiss name of the same form, e.g. ``"ICC(2,1)"``.
+        value: the coefficient (NaN where ``degenerate``).
+        f: the F statistic of the test against 0, :math:`MS_R / MS_W` in the one-way model and
+            :math:`MS_R / MS_E` in the two-way models.
+        df1: its numerator degrees of freedom, :math:`n - 1`.
+        df2: its denominator degrees of freedom, :math:`n (k - 1)` (one-way) or
+            :math:`(n - 1)(k - 1)` (two-way).
+        p: the one-sided p-value of that test, :math:`P(F_{df_1, df_2} > f)`.
+        ci_low: the lower bound of the ``1 - alpha`` confidence interval (McGraw and Wong's
+            exact F interval; Satterthwaite's degrees of freedom for the agreement forms).
+        ci_high: the upper bound of that interval.
         n_targets: targets used per feature (fewer than given under ``nan_policy="omit"``).
-        degenerate: True where the feature is constant over every rating (value is NaN).
+        degenerate: True where the feature is constant over every rating, is left with fewer
+            than two targets, or its coefficient is undefined on these data (0/0); value is NaN.
+        alpha: the interval's level is ``1 - alpha``.
     """
 
     form: str
