@@ -27,7 +27,7 @@ from robustlab.pruning.data.voc import (
 )
 from robustlab.pruning.discovery.boxes import best_iou
 
-# The ids of the tree that tests/pruning/conftest.py writes.
+# The ids of the tree that robustlab.pruning.data.fixtures writes (the voc_root fixture).
 IMAGE_A, IMAGE_B, IMAGE_07 = "2012_000001", "2012_000002", "000005"
 
 

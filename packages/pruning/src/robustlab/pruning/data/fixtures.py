@@ -3,7 +3,7 @@
 ``robustlab-prune-fixtures DIR`` writes, under ``DIR``:
 
 - ``imagefolder/``: an ImageFolder (``train/`` and ``val/``) of model-vs-human's 16 categories,
-  two 64 px PNGs of noise per class and split (``data=imagenet data.root=DIR/imagefolder``);
+  one 32 px PNG of noise per class and split (``data=imagenet data.root=DIR/imagefolder``);
 - ``voc/``: a Pascal VOC tree, ``VOCdevkit/VOC2012`` (JPEGs, ``SegmentationClass`` masks,
   ``Annotations``, ``ImageSets/{Segmentation,Main}``) and ``VOCdevkit/VOC2007`` (boxes only);
 - ``coco/``: the COCO20k layout, ``train2014/`` JPEGs, ``instances_train2014.json`` and the list of
@@ -69,7 +69,7 @@ def _write_palette_png(path: Path, indices: np.ndarray) -> None:
     img.save(path)
 
 
-def write_image_folder(root: Path, per_class: int = 2, size: int = 64) -> Path:
+def write_image_folder(root: Path, per_class: int = 1, size: int = 32) -> Path:
     """An ImageFolder of model-vs-human's 16 categories (``train/`` and ``val/``, ``per_class``
     PNGs of noise each, ``size`` px, seed 0); returns ``root``."""
     from PIL import Image
