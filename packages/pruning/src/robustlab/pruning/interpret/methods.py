@@ -15,6 +15,7 @@ Register a method in one file::
 
 from __future__ import annotations
 
+import warnings
 from typing import Annotated
 
 import torch
@@ -120,12 +121,18 @@ def _to_input(maps: torch.Tensor, grid: FeatureGrid, size: tuple[int, int]) -> t
     return F.grid_sample(maps[:, None], where, mode="bilinear", padding_mode="border", align_corners=False)[:, 0]
 
 
+def _needing_grad(images: torch.Tensor) -> torch.Tensor:
+    """A leaf copy of ``images`` that requires gradients: Captum's gradient methods would set
+    ``requires_grad`` on the caller's tensor itself, with a warning at every call."""
+    return images.detach().requires_grad_(True)
+
+
 @ATTRIBUTIONS.register("saliency")
 def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, arch: str) -> torch.Tensor:
     """Gradient saliency (Simonyan et al. 2014): ``max_c |d y_t / d x_c|`` (Captum ``Saliency``)."""
     from captum.attr import Saliency
 
-    grads = Saliency(model).attribute(images, target=targets, abs=True)
+    grads = Saliency(model).attribute(_needing_grad(images), target=targets, abs=True)
     return grads.amax(dim=1)
 
 
@@ -270,7 +277,12 @@ def guided_gradcam(model: nn.Module, images: torch.Tensor, targets: torch.Tensor
     from captum.attr import GuidedBackprop
 
     cam = _gradcam_maps(model, images, targets, arch, target_layer)
-    guided = GuidedBackprop(model).attribute(images, target=targets)
+    with warnings.catch_warnings():
+        # Captum's GuidedBackprop warns on every call that it hooks the ReLU modules for the
+        # call's duration ("Setting backward hooks on ReLU activations"): that is what Guided
+        # Backprop is, and the warning repeated at every step of a sweep buried the logs.
+        warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
+        guided = GuidedBackprop(model).attribute(_needing_grad(images), target=targets)
     return (guided * cam[:, None]).abs().amax(dim=1)
 
 
