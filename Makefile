@@ -20,10 +20,10 @@ STAMP_PRUNING   := $(VENV)/.stamp-pruning-$(KEY)
 STAMP_TEST      := $(VENV)/.stamp-test-$(KEY)
 STAMP_DOCS      := $(VENV)/.stamp-docs-$(KEY)
 
-.PHONY: help install install-radiomics install-pruning radiomics pruning test fuzz bench lint typecheck docs clean gpu-check
+.PHONY: help install install-radiomics install-pruning radiomics pruning test docs-test fuzz bench lint typecheck docs clean gpu-check
 
 help:
-	@echo "make radiomics | make pruning | make test | make fuzz | make bench | make lint | make typecheck | make docs | make clean"
+	@echo "make radiomics | make pruning | make test | make docs-test | make fuzz | make bench | make lint | make typecheck | make docs | make clean"
 
 $(STAMP_BASE):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ pruning: $(STAMP_PRUNING)
 
 test: $(STAMP_TEST)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Every command of the docs pages as written (tests/e2e/test_docs_commands.py), the ones their
+# markers call long (minutes) too, which `make test` leaves out; prints which blocks ran and why
+# the others did not.
+docs-test: $(STAMP_TEST)
+	ROBUSTLAB_DOCS_LONG=1 $(PY) -m pytest tests/e2e/test_docs_commands.py -rs $(PYTEST_ARGS)
 
 # The fuzz suite (tests/fuzz, marker `fuzz`) with fresh random examples, FUZZ_EXAMPLES per test and
 # round, round after round until FUZZ_MINUTES are up (a round started in time is finished); it
