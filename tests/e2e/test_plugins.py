@@ -3,6 +3,8 @@
 ``tests/plugins/robustlab_test_plugins`` registers a pruning method, an attribution method, an
 evaluation suite with its metric directions and a radiomics statistic; its modules are the
 examples of the docs page "Extend it" (docs/how-to/extend.md; checked here to be the same text).
+The page's commands, which run the pruning method, the attribution and the suite through
+``plugins=[...]``, run as written in tests/e2e/test_docs_commands.py.
 """
 
 from __future__ import annotations
@@ -85,27 +87,6 @@ def test_a_missing_plugin_module_is_named(tmp_path):
               cwd=tmp_path)
     assert out.returncode != 0
     assert "config key 'plugins': module 'no_such_plugin_module' cannot be imported" in out.stderr
-
-
-@pytest.mark.slow
-def test_pruning_method_attribution_and_suite_from_the_plugins_key(tmp_path):
-    run_dir = tmp_path / "run"
-    suites = ("++eval.suites={confidence: {n_images: 16}, interpretability: {methods: {cnn: [input_x_gradient]},"
-              " metrics: [rma], n_images: 8, gallery_size: 2}}")
-    out = run("pruning", "experiment=smoke", "threads=1", "report=true", "method.name=layer_normalised_l1",
-              "plugins=[robustlab_test_plugins.pruning_method,robustlab_test_plugins.attribution,"
-              "robustlab_test_plugins.suite]", suites, f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
-    metrics = pd.read_csv(run_dir / "metrics.csv")
-    assert set(metrics["prune_method"]) == {"layer_normalised_l1"}
-    assert metrics["sparsity"].round(4).tolist() == [0.0, 0.2, 0.36]
-    assert set(pd.read_csv(run_dir / "interpretability.csv")["method"]) == {"input_x_gradient"}
-    confidence = pd.read_csv(run_dir / "confidence.csv")
-    assert set(confidence["metric"]) == {"entropy", "max_probability"} and set(confidence["step"]) == {0, 1, 2}
-    # the suite's declared directions reach the sweet-spot test: both metrics are tested
-    sweet = pd.read_csv(run_dir / "report" / "sweet_spots.csv")
-    directions = sweet[sweet["table"] == "confidence"].groupby("metric")["direction"].first().to_dict()
-    assert directions == {"entropy": -1, "max_probability": 1}
 
 
 def test_a_plugin_written_against_the_former_wrappers_still_registers():
