@@ -347,6 +347,22 @@ def test_every_block_that_runs_states_a_decision(capsys):
         print("\n" + inventory(BLOCKS))
 
 
+def test_study_file_examples_compare_only_acquisitions_they_define():
+    """A study file shown in the docs (a YAML block with ``acquisitions`` and ``comparisons``)
+    names in its comparisons only acquisitions it defines."""
+    studies = [(b, yaml.safe_load(b.text)) for b in BLOCKS if b.lang == "yaml"]
+    studies = [(b, s) for b, s in studies if isinstance(s, dict) and {"acquisitions", "comparisons"} <= set(s)]
+    assert len(studies) >= 2
+    for block, study in studies:
+        named = set()
+        for comparison in study["comparisons"]:
+            named |= set(comparison.get("acquisitions") or ())
+            pairs = comparison.get("pairs")
+            named |= {a for pair in pairs for a in pair} if isinstance(pairs, list) else set()
+        undefined = sorted(named - set(study["acquisitions"]))
+        assert not undefined, f"{block.where}: comparisons name acquisitions the block does not define: {undefined}"
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """The folder the blocks run in (a stand-in checkout) and their environment."""
