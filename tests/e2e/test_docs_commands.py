@@ -315,7 +315,16 @@ def check_plugin_suite(results: list[Result], cwd: Path) -> None:
     assert directions == {"entropy": -1, "max_probability": 1}
 
 
-CHECKS = {"swin_on_fixtures": check_swin_on_fixtures, "plugin_pruning_method": check_plugin_pruning_method,
+def check_two_sites_robust_lists(results: list[Result], cwd: Path) -> None:
+    """multicentre-study.md's two-site example: the robust lists the page states, 8 features in 2D
+    (`repeat` and `sites`) and 684 in 3D (`repeat_3d`)."""
+    import pandas as pd
+
+    robust = pd.read_csv(cwd / "two_sites" / "results" / "robust_features.csv")
+    assert robust.groupby("family").size().to_dict() == {"2D": 8, "3D": 684}
+
+
+CHECKS = {"swin_on_fixtures": check_swin_on_fixtures, "two_sites_robust_lists": check_two_sites_robust_lists, "plugin_pruning_method": check_plugin_pruning_method,
           "plugin_attribution": check_plugin_attribution, "plugin_suite": check_plugin_suite}
 
 
