@@ -101,4 +101,4 @@ def test_the_two_sites_example_validates(tmp_path: Path) -> None:
     study = validated.study
     assert study.acquisitions["b_test"].settings.label == "paper2d.yaml binWidth=10"
     assert [c.family for c in study.comparisons] == ["2D", "2D", "3D"]
-    assert validated.rois["a_retest"] == ("tumour", "core")
+    assert validated.rois["a_retest"] == ("insert1", "insert2", "insert3", "insert4", "core")
