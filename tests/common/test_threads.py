@@ -102,3 +102,12 @@ def test_a_users_own_wait_policy_is_kept():
     _, err = _openmp_display(_SPINCOUNT, OMP_WAIT_POLICY="ACTIVE")
     assert "GOMP_SPINCOUNT = '30000000000'" in err
 
+
+def test_the_pruning_command_line_sets_it_before_torch_and_the_torch_policy_does_not():
+    pytest.importorskip("robustlab.pruning.cli")
+    code = ("import sys; from robustlab.pruning.cli import main; sys.argv[1:] = ['--help']; main(); "
+            "import torch; torch.ones(4).sum()")
+    _, err = _openmp_display(code)
+    assert "GOMP_SPINCOUNT = '0'" in err
+    _, err = _openmp_display(code, ROBUSTLAB_THREAD_POLICY="torch")
+    assert "GOMP_SPINCOUNT = '300000'" in err  # libgomp's default: spin, then sleep

@@ -41,8 +41,18 @@ def main() -> Any:
     """``robustlab-prune``: a sweep's cost (``plan=true``, no Hydra run) or the sweep.
 
     A rank other than 0 of a torchrun launch keeps Hydra's files to rank 0 (no ``.hydra/``
-    of its own, its log in ``<job>_rank<r>.log``).
+    of its own, its log in ``<job>_rank<r>.log``). OpenMP's waiting threads sleep, set before
+    torch loads (:func:`robustlab.common.threads.wait_passively`).
     """
+    from robustlab.common.errors import ConfigError
+    from robustlab.common.hydra_app import report_and_exit
+    from robustlab.common.threads import thread_policy, wait_passively
+
+    try:
+        if thread_policy() == "shared":
+            wait_passively()
+    except ConfigError as exc:
+        report_and_exit("robustlab-prune", exc)
     if any(arg.replace(" ", "") in ("plan=true", "plan=True", "+plan=true") for arg in sys.argv[1:]):
         from robustlab.common.errors import RobustlabError
         from robustlab.common.hydra_app import report_and_exit, take_verbose_flag, verbose
@@ -66,14 +76,14 @@ def main() -> Any:
 @hydra_entry("pruning")
 def _sweep(cfg: Any, run_dir: Path) -> None:
     """Run (or resume) the sweep named by the config, then write its report."""
-    import torch
+    from hydra.core.hydra_config import HydraConfig
 
     from robustlab.pruning import distributed
+    from robustlab.pruning.job_threads import apply_job_threads
     from robustlab.pruning.sweep_spec import resolve_device
 
     spec = spec_from_config(cfg)  # every value checked before anything is set up
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
+    log.info(apply_job_threads(cfg.get("threads"), HydraConfig.get().launcher, int(cfg.train.get("num_workers") or 0)))
     dist = distributed.init_distributed(resolve_device(spec.device), float(cfg.get("dist_timeout_s", 600)))
     with distributed.rank_errors(dist):
         distributed.check_identical(dist, str(run_dir.resolve()), "the run directory (hydra.run.dir)")

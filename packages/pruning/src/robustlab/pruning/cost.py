@@ -271,6 +271,7 @@ def print_costs(args: list[str]) -> list[JobCost]:
     from robustlab.common.hydra_app import CONFIG_ENV, config_dir
     from robustlab.common.hydra_errors import unresolvable
     from robustlab.pruning.config import bind
+    from robustlab.pruning.job_threads import apply_job_threads
 
     root = config_dir()
     os.environ[CONFIG_ENV] = str(root)
@@ -286,8 +287,7 @@ def print_costs(args: list[str]) -> list[JobCost]:
             except OmegaConfBaseException as exc:  # ${oc.env:UNSET}, ${missing.key}: one line
                 raise unresolvable(cfg, exc) from exc
             bind(job_cfg)  # every value checked before anything is measured
-            if job_cfg.get("threads"):
-                torch.set_num_threads(int(job_cfg["threads"]))
+            apply_job_threads(job_cfg.get("threads"), launcher, int(job_cfg["train"].get("num_workers") or 0))
             jobs.append(job_cost(job_cfg, overrides, _launcher_devices(launcher), measured))
     print(f"plan (nothing is trained): {len(jobs)} job(s) of: {' '.join(args)}")
     for i, job in enumerate(jobs):
