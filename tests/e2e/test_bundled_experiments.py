@@ -15,12 +15,13 @@ from robustlab.common.hydra_app import CONFIG_ENV, config_dir
 CONF = config_dir()
 PRUNING = sorted(p.stem for p in (CONF / "pruning" / "experiment").glob("*.yaml"))
 RADIOMICS = sorted(p.stem for p in (CONF / "radiomics" / "experiment").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (CONF / "pruning" / "model").glob("*.yaml"))
 
 
-def composed(app, experiment, monkeypatch):
+def composed(app, experiment, monkeypatch, *overrides):
     monkeypatch.setenv(CONFIG_ENV, str(CONF))
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name=app, overrides=[f"experiment={experiment}"],
+        return compose(config_name=app, overrides=[f"experiment={experiment}"] * bool(experiment) + [*overrides],
                        return_hydra_config=False)
 
 
@@ -47,6 +48,23 @@ def test_pruning_experiment_becomes_a_valid_sweep_spec(experiment, monkeypatch):
     assert method.name == spec.method and spec.steps >= 0
     assert 0 < target_sparsity(max(spec.steps, 1), spec.rate) < 1
     assert spec.model.num_classes == OmegaConf.select(cfg, "data.num_classes")
+
+
+@pytest.mark.parametrize("experiment", PRUNING)
+def test_an_experiment_takes_any_bundled_model_without_its_own_models_keywords(experiment, monkeypatch):
+    # An experiment's model keywords live in its model's config file (smoke: model=resnet_tiny),
+    # so that another model chosen on the command line gets none of them.
+    from robustlab.pruning.cli import spec_from_config
+    from robustlab.pruning.models import check_model_kwargs
+
+    for model in MODELS:
+        spec = spec_from_config(composed("pruning", experiment, monkeypatch, f"model={model}"))
+        alone = spec_from_config(composed("pruning", None, monkeypatch, f"model={model}"))
+        assert spec.model.kwargs == alone.model.kwargs, (experiment, model)
+        check_model_kwargs(spec.model)
+    spec = spec_from_config(composed("pruning", experiment, monkeypatch, "model=timm", "model.name=convnext_atto"))
+    assert spec.model.kwargs == {}
+    check_model_kwargs(spec.model)
 
 
 @pytest.mark.parametrize("experiment", RADIOMICS)

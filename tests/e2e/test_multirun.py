@@ -26,7 +26,7 @@ def test_two_seed_multirun_runs_two_jobs_and_aggregates_both(tmp_path, launcher)
     assert done.returncode == 0, done.stderr[-3000:]
     jobs = sorted(p.parent.relative_to(sweep).as_posix() for p in sweep.rglob("metrics.csv"))
     # one folder per job: <model label>-<method>-seed<seed>/<the other overridden keys>
-    assert jobs == [f"resnet_small-imp_lr_rewind-seed{s}/experiment=smoke,method.steps=1" for s in (0, 1)], jobs
+    assert jobs == [f"resnet_tiny-imp_lr_rewind-seed{s}/experiment=smoke,method.steps=1" for s in (0, 1)], jobs
 
     agg = subprocess.run([str(BIN / "robustlab-prune-aggregate"), str(sweep), "--n-resamples", "200"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
@@ -47,8 +47,8 @@ def test_a_multirun_over_a_key_other_than_seed_keeps_every_job(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     jobs = sorted(p.parent.relative_to(sweep).as_posix() for p in sweep.rglob("metrics.csv"))
-    assert jobs == ["resnet_small-imp_lr_rewind-seed0/experiment=smoke,method.rate=0.2,method.steps=1",
-                    "resnet_small-imp_lr_rewind-seed0/experiment=smoke,method.rate=0.5,method.steps=1"]
+    assert jobs == ["resnet_tiny-imp_lr_rewind-seed0/experiment=smoke,method.rate=0.2,method.steps=1",
+                    "resnet_tiny-imp_lr_rewind-seed0/experiment=smoke,method.rate=0.5,method.steps=1"]
     for job, rate in zip(jobs, (0.2, 0.5), strict=True):
         metrics = pd.read_csv(sweep / job / "metrics.csv")
         assert metrics["target_sparsity"].tolist() == pytest.approx([0.0, rate])

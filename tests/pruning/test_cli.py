@@ -18,7 +18,7 @@ def test_smoke_experiment_writes_the_run_directory(tmp_path, run_prune):
     assert f"results: {run}" in result.stdout
     metrics = pd.read_csv(run / "metrics.csv")
     assert list(metrics["step"]) == [0, 1, 2]
-    assert set(metrics["model"]) == {"resnet_small"} and set(metrics["prune_method"]) == {"imp_lr_rewind"}
+    assert set(metrics["model"]) == {"resnet_tiny"} and set(metrics["prune_method"]) == {"imp_lr_rewind"}
     assert (run / "layer_sparsity.csv").exists() and (run / ".hydra" / "config.yaml").exists()
     assert sorted(p.name for p in (run / "checkpoints").glob("step*.pt")) == ["step000.pt", "step001.pt", "step002.pt"]
     assert json.loads((run / "run_info.json").read_text())["status"] == "completed"
@@ -37,3 +37,16 @@ def test_bad_config_is_a_clear_error(tmp_path, overrides, message, run_prune):
     result = run_prune("experiment=smoke", *overrides, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert result.returncode != 0
     assert re.search(message, result.stderr), result.stderr[-2000:]
+
+
+def test_keywords_of_another_model_are_one_line_before_any_work(tmp_path, run_prune):
+    run = tmp_path / "run"
+    result = run_prune("experiment=smoke", "model=timm", "model.name=convnext_atto", "+model.kwargs.channels=[8,16]",
+                   "+model.kwargs.stem_width=8", f"hydra.run.dir={run}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(  # the program's name here is python's "-c"
+        ": error: model.kwargs: 'convnext_atto' takes no keyword channels, stem_width (set for "
+        "another model?); leave them out with ~model.kwargs.channels ~model.kwargs.stem_width "
+        "(--verbose shows the traceback)")
+    assert "Traceback" not in result.stderr
+    assert not (run / "sweep_spec.json").exists() and not (run / "checkpoints").exists()

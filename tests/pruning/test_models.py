@@ -6,6 +6,7 @@ import torch
 from robustlab.common.errors import CheckpointError, ConfigError
 from robustlab.pruning.models import (
     ModelSpec,
+    check_model_kwargs,
     classifier_head,
     create_model,
     load_weights,
@@ -24,6 +25,29 @@ def test_timm_model_with_options():
     vit = create_model(ModelSpec("vit_tiny_patch16_224", num_classes=3, img_size=32, kwargs=SMALL_VIT))
     assert vit(torch.zeros(1, 3, 32, 32)).shape == (1, 3)
     assert model_arch(vit) == "vit"
+
+
+@pytest.mark.parametrize("name, kwargs, refused", [
+    ("convnext_atto", {"channels": [8, 16, 32, 64], "stem_width": 8, "drop_path_rate": 0.1}, "channels, stem_width"),
+    ("vit_tiny_patch16_224", {**SMALL_VIT, "output_stride": 8}, "output_stride"),
+    ("torchvision.resnet18", {"stem_width": 8}, "stem_width"),
+])
+def test_keywords_a_model_does_not_take_are_all_named_before_it_is_built(name, kwargs, refused):
+    torch.manual_seed(0)
+    before = torch.rand(1)
+    torch.manual_seed(0)
+    with pytest.raises(ConfigError, match=rf"^model\.kwargs: '{name}' takes no keyword {refused} \(set for another "
+                                          rf"model\?\); leave them out with ~model\.kwargs\."):
+        check_model_kwargs(ModelSpec(name, num_classes=3, img_size=32, kwargs=kwargs))
+    assert torch.equal(torch.rand(1), before)  # the check draws nothing from the global generator
+
+
+def test_keywords_a_model_takes_pass_the_check():
+    check_model_kwargs(ModelSpec("resnet18", num_classes=3, img_size=32,
+                                 kwargs={**SMALL_RESNET, "stem_width": 8, "output_stride": 8}))
+    check_model_kwargs(ModelSpec("vit_tiny_patch16_224", num_classes=3, img_size=32, kwargs=SMALL_VIT))
+    with pytest.raises(KeyError, match="unknown model 'resnet81'"):  # the project's own errors come through
+        check_model_kwargs(ModelSpec("resnet81"))
 
 
 def test_torchvision_paper_models_build():

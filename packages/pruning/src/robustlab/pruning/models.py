@@ -8,8 +8,10 @@ config can shrink a ResNet's channels or a ViT's depth).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ from torch.nn.utils.prune import BasePruningMethod
 
 from robustlab.common.config import check_fields
 from robustlab.common.constraints import Exists, NonEmpty, PositiveInt
-from robustlab.common.errors import CheckpointError, ConfigError, UnknownNameError
+from robustlab.common.errors import CheckpointError, ConfigError, RobustlabError, UnknownNameError
 
 #: The paper's torchvision networks, by the name a config uses.
 TORCHVISION_MODELS = ("torchvision.resnet18", "torchvision.resnet50", "torchvision.vit_b_32", "torchvision.swin_v2_t")
@@ -111,6 +113,42 @@ def create_model(spec: ModelSpec) -> nn.Module:
     if spec.checkpoint:
         load_weights(model, spec.checkpoint)
     return keep_functional_weights_masked(model)
+
+
+def check_model_kwargs(spec: ModelSpec) -> None:
+    """Refuse, naming them all, the ``model.kwargs`` that the model's constructor does not take.
+
+    The model is built on PyTorch's ``meta`` device (shapes without memory or values: a few
+    milliseconds), so that keywords meant for another model (an experiment's ``channels`` of
+    a ResNet under ``model=timm model.name=convnext_atto``) are named before any data or
+    training, not met as a ``TypeError`` from inside the model's constructor. A build that fails
+    on ``meta`` for another reason is left to the real one.
+
+    Raises:
+        ConfigError: names the keywords and how to leave them out.
+    """
+    kwargs, refused = dict(spec.kwargs), []
+    while (name := _refused_keyword(spec, kwargs)) is not None:
+        refused.append(name)
+        kwargs.pop(name)
+    if refused:
+        raise ConfigError(f"model.kwargs: {spec.name!r} takes no keyword {', '.join(refused)} (set for another "
+                          f"model?); leave them out with {' '.join(f'~model.kwargs.{k}' for k in refused)}")
+
+
+def _refused_keyword(spec: ModelSpec, kwargs: dict[str, Any]) -> str | None:
+    """The keyword of ``kwargs`` that ``spec``'s constructor refuses first, built on ``meta``."""
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            create_model(dataclasses.replace(spec, kwargs=kwargs, pretrained=False, checkpoint=None))
+    except RobustlabError:
+        raise
+    except TypeError as err:
+        match = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+        return match.group(1) if match is not None and match.group(1) in kwargs else None
+    except Exception:  # noqa: BLE001 - what meta tensors cannot do is the real build's to report
+        return None
+    return None
 
 
 def _functional_children(module: nn.Module) -> tuple[nn.Module, ...]:

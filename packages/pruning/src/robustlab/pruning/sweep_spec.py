@@ -22,7 +22,7 @@ from robustlab.pruning.data.evaldata import eval_data_spec
 from robustlab.pruning.data.sources import DataSpec
 from robustlab.pruning.masks import PruneScope
 from robustlab.pruning.methods import METHODS, PruningMethod
-from robustlab.pruning.models import ModelSpec
+from robustlab.pruning.models import ModelSpec, check_model_kwargs
 from robustlab.pruning.suites import check_suite_options
 from robustlab.pruning.train import TrainSpec
 
@@ -112,6 +112,7 @@ def validate(spec: SweepSpec) -> PruningMethod:
         if (options or {}).get("data"):
             eval_data_spec(dict(options["data"]), f"eval.suites.{name}.data")
     spec.train.validate()
+    check_model_kwargs(spec.model)
     return method
 
 
