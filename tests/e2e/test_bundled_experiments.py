@@ -48,6 +48,8 @@ def test_pruning_experiment_becomes_a_valid_sweep_spec(experiment, monkeypatch):
     assert method.name == spec.method and spec.steps >= 0
     assert 0 < target_sparsity(max(spec.steps, 1), spec.rate) < 1
     assert spec.model.num_classes == OmegaConf.select(cfg, "data.num_classes")
+    assert spec.train.progress, "progress is on by default in every bundled experiment"
+    assert not spec_from_config(composed("pruning", experiment, monkeypatch, "progress=false")).train.progress
 
 
 @pytest.mark.parametrize("experiment", PRUNING)

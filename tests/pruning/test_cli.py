@@ -22,11 +22,16 @@ def test_smoke_experiment_writes_the_run_directory(tmp_path, run_prune):
     assert (run / "layer_sparsity.csv").exists() and (run / ".hydra" / "config.yaml").exists()
     assert sorted(p.name for p in (run / "checkpoints").glob("step*.pt")) == ["step000.pt", "step001.pt", "step002.pt"]
     assert json.loads((run / "run_info.json").read_text())["status"] == "completed"
-    # The same command again resumes a finished sweep: nothing is recomputed.
+    # Progress by default, one line per step where the output is not a terminal, with rate and time left.
+    steps = [line for line in result.stderr.splitlines() if line.startswith("resnet_tiny sweep: ")]
+    assert [line.split(" (")[0] for line in steps] == [f"resnet_tiny sweep: {n}/3 step" for n in range(4)], steps
+    assert re.search(r"\[\d\d:\d\d<00:00, +[\d.]+(s/step|step/s)\]$", steps[-1]), steps
+    # The same command again resumes a finished sweep: nothing is recomputed; progress=false: no progress.
     before = (run / "metrics.csv").read_text()
-    again = run_prune("experiment=smoke", f"hydra.run.dir={run}", "threads=1", cwd=tmp_path)
+    again = run_prune("experiment=smoke", f"hydra.run.dir={run}", "threads=1", "progress=false", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert (run / "metrics.csv").read_text() == before
+    assert "sweep: " not in again.stderr and "it/s" not in again.stderr
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -102,19 +102,30 @@ def _sweep(cfg: Any, run_dir: Path) -> None:
 
 
 def _run_tracked(cfg: Any, spec: Any, run_dir: Path, dist: Any) -> Any:
-    """The sweep, with the chosen experiment tracker on rank 0 (config once, then each step)."""
+    """The sweep, with its steps' progress and the chosen experiment tracker on rank 0 (config
+    once, then each step)."""
     from omegaconf import OmegaConf
 
+    from robustlab.common.progress import logs_above_bars, progress
     from robustlab.pruning.loggers import make_logger, step_values
-    from robustlab.pruning.sweep import run_sweep
+    from robustlab.pruning.sweep import finished_steps, run_sweep
 
     options = OmegaConf.to_container(cfg.get("logger") or {"name": "none"}, resolve=True)
     tracker = make_logger(options, run_dir, run_dir.name) if dist.is_main else None
-    if tracker is None:
-        return run_sweep(spec, run_dir, dist=dist)
+    steps = progress(spec.steps + 1, f"{spec.label} sweep", unit="step", enabled=spec.train.progress and dist.is_main,
+                     initial=len(finished_steps(run_dir)), mininterval=0, delay=0)
+
+    def on_step(row: dict[str, Any], layers: Any) -> None:
+        steps.update(1)
+        if tracker is not None:
+            tracker.log_step(int(row["step"]), step_values(row, layers))
+
     try:
-        tracker.log_config(OmegaConf.to_container(cfg, resolve=True))
-        return run_sweep(spec, run_dir, dist=dist,
-                         on_step=lambda row, layers: tracker.log_step(int(row["step"]), step_values(row, layers)))
+        if tracker is not None:
+            tracker.log_config(OmegaConf.to_container(cfg, resolve=True))
+        with logs_above_bars():
+            return run_sweep(spec, run_dir, dist=dist, on_step=on_step)
     finally:
-        tracker.close()
+        steps.close()
+        if tracker is not None:
+            tracker.close()

@@ -107,11 +107,13 @@ class PruningConfig:
     threads: PositiveInt | None = None
     plan: bool = False
     dist_timeout_s: PositiveFloat = 600.0
+    progress: bool = True
 
     def sweep_spec(self) -> SweepSpec:
         """The :class:`~robustlab.pruning.sweep_spec.SweepSpec` of this config."""
         model = {f.name: getattr(self.model, f.name) for f in dataclasses.fields(ModelSpec)}
         train = {f.name: getattr(self.train, f.name) for f in dataclasses.fields(TrainSpec)}
+        train["progress"] = self.progress and self.train.progress  # either key quietens the sweep
         return SweepSpec(
             model=ModelSpec(**model), data=self.data, train=TrainSpec(**train),
             method=self.method.name, steps=self.method.steps, rate=self.method.rate,

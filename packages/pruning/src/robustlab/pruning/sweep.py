@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from robustlab.common.errors import ConfigError
+from robustlab.common.progress import progress
 from robustlab.common.runlock import RunLock
 from robustlab.pruning.checkpoints import resize_to_state
 from robustlab.pruning.data.evaldata import check_arch
@@ -236,8 +237,11 @@ class _Sweep:
             self.save(model, step, sparsity, stats)
 
         start = time.perf_counter()
+        bar = progress(1 + len(spec.suites), f"{self.label} step {step} evaluation", unit="suite",
+                       enabled=spec.train.progress and main, leave=False, postfix="accuracy")
         acc = evaluate_accuracy(model, self.data, self.device, spec.eval_batch_size, spec.eval_max_images,
                                 amp=spec.train.amp, dist=self.dist)
+        bar.update(1)
         if main:
             folder.write_per_image("accuracy", step, acc.per_image)
         # Counted before the suites: a suite's gradient pass leaves the pruned weights as graph
@@ -245,7 +249,9 @@ class _Sweep:
         with torch.no_grad():
             macs, _ = tp.utils.count_ops_and_params(model.eval(), self.example)
         for name, options in spec.suites.items():
+            bar.set_postfix_str(name)
             result = self.run_suite(model, name, dict(options or {}), step, sparsity)
+            bar.update(1)
             if result is None:
                 continue
             table = SUITES.get(name).table
@@ -255,6 +261,7 @@ class _Sweep:
             if result.per_image is not None:
                 folder.write_per_image(table, step, result.per_image)
         eval_seconds = time.perf_counter() - start
+        bar.close()
         if not main:
             return {}
 

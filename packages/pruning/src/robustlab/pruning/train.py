@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from robustlab.common.config import check_fields
 from robustlab.common.constraints import (
@@ -26,6 +25,7 @@ from robustlab.common.constraints import (
     PositiveFloat,
     PositiveInt,
 )
+from robustlab.common.progress import progress
 from robustlab.pruning.data.loader import LoaderOptions, TrainStream
 from robustlab.pruning.data.sources import DataBundle
 from robustlab.pruning.distributed import (
@@ -73,7 +73,7 @@ class TrainSpec:
             on-disk data (workers per rank).
         gpu_decode: decode JPEGs and augment on the device (ImageFolder data).
         max_batches_per_epoch: cap an epoch (tests and quick checks); None for full epochs.
-        progress: show a progress bar.
+        progress: show a progress bar (images, rate, time left: :mod:`robustlab.common.progress`).
     """
 
     epochs: NonNegativeInt = 1
@@ -181,7 +181,8 @@ def train(model: nn.Module, data: DataBundle, spec: TrainSpec, device: torch.dev
     per_epoch = len(stream)
     if spec.max_batches_per_epoch is not None:
         per_epoch = min(per_epoch, spec.max_batches_per_epoch)
-    bar = tqdm(total=per_epoch * spec.epochs, desc=desc, disable=not (spec.progress and dist.is_main), leave=False)
+    bar = progress(per_epoch * spec.epochs, desc, unit="img", enabled=spec.progress and dist.is_main,
+                   unit_scale=spec.batch_size, leave=False)
     if cuda:
         torch.cuda.synchronize(device)
     start = time.perf_counter()
