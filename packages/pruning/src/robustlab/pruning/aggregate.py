@@ -25,6 +25,7 @@ from robustlab.common.errors import RobustlabError
 from robustlab.common.hydra_app import one_line
 from robustlab.common.io import write_table
 from robustlab.pruning.suites import suite_tables
+from robustlab.pruning.summary import sweep_summary
 from robustlab.pruning.sweep import SWEEP_SPEC
 from robustlab.pruning.sweetspot import MIN_PAIRS, expand_run_dirs, load_table, read_run_table
 
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"job without results: {job}")
     if unfinished:
         print(f"unfinished runs ({len(unfinished)}), their finished steps used: {', '.join(unfinished)}")
+    print(sweep_summary(args.sweep_dir / "aggregate"))
     print(f"aggregated tables: {args.sweep_dir / 'aggregate'}")
     print(report)
     return 0
