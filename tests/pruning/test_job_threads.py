@@ -33,11 +33,14 @@ def test_job_threads_divide_the_cores(eight_cores):
     assert job_threads(None, JOBLIB, 0, {})[0] == 4
     n, why = job_threads(None, JOBLIB, 1, {})
     assert n == 3 and why.startswith("3 (8 core(s) available, 2 process(es) at once, 1 loader worker(s)")
-    assert job_threads(None, BASIC, 0, {"LOCAL_WORLD_SIZE": "8"})[0] == 1
+    assert job_threads(None, BASIC, 0, {"LOCAL_WORLD_SIZE": "4"})[0] == 2
 
 
-def test_threads_key_and_torch_policy_are_the_users_choice(eight_cores, monkeypatch):
+def test_threads_key_omp_num_threads_and_torch_policy_are_the_users_choice(eight_cores, monkeypatch):
     assert job_threads(2, JOBLIB, 1, {}) == (2, "2 (threads=2)")
+    assert job_threads(None, JOBLIB, 1, {"OMP_NUM_THREADS": "5"}) == (5, "5 (OMP_NUM_THREADS=5)")
+    assert job_threads(2, JOBLIB, 1, {"OMP_NUM_THREADS": "5"})[0] == 2
+    assert job_threads(None, JOBLIB, 1, {"OMP_NUM_THREADS": ""})[0] == 3
     monkeypatch.setenv(POLICY_ENV, "torch")
     assert job_threads(None, JOBLIB, 1, {}) == (None, "torch default (ROBUSTLAB_THREAD_POLICY=torch)")
     assert job_threads(2, JOBLIB, 1, {})[0] == 2

@@ -5,7 +5,8 @@ A job's training and evaluation run in torch's intra-op pool (OpenMP) and BLAS. 
 cgroup quota, capped by a submitit launcher's ``cpus_per_task``) shared with the other
 processes that run at once on the machine (``hydra/launcher=joblib``'s ``n_jobs``; torchrun's
 ``LOCAL_WORLD_SIZE`` ranks), less one core per ``DataLoader`` worker (``train.num_workers``).
-The config key ``threads`` sets the count instead. ``$ROBUSTLAB_THREAD_POLICY=torch`` keeps
+The config key ``threads`` sets the count instead, and so does ``$OMP_NUM_THREADS`` when set (as
+torchrun sets it to 1 for several ranks). ``$ROBUSTLAB_THREAD_POLICY=torch`` keeps
 torch's own defaults (the behaviour before this policy, for comparison: ``threads`` still
 applies).
 """
@@ -50,6 +51,9 @@ def job_threads(threads: int | None, launcher: Mapping[str, Any] | None, loader_
         return threads, f"{threads or 'torch default'} (ROBUSTLAB_THREAD_POLICY=torch)"
     if threads:
         return int(threads), f"{int(threads)} (threads={int(threads)})"
+    if str(environ.get("OMP_NUM_THREADS", "")).isdigit() and int(environ["OMP_NUM_THREADS"]) > 0:
+        n = int(environ["OMP_NUM_THREADS"])
+        return n, f"{n} (OMP_NUM_THREADS={n})"
     processes, cores = launcher_share(launcher, environ)
     n = intra_op_threads(processes, loader_workers, cores)
     waiting = os.environ.get("OMP_WAIT_POLICY", "default")
