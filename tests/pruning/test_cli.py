@@ -24,8 +24,8 @@ def test_smoke_experiment_writes_the_run_directory(tmp_path, run_prune):
     assert json.loads((run / "run_info.json").read_text())["status"] == "completed"
     # Progress by default, one line per step where the output is not a terminal, with rate and time left.
     steps = [line for line in result.stderr.splitlines() if line.startswith("resnet_tiny sweep: ")]
-    assert [line.split(" (")[0] for line in steps] == [f"resnet_tiny sweep: {n}/3 step" for n in range(4)], steps
-    assert re.search(r"\[\d\d:\d\d<00:00, +[\d.]+(s/step|step/s)\]$", steps[-1]), steps
+    assert [line.split(" (")[0] for line in steps] == [f"resnet_tiny sweep: {n}/3 epoch" for n in range(4)], steps
+    assert re.search(r"\[\d\d:\d\d<00:00, +[\d.]+(s/epoch|epoch/s)\], step 2 of 0-2 done$", steps[-1]), steps
     # The same command again resumes a finished sweep: nothing is recomputed; progress=false: no progress.
     before = (run / "metrics.csv").read_text()
     again = run_prune("experiment=smoke", f"hydra.run.dir={run}", "threads=1", "progress=false", cwd=tmp_path)
@@ -55,3 +55,24 @@ def test_keywords_of_another_model_are_one_line_before_any_work(tmp_path, run_pr
         "(--verbose shows the traceback)")
     assert "Traceback" not in result.stderr
     assert not (run / "sweep_spec.json").exists() and not (run / "checkpoints").exists()
+
+
+def test_the_sweeps_bar_counts_epochs_from_the_finished_steps_on(tmp_path, capsys):
+    # 10 dense epochs, then 1 per retraining step: a count of steps would show a time left several
+    # times too long after the dense step
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from robustlab.pruning.cli import _sweep_bar
+
+    pd.DataFrame({"step": [0, 1]}).to_csv(tmp_path / "metrics.csv", index=False)
+    spec = SimpleNamespace(steps=7, retrain_epochs=1, train=SimpleNamespace(epochs=10), label="resnet")
+    bar, step_done = _sweep_bar(spec, tmp_path, enabled=True)
+    assert (bar.total, bar.n) == (17, 11)
+    step_done(2)
+    bar.close()
+    assert capsys.readouterr().err.splitlines()[-1].startswith("resnet sweep: 12/17 epoch (71 %)")
+    quiet, _ = _sweep_bar(SimpleNamespace(steps=2, retrain_epochs=None, train=SimpleNamespace(epochs=0), label="x"),
+                          tmp_path / "none", enabled=False)
+    assert quiet.total == 3 and capsys.readouterr().err == ""  # a step without epochs counts one

@@ -66,6 +66,8 @@ def progress(total: int, desc: str, unit: str = "it", enabled: bool = True, **op
         return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True, **options)
     options.setdefault("mininterval", LOG_INTERVAL_S)
     options.setdefault("delay", LOG_INTERVAL_S)
+    # tqdm's monitor thread redraws a bar idle for maxinterval (10 s): not more often than the rest
+    options.setdefault("maxinterval", max(LOG_INTERVAL_S, options["mininterval"]))
     options.update(leave=True, file=_Lines(sys.stderr), bar_format=LINE_FORMAT)
     return tqdm(total=total, desc=desc, unit=unit, **options)
 

@@ -106,17 +106,16 @@ def _run_tracked(cfg: Any, spec: Any, run_dir: Path, dist: Any) -> Any:
     once, then each step)."""
     from omegaconf import OmegaConf
 
-    from robustlab.common.progress import logs_above_bars, progress
+    from robustlab.common.progress import logs_above_bars
     from robustlab.pruning.loggers import make_logger, step_values
-    from robustlab.pruning.sweep import finished_steps, run_sweep
+    from robustlab.pruning.sweep import run_sweep
 
     options = OmegaConf.to_container(cfg.get("logger") or {"name": "none"}, resolve=True)
     tracker = make_logger(options, run_dir, run_dir.name) if dist.is_main else None
-    steps = progress(spec.steps + 1, f"{spec.label} sweep", unit="step", enabled=spec.train.progress and dist.is_main,
-                     initial=len(finished_steps(run_dir)), mininterval=0, delay=0)
+    steps, step_done = _sweep_bar(spec, run_dir, enabled=spec.train.progress and dist.is_main)
 
     def on_step(row: dict[str, Any], layers: Any) -> None:
-        steps.update(1)
+        step_done(int(row["step"]))
         if tracker is not None:
             tracker.log_step(int(row["step"]), step_values(row, layers))
 
@@ -129,3 +128,26 @@ def _run_tracked(cfg: Any, spec: Any, run_dir: Path, dist: Any) -> Any:
         steps.close()
         if tracker is not None:
             tracker.close()
+
+
+def _sweep_bar(spec: Any, run_dir: Path, enabled: bool) -> tuple[Any, Any]:
+    """The sweep's progress bar and the function that marks a step done.
+
+    It counts training epochs, not steps: the dense step usually trains many more than a
+    retraining step, and a count of steps would show a time left several times too long after
+    the first one. A step that trains no epoch counts one.
+    """
+    from robustlab.common.progress import progress
+    from robustlab.pruning.sweep import finished_steps
+
+    def epochs(step: int) -> int:
+        return max(1, int(spec.train.epochs if step == 0 or spec.retrain_epochs is None else spec.retrain_epochs))
+
+    bar = progress(sum(map(epochs, range(spec.steps + 1))), f"{spec.label} sweep", unit="epoch", enabled=enabled,
+                   initial=sum(map(epochs, finished_steps(run_dir))), mininterval=0, delay=0, smoothing=0)
+
+    def step_done(step: int) -> None:
+        bar.set_postfix_str(f"step {step} of 0-{spec.steps} done", refresh=False)
+        bar.update(epochs(step))
+
+    return bar, step_done

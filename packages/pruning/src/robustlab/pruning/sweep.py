@@ -249,7 +249,7 @@ class _Sweep:
         with torch.no_grad():
             macs, _ = tp.utils.count_ops_and_params(model.eval(), self.example)
         for name, options in spec.suites.items():
-            bar.set_postfix_str(name)
+            bar.set_postfix_str(name, refresh=False)
             result = self.run_suite(model, name, dict(options or {}), step, sparsity)
             bar.update(1)
             if result is None:
