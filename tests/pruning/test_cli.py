@@ -66,13 +66,19 @@ def test_the_sweeps_bar_counts_epochs_from_the_finished_steps_on(tmp_path, capsy
 
     from robustlab.pruning.cli import _sweep_bar
 
-    pd.DataFrame({"step": [0, 1]}).to_csv(tmp_path / "metrics.csv", index=False)
     spec = SimpleNamespace(steps=7, retrain_epochs=1, train=SimpleNamespace(epochs=10), label="resnet")
     bar, step_done = _sweep_bar(spec, tmp_path, enabled=True)
-    assert (bar.total, bar.n) == (17, 11)
-    step_done(2)
+    for step in range(3):
+        step_done(step)
     bar.close()
-    assert capsys.readouterr().err.splitlines()[-1].startswith("resnet sweep: 12/17 epoch (71 %)")
+    lines = [line.split(" [")[0] for line in capsys.readouterr().err.splitlines()]
+    assert lines == ["resnet sweep: 0/17 epoch (0 %)", "resnet sweep: 10/17 epoch (59 %)",  # a line at every step
+                     "resnet sweep: 11/17 epoch (65 %)", "resnet sweep: 12/17 epoch (71 %)"]
+    pd.DataFrame({"step": [0, 1]}).to_csv(tmp_path / "metrics.csv", index=False)  # resumed after step 1
+    bar, _ = _sweep_bar(spec, tmp_path, enabled=True)
+    assert (bar.total, bar.n) == (17, 11)
+    bar.close()
+    capsys.readouterr()
     quiet, _ = _sweep_bar(SimpleNamespace(steps=2, retrain_epochs=None, train=SimpleNamespace(epochs=0), label="x"),
                           tmp_path / "none", enabled=False)
     assert quiet.total == 3 and capsys.readouterr().err == ""  # a step without epochs counts one

@@ -144,7 +144,8 @@ def _sweep_bar(spec: Any, run_dir: Path, enabled: bool) -> tuple[Any, Any]:
         return max(1, int(spec.train.epochs if step == 0 or spec.retrain_epochs is None else spec.retrain_epochs))
 
     bar = progress(sum(map(epochs, range(spec.steps + 1))), f"{spec.label} sweep", unit="epoch", enabled=enabled,
-                   initial=sum(map(epochs, finished_steps(run_dir))), mininterval=0, delay=0, smoothing=0)
+                   initial=sum(map(epochs, finished_steps(run_dir))), mininterval=0, delay=0, smoothing=0,
+                   miniters=1)  # a line at every step, however many epochs it counts
 
     def step_done(step: int) -> None:
         bar.set_postfix_str(f"step {step} of 0-{spec.steps} done", refresh=False)
