@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from robustlab.common.config import from_dict
 from robustlab.radiomics.config import RadiomicsConfig
-from robustlab.radiomics.results import Options
+from robustlab.radiomics.options import Options
 from tests.fuzz._contract import check_project_error, fuzz_settings
 
 pytestmark = pytest.mark.fuzz

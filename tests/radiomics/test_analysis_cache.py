@@ -102,7 +102,7 @@ def test_the_key_does_not_depend_on_what_is_imported_yet(image_study, monkeypatc
     # SciPy is imported where a statistic needs it: a fresh process computes the key before
     # importing it, a rerun in the same process after; both must find the same analysis
     from robustlab.radiomics.extract import work_items
-    from robustlab.radiomics.results import Options
+    from robustlab.radiomics.options import Options
     from robustlab.radiomics.study import load_study, validate_study
 
     validated = validate_study(load_study(image_study()))

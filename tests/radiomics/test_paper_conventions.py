@@ -14,8 +14,8 @@ from robustlab.common.errors import ConfigError
 from robustlab.common.stats import wscv
 from robustlab.radiomics.agreement import order_groups
 from robustlab.radiomics.analysis import compare, wcv_percent
+from robustlab.radiomics.options import Options
 from robustlab.radiomics.pipeline import run_study
-from robustlab.radiomics.results import Options
 from robustlab.radiomics.study import StudyError, csv_family, load_study
 
 

@@ -41,7 +41,7 @@ from robustlab.radiomics.cache import make_key
 
 if TYPE_CHECKING:
     from robustlab.radiomics.extract import WorkItem
-    from robustlab.radiomics.results import Options, StudyResult
+    from robustlab.radiomics.options import Options, StudyResult
     from robustlab.radiomics.study import ValidatedStudy
 
 log = logging.getLogger(__name__)

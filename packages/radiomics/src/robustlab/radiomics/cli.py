@@ -34,7 +34,7 @@ def parse_shard(value: Any) -> tuple[int, int] | None:
 
 
 def options_from_config(cfg: Any) -> dict[str, Any]:
-    """The :class:`robustlab.radiomics.results.Options` keywords of the composed config."""
+    """The :class:`robustlab.radiomics.options.Options` keywords of the composed config."""
     from omegaconf import OmegaConf
 
     return bind(OmegaConf.to_container(cfg, resolve=True)).options()

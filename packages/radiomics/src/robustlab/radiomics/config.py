@@ -3,7 +3,7 @@
 :func:`bind` turns the composed Hydra config into a :class:`RadiomicsConfig` once, strictly
 (an unknown key is an error naming it and the close matches, a value that breaks its declared
 constraint an error naming the key); the analysis options default to
-:class:`~robustlab.radiomics.results.Options`' own values and take its declared types (stated
+:class:`~robustlab.radiomics.options.Options`' own values and take its declared types (stated
 there once).
 """
 
@@ -22,7 +22,7 @@ from robustlab.common.constraints import (
     PositiveInt,
     Unique,
 )
-from robustlab.radiomics.results import (
+from robustlab.radiomics.options import (
     Alpha,
     Bands,
     Names,
@@ -44,7 +44,7 @@ class ShapeDependenceConfig:
 
 @dataclass
 class TextureTestConfig:
-    """``texture_test``: the voxel-shuffling test (see :class:`~robustlab.radiomics.results.Options`)."""
+    """``texture_test``: the voxel-shuffling test (see :class:`~robustlab.radiomics.options.Options`)."""
 
     enabled: bool = Options.texture
     acquisitions: Names | None = None
@@ -96,7 +96,7 @@ class RadiomicsConfig:
             self.size_groups = None
 
     def options(self) -> dict[str, Any]:
-        """The :class:`~robustlab.radiomics.results.Options` keywords of this config."""
+        """The :class:`~robustlab.radiomics.options.Options` keywords of this config."""
         texture, selection = self.texture_test, self.selection
         return {
             "threshold": self.threshold, "alpha": self.alpha, "bands": tuple(self.bands),

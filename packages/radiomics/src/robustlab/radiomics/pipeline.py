@@ -29,7 +29,7 @@ from robustlab.radiomics.extract import (
     shard_items,
     work_items,
 )
-from robustlab.radiomics.results import Options, StudyResult
+from robustlab.radiomics.options import Options, StudyResult
 from robustlab.radiomics.study import Study, StudyError, load_study, validate_study
 
 log = logging.getLogger(__name__)

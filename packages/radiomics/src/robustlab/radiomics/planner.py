@@ -164,7 +164,7 @@ def plan(design: str | Path, out_dir: str | Path, *, seeds: Sequence[int] | int 
         seeds: the seeds, or how many (1..N).
         n_jobs: seeds simulated at once.
         cache_dir: the image and feature cache shared by the seeds.
-        options: :class:`~robustlab.radiomics.results.Options` of each seed's analysis.
+        options: :class:`~robustlab.radiomics.options.Options` of each seed's analysis.
 
     Returns:
         The tables of :func:`plan_tables`.
