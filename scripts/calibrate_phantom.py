@@ -68,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     from robustlab.common.io import write_table
     from robustlab.radiomics.phantom import load_config
     from robustlab.radiomics.phantom.calibration import calibration_path
-    from robustlab.radiomics.seeds import calibration_table, load_seeds, published_only, run_seeds
+    from robustlab.radiomics.seed_runs import (
+        calibration_table,
+        load_seeds,
+        published_only,
+        run_seeds,
+    )
 
     protocol = published_only(load_config("protocol", args.protocol))
     phantom = load_config("phantom", args.phantom)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from robustlab.radiomics.phantom import load_config
-from robustlab.radiomics.seeds import calibration_table, published_only
+from robustlab.radiomics.seed_runs import calibration_table, published_only
 
 
 def seeds_summary() -> pd.DataFrame:
@@ -70,7 +70,7 @@ def test_the_report_shows_the_calibrated_spread_beside_the_published_figure(tmp_
 def test_a_protocol_subset_names_only_the_scanners_of_its_acquisitions():
     from robustlab.radiomics.phantom.protocol import plan_study
     from robustlab.radiomics.phantom.study_writer import study_document
-    from robustlab.radiomics.seeds import resolve_scanners
+    from robustlab.radiomics.seed_runs import resolve_scanners
 
     paper = load_config("protocol", "paper")
     protocol = published_only({**paper, "published": {"te_adjacent": paper["published"]["te_adjacent"]}})

@@ -7,7 +7,7 @@ own scanner file, relative to the design), ``acquisitions`` (scanner, session, T
 ...) and ``comparisons``; every other protocol key (ROI plan, noise, repositioning, parameter
 files, threshold) defaults to the ``paper`` protocol's, and ``phantom`` names the phantom
 (default ``pelvic``). :func:`plan` simulates the design on the digital phantom at each of N
-seeds (:func:`robustlab.radiomics.seeds.run_seeds`, in parallel) and summarises the spread:
+seeds (:func:`robustlab.radiomics.seed_runs.run_seeds`, in parallel) and summarises the spread:
 
 - ``plan_comparisons.csv``: per comparison, the expected share of excellent features (median
   over seeds) with its 90 % interval (5th to 95th percentile);
@@ -169,7 +169,7 @@ def plan(design: str | Path, out_dir: str | Path, *, seeds: Sequence[int] | int 
     Returns:
         The tables of :func:`plan_tables`.
     """
-    from robustlab.radiomics.seeds import load_seeds, run_seeds
+    from robustlab.radiomics.seed_runs import load_seeds, run_seeds
 
     protocol, phantom = load_design(design)
     check_design(protocol, phantom, str(design))

@@ -2,7 +2,7 @@
 
 Each is written by ``scripts/calibrate_phantom.py``: per published comparison group, the
 median and the 5th and 95th percentiles over seeds of the share of excellent features
-(:func:`robustlab.radiomics.seeds.calibration_table`).
+(:func:`robustlab.radiomics.seed_runs.calibration_table`).
 """
 
 from __future__ import annotations
