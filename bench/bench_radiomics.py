@@ -345,7 +345,7 @@ def bench_startup(work: Path, repeats: int) -> None:
 
 
 def bench_analysis(n_features: int = 944, n_comparisons: int = 40, n_rois: int = 16) -> None:
-    from robustlab.radiomics.analysis import compare
+    from robustlab.radiomics.comparisons import compare
     from robustlab.radiomics.selection import select_features, shape_dependence
     from robustlab.radiomics.study import Comparison
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from robustlab.common.stats import wscv
-from robustlab.radiomics.agreement import band_counts, size_groups, wcv_by_size
-from robustlab.radiomics.analysis import compare
+from robustlab.radiomics.breakdowns import band_counts, size_groups, wcv_by_size
+from robustlab.radiomics.comparisons import compare
 from robustlab.radiomics.study import Comparison
 
 FEATURES = ["original_firstorder_Mean", "original_glcm_Contrast", "wavelet-LH_glcm_Idmn"]

@@ -12,8 +12,8 @@ import yaml
 
 from robustlab.common.errors import ConfigError
 from robustlab.common.stats import wscv
-from robustlab.radiomics.agreement import order_groups
-from robustlab.radiomics.analysis import compare, wcv_percent
+from robustlab.radiomics.breakdowns import order_groups
+from robustlab.radiomics.comparisons import compare, wcv_percent
 from robustlab.radiomics.options import Options
 from robustlab.radiomics.pipeline import run_study
 from robustlab.radiomics.study import StudyError, csv_family, load_study

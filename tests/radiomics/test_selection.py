@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robustlab.radiomics.analysis import compare
+from robustlab.radiomics.comparisons import compare
 from robustlab.radiomics.selection import select_features, shape_dependence, texture_test
 from robustlab.radiomics.study import Comparison
 

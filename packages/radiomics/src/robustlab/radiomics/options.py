@@ -66,7 +66,7 @@ Bands = Annotated[tuple[Alpha, Alpha, Alpha], Increasing()]
 Rho = Annotated[float, Interval(0, 1, closed="right")]
 #: Acquisition or comparison names: at least one, each once.
 Names = Annotated[tuple[str, ...], NonEmpty(), Unique()]
-#: How ``wcv_by_size.csv`` groups the ROIs (:func:`robustlab.radiomics.agreement.roi_groups`).
+#: How ``wcv_by_size.csv`` groups the ROIs (:func:`robustlab.radiomics.breakdowns.roi_groups`).
 WcvGroups = Annotated[str, OneOf(*WCV_GROUPS)]
 #: The deprecated ``size_groups``: a count of size groups, or a grouping by ROI order.
 SizeGroups = Annotated[int, Interval(1, None)] | Annotated[str, OneOf(*WCV_GROUPS[1:])]
@@ -96,7 +96,7 @@ class Options:
         wcv_groups: the ROI groups of ``wcv_by_size.csv``: ``"size"`` (``wcv_group_count``
             groups of equal count, by voxels), ``"paper"`` (the study's four fixed groups by
             ROI order, size1 the largest) or ``"insert"`` (groups of four ROIs by insert), see
-            :func:`robustlab.radiomics.agreement.roi_groups`.
+            :func:`robustlab.radiomics.breakdowns.roi_groups`.
         wcv_group_count: the number of size groups of ``wcv_groups="size"``.
         report: write figures, ``report.md`` and ``report.html``.
     """

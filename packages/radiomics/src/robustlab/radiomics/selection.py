@@ -141,7 +141,7 @@ def select_features(
     """The verdict for every feature, with the reasons of every drop.
 
     Args:
-        per_feature: from :func:`robustlab.radiomics.analysis.compare`.
+        per_feature: from :func:`robustlab.radiomics.comparisons.compare`.
         select_on: the comparison rows a feature must be excellent in (a feature absent from
             a comparison, e.g. a 3D-only feature in a 2D comparison, is not judged by it).
         threshold: the excellence cut (for the reason text).

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from robustlab.common.io import write_table
-from robustlab.radiomics.agreement import band_counts, roi_sizes, wcv_by_size
-from robustlab.radiomics.analysis import compare
+from robustlab.radiomics.breakdowns import band_counts, roi_sizes, wcv_by_size
+from robustlab.radiomics.comparisons import compare
 from robustlab.radiomics.extract import WorkItem
 from robustlab.radiomics.features import tidy_table, wide_table
 from robustlab.radiomics.integrity import check_enough_rois

@@ -1,7 +1,7 @@
 """Agreement in more forms: wCV by ROI size, and band counts per image type and feature class.
 
 - :func:`wcv_by_size`: the within-subject coefficient of variation (in per cent, unsigned, as
-  the study: :func:`robustlab.radiomics.analysis.wcv_percent`) of every comparison, within
+  the study: :func:`robustlab.radiomics.comparisons.wcv_percent`) of every comparison, within
   groups of ROIs: of similar size (ours: by voxels; the study's: by ROI order), or of one insert.
 - :func:`band_counts`: per comparison, the numbers of excellent, good, moderate and poor
   features per image type and per feature class (the layout of the phantom study's tables,
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from robustlab.common.stats import BAND_NAMES
-from robustlab.radiomics.analysis import wcv_percent
+from robustlab.radiomics.comparisons import wcv_percent
 from robustlab.radiomics.study import Comparison
 
 #: Shape features whose value is the ROI's size, in order of preference (feature CSVs).
