@@ -279,7 +279,7 @@ def test_a_label_column_is_an_identifier_and_an_unknown_column_is_named(tmp_path
 def test_a_rerun_reads_the_image_checks_and_a_changed_file_is_checked_again(image_study, tmp_path,
                                                                            monkeypatch):
     from robustlab.common.hashing import file_hash
-    from robustlab.radiomics import integrity
+    from robustlab.radiomics.study import integrity
 
     study = image_study()
     verdicts = tmp_path / "checked"

@@ -21,7 +21,6 @@ from robustlab.radiomics.breakdowns import band_counts, roi_sizes, wcv_by_size
 from robustlab.radiomics.comparisons import compare
 from robustlab.radiomics.extract import WorkItem
 from robustlab.radiomics.features import tidy_table, wide_table
-from robustlab.radiomics.integrity import check_enough_rois
 from robustlab.radiomics.options import OUTPUT_TABLES, Options, StudyResult
 from robustlab.radiomics.report import write_report
 from robustlab.radiomics.selection import (
@@ -34,6 +33,7 @@ from robustlab.radiomics.selection import (
 )
 from robustlab.radiomics.statistics import STATISTICS
 from robustlab.radiomics.study import Study, StudyError, ValidatedStudy, check_same_columns
+from robustlab.radiomics.study.integrity import check_enough_rois
 
 log = logging.getLogger(__name__)
 FAILURE_COLUMNS = ["acquisition", "roi", "perturbation", "image", "mask", "error"]

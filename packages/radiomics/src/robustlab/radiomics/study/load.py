@@ -796,13 +796,13 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4,
     image and mask geometry agree within ``geometry_tolerance``; every listed label is present
     and non-empty, and its voxels are finite; a mask has at least one ROI; compared acquisitions
     share the same ROIs and, for feature CSVs, the same feature columns and (rows paired by
-    order) the same identifiers row by row (:mod:`robustlab.radiomics.integrity`).
+    order) the same identifiers row by row (:mod:`robustlab.radiomics.study.integrity`).
 
     Args:
         study: from :func:`load_study`.
         geometry_tolerance: largest accepted difference in spacing, origin and direction.
         verdicts: where the completeness checks of image files are kept by content hash
-            (None: none kept; see :func:`robustlab.radiomics.integrity.image_file_hash`).
+            (None: none kept; see :func:`robustlab.radiomics.study.integrity.image_file_hash`).
 
     Returns:
         :class:`ValidatedStudy` with each acquisition's ROIs, the CSV tables and file hashes.
@@ -811,7 +811,7 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4,
         StudyError: naming the acquisition, the file, the label or the comparison at fault.
     """
 
-    from robustlab.radiomics.integrity import ImageFile, image_file_hash
+    from robustlab.radiomics.study.integrity import ImageFile, image_file_hash
 
     rois: dict[str, tuple[str, ...]] = {}
     identifiers: dict[str, pd.DataFrame] = {}
@@ -866,8 +866,8 @@ def _check_settings(study: Study) -> None:
 def _check_comparisons(study: Study, rois: Mapping[str, tuple[str, ...]], tables: Mapping[str, pd.DataFrame],
                        identifiers: Mapping[str, pd.DataFrame]) -> None:
     """Compared acquisitions share their ROIs and, for feature CSVs, columns and row identifiers."""
-    from robustlab.radiomics.integrity import check_row_pairing
     from robustlab.radiomics.statistics import get_statistic
+    from robustlab.radiomics.study.integrity import check_row_pairing
 
     for cmp in study.comparisons:
         where = f"{study.path.name}: comparison {cmp.name!r}"
@@ -924,12 +924,12 @@ def _validate_image(acq: Acquisition, where: str, tolerance: float,
     """An image acquisition's ROI ids, voxels per ROI and label per ROI, its files checked.
 
     ``stored_nonfinite``: the non-finite voxels as stored in the image file
-    (:class:`~robustlab.radiomics.integrity.ImageFile`); with those SimpleITK shows, none may lie
+    (:class:`~robustlab.radiomics.study.integrity.ImageFile`); with those SimpleITK shows, none may lie
     inside a ROI.
     """
     import SimpleITK as sitk
 
-    from robustlab.radiomics.integrity import check_finite, nonfinite_voxels
+    from robustlab.radiomics.study.integrity import check_finite, nonfinite_voxels
 
     image = read_image(acq.image, f"{where}, key 'image'")
     check_scalar_volume(image, acq.image, f"{where}, key 'image'")
