@@ -240,8 +240,8 @@ print(time.perf_counter() - begin, begin - start)
 _OURS_IN_PROCESS = """
 import sys, time
 start = time.perf_counter()
-from robustlab.radiomics.cache import FeatureCache
-from robustlab.radiomics.extract import extract, work_items
+from robustlab.radiomics.extraction.cache import FeatureCache
+from robustlab.radiomics.extraction.run import extract, work_items
 from robustlab.radiomics.study import load_study, validate_study
 items = work_items(validate_study(load_study(sys.argv[1])))
 begin = time.perf_counter()
@@ -393,7 +393,7 @@ def main() -> None:
     parser.add_argument("--cli-under-load", action="store_true",
                         help="only the 2 x 4 ROI command line against pyradiomics, with and without a busy process")
     args = parser.parse_args()
-    from robustlab.radiomics.pyradiomics_env import quiet_pyradiomics
+    from robustlab.radiomics.extraction.pyradiomics_env import quiet_pyradiomics
 
     quiet_pyradiomics()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_radiomics_"))

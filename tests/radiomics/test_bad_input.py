@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
-from robustlab.radiomics.cache import FeatureCache
+from robustlab.radiomics.extraction.cache import FeatureCache
 from robustlab.radiomics.pipeline import run_study
 from robustlab.radiomics.study import StudyError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from robustlab.radiomics.extract import shard_items, work_items
+from robustlab.radiomics.extraction.run import shard_items, work_items
 from robustlab.radiomics.pipeline import run_study
 from robustlab.radiomics.study import list_extractions, load_study, validate_study
 

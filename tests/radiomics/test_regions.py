@@ -9,14 +9,14 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
-from robustlab.radiomics.cache import FeatureCache
-from robustlab.radiomics.extract import (
+from robustlab.radiomics.extraction.cache import FeatureCache
+from robustlab.radiomics.extraction.regions import PreparedAcquisition, bounding_boxes, shareable
+from robustlab.radiomics.extraction.run import (
     _in_parallel,
     extract,
     extract_items,
     work_items,
 )
-from robustlab.radiomics.regions import PreparedAcquisition, bounding_boxes, shareable
 from robustlab.radiomics.study import extraction_dir, load_study, validate_study
 
 FILTERED = {
@@ -109,7 +109,7 @@ def _worker_state() -> tuple[int, bool]:
 
 
 def test_workers_are_forked_with_pyradiomics_loaded(monkeypatch):
-    from robustlab.radiomics.extract import _extractor, forking, worker_pool
+    from robustlab.radiomics.extraction.run import _extractor, forking, worker_pool
 
     if not forking():
         pytest.skip("workers are forked on Linux only")
@@ -133,7 +133,7 @@ def test_a_parameter_file_with_resampling_is_extracted_roi_by_roi(image_study, t
 def test_without_workers_this_process_extracts_everything(image_study, tmp_path, monkeypatch):
     import contextlib
 
-    import robustlab.radiomics.extract as extract_module
+    import robustlab.radiomics.extraction.run as extract_module
 
     class Broken:
         def submit(self, *args, **kwargs):
@@ -148,7 +148,7 @@ def test_without_workers_this_process_extracts_everything(image_study, tmp_path,
 
 def test_every_extracting_process_runs_its_share_of_the_cores(image_study, tmp_path):
     from robustlab.common.threads import available_cores, current_limits, threads_per_process
-    from robustlab.radiomics.extract import worker_pool
+    from robustlab.radiomics.extraction.run import worker_pool
 
     items = work_items(validate_study(load_study(image_study(n_acquisitions=2, n_rois=2))))
     before = current_limits()

@@ -37,10 +37,10 @@ import numpy as np
 
 from robustlab.common.hashing import file_hash, tree_hash
 from robustlab.common.io import atomic_path, shared_mode
-from robustlab.radiomics.cache import make_key
+from robustlab.radiomics.extraction.cache import make_key
 
 if TYPE_CHECKING:
-    from robustlab.radiomics.extract import WorkItem
+    from robustlab.radiomics.extraction.run import WorkItem
     from robustlab.radiomics.options import Options, StudyResult
     from robustlab.radiomics.study import ValidatedStudy
 

@@ -21,8 +21,8 @@ from typing import Any
 from robustlab.common.io import write_json
 from robustlab.common.runfolder import claims_run_folder
 from robustlab.radiomics.analysis_cache import AnalysisCache, analysis_key
-from robustlab.radiomics.cache import FeatureCache
-from robustlab.radiomics.extract import (
+from robustlab.radiomics.extraction.cache import FeatureCache
+from robustlab.radiomics.extraction.run import (
     WorkItem,
     extract,
     pyradiomics_version,

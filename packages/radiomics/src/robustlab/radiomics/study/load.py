@@ -22,7 +22,7 @@ from robustlab.common import safe_yaml
 from robustlab.common.hashing import file_hash
 from robustlab.common.resources import data_dir
 from robustlab.radiomics.errors import StudyError
-from robustlab.radiomics.params import (
+from robustlab.radiomics.extraction.params import (
     Extraction,
     ExtractionSpec,
     check_extraction,

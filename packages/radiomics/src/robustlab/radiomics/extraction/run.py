@@ -4,7 +4,7 @@ Each work item is extracted by ``radiomics.featureextractor.RadiomicsFeatureExtr
 the acquisition's parameter file, in this process or a worker process (:func:`worker_pool`),
 which writes its cache entry itself: a run stopped half-way keeps everything already extracted.
 A process keeps the acquisition it extracts from, read, normalized and boxed once
-(:mod:`robustlab.radiomics.regions`).
+(:mod:`robustlab.radiomics.extraction.regions`).
 A ROI that pyradiomics refuses (e.g. too small for its settings) is cached as a failure with
 its error and the other ROIs go on. pyradiomics' diagnostics (``additionalInfo``) are not
 computed: they are not features, and they hash and summarise the whole image for every ROI.
@@ -43,9 +43,9 @@ from robustlab.common.threads import (
     thread_env,
     threads_per_process,
 )
-from robustlab.radiomics.cache import FeatureCache, make_key
-from robustlab.radiomics.pyradiomics_env import pyradiomics_version, quiet_pyradiomics
-from robustlab.radiomics.regions import CROP_SETTINGS, PreparedAcquisition, shareable
+from robustlab.radiomics.extraction.cache import FeatureCache, make_key
+from robustlab.radiomics.extraction.pyradiomics_env import pyradiomics_version, quiet_pyradiomics
+from robustlab.radiomics.extraction.regions import CROP_SETTINGS, PreparedAcquisition, shareable
 from robustlab.radiomics.study import ValidatedStudy
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def _extractor(params: Path, overrides: str = "", crop: bool = False) -> Any:
     """The extractor of a parameter file with its ``setting:`` overrides, diagnostics off;
     ``crop``: for a prepared crop."""
     from radiomics.featureextractor import RadiomicsFeatureExtractor
-    from robustlab.radiomics.params import Extraction, take_checked
+    from robustlab.radiomics.extraction.params import Extraction, take_checked
 
     quiet_pyradiomics()
     key = (str(params), overrides, crop)
@@ -185,7 +185,7 @@ def extract_items(items: Sequence[WorkItem], cache_root: Path) -> list[tuple[str
     """Extract items with pyradiomics and write each one's cache entry (features or error).
 
     An acquisition's image and mask are read, and where exact prepared
-    (:class:`~robustlab.radiomics.regions.PreparedAcquisition`), once for all its items, and
+    (:class:`~robustlab.radiomics.extraction.regions.PreparedAcquisition`), once for all its items, and
     kept for the process's next call (see :func:`extraction_order`).
 
     The threads of ITK, BLAS and OpenMP are the caller's: a parallel run limits them in every

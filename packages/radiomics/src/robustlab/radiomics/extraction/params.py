@@ -126,7 +126,7 @@ _CHECKED: dict[Extraction, Any] = {}
 def check_extraction(extraction: Extraction, where: str) -> None:
     """Validate the effective settings with pyradiomics' own schema; ValueError naming ``where``."""
     from radiomics.featureextractor import RadiomicsFeatureExtractor
-    from robustlab.radiomics.pyradiomics_env import quiet_pyradiomics
+    from robustlab.radiomics.extraction.pyradiomics_env import quiet_pyradiomics
 
     quiet_pyradiomics()
     try:

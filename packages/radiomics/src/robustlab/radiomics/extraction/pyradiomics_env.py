@@ -1,7 +1,7 @@
 """pyradiomics' process-wide state: its version and its loggers.
 
-Extraction (:mod:`robustlab.radiomics.extract`) and the validation of parameter files
-(:mod:`robustlab.radiomics.params`) both quiet pyradiomics before they call it.
+Extraction (:mod:`robustlab.radiomics.extraction.run`) and the validation of parameter files
+(:mod:`robustlab.radiomics.extraction.params`) both quiet pyradiomics before they call it.
 """
 
 from __future__ import annotations

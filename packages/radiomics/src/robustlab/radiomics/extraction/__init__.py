@@ -1,0 +1,1 @@
+"""Extraction with pyradiomics: work items, worker processes, cache, settings."""
