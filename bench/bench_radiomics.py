@@ -241,7 +241,7 @@ _OURS_IN_PROCESS = """
 import sys, time
 start = time.perf_counter()
 from robustlab.radiomics.extraction.cache import FeatureCache
-from robustlab.radiomics.extraction.run import extract, work_items
+from robustlab.radiomics.extraction import extract, work_items
 from robustlab.radiomics.study import load_study, validate_study
 items = work_items(validate_study(load_study(sys.argv[1])))
 begin = time.perf_counter()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from robustlab.radiomics import analysis_cache
-from robustlab.radiomics.extraction.run import WorkItem, extraction_order
+from robustlab.radiomics.extraction.items import WorkItem, extraction_order
 from robustlab.radiomics.pipeline import run_study
 
 
@@ -92,7 +92,8 @@ def test_extraction_order_is_acquisition_by_acquisition_largest_first(tmp_path):
 
 
 def test_extraction_workers_do_not_import_pandas():
-    code = ("import sys, robustlab.radiomics.extraction.run, radiomics.featureextractor; "
+    code = ("import sys, robustlab.radiomics.extraction.run, robustlab.radiomics.extraction.pool, "
+            "radiomics.featureextractor; "
             "print('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", "a worker would spend half a second importing pandas"
@@ -101,7 +102,7 @@ def test_extraction_workers_do_not_import_pandas():
 def test_the_key_does_not_depend_on_what_is_imported_yet(image_study, monkeypatch):
     # SciPy is imported where a statistic needs it: a fresh process computes the key before
     # importing it, a rerun in the same process after; both must find the same analysis
-    from robustlab.radiomics.extraction.run import work_items
+    from robustlab.radiomics.extraction import work_items
     from robustlab.radiomics.options import Options
     from robustlab.radiomics.study import load_study, validate_study
 
@@ -123,7 +124,7 @@ def test_the_analysis_is_imported_while_the_workers_extract(image_study, tmp_pat
     study = image_study(n_acquisitions=2, n_rois=2)
     probe = ("import sys, robustlab.radiomics.pipeline as pipeline\n"
              "seen = {}\n"
-             "def extract(items, cache, n_jobs=-1, progress=True, warm_up=None):\n"
+             "def extract(items, cache, n_jobs=-1, progress=True, warm_up=None, checked=None):\n"
              "    seen['before'] = sorted(m for m in ('pandas', 'scipy') if m in sys.modules)\n"
              "    warm_up()\n"
              "    seen['after'] = sorted(m for m in ('pandas', 'scipy.special') if m in sys.modules)\n"

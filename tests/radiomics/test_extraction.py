@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from robustlab.radiomics.extraction.run import shard_items, work_items
+from robustlab.radiomics.extraction import shard_items, work_items
 from robustlab.radiomics.pipeline import run_study
 from robustlab.radiomics.study import list_extractions, load_study, validate_study
 
@@ -79,3 +79,21 @@ def test_dicom_series_gives_the_same_features_as_nifti(image_study, tmp_path):
     wide = res.features.pivot_table(index=["roi", "feature"], columns="acquisition", values="value")
     assert len(wide) == 4 * 56
     assert (wide["nifti"] == wide["dicom"]).all()
+
+
+def test_an_extraction_worker_imports_only_the_image_reader_of_the_study_package():
+    import json
+    import subprocess
+    import sys
+
+    def study_modules(code):
+        code += "\nprint(json.dumps(sorted(m for m in sys.modules if m.startswith('robustlab.radiomics.study'))))"
+        out = subprocess.run([sys.executable, "-c", "import json, sys\n" + code], capture_output=True,
+                             text=True, check=True)
+        return json.loads(out.stdout)
+
+    assert study_modules("import robustlab.radiomics.extraction.pool, robustlab.radiomics.extraction.worker") \
+        == ["robustlab.radiomics.study", "robustlab.radiomics.study.images"]
+    # the package itself still offers every name, each module imported on first use
+    loaded = study_modules("from robustlab.radiomics.study import load_study, validate_study, read_image")
+    assert {"robustlab.radiomics.study.load", "robustlab.radiomics.study.validate"} <= set(loaded)

@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
-from robustlab.radiomics.extraction.run import work_items
+from robustlab.radiomics.extraction import work_items
 from robustlab.radiomics.study import load_study, validate_study
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,14 +9,10 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
-from robustlab.radiomics.extraction.cache import FeatureCache
+from robustlab.radiomics.extraction import FeatureCache, extract, work_items
+from robustlab.radiomics.extraction.pool import in_parallel
 from robustlab.radiomics.extraction.regions import PreparedAcquisition, bounding_boxes, shareable
-from robustlab.radiomics.extraction.run import (
-    _in_parallel,
-    extract,
-    extract_items,
-    work_items,
-)
+from robustlab.radiomics.extraction.worker import ExtractionProcess
 from robustlab.radiomics.study import extraction_dir, load_study, validate_study
 
 FILTERED = {
@@ -46,7 +42,7 @@ def test_prepared_crops_give_pyradiomics_values_exactly(image_study, tmp_path, p
         study = image_study(n_rois=4, params=settings)
     items = work_items(validate_study(load_study(study)), acquisitions=["rep1"])
     # the inserts lie 2 voxels from the image's edge: the padded crop is clipped there
-    got = dict(extract_items(items, tmp_path / "cache"))
+    got = dict(ExtractionProcess().extract_items(items, tmp_path / "cache"))
     for it in items:
         want = plain_pyradiomics(it)
         have = got[it.key]["features"]
@@ -97,7 +93,7 @@ def test_a_failing_task_stops_the_parallel_run_and_restores_itk_threads(image_st
     not_a_folder.write_text("")
     threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     with pytest.raises(FileExistsError):
-        list(_in_parallel(items, not_a_folder, 2))
+        list(in_parallel(items, not_a_folder, 2, ExtractionProcess()))
     assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == threads
 
 
@@ -109,12 +105,13 @@ def _worker_state() -> tuple[int, bool]:
 
 
 def test_workers_are_forked_with_pyradiomics_loaded(monkeypatch):
-    from robustlab.radiomics.extraction.run import _extractor, forking, worker_pool
+    from robustlab.radiomics.extraction.pool import forking, worker_pool
 
     if not forking():
         pytest.skip("workers are forked on Linux only")
-    _extractor(extraction_dir() / "paper2d.yaml")
-    with worker_pool(1, 1) as pool:
+    process = ExtractionProcess()
+    process.extractor(extraction_dir() / "paper2d.yaml")
+    with worker_pool(1, 1, process) as pool:
         parent, loaded = pool.submit(_worker_state).result()
     assert parent == os.getpid() and loaded
 
@@ -125,7 +122,7 @@ def test_a_parameter_file_with_resampling_is_extracted_roi_by_roi(image_study, t
     params["imageType"] = {"Original": {}}
     study = image_study(n_rois=2, params=params)
     items = work_items(validate_study(load_study(study)), acquisitions=["rep1"])
-    got = dict(extract_items(items, tmp_path / "cache"))
+    got = dict(ExtractionProcess().extract_items(items, tmp_path / "cache"))
     for it in items:
         assert got[it.key]["features"] == plain_pyradiomics(it)
 
@@ -133,22 +130,22 @@ def test_a_parameter_file_with_resampling_is_extracted_roi_by_roi(image_study, t
 def test_without_workers_this_process_extracts_everything(image_study, tmp_path, monkeypatch):
     import contextlib
 
-    import robustlab.radiomics.extraction.run as extract_module
+    import robustlab.radiomics.extraction.pool as pool_module
 
     class Broken:
         def submit(self, *args, **kwargs):
             raise RuntimeError("a broken process pool")
 
-    monkeypatch.setattr(extract_module, "worker_pool", lambda *a: contextlib.nullcontext(Broken()))
+    monkeypatch.setattr(pool_module, "worker_pool", lambda *a: contextlib.nullcontext(Broken()))
     items = work_items(validate_study(load_study(image_study(n_acquisitions=2, n_rois=3))))
-    done = [r for results in _in_parallel(items, tmp_path / "cache", 3) for r in results]
+    done = [r for results in in_parallel(items, tmp_path / "cache", 3, ExtractionProcess()) for r in results]
     assert sorted(k for k, _ in done) == sorted(it.key for it in items)
-    assert dict(done) == dict(extract_items(items, tmp_path / "again"))
+    assert dict(done) == dict(ExtractionProcess().extract_items(items, tmp_path / "again"))
 
 
 def test_every_extracting_process_runs_its_share_of_the_cores(image_study, tmp_path):
     from robustlab.common.threads import available_cores, current_limits, threads_per_process
-    from robustlab.radiomics.extraction.run import worker_pool
+    from robustlab.radiomics.extraction.pool import worker_pool
 
     items = work_items(validate_study(load_study(image_study(n_acquisitions=2, n_rois=2))))
     before = current_limits()

@@ -40,7 +40,7 @@ from robustlab.common.io import atomic_path, shared_mode
 from robustlab.radiomics.extraction.cache import make_key
 
 if TYPE_CHECKING:
-    from robustlab.radiomics.extraction.run import WorkItem
+    from robustlab.radiomics.extraction.items import WorkItem
     from robustlab.radiomics.options import Options, StudyResult
     from robustlab.radiomics.study import ValidatedStudy
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from robustlab.common.io import write_json
 from robustlab.common.runfolder import claims_run_folder
 from robustlab.radiomics.analysis_cache import AnalysisCache, analysis_key
-from robustlab.radiomics.extraction.cache import FeatureCache
-from robustlab.radiomics.extraction.run import (
+from robustlab.radiomics.extraction import (
+    FeatureCache,
     WorkItem,
     extract,
     pyradiomics_version,
@@ -30,7 +30,7 @@ from robustlab.radiomics.extraction.run import (
     work_items,
 )
 from robustlab.radiomics.options import Options, StudyResult
-from robustlab.radiomics.study import Study, StudyError, load_study, validate_study
+from robustlab.radiomics.study import load_study, texture_targets, validate_study
 
 log = logging.getLogger(__name__)
 #: A radiomics run folder (:class:`robustlab.common.runfolder.RunFolder`): what runs write there
@@ -45,25 +45,6 @@ RUN_FOLDER: dict[str, Any] = {
 def default_cache_dir() -> Path:
     """``.cache/radiomics`` under the current working directory (absolute)."""
     return (Path.cwd() / ".cache" / "radiomics").resolve()
-
-
-def texture_targets(study: Study, chosen: Sequence[str] | None) -> list[str]:
-    """The acquisitions of the texture test (validated: image acquisitions of the study)."""
-    if chosen is not None:
-        for aid in chosen:
-            if aid not in study.acquisitions:
-                raise StudyError(f"texture_acquisitions: unknown acquisition {aid!r}")
-            if not study.acquisitions[aid].is_image:
-                raise StudyError(f"texture_acquisitions: {aid!r} is a feature CSV; the texture "
-                                 "test needs its image")
-        return list(chosen)
-    first: dict[Any, str] = {}
-    for cmp in study.comparisons:
-        for aid in cmp.members:
-            acq = study.acquisitions[aid]
-            if acq.is_image and acq.settings not in first:
-                first[acq.settings] = aid
-    return list(first.values())
 
 
 @claims_run_folder("out_dir", "radiomics", **RUN_FOLDER)
@@ -113,7 +94,7 @@ def run_study(
         restored = _restore(analyses, key, out_dir, record, len(items), loaded.name)
         if restored is not None:
             return restored
-    payloads = _extract(items, cache, out_dir, record, n_jobs, shard, progress)
+    payloads = _extract(items, cache, out_dir, record, n_jobs, shard, progress, validated.extractors)
     if payloads is None:
         return StudyResult(out_dir=out_dir, complete=False, counts=record["counts"],
                            missing_shards=record["missing_shards"])
@@ -139,8 +120,8 @@ def _restore(analyses: AnalysisCache, key: str, out_dir: Path, record: dict[str,
 
 
 def _extract(items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path, record: dict[str, Any],
-             n_jobs: int, shard: tuple[int, int] | None, progress: bool
-             ) -> dict[str, dict[str, Any] | None] | None:
+             n_jobs: int, shard: tuple[int, int] | None, progress: bool,
+             checked: Mapping[Any, Any]) -> dict[str, dict[str, Any] | None] | None:
     """Extract (all items, or one shard's), record it in ``extraction.json``; the payloads.
 
     None when a shard finished but other shards' items are not in the cache yet
@@ -148,7 +129,7 @@ def _extract(items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path, reco
     """
     if shard is not None:
         mine = shard_items(items, shard)
-        counts, _ = extract(mine, cache, n_jobs=n_jobs, progress=progress)
+        counts, _ = extract(mine, cache, n_jobs=n_jobs, progress=progress, checked=checked)
         missing = sorted({j % shard[1] for j, it in enumerate(items) if not cache.contains(it.key)})
         record.update(shard=f"{shard[0]}/{shard[1]}", shard_items=len(mine), counts=counts,
                       missing_shards=missing)
@@ -158,7 +139,8 @@ def _extract(items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path, reco
                      shard[0], shard[1], counts, ", ".join(f"{m}/{shard[1]}" for m in missing))
             return None
         return {it.key: cache.get(it.key) for it in items}
-    counts, payloads = extract(items, cache, n_jobs=n_jobs, progress=progress, warm_up=_import_analysis)
+    counts, payloads = extract(items, cache, n_jobs=n_jobs, progress=progress, warm_up=_import_analysis,
+                               checked=checked)
     record["counts"] = counts
     write_json(out_dir / "extraction.json", record)
     return payloads

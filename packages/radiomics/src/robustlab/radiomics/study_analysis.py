@@ -19,7 +19,7 @@ import pandas as pd
 from robustlab.common.io import write_table
 from robustlab.radiomics.breakdowns import band_counts, roi_sizes, wcv_by_size
 from robustlab.radiomics.comparisons import compare
-from robustlab.radiomics.extraction.run import WorkItem
+from robustlab.radiomics.extraction.items import WorkItem
 from robustlab.radiomics.features import tidy_table, wide_table
 from robustlab.radiomics.options import OUTPUT_TABLES, Options, StudyResult
 from robustlab.radiomics.report import write_report

@@ -118,25 +118,19 @@ def parse_extraction(value: Any, base: Path, where: str, inherited: ExtractionSp
     return ExtractionSpec(inherited.file, {**inherited.overrides, **overrides})
 
 
-#: The extractors :func:`check_extraction` built, for this process's extraction to take
-#: (:func:`take_checked`) rather than have pyradiomics read and validate the settings again.
-_CHECKED: dict[Extraction, Any] = {}
+def check_extraction(extraction: Extraction, where: str) -> Any:
+    """Validate the effective settings with pyradiomics' own schema; ValueError naming ``where``.
 
-
-def check_extraction(extraction: Extraction, where: str) -> None:
-    """Validate the effective settings with pyradiomics' own schema; ValueError naming ``where``."""
+    Returns:
+        The extractor pyradiomics built from them (extraction may take it rather than have
+        pyradiomics read and validate the settings again).
+    """
     from radiomics.featureextractor import RadiomicsFeatureExtractor
     from robustlab.radiomics.extraction.pyradiomics_env import quiet_pyradiomics
 
     quiet_pyradiomics()
     try:
-        _CHECKED[extraction] = RadiomicsFeatureExtractor(extraction.params())
+        return RadiomicsFeatureExtractor(extraction.params())
     except Exception as exc:  # noqa: BLE001 - pykwalify's SchemaError and pyradiomics' ValueError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"{where}: pyradiomics rejects the settings {extraction.label}: {first}") from None
-
-
-def take_checked(extraction: Extraction) -> Any:
-    """The extractor :func:`check_extraction` built for ``extraction`` in this process (removed
-    from the store), or None."""
-    return _CHECKED.pop(extraction, None)

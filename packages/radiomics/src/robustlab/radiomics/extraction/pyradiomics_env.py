@@ -1,6 +1,6 @@
 """pyradiomics' process-wide state: its version and its loggers.
 
-Extraction (:mod:`robustlab.radiomics.extraction.run`) and the validation of parameter files
+Extraction (:mod:`robustlab.radiomics.extraction.worker`) and the validation of parameter files
 (:mod:`robustlab.radiomics.extraction.params`) both quiet pyradiomics before they call it.
 """
 
