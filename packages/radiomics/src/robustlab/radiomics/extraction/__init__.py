@@ -17,8 +17,9 @@ Each module is imported on first use of one of the names below.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from robustlab.radiomics.lazy import lazy_exports
 
 #: name -> the module of this package that defines it
 _MODULES = {
@@ -28,15 +29,7 @@ _MODULES = {
 __all__ = sorted(_MODULES)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
-
+__getattr__, __dir__ = lazy_exports(__name__, _MODULES)
 
 if TYPE_CHECKING:  # the same names, for type checkers
     from robustlab.radiomics.extraction.cache import FeatureCache
