@@ -41,7 +41,8 @@ from robustlab.radiomics.extraction.cache import make_key
 
 if TYPE_CHECKING:
     from robustlab.radiomics.extraction.items import WorkItem
-    from robustlab.radiomics.options import Options, StudyResult
+    from robustlab.radiomics.options import Options
+    from robustlab.radiomics.result import StudyResult
     from robustlab.radiomics.study import ValidatedStudy
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,7 @@
-"""The results of a radiomics study and the options that produced them (no computing here).
+"""The options of a radiomics study's analysis: :class:`Options`, checked wherever they come
+from (the command line's config, or keywords of :func:`~robustlab.radiomics.pipeline.run_study`).
 
-:func:`robustlab.radiomics.study_analysis.analyse` computes a :class:`StudyResult` from the extracted
-features; :func:`robustlab.radiomics.study_analysis.write_outputs` writes its tables
-(:data:`OUTPUT_TABLES`) and the report; :mod:`robustlab.radiomics.analysis_cache` stores and
-restores it.
+What they produce is a :class:`~robustlab.radiomics.result.StudyResult`.
 """
 
 from __future__ import annotations
@@ -11,9 +9,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from robustlab.common.config import check_fields, check_value
 from robustlab.common.constraints import (
@@ -28,28 +25,9 @@ from robustlab.common.constraints import (
 from robustlab.common.errors import UnknownNameError
 from robustlab.common.registry import unknown_name_message
 
-if TYPE_CHECKING:  # the command line binds Options without importing pandas
-    import pandas as pd
-
 log = logging.getLogger(__name__)
 #: How ``wcv_by_size.csv`` may group the ROIs: by size, or by ROI order as the phantom study.
 WCV_GROUPS = ("size", "paper", "insert")
-
-#: The tables a study writes, in the order written: file stem, attribute of
-#: :class:`StudyResult` and formats. ``texture_test`` is written when the test ran.
-OUTPUT_TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("features", "features", ("parquet",)),
-    ("features_wide", "features_wide", ("csv",)),
-    ("per_feature", "per_feature", ("csv", "parquet")),
-    ("summary", "summary", ("csv",)),
-    ("robust_features", "robust", ("csv",)),
-    ("selection", "selection", ("csv",)),
-    ("shape_dependence", "shape", ("csv",)),
-    ("texture_test", "texture", ("csv",)),
-    ("failures", "failures", ("csv",)),
-    ("wcv_by_size", "wcv_by_size", ("csv",)),
-    ("band_counts", "band_counts", ("csv",)),
-)
 
 
 class UnknownOptionError(UnknownNameError, TypeError):
@@ -147,41 +125,5 @@ def size_groups_alias(value: Any) -> dict[str, Any]:
     new = {"wcv_groups": value} if isinstance(value, str) else {"wcv_groups": "size", "wcv_group_count": value}
     log.warning("size_groups is deprecated; write %s instead", " ".join(f"{k}={v}" for k, v in new.items()))
     return new
-
-
-@dataclass
-class StudyResult:
-    """What :func:`~robustlab.radiomics.pipeline.run_study` produced (also written under ``out_dir``).
-
-    Attributes:
-        out_dir: the output folder.
-        complete: False for a shard run whose study is not yet fully in the cache (then only
-            ``counts`` and ``missing_shards`` are set).
-        summary, per_feature, robust, selection, features, failures, shape, texture,
-        wcv_by_size, band_counts, features_wide: the output tables (:data:`OUTPUT_TABLES`; ``features_wide`` is not kept
-            by the analysis cache).
-        counts: extraction counts (``cached``, ``extracted``, ``failed``).
-        missing_shards: the shards (``i`` of ``n``) with items not yet in the cache.
-        outputs: the files of the analysis, relative to ``out_dir``.
-        restored: True when the analysis was restored from the analysis cache.
-    """
-
-    out_dir: Path
-    complete: bool = True
-    summary: pd.DataFrame | None = None
-    per_feature: pd.DataFrame | None = None
-    robust: pd.DataFrame | None = None
-    selection: pd.DataFrame | None = None
-    features: pd.DataFrame | None = None
-    failures: pd.DataFrame | None = None
-    shape: pd.DataFrame | None = None
-    texture: pd.DataFrame | None = None
-    wcv_by_size: pd.DataFrame | None = None
-    band_counts: pd.DataFrame | None = None
-    features_wide: pd.DataFrame | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-    missing_shards: list[int] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=list)
-    restored: bool = False
 
 

@@ -29,7 +29,8 @@ from robustlab.radiomics.extraction import (
     shard_items,
     work_items,
 )
-from robustlab.radiomics.options import Options, StudyResult
+from robustlab.radiomics.options import Options
+from robustlab.radiomics.result import StudyResult
 from robustlab.radiomics.study import load_study, texture_targets, validate_study
 
 log = logging.getLogger(__name__)

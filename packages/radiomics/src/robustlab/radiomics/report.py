@@ -26,7 +26,7 @@ from robustlab.radiomics.figures import (
 from robustlab.radiomics.study import Study
 
 if TYPE_CHECKING:
-    from robustlab.radiomics.options import StudyResult
+    from robustlab.radiomics.result import StudyResult
 
 TABLES = {
     "summary.csv": "one row per comparison: excellent features and band counts",

@@ -1,7 +1,7 @@
 """Everything after the extraction: feature tables, comparisons, selection, outputs.
 
 :func:`analyse` turns the extracted payloads of a validated study into a
-:class:`~robustlab.radiomics.options.StudyResult` (feature tables -> comparisons (ICC/CCC) ->
+:class:`~robustlab.radiomics.result.StudyResult` (feature tables -> comparisons (ICC/CCC) ->
 shape dependence and texture test -> robust list); :func:`write_outputs` writes its tables and
 report. :func:`robustlab.radiomics.pipeline.run_study` calls both.
 """
@@ -21,8 +21,9 @@ from robustlab.radiomics.breakdowns import band_counts, roi_sizes, wcv_by_size
 from robustlab.radiomics.comparisons import compare
 from robustlab.radiomics.extraction.items import WorkItem
 from robustlab.radiomics.features import tidy_table, wide_table
-from robustlab.radiomics.options import OUTPUT_TABLES, Options, StudyResult
+from robustlab.radiomics.options import Options
 from robustlab.radiomics.report import write_report
+from robustlab.radiomics.result import OUTPUT_TABLES, StudyResult
 from robustlab.radiomics.selection import (
     select_features,
     shape_correlated_excellent,
@@ -144,7 +145,7 @@ def _describe_comparisons(study: Study, summary: pd.DataFrame, failures: pd.Data
 
 
 def write_outputs(study: Study, result: StudyResult, report: bool = True) -> list[Path]:
-    """Write the result's tables (:data:`~robustlab.radiomics.options.OUTPUT_TABLES`) and, with
+    """Write the result's tables (:data:`~robustlab.radiomics.result.OUTPUT_TABLES`) and, with
     ``report``, its figures and report into ``result.out_dir``; set ``result.outputs``."""
     out_dir = result.out_dir
     written: list[Path] = []
