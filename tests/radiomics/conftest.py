@@ -91,3 +91,59 @@ def image_study(tmp_path: Path) -> Callable[..., Path]:
         return write_image_study(tmp_path / "data", **kwargs)
 
     return make
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Callable[..., Any]:
+    """``run(study, **options)``: the study run by this process alone into ``tmp_path/out``,
+    its cache ``tmp_path/cache``, without progress bar or report."""
+    from robustlab.radiomics.pipeline import run_study
+
+    def go(study: Path, **options: Any) -> Any:
+        return run_study(study, tmp_path / "out", n_jobs=1, cache_dir=tmp_path / "cache",
+                         progress=False, report=False, **options)
+
+    return go
+
+
+@pytest.fixture
+def extracted(tmp_path: Path) -> Callable[[], list[Path]]:
+    """``extracted()``: the cache entries of the ROIs extracted into ``tmp_path/cache`` (not the
+    stored analyses or file checks), sorted."""
+
+    def entries() -> list[Path]:
+        root = tmp_path / "cache"
+        if not root.exists():
+            return []
+        return sorted(p for p in root.rglob("*.json")
+                      if not {"analyses", "checked_files"} & set(p.relative_to(root).parts))
+
+    return entries
+
+
+@pytest.fixture
+def edit_study() -> Callable[[Path, Callable[[dict[str, Any]], Any]], Path]:
+    """``edit_study(path, fn)``: the study file rewritten after ``fn`` changed its mapping."""
+
+    def edit(path: Path, fn: Callable[[dict[str, Any]], Any]) -> Path:
+        study = yaml.safe_load(path.read_text())
+        fn(study)
+        path.write_text(yaml.safe_dump(study, sort_keys=False))
+        return path
+
+    return edit
+
+
+@pytest.fixture
+def rewrite_image() -> Callable[[Path, Callable[[np.ndarray], np.ndarray]], None]:
+    """``rewrite_image(path, fn)``: the image file's voxels replaced by ``fn(voxels)``, its
+    geometry kept."""
+    import SimpleITK as sitk
+
+    def rewrite(path: Path, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+        image = sitk.ReadImage(str(path))
+        out = sitk.GetImageFromArray(fn(sitk.GetArrayFromImage(image)))
+        out.CopyInformation(image)
+        sitk.WriteImage(out, str(path))
+
+    return rewrite
