@@ -35,6 +35,9 @@ class WorkItem:
         key: the cache key (content hashes, label, settings, pyradiomics version, perturbation).
         voxels: the ROI's number of voxels (the scheduling's estimate of its cost).
         overrides: the acquisition's ``setting:`` overrides (canonical JSON, ``""``: none).
+        image_hash, mask_hash: the content hashes of the image and the mask that ``key`` was
+            made with; the files read for extraction are checked against them (``""``: not
+            checked).
     """
 
     acquisition: str
@@ -47,6 +50,8 @@ class WorkItem:
     key: str
     voxels: int = 0
     overrides: str = ""
+    image_hash: str = ""
+    mask_hash: str = ""
 
 
 def shuffle_seed(seed: int, acquisition: str, label: int) -> int:
@@ -91,11 +96,12 @@ def work_items(
                 mask, _ = acq.mask_of(roi)
                 label = validated.labels[aid][roi]
                 sseed = shuffle_seed(seed, aid, _roi_number(roi, label)) if perturbed else None
-                key = make_key(image=validated.hashes[acq.image], mask=validated.hashes[mask],
-                               label=label, params=param_hash[settings],
-                               pyradiomics=version, shuffle=sseed)
+                image_hash, mask_hash = validated.hashes[acq.image], validated.hashes[mask]
+                key = make_key(image=image_hash, mask=mask_hash, label=label,
+                               params=param_hash[settings], pyradiomics=version, shuffle=sseed)
                 items.append(WorkItem(aid, roi, label, acq.image, mask, acq.extraction,
-                                      sseed, key, validated.voxels[aid][roi], acq.overrides))
+                                      sseed, key, validated.voxels[aid][roi], acq.overrides,
+                                      image_hash, mask_hash))
     return items
 
 

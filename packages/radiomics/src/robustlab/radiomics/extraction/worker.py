@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from robustlab.common.hashing import file_hash
+from robustlab.radiomics.errors import StudyError
 from robustlab.radiomics.extraction.cache import FeatureCache
 from robustlab.radiomics.extraction.items import WorkItem
 from robustlab.radiomics.extraction.params import Extraction
@@ -91,12 +93,20 @@ class ExtractionProcess:
         Returns:
             ``(key, payload)`` per item; the payload written is ``{"features": {name: value}}``
             or ``{"error": "..."}``.
+
+        Raises:
+            StudyError: an image or mask that cannot be read, or whose content is no longer the
+                one the item's key was made with (:func:`read_checked`); nothing is cached for it.
         """
         cache = FeatureCache(cache_root)
         out = []
         for item in items:
+            # a file that cannot be read, or changed since validation, stops the run: it is no
+            # ROI's failure, and nothing of it goes into the cache under the key of another content
+            source = self._source(item)
+            source.read_mask(item)
             try:
-                image, mask, extractor = self._source(item).roi(item)
+                image, mask, extractor = source.roi(item)
                 if item.shuffle_seed is not None:
                     image = shuffle_roi(image, mask, item.label, item.shuffle_seed)
                 result = extractor.execute(image, mask, label=item.label)
@@ -143,7 +153,7 @@ class _Source:
     def __init__(self, item: WorkItem, process: ExtractionProcess) -> None:
         self.where = f"acquisition {item.acquisition!r}"
         self.process = process
-        self.image = read_image(item.image, self.where)
+        self.image = read_checked(item.image, item.image_hash, self.where)
         self.masks: dict[Path, Any] = {}
         self.prepared: PreparedAcquisition | None = None
         settings = process.extractor(item.params, item.overrides).settings
@@ -153,17 +163,40 @@ class _Source:
             except (RuntimeError, ValueError):
                 log.debug("%s: extracting ROI by ROI", self.where, exc_info=True)  # pyradiomics says why
 
+    def read_mask(self, item: WorkItem) -> None:
+        """Read the mask of ``item`` (checked, :func:`read_checked`) unless it was read already."""
+        if item.mask in self.masks:
+            return
+        self.masks[item.mask] = read_checked(item.mask, item.mask_hash, self.where)
+        if self.prepared is not None:
+            try:
+                self.prepared.add_mask(item.mask, self.masks[item.mask])
+            except (RuntimeError, ValueError):
+                log.debug("%s: extracting ROI by ROI", self.where, exc_info=True)
+
     def roi(self, item: WorkItem) -> tuple[Any, Any, Any]:
-        """Image, mask and extractor for ``item``: a prepared crop, or the whole image."""
-        if item.mask not in self.masks:
-            self.masks[item.mask] = read_image(item.mask, self.where)
-            if self.prepared is not None:
-                try:
-                    self.prepared.add_mask(item.mask, self.masks[item.mask])
-                except (RuntimeError, ValueError):
-                    log.debug("%s: extracting ROI by ROI", self.where, exc_info=True)
+        """Image, mask and extractor for ``item`` (its mask read): a prepared crop, or the whole
+        image."""
         prepared = self.prepared.masks.get(item.mask) if self.prepared is not None else None
         if prepared is not None and item.label in prepared[1]:
             return (*self.prepared.crop(item.label, item.mask),
                     self.process.extractor(item.params, item.overrides, crop=True))
         return self.image, self.masks[item.mask], self.process.extractor(item.params, item.overrides)
+
+
+def read_checked(path: Path, expected: str, where: str) -> Any:
+    """The image at ``path``, its file's content hash taken again after the read and compared
+    with ``expected``, the hash the work item's cache key was made with (``""``: no check).
+
+    The hash taken after the read covers a file replaced at any moment between the study's
+    validation and this read: features of other bytes are never cached under the key.
+
+    Raises:
+        StudyError: naming the file, when its content is no longer the validated one.
+    """
+    image = read_image(path, where)
+    if expected and file_hash(path) != expected:
+        raise StudyError(f"{where}: {path} changed after the study was validated (its content is "
+                         "not the one its features would be cached under); nothing of it was "
+                         "extracted: run the study again")
+    return image

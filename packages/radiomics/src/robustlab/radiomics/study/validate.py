@@ -112,19 +112,8 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4,
     for aid, acq in study.acquisitions.items():
         where = f"{study.path.name}: acquisition {aid!r}"
         if not acq.is_image:
-            table = read_feature_csv(acq.features, study.roi_column, where)
-            ids = identifier_table(acq.features, table.index)
-            if acq.labels is not None:
-                wanted = [str(v) for v in acq.labels]
-                missing = [r for r in wanted if r not in table.index]
-                if missing:
-                    raise StudyError(f"{where}: ROI(s) {missing} not in {acq.features.name}")
-                table = table.loc[wanted]
-            tables[aid] = table
-            identifiers[aid] = ids.loc[table.index]
-            rois[aid] = tuple(table.index)
-            if acq.features not in hashes:
-                hashes[acq.features] = file_hash(acq.features)
+            tables[aid], identifiers[aid], hashes[acq.features] = _read_csv(acq, study.roi_column, where)
+            rois[aid] = tuple(tables[aid].index)
             continue
         for p, key in ((acq.image, "image"), *((m, "mask" if acq.rois is None else "rois")
                                                 for m in acq.mask_files)):
@@ -138,6 +127,25 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4,
     _check_comparisons(study, rois, tables, identifiers)
     return ValidatedStudy(study=study, rois=rois, tables=tables, hashes=hashes, voxels=voxels,
                           labels=labels, extractors=extractors)
+
+
+def _read_csv(acq: Acquisition, roi_column: str | None, where: str) -> tuple[
+        pd.DataFrame, pd.DataFrame, str]:
+    """A feature-CSV acquisition's wide table (its ``labels`` only), identifier table and
+    content hash; the file is hashed before and after it is read, and must not change between."""
+    before = file_hash(acq.features) if acq.features.is_file() else None
+    table = read_feature_csv(acq.features, roi_column, where)
+    ids = identifier_table(acq.features, table.index)
+    if acq.labels is not None:
+        wanted = [str(v) for v in acq.labels]
+        missing = [r for r in wanted if r not in table.index]
+        if missing:
+            raise StudyError(f"{where}: ROI(s) {missing} not in {acq.features.name}")
+        table = table.loc[wanted]
+    digest = file_hash(acq.features)
+    if digest != before:
+        raise StudyError(f"{where}: {acq.features} changed while it was read; run the study again")
+    return table, ids.loc[table.index], digest
 
 
 def _check_settings(study: Study) -> dict[Extraction, Any]:
