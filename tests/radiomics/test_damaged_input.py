@@ -262,3 +262,38 @@ def test_a_rerun_reads_the_image_checks_and_a_changed_file_is_checked_again(imag
     with pytest.raises(StudyError, match=r"rep2\.nii\.gz is truncated"):
         validate_study(load_study(study), verdicts=verdicts)
     assert inflated == ["rep2.nii.gz"]
+
+
+def nifti_declaring(path, dims, payload=1 << 16):
+    """A gzipped NIfTI-1 file whose header declares ``dims`` float32 voxels; ``payload`` zero
+    bytes follow it."""
+    import struct
+
+    header = bytearray(348)
+    struct.pack_into("<i", header, 0, 348)
+    struct.pack_into("<8h", header, 40, len(dims), *dims, *[1] * (7 - len(dims)))
+    struct.pack_into("<2h", header, 70, 16, 32)  # float32
+    struct.pack_into("<8f", header, 76, *[1.0] * 8)  # voxel sizes
+    struct.pack_into("<f", header, 108, 352.0)  # voxel offset
+    header[344:348] = b"n+1\0"
+    path.write_bytes(gzip.compress(bytes(header) + bytes(4 + payload)))
+
+
+def test_an_image_declaring_more_than_the_memory_budget_is_refused_from_its_header(
+        image_study, run, extracted):
+    """Before: a 4 MB .nii.gz declaring 1024^3 float voxels was inflated until MemoryError."""
+    study = image_study()
+    nifti_declaring(study.parent / "rep2.nii.gz", (1024, 1024, 1024))
+    with pytest.raises(StudyError, match=r"acquisition 'rep2', key 'image': .*rep2\.nii\.gz declares "
+                                         r"1024 x 1024 x 1024 voxels of 32-bit float \(4\.0 GiB\), more "
+                                         r"than the memory budget of 2\.0 GiB for one image"):
+        run(study)
+    assert extracted() == []
+
+
+def test_the_image_memory_budget_is_an_option_of_the_run(image_study, run):
+    study = image_study()  # 48 x 48 x 5 float32 voxels: 45 KiB
+    with pytest.raises(StudyError, match=r"rep1\.nii\.gz declares 48 x 48 x 5 voxels of 32-bit float "
+                                         r"\(45\.0 KiB\), more than the memory budget of 40\.0 KiB"):
+        run(study, image_budget=40 * 1024)
+    assert run(study, image_budget=46 * 1024, texture=False).counts["failed"] == 0

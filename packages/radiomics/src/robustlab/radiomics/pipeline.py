@@ -32,6 +32,7 @@ from robustlab.radiomics.extraction import (
 from robustlab.radiomics.options import Options
 from robustlab.radiomics.result import StudyResult
 from robustlab.radiomics.study import load_study, texture_targets, validate_study
+from robustlab.radiomics.study.images import IMAGE_BUDGET
 
 log = logging.getLogger(__name__)
 #: A radiomics run folder (:class:`robustlab.common.runfolder.RunFolder`): what runs write there
@@ -51,7 +52,8 @@ def default_cache_dir() -> Path:
 @claims_run_folder("out_dir", "radiomics", **RUN_FOLDER)
 def run_study(
     study: str | Path, out_dir: Path, *, n_jobs: int = -1, cache_dir: str | Path | None = None,
-    seed: int = 0, shard: tuple[int, int] | None = None, progress: bool = True, **options: Any,
+    seed: int = 0, shard: tuple[int, int] | None = None, progress: bool = True,
+    image_budget: int = IMAGE_BUDGET, **options: Any,
 ) -> StudyResult:
     """Run a radiomics robust-feature study end to end.
 
@@ -67,6 +69,8 @@ def run_study(
         shard: ``(i, n)``: extract only the i-th of n shares of the work items; the analysis
             runs when every item is in the cache, otherwise the result lists missing shards.
         progress: show progress bars.
+        image_budget: the most voxel bytes an image file may declare in its header; a larger
+            one is refused before it is read (default 2 GiB).
         **options: the fields of :class:`Options`.
 
     Returns:
@@ -82,7 +86,8 @@ def run_study(
     if opts.threshold is not None:
         loaded = dataclasses.replace(loaded, threshold=float(opts.threshold))
     cache_root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    validated = validate_study(loaded, opts.geometry_tolerance, verdicts=cache_root / "checked_files")
+    validated = validate_study(loaded, opts.geometry_tolerance, verdicts=cache_root / "checked_files",
+                               image_budget=image_budget)
     shuffled = texture_targets(loaded, opts.texture_acquisitions) if opts.texture else []
     cache = FeatureCache(cache_root)
     items = work_items(validated, shuffle=shuffled, seed=seed)

@@ -24,7 +24,7 @@ from robustlab.common.hashing import file_hash
 from robustlab.radiomics.errors import StudyError
 from robustlab.radiomics.extraction.params import Extraction, check_extraction
 from robustlab.radiomics.study.feature_csv import identifier_table, read_feature_csv
-from robustlab.radiomics.study.images import read_image
+from robustlab.radiomics.study.images import IMAGE_BUDGET, check_budget, read_image
 from robustlab.radiomics.study.model import Acquisition, Study, ValidatedStudy
 
 if TYPE_CHECKING:  # pandas is imported where used
@@ -76,8 +76,8 @@ def texture_targets(study: Study, chosen: Sequence[str] | None) -> list[str]:
     return list(first.values())
 
 
-def validate_study(study: Study, geometry_tolerance: float = 1e-4,
-                   verdicts: Path | None = None) -> ValidatedStudy:
+def validate_study(study: Study, geometry_tolerance: float = 1e-4, verdicts: Path | None = None,
+                   image_budget: int = IMAGE_BUDGET) -> ValidatedStudy:
     """Check every file and every comparison of ``study`` before any extraction.
 
     Checks: every file exists, is complete and loads (NIfTI, NRRD, DICOM series through
@@ -92,6 +92,8 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4,
         geometry_tolerance: largest accepted difference in spacing, origin and direction.
         verdicts: where the completeness checks of image files are kept by content hash
             (None: none kept; see :func:`robustlab.radiomics.study.integrity.image_file_hash`).
+        image_budget: the most voxel bytes an image file's header may declare; a larger one
+            is refused from its header (:func:`robustlab.radiomics.study.images.check_budget`).
 
     Returns:
         :class:`ValidatedStudy` with each acquisition's ROIs, the CSV tables and file hashes.
@@ -118,6 +120,7 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4,
         for p, key in ((acq.image, "image"), *((m, "mask" if acq.rois is None else "rois")
                                                 for m in acq.mask_files)):
             if p.exists() and p not in hashes:  # complete files only (a missing one: read_image)
+                check_budget(p, f"{where}, key {key!r}", image_budget)  # before a byte is inflated
                 files[p] = image_file_hash(p, f"{where}, key {key!r}", verdicts)
                 hashes[p] = files[p].sha256
         stored_nonfinite = files[acq.image].nonfinite if acq.image in files else None
@@ -230,7 +233,7 @@ def _validate_image(acq: Acquisition, where: str, tolerance: float,
 
     from robustlab.radiomics.study.integrity import check_finite, nonfinite_voxels
 
-    image = read_image(acq.image, f"{where}, key 'image'")
+    image = read_image(acq.image, f"{where}, key 'image'", budget=None)  # checked when hashed
     check_scalar_volume(image, acq.image, f"{where}, key 'image'")
     bad = nonfinite_voxels(sitk.GetArrayViewFromImage(image), stored_nonfinite)
     counts: dict[Path, dict[int, int]] = {}
@@ -238,7 +241,7 @@ def _validate_image(acq: Acquisition, where: str, tolerance: float,
     setting = acq.settings.params()["setting"] if acq.settings is not None else {}
     for path in acq.mask_files:
         key = "mask" if acq.rois is None else "rois"
-        masks[path] = mask = read_image(path, f"{where}, key {key!r}")
+        masks[path] = mask = read_image(path, f"{where}, key {key!r}", budget=None)
         check_scalar_volume(mask, path, f"{where}, key {key!r}")
         check_geometry(image, mask, tolerance, f"{where}: {path.name} vs {acq.image.name}")
         check_pyradiomics_geometry(image, mask, setting, f"{where}: {path.name} vs {acq.image.name}")
