@@ -96,12 +96,12 @@ def image_study(tmp_path: Path) -> Callable[..., Path]:
 @pytest.fixture
 def run(tmp_path: Path) -> Callable[..., Any]:
     """``run(study, **options)``: the study run by this process alone into ``tmp_path/out``,
-    its cache ``tmp_path/cache``, without progress bar or report."""
+    its cache ``tmp_path/cache``, without progress bar (and without report unless asked)."""
     from robustlab.radiomics.pipeline import run_study
 
     def go(study: Path, **options: Any) -> Any:
         return run_study(study, tmp_path / "out", n_jobs=1, cache_dir=tmp_path / "cache",
-                         progress=False, report=False, **options)
+                         progress=False, **{"report": False, **options})
 
     return go
 

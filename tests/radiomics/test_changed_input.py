@@ -7,6 +7,7 @@ after the original was restored.
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -66,3 +67,29 @@ def test_a_feature_csv_changed_while_it_is_read_is_refused(csv_study, monkeypatc
     monkeypatch.setattr(validate_module, "identifier_table", read_then_change)
     with pytest.raises(StudyError, match=r"acquisition 'a': .*a\.csv changed while it was read"):
         validate_study(load_study(study))
+
+
+@pytest.mark.parametrize("kind", ["image", "csv"])
+def test_byte_identical_acquisitions_of_a_comparison_are_named_in_the_log_and_the_report(
+        image_study, csv_study, run, kind, caplog):
+    """Before: two acquisitions that are one file under two names gave ICC 1 without a word."""
+    study = image_study() if kind == "image" else csv_study()
+    if kind == "image":
+        for name in ("rep2.nii.gz", "rep2_mask.nii.gz"):
+            shutil.copyfile(study.parent / name.replace("rep2", "rep1"), study.parent / name)
+    else:
+        shutil.copyfile(study.parent / "a.csv", study.parent / "b.csv")
+    first, second = ("rep1", "rep2") if kind == "image" else ("a", "b")
+    shown = (rf"comparison '(repeat|ab)': acquisitions '{first}' and '{second}' are byte-identical "
+             r"files \(.+ and .+\); their agreement is 1 by construction")
+    with caplog.at_level("WARNING", logger="robustlab.radiomics"):
+        result = run(study, report=True, texture=False)
+    assert any(re.search(shown, r.getMessage()) for r in caplog.records)
+    assert len(result.warnings) == 1 and re.search(shown, result.warnings[0])
+    assert re.search(shown, (result.out_dir / "report.md").read_text())
+
+
+def test_distinct_acquisitions_give_no_such_warning(image_study, run, caplog):
+    with caplog.at_level("WARNING", logger="robustlab.radiomics"):
+        result = run(image_study(), texture=False)
+    assert result.warnings == [] and not any("byte-identical" in r.getMessage() for r in caplog.records)

@@ -99,6 +99,7 @@ def run_study(
     if shard is None and all(cache.contains(it.key) for it in items):
         restored = _restore(analyses, key, out_dir, record, len(items), loaded.name)
         if restored is not None:
+            restored.warnings = list(validated.warnings)
             return restored
     payloads = _extract(items, cache, out_dir, record, n_jobs, shard, progress, validated.extractors)
     if payloads is None:

@@ -184,6 +184,7 @@ def _overview(study: Study, result: StudyResult, published: pd.DataFrame | None)
         lines += ["", "Missing (failed) ROIs: " + ", ".join(
             f"{a}:{r}{' (' + p + ')' if p else ''}" for a, r, p in
             zip(failures["acquisition"], failures["roi"], failures["perturbation"], strict=True))]
+    lines += [line for text in result.warnings for line in ("", f"**Warning**: {text}.")]
     blocks: list[Block] = [Heading("Overview"), Paragraph(lines), Heading("Summary"),
                            Table(summary[[c for c in SUMMARY_COLUMNS if c in summary.columns]])]
     if published is not None:

@@ -47,6 +47,7 @@ class StudyResult:
         missing_shards: the shards (``i`` of ``n``) with items not yet in the cache.
         outputs: the files of the analysis, relative to ``out_dir``.
         restored: True when the analysis was restored from the analysis cache.
+        warnings: what the study's validation found suspicious (shown in the report).
     """
 
     out_dir: Path
@@ -66,3 +67,4 @@ class StudyResult:
     missing_shards: list[int] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     restored: bool = False
+    warnings: list[str] = field(default_factory=list)

@@ -128,7 +128,8 @@ def analyse(
     return StudyResult(out_dir=out_dir, summary=summary, per_feature=per_feature, robust=robust,
                        selection=selection, features=tidy, failures=failures, shape=shape,
                        texture=texture, features_wide=wide_table(tables), counts=dict(counts),
-                       wcv_by_size=by_size, band_counts=band_counts(per_feature))
+                       wcv_by_size=by_size, band_counts=band_counts(per_feature),
+                       warnings=list(validated.warnings))
 
 
 def _describe_comparisons(study: Study, summary: pd.DataFrame, failures: pd.DataFrame) -> None:

@@ -153,6 +153,8 @@ class ValidatedStudy:
         labels: image acquisition id -> ROI id -> its label in its mask file.
         extractors: the pyradiomics extractor built of each extraction setting while checking
             it (extraction takes them rather than build them again).
+        warnings: what validation found suspicious without refusing it (e.g. byte-identical
+            acquisitions compared), for the report.
     """
 
     study: Study
@@ -162,3 +164,4 @@ class ValidatedStudy:
     voxels: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     labels: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     extractors: Mapping[Extraction, Any] = field(default_factory=dict, compare=False, repr=False)
+    warnings: tuple[str, ...] = ()

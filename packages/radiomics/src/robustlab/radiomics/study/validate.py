@@ -14,6 +14,8 @@ what was expected.
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,8 @@ from robustlab.radiomics.study.model import Acquisition, Study, ValidatedStudy
 
 if TYPE_CHECKING:  # pandas is imported where used
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 
 def check_distinct(where: str, unit: Sequence[str]) -> None:
@@ -128,8 +132,11 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4, verdicts: Pat
                                                               stored_nonfinite)
     extractors = _check_settings(study)
     _check_comparisons(study, rois, tables, identifiers)
+    identical = identical_acquisitions(study, hashes)
+    for text in identical:
+        log.warning(text)
     return ValidatedStudy(study=study, rois=rois, tables=tables, hashes=hashes, voxels=voxels,
-                          labels=labels, extractors=extractors)
+                          labels=labels, extractors=extractors, warnings=tuple(identical))
 
 
 def _read_csv(acq: Acquisition, roi_column: str | None, where: str) -> tuple[
@@ -149,6 +156,32 @@ def _read_csv(acq: Acquisition, roi_column: str | None, where: str) -> tuple[
     if digest != before:
         raise StudyError(f"{where}: {acq.features} changed while it was read; run the study again")
     return table, ids.loc[table.index], digest
+
+
+def identical_acquisitions(study: Study, hashes: Mapping[Path, str]) -> list[str]:
+    """One warning per pair of acquisitions compared with each other whose files are
+    byte-identical (image and masks, or feature CSV) under the same settings: their agreement
+    is 1 by construction, not a measurement (a file copied under two names, or one path given
+    twice through links)."""
+    def content(acq: Acquisition) -> tuple[Any, ...]:
+        if not acq.is_image:
+            return (hashes[acq.features],)
+        return (hashes[acq.image], tuple(hashes[m] for m in acq.mask_files), acq.labels, acq.settings)
+
+    def file_name(acq: Acquisition) -> str:
+        return (acq.image if acq.is_image else acq.features).name
+
+    found: dict[tuple[str, str], str] = {}
+    for cmp in study.comparisons:
+        for name, members in cmp.units():
+            for a, b in itertools.combinations(members, 2):
+                first, second = study.acquisitions[a], study.acquisitions[b]
+                if (a, b) not in found and content(first) == content(second):
+                    found[(a, b)] = (f"{study.path.name}: comparison {name!r}: acquisitions {a!r} "
+                                     f"and {b!r} are byte-identical files ({file_name(first)} and "
+                                     f"{file_name(second)}); their agreement is 1 by construction, "
+                                     "not a measurement")
+    return list(found.values())
 
 
 def _check_settings(study: Study) -> dict[Extraction, Any]:
