@@ -92,4 +92,5 @@ def test_byte_identical_acquisitions_of_a_comparison_are_named_in_the_log_and_th
 def test_distinct_acquisitions_give_no_such_warning(image_study, run, caplog):
     with caplog.at_level("WARNING", logger="robustlab.radiomics"):
         result = run(image_study(), texture=False)
-    assert result.warnings == [] and not any("byte-identical" in r.getMessage() for r in caplog.records)
+    assert result.warnings == []
+    assert not any("byte-identical" in r.getMessage() for r in caplog.records)

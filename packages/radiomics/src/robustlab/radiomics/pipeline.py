@@ -31,6 +31,7 @@ from robustlab.radiomics.extraction import (
 )
 from robustlab.radiomics.options import Options
 from robustlab.radiomics.result import StudyResult
+from robustlab.radiomics.storage import STORAGE_ERRORS, storage_error, writing
 from robustlab.radiomics.study import load_study, texture_targets, validate_study
 from robustlab.radiomics.study.images import IMAGE_BUDGET
 
@@ -81,47 +82,65 @@ def run_study(
     """
     opts = Options.from_kwargs(options)
     out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with writing(out_dir, "the run's outputs"):
+        out_dir.mkdir(parents=True, exist_ok=True)
     loaded = load_study(study)
     if opts.threshold is not None:
         loaded = dataclasses.replace(loaded, threshold=float(opts.threshold))
     cache_root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    validated = validate_study(loaded, opts.geometry_tolerance, verdicts=cache_root / "checked_files",
-                               image_budget=image_budget)
+    validated = validate_study(loaded, opts.geometry_tolerance,
+                               verdicts=cache_root / "checked_files", image_budget=image_budget)
     shuffled = texture_targets(loaded, opts.texture_acquisitions) if opts.texture else []
-    cache = FeatureCache(cache_root)
+    with writing(cache_root, "the extraction cache"):
+        cache = FeatureCache(cache_root)
+        analyses = AnalysisCache(cache.root / "analyses")
     items = work_items(validated, shuffle=shuffled, seed=seed)
     record: dict[str, Any] = {"study": str(loaded.path), "cache_dir": str(cache.root),
                               "n_jobs": n_jobs, "seed": seed, "pyradiomics": pyradiomics_version(),
                               "options": dataclasses.asdict(opts), "n_items": len(items)}
-    analyses = AnalysisCache(cache.root / "analyses")
     key = analysis_key(validated, items, opts, shuffled)
     if shard is None and all(cache.contains(it.key) for it in items):
         restored = _restore(analyses, key, out_dir, record, len(items), loaded.name)
         if restored is not None:
             restored.warnings = list(validated.warnings)
             return restored
-    payloads = _extract(items, cache, out_dir, record, n_jobs, shard, progress, validated.extractors)
+    payloads = _extract(items, cache, out_dir, record, n_jobs, shard, progress,
+                        validated.extractors)
     if payloads is None:
         return StudyResult(out_dir=out_dir, complete=False, counts=record["counts"],
                            missing_shards=record["missing_shards"])
     from robustlab.radiomics.study_analysis import analyse, write_outputs
 
     result = analyse(validated, items, payloads, out_dir, opts, record["counts"], shuffled)
-    write_outputs(study=validated.study, result=result, report=opts.report)
+    with writing(out_dir, "the run's outputs"):
+        write_outputs(study=validated.study, result=result, report=opts.report)
     if all(payloads.get(it.key) is not None for it in items):
-        analyses.put(key, result)
+        _store(analyses, key, result)
     return result
+
+
+def _store(analyses: AnalysisCache, key: str, result: StudyResult) -> None:
+    """Keep the finished analysis for a rerun. Every output is written by now: a cache that
+    cannot take it (full, read-only) is a warning, not a failed run."""
+    try:
+        analyses.put(key, result)
+    except OSError as exc:
+        named = storage_error(exc, analyses.root, "the finished analysis") \
+            if exc.errno in STORAGE_ERRORS else exc
+        log.warning("the finished analysis was not stored in the cache (%s: %s); every output is "
+                    "in %s, and a rerun will compute the analysis again", named.filename,
+                    named.strerror or named, result.out_dir)
 
 
 def _restore(analyses: AnalysisCache, key: str, out_dir: Path, record: dict[str, Any], n_items: int,
              name: str) -> StudyResult | None:
     """The stored analysis ``key`` copied into ``out_dir``, or None when there is none."""
-    stored = analyses.get(key, out_dir)
-    if stored is None:
-        return None
-    counts = {"cached": n_items, "extracted": 0, "failed": 0}
-    write_json(out_dir / "extraction.json", {**record, "counts": counts, "analysis": "restored"})
+    with writing(out_dir, "the run's outputs"):
+        stored = analyses.get(key, out_dir)
+        if stored is None:
+            return None
+        counts = {"cached": n_items, "extracted": 0, "failed": 0}
+        _write_record(out_dir, {**record, "counts": counts, "analysis": "restored"})
     log.info("%s: every ROI cached and the analysis unchanged: outputs restored into %s", name, out_dir)
     return StudyResult(out_dir=out_dir, counts=counts, restored=True, **stored)
 
@@ -140,17 +159,23 @@ def _extract(items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path, reco
         missing = sorted({j % shard[1] for j, it in enumerate(items) if not cache.contains(it.key)})
         record.update(shard=f"{shard[0]}/{shard[1]}", shard_items=len(mine), counts=counts,
                       missing_shards=missing)
-        write_json(out_dir / "extraction.json", record)
+        _write_record(out_dir, record)
         if missing:
             log.info("shard %d/%d: %s; waiting for shard(s) %s before the analysis",
                      shard[0], shard[1], counts, ", ".join(f"{m}/{shard[1]}" for m in missing))
             return None
         return {it.key: cache.get(it.key) for it in items}
-    counts, payloads = extract(items, cache, n_jobs=n_jobs, progress=progress, warm_up=_import_analysis,
-                               checked=checked)
+    counts, payloads = extract(items, cache, n_jobs=n_jobs, progress=progress,
+                               warm_up=_import_analysis, checked=checked)
     record["counts"] = counts
-    write_json(out_dir / "extraction.json", record)
+    _write_record(out_dir, record)
     return payloads
+
+
+def _write_record(out_dir: Path, record: dict[str, Any]) -> None:
+    """``extraction.json``: what was extracted, from where, with what."""
+    with writing(out_dir, "the run's outputs"):
+        write_json(out_dir / "extraction.json", record)
 
 
 def _import_analysis() -> None:

@@ -134,7 +134,8 @@ def forking() -> bool:
 
 
 @contextlib.contextmanager
-def worker_pool(n_workers: int, threads: int, process: ExtractionProcess | None = None) -> Iterator[Any]:
+def worker_pool(n_workers: int, threads: int,
+                process: ExtractionProcess | None = None) -> Iterator[Any]:
     """A pool of ``n_workers`` processes with ``threads`` threads in each thread pool.
 
     Where :func:`forking`, the workers are forked from this process: they start at once, with
@@ -153,7 +154,8 @@ def worker_pool(n_workers: int, threads: int, process: ExtractionProcess | None 
                                     initializer=_start_worker, initargs=(threads, process, None))
         return
     executor = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_start_worker, initargs=(threads, process, os.getpid()))
+                                   initializer=_start_worker,
+                                   initargs=(threads, process, os.getpid()))
     try:
         yield executor
     finally:
@@ -172,7 +174,8 @@ def _start_worker(threads: int, process: ExtractionProcess, parent: int | None) 
     _worker = process
 
 
-def _extract_in_worker(items: Sequence[WorkItem], cache_root: Path) -> list[tuple[str, dict[str, Any]]]:
+def _extract_in_worker(items: Sequence[WorkItem],
+                       cache_root: Path) -> list[tuple[str, dict[str, Any]]]:
     """A worker's task: :meth:`ExtractionProcess.extract_items` with the worker's own state."""
     if _worker is None:  # a pool not started by worker_pool
         raise RuntimeError("an extraction task ran in a process that worker_pool did not start")

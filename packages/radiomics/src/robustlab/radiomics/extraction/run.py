@@ -29,7 +29,8 @@ def extract(
         progress: show a tqdm progress bar.
         warm_up: run by this process while the workers start (a parallel run only).
         checked: extractors the study's validation built, by settings (taken instead of
-            building them again; :attr:`~robustlab.radiomics.study.model.ValidatedStudy.extractors`).
+            building them again;
+            :attr:`~robustlab.radiomics.study.model.ValidatedStudy.extractors`).
 
     Returns:
         ``(counts, payloads)``: counts ``{"cached": items found in the cache, "extracted":

@@ -80,7 +80,8 @@ class ExtractionProcess:
             self._extractors[key] = extractor
         return self._extractors[key]
 
-    def extract_items(self, items: Sequence[WorkItem], cache_root: Path) -> list[tuple[str, dict[str, Any]]]:
+    def extract_items(self, items: Sequence[WorkItem],
+                      cache_root: Path) -> list[tuple[str, dict[str, Any]]]:
         """Extract items with pyradiomics and write each one's cache entry (features or error).
 
         An acquisition's image and mask are read, and where exact prepared
@@ -181,7 +182,8 @@ class _Source:
         if prepared is not None and item.label in prepared[1]:
             return (*self.prepared.crop(item.label, item.mask),
                     self.process.extractor(item.params, item.overrides, crop=True))
-        return self.image, self.masks[item.mask], self.process.extractor(item.params, item.overrides)
+        return (self.image, self.masks[item.mask],
+                self.process.extractor(item.params, item.overrides))
 
 
 def read_checked(path: Path, expected: str, where: str) -> Any:

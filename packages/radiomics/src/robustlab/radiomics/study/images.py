@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from robustlab.radiomics.errors import StudyError
+from robustlab.radiomics.storage import in_units
 
 #: The most voxel bytes one image file may declare (2 GiB: 512 x 512 x 2048 floats). An image
 #: is held several times during its extraction (as read, normalized, cropped), in every process.
@@ -46,17 +47,9 @@ def check_budget(path: Path, where: str, budget: int) -> None:
     if declared is not None and declared[2] > budget:
         size, kind, n_bytes = declared
         raise StudyError(f"{where}: {path} declares {' x '.join(map(str, size))} voxels of {kind} "
-                         f"({_in_units(n_bytes)}), more than the memory budget of "
-                         f"{_in_units(budget)} for one image (image_budget); nothing of it was read")
+                         f"({in_units(n_bytes)}), more than the memory budget of "
+                         f"{in_units(budget)} for one image (image_budget); nothing of it was read")
 
-
-def _in_units(n_bytes: float) -> str:
-    """``n_bytes`` in the largest binary unit that keeps it at least 1 (``4.0 GiB``)."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n_bytes < 1024 or unit == "GiB":
-            return f"{n_bytes:.1f} {unit}" if unit != "B" else f"{int(n_bytes)} B"
-        n_bytes /= 1024
-    raise AssertionError("unreachable")
 
 
 def read_image(path: Path, where: str, budget: int | None = IMAGE_BUDGET) -> Any:

@@ -118,7 +118,8 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4, verdicts: Pat
     for aid, acq in study.acquisitions.items():
         where = f"{study.path.name}: acquisition {aid!r}"
         if not acq.is_image:
-            tables[aid], identifiers[aid], hashes[acq.features] = _read_csv(acq, study.roi_column, where)
+            tables[aid], identifiers[aid], hashes[acq.features] = _read_csv(acq, study.roi_column,
+                                                                            where)
             rois[aid] = tuple(tables[aid].index)
             continue
         for p, key in ((acq.image, "image"), *((m, "mask" if acq.rois is None else "rois")
@@ -166,7 +167,8 @@ def identical_acquisitions(study: Study, hashes: Mapping[Path, str]) -> list[str
     def content(acq: Acquisition) -> tuple[Any, ...]:
         if not acq.is_image:
             return (hashes[acq.features],)
-        return (hashes[acq.image], tuple(hashes[m] for m in acq.mask_files), acq.labels, acq.settings)
+        return (hashes[acq.image], tuple(hashes[m] for m in acq.mask_files), acq.labels,
+                acq.settings)
 
     def file_name(acq: Acquisition) -> str:
         return (acq.image if acq.is_image else acq.features).name
