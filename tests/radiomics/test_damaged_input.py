@@ -53,7 +53,8 @@ def truncate_nrrd(study):
     return r"rep1\.nrrd is (truncated|corrupt)"
 
 
-@pytest.mark.parametrize("damage", [truncate_gz, flip_gzip_checksum, drop_voxels, truncate_nrrd])
+@pytest.mark.parametrize("damage", [truncate_gz, flip_gzip_checksum, drop_voxels, truncate_nrrd],
+                         ids=lambda damage: damage.__name__)
 def test_an_incomplete_or_corrupt_image_file_is_refused_naming_it(image_study, run, extracted,
                                                                   damage):
     study = image_study()
