@@ -216,3 +216,16 @@ def test_study_keys_of_the_wrong_kind_are_one_line_errors(csv_study, change, mes
     with pytest.raises(StudyError, match=message) as info:
         load_study(study)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["csv", "image"])
+def test_a_label_listed_twice_is_refused_naming_file_and_label(csv_study, image_study, edit_study,
+                                                                kind):
+    """Before: a feature CSV's repeated label repeated its row in every comparison (a ROI
+    counted twice in the ICC); an image acquisition dropped the repeat."""
+    study = csv_study() if kind == "csv" else image_study()
+    aid, shown = ("a", r"a\.csv") if kind == "csv" else ("rep1", r"rep1_mask\.nii\.gz")
+    edit_study(study, lambda s: s["acquisitions"][aid].update(labels=[1, 2, 3, 2]))
+    with pytest.raises(StudyError, match=rf"\w+\.yaml: acquisition '{aid}': 'labels' lists label 2 "
+                                         rf"of {shown} twice; list each label once"):
+        load_study(study)

@@ -188,16 +188,7 @@ def _load_acquisition(
                              "per ROI), not both")
         raise StudyError(f"{where}: key '{missing}' is missing (an image needs its mask)")
     meta = {k: v for k, v in spec.items() if k not in _ACQ_KEYS}
-    labels = spec.get("labels")
-    if labels is not None:
-        if "rois" in spec:
-            raise StudyError(f"{where}: 'labels' selects labels of 'mask'; with 'rois' give each "
-                             "ROI's label as {file: ..., label: N}")
-        if isinstance(labels, int):
-            labels = [labels]
-        if not isinstance(labels, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in labels):
-            raise StudyError(f"{where}: 'labels' must be positive integers; got {labels!r}")
-        labels = tuple(labels)
+    labels = _load_labels(where, spec)
     extraction = _extraction_spec(spec.get("extraction"), base, f"{where}, key 'extraction'",
                                   inherited if has_image or "extraction" in spec else ExtractionSpec())
     settings = extraction.resolve()
@@ -216,6 +207,27 @@ def _load_acquisition(
         return Acquisition(aid, image=image, mask=mask, rois=rois, **common)
     return Acquisition(aid, features=resolve_path(base / str(spec["features"]), f"{where}, key 'features'"),
                        **common)
+
+
+def _load_labels(where: str, spec: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """``labels:``: the labels (ROIs) of the mask or the rows of the feature CSV to use, each
+    once (a label listed twice would repeat a ROI's row in every comparison)."""
+    labels = spec.get("labels")
+    if labels is None:
+        return None
+    if "rois" in spec:
+        raise StudyError(f"{where}: 'labels' selects labels of 'mask'; with 'rois' give each "
+                         "ROI's label as {file: ..., label: N}")
+    if isinstance(labels, int):
+        labels = [labels]
+    if not isinstance(labels, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in labels):
+        raise StudyError(f"{where}: 'labels' must be positive integers; got {labels!r}")
+    repeated = [v for i, v in enumerate(labels) if v in labels[:i]]
+    if repeated:
+        raise StudyError(f"{where}: 'labels' lists label {repeated[0]} of "
+                         f"{spec.get('features') or spec.get('mask')} twice; list each label once")
+    return tuple(labels)
 
 
 def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisition]) -> Comparison:
