@@ -119,7 +119,7 @@ def test_a_seed_waits_for_its_simulated_study_while_another_process_writes_it(tm
     import sys
     import textwrap
 
-    from robustlab.radiomics.seeds import resolve_scanners, run_seed, study_folder
+    from robustlab.radiomics.seed_runs import resolve_scanners, run_seed, study_folder
 
     protocol, phantom = load_design(tiny_design(tmp_path / "d"))
     protocol = resolve_scanners(protocol)
@@ -139,3 +139,54 @@ def test_a_seed_waits_for_its_simulated_study_while_another_process_writes_it(tm
     finally:
         holder.wait(timeout=60)
     assert (folder / "study.yaml").stat().st_mtime >= released
+
+
+def duplicate_acquisition(design: Path) -> str:
+    """The design with an acquisition written twice (PyYAML keeps the second)."""
+    text = design.read_text()
+    line = next(ln for ln in text.splitlines() if ln.startswith("  A15_rep2:"))
+    design.write_text(text.replace(line, f"{line}\n{line}", 1))
+    return r"design\.yaml: key 'A15_rep2' is written twice \(lines \d+ and \d+\); keep one"
+
+
+def self_comparison(design: Path) -> str:
+    """Before: found only after a seed was simulated, in an error naming the cached study file."""
+    data = yaml.safe_load(design.read_text())
+    data["comparisons"][0]["acquisitions"] = ["A15_rep1", "A15_rep1"]
+    design.write_text(yaml.safe_dump(data))
+    return (r"design .*design\.yaml: comparison 'repeat_A15': compares acquisition 'A15_rep1' "
+            r"with itself")
+
+
+def not_yaml(design: Path) -> str:
+    design.write_text("scanners: [unclosed\n")
+    return r"design\.yaml: not valid YAML: .* at line 2, column 1"
+
+
+def not_utf8(design: Path) -> str:
+    design.write_bytes(b"\xff\xfe" + design.read_bytes())
+    return r"design\.yaml: not UTF-8 text \(byte 0xff at offset 0\); save it as UTF-8"
+
+
+def scanner_not_utf8(design: Path) -> str:
+    scanner = design.parent / "scanners" / "my_b.yaml"
+    scanner.write_bytes(b"snr_factor: 0.8\nname: \xe9\n")
+    return r"scanners\.B15: .*my_b\.yaml: not UTF-8 text \(byte 0xe9 at offset 22\)"
+
+
+def scanner_key_twice(design: Path) -> str:
+    scanner = design.parent / "scanners" / "my_b.yaml"
+    scanner.write_text(scanner.read_text() + "snr_factor: 0.5\n")
+    return r"my_b\.yaml: key 'snr_factor' is written twice"
+
+
+@pytest.mark.parametrize("spoil", [duplicate_acquisition, self_comparison, not_yaml, not_utf8,
+                                   scanner_not_utf8, scanner_key_twice],
+                         ids=lambda spoil: spoil.__name__)
+def test_a_bad_design_is_one_line_naming_it_before_any_seed(tmp_path, spoil):
+    design = tiny_design(tmp_path / "d")
+    message = spoil(design)
+    with pytest.raises(StudyError, match=message) as caught:
+        plan(design, tmp_path / "plan", seeds=2, n_jobs=1, cache_dir=tmp_path / "cache")
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "plan" / "seeds").exists() and not (tmp_path / "cache").exists()

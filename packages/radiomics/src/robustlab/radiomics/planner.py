@@ -56,10 +56,7 @@ def load_design(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from robustlab.radiomics.phantom import load_config
 
     path = Path(path).expanduser().resolve()
-    try:
-        raw = safe_yaml.load(path)
-    except OSError as exc:
-        raise StudyError(f"design {path}: cannot be read ({exc.strerror or exc})") from None
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise StudyError(f"design {path}: expected a mapping at the top level")
     unknown = sorted(set(raw) - DESIGN_KEYS)
@@ -73,7 +70,36 @@ def load_design(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
                 **{k: v for k, v in raw.items() if k != "phantom"}}
     protocol["scanners"] = {k: _scanner(v, path, k) for k, v in raw["scanners"].items()}
     phantom = load_config("phantom", str(raw.get("phantom", "pelvic")))
+    _check_comparisons(protocol["comparisons"], path)
     return protocol, phantom
+
+
+def _read_yaml(path: Path, where: str = "") -> Any:
+    """A design or scanner file: YAML in UTF-8, each key of a mapping written once (as a study
+    file), or one line naming the file (after ``where``, the key of the design naming it)."""
+    prefix = f"{where}: " if where else ""
+    try:
+        return safe_yaml.load(path)
+    except OSError as exc:
+        raise StudyError(f"{prefix or 'design '}{path}: cannot be read ({exc.strerror or exc})") from None
+    except (safe_yaml.DuplicateKeyError, safe_yaml.YAMLSyntaxError) as exc:
+        raise StudyError(f"{prefix}{exc}") from None
+
+
+def _check_comparisons(comparisons: Any, design: Path) -> None:
+    """A comparison of an acquisition with itself, found in the design (before any seed is
+    simulated, naming the design file and the comparison)."""
+    from robustlab.radiomics.study.validate import check_distinct
+
+    for i, cmp in enumerate(comparisons if isinstance(comparisons, list) else []):
+        if not isinstance(cmp, dict):
+            continue  # the simulator's own check names it
+        acquisitions, pairs = cmp.get("acquisitions"), cmp.get("pairs")
+        units = [acquisitions] if isinstance(acquisitions, list) else []
+        units += [p for p in pairs if isinstance(p, list)] if isinstance(pairs, list) else []
+        for unit in units:
+            check_distinct(f"design {design}: comparison {cmp.get('name', f'#{i + 1}')!r}",
+                           [str(a) for a in unit])
 
 
 def _scanner(ref: Any, design: Path, key: str) -> Any:
@@ -82,7 +108,7 @@ def _scanner(ref: Any, design: Path, key: str) -> Any:
         file = (design.parent / ref).resolve()
         if not file.is_file():
             raise StudyError(f"design {design}: scanners.{key}: file {file} does not exist")
-        data = safe_yaml.load(file)
+        data = _read_yaml(file, f"design {design}: scanners.{key}")
         if not isinstance(data, dict):
             raise StudyError(f"design {design}: scanners.{key}: {file} is not a mapping")
         return {"name": file.stem, **data}
