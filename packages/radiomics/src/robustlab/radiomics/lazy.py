@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def lazy_exports(package: str, modules: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_exports(package: str, modules: Mapping[str, str]) -> tuple[Callable[[str], Any],
+                                                                Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package``; ``modules``: name -> the module defining it."""
 
     def getattr_(name: str) -> Any:

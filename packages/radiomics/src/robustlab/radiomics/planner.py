@@ -81,7 +81,8 @@ def _read_yaml(path: Path, where: str = "") -> Any:
     try:
         return safe_yaml.load(path)
     except OSError as exc:
-        raise StudyError(f"{prefix or 'design '}{path}: cannot be read ({exc.strerror or exc})") from None
+        raise StudyError(f"{prefix or 'design '}{path}: cannot be read "
+                         f"({exc.strerror or exc})") from None
     except (safe_yaml.DuplicateKeyError, safe_yaml.YAMLSyntaxError) as exc:
         raise StudyError(f"{prefix}{exc}") from None
 
