@@ -233,13 +233,13 @@ def _load_labels(where: str, spec: Mapping[str, Any]) -> tuple[int, ...] | None:
 def _load_comparison(path: Path, i: int, spec: Any, acqs: Mapping[str, Acquisition]) -> Comparison:
     if not isinstance(spec, dict) or "name" not in spec:
         raise StudyError(f"{path}: comparison #{i + 1} must be a mapping with a 'name'")
-    from robustlab.radiomics.statistics import get_statistic
+    from robustlab.radiomics.statistics import STATISTICS
 
     name = str(spec["name"])
     where = f"{path}: comparison {name!r}"
     statistic = str(spec.get("statistic", "")).lower()
     try:
-        stat = get_statistic(statistic)
+        stat = STATISTICS.get(statistic)
     except KeyError as exc:
         raise StudyError(f"{where}: key 'statistic': {exc.args[0]}") from None
     _check_keys(where, spec, _CMP_KEYS | set(stat.options))

@@ -203,7 +203,7 @@ def _check_settings(study: Study) -> dict[Extraction, Any]:
 def _check_comparisons(study: Study, rois: Mapping[str, tuple[str, ...]], tables: Mapping[str, pd.DataFrame],
                        identifiers: Mapping[str, pd.DataFrame]) -> None:
     """Compared acquisitions share their ROIs and, for feature CSVs, columns and row identifiers."""
-    from robustlab.radiomics.statistics import get_statistic
+    from robustlab.radiomics.statistics import STATISTICS
     from robustlab.radiomics.study.integrity import check_row_pairing
 
     for cmp in study.comparisons:
@@ -211,7 +211,7 @@ def _check_comparisons(study: Study, rois: Mapping[str, tuple[str, ...]], tables
         for name, members in cmp.units():
             first = members[0]
             _warn_too_few_rois(study.path.name, name, cmp.statistic, rois[first],
-                               get_statistic(cmp.statistic).min_rois)
+                               STATISTICS.get(cmp.statistic).min_rois)
             for other in members[1:]:
                 if set(rois[other]) != set(rois[first]):
                     only_a = sorted(set(rois[first]) - set(rois[other]))
