@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from robustlab.common.io import write_json
+from robustlab.common.io import FILE_SYSTEM_ERRORS, file_system, write_json
 from robustlab.common.runfolder import claims_run_folder
 from robustlab.radiomics.analysis_cache import AnalysisCache, analysis_key
 from robustlab.radiomics.extraction import (
@@ -31,7 +31,6 @@ from robustlab.radiomics.extraction import (
 )
 from robustlab.radiomics.options import Options
 from robustlab.radiomics.result import StudyResult
-from robustlab.radiomics.storage import STORAGE_ERRORS, storage_error, writing
 from robustlab.radiomics.study import load_study, texture_targets, validate_study
 from robustlab.radiomics.study.images import IMAGE_BUDGET
 
@@ -82,8 +81,7 @@ def run_study(
     """
     opts = Options.from_kwargs(options)
     out_dir = Path(out_dir).resolve()
-    with writing(out_dir, "the run's outputs"):
-        out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     loaded = load_study(study)
     if opts.threshold is not None:
         loaded = dataclasses.replace(loaded, threshold=float(opts.threshold))
@@ -91,9 +89,8 @@ def run_study(
     validated = validate_study(loaded, opts.geometry_tolerance,
                                verdicts=cache_root / "checked_files", image_budget=image_budget)
     shuffled = texture_targets(loaded, opts.texture_acquisitions) if opts.texture else []
-    with writing(cache_root, "the extraction cache"):
-        cache = FeatureCache(cache_root)
-        analyses = AnalysisCache(cache.root / "analyses")
+    cache = FeatureCache(cache_root)
+    analyses = AnalysisCache(cache.root / "analyses")
     items = work_items(validated, shuffle=shuffled, seed=seed)
     record: dict[str, Any] = {"study": str(loaded.path), "cache_dir": str(cache.root),
                               "n_jobs": n_jobs, "seed": seed, "pyradiomics": pyradiomics_version(),
@@ -112,8 +109,7 @@ def run_study(
     from robustlab.radiomics.study_analysis import analyse, write_outputs
 
     result = analyse(validated, items, payloads, out_dir, opts, record["counts"], shuffled)
-    with writing(out_dir, "the run's outputs"):
-        write_outputs(study=validated.study, result=result, report=opts.report)
+    write_outputs(study=validated.study, result=result, report=opts.report)
     if all(payloads.get(it.key) is not None for it in items):
         _store(analyses, key, result)
     return result
@@ -125,22 +121,22 @@ def _store(analyses: AnalysisCache, key: str, result: StudyResult) -> None:
     try:
         analyses.put(key, result)
     except OSError as exc:
-        named = storage_error(exc, analyses.root, "the finished analysis") \
-            if exc.errno in STORAGE_ERRORS else exc
-        log.warning("the finished analysis was not stored in the cache (%s: %s); every output is "
-                    "in %s, and a rerun will compute the analysis again", named.filename,
-                    named.strerror or named, result.out_dir)
+        target = exc.filename2 or exc.filename or analyses.root  # a copy's: the file it wrote
+        where = f" (writing it on {file_system(Path(target).parent)})" \
+            if exc.errno in FILE_SYSTEM_ERRORS and "file system" not in str(exc.strerror) else ""
+        log.warning("the finished analysis was not stored in the cache (%s: %s%s); every output "
+                    "is in %s, and a rerun will compute the analysis again", target,
+                    exc.strerror or exc, where, result.out_dir)
 
 
 def _restore(analyses: AnalysisCache, key: str, out_dir: Path, record: dict[str, Any], n_items: int,
              name: str) -> StudyResult | None:
     """The stored analysis ``key`` copied into ``out_dir``, or None when there is none."""
-    with writing(out_dir, "the run's outputs"):
-        stored = analyses.get(key, out_dir)
-        if stored is None:
-            return None
-        counts = {"cached": n_items, "extracted": 0, "failed": 0}
-        _write_record(out_dir, {**record, "counts": counts, "analysis": "restored"})
+    stored = analyses.get(key, out_dir)
+    if stored is None:
+        return None
+    counts = {"cached": n_items, "extracted": 0, "failed": 0}
+    write_json(out_dir / "extraction.json", {**record, "counts": counts, "analysis": "restored"})
     log.info("%s: every ROI cached and the analysis unchanged: outputs restored into %s", name, out_dir)
     return StudyResult(out_dir=out_dir, counts=counts, restored=True, **stored)
 
@@ -159,7 +155,7 @@ def _extract(items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path, reco
         missing = sorted({j % shard[1] for j, it in enumerate(items) if not cache.contains(it.key)})
         record.update(shard=f"{shard[0]}/{shard[1]}", shard_items=len(mine), counts=counts,
                       missing_shards=missing)
-        _write_record(out_dir, record)
+        write_json(out_dir / "extraction.json", record)
         if missing:
             log.info("shard %d/%d: %s; waiting for shard(s) %s before the analysis",
                      shard[0], shard[1], counts, ", ".join(f"{m}/{shard[1]}" for m in missing))
@@ -168,14 +164,8 @@ def _extract(items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path, reco
     counts, payloads = extract(items, cache, n_jobs=n_jobs, progress=progress,
                                warm_up=_import_analysis, checked=checked)
     record["counts"] = counts
-    _write_record(out_dir, record)
+    write_json(out_dir / "extraction.json", record)
     return payloads
-
-
-def _write_record(out_dir: Path, record: dict[str, Any]) -> None:
-    """``extraction.json``: what was extracted, from where, with what."""
-    with writing(out_dir, "the run's outputs"):
-        write_json(out_dir / "extraction.json", record)
 
 
 def _import_analysis() -> None:

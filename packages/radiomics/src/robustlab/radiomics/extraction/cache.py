@@ -21,7 +21,6 @@ from typing import Any
 
 from robustlab.common.hashing import json_hash
 from robustlab.common.io import write_text
-from robustlab.radiomics.storage import writing
 
 log = logging.getLogger(__name__)
 FORMAT = 2
@@ -41,8 +40,7 @@ class FeatureCache:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).expanduser().resolve()
-        with writing(self.root, "the extraction cache"):
-            self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, key: str) -> Path:
         """Where the entry ``key`` lives."""
@@ -85,5 +83,4 @@ class FeatureCache:
         body = json.dumps(payload, allow_nan=True)
         header = {"format": FORMAT, "key": key,
                   "sha256": hashlib.sha256(body.encode("utf-8")).hexdigest()}
-        with writing(self.root, "the extraction cache"):
-            return write_text(self.path(key), json.dumps(header) + "\n" + body)
+        return write_text(self.path(key), json.dumps(header) + "\n" + body)

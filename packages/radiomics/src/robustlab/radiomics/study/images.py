@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from robustlab.radiomics.errors import StudyError
-from robustlab.radiomics.storage import in_units
 
 #: The most voxel bytes one image file may declare (2 GiB: 512 x 512 x 2048 floats). An image
 #: is held several times during its extraction (as read, normalized, cropped), in every process.
@@ -47,8 +46,8 @@ def check_budget(path: Path, where: str, budget: int) -> None:
     if declared is not None and declared[2] > budget:
         size, kind, n_bytes = declared
         raise StudyError(f"{where}: {path} declares {' x '.join(map(str, size))} voxels of {kind} "
-                         f"({in_units(n_bytes)}), more than the memory budget of "
-                         f"{in_units(budget)} for one image (image_budget); nothing of it was read")
+                         f"({_in_units(n_bytes)}), more than the memory budget of "
+                         f"{_in_units(budget)} for one image (image_budget); nothing of it was read")
 
 
 
@@ -80,3 +79,12 @@ def read_image(path: Path, where: str, budget: int | None = IMAGE_BUDGET) -> Any
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StudyError(f"{where}: cannot read {path}: {first}") from exc
+
+
+def _in_units(n_bytes: float) -> str:
+    """``n_bytes`` in the largest binary unit that keeps it at least 1 (``4.0 GiB``)."""
+    for unit in ("B", "KiB", "MiB"):
+        if n_bytes < 1024:
+            return f"{n_bytes:.1f} {unit}" if unit != "B" else f"{int(n_bytes)} B"
+        n_bytes /= 1024
+    return f"{n_bytes:.1f} GiB"

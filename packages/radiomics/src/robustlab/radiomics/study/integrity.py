@@ -89,12 +89,10 @@ def image_file_hash(path: Path, where: str, verdicts: Path | None = None) -> Ima
         return known
     checked = _check_file(path, where)
     from robustlab.common.io import write_json
-    from robustlab.radiomics.storage import writing
 
-    with writing(verdicts, "the cache's record of checked files"):
-        write_json(verdicts / checked.sha256[:2] / f"{checked.sha256}.json",
-                   {"format": 1, "sha256": checked.sha256,
-                    "nonfinite": None if checked.nonfinite is None else checked.nonfinite.tolist()})
+    write_json(verdicts / checked.sha256[:2] / f"{checked.sha256}.json",
+               {"format": 1, "sha256": checked.sha256,
+                "nonfinite": None if checked.nonfinite is None else checked.nonfinite.tolist()})
     return checked
 
 
