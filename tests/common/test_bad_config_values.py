@@ -62,7 +62,7 @@ def test_radiomics_values_seen_accepted_are_refused_at_bind(config, message):
                                       (5, {"wcv_groups": "size", "wcv_group_count": 5})])
 def test_size_groups_is_a_deprecated_alias_of_the_two_keys_with_one_warning_line(old, new, caplog):
     from robustlab.radiomics.config import bind
-    from robustlab.radiomics.results import Options
+    from robustlab.radiomics.options import Options
 
     with caplog.at_level(logging.WARNING):
         cfg = bind({"size_groups": old})

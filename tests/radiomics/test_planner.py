@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from robustlab.common.errors import RobustlabError
 from robustlab.radiomics.errors import StudyError
 from robustlab.radiomics.planner import load_design, plan
 from robustlab.radiomics.study import study_dir
@@ -186,7 +187,7 @@ def scanner_key_twice(design: Path) -> str:
 def test_a_bad_design_is_one_line_naming_it_before_any_seed(tmp_path, spoil):
     design = tiny_design(tmp_path / "d")
     message = spoil(design)
-    with pytest.raises(StudyError, match=message) as caught:
+    with pytest.raises(RobustlabError, match=message) as caught:  # a StudyError, or safe_yaml's
         plan(design, tmp_path / "plan", seeds=2, n_jobs=1, cache_dir=tmp_path / "cache")
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "plan" / "seeds").exists() and not (tmp_path / "cache").exists()

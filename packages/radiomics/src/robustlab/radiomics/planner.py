@@ -75,8 +75,9 @@ def load_design(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _read_yaml(path: Path, where: str = "") -> Any:
-    """A design or scanner file: YAML in UTF-8, each key of a mapping written once (as a study
-    file), or one line naming the file (after ``where``, the key of the design naming it)."""
+    """A design or scanner file (:func:`robustlab.common.safe_yaml.load`: UTF-8 YAML, each key
+    of a mapping written once, of bounded size), its errors one line naming the file, after
+    ``where`` (for a scanner file, the key of the design that names it)."""
     prefix = f"{where}: " if where else ""
     try:
         return safe_yaml.load(path)
@@ -84,7 +85,9 @@ def _read_yaml(path: Path, where: str = "") -> Any:
         raise StudyError(f"{prefix or 'design '}{path}: cannot be read "
                          f"({exc.strerror or exc})") from None
     except (safe_yaml.DuplicateKeyError, safe_yaml.YAMLSyntaxError) as exc:
-        raise StudyError(f"{prefix}{exc}") from None
+        if not prefix:
+            raise
+        raise type(exc)(f"{prefix}{exc}") from None
 
 
 def _check_comparisons(comparisons: Any, design: Path) -> None:
