@@ -195,6 +195,10 @@ def console_scripts(bin_dir: Path) -> None:
             path = bin_dir / name
             path.write_text(f"#!{sys.executable}\nimport sys\nfrom {module} import {func}\nsys.exit({func}())\n")
             path.chmod(0o755)
+    # `python` in a docs command is the interpreter of this tree's environment, as after `make`
+    python = bin_dir / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
 
 
 @dataclass
