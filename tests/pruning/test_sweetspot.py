@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 
 from robustlab.common.io import read_table, write_table
+from robustlab.pruning.runs import expand_run_dirs, job_overrides
 from robustlab.pruning.sweetspot import (
     bootstrap_curve_test,
-    expand_run_dirs,
     find_sweet_spots,
-    job_overrides,
     metric_direction,
     summarize_sweet_spots,
 )
@@ -121,7 +120,7 @@ def test_multirun_directories_expand_to_their_jobs(tmp_path) -> None:
 
 
 def test_per_image_values_of_unfinished_steps_are_left_out(tmp_path) -> None:
-    from robustlab.pruning.sweetspot import load_per_image
+    from robustlab.pruning.runs import load_per_image
 
     (tmp_path / "per_image").mkdir()
     pd.DataFrame({"step": [0, 1], "sparsity": [0.0, 0.2], "model": "m", "prune_method": "p", "seed": 3}).to_csv(

@@ -24,10 +24,11 @@ import pandas as pd
 from robustlab.common.errors import RobustlabError
 from robustlab.common.hydra_app import one_line
 from robustlab.common.io import write_table
+from robustlab.pruning.runs import expand_run_dirs, load_table, read_run_table
 from robustlab.pruning.suites import suite_tables
 from robustlab.pruning.summary import sweep_summary
 from robustlab.pruning.sweep import SWEEP_SPEC
-from robustlab.pruning.sweetspot import MIN_PAIRS, expand_run_dirs, load_table, read_run_table
+from robustlab.pruning.sweetspot import MIN_PAIRS
 
 
 def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.05, seed: int = 0,

@@ -16,14 +16,12 @@ from robustlab.pruning.report.figures import (
     plot_metrics,
     plot_shape_bias,
 )
+from robustlab.pruning.runs import expand_run_dirs, load_table, sweet_spot_analysis
 from robustlab.pruning.suites import suite_tables
 from robustlab.pruning.sweetspot import (
     CURVE_KEYS,
     MIN_PAIRS,
-    expand_run_dirs,
-    load_table,
     summarize_by_model,
-    sweet_spot_analysis,
 )
 
 
@@ -112,7 +110,7 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
             ``sweet_spots_summary.csv``, ``sweet_spots_by_model.csv``), ``report.md`` (linking
             the PNGs) and ``report.html`` (every PNG embedded as base64: one file to share).
         alpha, n_resamples, seed, ci_method, holm_scope, directions, min_pairs: of the sweet-spot analysis
-            (:func:`robustlab.pruning.sweetspot.sweet_spot_analysis`); ``directions`` are
+            (:func:`robustlab.pruning.runs.sweet_spot_analysis`); ``directions`` are
             searched before the suites' own, by the test and by the figures alike.
 
     Returns:
