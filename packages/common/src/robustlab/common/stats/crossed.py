@@ -79,15 +79,16 @@ def crossed_mean(values: object, alpha: float = 0.05, null: float | np.ndarray =
 
     the cell term is counted twice. That surplus is deliberate: with few rows (3 seeds) the row
     term rests on :math:`R-1` degrees of freedom, and the surplus holds the level for row effects
-    up to the size measured by ``bench/bench_sweetspot_level.py``, where the unbiased
-    :math:`(\mathrm{MS}_{rows} + \mathrm{MS}_{cols} - \mathrm{MS}_e)/(RC)` does not. The
+    up to the size ``bench/bench_sweetspot_level.py`` measures (beyond it, more rows are the
+    remedy), where the unbiased :math:`(\mathrm{MS}_{rows} + \mathrm{MS}_{cols} -
+    \mathrm{MS}_e)/(RC)`, whose row term is as noisy with half the cushion, does not. The
     pigeonhole bootstrap (Owen 2007: rows and columns resampled independently) has
     :math:`E[V^*] = (1-\tfrac1R)\tfrac{\sigma_a^2}{R} + (1-\tfrac1C)\tfrac{\sigma_b^2}{C} +
     [(1-\tfrac1R) + (1-\tfrac1C) + (1-\tfrac1R)(1-\tfrac1C)]\tfrac{\sigma_e^2}{RC}`: it counts
-    the cell term almost three times and the row term short by :math:`1/R`, losing power at
-    no row effect and the level at a large one. With one row the variance is the column term
-    alone, :math:`s^2/F`, and the inference is conditional on that row (for seeds: on that
-    trained model).
+    the cell term almost three times, which costs power where rows differ little, and the row
+    term short by a factor :math:`1 - 1/R`. With one row the variance is the column term alone,
+    :math:`s^2/F`, and the inference is conditional on that row (for seeds: on that trained
+    model).
 
     The statistic :math:`t = (\bar y - \text{null}) / \widehat{\mathrm{se}}` is referred to
     Student's t with :math:`C' - 1` degrees of freedom (the paired t-test when there is one
