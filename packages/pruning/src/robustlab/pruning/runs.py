@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from robustlab.common.errors import DataError
+from robustlab.common.errors import ConfigError, DataError
 from robustlab.common.io import read_table, write_table
 from robustlab.pruning.sweetspot import (
     CURVE_KEYS,
-    MIN_PAIRS,
+    SweetSpotOptions,
     find_sweet_spots,
     summarize_by_model,
     summarize_sweet_spots,
@@ -269,11 +269,37 @@ def load_per_image(run_dirs: Sequence[Path]) -> pd.DataFrame:
 
 
 
-def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alpha: float = 0.05,
-                        n_resamples: int = 2000, ci_method: str = "percentile", seed: int = 0,
-                        directions: Sequence[tuple[str, str, str, int]] | None = None,
-                        hierarchical: bool | None = None, holm_scope: str = "curve",
-                        min_pairs: int = MIN_PAIRS) -> tuple[pd.DataFrame, pd.DataFrame]:
+def sweet_spot_config(run_dirs: Sequence[Path]) -> SweetSpotOptions:
+    """The ``sweetspot`` section the runs were made with (their ``.hydra/config.yaml``), bound.
+
+    Runs without one (or without a Hydra record) give the defaults; where runs differ, the
+    first one's is used and a warning names the other.
+
+    Raises:
+        ConfigError: the section does not bind (names the file and the key).
+    """
+    from robustlab.common.config import from_dict
+    from robustlab.common.safe_yaml import load as load_yaml_file
+
+    found: list[tuple[Path, SweetSpotOptions]] = []
+    for run in map(Path, run_dirs):
+        path = run / ".hydra" / "config.yaml"
+        section = (load_yaml_file(path) or {}).get("sweetspot") if path.is_file() else None
+        if section is not None:
+            try:
+                found.append((path, from_dict(SweetSpotOptions, section, "sweetspot")))
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {exc}") from exc
+    for path, other in found[1:]:
+        if other != found[0][1]:
+            log.warning("%s: sweetspot settings differ from %s's; the first are used", path, found[0][0])
+            break
+    return found[0][1] if found else SweetSpotOptions()
+
+
+def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path,
+                        options: SweetSpotOptions | None = None,
+                        directions: Sequence[tuple[str, str, str, int]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Gather runs, test every curve and write the sweet-spot tables.
 
     Writes ``sweet_spots.csv`` (one row per curve and sparsity), ``sweet_spots_summary.csv``
@@ -282,23 +308,17 @@ def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path, alp
 
     Args:
         run_dirs: run and/or multirun directories (:func:`expand_run_dirs`).
-        out_dir: where the two tables (CSV and Parquet) are written.
-        alpha: as :func:`find_sweet_spots`.
-        n_resamples: as :func:`find_sweet_spots`.
-        ci_method: as :func:`find_sweet_spots`.
-        seed: as :func:`find_sweet_spots`.
-        directions: as :func:`find_sweet_spots`.
-        hierarchical: as :func:`find_sweet_spots`.
-        holm_scope: as :func:`find_sweet_spots`.
-        min_pairs: as :func:`find_sweet_spots`.
+        out_dir: where the tables (CSV and Parquet) are written.
+        options: the test's settings (default :class:`SweetSpotOptions`).
+        directions: as :func:`robustlab.pruning.sweetspot.find_sweet_spots`.
 
     Returns:
         ``(sweet_spots, summary)``.
     """
+    options = options or SweetSpotOptions()
     runs = expand_run_dirs(run_dirs)
-    sweet = find_sweet_spots(load_per_image(runs), directions=directions, alpha=alpha,
-                             n_resamples=n_resamples, ci_method=ci_method, seed=seed,
-                             hierarchical=hierarchical, holm_scope=holm_scope, min_pairs=min_pairs)
+    sweet = find_sweet_spots(load_per_image(runs), directions=directions, alpha=options.alpha,
+                             holm_scope=options.holm_scope, min_pairs=options.min_pairs, margins=options.margins())
     summary = summarize_sweet_spots(sweet, load_table(runs, "metrics", add_overrides=False))
     out_dir = Path(out_dir)
     write_table(sweet, out_dir / "sweet_spots.csv")
