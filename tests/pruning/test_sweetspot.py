@@ -270,3 +270,19 @@ def test_holm_over_a_report_never_ranks_an_untestable_step_first() -> None:
     from scipy import stats
 
     assert best["ci_low_adj"] == pytest.approx(best["gain"] - stats.t.ppf(1 - 0.05 / 3, n - 1) * best["se"])
+
+
+def test_the_sweetspot_section_of_the_config_binds_and_a_bad_margin_stops_before_training(monkeypatch) -> None:
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from robustlab.common.hydra_app import CONFIG_ENV, config_dir
+    from robustlab.pruning.config import bind
+
+    monkeypatch.setenv(CONFIG_ENV, str(config_dir()))
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(config_name="pruning", overrides=["experiment=smoke"])
+        bad = compose(config_name="pruning", overrides=["experiment=smoke", "sweetspot.margin={accuracy/*/top1: -1}"])
+    assert bind(OmegaConf.to_container(cfg, resolve=True)).sweetspot == SweetSpotOptions()
+    with pytest.raises(ConfigError, match=r"sweetspot\.margin: accuracy/\*/top1=-1"):
+        bind(OmegaConf.to_container(bad, resolve=True))

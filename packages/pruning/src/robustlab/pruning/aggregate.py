@@ -153,7 +153,7 @@ def _options(args: argparse.Namespace) -> SweetSpotOptions | None:
     if not given:
         return None
     base = sweet_spot_config(expand_run_dirs([args.sweep_dir]))
-    margin = {**base.margin, **given.pop("margin", {})}
+    margin = {**(base.margin or {}), **given.pop("margin", {})}
     return dataclasses.replace(base, **given, margin=margin)
 
 

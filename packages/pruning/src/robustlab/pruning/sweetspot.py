@@ -42,7 +42,7 @@ import fnmatch
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -159,13 +159,14 @@ class SweetSpotOptions:
         holm_scope: ``"report"`` (every test of the report one family) or ``"curve"``.
         min_pairs: fewest finite (dense, sparse) pairs for a step to be tested, at least 2.
         margin: ``"table/method/metric"`` glob -> practical margin (a number in the metric's
-            units, or ``"N%"`` of the dense value), searched before :data:`DEFAULT_MARGINS`.
+            units, or ``"N%"`` of the dense value), searched before :data:`DEFAULT_MARGINS`
+            (None: the defaults alone).
     """
 
     alpha: float = 0.05
     holm_scope: str = "report"
     min_pairs: int = MIN_PAIRS
-    margin: dict[str, float | str] = field(default_factory=dict)
+    margin: dict[str, float | str] | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
