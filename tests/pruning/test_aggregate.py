@@ -130,7 +130,8 @@ def test_an_unfinished_seed_is_named_and_its_dense_step_paired_with_its_own_step
     assert row["n_seeds"] == 1  # the seeds that reached step 1
 
 
-def test_a_rerun_after_a_job_was_removed_keeps_nothing_of_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_rerun_after_a_job_was_removed_keeps_nothing_of_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             write_fake_run) -> None:
     rng = np.random.default_rng(4)
     for job, model in ((0, "resnet_small"), (1, "vit_small")):
         write_fake_run(tmp_path / str(job), model, 0, rng, n_images=16, overrides=[f"model={model}"])
@@ -150,7 +151,7 @@ def test_a_rerun_after_a_job_was_removed_keeps_nothing_of_it(tmp_path: Path, cap
 
 
 def test_the_test_settings_come_from_the_jobs_config_and_the_options_override_them(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], write_fake_run) -> None:
     write_fake_run(tmp_path / "0", "resnet_small", 0, np.random.default_rng(5), n_images=16)
     (tmp_path / "0" / ".hydra" / "config.yaml").write_text(
         "seed: 0\nsweetspot:\n  alpha: 0.05\n  holm_scope: curve\n  min_pairs: 5\n"

@@ -67,7 +67,7 @@ def test_report_finds_the_planted_sweet_spot(report: Path) -> None:
     assert set(loc["scope"]) == {SCOPE_CROSSED}
 
 
-def test_a_curve_undefined_on_most_images_is_named(tmp_path: Path) -> None:
+def test_a_curve_undefined_on_most_images_is_named(tmp_path: Path, write_fake_run) -> None:
     run = write_fake_run(tmp_path / "0", "vit_tiny", 0, np.random.default_rng(1), n_images=64)
     for path in (run / "per_image").glob("interpretability_step*.parquet"):
         df = pd.read_parquet(path)

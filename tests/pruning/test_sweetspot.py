@@ -205,12 +205,14 @@ def test_margins_are_patterns_first_match_wins_shares_of_the_dense_value() -> No
                        ({"a/b/c": "x%"}, "expected a number >= 0 or a share")):
         with pytest.raises(ConfigError, match=match):
             parse_margins(bad)
-    with pytest.raises(ConfigError, match="sweetspot.holm_scope"):
-        SweetSpotOptions(holm_scope="everything")
-    with pytest.raises(ConfigError, match="sweetspot.alpha"):
-        SweetSpotOptions(alpha=0.0)
-    with pytest.raises(ConfigError, match="sweetspot.min_pairs"):
-        SweetSpotOptions(min_pairs=1)
+    from robustlab.common.config import from_dict
+
+    for key, value, match in (("holm_scope", "everything", r"sweetspot\.holm_scope: must be one of curve, report"),
+                              ("alpha", 0.0, r"sweetspot\.alpha: must be in \(0, 1\); got 0\.0"),
+                              ("min_pairs", 1, r"sweetspot\.min_pairs: must be in \[2, inf\); got 1"),
+                              ("margin", {"a/b/c": -1}, r"sweetspot\.margin: a/b/c=-1")):
+        with pytest.raises(ConfigError, match=match):
+            from_dict(SweetSpotOptions, {key: value}, "sweetspot")
 
 
 def test_holm_across_the_report_is_the_default_and_one_family() -> None:

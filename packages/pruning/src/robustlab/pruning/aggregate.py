@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from robustlab.common.config import from_dict
 from robustlab.common.errors import RobustlabError
 from robustlab.common.hydra_app import one_line
 from robustlab.common.io import write_table
@@ -154,7 +155,7 @@ def _options(args: argparse.Namespace) -> SweetSpotOptions | None:
         return None
     base = sweet_spot_config(expand_run_dirs([args.sweep_dir]))
     margin = {**(base.margin or {}), **given.pop("margin", {})}
-    return dataclasses.replace(base, **given, margin=margin)
+    return from_dict(SweetSpotOptions, {**dataclasses.asdict(base), **given, "margin": margin}, "sweetspot")
 
 
 if __name__ == "__main__":

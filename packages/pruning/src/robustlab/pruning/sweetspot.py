@@ -43,11 +43,12 @@ import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 
+from robustlab.common.constraints import Interval, OneOf
 from robustlab.common.errors import ConfigError
 from robustlab.common.stats import crossed_mean, holm
 from robustlab.pruning.suites import suite_tables
@@ -152,7 +153,8 @@ def metric_margin(table: str, method: str, metric: str, dense: float, margins: M
 
 @dataclass(frozen=True)
 class SweetSpotOptions:
-    """``sweetspot``: the settings of the sweet-spot test (checked when the config is bound).
+    """``sweetspot``: the settings of the sweet-spot test (each field's declared range is checked
+    when the config is bound, :func:`robustlab.common.config.from_dict`; the margins always).
 
     Attributes:
         alpha: family-wise error rate of the Holm family, in (0, 1).
@@ -163,18 +165,12 @@ class SweetSpotOptions:
             (None: the defaults alone).
     """
 
-    alpha: float = 0.05
-    holm_scope: str = "report"
-    min_pairs: int = MIN_PAIRS
+    alpha: Annotated[float, Interval(0, 1, closed="neither")] = 0.05
+    holm_scope: Annotated[str, OneOf(*HOLM_SCOPES)] = "report"
+    min_pairs: Annotated[int, Interval(2, None)] = MIN_PAIRS
     margin: dict[str, float | str] | None = None
 
     def __post_init__(self) -> None:
-        if not 0 < self.alpha < 1:
-            raise ConfigError(f"sweetspot.alpha must lie in (0, 1), got {self.alpha!r}")
-        if self.holm_scope not in HOLM_SCOPES:
-            raise ConfigError(f"sweetspot.holm_scope must be one of {HOLM_SCOPES}, got {self.holm_scope!r}")
-        if int(self.min_pairs) < 2:
-            raise ConfigError(f"sweetspot.min_pairs must be at least 2, got {self.min_pairs!r}")
         parse_margins(self.margin)
 
     def margins(self) -> list[tuple[str, str, str, float | str]]:
@@ -404,13 +400,15 @@ def summarize_sweet_spots(sweet: pd.DataFrame, metrics: pd.DataFrame | None = No
         One row per curve: keys, ``params_dense``, ``n_tested``, ``n_untestable`` (steps with p
         NaN), ``n_sweet``, ``sweet_min`` and ``sweet_max`` (sparsity range of the sweet spots),
         ``peak_sparsity``, ``peak_gain`` (the largest gain among the sweet spots; NaN without
-        one), ``peak_ci_low_adj`` (its lower bound at Holm's level), ``margin``,
+        one), ``peak_ci_low``, ``peak_ci_high`` (its two-sided interval, level ``1 - alpha``),
+        ``peak_ci_low_adj`` (its one-sided lower bound at Holm's level), ``margin``,
         ``scope`` (images only where a step has one seed), ``n_images`` and
         ``defined_min``, ``defined_max`` (the fewest and most images with a finite pair over
         the steps).
     """
     cols = [*CURVE_KEYS, "params_dense", "n_tested", "n_untestable", "n_sweet", "sweet_min", "sweet_max", "peak_sparsity",
-            "peak_gain", "peak_ci_low_adj", "margin", "scope", "n_images", "defined_min", "defined_max"]
+            "peak_gain", "peak_ci_low", "peak_ci_high", "peak_ci_low_adj", "margin", "scope", "n_images", "defined_min",
+            "defined_max"]
     if sweet.empty:
         return pd.DataFrame(columns=cols)
     size: dict[str, float] = {}
@@ -426,7 +424,8 @@ def summarize_sweet_spots(sweet: pd.DataFrame, metrics: pd.DataFrame | None = No
             "n_tested": len(block), "n_untestable": int((~block["p"].notna()).sum()), "n_sweet": len(hits),
             "sweet_min": hits["sparsity"].min() if len(hits) else np.nan,
             "sweet_max": hits["sparsity"].max() if len(hits) else np.nan,
-            **{f"peak_{k}": peak[k] if peak is not None else np.nan for k in ("sparsity", "gain", "ci_low_adj")},
+            **{f"peak_{k}": peak[k] if peak is not None else np.nan
+               for k in ("sparsity", "gain", "ci_low", "ci_high", "ci_low_adj")},
             "margin": block["margin"].iloc[0],
             "scope": SCOPE_IMAGES if (block["scope"] == SCOPE_IMAGES).any() else SCOPE_CROSSED,
             "n_images": int(block["n_images"].iloc[0]), "defined_min": int(block["n_images_defined"].min()),

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robustlab.common.errors import ConfigError, DataError
-from robustlab.common.stats._validation import as_float_array, check_choice
+from robustlab.common.errors import DataError
+from robustlab.common.stats._validation import as_float_array, check_alpha, check_choice
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,7 @@ def crossed_mean(values: object, alpha: float = 0.05, null: float | np.ndarray =
     """
     from scipy import stats  # imported here: importing the statistics stays light
 
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha must lie in (0, 1), got {alpha!r}")
+    alpha = check_alpha(alpha)
     check_choice("alternative", alternative, ("two-sided", "greater"))
     y = as_float_array(values, "values")
     if y.ndim < 2:
