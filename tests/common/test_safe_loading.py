@@ -83,7 +83,7 @@ def test_the_design_and_its_scanner_files_refuse_a_key_written_twice(tmp_path):
 
 
 def test_a_parameter_file_and_a_jobs_overrides_refuse_a_key_written_twice(tmp_path):
-    from robustlab.pruning.sweetspot import job_overrides
+    from robustlab.pruning.runs import job_overrides
     from robustlab.radiomics.extraction.params import Extraction
 
     params = tmp_path / "params.yaml"

@@ -28,7 +28,7 @@ def test_two_seed_multirun_runs_two_jobs_and_aggregates_both(tmp_path, launcher)
     # one folder per job: <model label>-<method>-seed<seed>/<the other overridden keys>
     assert jobs == [f"resnet_tiny-imp_lr_rewind-seed{s}/experiment=smoke,method.steps=1" for s in (0, 1)], jobs
 
-    agg = subprocess.run([str(BIN / "robustlab-prune-aggregate"), str(sweep), "--n-resamples", "200"],
+    agg = subprocess.run([str(BIN / "robustlab-prune-aggregate"), str(sweep)],
                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert agg.returncode == 0, agg.stderr[-3000:]
     report = Path(agg.stdout.strip().splitlines()[-1].split()[-1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory, write_fake_run) -> Path:
 
 
 def test_aggregate_gathers_every_table_with_the_jobs_overrides(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(sweep), "--n-resamples", "200"]) == 0
+    assert main([str(sweep)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     report = Path(lines[-1])
     assert report == sweep / "aggregate" / "report" / "report.html" and report.is_file()
@@ -68,7 +69,7 @@ def test_aggregate_of_a_real_single_run_with_the_alignment_suite(tmp_path: Path,
     assert set(alignment["step"]) == {0, 1, 2}
     assert {"shape_bias", "clean", "uniform_noise", "rotation", "silhouette", "error_consistency"} <= set(alignment["method"])
 
-    assert main([str(run), "--n-resamples", "200"]) == 0
+    assert main([str(run)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last == str(run / "aggregate" / "report" / "report.html")
     assert set(pd.read_csv(run / "aggregate" / "alignment.csv")["step"]) == {0, 1, 2}
@@ -98,7 +99,7 @@ def test_runs_of_other_settings_are_kept_apart_naming_the_key(tmp_path: Path, ca
     for job, rate in (("a", 0.2), ("b", 0.5)):  # same model, method and seed; another method.rate
         write_fake_run(tmp_path / job, "resnet_small", 0, rng, n_images=24, overrides=[f"method.rate={rate}"])
         _spec(tmp_path / job, "resnet_small", 0, rate)
-    assert main([str(tmp_path), "--n-resamples", "100"]) == 0
+    assert main([str(tmp_path)]) == 0
     curves = {"resnet_small [method.rate=0.2]", "resnet_small [method.rate=0.5]"}
     assert set(pd.read_csv(tmp_path / "aggregate" / "metrics.csv")["model"]) == curves
     assert set(pd.read_csv(tmp_path / "aggregate" / "report" / "sweet_spots.csv")["model"]) == curves
@@ -115,7 +116,7 @@ def test_an_unfinished_seed_is_named_and_its_dense_step_paired_with_its_own_step
     metrics[metrics["step"] == 0].to_csv(killed / "metrics.csv", index=False)
     pd.read_parquet(killed / "per_image" / "accuracy_step000.parquet").assign(value=1.0).to_parquet(
         killed / "per_image" / "accuracy_step000.parquet")  # a dense top-1 far from seed 0's
-    assert main([str(tmp_path), "--n-resamples", "100"]) == 0
+    assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"unfinished runs (1), their finished steps used: {killed} (steps 0-0 of 0-4)\n" in out
     sweet = pd.read_csv(tmp_path / "aggregate" / "report" / "sweet_spots.csv")
@@ -127,6 +128,47 @@ def test_an_unfinished_seed_is_named_and_its_dense_step_paired_with_its_own_step
     assert row["dense"] == pytest.approx(pd.read_parquet(finished / "accuracy_step000.parquet")["value"].mean())
     assert row["value"] == pytest.approx(pd.read_parquet(finished / "accuracy_step001.parquet")["value"].mean())
     assert row["n_seeds"] == 1  # the seeds that reached step 1
+
+
+def test_a_rerun_after_a_job_was_removed_keeps_nothing_of_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             write_fake_run) -> None:
+    rng = np.random.default_rng(4)
+    for job, model in ((0, "resnet_small"), (1, "vit_small")):
+        write_fake_run(tmp_path / str(job), model, 0, rng, n_images=16, overrides=[f"model={model}"])
+    (tmp_path / "0" / "discovery.csv").unlink()  # only job 1 has a discovery table
+    assert main([str(tmp_path)]) == 0
+    out = tmp_path / "aggregate"
+    assert set(pd.read_csv(out / "discovery.csv")["job"].astype(str)) == {"1"}
+    assert (out / "report" / "metrics_vit_small.png").is_file()
+    shutil.rmtree(tmp_path / "1")
+    assert main([str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(out / "report" / "report.html")
+    assert not (out / "discovery.csv").exists()  # the removed job's rows went with it
+    assert set(pd.read_csv(out / "metrics.csv")["job"].astype(str)) == {"0"}
+    assert not any("vit_small" in p.name for p in out.rglob("*"))  # and its figures
+    assert set(pd.read_csv(out / "report" / "sweet_spots.csv")["model"]) == {"resnet_small"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "aggregate"]  # no partial folder left
+
+
+def test_the_test_settings_come_from_the_jobs_config_and_the_options_override_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], write_fake_run) -> None:
+    write_fake_run(tmp_path / "0", "resnet_small", 0, np.random.default_rng(5), n_images=16)
+    (tmp_path / "0" / ".hydra" / "config.yaml").write_text(
+        "seed: 0\nsweetspot:\n  alpha: 0.05\n  holm_scope: curve\n  min_pairs: 5\n"
+        "  margin: {'accuracy/*/top1': 0.02}\n")
+    assert main([str(tmp_path)]) == 0
+    sweet = pd.read_csv(tmp_path / "aggregate" / "report" / "sweet_spots.csv")
+    assert set(sweet["holm_scope"]) == {"curve"}
+    assert set(sweet.loc[sweet["table"] == "accuracy", "margin"]) == {0.02}
+    assert set(sweet.loc[sweet["metric"] == "pointing_game", "margin"]) == {0.01}
+    assert main([str(tmp_path), "--holm-scope", "report", "--margin", "interpretability/*/*=0.05"]) == 0
+    sweet = pd.read_csv(tmp_path / "aggregate" / "report" / "sweet_spots.csv")
+    assert set(sweet["holm_scope"]) == {"report"}
+    assert set(sweet.loc[sweet["table"] == "accuracy", "margin"]) == {0.02}  # the job's, kept
+    assert set(sweet.loc[sweet["metric"] == "pointing_game", "margin"]) == {0.05}
+    capsys.readouterr()
+    assert main([str(tmp_path), "--margin", "top1=0.1"]) == 2
+    assert "not a table/method/metric pattern" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("content, pattern", [
@@ -144,7 +186,7 @@ def test_a_metrics_csv_that_is_not_a_comma_separated_table_is_one_line_naming_it
 
     write_fake_run(tmp_path / "0", "resnet_small", 0, np.random.default_rng(3), n_images=8)
     (tmp_path / "0" / "metrics.csv").write_text(content)
-    assert main([str(tmp_path), "--n-resamples", "50"]) == 2
+    assert main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Traceback" not in err
     assert re.fullmatch(rf"robustlab-prune-aggregate: error: {tmp_path / '0'}/{pattern} \(--verbose shows the traceback\)",

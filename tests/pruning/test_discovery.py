@@ -94,6 +94,11 @@ def test_corloc_on_boxes_with_known_ious():
     value, hits = corloc(pred, gt)
     np.testing.assert_array_equal(hits, [True, True, False, True, False])
     assert value == pytest.approx(0.6)
+    # lost_iou_at_half: miss (eval=paper): IoU exactly 0.5 is not a hit, as LOST's epsilon makes it.
+    value, hits = corloc(pred, gt, at_threshold="miss")
+    np.testing.assert_array_equal(hits, [True, False, False, True, False])
+    with pytest.raises(ValueError, match="at_threshold"):
+        corloc(pred, gt, at_threshold="half")
     np.testing.assert_allclose(box_iou([0, 0, 10, 10], [[5, 0, 15, 10]]), [[1 / 3]])
 
 

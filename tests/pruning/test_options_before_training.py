@@ -30,6 +30,8 @@ CASES = [
     ({"suites": {"discovery": {"tau": 1.5}}}, ConfigError, r"eval\.suites\.discovery\.tau: must be in \[-1, 1\); got 1\.5"),
     ({"suites": {"discovery": {"iou_threshold": 0}}}, ConfigError, r"eval\.suites\.discovery\.iou_threshold: must be "
                                                                    r"in \(0, 1\]; got 0"),
+    ({"suites": {"discovery": {"lost_iou_at_half": "half"}}}, ConfigError,
+     r"eval\.suites\.discovery\.lost_iou_at_half: must be one of hit, miss; got 'half'"),
     ({"suites": {"alignment": {"n_images": 1}}}, ConfigError, r"eval\.suites\.alignment\.n_images: must be in "
                                                               r"\[2, inf\); got 1"),
     ({"suites": {"alignment": {"distortions": {"blurr": [1.0]}}}}, UnknownNameError, r"blurr"),

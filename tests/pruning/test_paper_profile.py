@@ -170,7 +170,10 @@ def test_paper_experiments_compose_with_the_studys_settings(experiment, monkeypa
     suites = cfg.eval.suites
     assert suites.interpretability.data.pad_multiple == 1 and not suites.interpretability.data.paper_image_selection
     assert suites.discovery.lost_layernorm == "cnn" and suites.discovery.lost_seed_order == "authors"
+    assert suites.discovery.lost_iou_at_half == "miss"
     assert spec_from_config(cfg).train.weight_decay_scope == "all"
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        hydra_cfg = compose(config_name="pruning", overrides=[f"experiment={experiment}"], return_hydra_config=True)
         ours = compose(config_name="pruning", overrides=["experiment=smoke"])
+    assert hydra_cfg.hydra.sweeper.params.seed == "0,1,2"  # a multirun trains three seeds
     assert ours.train.weight_decay_scope == "matrices"

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from robustlab.pruning.report import write_report
+from robustlab.pruning.sweetspot import SCOPE_CROSSED, SCOPE_IMAGES
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def report(tmp_path_factory: pytest.TempPathFactory, write_fake_run) -> Path:
     rng = np.random.default_rng(0)
     runs = [write_fake_run(root / str(i), model, seed, rng, bump=0.4)
             for i, (model, seed) in enumerate([("resnet_tiny", 0), ("resnet_tiny", 1), ("vit_tiny", 0)])]
-    return write_report(runs, root / "report", n_resamples=300)
+    return write_report(runs, root / "report")
 
 
 def test_report_html_embeds_every_figure_it_references(report: Path) -> None:
@@ -58,11 +59,29 @@ def test_report_finds_the_planted_sweet_spot(report: Path) -> None:
     assert "interpretability/gradcam/pointing_game" in by_model.loc["resnet_tiny", "metrics"]
     md = (report.parent / "report.md").read_text()
     assert "pointing_game" in md and "Sweet spots" in md
+    section = md.split("## Sweet spots")[1].split("## Figures")[0]
+    assert "ci_low_adj" in section and "margin" in section  # every sweet spot with its bound and margin
+    # vit_tiny has one seed: the report says its inference is over images only.
+    assert "cannot speak for retraining" in section
+    assert set(sweet.loc[sweet["model"] == "vit_tiny", "scope"]) == {SCOPE_IMAGES}
+    assert set(loc["scope"]) == {SCOPE_CROSSED}
+
+
+def test_a_curve_undefined_on_most_images_is_named(tmp_path: Path, write_fake_run) -> None:
+    run = write_fake_run(tmp_path / "0", "vit_tiny", 0, np.random.default_rng(1), n_images=64)
+    for path in (run / "per_image").glob("interpretability_step*.parquet"):
+        df = pd.read_parquet(path)
+        df.loc[df["index"] % 4 != 0, "value"] = np.nan  # defined on 16 of 64 images
+        df.to_parquet(path)
+    out = write_report([run], tmp_path / "report")
+    section = (out.parent / "report.md").read_text().split("## Sweet spots")[1].split("## Figures")[0]
+    assert "Values undefined on most images" in section
+    assert "interpretability/gradcam/pointing_game (defined on 16-16 of 64 images)" in section
 
 
 def test_declared_directions_reach_the_test_and_the_figures(report: Path, tmp_path: Path) -> None:
     runs = sorted(p for p in report.parent.parent.iterdir() if (p / "metrics.csv").exists())
-    out = write_report(runs, tmp_path / "report", n_resamples=100,
+    out = write_report(runs, tmp_path / "report",
                        directions=[("interpretability", "gradcam", "pointing_game", 0)])
     sweet = pd.read_csv(out.parent / "sweet_spots.csv")
     assert "pointing_game" not in set(sweet["metric"])  # declared untested: left out

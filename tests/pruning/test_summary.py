@@ -18,7 +18,7 @@ def test_aggregate_prints_the_summary_before_the_reports_path(tmp_path: Path, ca
     rng = np.random.default_rng(0)
     for job, model in ((0, "resnet_small"), (1, "vit_small")):  # a sweet spot planted at 40 and 60 %
         write_fake_run(tmp_path / str(job), model, 0, rng, bump=0.3, n_images=40, overrides=[f"model={model}"])
-    assert main([str(tmp_path), "--n-resamples", "200"]) == 0
+    assert main([str(tmp_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == str(tmp_path / "aggregate" / "report" / "report.html")
     assert lines[0] == "top-1 by step and model:"

@@ -15,34 +15,36 @@ line printed is the report's path.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from robustlab.common.config import from_dict
 from robustlab.common.errors import RobustlabError
 from robustlab.common.hydra_app import one_line
 from robustlab.common.io import write_table
+from robustlab.pruning.runs import expand_run_dirs, load_table, read_run_table, sweet_spot_config
 from robustlab.pruning.suites import suite_tables
 from robustlab.pruning.summary import sweep_summary
 from robustlab.pruning.sweep import SWEEP_SPEC
-from robustlab.pruning.sweetspot import MIN_PAIRS, expand_run_dirs, load_table, read_run_table
+from robustlab.pruning.sweetspot import HOLM_SCOPES, MIN_PAIRS, SweetSpotOptions
 
 
-def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.05, seed: int = 0,
-              ci_method: str = "percentile", holm_scope: str = "curve",
-              min_pairs: int = MIN_PAIRS) -> tuple[Path, list[Path], list[str]]:
+def aggregate(sweep_dir: str | Path, options: SweetSpotOptions | None = None) -> tuple[Path, list[Path], list[str]]:
     """Gather every job's tables under ``<sweep_dir>/aggregate/`` and write the report there.
+
+    The folder is rebuilt from exactly the jobs present: it is written whole beside the old one
+    and then put in its place, so a job removed since the last aggregation leaves no row, table
+    or figure behind, and an interrupted aggregation leaves the last complete one.
 
     Args:
         sweep_dir: a Hydra multirun directory or a single run directory.
-        n_resamples: bootstrap resamples of the sweet-spot test.
-        alpha: the sweet-spot intervals have level ``1 - alpha``.
-        seed: seed of the bootstrap.
-        ci_method: ``"percentile"`` or ``"bca"`` (:func:`robustlab.common.stats.bootstrap_ci`).
-        holm_scope: ``"curve"`` (Holm per curve) or ``"report"`` (across every test of the report).
-        min_pairs: fewest finite (dense, sparse) pairs for a step to be tested.
+        options: the sweet-spot test's settings (default: the ``sweetspot`` section the jobs
+            were run with, :func:`robustlab.pruning.runs.sweet_spot_config`, else the defaults).
 
     Returns:
         ``(report_html, jobs_without_results, unfinished)``: ``unfinished`` describes each job
@@ -61,15 +63,27 @@ def aggregate(sweep_dir: str | Path, n_resamples: int = 2000, alpha: float = 0.0
     missing = [j for j in jobs if j not in done]
     if not done:
         raise FileNotFoundError(f"no job under {sweep_dir} has results (no non-empty metrics.csv in {len(jobs)} job(s))")
-    out = sweep_dir / "aggregate"
+    options = options or sweet_spot_config(done)
+    out, partial = sweep_dir / "aggregate", sweep_dir / ".aggregate.partial"
+    shutil.rmtree(partial, ignore_errors=True)
     for name in ("metrics", *suite_tables()):
         table = load_table(done, name)
         if not table.empty:
             table["job"] = table.pop("run").map(lambda r: _job_name(Path(r), sweep_dir))
-            write_table(_front(table, "job"), out / f"{name}.csv")
-    report = write_report(done, out / "report", alpha=alpha, n_resamples=n_resamples, seed=seed, ci_method=ci_method,
-                          holm_scope=holm_scope, min_pairs=min_pairs)
-    return report, missing, [u for u in map(_unfinished, done) if u]
+            write_table(_front(table, "job"), partial / f"{name}.csv")
+    report = write_report(done, partial / "report", options)
+    _replace(out, partial)
+    return out / report.relative_to(partial), missing, [u for u in map(_unfinished, done) if u]
+
+
+def _replace(out: Path, partial: Path) -> None:
+    """Put the folder ``partial`` in the place of ``out`` (the old one moved aside, then removed)."""
+    old = out.with_name(".aggregate.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    partial.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _job_name(run: Path, sweep_dir: Path) -> str:
@@ -100,23 +114,22 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (argparse)."""
     parser = argparse.ArgumentParser(
         prog="robustlab-prune-aggregate",
-        description="Gather a pruning sweep's jobs, find sweet spots and write one report.")
+        description="Gather a pruning sweep's jobs, find sweet spots and write one report. The test's "
+                    "settings default to the sweetspot section the jobs were run with; these options override it.")
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun directory, or a single run directory")
-    parser.add_argument("--n-resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    parser.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate per curve (default 0.05)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
-    parser.add_argument("--ci-method", choices=("percentile", "bca"), default="percentile",
-                        help="bootstrap interval (default percentile)")
-    parser.add_argument("--holm-scope", choices=("curve", "report"), default="curve",
-                        help="Holm's family: each curve's sparse steps (default) or every test of the report")
-    parser.add_argument("--min-pairs", type=int, default=MIN_PAIRS,
+    parser.add_argument("--alpha", type=float, help="family-wise error rate of Holm's family (default 0.05)")
+    parser.add_argument("--holm-scope", choices=HOLM_SCOPES,
+                        help="Holm's family: every test of the report (default) or each curve's sparse steps")
+    parser.add_argument("--min-pairs", type=int,
                         help=f"fewest images with a finite dense and sparse value for a step to be tested (default {MIN_PAIRS})")
+    parser.add_argument("--margin", action="append", default=[], metavar="TABLE/METHOD/METRIC=MARGIN",
+                        help="practical margin of the metrics a glob matches, in their units or as 'N%%' of the dense "
+                             "value (repeatable; default 0.01, or 1%% on unbounded scores)")
     parser.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
     try:
-        report, missing, unfinished = aggregate(args.sweep_dir, n_resamples=args.n_resamples, alpha=args.alpha,
-                                                seed=args.seed, ci_method=args.ci_method, holm_scope=args.holm_scope,
-                                                min_pairs=args.min_pairs)
+        options = _options(args)
+        report, missing, unfinished = aggregate(args.sweep_dir, options)
     except (RobustlabError, OSError, ValueError) as err:
         if args.verbose:
             raise
@@ -130,6 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"aggregated tables: {args.sweep_dir / 'aggregate'}")
     print(report)
     return 0
+
+
+def _options(args: argparse.Namespace) -> SweetSpotOptions | None:
+    """The test's settings from the command line over the jobs' (None: the jobs' own)."""
+    given = {k: v for k, v in (("alpha", args.alpha), ("holm_scope", args.holm_scope),
+                               ("min_pairs", args.min_pairs)) if v is not None}
+    if args.margin:
+        given["margin"] = dict(item.rpartition("=")[::2] for item in args.margin)
+    if not given:
+        return None
+    base = sweet_spot_config(expand_run_dirs([args.sweep_dir]))
+    margin = {**(base.margin or {}), **given.pop("margin", {})}
+    return from_dict(SweetSpotOptions, {**dataclasses.asdict(base), **given, "margin": margin}, "sweetspot")
 
 
 if __name__ == "__main__":

@@ -30,11 +30,15 @@ log = logging.getLogger(__name__)
 def spec_from_config(cfg: Any) -> Any:
     """Turn the composed config into a :class:`~robustlab.pruning.sweep_spec.SweepSpec` (bound once,
     strictly: :func:`robustlab.pruning.config.bind`)."""
+    return _bind(cfg).sweep_spec()
+
+
+def _bind(cfg: Any) -> Any:
     from omegaconf import OmegaConf
 
     from robustlab.pruning.config import bind
 
-    return bind(OmegaConf.to_container(cfg, resolve=True)).sweep_spec()
+    return bind(OmegaConf.to_container(cfg, resolve=True))
 
 
 def main() -> Any:
@@ -96,7 +100,7 @@ def _sweep(cfg: Any, run_dir: Path) -> None:
     if cfg.get("report", True) and importlib.util.find_spec("robustlab.pruning.report") is not None:
         from robustlab.pruning.report import write_report
 
-        report = write_report(run_dirs=[run_dir], out_dir=run_dir / "report")
+        report = write_report(run_dirs=[run_dir], out_dir=run_dir / "report", options=_bind(cfg).sweetspot)
         log.info("report: %s", report)
     print(f"results: {run_dir}")
 

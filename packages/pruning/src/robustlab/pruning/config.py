@@ -33,6 +33,7 @@ from robustlab.pruning.masks import PruneScope
 from robustlab.pruning.models import ModelSpec
 from robustlab.pruning.suites import check_suite_options
 from robustlab.pruning.sweep_spec import Rate, SweepSpec
+from robustlab.pruning.sweetspot import SweetSpotOptions
 from robustlab.pruning.train import TrainSpec
 
 
@@ -98,6 +99,7 @@ class PruningConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    sweetspot: SweetSpotOptions = field(default_factory=SweetSpotOptions)
     seed: Seed = 0
     plugins: Annotated[list[str], Unique()] = field(default_factory=list)
     device: Annotated[str, NonEmpty()] = "auto"

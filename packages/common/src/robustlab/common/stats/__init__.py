@@ -5,6 +5,7 @@
 - :func:`pearson_matrix`, :func:`spearman_matrix`: every column against every column.
 - :func:`agreement_band`: poor / moderate / good / excellent (Koo and Li 2016).
 - :func:`bootstrap_ci`: percentile and BCa bootstrap intervals.
+- :func:`crossed_mean`: the mean of a crossed array (seeds x images) with a two-way variance.
 - :func:`holm`: Holm's step-down adjustment of p-values.
 - :func:`wscv`: within-subject coefficient of variation (as ``agRee::agree.wscv``).
 
@@ -23,11 +24,13 @@ from robustlab.common.stats.bands import BAND_NAMES, agreement_band
 from robustlab.common.stats.bootstrap import BootstrapResult, bootstrap_ci
 from robustlab.common.stats.ccc import CCCResult, ccc
 from robustlab.common.stats.correlation import pearson_matrix, spearman_matrix
+from robustlab.common.stats.crossed import CrossedMeanResult, crossed_mean
 from robustlab.common.stats.icc import ICCResult, icc
 from robustlab.common.stats.multiple import holm
 from robustlab.common.stats.wscv import WSCVResult, wscv
 
 __all__ = [
-    "BAND_NAMES", "BootstrapResult", "CCCResult", "ICCResult", "WSCVResult", "agreement_band",
-    "bootstrap_ci", "ccc", "holm", "icc", "pearson_matrix", "spearman_matrix", "wscv",
+    "BAND_NAMES", "BootstrapResult", "CCCResult", "CrossedMeanResult", "ICCResult", "WSCVResult",
+    "agreement_band", "bootstrap_ci", "ccc", "crossed_mean", "holm", "icc", "pearson_matrix",
+    "spearman_matrix", "wscv",
 ]

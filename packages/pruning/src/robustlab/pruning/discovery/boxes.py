@@ -106,15 +106,32 @@ def best_iou(pred_boxes: Any, gt_boxes: list[Any]) -> np.ndarray:
     return best
 
 
-def corloc(pred_boxes: Any, gt_boxes: list[Any], threshold: float = 0.5) -> tuple[float, np.ndarray]:
+#: What an IoU equal to the threshold is: ``"hit"`` (``IoU >= threshold``, as LOST's and the study's
+#: code write the comparison) or ``"miss"`` (``IoU > threshold``: what their IoU's epsilon makes of
+#: it, and PASCAL VOC's criterion, an overlap that "must exceed 50 %").
+AT_THRESHOLD = ("hit", "miss")
+
+
+def corloc_hits(iou: Any, threshold: float = 0.5, at_threshold: str = "hit") -> np.ndarray:
+    """Hits of best IoUs: ``iou >= threshold`` (``at_threshold="hit"``) or ``iou > threshold``."""
+    if at_threshold not in AT_THRESHOLD:
+        raise ValueError(f"at_threshold must be one of {AT_THRESHOLD}, got {at_threshold!r}")
+    iou = np.asarray(iou, dtype=np.float64)
+    return iou >= threshold if at_threshold == "hit" else iou > threshold
+
+
+def corloc(pred_boxes: Any, gt_boxes: list[Any], threshold: float = 0.5,
+           at_threshold: str = "hit") -> tuple[float, np.ndarray]:
     """Correct localisation (CorLoc): the fraction of images whose predicted box has
     ``IoU >= threshold`` with at least one ground-truth box (Deselaers et al. 2012; the metric of
-    LOST and TokenCut).
+    LOST and TokenCut); ``at_threshold="miss"`` asks ``IoU > threshold``
+    (:func:`corloc_hits`).
 
     Args:
         pred_boxes: ``(N, 4)`` one ``(x0, y0, x1, y1)`` box per image.
         gt_boxes: ``N`` arrays of boxes ``(m_i, 4)`` (``m_i >= 1``).
         threshold: IoU needed for a hit.
+        at_threshold: ``"hit"`` or ``"miss"``: an IoU equal to ``threshold``.
 
     Returns:
         ``(corloc, hits)``: the fraction in [0, 1] (NaN for no images) and the ``(N,)`` bool hits.
@@ -123,5 +140,5 @@ def corloc(pred_boxes: Any, gt_boxes: list[Any], threshold: float = 0.5) -> tupl
         >>> corloc([[0, 0, 10, 10]], [np.array([[0, 0, 10, 20]])])
         (1.0, array([ True]))
     """
-    hits = best_iou(pred_boxes, gt_boxes) >= threshold
+    hits = corloc_hits(best_iou(pred_boxes, gt_boxes), threshold, at_threshold)
     return (float(hits.mean()) if len(hits) else float("nan")), hits

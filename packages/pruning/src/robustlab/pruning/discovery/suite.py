@@ -19,7 +19,7 @@ import torch
 from robustlab.common.config import checked_arguments
 from robustlab.common.constraints import Interval, OneOf, PositiveInt
 from robustlab.pruning.arch_methods import configured_methods
-from robustlab.pruning.discovery.boxes import best_iou
+from robustlab.pruning.discovery.boxes import AT_THRESHOLD, best_iou, corloc_hits
 from robustlab.pruning.discovery.dilation import DILATIONS
 from robustlab.pruning.discovery.features import patch_features
 from robustlab.pruning.discovery.lost import SEED_ORDERS
@@ -59,6 +59,7 @@ def discovery_suite(
     tau: Annotated[float, Interval(-1, 1, closed="left")] = 0.2,  # a cosine similarity
     attention_mass: Annotated[float, Interval(0, 1, closed="right")] = 0.6,
     iou_threshold: Annotated[float, Interval(0, 1, closed="right")] = 0.5,
+    lost_iou_at_half: Annotated[str, OneOf(*AT_THRESHOLD)] = "hit",
     feature_layer: str | None = None,
     lost_dilation: Annotated[int, OneOf(*DILATIONS)] = 1,
     method_options: Mapping[str, Mapping[str, Any]] | None = None,
@@ -82,6 +83,10 @@ def discovery_suite(
         tau: TokenCut's similarity threshold (0.2 in the paper).
         attention_mass: share of CLS attention kept by the attention baseline.
         iou_threshold: IoU of a correct localisation.
+        lost_iou_at_half: an IoU equal to ``iou_threshold``, for every method's CorLoc:
+            ``"hit"`` (``IoU >= 0.5``, the comparison LOST's and the study's code write; our
+            default) or ``"miss"`` (what the epsilon of their IoU makes of it, and PASCAL VOC's
+            criterion; ``eval=paper``), :func:`~robustlab.pruning.discovery.boxes.corloc_hits`.
         feature_layer: CNN only, the module whose feature map to use (default: last stage).
         lost_dilation: CNN only, LOST's ResNet dilation: 1 (none, as the study's ``main_lost.py``
             runs), 2 (``layer4`` dilated) or 4 (``layer3`` and ``layer4``); Bottleneck ResNets.
@@ -113,7 +118,8 @@ def discovery_suite(
         preds[BASELINE] = centred_boxes(len(index), patches.image_size)
         for name, boxes in preds.items():
             iou = best_iou(boxes, gt)
-            for metric, values in (("corloc", (iou >= iou_threshold).astype(np.float64)), ("iou", iou)):
+            hits = corloc_hits(iou, iou_threshold, lost_iou_at_half).astype(np.float64)
+            for metric, values in (("corloc", hits), ("iou", iou)):
                 records.append(pd.DataFrame({"index": index, "method": name, "metric": metric,
                                              "value": values}))
     if not records:

@@ -16,14 +16,15 @@ from robustlab.pruning.report.figures import (
     plot_metrics,
     plot_shape_bias,
 )
+from robustlab.pruning.runs import expand_run_dirs, load_table, sweet_spot_analysis
 from robustlab.pruning.suites import suite_tables
 from robustlab.pruning.sweetspot import (
     CURVE_KEYS,
-    MIN_PAIRS,
-    expand_run_dirs,
-    load_table,
+    MOSTLY_UNDEFINED,
+    SCOPE_IMAGES,
+    SweetSpotOptions,
+    curve_name,
     summarize_by_model,
-    sweet_spot_analysis,
 )
 
 
@@ -71,17 +72,21 @@ def summary_values(run_dirs: Sequence[Path]) -> pd.DataFrame:
 
 _METHOD_TEXT = (
     "Sweet spots: per curve (model, pruning method, metric) and sparse step, the per-image "
-    "difference from the dense step, signed so that positive is better; images resampled in pairs "
-    "({ci_method} bootstrap, {n_resamples} resamples, robustlab.common.stats.bootstrap_ci), and "
-    "with several seeds seeds first, then images within each (a hierarchical percentile "
-    "bootstrap); two-sided p from the bootstrap standard error of the finite replicates "
-    "(sweet_spots.csv: n_replicates); a step with fewer than {min_pairs} images whose dense and "
-    "sparse values are both finite (n_pairs) is untestable: p NaN, outside Holm's family; Holm "
-    "across {holm_family}; a sweet "
-    "spot where the adjusted p < {alpha} and the interval at Holm's level for that hypothesis "
-    "lies above zero."
+    "difference from the dense step, paired within each seed and signed so that positive is better; "
+    "its mean over the finite pairs, with seeds and images as crossed random factors (the variance "
+    "sums a seed term and an image term, robustlab.common.stats.crossed_mean; Student's t on the "
+    "images' degrees of freedom); one-sided p of 'gain <= margin', the metric's practical margin "
+    "(sweetspot.margin; default 0.01 on metrics on [0, 1] or [-1, 1], 1 % of the dense value on the "
+    "others); a step with fewer than {min_pairs} finite pairs (n_pairs) is untestable: p NaN, outside "
+    "Holm's family; Holm across {holm_family}; a sweet spot where the adjusted p < {alpha}, that is "
+    "where the lower confidence bound at Holm's level for that hypothesis lies above the margin."
 )
 _HOLM_FAMILY = {"curve": "the curve's sparse steps", "report": "every test of this report"}
+_ONE_SEED_TEXT = (
+    "One seed: {curves} curve(s) rest on a single trained model at some step; their inference is "
+    "over images only, says how sure the gain is for that model, and cannot speak for retraining "
+    "(scope in sweet_spots.csv). Run several seeds (seed=0,1,2) for a finding about the method."
+)
 
 
 def eval_data_table(run_dirs: Sequence[Path]) -> pd.DataFrame:
@@ -101,9 +106,8 @@ def eval_data_table(run_dirs: Sequence[Path]) -> pd.DataFrame:
 Directions = Sequence[tuple[str, str, str, int]]
 
 
-def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_resamples: int = 2000,
-                 seed: int = 0, ci_method: str = "percentile", holm_scope: str = "curve",
-                 directions: Directions | None = None, min_pairs: int = MIN_PAIRS) -> Path:
+def write_report(run_dirs: list[Path], out_dir: Path, options: SweetSpotOptions | None = None,
+                 directions: Directions | None = None) -> Path:
     """Write the sweep report of ``run_dirs`` into ``out_dir``; return the path of ``report.html``.
 
     Args:
@@ -111,8 +115,8 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
         out_dir: the report folder: PNG figures, the sweet-spot tables (``sweet_spots.csv``,
             ``sweet_spots_summary.csv``, ``sweet_spots_by_model.csv``), ``report.md`` (linking
             the PNGs) and ``report.html`` (every PNG embedded as base64: one file to share).
-        alpha, n_resamples, seed, ci_method, holm_scope, directions, min_pairs: of the sweet-spot analysis
-            (:func:`robustlab.pruning.sweetspot.sweet_spot_analysis`); ``directions`` are
+        options, directions: of the sweet-spot analysis
+            (:func:`robustlab.pruning.runs.sweet_spot_analysis`); ``directions`` are
             searched before the suites' own, by the test and by the figures alike.
 
     Returns:
@@ -122,9 +126,8 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     values = summary_values(runs)
-    sweet, summary = sweet_spot_analysis(runs, out_dir, alpha=alpha, n_resamples=n_resamples,
-                                         ci_method=ci_method, seed=seed, directions=directions,
-                                         holm_scope=holm_scope, min_pairs=min_pairs)
+    options = options or SweetSpotOptions()
+    sweet, summary = sweet_spot_analysis(runs, out_dir, options, directions=directions)
     metrics = load_table(runs, "metrics", add_overrides=False)
     blocks: list[Block] = [Paragraph([f"{len(runs)} run(s): " + ", ".join(r.name if r.parent.name != "" else str(r) for r in runs) + "."])]
     if not metrics.empty:
@@ -136,26 +139,34 @@ def write_report(run_dirs: list[Path], out_dir: Path, alpha: float = 0.05, n_res
     data_table = eval_data_table(runs)
     if not data_table.empty:
         blocks += [Heading("Evaluation data"), Table(data_table)]
-    blocks += _sweet_spot_blocks(summary, alpha, ci_method, n_resamples, holm_scope, min_pairs)
+    blocks += _sweet_spot_blocks(sweet, summary, options)
     blocks += _figure_blocks(runs, values, sweet, out_dir, directions)
     return Document("Pruning sweep report", blocks).write(out_dir)["report.html"]
 
 
-def _sweet_spot_blocks(summary: pd.DataFrame, alpha: float, ci_method: str, n_resamples: int,
-                       holm_scope: str, min_pairs: int = MIN_PAIRS) -> list[Block]:
-    """The "Sweet spots" section: the method, the table per model and the curves with one."""
+def _sweet_spot_blocks(sweet: pd.DataFrame, summary: pd.DataFrame, options: SweetSpotOptions) -> list[Block]:
+    """The "Sweet spots" section: the method, its scope, the table per model and every sweet spot."""
     blocks: list[Block] = [Heading("Sweet spots"), Paragraph([_METHOD_TEXT.format(
-        alpha=alpha, ci_method=ci_method, n_resamples=n_resamples, holm_family=_HOLM_FAMILY[holm_scope],
-        min_pairs=min_pairs)])]
+        alpha=options.alpha, holm_family=_HOLM_FAMILY[options.holm_scope], min_pairs=options.min_pairs)])]
     if summary.empty:
         return [*blocks, Paragraph(["No curve with per-image values and a declared direction was found."])]
+    one_seed = summary[summary["scope"] == SCOPE_IMAGES]
+    if len(one_seed):
+        blocks.append(Paragraph([_ONE_SEED_TEXT.format(curves=len(one_seed))]))
+    sparse = summary[summary["defined_min"] < MOSTLY_UNDEFINED * summary["n_images"]]
+    if len(sparse):
+        names = [f"{r.model}: {curve_name(r)} (defined on {r.defined_min}-{r.defined_max} of {r.n_images} images)"
+                 for r in sparse.itertuples(index=False)]
+        blocks.append(Paragraph(["Values undefined on most images at some step (few pairs, wide intervals): "
+                                 + "; ".join(names) + "."]))
     blocks += [Paragraph(["Per architecture and size:"]), Table(summarize_by_model(summary))]
-    hits = summary[summary["n_sweet"] > 0]
+    hits = sweet[sweet["sweet_spot"].astype(bool)]
     if hits.empty:
-        return [*blocks, Paragraph(["No sweet spot: no sparsity beat the dense model beyond the bootstrap interval."])]
-    cols = ["model", "prune_method", "table", "method", "metric", "level", "n_sweet", "n_tested",
-            "sweet_min", "sweet_max", "peak_sparsity", "peak_gain", "peak_ci_low", "peak_ci_high"]
-    return [*blocks, Paragraph(["Curves with sweet spots (gain: better-positive change from dense at the peak):"]),
+        return [*blocks, Paragraph(["No sweet spot: no sparsity beat the dense model by its margin at Holm's level."])]
+    cols = ["model", "prune_method", "table", "method", "metric", "level", "sparsity", "dense", "value", "gain",
+            "margin", "ci_low_adj", "ci_low", "ci_high", "n_pairs", "scope"]
+    return [*blocks, Paragraph(["Sweet spots (gain: better-positive change from dense; ci_low_adj: its lower bound "
+                                f"at Holm's level, above the margin; ci_low, ci_high: its {1 - options.alpha:.0%} interval):"]),
             Table(hits[cols])]
 
 
