@@ -32,10 +32,12 @@ def test_aggregate_prints_the_summary_before_the_reports_path(tmp_path: Path, ca
     sweet = pd.read_csv(tmp_path / "aggregate" / "report" / "sweet_spots_summary.csv")
     for model in ("resnet_small", "vit_small"):
         hit = sweet[(sweet["model"] == model) & (sweet["n_sweet"] > 0)]
-        assert f"  {model}: {len(hit)} of {(sweet['model'] == model).sum()} curves" in lines
+        assert any(line.startswith(f"  {model}: {len(hit)} of {(sweet['model'] == model).sum()} curves") for line in lines)
         peak = hit[hit["metric"] == "pointing_game"].iloc[0]
-        assert (f"interpretability/gradcam/pointing_game{' ' * 6} at 40%-60%   gain {peak['peak_gain']:+.3f} "
-                f"[{peak['peak_ci_low']:+.3f}, {peak['peak_ci_high']:+.3f}] at {peak['peak_sparsity']:.0%}") in text
+        assert (f"interpretability/gradcam/pointing_game at 40%-60% gain {peak['peak_gain']:+.3f} "
+                f"margin {peak['margin']:.3g} bound {peak['peak_ci_low_adj']:+.3f} "
+                f"[{peak['peak_ci_low']:+.3f}, {peak['peak_ci_high']:+.3f}] at {peak['peak_sparsity']:.0%}") \
+            in " ".join(text.split())  # names are padded to the longest
 
 
 def _curve(model: str, metric: str, gain: float, level: float = 0.0, sweet: bool = True) -> dict[str, object]:
@@ -43,17 +45,21 @@ def _curve(model: str, metric: str, gain: float, level: float = 0.0, sweet: bool
             "level": level, "n_tested": 7, "n_sweet": int(sweet), "sweet_min": 0.51 if sweet else np.nan,
             "sweet_max": 0.51 if sweet else np.nan, "peak_sparsity": 0.51 if sweet else np.nan,
             "peak_gain": gain if sweet else np.nan, "peak_ci_low": gain / 2 if sweet else np.nan,
-            "peak_ci_high": 2 * gain if sweet else np.nan}
+            "peak_ci_high": 2 * gain if sweet else np.nan, "peak_ci_low_adj": gain / 4 if sweet else np.nan,
+            "margin": 0.01, "scope": "seeds x images"}
 
 
 def test_sweet_spots_are_listed_best_first_and_the_rest_counted():
     summary = pd.DataFrame([_curve("resnet", f"m{i}", gain=0.01 * (i + 1), level=90.0 * (i == 2)) for i in range(4)]
                            + [_curve("resnet", "none", 0.0, sweet=False), _curve("vit", "none", 0.0, sweet=False)])
     lines = sweet_spot_lines(summary, max_curves=2)
+    width = len("alignment/rotation/m2@90")  # the longest name
     assert lines[1:] == [
-        "  resnet: 4 of 5 curves",
-        f"    {'alignment/rotation/m3':<44} at 51%       gain +0.040 [+0.020, +0.080] at 51%",
-        f"    {'alignment/rotation/m2@90':<44} at 51%       gain +0.030 [+0.015, +0.060] at 51%",
+        "  resnet: 4 of 5 curves (seeds x images)",
+        f"    {'alignment/rotation/m3':<{width}} at 51%       gain +0.040 margin 0.01 bound +0.010 "
+        "[+0.020, +0.080] at 51%",
+        f"    {'alignment/rotation/m2@90':<{width}} at 51%       gain +0.030 margin 0.01 bound +0.007 "
+        "[+0.015, +0.060] at 51%",
         "    ... and 2 more",
         "  vit: 0 of 1 curves"]
     assert sweet_spot_lines(summary.iloc[:0])[1:] == ["  none tested"]

@@ -3,8 +3,9 @@
 Read from what the aggregation wrote (``<sweep>/aggregate/metrics.csv`` and
 ``<sweep>/aggregate/report/sweet_spots_summary.csv``): top-1 per step and model (the mean over
 seeds), then the sweet spots, a curve per line with its sparsity range and its largest gain
-over the dense model with that step's interval (the gain is ``direction x (sparse - dense)``,
-positive is better: :mod:`robustlab.pruning.sweetspot`).
+over the dense model, the practical margin it had to beat, the one-sided lower bound at Holm's
+level (above the margin: the sweet spot) and the step's two-sided interval (the gain is
+``direction x (sparse - dense)``, positive is better: :mod:`robustlab.pruning.sweetspot`).
 """
 
 from __future__ import annotations
@@ -56,16 +57,20 @@ def _curve_name(row: pd.Series) -> str:
 
 def sweet_spot_lines(summary: pd.DataFrame, max_curves: int = MAX_CURVES) -> list[str]:
     """Per model: how many curves have a sweet spot, and the best ``max_curves`` of them."""
-    lines = ["sweet spots (sparse better than dense; gain and interval at the step of the largest gain):"]
+    lines = ["sweet spots (sparse better than dense by more than the margin, Holm across the report;"
+             " at the step of the largest gain: gain, margin, Holm lower bound, 95 % interval):"]
     if summary.empty:
         return [*lines, "  none tested"]
+    width = max((len(_curve_name(r)) for _, r in summary.iterrows()), default=0)
     for model, block in summary.groupby("model", sort=True):
         hits = block[block["n_sweet"] > 0].sort_values("peak_gain", ascending=False)
-        lines.append(f"  {model}: {len(hits)} of {len(block)} curves")
+        scope = f" ({hits['scope'].iloc[0]})" if len(hits) and "scope" in hits else ""
+        lines.append(f"  {model}: {len(hits)} of {len(block)} curves{scope}")
         for _, row in hits.head(max_curves).iterrows():
             span = f"{row['sweet_min']:.0%}" if row["sweet_min"] == row["sweet_max"] else \
                 f"{row['sweet_min']:.0%}-{row['sweet_max']:.0%}"
-            lines.append(f"    {_curve_name(row):<44} at {span:<9} gain {row['peak_gain']:+.3f} "
+            lines.append(f"    {_curve_name(row):<{width}} at {span:<9} gain {row['peak_gain']:+.3f} "
+                         f"margin {row['margin']:.3g} bound {row['peak_ci_low_adj']:+.3f} "
                          f"[{row['peak_ci_low']:+.3f}, {row['peak_ci_high']:+.3f}] at {row['peak_sparsity']:.0%}")
         if len(hits) > max_curves:
             lines.append(f"    ... and {len(hits) - max_curves} more")

@@ -70,9 +70,6 @@ from robustlab.pruning.masks import (
 )
 from robustlab.pruning.methods import PruneContext
 from robustlab.pruning.models import classifier_head, create_model, model_arch
-from robustlab.pruning.run_folder import (
-    SWEEP_SPEC as SWEEP_SPEC,  # the name aggregate reads from here
-)
 from robustlab.pruning.run_folder import RunFolder, finished_steps
 from robustlab.pruning.suites import SUITES, SuiteResult
 from robustlab.pruning.sweep_spec import (
