@@ -24,7 +24,7 @@ last step that rank 0 finished.
 
 The settings and their checks are in :mod:`robustlab.pruning.sweep_spec`; the run folder's
 files (settings record, checkpoints, tables) and their consistency checks in
-:mod:`robustlab.pruning.run_folder`.
+:mod:`robustlab.pruning.sweep_folder`.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ from robustlab.pruning.masks import (
 )
 from robustlab.pruning.methods import PruneContext
 from robustlab.pruning.models import classifier_head, create_model, model_arch
-from robustlab.pruning.run_folder import RunFolder, finished_steps
+from robustlab.pruning.sweep_folder import RunFolder, finished_steps
 from robustlab.pruning.suites import SUITES, SuiteResult
 from robustlab.pruning.sweep_spec import (
     SweepSpec,
