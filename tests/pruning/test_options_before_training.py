@@ -14,8 +14,8 @@ import torch
 from robustlab.common.errors import ConfigError, UnknownNameError
 from robustlab.common.seeding import seed_everything
 from robustlab.pruning import sweep as sweep_module
-from robustlab.pruning.sweep_folder import SWEEP_SPEC
 from robustlab.pruning.sweep import run_sweep
+from robustlab.pruning.sweep_folder import SWEEP_SPEC
 
 torch.set_num_threads(1)
 

@@ -23,8 +23,8 @@ from robustlab.common.errors import CheckpointError, RunLockedError
 from robustlab.common.runlock import LOCK_FILE, RunLock
 from robustlab.common.seeding import seed_everything
 from robustlab.pruning.checkpoints import load_checkpoint, save_checkpoint
-from robustlab.pruning.sweep_folder import SWEEP_SPEC
 from robustlab.pruning.sweep import run_sweep
+from robustlab.pruning.sweep_folder import SWEEP_SPEC
 
 torch.set_num_threads(1)
 

@@ -20,8 +20,8 @@ from robustlab.common.seeding import seed_everything
 from robustlab.pruning import sweep as sweep_module
 from robustlab.pruning.checkpoints import load_checkpoint, resize_to_state, save_checkpoint
 from robustlab.pruning.data.sources import DataSpec, build_data
-from robustlab.pruning.sweep_folder import SWEEP_SPEC
 from robustlab.pruning.sweep import TIMING_COLUMNS, run_sweep
+from robustlab.pruning.sweep_folder import SWEEP_SPEC
 
 torch.set_num_threads(1)
 

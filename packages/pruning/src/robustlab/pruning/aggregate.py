@@ -27,10 +27,10 @@ from robustlab.common.config import from_dict
 from robustlab.common.errors import RobustlabError
 from robustlab.common.hydra_app import one_line
 from robustlab.common.io import write_table
-from robustlab.pruning.sweep_folder import SWEEP_SPEC
 from robustlab.pruning.runs import expand_run_dirs, load_table, read_run_table, sweet_spot_config
 from robustlab.pruning.suites import suite_tables
 from robustlab.pruning.summary import sweep_summary
+from robustlab.pruning.sweep_folder import SWEEP_SPEC
 from robustlab.pruning.sweetspot import HOLM_SCOPES, MIN_PAIRS, SweetSpotOptions
 
 

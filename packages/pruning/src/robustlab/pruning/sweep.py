@@ -70,8 +70,8 @@ from robustlab.pruning.masks import (
 )
 from robustlab.pruning.methods import PruneContext
 from robustlab.pruning.models import classifier_head, create_model, model_arch
-from robustlab.pruning.sweep_folder import RunFolder, finished_steps
 from robustlab.pruning.suites import SUITES, SuiteResult
+from robustlab.pruning.sweep_folder import SweepFolder, finished_steps
 from robustlab.pruning.sweep_spec import (
     SweepSpec,
     resolve_device,
@@ -99,7 +99,7 @@ class _Sweep:
         self.method = validate(spec)
         self.device = local_device(resolve_device(spec.device), dist.local_rank)
         self.label = spec.label or spec.model.name
-        self.folder = RunFolder(run_dir, spec_record(spec), dist)
+        self.folder = SweepFolder(run_dir, spec_record(spec), dist)
         self.folder.check_same_spec()
         self.data: DataBundle = build_data(spec.data, self.device if spec.data.name == "shapes" else "cpu",
                                            report_dir=run_dir, progress=spec.train.progress)

@@ -40,7 +40,7 @@ def finished_steps(run_dir: Path) -> list[int]:
     return sorted(int(s) for s in pd.read_csv(path)["step"].unique())
 
 
-class RunFolder:
+class SweepFolder:
     """The run folder of one sweep, whose settings are ``record`` (``sweep_spec.json``'s content)."""
 
     def __init__(self, root: Path, record: dict[str, Any], dist: Dist):
