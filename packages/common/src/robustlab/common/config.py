@@ -68,7 +68,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> 
     for key in data:
         if key not in fields:
             raise ConfigError(f"{where or 'config'}: " + unknown_name_message("key", str(key), fields))
-    hints = _hints(cls)
+    hints = _hints(cls)  # type: ignore[arg-type]  # a class is hashable: mypy issue 11470
     values = {}
     for name, f in fields.items():
         path = f"{where}.{name}" if where else name
@@ -93,7 +93,7 @@ def check_fields(instance: Any, where: str = "", keys: Mapping[str, str] | None 
         ConfigError: the first field that does not fit, named by its config key
             (``<where>.<field>`` unless ``keys`` names it).
     """
-    hints = _hints(type(instance))
+    hints = _hints(type(instance))  # type: ignore[arg-type]  # as in from_dict: mypy issue 11470
     for f in dataclasses.fields(instance):
         if f.init:
             path = (keys or {}).get(f.name) or (f"{where}.{f.name}" if where else f.name)
