@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from torch import nn
 
@@ -14,6 +14,17 @@ STARTS = ("previous", "dense", "init")
 REWINDS = ("lr", "weights")
 
 
+class PruneTarget(Protocol):
+    """One prunable weight as a method reads it: :class:`robustlab.pruning.masks.Target`, named by
+    its shape (masks imports the models, whose checkpoint loading imports this registry)."""
+
+    @property
+    def module(self) -> nn.Module: ...
+
+    @property
+    def param(self) -> str: ...
+
+
 @dataclass
 class PruneContext:
     """What a pruning method sees.
@@ -21,7 +32,7 @@ class PruneContext:
     Attributes:
         model: the model to prune in place (unstructured methods add ``torch.nn.utils.prune``
             masks; structured methods remove channels).
-        targets: the prunable ``(module, "weight")`` pairs chosen by the sweep's scope.
+        targets: the prunable weights chosen by the sweep's scope (``.module``, ``.param``).
         ignored: modules a structured method must not shrink (e.g. the classifier head).
         batches: a callable returning an iterator of normalised ``(images, labels)`` training
             batches on the model's device (SNIP's saliency batches).
@@ -33,7 +44,7 @@ class PruneContext:
     """
 
     model: nn.Module
-    targets: list[tuple[nn.Module, str]]
+    targets: Sequence[PruneTarget]
     ignored: list[nn.Module]
     batches: Callable[[], Iterator[tuple[Any, Any]]]
     example_inputs: Any

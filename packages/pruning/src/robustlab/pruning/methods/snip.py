@@ -46,4 +46,4 @@ def snip(ctx: PruneContext, target_sparsity: float) -> None:
 
 def _leaves(params: list[tuple[nn.Module, str]]) -> list[torch.Tensor]:
     # The trainable tensor behind each weight: ``<name>_orig`` once masked, else the weight.
-    return [getattr(m, f"{n}_orig", None) if hasattr(m, f"{n}_orig") else getattr(m, n) for m, n in params]
+    return [getattr(m, f"{n}_orig") if hasattr(m, f"{n}_orig") else getattr(m, n) for m, n in params]

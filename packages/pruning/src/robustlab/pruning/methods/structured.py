@@ -9,6 +9,8 @@ the pruning scope (the classifier head's outputs always) are left whole.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from robustlab.pruning.methods.registry import METHODS, PruneContext
@@ -42,7 +44,9 @@ def sync_attention_sizes(model: nn.Module) -> None:
     """Keep timm attention's size attributes (``head_dim``, ``attn_dim``) in step with its
     pruned ``qkv`` projection (its forward reshapes by them)."""
     for module in model.modules():
-        if hasattr(module, "qkv") and hasattr(module, "num_heads") and isinstance(module.qkv, nn.Linear):
-            module.head_dim = module.qkv.out_features // 3 // module.num_heads
-            if hasattr(module, "attn_dim"):
-                module.attn_dim = module.qkv.out_features // 3
+        attention: Any = module  # its sizes are plain ints, which nn.Module's typing does not allow
+        qkv = getattr(attention, "qkv", None)
+        if isinstance(qkv, nn.Linear) and hasattr(attention, "num_heads"):
+            attention.head_dim = qkv.out_features // 3 // attention.num_heads
+            if hasattr(attention, "attn_dim"):
+                attention.attn_dim = qkv.out_features // 3
