@@ -156,7 +156,7 @@ def _functional_children(module: nn.Module) -> tuple[nn.Module, ...]:
     if isinstance(module, nn.MultiheadAttention):
         return (module.out_proj,)
     if type(module).__name__.startswith("ShiftedWindowAttention"):  # torchvision Swin
-        return (module.qkv, module.proj)
+        return (module.get_submodule("qkv"), module.get_submodule("proj"))
     return ()
 
 
@@ -215,15 +215,15 @@ def _timm_weights_cached(name: str) -> bool:
     cfg = timm.models.get_pretrained_cfg(name)
     if cfg is None:
         return False
-    if getattr(cfg, "file", None) and Path(cfg.file).is_file():
+    if cfg.file and Path(cfg.file).is_file():
         return True
-    if getattr(cfg, "hf_hub_id", None):
+    if cfg.hf_hub_id:
         from huggingface_hub import try_to_load_from_cache
 
         for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
             if isinstance(try_to_load_from_cache(cfg.hf_hub_id, filename), str):
                 return True
-    if getattr(cfg, "url", None):
+    if isinstance(cfg.url, str) and cfg.url:
         return (Path(torch.hub.get_dir()) / "checkpoints" / Path(cfg.url).name).is_file()
     return False
 
@@ -253,13 +253,14 @@ def _torchvision_model(spec: ModelSpec) -> nn.Module:
 
 
 def _replace_head(model: nn.Module, num_classes: int) -> None:
-    if hasattr(model, "fc"):
-        model.fc = nn.Linear(model.fc.in_features, num_classes)
-    elif not hasattr(model, "heads"):  # torchvision Swin
-        model.head = nn.Linear(model.head.in_features, num_classes)
-    else:
-        head = model.heads.head
-        model.heads.head = nn.Linear(head.in_features, num_classes)
+    # torchvision's classifier: ``fc`` (ResNet and kin), ``heads.head`` (ViT), ``head`` (Swin)
+    path = "fc" if hasattr(model, "fc") else "heads.head" if hasattr(model, "heads") else "head"
+    owner, _, name = path.rpartition(".")
+    old = model.get_submodule(path)
+    if not isinstance(old, nn.Linear):
+        raise ConfigError(f"{type(model).__name__}: its classifier {path} is not a linear layer, so "
+                          f"it cannot be resized to model.num_classes={num_classes}")
+    setattr(model.get_submodule(owner), name, nn.Linear(old.in_features, num_classes))
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
@@ -276,7 +277,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
         raise FileNotFoundError(f"model checkpoint {path} does not exist")
     from robustlab.pruning.checkpoints import load_checkpoint
 
-    state = load_checkpoint(path)
+    state: Mapping[str, Any] = load_checkpoint(path)
     if isinstance(state, Mapping) and "model" in state and isinstance(state["model"], Mapping):
         state = state["model"]
     own = model.state_dict()
@@ -314,12 +315,13 @@ def model_arch(model: nn.Module) -> str:
 
 def classifier_head(model: nn.Module) -> nn.Module | None:
     """The final classification layer (timm's ``get_classifier``, torchvision's ``fc``/``heads``)."""
-    if hasattr(model, "get_classifier"):
-        head = model.get_classifier()
+    get_classifier = getattr(model, "get_classifier", None)
+    if callable(get_classifier):
+        head = get_classifier()
         return head if isinstance(head, nn.Module) and not isinstance(head, nn.Identity) else None
     if hasattr(model, "fc"):
-        return model.fc
+        return model.get_submodule("fc")
     if hasattr(model, "heads"):
-        return model.heads.head
+        return model.get_submodule("heads.head")
     head = getattr(model, "head", None)
     return head if isinstance(head, nn.Linear) else None
