@@ -121,7 +121,7 @@ def _image_dataset(spec: EvalDataSpec) -> Any:
         from robustlab.pruning.data.coco import COCODetectionEvalData
 
         return COCODetectionEvalData(str(spec.root), str(spec.annotations), str(spec.image_list), resize=spec.resize)
-    return VOCEvalData(spec.root, spec.year, spec.split, task=_VOC_TASKS[spec.name], gt_mask=spec.gt_mask,
+    return VOCEvalData(str(spec.root), spec.year, spec.split, task=_VOC_TASKS[spec.name], gt_mask=spec.gt_mask,
                        resize=spec.resize, no_hards=spec.no_hards, paper_image_selection=spec.paper_image_selection)
 
 
@@ -155,7 +155,8 @@ def output_stride(model: nn.Module, arch: str, img_size: int) -> int:
             x, _ = swin_block_input(model, torch.zeros(1, 3, img_size, img_size, device=model_device(model)))
         return max(1, int(round(img_size / x.shape[1])))
     if arch == "vit":
-        patch = getattr(model, "patch_size", None) or getattr(getattr(model, "patch_embed", None), "patch_size", 16)
+        embed = getattr(model, "patch_embed", None)
+        patch = getattr(model, "patch_size", None) or getattr(embed, "patch_size", None) or 16
         return int(patch[0] if isinstance(patch, (tuple, list)) else patch)
     probe = torch.zeros(1, 3, img_size, img_size, device=model_device(model))
     with torch.no_grad():
@@ -209,7 +210,8 @@ def _size_groups(dataset: Any, n: int, multiple: int, batch_size: int) -> list[l
     """Index batches: images of one padded size together, in order of first appearance."""
     groups: dict[tuple[int, int], list[int]] = {}
     for i in range(n):
-        groups.setdefault(padded_size(*dataset.image_size(i), multiple), []).append(i)
+        height, width = dataset.image_size(i)
+        groups.setdefault(padded_size(height, width, multiple), []).append(i)
     return [idx[s:s + batch_size] for idx in groups.values() for s in range(0, len(idx), batch_size)]
 
 
@@ -238,7 +240,8 @@ def voc_batches(dataset: Any, mean: tuple[float, ...], std: tuple[float, ...], b
     loader = worker_loader(dataset, batch_sampler=_size_groups(dataset, n, multiple, batch_size),
                            num_workers=num_workers, collate_fn=_collate)
     for batch in loader:
-        size = padded_size(*batch["image"][0].shape[-2:], multiple)
+        height, width = batch["image"][0].shape[-2:]
+        size = padded_size(height, width, multiple)
         images = torch.stack([_pad((img.to(device) - m) / s, size) for img in batch["image"]])
         masks = torch.stack([_pad(mk.to(device, torch.uint8), size) for mk in batch["mask"]]).bool()
         yield EvalBatch(images=images, labels=batch["label"].to(device), masks=masks,

@@ -65,12 +65,12 @@ def decode_batch(data: list[bytes], device: torch.device) -> list[torch.Tensor]:
     """
     from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 
-    data = [torch.frombuffer(bytearray(d), dtype=torch.uint8) for d in data]
+    encoded = [torch.frombuffer(bytearray(d), dtype=torch.uint8) for d in data]
     try:
-        return list(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
+        return list(decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device))
     except RuntimeError:
         out = []
-        for d in data:
+        for d in encoded:
             try:
                 out.append(decode_jpeg(d, mode=ImageReadMode.RGB, device=device))
             except RuntimeError:

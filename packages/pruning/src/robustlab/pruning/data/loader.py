@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from robustlab.common.errors import ConfigError
+from robustlab.pruning.data.shapes import ShapesOnTextures
 from robustlab.pruning.data.sources import DataBundle, _collate, _normalize, worker_loader
 
 
@@ -108,7 +109,8 @@ class TrainStream:
         self.gpu_decode = None
         if bundle.procedural:
             return
-        dataset, collate = bundle.train, _collate
+        dataset: Dataset = bundle.train
+        collate = _collate
         if options.gpu_decode:
             from robustlab.pruning.data.jpeg import EncodedImageFolder, GpuAugment, collate_encoded
 
@@ -140,12 +142,13 @@ class TrainStream:
 
     def _procedural(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         ds = self.bundle.train
+        assert isinstance(ds, ShapesOnTextures)  # the one source without a loader
         if self.bundle.spec.fresh_train and epoch > 0:
-            ds = ds.redrawn(epoch)  # type: ignore[attr-defined]
+            ds = ds.redrawn(epoch)
         for idx in self.sampler:
             index = torch.as_tensor(idx, dtype=torch.long)
-            images, _, _ = ds.render_indices(index)  # type: ignore[attr-defined]
-            yield _normalize(images.to(self.device, non_blocking=True), self.bundle), ds.labels[index].to(self.device)  # type: ignore[attr-defined]
+            images, _, _ = ds.render_indices(index)
+            yield _normalize(images.to(self.device, non_blocking=True), self.bundle), ds.labels[index].to(self.device)
 
 
 def train_batches(bundle: DataBundle, batch_size: int, *, epoch: int, seed: int,

@@ -8,10 +8,11 @@ come from :mod:`robustlab.pruning.data.loader`.
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import numpy as np
 import torch
@@ -38,6 +39,8 @@ SOURCES = ("shapes", "imagefolder", "voc")
 MIN_IMG_SIZE = 8
 #: A procedural shape's radius, as a fraction of the image side.
 ShapeScale = Annotated[float, Interval(0.05, 0.5)]
+#: One split of a source.
+Split = ShapesOnTextures | ImageFolderData | VOCData
 
 
 @dataclass
@@ -109,8 +112,8 @@ class DataBundle:
     """Built data: the splits, the class names, normalisation and extras for the suites."""
 
     spec: DataSpec
-    train: Dataset
-    val: Dataset
+    train: Split
+    val: Split
     classes: list[str]
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
@@ -143,26 +146,36 @@ def build_data(spec: DataSpec, device: str | torch.device = "cpu", report_dir: P
         raise ConfigError(f"data.fresh_train=true needs procedural data (data.name=shapes); "
                          f"data.name={spec.name!r} has a fixed training set")
     if spec.name == "shapes":
-        kwargs = dict(num_classes=spec.num_classes, img_size=spec.img_size, seed=spec.seed,
-                      texture_correlation=spec.texture_correlation, scale=tuple(spec.scale),
-                      device=device, cache=spec.cache, cache_dir=spec.cache_dir)
-        train = ShapesOnTextures(size=spec.train_size, split=spec.train_split, **kwargs)
-        val = ShapesOnTextures(size=spec.val_size, split=spec.val_split, **kwargs)
+        shapes = functools.partial(
+            ShapesOnTextures, num_classes=spec.num_classes, img_size=spec.img_size, seed=spec.seed,
+            texture_correlation=spec.texture_correlation, scale=(spec.scale[0], spec.scale[1]),
+            device=device, cache=spec.cache, cache_dir=spec.cache_dir)
+        train = shapes(size=spec.train_size, split=spec.train_split)
+        val = shapes(size=spec.val_size, split=spec.val_split)
         return DataBundle(spec, train, val, list(train.classes),
                           extras={"shapes": val, "has_masks": True})
     if not spec.root:
         raise ConfigError(f"data.root is required for data source {spec.name!r}")
     check_root(spec.root, "data.root")
-    check = dict(check=spec.check_images, skip_bad=spec.skip_bad_images, report_dir=report_dir,
-                 progress=progress)
+    check = _ImageCheck(check=spec.check_images, skip_bad=spec.skip_bad_images, report_dir=report_dir,
+                        progress=progress)
     if spec.name == "imagefolder":
-        train = ImageFolderData(spec.root, spec.train_split, spec.img_size, train=True, **check)
-        val = ImageFolderData(spec.root, spec.val_split, spec.img_size, train=False, **check)
-        check_classes(spec, train.classes, val.classes)
-        return DataBundle(spec, train, val, train.classes, extras={"has_masks": False})
-    train = VOCData(spec.root, spec.year, spec.train_split, spec.img_size, **check)
-    val = VOCData(spec.root, spec.year, spec.val_split, spec.img_size, **check)
-    return DataBundle(spec, train, val, train.classes, extras={"has_masks": True})
+        folders = ImageFolderData(spec.root, spec.train_split, spec.img_size, train=True, **check)
+        folders_val = ImageFolderData(spec.root, spec.val_split, spec.img_size, train=False, **check)
+        check_classes(spec, folders.classes, folders_val.classes)
+        return DataBundle(spec, folders, folders_val, folders.classes, extras={"has_masks": False})
+    voc = VOCData(spec.root, spec.year, spec.train_split, spec.img_size, **check)
+    voc_val = VOCData(spec.root, spec.year, spec.val_split, spec.img_size, **check)
+    return DataBundle(spec, voc, voc_val, voc.classes, extras={"has_masks": True})
+
+
+class _ImageCheck(TypedDict):
+    """How an on-disk source checks its images (the keywords of its constructor)."""
+
+    check: bool
+    skip_bad: bool
+    report_dir: Path | None
+    progress: bool
 
 
 def check_root(root: str, key: str) -> None:
@@ -240,8 +253,7 @@ def eval_batches(bundle: DataBundle, batch_size: int, device: torch.device,
     """
     n = len(bundle.val) if max_images is None else min(int(max_images), len(bundle.val))
     first, n = n * rank // world_size, n * (rank + 1) // world_size
-    if bundle.procedural:
-        ds: ShapesOnTextures = bundle.val  # type: ignore[assignment]
+    if isinstance(ds := bundle.val, ShapesOnTextures):
         for i in range(first, n, batch_size):
             idx = torch.arange(i, min(i + batch_size, n))
             images, masks, boxes = ds.render_indices(idx)
