@@ -70,3 +70,9 @@ def test_an_unknown_or_missing_tracker_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"^logger\.name: must be one of none, tensorboard, mlflow, wandb; got 'neptune'$"):
         make_logger({"name": "neptune"}, tmp_path, "run")
     assert make_logger({"name": "none"}, tmp_path, "run") is None
+
+
+def test_a_sweep_without_the_logger_group_runs_untracked(tmp_path, monkeypatch):
+    metrics, _ = _tracked_smoke(tmp_path, monkeypatch, "~logger")
+    assert list(metrics["step"]) == [0, 1]
+    assert not (tmp_path / "tensorboard").exists() and not (tmp_path / "mlruns").exists()

@@ -34,11 +34,10 @@ def spec_from_config(cfg: Any) -> Any:
 
 
 def _bind(cfg: Any) -> Any:
-    from omegaconf import OmegaConf
-
+    from robustlab.common.hydra_errors import resolve_config
     from robustlab.pruning.config import bind
 
-    return bind(OmegaConf.to_container(cfg, resolve=True))
+    return bind(resolve_config(cfg))
 
 
 def main() -> Any:
@@ -108,13 +107,12 @@ def _sweep(cfg: Any, run_dir: Path) -> None:
 def _run_tracked(cfg: Any, spec: Any, run_dir: Path, dist: Any) -> Any:
     """The sweep, with its steps' progress and the chosen experiment tracker on rank 0 (config
     once, then each step)."""
-    from omegaconf import OmegaConf
-
+    from robustlab.common.hydra_errors import resolve_config
     from robustlab.common.progress import logs_above_bars
     from robustlab.pruning.loggers import make_logger, step_values
     from robustlab.pruning.sweep import run_sweep
 
-    options = OmegaConf.to_container(cfg.get("logger") or {"name": "none"}, resolve=True)
+    options = resolve_config(cfg.logger) if cfg.get("logger") else {"name": "none"}
     tracker = make_logger(options, run_dir, run_dir.name) if dist.is_main else None
     steps, step_done = _sweep_bar(spec, run_dir, enabled=spec.train.progress and dist.is_main)
 
@@ -125,7 +123,7 @@ def _run_tracked(cfg: Any, spec: Any, run_dir: Path, dist: Any) -> Any:
 
     try:
         if tracker is not None:
-            tracker.log_config(OmegaConf.to_container(cfg, resolve=True))
+            tracker.log_config(resolve_config(cfg))
         with logs_above_bars():
             return run_sweep(spec, run_dir, dist=dist, on_step=on_step)
     finally:
