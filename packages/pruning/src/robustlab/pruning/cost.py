@@ -24,7 +24,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -69,7 +69,8 @@ def _count_on_disk(data: Any) -> tuple[int, int]:
     root = Path(data["root"]).expanduser()
     if data["name"] == "voc":
         sets = root / "VOCdevkit" / f"VOC{data['year']}" / "ImageSets" / "Segmentation"
-        return tuple(len((sets / f"{data[k]}.txt").read_text().split()) for k in ("train_split", "val_split"))  # type: ignore[return-value]
+        train, val = (len((sets / f"{data[k]}.txt").read_text().split()) for k in ("train_split", "val_split"))
+        return train, val
 
     def count(folder: Path) -> int:
         return sum(1 for _, _, files in os.walk(folder) for f in files if f.lower().endswith(IMAGE_SUFFIXES))
@@ -254,11 +255,11 @@ def expand_overrides(args: list[str]) -> list[list[str]]:
 
     args = [a for a in args if a not in ("-m", "--multirun") and not a.replace(" ", "").lstrip("+").startswith("plan=")]
     choices = []
-    for o in OverridesParser.create().parse_overrides(args):
+    for arg, o in zip(args, OverridesParser.create().parse_overrides(args), strict=True):
         if o.is_sweep_override():
             choices.append([f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()])
         else:
-            choices.append([o.input_line])
+            choices.append([arg])
     return [list(job) for job in itertools.product(*choices)]
 
 
@@ -276,14 +277,17 @@ def print_costs(args: list[str]) -> list[JobCost]:
     root = config_dir()
     os.environ[CONFIG_ENV] = str(root)
     warnings.filterwarnings("ignore", message=".*is validated against ConfigStore schema")
-    jobs, measured, launcher = [], {}, None
+    jobs: list[JobCost] = []
+    measured: dict[tuple, Throughput] = {}
+    launcher: dict[str, Any] | None = None
     with initialize_config_dir(config_dir=str(root), version_base="1.3"):
         for overrides in expand_overrides(args):
             cfg = compose(config_name="pruning", overrides=overrides, return_hydra_config=True)
-            launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
+            launcher = cast(dict[str, Any], OmegaConf.to_container(cfg.hydra.launcher, resolve=False))
             try:
-                job_cfg = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k])
-                           else cfg[k] for k in cfg if k != "hydra"}
+                job_cfg: dict[str, Any] = {
+                    str(k): OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
+                    for k in cfg if k != "hydra"}
             except OmegaConfBaseException as exc:  # ${oc.env:UNSET}, ${missing.key}: one line
                 raise unresolvable(cfg, exc) from exc
             bind(job_cfg)  # every value checked before anything is measured
