@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -239,7 +240,11 @@ def vit_geometry(model: nn.Module) -> VitGeometry:
     grid = getattr(getattr(model, "patch_embed", None), "grid_size", None)
     if grid is not None:
         return VitGeometry(int(getattr(model, "num_prefix_tokens", 1)), (int(grid[0]), int(grid[1])))
-    side = int(model.image_size) // int(model.patch_size)  # torchvision: square images, one CLS
+    import torchvision
+
+    if not isinstance(model, torchvision.models.VisionTransformer):
+        raise _not_a_vit(model)
+    side = model.image_size // model.patch_size  # torchvision: square images, one CLS
     return VitGeometry(1, (side, side))
 
 
@@ -274,17 +279,19 @@ def capture_vit_qk(model: nn.Module, blocks: list[int] | None = None) -> Iterato
     for idx in wanted:
         attn = parts[idx].attn
         if isinstance(attn, nn.MultiheadAttention):
-            def mha_hook(m: nn.Module, i: object, out: torch.Tensor, idx: int = idx, attn: nn.Module = attn) -> None:
+            def mha_hook(m: nn.Module, i: object, out: torch.Tensor, idx: int = idx,
+                         attn: nn.MultiheadAttention = attn) -> None:
                 qkv = torch.nn.functional.linear(out, attn.in_proj_weight, attn.in_proj_bias)
                 store[idx] = _split_qkv(qkv, attn.num_heads)
             handles.append(parts[idx].norm.register_forward_hook(mha_hook))
         else:
-            def timm_hook(m: nn.Module, i: object, out: torch.Tensor, idx: int = idx, attn: nn.Module = attn) -> None:
+            def timm_hook(m: nn.Module, i: object, out: torch.Tensor, idx: int = idx, attn: Any = attn) -> None:
+                # timm's attention classes differ by family; each has num_heads, some q_norm, k_norm
                 q, k = _split_qkv(out, attn.num_heads)
                 q = attn.q_norm(q) if hasattr(attn, "q_norm") else q
                 k = attn.k_norm(k) if hasattr(attn, "k_norm") else k
                 store[idx] = (q, k)
-            handles.append(attn.qkv.register_forward_hook(timm_hook))
+            handles.append(attn.get_submodule("qkv").register_forward_hook(timm_hook))
     try:
         yield store
     finally:

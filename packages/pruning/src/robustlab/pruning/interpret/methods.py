@@ -93,7 +93,7 @@ def attribute(name: str, model: nn.Module, images: torch.Tensor, targets: torch.
     return maps.detach().to(torch.float32)
 
 
-def _upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def _upsample(maps: torch.Tensor, size: tuple[int, ...]) -> torch.Tensor:
     """``(N, h, w)`` -> ``(N, H, W)`` by bilinear interpolation (as pytorch-grad-cam and Captum).
 
     Right for patch grids (cell ``i`` covering pixels ``[s i, s (i + 1))``); CNN maps go through
@@ -351,7 +351,8 @@ def vit_gradcam_encoder(model: nn.Module, images: torch.Tensor, targets: torch.T
     and the map is all zero (scored then by ``zero_map``). Here the same target: torchvision's
     ``encoder``, timm's final ``norm`` (zero too where the head reads the class token).
     """
-    module = model.encoder if hasattr(model, "encoder") and hasattr(model, "class_token") else getattr(model, "norm", None)
+    torchvision_vit = hasattr(model, "encoder") and hasattr(model, "class_token")
+    module = model.get_submodule("encoder") if torchvision_vit else getattr(model, "norm", None)
     if module is None:
         raise ValueError(f"{type(model).__name__}: no encoder output to target (torchvision encoder, timm norm)")
     return _upsample(_vit_token_gradcam(model, images, targets, module), images.shape[-2:])
@@ -379,5 +380,6 @@ def attention_rollout(model: nn.Module, images: torch.Tensor, targets: torch.Ten
         a = residual * eye + (1 - residual) * a
         a = a / a.sum(dim=-1, keepdim=True)
         rollout = a if rollout is None else a @ rollout
+    assert rollout is not None  # vit_blocks found at least one block
     cls = rollout[:, 0, geometry.num_prefix_tokens:]
     return _upsample(cls.reshape(-1, *geometry.grid), images.shape[-2:])

@@ -252,8 +252,8 @@ def energy_pointing_game(attributions: Any, masks: Any, *, channel_pool: str = "
         ``(N,)`` float64 values in [0, 1].
     """
     a, m = _prepare(attributions, masks, channel_pool, positive=True)
-    shape = tuple(_as_tensor(masks, "masks").shape[-2:])
-    box = _mask_boxes(m, shape)
+    height, width = _as_tensor(masks, "masks").shape[-2:]
+    box = _mask_boxes(m, (height, width))
     total = a.sum(dim=1)
     inside = (a * box).sum(dim=1)
     return _to_numpy(torch.where(total > 0, inside / torch.where(total > 0, total, 1.0), torch.nan))

@@ -103,6 +103,7 @@ def _targets(ctx: EvalContext, batch: Any, target: str, lut: torch.Tensor | None
         predicted = ctx.model(batch.images).argmax(dim=1).cpu()
     if target == "predicted":
         return predicted, np.ones(len(labels), dtype=bool)
+    assert lut is not None  # target "label" with a label map
     mapped = torch.where(labels >= 0, lut[labels.clamp(min=0)], -1)
     valid = (mapped >= 0).numpy()
     return torch.where(mapped >= 0, mapped, predicted), valid
@@ -135,7 +136,7 @@ def _gallery_images(images: torch.Tensor, normalize: tuple[Sequence[float], Sequ
 
 def save_gallery(path: Any, images: np.ndarray, index: np.ndarray, maps: Mapping[str, np.ndarray]) -> None:
     """Write the gallery file atomically: ``images``, ``index`` and one ``map_<method>`` each."""
-    arrays = {"images": images, "index": np.asarray(index)}
+    arrays: dict[str, Any] = {"images": images, "index": np.asarray(index)}
     arrays.update({f"map_{name}": np.asarray(m, dtype=np.float32) for name, m in maps.items()})
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
@@ -291,7 +292,9 @@ def interpretability_suite(
         "integrated_gradients": ig, "vit_cls_attention": {"heads": attention_heads}})
     gallery_maps: dict[str, list[np.ndarray]] = {name: [] for name in names}
     records: list[pd.DataFrame] = []
-    gallery_pics, gallery_index, n_gallery = [], [], 0  # the gallery's images, their indices, count
+    gallery_pics: list[np.ndarray] = []  # the gallery's images
+    gallery_index: list[np.ndarray] = []  # their indices
+    n_gallery = 0
     for batch in ctx.batches(max_images=n_images):
         index = np.asarray(torch.as_tensor(batch.index).cpu())
         take = max(0, min(gallery_size - n_gallery, len(index)))

@@ -13,11 +13,15 @@ References:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from torchvision.models.swin_transformer import ShiftedWindowAttention, SwinTransformerBlock
 
 
 def is_swin(model: nn.Module) -> bool:
@@ -27,16 +31,27 @@ def is_swin(model: nn.Module) -> bool:
     return isinstance(model, torchvision.models.SwinTransformer)
 
 
-def swin_last_block(model: nn.Module) -> nn.Module:
+def swin_last_block(model: nn.Module) -> SwinTransformerBlock:
     """The last block of the last stage (``features[-1][-1]``).
 
     Raises:
         ValueError: the model is not a torchvision Swin Transformer.
     """
+    from torchvision.models.swin_transformer import SwinTransformerBlock
+
     if not is_swin(model):
         raise ValueError(f"{type(model).__name__} is not a torchvision Swin Transformer (features[-1][-1] with "
                          "attn): this method needs a Swin model (arch='swin')")
-    return model.features[-1][-1]
+    return [m for m in model.modules() if isinstance(m, SwinTransformerBlock)][-1]
+
+
+def _last_attention(model: nn.Module) -> ShiftedWindowAttention:
+    """The window attention of the last block (V2's derives from V1's)."""
+    from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+    attn = swin_last_block(model).attn
+    assert isinstance(attn, ShiftedWindowAttention)  # what torchvision's blocks hold
+    return attn
 
 
 def swin_block_input(model: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,17 +71,17 @@ def swin_keys(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     ``k = W_k x + b_k`` (heads concatenated), with ``b_k = 0`` in a V2 block (its forward zeroes
     the key bias); the projection is per token, so windows do not change it.
     """
-    attn = swin_last_block(model).attn
+    attn = _last_attention(model)
     c = x.shape[-1]
     bias = None if attn.qkv.bias is None or getattr(attn, "logit_scale", None) is not None else attn.qkv.bias[c:2 * c]
     return F.linear(x.flatten(1, 2), attn.qkv.weight[c:2 * c], bias)
 
 
-def _window_layout(block: nn.Module, h: int, w: int) -> tuple[list[int], list[int], int, int]:
+def _window_layout(attn: ShiftedWindowAttention, h: int, w: int) -> tuple[list[int], list[int], int, int]:
     """Window size, effective shift and padded size of a block on an ``h x w`` map (as its forward)."""
-    ws = [int(v) for v in block.attn.window_size]
+    ws = [int(v) for v in attn.window_size]
     pad_h, pad_w = h + (ws[0] - h % ws[0]) % ws[0], w + (ws[1] - w % ws[1]) % ws[1]
-    shift = [int(v) for v in block.attn.shift_size]
+    shift = [int(v) for v in attn.shift_size]
     shift = [0 if ws[0] >= pad_h else shift[0], 0 if ws[1] >= pad_w else shift[1]]
     return ws, shift, pad_h, pad_w
 
@@ -80,19 +95,19 @@ def swin_received_attention(model: nn.Module, images: torch.Tensor, heads: str =
     """
     if heads not in ("mean", "sum"):
         raise ValueError(f"heads must be 'mean' or 'sum', got {heads!r}")
-    block = swin_last_block(model)
+    attention = _last_attention(model)
     recorded: list[torch.Tensor] = []
     inside = [False]
     softmax = F.softmax
 
-    def recording(*args: object, **kwargs: object) -> torch.Tensor:
-        out = softmax(*args, **kwargs)  # type: ignore[arg-type]
+    def recording(*args: Any, **kwargs: Any) -> torch.Tensor:
+        out = softmax(*args, **kwargs)
         if inside[0]:
             recorded.append(out)
         return out
 
-    hooks = [block.attn.register_forward_pre_hook(lambda m, a: inside.__setitem__(0, True)),
-             block.attn.register_forward_hook(lambda m, a, o: inside.__setitem__(0, False))]
+    hooks = [attention.register_forward_pre_hook(lambda m, a: inside.__setitem__(0, True)),
+             attention.register_forward_hook(lambda m, a, o: inside.__setitem__(0, False))]
     try:
         with torch.no_grad(), mock.patch.object(F, "softmax", recording):
             x, _ = swin_block_input(model, images)
@@ -100,7 +115,7 @@ def swin_received_attention(model: nn.Module, images: torch.Tensor, heads: str =
         for hook in hooks:
             hook.remove()
     b, h, w, _ = x.shape
-    ws, shift, pad_h, pad_w = _window_layout(block, h, w)
+    ws, shift, pad_h, pad_w = _window_layout(attention, h, w)
     attn = recorded[-1]  # (B * nW, heads, N, N)
     pooled = attn.sum(dim=1) if heads == "sum" else attn.mean(dim=1)
     received = pooled.mean(dim=1)  # (B * nW, N): mean over the queries of the window
