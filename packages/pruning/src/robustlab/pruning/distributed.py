@@ -305,7 +305,8 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         shape = [1, -1] + [1] * (x.dim() - 2)
         centred = x - mean.view(shape)
         var = all_reduce((centred * centred).sum(dim=dims)) / n
-        if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
+        if (self.track_running_stats and self.running_mean is not None and self.running_var is not None
+                and self.num_batches_tracked is not None):
             with torch.no_grad():
                 momentum = 0.1 if self.momentum is None else self.momentum
                 self.running_mean.lerp_(mean.detach(), momentum)
@@ -328,7 +329,8 @@ def synchronized_batchnorm(model: nn.Module, d: Dist, device: torch.device, enab
     if not (enabled and d.enabled):
         yield
         return
-    swapped = [m for m in model.modules() if type(m) is nn.BatchNorm2d]
+    # Any: their class changes in place, which a static type cannot follow
+    swapped: list[Any] = [m for m in model.modules() if type(m) is nn.BatchNorm2d]
     for m in swapped:
         if device.type == "cuda":
             m.__class__ = nn.SyncBatchNorm

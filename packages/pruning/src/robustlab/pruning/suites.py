@@ -186,21 +186,22 @@ def check_suite_options(suites: Mapping[str, Any]) -> None:
     """Every suite is registered, its options are keywords of its function and fit their
     annotations with the constraints declared there (:mod:`robustlab.common.constraints`); a
     ``ConfigError`` naming the key otherwise. ``method_options`` name known methods."""
-    for name, options in suites.items():
+    for name, given in suites.items():
         suite = SUITES.get(name)
-        if options is not None and not isinstance(options, Mapping):
-            raise ConfigError(f"eval.suites.{name}: expected a mapping of options, got {options!r}")
+        if given is not None and not isinstance(given, Mapping):
+            raise ConfigError(f"eval.suites.{name}: expected a mapping of options, got {given!r}")
+        options: Mapping[str, Any] = given or {}
         params = inspect.signature(suite.fn).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
             continue
         known = [*(p for p in params if p != "ctx"), *SWEEP_SUITE_KEYS]
         hints = function_hints(suite.fn)
-        for key, value in (options or {}).items():
+        for key, value in options.items():
             if key not in known:
                 raise ConfigError(f"eval.suites.{name}: " + unknown_name_message("option", str(key), known))
             if key in hints:
                 check_value(value, hints[key], f"eval.suites.{name}.{key}")
-        if suite.methods is not None and (options or {}).get("method_options"):
+        if suite.methods is not None and options.get("method_options"):
             merge_method_options(name, suite.methods, {}, options["method_options"])
 
 

@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from robustlab.common.errors import ConfigError
+from robustlab.common.errors import CheckpointError, ConfigError
 from robustlab.common.progress import progress
 from robustlab.common.runlock import RunLock
 from robustlab.pruning.checkpoints import resize_to_state
@@ -390,6 +390,9 @@ def _run(spec: SweepSpec, run_dir: Path, dist: Dist,
         if broadcast_object(dist, saved is not None and int(saved.get("step", -1)) == step and "train" in saved):
             # Trained before, its evaluation stopped: evaluate the saved model again.
             log.info("step %d: checkpoint found, evaluating it (no training)", step)
+            if saved is None:
+                raise CheckpointError(f"{sweep.folder.step_path(step)}: rank 0 reads this checkpoint, rank "
+                                      f"{dist.rank} finds none; every rank must share the run directory")
             model = sweep.load(step, saved)
             sweep.check_sparsity(model, saved, step, dense_numel)
             row = sweep.record(model, step, TrainStats(**saved["train"]), dense_numel)

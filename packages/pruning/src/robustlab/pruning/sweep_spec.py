@@ -109,7 +109,7 @@ def validate(spec: SweepSpec) -> PruningMethod:
     method = METHODS.get(spec.method)
     check_suite_options(spec.suites)
     for name, options in spec.suites.items():
-        if (options or {}).get("data"):
+        if options and options.get("data"):
             eval_data_spec(dict(options["data"]), f"eval.suites.{name}.data")
     spec.train.validate()
     check_model_kwargs(spec.model)

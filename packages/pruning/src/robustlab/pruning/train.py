@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -202,7 +203,7 @@ def train(model: nn.Module, data: DataBundle, spec: TrainSpec, device: torch.dev
     return TrainStats(seconds, images, images / seconds if seconds > 0 else 0.0, loss_value)
 
 
-def _epochs(forward: nn.Module, model: nn.Module, stream: TrainStream, spec: TrainSpec, device: torch.device,
+def _epochs(forward: Callable[..., torch.Tensor], model: nn.Module, stream: TrainStream, spec: TrainSpec, device: torch.device,
             per_epoch: int, bar: Any) -> tuple[int, float]:
     """The optimisation loop; returns the iterations done and this rank's last batch loss."""
     cuda = device.type == "cuda"

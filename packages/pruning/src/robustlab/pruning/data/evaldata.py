@@ -14,7 +14,7 @@ never depends on its batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -125,7 +125,7 @@ def _image_dataset(spec: EvalDataSpec) -> Any:
                        resize=spec.resize, no_hards=spec.no_hards, paper_image_selection=spec.paper_image_selection)
 
 
-def check_arch(suites: dict[str, dict[str, Any]], arch: str) -> None:
+def check_arch(suites: Mapping[str, Mapping[str, Any] | None], arch: str) -> None:
     """Refuse, before training, evaluation data at full resolution for a ViT (fixed input size)."""
     for name, options in suites.items():
         data = (options or {}).get("data") or {}

@@ -38,7 +38,7 @@ def dilated_resnet(model: nn.Module, dilation: int = 1) -> Iterator[nn.Module]:
     """
     if dilation not in DILATIONS:
         raise ValueError(f"LOST's ResNet dilation must be 1, 2 or 4; got {dilation!r}")
-    saved: list[tuple[nn.Conv2d, tuple, tuple, tuple]] = []
+    saved: list[tuple[nn.Conv2d, tuple[int, ...], tuple[int, ...], str | tuple[int, ...]]] = []
 
     def change(conv: nn.Conv2d, stride: int, dil: int | None) -> None:
         saved.append((conv, conv.stride, conv.dilation, conv.padding))

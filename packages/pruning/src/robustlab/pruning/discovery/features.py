@@ -60,10 +60,10 @@ def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
         :class:`PatchFeatures`.
     """
     size = (int(images.shape[-2]), int(images.shape[-1]))
+    store: dict[str, torch.Tensor] = {}  # what a forward hook records
     if arch == "vit":
         geometry = vit_geometry(model)
         blocks = vit_blocks(model)
-        store: dict[str, torch.Tensor] = {}
         handle = blocks[-1].norm.register_forward_hook(lambda m, i, out: store.__setitem__("x", out))
         try:
             with torch.no_grad(), capture_vit_qk(model) as qk:
@@ -86,7 +86,6 @@ def patch_features(model: nn.Module, images: torch.Tensor, arch: str,
         raise ValueError(f"arch must be 'cnn', 'vit' or 'swin', got {arch!r}")
     from robustlab.pruning.discovery.dilation import dilated_resnet
 
-    store: dict[str, torch.Tensor] = {}
     with dilated_resnet(model, dilation):
         layer = (model.get_submodule(feature_layer) if feature_layer
                  else find_last_conv_block(model, images[:1])[1])

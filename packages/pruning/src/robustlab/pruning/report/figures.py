@@ -154,7 +154,7 @@ def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path,
     for ax, (model, pm, rel, marks, spars) in zip(axes.flat, blocks, strict=True):
         im = ax.imshow(rel.to_numpy(dtype=float), aspect="auto", cmap="RdYlGn", vmin=-vmax, vmax=vmax)
         ax.set_yticks(range(len(rel)))
-        ax.set_yticklabels([_curve_label(*k) + ("" if metric_direction(*k[:3], directions) else " [no direction]")
+        ax.set_yticklabels([_curve_label(*k) + ("" if metric_direction(k[0], k[1], k[2], directions) else " [no direction]")
                             for k in rel.index], fontsize=6)
         ax.set_xticks(range(rel.shape[1]))
         ax.set_xticklabels([f"{spars.get(s, np.nan):.2f}" for s in rel.columns], fontsize=6, rotation=90)

@@ -145,7 +145,7 @@ def csv_name(dataset: str, model_name: str, session: int | str) -> str:
 
 
 def write_decisions(out_dir: str | Path, dataset: str, model_name: str, stimuli: Sequence[Stimulus],
-                    responses: Sequence[str]) -> list[Path]:
+                    responses: Sequence[str] | np.ndarray) -> list[Path]:
     """Write the decisions as model-vs-human raw-data CSVs under ``out_dir/<dataset>/``, one per session.
 
     Returns:
