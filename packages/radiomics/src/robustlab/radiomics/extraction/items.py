@@ -87,6 +87,7 @@ def work_items(
             if perturbed and aid not in shuffle:
                 continue
             acq = study.acquisitions[aid]
+            assert acq.extraction is not None  # load_study gives every image acquisition its settings
             settings = (acq.extraction, acq.overrides)
             if settings not in param_hash:  # no overrides: the file's hash, as before them
                 digest = file_hash(acq.extraction)
@@ -96,10 +97,10 @@ def work_items(
                 mask, _ = acq.mask_of(roi)
                 label = validated.labels[aid][roi]
                 sseed = shuffle_seed(seed, aid, _roi_number(roi, label)) if perturbed else None
-                image_hash, mask_hash = validated.hashes[acq.image], validated.hashes[mask]
+                image_hash, mask_hash = validated.hashes[acq.image_path], validated.hashes[mask]
                 key = make_key(image=image_hash, mask=mask_hash, label=label,
                                params=param_hash[settings], pyradiomics=version, shuffle=sseed)
-                items.append(WorkItem(aid, roi, label, acq.image, mask, acq.extraction,
+                items.append(WorkItem(aid, roi, label, acq.image_path, mask, acq.extraction,
                                       sseed, key, validated.voxels[aid][roi], acq.overrides,
                                       image_hash, mask_hash))
     return items

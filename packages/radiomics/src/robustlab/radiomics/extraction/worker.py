@@ -178,9 +178,10 @@ class _Source:
     def roi(self, item: WorkItem) -> tuple[Any, Any, Any]:
         """Image, mask and extractor for ``item`` (its mask read): a prepared crop, or the whole
         image."""
-        prepared = self.prepared.masks.get(item.mask) if self.prepared is not None else None
-        if prepared is not None and item.label in prepared[1]:
-            return (*self.prepared.crop(item.label, item.mask),
+        prepared = self.prepared
+        boxed = prepared.masks.get(item.mask) if prepared is not None else None
+        if prepared is not None and boxed is not None and item.label in boxed[1]:
+            return (*prepared.crop(item.label, item.mask),
                     self.process.extractor(item.params, item.overrides, crop=True))
         return (self.image, self.masks[item.mask],
                 self.process.extractor(item.params, item.overrides))

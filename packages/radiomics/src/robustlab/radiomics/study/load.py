@@ -10,6 +10,7 @@ the YAML itself (the files are checked by :func:`~.validate.validate_study`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Mapping
 from pathlib import Path
@@ -84,7 +85,7 @@ def load_study(study: str | Path) -> Study:
     if any(a.is_image for a in acquisitions.values()):
         # a feature CSV beside images: its family from its column names (csv_family), unless given
         acquisitions = {aid: a if a.is_image or a.family != "all" or "family" in raw["acquisitions"][aid]
-                        else dataclasses.replace(a, family=csv_family(a.features))
+                        else dataclasses.replace(a, family=csv_family(a.features_path))
                         for aid, a in acquisitions.items()}
     if not isinstance(raw["comparisons"], list):
         raise StudyError(f"{path}: 'comparisons' must be a list")
@@ -194,9 +195,9 @@ def _load_acquisition(
     settings = extraction.resolve()
     family = str(spec.get("family") or (settings.family if settings is not None else
                                         spec.get("mode") or "all"))
-    common = {"labels": labels, "meta": meta, "family": family,
-              "extraction": settings.file if settings else None,
-              "overrides": settings.overrides if settings else ""}
+    acquisition = functools.partial(Acquisition, aid, labels=labels, meta=meta, family=family,
+                                    extraction=settings.file if settings else None,
+                                    overrides=settings.overrides if settings else "")
     if has_image:
         if settings is None:
             raise StudyError(f"{where}: no pyradiomics parameter file; set 'extraction' in the "
@@ -204,9 +205,8 @@ def _load_acquisition(
         rois = _load_rois(where, spec["rois"], base) if "rois" in spec else None
         mask = None if rois is not None else resolve_path(base / str(spec["mask"]), f"{where}, key 'mask'")
         image = resolve_path(base / str(spec["image"]), f"{where}, key 'image'")
-        return Acquisition(aid, image=image, mask=mask, rois=rois, **common)
-    return Acquisition(aid, features=resolve_path(base / str(spec["features"]), f"{where}, key 'features'"),
-                       **common)
+        return acquisition(image=image, mask=mask, rois=rois)
+    return acquisition(features=resolve_path(base / str(spec["features"]), f"{where}, key 'features'"))
 
 
 def _load_labels(where: str, spec: Mapping[str, Any]) -> tuple[int, ...] | None:

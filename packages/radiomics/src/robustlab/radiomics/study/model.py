@@ -61,6 +61,20 @@ class Acquisition:
         return self.features is None
 
     @property
+    def image_path(self) -> Path:
+        """:attr:`image`, of an image acquisition (a feature CSV has none: ``ValueError``)."""
+        if self.image is None:
+            raise ValueError(f"acquisition {self.id!r} has no image (a feature CSV)")
+        return self.image
+
+    @property
+    def features_path(self) -> Path:
+        """:attr:`features`, of a feature-CSV acquisition (an image has none: ``ValueError``)."""
+        if self.features is None:
+            raise ValueError(f"acquisition {self.id!r} has no feature CSV (an image)")
+        return self.features
+
+    @property
     def settings(self) -> Extraction | None:
         """The effective extraction settings (None for a CSV acquisition naming none)."""
         return None if self.extraction is None else Extraction(self.extraction, self.overrides)
@@ -69,6 +83,8 @@ class Acquisition:
         """The mask file of ``roi`` and its label there (None: found at validation)."""
         if self.rois is not None:
             return self.rois[roi].path, self.rois[roi].label
+        if self.mask is None:
+            raise ValueError(f"acquisition {self.id!r} has no mask (a feature CSV)")
         return self.mask, int(roi)
 
     @property

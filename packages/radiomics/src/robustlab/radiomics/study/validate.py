@@ -51,10 +51,10 @@ def check_members(where: str, members: list[Acquisition]) -> str:
         detail = ", ".join(f"{a.id}: {a.family}" for a in members)
         raise StudyError(f"{where}: compares acquisitions of different extraction families "
                          f"({detail}); a comparison stays within one family")
-    extracted = [a for a in members if a.is_image]
-    signatures = {a.settings.feature_signature() for a in extracted}
+    extracted = {a.id: a.settings for a in members if a.is_image and a.settings is not None}
+    signatures = {settings.feature_signature() for settings in extracted.values()}
     if len(signatures) > 1:
-        detail = ", ".join(f"{a.id}: {a.settings.label}" for a in extracted)
+        detail = ", ".join(f"{aid}: {settings.label}" for aid, settings in extracted.items())
         raise StudyError(f"{where}: compares acquisitions whose parameter files give different "
                          f"feature names (image types, feature classes or force2D differ: "
                          f"{detail}); compare only settings with the same features")
@@ -118,17 +118,17 @@ def validate_study(study: Study, geometry_tolerance: float = 1e-4, verdicts: Pat
     for aid, acq in study.acquisitions.items():
         where = f"{study.path.name}: acquisition {aid!r}"
         if not acq.is_image:
-            tables[aid], identifiers[aid], hashes[acq.features] = _read_csv(acq, study.roi_column,
-                                                                            where)
+            tables[aid], identifiers[aid], hashes[acq.features_path] = _read_csv(acq, study.roi_column,
+                                                                                 where)
             rois[aid] = tuple(tables[aid].index)
             continue
-        for p, key in ((acq.image, "image"), *((m, "mask" if acq.rois is None else "rois")
+        for p, key in ((acq.image_path, "image"), *((m, "mask" if acq.rois is None else "rois")
                                                 for m in acq.mask_files)):
             if p.exists() and p not in hashes:  # complete files only (a missing one: read_image)
                 check_budget(p, f"{where}, key {key!r}", image_budget)  # before a byte is inflated
                 files[p] = image_file_hash(p, f"{where}, key {key!r}", verdicts)
                 hashes[p] = files[p].sha256
-        stored_nonfinite = files[acq.image].nonfinite if acq.image in files else None
+        stored_nonfinite = files[acq.image_path].nonfinite if acq.image_path in files else None
         rois[aid], voxels[aid], labels[aid] = _validate_image(acq, where, geometry_tolerance,
                                                               stored_nonfinite)
     extractors = _check_settings(study)
@@ -144,18 +144,19 @@ def _read_csv(acq: Acquisition, roi_column: str | None, where: str) -> tuple[
         pd.DataFrame, pd.DataFrame, str]:
     """A feature-CSV acquisition's wide table (its ``labels`` only), identifier table and
     content hash; the file is hashed before and after it is read, and must not change between."""
-    before = file_hash(acq.features) if acq.features.is_file() else None
-    table = read_feature_csv(acq.features, roi_column, where)
-    ids = identifier_table(acq.features, table.index)
-    if acq.labels is not None:
-        wanted = [str(v) for v in acq.labels]
+    path, labels = acq.features_path, acq.labels
+    before = file_hash(path) if path.is_file() else None
+    table = read_feature_csv(path, roi_column, where)
+    ids = identifier_table(path, table.index)
+    if labels is not None:
+        wanted = [str(v) for v in labels]
         missing = [r for r in wanted if r not in table.index]
         if missing:
-            raise StudyError(f"{where}: ROI(s) {missing} not in {acq.features.name}")
+            raise StudyError(f"{where}: ROI(s) {missing} not in {path.name}")
         table = table.loc[wanted]
-    digest = file_hash(acq.features)
+    digest = file_hash(path)
     if digest != before:
-        raise StudyError(f"{where}: {acq.features} changed while it was read; run the study again")
+        raise StudyError(f"{where}: {path} changed while it was read; run the study again")
     return table, ids.loc[table.index], digest
 
 
@@ -166,12 +167,12 @@ def identical_acquisitions(study: Study, hashes: Mapping[Path, str]) -> list[str
     twice through links)."""
     def content(acq: Acquisition) -> tuple[Any, ...]:
         if not acq.is_image:
-            return (hashes[acq.features],)
-        return (hashes[acq.image], tuple(hashes[m] for m in acq.mask_files), acq.labels,
+            return (hashes[acq.features_path],)
+        return (hashes[acq.image_path], tuple(hashes[m] for m in acq.mask_files), acq.labels,
                 acq.settings)
 
     def file_name(acq: Acquisition) -> str:
-        return (acq.image if acq.is_image else acq.features).name
+        return (acq.image_path if acq.is_image else acq.features_path).name
 
     found: dict[tuple[str, str], str] = {}
     for cmp in study.comparisons:
@@ -222,8 +223,8 @@ def _check_comparisons(study: Study, rois: Mapping[str, tuple[str, ...]], tables
                     check_same_columns(tables[first], tables[other], first, other, where)
                     if study.roi_column is None:
                         check_row_pairing(identifiers[first], identifiers[other], (first, other),
-                                          (study.acquisitions[first].features,
-                                           study.acquisitions[other].features), where)
+                                          (study.acquisitions[first].features_path,
+                                           study.acquisitions[other].features_path), where)
 
 
 def _warn_too_few_rois(study: str, name: str, statistic: str, rois: Sequence[str], need: int) -> None:
@@ -268,8 +269,9 @@ def _validate_image(acq: Acquisition, where: str, tolerance: float,
 
     from robustlab.radiomics.study.integrity import check_finite, nonfinite_voxels
 
-    image = read_image(acq.image, f"{where}, key 'image'", budget=None)  # checked when hashed
-    check_scalar_volume(image, acq.image, f"{where}, key 'image'")
+    image_file = acq.image_path
+    image = read_image(image_file, f"{where}, key 'image'", budget=None)  # checked when hashed
+    check_scalar_volume(image, image_file, f"{where}, key 'image'")
     bad = nonfinite_voxels(sitk.GetArrayViewFromImage(image), stored_nonfinite)
     counts: dict[Path, dict[int, int]] = {}
     masks = {}
@@ -278,13 +280,13 @@ def _validate_image(acq: Acquisition, where: str, tolerance: float,
         key = "mask" if acq.rois is None else "rois"
         masks[path] = mask = read_image(path, f"{where}, key {key!r}", budget=None)
         check_scalar_volume(mask, path, f"{where}, key {key!r}")
-        check_geometry(image, mask, tolerance, f"{where}: {path.name} vs {acq.image.name}")
-        check_pyradiomics_geometry(image, mask, setting, f"{where}: {path.name} vs {acq.image.name}")
+        check_geometry(image, mask, tolerance, f"{where}: {path.name} vs {image_file.name}")
+        check_pyradiomics_geometry(image, mask, setting, f"{where}: {path.name} vs {image_file.name}")
         counts[path] = _label_counts(mask, path.name, where)
     rois, voxels, labels = _image_rois(acq, counts, where)
     for path, mask in masks.items():
         inside = [labels[r] for r in rois if (acq.rois is None or acq.rois[r].path == path)]
-        check_finite(bad, sitk.GetArrayViewFromImage(mask), inside, f"{where}: {acq.image.name}")
+        check_finite(bad, sitk.GetArrayViewFromImage(mask), inside, f"{where}: {image_file.name}")
     return rois, voxels, labels
 
 
@@ -292,12 +294,13 @@ def _image_rois(acq: Acquisition, counts: Mapping[Path, Mapping[int, int]], wher
         tuple[str, ...], dict[str, int], dict[str, int]]:
     """ROI ids, voxels per ROI and label per ROI from the label counts of the mask files."""
     if acq.rois is None:
-        count = counts[acq.mask]
+        (mask_file,) = acq.mask_files  # without rois, the one label map
+        count = counts[mask_file]
         if not count:
-            raise StudyError(f"{where}: mask {acq.mask.name} is empty (no non-zero label, no ROI)")
+            raise StudyError(f"{where}: mask {mask_file.name} is empty (no non-zero label, no ROI)")
         for label in acq.labels or ():
             if label not in count:
-                raise StudyError(f"{where}: label {label} is absent from mask {acq.mask.name} "
+                raise StudyError(f"{where}: label {label} is absent from mask {mask_file.name} "
                                  f"(labels present: {sorted(count) or 'none'})")
         chosen = acq.labels or tuple(sorted(count))
         return (tuple(str(v) for v in chosen), {str(v): count[v] for v in chosen},
