@@ -57,7 +57,7 @@ def code_hash() -> str:
     import robustlab.common
     import robustlab.radiomics
 
-    roots = [Path(package.__file__).parent for package in (robustlab.common, robustlab.radiomics)]
+    roots = [Path(package.__path__[0]) for package in (robustlab.common, robustlab.radiomics)]
     return tree_hash(roots) + tree_hash(roots[1:], pattern="*.csv")
 
 

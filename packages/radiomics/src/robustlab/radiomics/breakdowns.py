@@ -115,7 +115,7 @@ def wcv_by_size(comparisons: Sequence[Comparison], tables: Mapping[str, pd.DataF
             features = tables[members[0]].columns
             mean = {r: float(np.mean([sizes[m][r] for m in members])) for r in rois}
             found = roi_groups(rois, mean, groups, count)
-            order = sorted(rois, key=mean.get) if groups == "size" else list(found)
+            order = sorted(rois, key=mean.__getitem__) if groups == "size" else list(found)
             for group in dict.fromkeys(found[r] for r in order):
                 chosen = [r for r in rois if found[r] == group]
                 if len(chosen) < 2:

@@ -14,6 +14,7 @@ from typing import Any
 
 from robustlab.common.errors import ConfigError
 from robustlab.common.hydra_app import check_writable, console, hydra_entry
+from robustlab.common.hydra_errors import resolve_config
 from robustlab.radiomics.config import bind
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,7 @@ def parse_shard(value: Any) -> tuple[int, int] | None:
 
 def options_from_config(cfg: Any) -> dict[str, Any]:
     """The :class:`robustlab.radiomics.options.Options` keywords of the composed config."""
-    from omegaconf import OmegaConf
-
-    return bind(OmegaConf.to_container(cfg, resolve=True)).options()
+    return bind(resolve_config(cfg)).options()
 
 
 def simulated_study(cfg: Any, cache_dir: Path, run_dir: Path) -> Path:
@@ -47,13 +46,10 @@ def simulated_study(cfg: Any, cache_dir: Path, run_dir: Path) -> Path:
     configuration: a rerun simulates nothing, and with unchanged image paths the whole analysis
     is restored from the cache. Returns the study file.
     """
-    from omegaconf import OmegaConf
-
     # The phantom is a separate subpackage; it is imported only when a simulation is asked for.
     from robustlab.radiomics.phantom import simulate_study, study_folder_name
 
-    protocol = OmegaConf.to_container(cfg.protocol, resolve=True)
-    phantom = OmegaConf.to_container(cfg.phantom, resolve=True)
+    protocol, phantom = resolve_config(cfg.protocol), resolve_config(cfg.phantom)
     folder = (cache_dir / "phantoms" / study_folder_name(protocol, phantom, int(cfg.seed))).resolve()
     study = simulate_study(protocol=protocol, phantom=phantom, out_dir=folder, seed=int(cfg.seed),
                            n_jobs=int(cfg.n_jobs), progress=bool(cfg.progress))
@@ -85,11 +81,9 @@ def run_plan(config: Any, cache_dir: Path, run_dir: Path) -> None:
 @hydra_entry("radiomics", uses_torch=False)
 def main(cfg: Any, run_dir: Path) -> None:
     """Run the radiomics study named by the config (see ``conf/radiomics.yaml``)."""
-    from omegaconf import OmegaConf
-
     from robustlab.radiomics.pipeline import default_cache_dir, run_study
 
-    config = bind(OmegaConf.to_container(cfg, resolve=True))
+    config = bind(resolve_config(cfg))
     cache_dir = Path(config.cache_dir).expanduser().resolve() if config.cache_dir else default_cache_dir()
     check_writable(cache_dir, "cache_dir")
     if config.plan:
@@ -103,15 +97,16 @@ def main(cfg: Any, run_dir: Path) -> None:
     result = run_study(study, run_dir, n_jobs=config.n_jobs, cache_dir=cache_dir, seed=config.seed,
                        shard=shard, progress=config.progress, **config.options())
     if not result.complete:
+        assert shard is not None  # only a shard run stops before the analysis
         missing = ", ".join(f"{m}/{shard[1]}" for m in result.missing_shards)
         print(f"shard {shard[0]}/{shard[1]}: extracted {result.counts['extracted']} ROI(s) "
               f"({result.counts['cached']} already cached, {result.counts['failed']} failed); "
               f"the analysis waits for shard(s) {missing}")
         return
-    summary = result.summary
+    summary = result.table("summary")
     print(summary[["comparison", "statistic", "n_features", "n_excellent", "pct_excellent"]]
           .to_string(index=False))
-    print(f"{len(result.robust)} robust features; {len(result.failures)} failed ROI(s); "
+    print(f"{len(result.table('robust'))} robust features; {len(result.table('failures'))} failed ROI(s); "
           f"report: {run_dir / 'report.html'}")
 
 

@@ -144,7 +144,7 @@ def compare(
     """
     # one rule: the good/excellent cut is the threshold (kept as given when it is not above
     # the moderate/good cut, e.g. threshold 0.5: the bands then keep their own cuts)
-    cuts = (bands[0], bands[1], threshold) if bands[1] < threshold else tuple(bands)
+    cuts = (bands[0], bands[1], threshold) if bands[1] < threshold else bands
     blocks: list[tuple[UnitResult, str | None, tuple[np.ndarray, ...]]] = []
     for cmp in comparisons:
         features = list(dict.fromkeys(c for m in cmp.members for c in tables[m].columns.tolist()))

@@ -103,20 +103,21 @@ def te_pairs(study: Study, summary: pd.DataFrame) -> pd.DataFrame | None:
     for cmp in study.comparisons:
         if not cmp.pairs:
             continue
-        tes = {m: study.acquisitions[m].meta.get("te") for m in cmp.members}
-        if any(v is None for v in tes.values()):
+        given = {m: study.acquisitions[m].meta.get("te") for m in cmp.members}
+        tes = {m: float(te) for m, te in given.items() if te is not None}
+        if len(tes) < len(given):
             continue
         for name, (a, b) in cmp.units():
             row = summary.loc[summary["comparison"] == name]
             if len(row):
-                records.append((float(tes[a]), float(tes[b]), float(row["pct_excellent"].iloc[0])))
+                records.append((tes[a], tes[b], float(row["pct_excellent"].iloc[0])))
     if not records:
         return None
     df = pd.DataFrame(records, columns=["te_a", "te_b", "pct"])
     values = sorted(set(df["te_a"]) | set(df["te_b"]))
     grid = pd.DataFrame(np.nan, index=values, columns=values)
-    for a, b, pct in records:
-        grid.loc[a, b] = grid.loc[b, a] = pct
+    for te_a, te_b, pct in records:
+        grid.loc[te_a, te_b] = grid.loc[te_b, te_a] = pct
     return grid
 
 

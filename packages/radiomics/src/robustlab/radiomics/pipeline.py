@@ -143,7 +143,7 @@ def _restore(analyses: AnalysisCache, key: str, out_dir: Path, record: dict[str,
 
 def _extract(items: Sequence[WorkItem], cache: FeatureCache, out_dir: Path, record: dict[str, Any],
              n_jobs: int, shard: tuple[int, int] | None, progress: bool,
-             checked: Mapping[Any, Any]) -> dict[str, dict[str, Any] | None] | None:
+             checked: Mapping[Any, Any]) -> Mapping[str, dict[str, Any] | None] | None:
     """Extract (all items, or one shard's), record it in ``extraction.json``; the payloads.
 
     None when a shard finished but other shards' items are not in the cache yet

@@ -124,10 +124,10 @@ def write_report(study: Study, result: StudyResult) -> dict[str, Path]:
     """
     out = result.out_dir
     figs = out / "figures"
-    summary, per_feature = result.summary, result.per_feature
+    summary, per_feature = result.table("summary"), result.table("per_feature")
     written: dict[str, Path] = {}
     rois = {str(a): tuple(g["roi"].astype(str)) for a, g in
-            result.features[["acquisition", "roi"]].drop_duplicates().groupby("acquisition", sort=False)}
+            result.table("features")[["acquisition", "roi"]].drop_duplicates().groupby("acquisition", sort=False)}
     if (picture := figure_rois(study, rois, figs / "rois.png")) is not None:
         written["rois"] = picture
     written["pct_excellent"] = figure_pct_excellent(summary, study.threshold, figs / "pct_excellent.png")
@@ -164,8 +164,8 @@ SUMMARY_COLUMNS = ["comparison", "statistic", "n_rois", "n_features", "n_excelle
 
 
 def _overview(study: Study, result: StudyResult, published: pd.DataFrame | None) -> list[Block]:
-    sel, failures, summary = result.selection, result.failures, result.summary
-    n_rois = len(result.features[["acquisition", "roi"]].drop_duplicates())
+    sel, failures, summary = result.table("selection"), result.table("failures"), result.table("summary")
+    n_rois = len(result.table("features")[["acquisition", "roi"]].drop_duplicates())
     n_results = len(summary)
     results = (f" ({n_results} results: a comparison over pairs gives one per pair and one "
                "combining them)" if n_results != len(study.comparisons) else "")
@@ -204,20 +204,19 @@ def robust_by_class(robust: pd.DataFrame) -> pd.DataFrame:
 
 
 def _details(result: StudyResult) -> list[Block]:
-    sel = result.selection
+    sel, failures = result.table("selection"), result.table("failures")
     dropped = sel.loc[~sel["robust"], "reason"].str.split("; ").explode()
     reasons = dropped.str.replace(r"^([^:]+):.*$", r"\1", regex=True).value_counts()
     reason_table = reasons.rename_axis("reason").reset_index(name="n_features")
     blocks: list[Block] = [Heading("The robust features, by family and feature class")]
-    for family, table in robust_by_class(result.robust).groupby("family", sort=False):
+    for family, table in robust_by_class(result.table("robust")).groupby("family", sort=False):
         n = int(table["n_features"].sum())
         blocks.append(Table(table, collapsed=f"{family}: {n} features (robust_features.csv)")
                       if n > MAX_OPEN_FEATURES else Table(table))
     blocks += [Heading("Why features were dropped (a feature may have several reasons)"), Table(reason_table)]
     blocks += agreement_sections(result)
-    if len(result.failures):
-        blocks += [Heading("Failures"),
-                   Table(result.failures[["acquisition", "roi", "perturbation", "error"]])]
+    if len(failures):
+        blocks += [Heading("Failures"), Table(failures[["acquisition", "roi", "perturbation", "error"]])]
     return blocks
 
 
@@ -239,7 +238,7 @@ SHAPE_ONLY_TABLE = ["family", "n_non_shape", "n_shape_only", "pct_shape_only", "
 def agreement_sections(result: StudyResult, rho: float = 0.8) -> list[Block]:
     """Report sections: shape-only features, wCV by ROI size, band counts of each comparison."""
     sections: list[Block] = []
-    summary = result.summary
+    summary = result.table("summary")
     figures = summary.dropna(subset=["pct_shape_only", "pct_shape_correlated_excellent"], how="all")
     figures = figures.drop_duplicates("family")
     if len(figures):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # pandas is imported where the result is computed
     import pandas as pd
@@ -68,3 +68,20 @@ class StudyResult:
     outputs: list[str] = field(default_factory=list)
     restored: bool = False
     warnings: list[str] = field(default_factory=list)
+
+    def table(self, name: TableName) -> pd.DataFrame:
+        """The output table ``name`` (its attribute), which a complete run has.
+
+        Raises:
+            ValueError: the run did not produce it (a shard run before the study is complete).
+        """
+        table = getattr(self, name)
+        if table is None:
+            raise ValueError(f"{self.out_dir}: the study result has no {name} table"
+                             + ("" if self.complete else " (a shard run: the study is not complete)"))
+        return table
+
+
+#: The attributes of :class:`StudyResult` that hold an output table.
+TableName = Literal["summary", "per_feature", "robust", "selection", "features", "failures", "shape",
+                    "texture", "wcv_by_size", "band_counts", "features_wide"]

@@ -158,8 +158,8 @@ def write_outputs(study: Study, result: StudyResult, report: bool = True) -> lis
         written += write_report(study, result).values()
     result.outputs = [p.relative_to(out_dir).as_posix() for p in written]
     log.info("%s: %d comparisons, %d robust features of %d; %d failed ROI(s); outputs in %s",
-             study.name, len(result.summary), len(result.robust), len(result.selection),
-             len(result.failures), out_dir)
+             study.name, len(result.table("summary")), len(result.table("robust")),
+             len(result.table("selection")), len(result.table("failures")), out_dir)
     return written
 
 
@@ -175,7 +175,10 @@ def select_by_family(
     shape-only figures)``, each with a ``family`` column (texture None without a test; the
     figures of :func:`~robustlab.radiomics.selection.shape_only_summary`, NaN without one).
     """
-    selections, shapes, textures, rows = [], [], [], []
+    selections: list[pd.DataFrame] = []
+    shapes: list[pd.DataFrame] = []
+    textures: list[pd.DataFrame] = []
+    rows: list[dict[str, Any]] = []
     for family in study.families:
         cmps = [c for c in study.comparisons if c.family == family]
         names = {c.name for c in cmps}
@@ -211,8 +214,8 @@ def _excellent_everywhere(per_feature: pd.DataFrame, select_on: Sequence[str]) -
 def _settings_used(study: Study, comparison: str) -> str:
     """Which extraction settings the acquisitions of a comparison used (one label if all agree)."""
     members = _members(study, comparison)
-    used = {a: (study.acquisitions[a].settings.label if study.acquisitions[a].settings is not None
-                else "feature table") for a in sorted(members)}
+    settings = {a: study.acquisitions[a].settings for a in sorted(members)}
+    used = {a: s.label if s is not None else "feature table" for a, s in settings.items()}
     if len(set(used.values())) <= 1:
         return next(iter(used.values()), "")
     return "; ".join(f"{a}: {label}" for a, label in used.items())
