@@ -227,8 +227,9 @@ def markdown_table(df: pd.DataFrame, formats: Mapping[str, Formatter] | None = N
     formats = column_formats(df) if formats is None else formats
     head = "| " + " | ".join(map(str, df.columns)) + " |"
     rule = "|" + "|".join("---" for _ in df.columns) + "|"
-    body = ["| " + " | ".join(_cell(v, formats.get(c)).replace("|", "\\|") for c, v in zip(df.columns, row, strict=True))
-            + " |" for row in df.itertuples(index=False)]
+    body = ["| " + " | ".join(_cell(v, formats.get(c)).replace("|", "\\|")
+                              for c, v in zip(df.columns, row, strict=True)) + " |"
+            for row in df.itertuples(index=False)]
     return "\n".join([head, rule, *body])
 
 

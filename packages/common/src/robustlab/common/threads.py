@@ -23,7 +23,8 @@ container's or a Slurm job's ``cpu.max``, :func:`cgroup_cpu_quota`), not the mac
 
 Waiting threads sleep (:func:`wait_passively`): between two parallel regions an OpenMP worker
 thread waits for the next one. GNU OpenMP (``libgomp``, in PyTorch's wheels) spins 300,000 times
-(about 3 ms, by its own source's estimate) before it sleeps unless it runs more threads than the cores of its affinity (the
+(about 3 ms, by its own source's estimate) before it sleeps unless it runs more threads than the
+cores of its affinity (the
 libgomp manual, ``GOMP_SPINCOUNT``); Intel's and LLVM's runtimes (``libiomp5``, ``libomp``) spin
 for 200 ms (``KMP_DEFAULT_BLOCKTIME`` in LLVM's ``openmp/runtime/src/kmp.h``). PyTorch opens a
 region in most operators, so on a core that another process also runs on, a spinning thread
@@ -67,7 +68,8 @@ def thread_policy() -> str:
     return policy
 
 
-def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup"), self_cgroup: Path = Path("/proc/self/cgroup")) -> float | None:
+def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup"),
+                     self_cgroup: Path = Path("/proc/self/cgroup")) -> float | None:
     """The CPU quota of this process's cgroup in cores (``quota / period``), None without one.
 
     cgroup v2: ``cpu.max`` (``"<quota> <period>"`` or ``"max <period>"``) of the process's own

@@ -56,7 +56,8 @@ def split_sizes(data: Any) -> tuple[int, int, str]:
         return int(data["train_size"]), int(data["val_size"]), "procedural (data.train_size, data.val_size)"
     if root and Path(root).expanduser().is_dir():
         return _count_on_disk(data) + (f"counted in {root}",)
-    key = "imagenet-1k" if name == "imagefolder" and int(data.get("num_classes", 0)) == 1000 else f"voc{data.get('year')}"
+    imagenet = name == "imagefolder" and int(data.get("num_classes", 0)) == 1000
+    key = "imagenet-1k" if imagenet else f"voc{data.get('year')}"
     published = PUBLISHED_SPLITS.get(key)
     if name == "imagefolder" and key != "imagenet-1k" or published is None:
         raise ValueError(f"data.root={root!r} is not on disk and data.name={name!r} has no published split "

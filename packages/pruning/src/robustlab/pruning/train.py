@@ -203,8 +203,8 @@ def train(model: nn.Module, data: DataBundle, spec: TrainSpec, device: torch.dev
     return TrainStats(seconds, images, images / seconds if seconds > 0 else 0.0, loss_value)
 
 
-def _epochs(forward: Callable[..., torch.Tensor], model: nn.Module, stream: TrainStream, spec: TrainSpec, device: torch.device,
-            per_epoch: int, bar: Any) -> tuple[int, float]:
+def _epochs(forward: Callable[..., torch.Tensor], model: nn.Module, stream: TrainStream, spec: TrainSpec,
+            device: torch.device, per_epoch: int, bar: Any) -> tuple[int, float]:
     """The optimisation loop; returns the iterations done and this rank's last batch loss."""
     cuda = device.type == "cuda"
     total = per_epoch * spec.epochs

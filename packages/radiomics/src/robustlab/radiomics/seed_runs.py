@@ -9,7 +9,8 @@ under ``out_dir/seed<k>`` with the hash of what produced them, so an interrupted
 and an unchanged seed is read back, and images and features come from the shared caches.
 
 - :func:`calibration_table`: per published figure, the median and the 5th and 95th
-  percentiles over seeds of the same share of excellent features, beside the figure (used to calibrate the scanner files, ``scripts/calibrate_phantom.py``).
+  percentiles over seeds of the same share of excellent features, beside the figure (used to
+  calibrate the scanner files, ``scripts/calibrate_phantom.py``).
 - :mod:`robustlab.radiomics.planner` turns the same runs into a study plan.
 """
 

@@ -62,7 +62,8 @@ def error_consistency(correct_a: object, correct_b: object, *, undefined: float 
     a = _as_correct(correct_a, "correct_a")
     b = _as_correct(correct_b, "correct_b")
     if a.shape != b.shape:
-        raise ValueError(f"correct_a and correct_b must have the same shape (paired trials); got {a.shape} and {b.shape}")
+        raise ValueError(f"correct_a and correct_b must have the same shape (paired trials); "
+                         f"got {a.shape} and {b.shape}")
     if a.ndim == 0 or a.shape[-1] == 0:
         raise ValueError("error consistency needs at least one trial")
     c_obs = np.mean(a == b, axis=-1)

@@ -82,7 +82,8 @@ def distort(
         if masks is None:
             raise ValueError(f"distortion {name!r} needs the object masks (N, H, W); got none")
         if tuple(masks.shape) != (images.shape[0], *images.shape[2:]):
-            raise ValueError(f"distortion {name!r}: masks must have shape {(images.shape[0], *images.shape[2:])}; got {tuple(masks.shape)}")
+            raise ValueError(f"distortion {name!r}: masks must have shape {(images.shape[0], *images.shape[2:])}; "
+                             f"got {tuple(masks.shape)}")
     if level == 0:
         return images.clone()
     generator = torch.Generator().manual_seed(int(seed))
@@ -211,7 +212,8 @@ def edges(images: torch.Tensor, level: float, generator: torch.Generator, masks:
     return images + min(level, 1.0) * (drawing - images)
 
 
-@DISTORTIONS.register("silhouette", needs_masks=True, level="weight in [0, 1] of the filled silhouette (black on white)")
+@DISTORTIONS.register("silhouette", needs_masks=True,
+                      level="weight in [0, 1] of the filled silhouette (black on white)")
 def silhouette(images: torch.Tensor, level: float, generator: torch.Generator, masks: torch.Tensor) -> torch.Tensor:
     drawing = (1 - masks.to(images.device).float().unsqueeze(1)).expand_as(images)
     return images + min(level, 1.0) * (drawing - images)

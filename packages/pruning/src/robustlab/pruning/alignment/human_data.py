@@ -64,7 +64,8 @@ def read_human_trials(raw_dir: str | Path) -> pd.DataFrame:
         df.columns = [str(c).strip().lower() for c in df.columns]
         missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
         if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected at least {', '.join(REQUIRED_COLUMNS)}")
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected at least "
+                             f"{', '.join(REQUIRED_COLUMNS)}")
         df["source"] = path.name
         frames.append(df)
     trials = pd.concat(frames, ignore_index=True)

@@ -148,8 +148,7 @@ def check_options(ctx: EvalContext, **options: Any) -> None:
     if ctx.extras.get("modelvshuman") is not None:
         return
     _levels(DEFAULT_DISTORTIONS if args["distortions"] is None else args["distortions"])
-    names = args["class_names"] if args["class_names"] is not None else ctx.extras.get("classes")
-    _check_human(args["human_data"], args["human_datasets"], names)
+    _check_human(args["human_data"], args["human_datasets"], args["class_names"], ctx.extras.get("classes"))
 
 
 @SUITES.register("alignment", check=check_options, directions=[
@@ -210,7 +209,7 @@ def alignment_suite(
 
         return modelvshuman_suite(ctx, **ctx.extras["modelvshuman"], batch_size=batch_size)
     levels = _levels(DEFAULT_DISTORTIONS if distortions is None else distortions)
-    human = _check_human(human_data, human_datasets, class_names if class_names is not None else ctx.extras.get("classes"))
+    human = _check_human(human_data, human_datasets, class_names, ctx.extras.get("classes"))
     if not ctx.extras.get("has_masks", True):
         skipped = [name for name in levels if DISTORTIONS.get(name).needs_masks]
         if skipped:
@@ -256,7 +255,8 @@ def alignment_suite(
     return SuiteResult(rows=rows, per_image=pd.concat(per_image, ignore_index=True))
 
 
-def _dense_consistency(ctx: EvalContext, index: np.ndarray, trials: dict[tuple[str, float], np.ndarray]) -> list[dict[str, Any]]:
+def _dense_consistency(ctx: EvalContext, index: np.ndarray,
+                       trials: dict[tuple[str, float], np.ndarray]) -> list[dict[str, Any]]:
     """Kappa against the dense model's correctness, which step 0 writes (resume-safe)."""
     current = pd.concat([pd.DataFrame({"method": m, "level": lv, "index": index, "correct": c.astype(bool)})
                          for (m, lv), c in trials.items()], ignore_index=True)
@@ -267,7 +267,8 @@ def _dense_consistency(ctx: EvalContext, index: np.ndarray, trials: dict[tuple[s
     elif path.exists():
         dense = read_table(path)
     else:
-        log.warning("alignment: %s is missing (step 0 not run by this suite); no error consistency with the dense model", path)
+        log.warning("alignment: %s is missing (step 0 not run by this suite); no error consistency with the "
+                    "dense model", path)
         return []
     merged = current.merge(dense, on=["method", "level", "index"], suffixes=("", "_dense"))
     if merged.empty:
@@ -276,14 +277,18 @@ def _dense_consistency(ctx: EvalContext, index: np.ndarray, trials: dict[tuple[s
     out = [_kappa_row("kappa_dense", merged["correct"].to_numpy(bool), merged["correct_dense"].to_numpy(bool))]
     for method, group in merged.groupby("method", sort=False):
         if method != "clean":
-            out.append(_kappa_row(f"kappa_dense_{method}", group["correct"].to_numpy(bool), group["correct_dense"].to_numpy(bool)))
+            out.append(_kappa_row(f"kappa_dense_{method}", group["correct"].to_numpy(bool),
+                                  group["correct_dense"].to_numpy(bool)))
     return out
 
 
-def _check_human(human_data: str | None, datasets: Sequence[str] | None, class_names: Sequence[str] | None) -> dict[str, Any] | None:
-    """Validate the human-data options before any work; load trials and stimuli."""
+def _check_human(human_data: str | None, datasets: Sequence[str] | None, class_names: Sequence[str] | None,
+                 data_classes: Sequence[str] | None) -> dict[str, Any] | None:
+    """Validate the human-data options before any work; load trials and stimuli (``class_names``
+    None: the evaluation data's ``data_classes``)."""
     if human_data is None:
         return None
+    class_names = class_names if class_names is not None else data_classes
     root = Path(human_data).expanduser()
     if not (root / "raw-data").is_dir():
         raise FileNotFoundError(f"alignment.human_data: {root} has no raw-data/ folder (model-vs-human's layout)")
@@ -294,7 +299,8 @@ def _check_human(human_data: str | None, datasets: Sequence[str] | None, class_n
     known = {str(c) for c in class_names}
     for name, (trials, _) in loaded.items():
         if not set(trials["category"]) & known:
-            raise ValueError(f"alignment.human_data: no category of {name!r} ({sorted(set(trials['category']))[:5]}...) "
+            raise ValueError(f"alignment.human_data: no category of {name!r} "
+                             f"({sorted(set(trials['category']))[:5]}...) "
                              f"is among alignment.class_names ({sorted(known)[:5]}...)")
     return {"datasets": loaded, "class_names": [str(c) for c in class_names]}
 
@@ -312,6 +318,7 @@ def _human_consistency(ctx: EvalContext, human: dict[str, Any], batch_size: int,
         per_subject = model_human_consistency(trials, responses)
         kappa = per_subject["kappa"].to_numpy(dtype=np.float64)
         rows.append({"method": "error_consistency", "metric": f"kappa_human:{name}", "level": 0.0,
-                     "mean": float(np.nanmean(kappa)), "std": float(np.nanstd(kappa, ddof=1)) if kappa.size > 1 else float("nan"),
+                     "mean": float(np.nanmean(kappa)),
+                     "std": float(np.nanstd(kappa, ddof=1)) if kappa.size > 1 else float("nan"),
                      "n": int(np.isfinite(kappa).sum())})
     return rows

@@ -143,5 +143,5 @@ class COCODetectionEvalData(Dataset):
         mask = torch.zeros(pixels.shape[1:], dtype=torch.bool)
         if self.resize is not None:
             pixels, mask, boxes = resize_item(pixels, mask, boxes, self.resize)
-        return {"image": pixels, "label": label, "mask": mask, "box": torch.from_numpy(boxes), "difficult": torch.zeros(len(boxes), dtype=torch.bool),
-                "index": int(index)}
+        return {"image": pixels, "label": label, "mask": mask, "box": torch.from_numpy(boxes),
+                "difficult": torch.zeros(len(boxes), dtype=torch.bool), "index": int(index)}

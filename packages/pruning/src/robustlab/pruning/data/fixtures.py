@@ -135,7 +135,8 @@ def write_coco20k_tree(root: Path) -> Path:
         {"id": 4, "image_id": 30, "category_id": 1, "bbox": [0, 0, 8, 8], "iscrowd": 1, "area": 1.0},
         {"id": 5, "image_id": 42, "category_id": 1, "bbox": [0, 0, 4, 4], "iscrowd": 0, "area": 1.0},
     ]
-    data = {"images": [{"id": i, "file_name": coco_name(i), "height": h, "width": w} for i, (h, w) in COCO_SIZES.items()],
+    data = {"images": [{"id": i, "file_name": coco_name(i), "height": h, "width": w}
+                       for i, (h, w) in COCO_SIZES.items()],
             "annotations": anns,
             "categories": [{"id": 1, "name": "person"}, {"id": 17, "name": "cat"}, {"id": 18, "name": "dog"}]}
     (root / "instances_train2014.json").write_text(json.dumps(data))

@@ -228,7 +228,8 @@ class ShapesOnTextures(Dataset):
                  scale: tuple[float, float] = (0.2, 0.38), device: str | torch.device = "cpu",
                  cache: bool = False, cache_dir: str | Path | None = None):
         if not 2 <= num_classes <= len(SHAPES):
-            raise ValueError(f"num_classes must be in [2, {len(SHAPES)}] (shapes: {', '.join(SHAPES)}); got {num_classes}")
+            raise ValueError(f"num_classes must be in [2, {len(SHAPES)}] (shapes: {', '.join(SHAPES)}); "
+                             f"got {num_classes}")
         if img_size < 8:
             raise ValueError(f"img_size must be at least 8 pixels; got {img_size}")
         if size < 1:
@@ -330,10 +331,12 @@ class ShapesOnTextures(Dataset):
         shapes = torch.as_tensor(shape_classes, dtype=torch.long).cpu().reshape(-1)
         textures = torch.as_tensor(texture_classes, dtype=torch.long).cpu().reshape(-1)
         if shapes.shape != textures.shape:
-            raise ValueError(f"shape_classes and texture_classes differ in length: {shapes.numel()} vs {textures.numel()}")
+            raise ValueError(f"shape_classes and texture_classes differ in length: {shapes.numel()} vs "
+                             f"{textures.numel()}")
         for name, t in (("shape_classes", shapes), ("texture_classes", textures)):
             if t.numel() and (int(t.min()) < 0 or int(t.max()) >= self.num_classes):
-                raise ValueError(f"{name} must lie in [0, {self.num_classes - 1}]; got values in [{int(t.min())}, {int(t.max())}]")
+                raise ValueError(f"{name} must lie in [0, {self.num_classes - 1}]; got values in "
+                                 f"[{int(t.min())}, {int(t.max())}]")
         g = self._generator(int(seed), "render")
         return self._render(self._draw(shapes, textures, g))
 

@@ -234,7 +234,8 @@ class VOCEvalData(Dataset):
         folders = ["JPEGImages", "Annotations"] + (["SegmentationClass"] if task == "segmentation" else [])
         for folder in folders:
             if not (self.base / folder).is_dir():
-                raise FileNotFoundError(f"Pascal VOC {year}: {self.base / folder} does not exist; expected {VOC_LAYOUT}")
+                raise FileNotFoundError(f"Pascal VOC {year}: {self.base / folder} does not exist; "
+                                        f"expected {VOC_LAYOUT}")
         self.no_hards, self.mean_denominator = bool(no_hards), None
         if paper_image_selection:
             if task != "segmentation":

@@ -256,7 +256,8 @@ def _split_qkv(qkv: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 @contextlib.contextmanager
-def capture_vit_qk(model: nn.Module, blocks: list[int] | None = None) -> Iterator[dict[int, tuple[torch.Tensor, torch.Tensor]]]:
+def capture_vit_qk(model: nn.Module, blocks: list[int] | None = None
+                   ) -> Iterator[dict[int, tuple[torch.Tensor, torch.Tensor]]]:
     """Capture the queries and keys of ViT blocks during the forward passes inside the block.
 
     timm and torchvision compute attention with fused kernels that never materialise the

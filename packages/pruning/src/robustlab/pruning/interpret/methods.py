@@ -114,7 +114,8 @@ def _to_input(maps: torch.Tensor, grid: FeatureGrid, size: tuple[int, int]) -> t
     n, h, w = maps.shape
     coords = []
     for axis, (cells, pixels) in enumerate(((h, size[0]), (w, size[1]))):
-        t = (torch.arange(pixels, device=maps.device, dtype=torch.float32) + 0.5 - grid.origin[axis]) / grid.stride[axis]
+        centres = torch.arange(pixels, device=maps.device, dtype=torch.float32) + 0.5
+        t = (centres - grid.origin[axis]) / grid.stride[axis]
         coords.append((2.0 * t + 1.0) / cells - 1.0)  # grid_sample's align_corners=False units
     gy, gx = torch.meshgrid(coords[0], coords[1], indexing="ij")
     where = torch.stack([gx, gy], dim=-1).expand(n, -1, -1, -1)

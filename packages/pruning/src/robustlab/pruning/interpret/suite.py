@@ -233,7 +233,8 @@ def _score(ctx: EvalContext, name: str, metrics: Sequence[str], batch: Any, imag
 def interpretability_suite(
     ctx: EvalContext,
     methods: MethodNames | Mapping[str, MethodNames] = ("gradcam",),
-    metrics: Annotated[Sequence[Annotated[str, OneOf(*METRICS)]], NonEmpty(), Unique()] = ("rma", "rra", "pointing_game"),
+    metrics: Annotated[Sequence[Annotated[str, OneOf(*METRICS)]], NonEmpty(), Unique()] = (
+        "rma", "rra", "pointing_game"),
     n_images: PositiveInt | None = 64,
     gallery_size: NonNegativeInt = 8,
     ig_steps: PositiveInt = 16,
@@ -294,10 +295,9 @@ def interpretability_suite(
     records: list[pd.DataFrame] = []
     gallery_pics: list[np.ndarray] = []  # the gallery's images
     gallery_index: list[np.ndarray] = []  # their indices
-    n_gallery = 0
     for batch in ctx.batches(max_images=n_images):
         index = np.asarray(torch.as_tensor(batch.index).cpu())
-        take = max(0, min(gallery_size - n_gallery, len(index)))
+        take = max(0, min(gallery_size - sum(map(len, gallery_index)), len(index)))
         if gallery_pics and gallery_pics[0].shape[1:3] != tuple(batch.images.shape[-2:]):
             take = 0  # full-resolution data: the gallery keeps the images of the first size
         if take:
@@ -317,7 +317,6 @@ def interpretability_suite(
             for metric, vals in values.items():
                 vals = np.where(valid, np.asarray(vals, dtype=np.float64), np.nan)
                 records.append(pd.DataFrame({"index": index, "method": name, "metric": metric, "value": vals}))
-        n_gallery += take
     if gallery_pics and records:
         save_gallery(ctx.run_dir / "interpretability" / f"gallery_step{ctx.step:03d}.npz",
                      np.concatenate(gallery_pics), np.concatenate(gallery_index),

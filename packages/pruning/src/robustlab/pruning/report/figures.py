@@ -34,7 +34,8 @@ def _panel_curves(values: pd.DataFrame, model: str) -> list[tuple[str, str, str,
     is_kappa_part = (keys["method"] == "error_consistency") & keys["metric"].str.startswith("kappa_dense_")
     keys = keys[~is_distortion & ~is_kappa_part & ~((keys["table"] == "accuracy") & (keys["metric"] != "top1"))]
     order = {"accuracy": 0, "alignment": 1, "interpretability": 2, "discovery": 3}
-    return sorted(keys.itertuples(index=False, name=None), key=lambda k: (order.get(k[0], 9), str(k[1]), str(k[2]), k[3]))
+    return sorted(keys.itertuples(index=False, name=None),
+                  key=lambda k: (order.get(k[0], 9), str(k[1]), str(k[2]), k[3]))
 
 
 def _shade_sweet(ax: Any, sweet_rows: pd.DataFrame, sparsities: np.ndarray) -> None:
@@ -126,7 +127,8 @@ def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path,
         sub = sub[sub["prune_method"] == pm]
         # Error consistency per distortion is left out; the pooled kappa_dense row stays.
         sub = sub[~sub["metric"].str.startswith("kappa_dense_")]
-        wide = sub.pivot_table(index=["table", "method", "metric", "level"], columns="step", values="value", aggfunc="mean")
+        wide = sub.pivot_table(index=["table", "method", "metric", "level"], columns="step", values="value",
+                               aggfunc="mean")
         spars = sub.groupby("step")["sparsity"].mean()
         if 0 not in wide.columns:
             continue
@@ -154,7 +156,8 @@ def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path,
     for ax, (model, pm, rel, marks, spars) in zip(axes.flat, blocks, strict=True):
         im = ax.imshow(rel.to_numpy(dtype=float), aspect="auto", cmap="RdYlGn", vmin=-vmax, vmax=vmax)
         ax.set_yticks(range(len(rel)))
-        ax.set_yticklabels([_curve_label(*k) + ("" if metric_direction(k[0], k[1], k[2], directions) else " [no direction]")
+        ax.set_yticklabels([_curve_label(*k) + ("" if metric_direction(k[0], k[1], k[2], directions)
+                                                else " [no direction]")
                             for k in rel.index], fontsize=6)
         ax.set_xticks(range(rel.shape[1]))
         ax.set_xticklabels([f"{spars.get(s, np.nan):.2f}" for s in rel.columns], fontsize=6, rotation=90)
@@ -185,7 +188,8 @@ def plot_gallery(run_dir: Path, path: Path, model: str, image: int = 0) -> Path 
             maps = {k[4:]: data[k] for k in data.files if k.startswith("map_")}
             steps.append((int(f.stem.split("step")[-1]), data["images"][image], {k: v[image] for k, v in maps.items()}))
     methods = sorted({k for _, _, maps in steps for k in maps})
-    fig, axes = plt.subplots(len(methods) + 1, len(steps), figsize=(1.5 * len(steps), 1.5 * (len(methods) + 1)), squeeze=False)
+    fig, axes = plt.subplots(len(methods) + 1, len(steps), figsize=(1.5 * len(steps), 1.5 * (len(methods) + 1)),
+                             squeeze=False)
     for j, (step, img, maps) in enumerate(steps):
         axes[0, j].imshow(img)
         axes[0, j].set_title(f"s={sparsity.get(step, float('nan')):.2f}", fontsize=7)
@@ -207,7 +211,8 @@ def plot_gallery(run_dir: Path, path: Path, model: str, image: int = 0) -> Path 
 
 def plot_shape_bias(values: pd.DataFrame, sweet: pd.DataFrame, path: Path) -> Path | None:
     """Shape bias against sparsity per model, with its bootstrap band and the human reference."""
-    sub = values[(values["table"] == "alignment") & (values["method"] == "shape_bias") & (values["metric"] == "shape_bias")]
+    sub = values[(values["table"] == "alignment") & (values["method"] == "shape_bias")
+                 & (values["metric"] == "shape_bias")]
     if sub.empty:
         return None
     plt = pyplot()

@@ -16,7 +16,8 @@ from robustlab.pruning.alignment.modelvshuman.benchmark import benchmark
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m robustlab.pruning.alignment.modelvshuman", description=__doc__)
     parser.add_argument("raw_data_dir", help="model-vs-human's raw-data/ folder (human CSVs, maybe model CSVs)")
-    parser.add_argument("--model-dir", action="append", default=[], help="a folder of model CSVs in the same layout (repeatable)")
+    parser.add_argument("--model-dir", action="append", default=[],
+                        help="a folder of model CSVs in the same layout (repeatable)")
     parser.add_argument("--models", nargs="+", default=None, help="subj names to score (default: every non-human subj)")
     parser.add_argument("--datasets", nargs="+", default=None, help="default: those of the 17 present")
     parser.add_argument("--humans", action="store_true", help="add the human observers' row")

@@ -79,13 +79,15 @@ def _pair_metrics(groups: Trials, dataset: str, model: str, human: str, conditio
     values: dict[str, list[float]] = {name: [] for name in PAIR_METRICS}
     for cond in conditions:
         a, b = paired_correctness(*groups.get((model, cond), empty), *groups.get((human, cond), empty),
-                                  what=f"{dataset}, {model} vs {human}" + ("" if cond is None else f", condition {cond!r}"))
+                                  what=f"{dataset}, {model} vs {human}"
+                                  + ("" if cond is None else f", condition {cond!r}"))
         for name, fn in PAIR_METRICS.items():
             values[name].append(fn(a, b))
     return {name: float(np.mean(v)) for name, v in values.items()}
 
 
-def _dataset_rows(dataset: str, trials: pd.DataFrame, models: Sequence[str], include_humans: bool) -> list[dict[str, Any]]:
+def _dataset_rows(dataset: str, trials: pd.DataFrame, models: Sequence[str],
+                  include_humans: bool) -> list[dict[str, Any]]:
     conditions = benchmark_conditions(dataset)
     if conditions is not None:
         trials = trials[trials["condition"].isin(conditions)]
@@ -102,7 +104,8 @@ def _dataset_rows(dataset: str, trials: pd.DataFrame, models: Sequence[str], inc
         own = trials[trials["subj"].isin(humans if model == HUMANS else [model])]
         values = {"ood_accuracy": float(own["correct"].mean())}
         per_pair = [_pair_metrics(groups, dataset, a, b, conditions or [None]) for a, b in model_pairs]
-        values.update({name: float(np.mean([r[name] for r in per_pair])) if per_pair else float("nan") for name in PAIR_METRICS})
+        values.update({name: float(np.mean([r[name] for r in per_pair])) if per_pair else float("nan")
+                       for name in PAIR_METRICS})
         if dataset == "cue-conflict":
             values["shape_bias"] = shape_bias(own)
         rows.extend({"model": model, "dataset": dataset, "metric": k, "value": v} for k, v in values.items())
@@ -121,7 +124,8 @@ def _models(trials: dict[str, pd.DataFrame], models: Sequence[str] | None, inclu
     every = {s for t in trials.values() for s in t["subj"].unique()}
     unknown = [m for m in models if m not in every]
     if unknown:
-        raise ValueError(f"model(s) {', '.join(unknown)} in no raw-data CSV of {', '.join(trials)} (models found: {', '.join(found) or 'none'})")
+        raise ValueError(f"model(s) {', '.join(unknown)} in no raw-data CSV of {', '.join(trials)} "
+                         f"(models found: {', '.join(found) or 'none'})")
     return models
 
 
@@ -168,7 +172,8 @@ def benchmark(raw_data_dir: str | Path, models: Sequence[str] | None = None, *,
     for name in names:
         benchmark_conditions(name)
     if not names:
-        raise FileNotFoundError(f"none of the 17 model-vs-human datasets ({', '.join(DATASETS)}) has a folder in {', '.join(map(str, roots))}")
+        raise FileNotFoundError(f"none of the 17 model-vs-human datasets ({', '.join(DATASETS)}) has a folder "
+                                f"in {', '.join(map(str, roots))}")
     trials = {name: read_trials(roots, name) for name in names}
     wanted = _models(trials, models, include_humans)
     rows = [row for name in names for row in _dataset_rows(name, trials[name], wanted, include_humans)]
@@ -176,7 +181,9 @@ def benchmark(raw_data_dir: str | Path, models: Sequence[str] | None = None, *,
     for model in wanted:
         missing = [n for n in names if n not in set(table.loc[table["model"] == model, "dataset"])]
         if missing:
-            log.warning("model-vs-human: %s has no decisions for %s; its 'all' rows average the other datasets", model, ", ".join(missing))
-    overall = (table[table["metric"] != "shape_bias"].groupby(["model", "metric"], sort=False, as_index=False)["value"].mean())
+            log.warning("model-vs-human: %s has no decisions for %s; its 'all' rows average the other datasets",
+                        model, ", ".join(missing))
+    overall = (table[table["metric"] != "shape_bias"]
+               .groupby(["model", "metric"], sort=False, as_index=False)["value"].mean())
     overall.insert(1, "dataset", "all")
     return pd.concat([table, overall[COLUMNS]], ignore_index=True)

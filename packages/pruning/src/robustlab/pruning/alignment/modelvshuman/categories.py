@@ -74,7 +74,8 @@ def category_probabilities(probabilities: object) -> np.ndarray:
     if probs.ndim != 2 or probs.shape[1] != 1000:
         raise ValueError(f"the 16-class decision needs (n, 1000) ImageNet probabilities; got shape {probs.shape}")
     if probs.size and (probs.min() < 0 or probs.max() > 1):
-        raise ValueError("the 16-class decision needs softmax probabilities in [0, 1]; apply a softmax to the logits first")
+        raise ValueError("the 16-class decision needs softmax probabilities in [0, 1]; apply a softmax to the "
+                         "logits first")
     return np.stack([probs[:, IMAGENET_INDICES[c]].mean(axis=1) for c in CATEGORIES], axis=1)
 
 

@@ -70,7 +70,8 @@ def _session_stimuli(dnn: Path) -> list[Stimulus]:
         for path in _images(session_dir):
             parts = path.name.split("_")
             if len(parts) < 5:
-                raise ValueError(f"{path}: a stimulus name needs <trial>_<exp>_<subj>_<condition>_<category>_...; got {path.name!r}")
+                raise ValueError(f"{path}: a stimulus name needs <trial>_<exp>_<subj>_<condition>_<category>_...; "
+                                 f"got {path.name!r}")
             out.append(Stimulus(path, session, parts[3], parts[4]))
     return out
 
@@ -156,7 +157,8 @@ def write_decisions(out_dir: str | Path, dataset: str, model_name: str, stimuli:
     rows: dict[int, list[list[str]]] = {}
     for trial, (stim, response) in enumerate(zip(stimuli, responses, strict=True), start=1):
         rows.setdefault(stim.session, []).append(
-            [model_name, str(stim.session), str(trial), "NaN", str(response), stim.category, stim.condition, stim.path.name])
+            [model_name, str(stim.session), str(trial), "NaN", str(response), stim.category, stim.condition,
+             stim.path.name])
     paths = []
     for session, session_rows in rows.items():
         path = Path(out_dir) / dataset / csv_name(dataset, model_name, session)

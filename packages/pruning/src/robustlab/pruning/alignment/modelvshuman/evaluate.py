@@ -88,7 +88,8 @@ def run_benchmark(model: torch.nn.Module, datasets_root: str | Path, raw_data_di
     """
     names = list(datasets) if datasets is not None else available_datasets(datasets_root, raw_data_dir)
     if not names:
-        raise FileNotFoundError(f"no model-vs-human dataset has both stimuli under {datasets_root} and human data under {raw_data_dir}")
+        raise FileNotFoundError(f"no model-vs-human dataset has both stimuli under {datasets_root} and human "
+                                f"data under {raw_data_dir}")
     evaluate_model(model, datasets_root, out_dir, model_name, datasets=names, **kwargs)
     return benchmark(raw_data_dir, models=[model_name], model_dirs=[out_dir], datasets=names)
 

@@ -47,7 +47,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     frame.columns = [str(c).lower() for c in frame.columns]
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; a model-vs-human raw-data CSV has {', '.join(COLUMNS)}")
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; a model-vs-human raw-data CSV has "
+                         f"{', '.join(COLUMNS)}")
     if frame.empty:
         raise ValueError(f"{path}: no trials")
     frame["subj"] = frame["subj"].astype(str)
