@@ -122,7 +122,8 @@ def compare_tables(pa: Path, pb: Path, na: Normaliser, nb: Normaliser) -> str | 
         if u.dtype != v.dtype:
             return f"column {col!r}: dtype {u.dtype} vs {v.dtype}"
         if u.dtype == object:
-            u, v = u.map(lambda s: na(s) if isinstance(s, str) else s), v.map(lambda s: nb(s) if isinstance(s, str) else s)
+            u = u.map(lambda s: na(s) if isinstance(s, str) else s)
+            v = v.map(lambda s: nb(s) if isinstance(s, str) else s)
             same = (u == v) | (u.isna() & v.isna())
         else:
             a, b = u.to_numpy(), v.to_numpy()

@@ -105,7 +105,8 @@ def shared_items(lines: list[str]) -> list[str]:
             i += 1
             continue
         more = []
-        while i + 1 < len(lines) and lines[i + 1].strip() and len(lines[i + 1]) - len(lines[i + 1].lstrip()) > len(item.group(1)):
+        while (i + 1 < len(lines) and lines[i + 1].strip()
+               and len(lines[i + 1]) - len(lines[i + 1].lstrip()) > len(item.group(1))):
             more.append(lines[i + 1])
             i += 1
         for name in item.group(2).split(", "):
