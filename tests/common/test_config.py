@@ -32,7 +32,8 @@ def test_binding_fills_defaults_and_shapes_values():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"epochs": 1, "inner": {"lrr": 1}}, r"^train\.inner: unknown key 'lrr'; did you mean lr\? \(known: betas, lr, names\)$"),
+    ({"epochs": 1, "inner": {"lrr": 1}},
+     r"^train\.inner: unknown key 'lrr'; did you mean lr\? \(known: betas, lr, names\)$"),
     ({"epoch": 1}, r"^train: unknown key 'epoch'; did you mean epochs\?"),
     ({}, r"^train\.epochs: missing \(required\)$"),
     ({"epochs": "3"}, r"^train\.epochs: expected int, got '3'$"),
@@ -72,7 +73,8 @@ def test_pruning_suite_options_are_checked_against_the_suite():
 
     config = compose("pruning", ["eval=quick"])
     config["eval"]["suites"]["interpretability"]["n_imgs"] = 8
-    with pytest.raises(ConfigError, match=r"eval\.suites\.interpretability: unknown option 'n_imgs'; did you mean n_images"):
+    with pytest.raises(ConfigError,
+                       match=r"eval\.suites\.interpretability: unknown option 'n_imgs'; did you mean n_images"):
         bind(config)
     config = compose("pruning", ["experiment=smoke"])
     config["train"]["batchsize"] = 8
@@ -99,12 +101,14 @@ def test_per_method_options_override_the_suite_keys_and_are_checked():
     from robustlab.pruning.interpret.methods import ATTRIBUTIONS
     from robustlab.pruning.suites import merge_method_options
 
-    merged = merge_method_options("interpretability", ATTRIBUTIONS, {"integrated_gradients": {"n_steps": 16, "seed": 0}},
+    merged = merge_method_options("interpretability", ATTRIBUTIONS,
+                                  {"integrated_gradients": {"n_steps": 16, "seed": 0}},
                                   {"integrated_gradients": {"n_steps": 50}, "gradcam": {"target_layer": "layer3"}})
     assert merged == {"integrated_gradients": {"n_steps": 50, "seed": 0}, "gradcam": {"target_layer": "layer3"}}
     config = compose("pruning", ["eval=quick"])
     config["eval"]["suites"]["interpretability"]["method_options"] = {"integrated_gradients": {"n_step": 50}}
-    with pytest.raises(ConfigError, match=r"method_options\.integrated_gradients: unknown option 'n_step'; did you mean n_steps"):
+    with pytest.raises(ConfigError,
+                       match=r"method_options\.integrated_gradients: unknown option 'n_step'; did you mean n_steps"):
         bind(config)
     config["eval"]["suites"]["interpretability"]["method_options"] = {"gradcm": {}}
     with pytest.raises(ConfigError, match=r"unknown attribution method 'gradcm'; did you mean gradcam"):

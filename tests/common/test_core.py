@@ -31,7 +31,8 @@ def test_seed_everything_is_reproducible():
 
 
 def test_common_does_not_import_torch():
-    code = "import robustlab.common.stats, robustlab.common.io, robustlab.common.seeding, sys; print('torch' in sys.modules)"
+    code = ("import robustlab.common.stats, robustlab.common.io, robustlab.common.seeding, sys; "
+            "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -15,7 +15,8 @@ def test_equal_values_hash_equal_whatever_their_order():
     assert json_hash(a) == json_hash(b) != json_hash({**a, "c": 0})
     # the digest of the canonical text, so keys stored before keep resolving
     assert json_hash(a) == hashlib.sha256(json.dumps(a, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    assert json_hash(a, compact=False, length=12) == hashlib.sha256(json.dumps(a, sort_keys=True).encode()).hexdigest()[:12]
+    assert (json_hash(a, compact=False, length=12)
+            == hashlib.sha256(json.dumps(a, sort_keys=True).encode()).hexdigest()[:12])
     assert json_hash({"p": object}) == json_hash({"p": str(object)})  # anything else as str()
 
 

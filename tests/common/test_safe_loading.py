@@ -102,7 +102,9 @@ def _calls(path: Path) -> list[ast.Call]:
 
 def _name(call: ast.Call) -> str:
     func = call.func
-    return f"{func.value.id}.{func.attr}" if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return f"{func.value.id}.{func.attr}"
+    return ""
 
 
 def test_no_yaml_is_read_around_safe_yaml_and_no_checkpoint_unpickled():

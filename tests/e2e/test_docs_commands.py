@@ -152,7 +152,8 @@ def inventory(blocks: list[Block]) -> str:
     runnable = [b for b in blocks if b.lang in RUNNABLE]
     lines = [f"{len(blocks)} code blocks in {len(PAGES)} pages; {len(runnable)} in a language that runs "
              f"({len(blocks) - len(runnable)} others: config files, layouts, outputs)"]
-    commands = [(b, line, c, command_skip(b, c)) for b in runnable if b.decision == "run" for line, c, _ in b.commands()]
+    commands = [(b, line, c, command_skip(b, c))
+                for b in runnable if b.decision == "run" for line, c, _ in b.commands()]
     lines.append(f"commands in the blocks marked run: {len(commands)}, {sum(not why for *_, why in commands)} run here")
     for kind in ("run", "skip", "checked"):
         chosen = [b for b in runnable if b.decision == kind]
@@ -191,7 +192,8 @@ def console_scripts(bin_dir: Path) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
     for pyproject in REPO.glob("packages/*/pyproject.toml"):
         table = re.search(r"^\[project\.scripts\]\n(.*?)(?:^\[|\Z)", pyproject.read_text(), re.M | re.S)
-        for name, module, func in re.findall(r'^([\w-]+)\s*=\s*"([\w.]+):(\w+)"', table.group(1) if table else "", re.M):
+        scripts = table.group(1) if table else ""
+        for name, module, func in re.findall(r'^([\w-]+)\s*=\s*"([\w.]+):(\w+)"', scripts, re.M):
             path = bin_dir / name
             path.write_text(f"#!{sys.executable}\nimport sys\nfrom {module} import {func}\nsys.exit({func}())\n")
             path.chmod(0o755)
@@ -328,8 +330,9 @@ def check_two_sites_robust_lists(results: list[Result], cwd: Path) -> None:
     assert robust.groupby("family").size().to_dict() == {"2D": 8, "3D": 684}
 
 
-CHECKS = {"swin_on_fixtures": check_swin_on_fixtures, "two_sites_robust_lists": check_two_sites_robust_lists, "plugin_pruning_method": check_plugin_pruning_method,
-          "plugin_attribution": check_plugin_attribution, "plugin_suite": check_plugin_suite}
+CHECKS = {"swin_on_fixtures": check_swin_on_fixtures, "two_sites_robust_lists": check_two_sites_robust_lists,
+          "plugin_pruning_method": check_plugin_pruning_method, "plugin_attribution": check_plugin_attribution,
+          "plugin_suite": check_plugin_suite}
 
 
 # ---------------------------------------------------------------------------------------- tests

@@ -53,8 +53,10 @@ def check_pearson_run(run_dir: Path, root: Path) -> None:
     per_feature = pd.read_csv(run_dir / "per_feature.csv")
     a, b = pd.read_csv(root / "test.csv"), pd.read_csv(root / "retest.csv")
     expected = [np.corrcoef(a[c], b[c])[0, 1] for c in a.columns]
-    assert per_feature.set_index("feature").loc[list(a.columns), "value"].to_numpy() == pytest.approx(expected, abs=1e-12)
-    assert (per_feature["ci_low"] < per_feature["value"]).all() and (per_feature["value"] < per_feature["ci_high"]).all()
+    values = per_feature.set_index("feature").loc[list(a.columns), "value"].to_numpy()
+    assert values == pytest.approx(expected, abs=1e-12)
+    assert (per_feature["ci_low"] < per_feature["value"]).all()
+    assert (per_feature["value"] < per_feature["ci_high"]).all()
 
 
 def test_radiomics_statistic_from_the_plugins_key(tmp_path):

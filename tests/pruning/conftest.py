@@ -71,19 +71,19 @@ def _write_fake_run(run: Path, model: str, seed: int, rng: np.random.Generator, 
     metrics, align_rows, interp_rows = [], [], []
     for step, s in enumerate(SPARSITIES):
         correct = (rng.random(n_images) < 0.9 - 0.3 * s**2).astype(float)
-        metrics.append({"step": step, "sparsity": s, "top1": correct.mean(), "top5": 1.0, "params_nonzero": int(1e5 * (1 - s)),
-                        "macs": 1e6, "train_seconds": 1.0, "images_per_second": 100.0, "model": model,
+        metrics.append({"step": step, "sparsity": s, "top1": correct.mean(), "top5": 1.0,
+                        "params_nonzero": int(1e5 * (1 - s)), "macs": 1e6, "train_seconds": 1.0,
+                        "images_per_second": 100.0, "model": model,
                         "prune_method": "magnitude", "seed": seed})
         pd.DataFrame({"index": np.arange(n_images), "metric": "top1", "value": correct}).to_parquet(
             run / "per_image" / f"accuracy_step{step:03d}.parquet")
         shape = np.where(rng.random(n_images) < 0.3 + 0.2 * s, 1.0, 0.0)
         noisy = (rng.random((2, n_images)) < 0.7 - 0.5 * s).astype(float)
-        align = pd.concat([
-            pd.DataFrame({"index": np.arange(n_images), "method": "shape_bias", "metric": "shape_bias", "level": 0.0, "value": shape}),
-            pd.DataFrame({"index": np.arange(n_images), "method": "clean", "metric": "top1", "level": 0.0, "value": correct}),
-            pd.DataFrame({"index": np.arange(n_images), "method": "uniform_noise", "metric": "top1", "level": 0.1, "value": noisy[0]}),
-            pd.DataFrame({"index": np.arange(n_images), "method": "uniform_noise", "metric": "top1", "level": 0.3, "value": noisy[1]}),
-        ])
+        index = np.arange(n_images)
+        curves = [("shape_bias", "shape_bias", 0.0, shape), ("clean", "top1", 0.0, correct),
+                  ("uniform_noise", "top1", 0.1, noisy[0]), ("uniform_noise", "top1", 0.3, noisy[1])]
+        align = pd.concat([pd.DataFrame({"index": index, "method": method, "metric": metric, "level": level,
+                                         "value": value}) for method, metric, level, value in curves])
         align.to_parquet(run / "per_image" / f"alignment_step{step:03d}.parquet")
         for (method, metric, level), g in align.groupby(["method", "metric", "level"]):
             align_rows.append({"method": method, "metric": metric, "level": level, "mean": g["value"].mean(),
@@ -91,7 +91,7 @@ def _write_fake_run(run: Path, model: str, seed: int, rng: np.random.Generator, 
         align_rows.append({"method": "error_consistency", "metric": "kappa_dense", "level": 0.0, "mean": 1 - s,
                            "std": 0.05, "n": 3 * n_images, "step": step, "sparsity": s})
         loc = rng.normal(0.5, 0.1, n_images) + (bump if s in (0.4, 0.6) else 0.0)
-        pd.DataFrame({"index": np.arange(n_images), "method": "gradcam", "metric": "pointing_game", "value": loc}).to_parquet(
+        pd.DataFrame({"index": index, "method": "gradcam", "metric": "pointing_game", "value": loc}).to_parquet(
             run / "per_image" / f"interpretability_step{step:03d}.parquet")
         interp_rows.append({"method": "gradcam", "metric": "pointing_game", "mean": loc.mean(), "std": loc.std(),
                             "n": n_images, "step": step, "sparsity": s})
@@ -102,8 +102,9 @@ def _write_fake_run(run: Path, model: str, seed: int, rng: np.random.Generator, 
     pd.DataFrame(metrics).to_csv(run / "metrics.csv", index=False)
     pd.DataFrame(align_rows).assign(**extra).to_csv(run / "alignment.csv", index=False)
     pd.DataFrame(interp_rows).assign(**extra).to_csv(run / "interpretability.csv", index=False)
-    pd.DataFrame([{"method": "lost", "metric": "corloc", "mean": 0.5, "std": 0.1, "n": n_images, "step": st,
-                   "sparsity": s, **extra} for st, s in enumerate(SPARSITIES)]).to_csv(run / "discovery.csv", index=False)
+    discovery = [{"method": "lost", "metric": "corloc", "mean": 0.5, "std": 0.1, "n": n_images, "step": st,
+                  "sparsity": s, **extra} for st, s in enumerate(SPARSITIES)]
+    pd.DataFrame(discovery).to_csv(run / "discovery.csv", index=False)
     return run
 
 

@@ -197,7 +197,8 @@ def test_all_model_vs_human_distortions_are_registered() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(LEVELS))
-def test_distortion_is_identity_at_level_zero_and_deterministic_per_seed(name: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+def test_distortion_is_identity_at_level_zero_and_deterministic_per_seed(
+        name: str, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
     images, masks = batch
     assert torch.equal(distort(name, images, 0.0, seed=1, masks=masks), images)
     first = distort(name, images, LEVELS[name], seed=1, masks=masks)
@@ -304,7 +305,8 @@ def _context(model: nn.Module, run_dir, step: int) -> EvalContext:
             idx = torch.arange(i, min(i + 32, n))
             images, masks, boxes = val.render_indices(idx)
             yield EvalBatch(images=(images - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1),
-                            labels=val.labels[idx], masks=masks, boxes=[b.reshape(1, 4).numpy() for b in boxes], index=idx)
+                            labels=val.labels[idx], masks=masks, boxes=[b.reshape(1, 4).numpy() for b in boxes],
+                            index=idx)
 
     class Normalised(nn.Module):  # the suite feeds normalised images; the test model wants [0, 1]
         def __init__(self, inner: nn.Module):
@@ -316,7 +318,8 @@ def _context(model: nn.Module, run_dir, step: int) -> EvalContext:
 
     return EvalContext(model=Normalised(model).eval(), arch="cnn", batches=batches, device=torch.device("cpu"),
                        step=step, sparsity=0.2 * step, run_dir=run_dir, seed=0, num_classes=K, img_size=SIZE,
-                       extras={"shapes": val, "normalize": (mean, std), "classes": list(val.classes), "has_masks": True})
+                       extras={"shapes": val, "normalize": (mean, std), "classes": list(val.classes),
+                               "has_masks": True})
 
 
 OPTIONS = {"n_images": 40, "cue_conflict_images": 40, "distortions": {"uniform_noise": [0.2], "rotation": [90, 180],
@@ -356,7 +359,8 @@ def test_suite_checks_options_before_work(texture_model: nn.Module, tmp_path) ->
     ctx = _context(texture_model, tmp_path, 0)
     with pytest.raises(KeyError, match="unknown distortion 'blurr'"):
         alignment_suite(ctx, distortions={"blurr": [1.0]})
-    with pytest.raises(ValueError, match=r"eval\.suites\.alignment\.distortions\.contrast\[0\]: must be in \[0, inf\); got -0\.5"):
+    with pytest.raises(ValueError,
+                       match=r"eval\.suites\.alignment\.distortions\.contrast\[0\]: must be in \[0, inf\); got -0\.5"):
         alignment_suite(ctx, distortions={"contrast": [-0.5]})
     with pytest.raises(FileNotFoundError, match="has no raw-data/ folder"):
         alignment_suite(ctx, human_data=str(tmp_path / "nowhere"))

@@ -16,7 +16,8 @@ def test_missing_paths_name_the_path_and_the_layout(tmp_path):
         build_data(DataSpec(name="voc", root=str(tmp_path), year="2007"))
     with pytest.raises(ValueError, match="data.root is required"):
         build_data(DataSpec(name="voc"))
-    with pytest.raises(ValueError, match=r"^data\.name: must be one of shapes, imagefolder, voc; got 'imagenet' \(did you mean imagefolder\?\)$"):
+    with pytest.raises(ValueError, match=r"^data\.name: must be one of shapes, imagefolder, voc; got 'imagenet' "
+                                         r"\(did you mean imagefolder\?\)$"):
         build_data(DataSpec(name="imagenet"))
 
 
@@ -39,7 +40,8 @@ def test_imagefolder_batches(tmp_path):
         for cls in ("ants", "bees"):
             (tmp_path / split / cls).mkdir(parents=True)
             for i in range(3):
-                Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / split / cls / f"{i}.png")
+                pixels = rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / split / cls / f"{i}.png")
     data = build_data(DataSpec(name="imagefolder", root=str(tmp_path), img_size=32))
     assert data.classes == ["ants", "bees"] and not data.extras["has_masks"]
     images, labels = next(train_batches(data, 4, epoch=0, seed=0, device=torch.device("cpu")))

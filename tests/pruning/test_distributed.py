@@ -193,8 +193,8 @@ def _children_with_rank(parent: int, rank: int) -> list[int]:
 def _torchrun(run_dir: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
     args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--monitor-interval=0.1",
-            str(Path(sys.executable).with_name("robustlab-prune")), "experiment=smoke", "threads=1", "train.sync_batchnorm=true",
-            "dist_timeout_s=30", f"hydra.run.dir={run_dir}", *extra]
+            str(Path(sys.executable).with_name("robustlab-prune")), "experiment=smoke", "threads=1",
+            "train.sync_batchnorm=true", "dist_timeout_s=30", f"hydra.run.dir={run_dir}", *extra]
     return subprocess.Popen(args, cwd=run_dir.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
 

@@ -96,12 +96,14 @@ def test_feature_grid_centres_resnet_cells_and_tiles_patch_grids():
     x = torch.zeros(1, 3, 64, 64)
     # "Same"-padded strided layers: cell i is centred on pixel stride * i (centre + 0.5).
     assert feature_grid(_small_resnet(), "layer4", x) == FeatureGrid((0.5, 0.5), (8.0, 8.0))
-    assert feature_grid(torchvision.models.resnet18(num_classes=3).eval(), "layer4", x) == FeatureGrid((0.5, 0.5), (32.0, 32.0))
+    resnet18 = torchvision.models.resnet18(num_classes=3).eval()
+    assert feature_grid(resnet18, "layer4", x) == FeatureGrid((0.5, 0.5), (32.0, 32.0))
     # Patchifying layers (kernel = stride, no padding) tile the image: a plain resize's grid.
     patchify = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 4, stride=4), torch.nn.MaxPool2d(2))
     assert feature_grid(patchify, "1", x) == FeatureGrid((4.0, 4.0), (8.0, 8.0))
     # timm's avg_down shortcut disagrees with its block's padded strided convolution: plain grid.
-    assert feature_grid(timm.create_model("resnet10t", num_classes=4).eval(), "layer4", x) == FeatureGrid((16.0, 16.0), (32.0, 32.0))
+    resnet10t = timm.create_model("resnet10t", num_classes=4).eval()
+    assert feature_grid(resnet10t, "layer4", x) == FeatureGrid((16.0, 16.0), (32.0, 32.0))
 
 
 def test_gradcam_cells_sit_on_their_receptive_fields():

@@ -61,13 +61,15 @@ def test_mlflow_run_in_a_local_store_has_the_same_values(tmp_path, monkeypatch):
     client = MlflowClient(tracking_uri=(tmp_path / "mlruns").resolve().as_uri())
     (run,) = client.search_runs([client.get_experiment_by_name("robustlab-pruning").experiment_id])
     expected = _expected(metrics, layers)
-    logged = {(key, m.step): m.value for key in run.data.metrics for m in client.get_metric_history(run.info.run_id, key)}
+    logged = {(key, m.step): m.value
+              for key in run.data.metrics for m in client.get_metric_history(run.info.run_id, key)}
     assert logged == pytest.approx(expected, rel=1e-12)
     assert run.data.params["method.name"] == "imp_lr_rewind" and run.data.params["train.sync_batchnorm"] == "False"
 
 
 def test_an_unknown_or_missing_tracker_is_a_clear_error(tmp_path):
-    with pytest.raises(ValueError, match=r"^logger\.name: must be one of none, tensorboard, mlflow, wandb; got 'neptune'$"):
+    with pytest.raises(ValueError,
+                       match=r"^logger\.name: must be one of none, tensorboard, mlflow, wandb; got 'neptune'$"):
         make_logger({"name": "neptune"}, tmp_path, "run")
     assert make_logger({"name": "none"}, tmp_path, "run") is None
 

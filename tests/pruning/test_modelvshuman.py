@@ -95,7 +95,8 @@ PARAM_OBSERVERS = ["subject-01", "subject-02", "subject-03", "net-a", "net_b"]
 def _parametric_patterns(seed: int, written: list[str]) -> dict[str, dict[str, list[int]]]:
     """observer -> condition (as written) -> correctness per image; 3 images in the 2nd condition, else 2."""
     rng = np.random.default_rng(seed)
-    out = {s: {c: rng.integers(0, 2, 3 if i == 1 else 2).tolist() for i, c in enumerate(written)} for s in PARAM_OBSERVERS}
+    out = {s: {c: rng.integers(0, 2, 3 if i == 1 else 2).tolist() for i, c in enumerate(written)}
+           for s in PARAM_OBSERVERS}
     # The 3rd condition: net-a and subject-01 both always right (c_exp = 1): kappa must be 1.
     out["net-a"][written[2]] = out["subject-01"][written[2]] = [1, 1]
     return out
@@ -123,10 +124,12 @@ def tree(tmp_path):
     for subj, pattern in SKETCH.items():
         cats = ["bird", "boat", "car", "clock"]
         rows = [(_answer(bool(ok), c) if not (subj == "subject-02" and i == 3) else "na", c, "0",
-                 f"{i + 1:04d}_sk_s01_0_{c}_00_n0{i}_{i}.png") for i, (ok, c) in enumerate(zip(pattern, cats, strict=True))]
+                 f"{i + 1:04d}_sk_s01_0_{c}_00_n0{i}_{i}.png")
+                for i, (ok, c) in enumerate(zip(pattern, cats, strict=True))]
         _write(raw, "sketch", subj, rows, shuffle=1 if subj == "net-a" else None)
     for subj, answers in CUE_ANSWERS.items():
-        rows = [(a, s, "0", f"{i + 1:04d}_s5n_s01_0_{s}_00_{s}{i}-{t}{i + 1}.png") for i, (a, (s, t)) in enumerate(zip(answers, CUE, strict=True))]
+        rows = [(a, s, "0", f"{i + 1:04d}_s5n_s01_0_{s}_00_{s}{i}-{t}{i + 1}.png")
+                for i, (a, (s, t)) in enumerate(zip(answers, CUE, strict=True))]
         _write(raw, "cue-conflict", subj, rows, shuffle=2 if subj == "net-a" else None)
     uniform = _write_parametric(raw, "uniform-noise", UNIFORM_WRITTEN, {"0.00", "0.60", "0.90"}, seed=3)
     highpass = _write_parametric(raw, "high-pass", HIGHPASS_WRITTEN, {"inf", "0.55", "0.45", "0.4"}, seed=4)
@@ -195,7 +198,8 @@ def test_command_prints_the_table_and_writes_the_long_one(tree, tmp_path, capsys
     from robustlab.pruning.alignment.modelvshuman.__main__ import main
 
     raw, _ = tree
-    main([str(raw), "--models", "net-a", "--datasets", "sketch", "cue-conflict", "--humans", "--out", str(tmp_path / "b.csv")])
+    main([str(raw), "--models", "net-a", "--datasets", "sketch", "cue-conflict", "--humans",
+          "--out", str(tmp_path / "b.csv")])
     printed = capsys.readouterr().out
     assert "net-a" in printed and "humans" in printed and "0.333" in printed  # net-a's shape bias
     written = pd.read_csv(tmp_path / "b.csv")
@@ -223,7 +227,8 @@ def test_the_benchmarks_metrics_are_the_alignment_ones_on_degenerate_input(tree)
     right, mixed = np.ones(4, bool), np.array([1, 0, 1, 1], bool)
     assert error_consistency(right, right) == 1.0 and np.isnan(consistency.error_consistency(right, right))
     assert error_consistency(~right, ~right) == 1.0
-    assert error_consistency(right, mixed) == consistency.error_consistency(right, mixed) == pytest.approx(0.0, abs=1e-12)
+    assert (error_consistency(right, mixed) == consistency.error_consistency(right, mixed)
+            == pytest.approx(0.0, abs=1e-12))
     assert error_consistency(mixed, ~mixed) == consistency.error_consistency(mixed, ~mixed)
     assert np.isnan(error_consistency(np.array([], bool), np.array([], bool)))  # a pair without trials
     raw, _ = tree
@@ -265,11 +270,13 @@ def test_parametric_metrics_honour_excluded_conditions_and_the_aggregation_order
             pooled = np.concatenate([p[model][c] for c in conds]).mean()  # pooled over trials, not per condition
             assert got[model, dataset, "ood_accuracy"] == pytest.approx(pooled)
             for metric in ("accuracy_difference", "observed_consistency", "error_consistency"):
-                assert got[model, dataset, metric] == pytest.approx(_reference(p, conds, model, metric)), (model, dataset, metric)
+                expected = _reference(p, conds, model, metric)
+                assert got[model, dataset, metric] == pytest.approx(expected), (model, dataset, metric)
     # kappa 1 where both are always right (net-a and subject-01 in uniform-noise 0.05): c_exp = 1, 0/0
     assert error_consistency(np.ones(2, bool), np.ones(2, bool)) == 1.0
     # 'all' is the mean over the datasets (each dataset weighs the same), not over conditions.
-    per_dataset = table[(table["model"] == "net-a") & (table["dataset"] != "all") & (table["metric"] == "error_consistency")]
+    per_dataset = table[(table["model"] == "net-a") & (table["dataset"] != "all")
+                        & (table["metric"] == "error_consistency")]
     assert got["net-a", "all", "error_consistency"] == pytest.approx(per_dataset["value"].mean())
     flat = [_reference(patterns[d], [c], "net-a", "error_consistency") for d in scored for c in scored[d]]
     flat += [got["net-a", d, "error_consistency"] for d in ("sketch", "cue-conflict")]
@@ -287,7 +294,8 @@ def test_benchmark_errors_name_the_problem(tree, tmp_path) -> None:
     # A model that skipped an image of a scored condition cannot be paired.
     path = raw / "sketch" / "sketch_net-a_session_1.csv"
     pd.read_csv(path).iloc[:-1].to_csv(path, index=False)
-    with pytest.raises(ValueError, match=r"sketch, net-a vs subject-01: the two observers did not see the same images \(3 and 4"):
+    with pytest.raises(ValueError,
+                       match=r"sketch, net-a vs subject-01: the two observers did not see the same images \(3 and 4"):
         benchmark(raw, datasets=["sketch"])
     # A parametric dataset missing one of its conditions.
     for f in (raw / "high-pass").glob("*.csv"):
@@ -297,7 +305,8 @@ def test_benchmark_errors_name_the_problem(tree, tmp_path) -> None:
         benchmark(raw, datasets=["high-pass"])
     bad = tmp_path / "bad"
     _write(bad, "edge", "subject-01", [("cat", "cat", "0", "x.png")])
-    pd.read_csv(bad / "edge" / "edge_subject-01_session_1.csv").drop(columns="category").to_csv(bad / "edge" / "edge_subject-01_session_1.csv", index=False)
+    csv = bad / "edge" / "edge_subject-01_session_1.csv"
+    pd.read_csv(csv).drop(columns="category").to_csv(csv, index=False)
     with pytest.raises(ValueError, match=r"edge_subject-01_session_1.csv: missing column\(s\) category"):
         benchmark(bad)
 
@@ -324,14 +333,18 @@ def _stimuli_tree(root) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", size, COLOURS[colour]).save(path)
 
-    cue = [("airplane", "airplane1-boat1.png", "red"), ("boat", "boat1-knife1.png", "blue"), ("knife", "knife1-airplane2.png", "green")]
+    cue = [("airplane", "airplane1-boat1.png", "red"), ("boat", "boat1-knife1.png", "blue"),
+           ("knife", "knife1-airplane2.png", "green")]
     for i, (cat, name, colour) in enumerate(cue):
         save(root / "datasets" / "cue-conflict" / cat / name, colour, (300, 260) if i == 0 else (224, 224))
-    _write(root / "raw-data", "cue-conflict", "subject-01", [(c, c, "0", f"{i + 1:04d}_s5n_s01_0_{c}_00_{n}") for i, (c, n, _) in enumerate(cue)])
-    sketch = [("airplane", "n02690373_1.png", "red"), ("boat", "n02951358_2.png", "red"), ("boat", "n02951358_3.png", "green")]
+    _write(root / "raw-data", "cue-conflict", "subject-01",
+           [(c, c, "0", f"{i + 1:04d}_s5n_s01_0_{c}_00_{n}") for i, (c, n, _) in enumerate(cue)])
+    sketch = [("airplane", "n02690373_1.png", "red"), ("boat", "n02951358_2.png", "red"),
+              ("boat", "n02951358_3.png", "green")]
     for i, (cat, name, colour) in enumerate(sketch):
         save(root / "datasets" / "sketch" / "dnn" / "session-1" / f"{i + 1:04d}_sk_dnn_0_{cat}_00_{name}", colour)
-    _write(root / "raw-data", "sketch", "subject-01", [(c, c, "0", f"{i + 1:04d}_sk_s01_0_{c}_00_{n}") for i, (c, n, _) in enumerate(sketch)])
+    _write(root / "raw-data", "sketch", "subject-01",
+           [(c, c, "0", f"{i + 1:04d}_sk_s01_0_{c}_00_{n}") for i, (c, n, _) in enumerate(sketch)])
 
 
 def test_preprocessing_keeps_224_images_and_resizes_others_as_model_vs_human(tmp_path) -> None:
@@ -356,7 +369,8 @@ def test_preprocessing_keeps_224_images_and_resizes_others_as_model_vs_human(tmp
 def test_decision_csvs_round_trip_through_benchmark(tmp_path) -> None:
     _stimuli_tree(tmp_path)
     stimuli = list_stimuli(tmp_path / "datasets", "sketch")
-    assert [(s.session, s.condition, s.category) for s in stimuli] == [(1, "0", "airplane"), (1, "0", "boat"), (1, "0", "boat")]
+    assert ([(s.session, s.condition, s.category) for s in stimuli]
+            == [(1, "0", "airplane"), (1, "0", "boat"), (1, "0", "boat")])
     out = tmp_path / "run"
     paths = evaluate_model(ColourNet(), tmp_path / "datasets", out, "colour_net", batch_size=2)
     assert sorted(p.name for p in paths) == ["cue-conflict_colour-net_session_1.csv", "sketch_colour-net_session_1.csv"]
@@ -380,7 +394,8 @@ def test_suite_rows_of_the_sweeps_model(tmp_path) -> None:
     ctx = EvalContext(model=ColourNet(), arch="cnn", batches=lambda **_: iter(()), device="cpu", step=2, sparsity=0.5,
                       run_dir=tmp_path / "run", seed=0, num_classes=1000, img_size=224, extras={})
     rows = pd.DataFrame(modelvshuman_suite(ctx, tmp_path / "datasets", tmp_path / "raw-data").rows)
-    assert rows.set_index(["method", "metric"]).loc[("modelvshuman:cue-conflict", "shape_bias"), "mean"] == pytest.approx(0.5)
+    means = rows.set_index(["method", "metric"])["mean"]
+    assert means[("modelvshuman:cue-conflict", "shape_bias")] == pytest.approx(0.5)
     assert set(rows["method"]) == {"modelvshuman:cue-conflict", "modelvshuman:sketch", "modelvshuman"}
     assert (tmp_path / "run" / "alignment" / "modelvshuman" / "sketch" / "sketch_step2_session_1.csv").is_file()
 
@@ -435,7 +450,9 @@ def test_benchmark_on_real_data_with_an_observer_copied_as_a_model(shared_data, 
         pairs = [_kappa_by_merge(a, b) for i, a in enumerate(observers) for b in observers[i + 1:]]
         assert len(pairs) == 45
         assert humans[dataset, "error_consistency"] == pytest.approx(np.mean([p[2] for p in pairs]))
-    assert got["cue-conflict", "shape_bias"] == pytest.approx(shape_bias(read_trials([raw], "cue-conflict").query("subj == 'subject-03'")))
+    subject = read_trials([raw], "cue-conflict").query("subj == 'subject-03'")
+    assert got["cue-conflict", "shape_bias"] == pytest.approx(shape_bias(subject))
     assert 0.9 < got["cue-conflict", "shape_bias"] < 1.0
-    assert got["all", "error_consistency"] == pytest.approx((got["edge", "error_consistency"] + got["cue-conflict", "error_consistency"]) / 2)
+    assert got["all", "error_consistency"] == pytest.approx(
+        (got["edge", "error_consistency"] + got["cue-conflict", "error_consistency"]) / 2)
     shutil.rmtree(models)

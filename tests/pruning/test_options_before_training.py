@@ -25,9 +25,11 @@ CASES = [
     ({"suites": {"interpretability": {"methods": ["gradcm"]}}}, UnknownNameError, r"gradcm"),
     ({"suites": {"interpretability": {"n_images": 0}}}, ConfigError,
      r"eval\.suites\.interpretability\.n_images: must be in \[1, inf\) or null; got 0"),
-    ({"suites": {"interpretability": {"target": "labels"}}}, ConfigError, r"eval\.suites\.interpretability\.target: must be one of label, predicted; got 'labels' \(did you mean label\?\)"),
+    ({"suites": {"interpretability": {"target": "labels"}}}, ConfigError,
+     r"eval\.suites\.interpretability\.target: must be one of label, predicted; got 'labels' \(did you mean label\?\)"),
     ({"suites": {"discovery": {"methods": ["lots"]}}}, UnknownNameError, r"lots"),
-    ({"suites": {"discovery": {"tau": 1.5}}}, ConfigError, r"eval\.suites\.discovery\.tau: must be in \[-1, 1\); got 1\.5"),
+    ({"suites": {"discovery": {"tau": 1.5}}}, ConfigError,
+     r"eval\.suites\.discovery\.tau: must be in \[-1, 1\); got 1\.5"),
     ({"suites": {"discovery": {"iou_threshold": 0}}}, ConfigError, r"eval\.suites\.discovery\.iou_threshold: must be "
                                                                    r"in \(0, 1\]; got 0"),
     ({"suites": {"discovery": {"lost_iou_at_half": "half"}}}, ConfigError,
@@ -57,10 +59,12 @@ def test_a_bad_suite_option_stops_the_sweep_before_training(tmp_path, monkeypatc
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / SWEEP_SPEC).exists()
 
 
-def test_target_label_on_evaluation_data_of_other_classes_needs_a_label_map_before_training(tmp_path, voc_root, tiny_spec):
+def test_target_label_on_evaluation_data_of_other_classes_needs_a_label_map_before_training(tmp_path, voc_root,
+                                                                                            tiny_spec):
     spec = tiny_spec(steps=1, suites={"interpretability": {
         "data": {"name": "voc_segmentation", "root": str(voc_root)}, "target": "label", "n_images": 2}})
-    with pytest.raises(ConfigError, match=r"target='label' on 'voc2012-val-segmentation'.*set interpretability\.label_map"):
+    with pytest.raises(ConfigError,
+                       match=r"target='label' on 'voc2012-val-segmentation'.*set interpretability\.label_map"):
         run_sweep(spec, tmp_path)
     assert not (tmp_path / "checkpoints").exists()
 
@@ -73,7 +77,8 @@ def test_the_corrected_command_runs_in_the_folder_of_a_sweep_stopped_by_a_bad_op
     assert list(metrics["step"]) == [0]
 
 
-def test_a_sweep_that_finished_no_step_keeps_its_checkpoints_under_new_evaluation_settings(tmp_path, monkeypatch, tiny_spec):
+def test_a_sweep_that_finished_no_step_keeps_its_checkpoints_under_new_evaluation_settings(tmp_path, monkeypatch,
+                                                                                           tiny_spec):
     seed_everything(0)
     run_sweep(tiny_spec(steps=0, suites={"interpretability": {"n_images": 4}}), tmp_path)
     (tmp_path / "metrics.csv").unlink()  # stopped after the step's checkpoint, before its row

@@ -26,7 +26,8 @@ def test_paper_profile_on_voc_fixtures(tmp_path, voc_root, run_prune):
     run = tmp_path / "run"
     result = run_prune(
         "experiment=smoke", "eval=paper", "data=imagenet", f"data.root={images}", "data.img_size=32",
-        "data.num_classes=16", "train.batch_size=4", "method.steps=1", "report=true", "threads=1", f"hydra.run.dir={run}",
+        "data.num_classes=16", "train.batch_size=4", "method.steps=1", "report=true", "threads=1",
+        f"hydra.run.dir={run}",
         f"eval.suites.interpretability.data.root={voc_root}", "eval.suites.interpretability.data.split=val",
         "eval.suites.interpretability.data.pad_multiple=32", "eval.suites.interpretability.ig_steps=4",
         f"eval.suites.discovery.data.root={voc_root}", "eval.suites.discovery.data.split=val",

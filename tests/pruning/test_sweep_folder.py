@@ -123,8 +123,10 @@ def test_a_truncated_last_checkpoint_of_a_finished_sweep_is_noticed_on_rerun(tmp
     last = tmp_path / "checkpoints" / "step001.pt"
     last.write_bytes(last.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match=rf"checkpoint {last} cannot be read .*: delete it and the rows of "
-                                              r"step 1 and later in .*metrics\.csv, and the sweep runs from step 1 again"):
+                                              r"step 1 and later in .*metrics\.csv, and the sweep runs from "
+                                              r"step 1 again"):
         run_sweep(tiny_spec(steps=1), tmp_path)
     last.unlink()
-    with pytest.raises(CheckpointError, match=rf"checkpoint {last} is missing but .*metrics\.csv lists step 1 as finished"):
+    with pytest.raises(CheckpointError,
+                       match=rf"checkpoint {last} is missing but .*metrics\.csv lists step 1 as finished"):
         run_sweep(tiny_spec(steps=1), tmp_path)

@@ -36,7 +36,8 @@ def test_a_truncated_jpeg_is_named_before_training(tmp_path, image_folder):
     bad = root / "val" / "bees" / "1.jpg"
     truncate(bad)
     spec = DataSpec(name="imagefolder", root=str(root), img_size=32)
-    with pytest.raises(DataError, match=rf"ImageFolder 'val' split: {bad} cannot be decoded \(OSError: .*truncated.*\); "
+    with pytest.raises(DataError, match=rf"ImageFolder 'val' split: {bad} cannot be decoded "
+                                        r"\(OSError: .*truncated.*\); "
                                         r"fix or remove the file\(s\), or set data.skip_bad_images=true"):
         build_data(spec, progress=False)
 

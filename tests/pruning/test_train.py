@@ -63,7 +63,8 @@ def test_cpu_training_is_reproducible(optimizer):
 def test_weight_decay_scope_decides_whether_biases_and_norms_decay(scope, decayed_1d):
     from robustlab.pruning.train import _optimizer
 
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                                torch.nn.LazyLinear(2))
     model(torch.zeros(1, 3, 5, 5))
     spec = TrainSpec(weight_decay=0.1, weight_decay_scope=scope)
     spec.validate()

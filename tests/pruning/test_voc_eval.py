@@ -115,7 +115,8 @@ def test_bad_evaluation_data_is_a_clear_error(voc_root, tmp_path):
         eval_data_spec({"name": "voc_segmentation", "root": str(voc_root), "folder": "x"})
     with pytest.raises(ValueError, match="needs a root"):
         eval_data_spec({"name": "voc_detection"})
-    with pytest.raises(ValueError, match=r"name: must be one of voc_segmentation, .*; got 'coco' \(did you mean coco20k\?\)"):
+    with pytest.raises(ValueError,
+                       match=r"name: must be one of voc_segmentation, .*; got 'coco' \(did you mean coco20k\?\)"):
         eval_data_spec({"name": "coco", "root": "x"})
     full_size = {"interpretability": {"data": {"name": "voc_segmentation", "resize": None}}}
     with pytest.raises(ValueError, match="eval.suites.interpretability.data: a ViT"):
@@ -170,7 +171,8 @@ def test_voc_classes_explained_through_a_label_map_or_the_prediction(voc_root):
         interpretability_suite(ctx, methods=["gradcam"], metrics=["rma"], gallery_size=0, label_map={"person": "dog"})
 
     def rma(**options):
-        per_image = interpretability_suite(ctx, methods=["gradcam"], metrics=["rma"], gallery_size=0, **options).per_image
+        result = interpretability_suite(ctx, methods=["gradcam"], metrics=["rma"], gallery_size=0, **options)
+        per_image = result.per_image
         return per_image.set_index("index")["value"]
 
     mapped = rma(label_map={"person": "person", "aeroplane": 1})

@@ -30,7 +30,8 @@ def test_wcv_is_unsigned_per_cent_like_the_study():
 
 def test_summary_median_wcv_is_the_median_of_the_per_cent_values():
     roi = pd.Index([str(i) for i in range(1, 7)], name="roi")
-    a = pd.DataFrame({"original_firstorder_Skewness": [-10.0, -11, -12, -13, -14, -15], "original_firstorder_Mean": [1.0, 2, 3, 4, 5, 6],
+    a = pd.DataFrame({"original_firstorder_Skewness": [-10.0, -11, -12, -13, -14, -15],
+                      "original_firstorder_Mean": [1.0, 2, 3, 4, 5, 6],
                       "original_glcm_Idmn": [5.0, 5.5, 6, 7, 8, 9]}, index=roi)
     b = a * 1.02 + 0.01
 
