@@ -12,7 +12,8 @@ same in every seed: the seeds score the same images), ``h`` per seed and image, 
 Printed per row: the family-wise rate (reports with a false sweet spot: the error the test
 controls), the per-step type I error (unadjusted p < 0.05 among the testable steps) or the power
 at the shifted step (the share of reports that find it), each with its Monte Carlo standard
-error. For the old two-sided test, its rate of any Holm rejection of either sign as well. Targets: every null row within the test's scope at or
+error. For the old two-sided test, its rate of any Holm rejection of either sign as well.
+Targets: every null row within the test's scope at or
 below 5 % family-wise (beyond 2 Monte Carlo SE fails), and power at 0.2 SD with 3 seeds not
 below the old test's by more than 2 Monte Carlo SE.
 

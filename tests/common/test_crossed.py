@@ -41,7 +41,8 @@ def test_one_row_is_the_one_sample_t_test_with_missing_cells_left_out() -> None:
         assert res.p_value[k] == pytest.approx(ref.pvalue, rel=1e-9)
         assert res.standard_error[k] == pytest.approx(stats.sem(finite), rel=1e-12)
         assert res.df[k] == len(finite) - 1 and res.var_rows[k] == 0
-        assert (res.ci_low[k], res.ci_high[k]) == pytest.approx(stats.ttest_1samp(finite, 0.0).confidence_interval(0.95))
+        expected = stats.ttest_1samp(finite, 0.0).confidence_interval(0.95)
+        assert (res.ci_low[k], res.ci_high[k]) == pytest.approx(expected)
 
 
 def test_a_column_shared_by_every_row_is_counted_once_not_divided_by_the_rows() -> None:
@@ -67,7 +68,8 @@ def test_interval_at_other_levels_and_degenerate_entries() -> None:
     z = crossed_mean(rng.normal(size=(3, 50, 4)))
     lo, hi = z.interval(np.array([0.05, 0.01, 0.005, 0.001]))
     assert np.all(np.diff((hi - lo) / z.standard_error) > 0)
-    np.testing.assert_allclose((hi - lo) / 2 / z.standard_error, stats.t.ppf(1 - np.array([0.05, 0.01, 0.005, 0.001]) / 2, 49))
+    np.testing.assert_allclose((hi - lo) / 2 / z.standard_error,
+                               stats.t.ppf(1 - np.array([0.05, 0.01, 0.005, 0.001]) / 2, 49))
     np.testing.assert_allclose(z.interval(0.05)[0], z.ci_low)
 
 

@@ -37,7 +37,8 @@ def test_aggregate_gathers_every_table_with_the_jobs_overrides(sweep: Path, caps
         assert set(table["job"].astype(str)) == {"0", "1"}, name
         assert set(table["experiment"]) == {"synthetic_quick"}, name
         # The sweep's own model column is kept; the job's override sits beside it.
-        assert set(zip(table["job"].astype(str), table["override.model"], strict=True)) == {("0", "resnet_small"), ("1", "vit_small")}
+        assert (set(zip(table["job"].astype(str), table["override.model"], strict=True))
+                == {("0", "resnet_small"), ("1", "vit_small")})
         assert "hydra.job.chdir" not in table.columns
     metrics = pd.read_csv(sweep / "aggregate" / "metrics.csv")
     assert len(metrics) == 2 * 5
@@ -45,7 +46,8 @@ def test_aggregate_gathers_every_table_with_the_jobs_overrides(sweep: Path, caps
     assert {"metrics_resnet_small.png", "metrics_vit_small.png"} <= {p.name for p in report.parent.glob("*.png")}
 
 
-def test_aggregate_of_a_real_single_run_with_the_alignment_suite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_aggregate_of_a_real_single_run_with_the_alignment_suite(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     # A real (tiny) sweep: 32 px shapes, 2 pruning steps, the alignment suite with light options.
     import torch
 
@@ -67,7 +69,8 @@ def test_aggregate_of_a_real_single_run_with_the_alignment_suite(tmp_path: Path,
     run_sweep(spec, run)
     alignment = pd.read_csv(run / "alignment.csv")
     assert set(alignment["step"]) == {0, 1, 2}
-    assert {"shape_bias", "clean", "uniform_noise", "rotation", "silhouette", "error_consistency"} <= set(alignment["method"])
+    assert ({"shape_bias", "clean", "uniform_noise", "rotation", "silhouette", "error_consistency"}
+            <= set(alignment["method"]))
 
     assert main([str(run)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
@@ -75,7 +78,8 @@ def test_aggregate_of_a_real_single_run_with_the_alignment_suite(tmp_path: Path,
     assert set(pd.read_csv(run / "aggregate" / "alignment.csv")["step"]) == {0, 1, 2}
     sweet = pd.read_csv(run / "aggregate" / "report" / "sweet_spots.csv")
     tested = set(zip(sweet["table"], sweet["method"], strict=True))
-    assert {("accuracy", ""), ("alignment", "shape_bias"), ("alignment", "rotation")} <= {(t, "" if pd.isna(m) else m) for t, m in tested}
+    assert ({("accuracy", ""), ("alignment", "shape_bias"), ("alignment", "rotation")}
+            <= {(t, "" if pd.isna(m) else m) for t, m in tested})
     figures = {p.name for p in (run / "aggregate" / "report").glob("*.png")}
     assert {"shape_bias.png", "distortions_resnet18.png", "metrics_resnet18.png", "heatmap.png"} <= figures
 
@@ -94,7 +98,8 @@ def _spec(run: Path, model: str, seed: int, rate: float = 0.2) -> None:
         {"label": model, "method": "magnitude", "rate": rate, "steps": 4, "seed": seed, "device": "cpu"}))
 
 
-def test_runs_of_other_settings_are_kept_apart_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str], write_fake_run) -> None:
+def test_runs_of_other_settings_are_kept_apart_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              write_fake_run) -> None:
     rng = np.random.default_rng(1)
     for job, rate in (("a", 0.2), ("b", 0.5)):  # same model, method and seed; another method.rate
         write_fake_run(tmp_path / job, "resnet_small", 0, rng, n_images=24, overrides=[f"method.rate={rate}"])
@@ -189,6 +194,6 @@ def test_a_metrics_csv_that_is_not_a_comma_separated_table_is_one_line_naming_it
     assert main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "Traceback" not in err
-    assert re.fullmatch(rf"robustlab-prune-aggregate: error: {tmp_path / '0'}/{pattern} \(--verbose shows the traceback\)",
-                        err), err
+    assert re.fullmatch(rf"robustlab-prune-aggregate: error: {tmp_path / '0'}/{pattern} "
+                        r"\(--verbose shows the traceback\)", err), err
     assert "prune_method;seed" not in err

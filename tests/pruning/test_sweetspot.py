@@ -31,7 +31,8 @@ def _per_image(values: np.ndarray, metric: str = "pointing_game", table: str = "
     n, steps = values.shape
     return pd.DataFrame({
         "run": f"run{seed}", "model": model, "prune_method": "magnitude", "seed": seed,
-        "step": np.repeat(np.arange(steps)[None], n, 0).ravel(), "sparsity": np.repeat(SPARSITY[None, :steps], n, 0).ravel(),
+        "step": np.repeat(np.arange(steps)[None], n, 0).ravel(),
+        "sparsity": np.repeat(SPARSITY[None, :steps], n, 0).ravel(),
         "table": table, "method": "gradcam", "metric": metric, "level": 0.0,
         "index": np.repeat(np.arange(n)[:, None], steps, 1).ravel(), "value": values.ravel(),
     })

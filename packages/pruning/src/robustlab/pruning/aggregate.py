@@ -62,7 +62,8 @@ def aggregate(sweep_dir: str | Path, options: SweetSpotOptions | None = None) ->
     done = [j for j in jobs if _has_results(j)]
     missing = [j for j in jobs if j not in done]
     if not done:
-        raise FileNotFoundError(f"no job under {sweep_dir} has results (no non-empty metrics.csv in {len(jobs)} job(s))")
+        raise FileNotFoundError(f"no job under {sweep_dir} has results (no non-empty metrics.csv in "
+                                f"{len(jobs)} job(s))")
     options = options or sweet_spot_config(done)
     out, partial = sweep_dir / "aggregate", sweep_dir / ".aggregate.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holm-scope", choices=HOLM_SCOPES,
                         help="Holm's family: every test of the report (default) or each curve's sparse steps")
     parser.add_argument("--min-pairs", type=int,
-                        help=f"fewest images with a finite dense and sparse value for a step to be tested (default {MIN_PAIRS})")
+                        help="fewest images with a finite dense and sparse value for a step to be tested "
+                             f"(default {MIN_PAIRS})")
     parser.add_argument("--margin", action="append", default=[], metavar="TABLE/METHOD/METRIC=MARGIN",
                         help="practical margin of the metrics a glob matches, in their units or as 'N%%' of the dense "
                              "value (repeatable; default 0.01, or 1%% on unbounded scores)")

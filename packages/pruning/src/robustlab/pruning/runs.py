@@ -55,7 +55,8 @@ def expand_run_dirs(paths: Iterable[str | Path]) -> list[Path]:
         found = (p.parent.parent for p in path.rglob("overrides.yaml") if p.parent.name == ".hydra")
         jobs = sorted((job for job in found if path in job.parents), key=lambda p: _natural_key(p.relative_to(path)))
         if not jobs:
-            raise FileNotFoundError(f"{path} holds no run: no metrics.csv or .hydra/overrides.yaml in it or its subfolders")
+            raise FileNotFoundError(f"{path} holds no run: no metrics.csv or .hydra/overrides.yaml in it or its "
+                                    "subfolders")
         out.extend(jobs)
     return out
 
@@ -129,7 +130,8 @@ def curve_models(run_dirs: Sequence[Path]) -> dict[str, str]:
     groups: dict[tuple[str, str], list[str]] = {}
     for run, spec in specs.items():
         if spec:
-            groups.setdefault((str(spec.get("label") or spec.get("model.name")), str(spec.get("method"))), []).append(run)
+            key = (str(spec.get("label") or spec.get("model.name")), str(spec.get("method")))
+            groups.setdefault(key, []).append(run)
     names = {}
     for (model, method), runs in groups.items():
         keys = sorted({k for r in runs for k in specs[r] if k not in _NOT_CURVE})
@@ -216,7 +218,8 @@ def _run_identity(run: Path, model: str | None = None) -> dict[str, Any]:
     metrics = read_run_table(run / "metrics.csv", ("step", "sparsity"))
     first = metrics.iloc[0]
     overrides = job_overrides(run)
-    ident = {k: (str(first[k]) if k in metrics.columns else overrides.get(k, run.name)) for k in ("model", "prune_method")}
+    ident: dict[str, Any] = {k: (str(first[k]) if k in metrics.columns else overrides.get(k, run.name))
+                             for k in ("model", "prune_method")}
     if model is not None:
         ident["model"] = model
     ident["seed"] = int(first["seed"]) if "seed" in metrics.columns else int(overrides.get("seed", 0))
@@ -249,7 +252,8 @@ def load_per_image(run_dirs: Sequence[Path]) -> pd.DataFrame:
             df = pd.read_parquet(path)
             missing = [c for c in ("index", "metric", "value") if c not in df.columns]
             if missing:
-                raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected index, [method,] metric, [level,] value")
+                raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected index, [method,] "
+                                 "metric, [level,] value")
             step = int(match["step"])
             if step not in ident["sparsity"]:
                 continue  # an unfinished step: its metrics.csv row is written last
@@ -264,7 +268,8 @@ def load_per_image(run_dirs: Sequence[Path]) -> pd.DataFrame:
             })
             frames.append(out)
     if not frames:
-        return pd.DataFrame(columns=["run", *CURVE_KEYS[:2], "seed", "step", "sparsity", *CURVE_KEYS[2:], "index", "value"])
+        return pd.DataFrame(columns=["run", *CURVE_KEYS[:2], "seed", "step", "sparsity", *CURVE_KEYS[2:], "index",
+                                     "value"])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -299,7 +304,8 @@ def sweet_spot_config(run_dirs: Sequence[Path]) -> SweetSpotOptions:
 
 def sweet_spot_analysis(run_dirs: Sequence[str | Path], out_dir: str | Path,
                         options: SweetSpotOptions | None = None,
-                        directions: Sequence[tuple[str, str, str, int]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                        directions: Sequence[tuple[str, str, str, int]] | None = None
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Gather runs, test every curve and write the sweet-spot tables.
 
     Writes ``sweet_spots.csv`` (one row per curve and sparsity), ``sweet_spots_summary.csv``

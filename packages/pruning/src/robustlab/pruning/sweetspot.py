@@ -84,7 +84,8 @@ def metric_direction(table: str, method: str, metric: str,
     wins, and a metric that matches nothing is not tested (0).
     """
     for t, m, k, d in directions or []:
-        if fnmatch.fnmatchcase(str(table), t) and fnmatch.fnmatchcase(str(method), m) and fnmatch.fnmatchcase(str(metric), k):
+        if (fnmatch.fnmatchcase(str(table), t) and fnmatch.fnmatchcase(str(method), m)
+                and fnmatch.fnmatchcase(str(metric), k)):
             return int(d)
     for m, k, d in table_directions().get(str(table), ()):
         if fnmatch.fnmatchcase(str(method), m) and fnmatch.fnmatchcase(str(metric), k):
@@ -146,7 +147,8 @@ def metric_margin(table: str, method: str, metric: str, dense: float, margins: M
     """The margin of a metric in its own units: ``margins`` searched before :data:`DEFAULT_MARGINS`
     (first match wins); a share (``"1%"``) is taken of ``|dense|``."""
     for t, m, k, v in [*(margins or []), *DEFAULT_MARGINS]:
-        if fnmatch.fnmatchcase(str(table), t) and fnmatch.fnmatchcase(str(method), m) and fnmatch.fnmatchcase(str(metric), k):
+        if (fnmatch.fnmatchcase(str(table), t) and fnmatch.fnmatchcase(str(method), m)
+                and fnmatch.fnmatchcase(str(metric), k)):
             return float(v[:-1]) / 100 * abs(float(dense)) if isinstance(v, str) else float(v)
     return 0.0
 
@@ -406,9 +408,9 @@ def summarize_sweet_spots(sweet: pd.DataFrame, metrics: pd.DataFrame | None = No
         ``defined_min``, ``defined_max`` (the fewest and most images with a finite pair over
         the steps).
     """
-    cols = [*CURVE_KEYS, "params_dense", "n_tested", "n_untestable", "n_sweet", "sweet_min", "sweet_max", "peak_sparsity",
-            "peak_gain", "peak_ci_low", "peak_ci_high", "peak_ci_low_adj", "margin", "scope", "n_images", "defined_min",
-            "defined_max"]
+    cols = [*CURVE_KEYS, "params_dense", "n_tested", "n_untestable", "n_sweet", "sweet_min", "sweet_max",
+            "peak_sparsity", "peak_gain", "peak_ci_low", "peak_ci_high", "peak_ci_low_adj", "margin", "scope",
+            "n_images", "defined_min", "defined_max"]
     if sweet.empty:
         return pd.DataFrame(columns=cols)
     size: dict[str, float] = {}
@@ -436,7 +438,8 @@ def summarize_sweet_spots(sweet: pd.DataFrame, metrics: pd.DataFrame | None = No
 
 def curve_name(row: Any) -> str:
     """``table/method/metric[@level]`` of a row with those fields (an empty method left out)."""
-    return "/".join(str(v) for v in (row.table, row.method, row.metric) if str(v)) + (f"@{row.level:g}" if row.level else "")
+    name = "/".join(str(v) for v in (row.table, row.method, row.metric) if str(v))
+    return name + (f"@{row.level:g}" if row.level else "")
 
 
 def summarize_by_model(summary: pd.DataFrame) -> pd.DataFrame:

@@ -42,8 +42,8 @@ def summary_values(run_dirs: Sequence[Path]) -> pd.DataFrame:
     metrics = load_table(run_dirs, "metrics", add_overrides=False)
     if not metrics.empty:
         acc = [c for c in ("top1", "top5") if c in metrics.columns]
-        long = metrics.melt(id_vars=[c for c in ("model", "prune_method", "seed", "step", "sparsity") if c in metrics.columns],
-                            value_vars=acc, var_name="metric", value_name="value")
+        keys = [c for c in ("model", "prune_method", "seed", "step", "sparsity") if c in metrics.columns]
+        long = metrics.melt(id_vars=keys, value_vars=acc, var_name="metric", value_name="value")
         long["table"], long["method"], long["level"] = "accuracy", "", 0.0
         frames.append(long)
     for table in suite_tables():
@@ -98,7 +98,8 @@ def eval_data_table(run_dirs: Sequence[Path]) -> pd.DataFrame:
             continue
         data = df["eval_data"].astype(str) if "eval_data" in df.columns else pd.Series("training", index=df.index)
         for name, group in df.groupby(data, sort=True):
-            metrics = sorted({f"{m}/{k}" if str(m) else str(k) for m, k in zip(group.get("method", ""), group["metric"], strict=False)})
+            metrics = sorted({f"{m}/{k}" if str(m) else str(k)
+                              for m, k in zip(group.get("method", ""), group["metric"], strict=False)})
             rows.append({"table": table, "eval_data": name, "metrics": ", ".join(metrics)})
     return pd.DataFrame(rows, columns=["table", "eval_data", "metrics"])
 
@@ -129,7 +130,8 @@ def write_report(run_dirs: list[Path], out_dir: Path, options: SweetSpotOptions 
     options = options or SweetSpotOptions()
     sweet, summary = sweet_spot_analysis(runs, out_dir, options, directions=directions)
     metrics = load_table(runs, "metrics", add_overrides=False)
-    blocks: list[Block] = [Paragraph([f"{len(runs)} run(s): " + ", ".join(r.name if r.parent.name != "" else str(r) for r in runs) + "."])]
+    names = ", ".join(r.name if r.parent.name != "" else str(r) for r in runs)
+    blocks: list[Block] = [Paragraph([f"{len(runs)} run(s): {names}."])]
     if not metrics.empty:
         cols = [c for c in ("run", "model", "prune_method", "seed") if c in metrics.columns]
         runs_table = metrics.groupby(cols, sort=True, dropna=False).agg(
@@ -166,7 +168,8 @@ def _sweet_spot_blocks(sweet: pd.DataFrame, summary: pd.DataFrame, options: Swee
     cols = ["model", "prune_method", "table", "method", "metric", "level", "sparsity", "dense", "value", "gain",
             "margin", "ci_low_adj", "ci_low", "ci_high", "n_pairs", "scope"]
     return [*blocks, Paragraph(["Sweet spots (gain: better-positive change from dense; ci_low_adj: its lower bound "
-                                f"at Holm's level, above the margin; ci_low, ci_high: its {1 - options.alpha:.0%} interval):"]),
+                                "at Holm's level, above the margin; ci_low, ci_high: its "
+                                f"{1 - options.alpha:.0%} interval):"]),
             Table(hits[cols])]
 
 
@@ -177,7 +180,8 @@ def _figure_blocks(runs: Sequence[Path], values: pd.DataFrame, sweet: pd.DataFra
     models = sorted(values["model"].unique()) if not values.empty else []
     for model in models:
         fig = plot_metrics(values, sweet, model, out_dir / f"metrics_{_safe(model)}.png", directions)
-        blocks.append(Figure(fig, f"{model}: every metric against sparsity, accuracy dashed on the twin axis", fig.name))
+        blocks.append(Figure(fig, f"{model}: every metric against sparsity, accuracy dashed on the twin axis",
+                             fig.name))
     if not values.empty:
         heatmap = plot_heatmap(values, sweet, out_dir / "heatmap.png", directions)
         blocks.append(Figure(heatmap, "Every metric x sparsity, % change from dense (better > 0)", heatmap.name))
@@ -185,18 +189,18 @@ def _figure_blocks(runs: Sequence[Path], values: pd.DataFrame, sweet: pd.DataFra
     if sb is not None:
         blocks.append(Figure(sb, "Shape bias against sparsity with the human reference", sb.name))
     for model in models:
-        fig = plot_distortions(values, model, out_dir / f"distortions_{_safe(model)}.png")
-        if fig is not None:
-            blocks.append(Figure(fig, f"{model}: accuracy per distortion level", fig.name))
+        levels = plot_distortions(values, model, out_dir / f"distortions_{_safe(model)}.png")
+        if levels is not None:
+            blocks.append(Figure(levels, f"{model}: accuracy per distortion level", levels.name))
     seen: set[str] = set()
     for run in runs:
         model = _run_model(run)
         if model in seen:
             continue
-        fig = plot_gallery(run, out_dir / f"gallery_{_safe(model)}.png", model)
-        if fig is not None:
+        gallery = plot_gallery(run, out_dir / f"gallery_{_safe(model)}.png", model)
+        if gallery is not None:
             seen.add(model)
-            blocks.append(Figure(fig, f"{model}: attribution maps across sparsity", fig.name))
+            blocks.append(Figure(gallery, f"{model}: attribution maps across sparsity", gallery.name))
     return blocks
 
 
