@@ -102,9 +102,10 @@ lint: $(STAMP_TEST)
 	$(PY) -m ruff check packages tests bench scripts
 	$(MAKE) --no-print-directory typecheck
 
-# mypy on the shared core (its settings: [tool.mypy] in pyproject.toml).
+# mypy on the three packages (its settings: [tool.mypy] in pyproject.toml).
 typecheck: $(STAMP_TEST)
-	$(PY) -m mypy packages/common/src/robustlab/common
+	$(PY) -m mypy packages/common/src/robustlab/common packages/pruning/src/robustlab/pruning \
+	  packages/radiomics/src/robustlab/radiomics
 
 # The documentation site: docs/*.md and the API pages that mkdocstrings renders from the
 # docstrings (read from the source by griffe: neither study needs to be installed). --strict turns
