@@ -32,7 +32,8 @@ def test_aggregate_prints_the_summary_before_the_reports_path(tmp_path: Path, ca
     sweet = pd.read_csv(tmp_path / "aggregate" / "report" / "sweet_spots_summary.csv")
     for model in ("resnet_small", "vit_small"):
         hit = sweet[(sweet["model"] == model) & (sweet["n_sweet"] > 0)]
-        assert any(line.startswith(f"  {model}: {len(hit)} of {(sweet['model'] == model).sum()} curves") for line in lines)
+        head = f"  {model}: {len(hit)} of {(sweet['model'] == model).sum()} curves"
+        assert any(line.startswith(head) for line in lines)
         peak = hit[hit["metric"] == "pointing_game"].iloc[0]
         assert (f"interpretability/gradcam/pointing_game at 40%-60% gain {peak['peak_gain']:+.3f} "
                 f"margin {peak['margin']:.3g} bound {peak['peak_ci_low_adj']:+.3f} "
