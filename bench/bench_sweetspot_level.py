@@ -92,8 +92,10 @@ def new_test(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def old_test(path: str, n_resamples: int) -> Test:
     """The ``bootstrap_curve_test`` of another ``sweetspot.py``, Holm over its raw p-values."""
     spec = importlib.util.spec_from_file_location("compared_sweetspot", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--compare {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
 
     def test(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         out = module.bootstrap_curve_test(x[0] if x.shape[0] == 1 else x, alpha=ALPHA, n_resamples=n_resamples)

@@ -64,7 +64,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> 
     data = {} if data is None else data
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where or 'config'}: expected a mapping of keys, got {data!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]  # T: a dataclass
     for key in data:
         if key not in fields:
             raise ConfigError(f"{where or 'config'}: " + unknown_name_message("key", str(key), fields))
@@ -198,7 +198,7 @@ def _broken(path: str, expected: str, value: Any, hint: str = "") -> ConfigError
     """The error of a value that breaks a declared constraint; it keeps its parts
     (``.broken``) so that a union can add "or null"."""
     error = ConfigError(f"{path}: must be {expected}; got {value!r}{hint}")
-    error.broken = (path, expected, hint)  # type: ignore[attr-defined]
+    error.broken = (path, expected, hint)  # type: ignore[attr-defined]  # read back by _union only
     return error
 
 
@@ -210,10 +210,10 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
     if origin in (Union, types.UnionType):
         return _union(value, hint, args, path)
     if dataclasses.is_dataclass(hint):
-        if isinstance(value, hint):  # type: ignore[arg-type]
+        if isinstance(value, hint):  # type: ignore[arg-type]  # a dataclass type, checked above
             check_fields(value, path)
             return value
-        return from_dict(hint, value, path)  # type: ignore[arg-type]
+        return from_dict(hint, value, path)  # type: ignore[arg-type]  # a dataclass type, checked above
     if hint is Any or hint is object:
         return value
     if origin in (tuple, list, Sequence):

@@ -195,7 +195,7 @@ def compose_once(root: Path, app: str) -> bool:
 
     original = getattr(Hydra.get_mode, "__wrapped__", Hydra.get_mode)
     if mode_in_files(root, app) or not hook_tested(Hydra, hydra.__version__):
-        Hydra.get_mode = original  # type: ignore[method-assign]
+        Hydra.get_mode = original  # type: ignore[method-assign]  # the tested hook, put back
         return False
 
     @functools.wraps(original)
@@ -204,7 +204,7 @@ def compose_once(root: Path, app: str) -> bool:
             return original(self, config_name, overrides)
         return None  # Hydra's value for "not set": the run's mode comes from -m
 
-    Hydra.get_mode = get_mode  # type: ignore[method-assign]
+    Hydra.get_mode = get_mode  # type: ignore[method-assign]  # the tested hook (HYDRA_TESTED)
     return True
 
 

@@ -232,6 +232,6 @@ def claims_run_folder(argument: str, app: str, **layout: Any) -> Callable[[F], F
             with RunFolder(folder, app, **layout):
                 return func(*args, **kwargs)
 
-        return claimed  # type: ignore[return-value]
+        return claimed  # type: ignore[return-value]  # functools.wraps keeps func's signature
 
     return decorate

@@ -50,6 +50,9 @@ class ExtractionProcess:
     """
 
     def __init__(self, checked: Mapping[Extraction, Any] | None = None) -> None:
+        self._start(checked)
+
+    def _start(self, checked: Mapping[Extraction, Any] | None = None) -> None:
         self._checked = dict(checked or {})
         self._extractors: dict[tuple[str, str, bool], Any] = {}
         self._loaded: tuple[tuple[Path, Path, str], _Source] | None = None
@@ -59,7 +62,7 @@ class ExtractionProcess:
         return {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
+        self._start()
 
     def extractor(self, params: Path, overrides: str = "", crop: bool = False) -> Any:
         """The extractor of a parameter file with its ``setting:`` overrides, diagnostics off;
