@@ -88,3 +88,12 @@ def test_declared_directions_reach_the_test_and_the_figures(report: Path, tmp_pa
     assert "pointing_game" in set(pd.read_csv(report.parent / "sweet_spots.csv")["metric"])
     section = (out.parent / "report.md").read_text().split("## Sweet spots")[1].split("## Figures")[0]
     assert "pointing_game" not in section
+
+
+def test_a_gallery_panel_says_when_its_map_is_undefined():
+    from robustlab.pruning.report.figures import undefined_map
+
+    assert undefined_map(np.zeros((4, 4))) == "undefined\n(zero map)"
+    assert undefined_map(np.full((4, 4), np.nan)) == "undefined\n(no finite value)"
+    assert undefined_map(np.eye(4)) is None
+    assert undefined_map(np.where(np.eye(4) > 0, np.nan, 0.5)) is None   # some values: drawn

@@ -61,9 +61,12 @@ def sweet_spot_lines(summary: pd.DataFrame, max_curves: int = MAX_CURVES) -> lis
              " at the step of the largest gain: gain, margin, Holm lower bound, 95 % interval):"]
     if summary.empty:
         return [*lines, "  none tested"]
-    width = max((len(_curve_name(r)) for _, r in summary.iterrows()), default=0)
+    shown = {model: block[block["n_sweet"] > 0].sort_values("peak_gain", ascending=False)
+             for model, block in summary.groupby("model", sort=True)}
+    width = max((len(_curve_name(r)) for hits in shown.values() for _, r in hits.head(max_curves).iterrows()),
+                default=0)
     for model, block in summary.groupby("model", sort=True):
-        hits = block[block["n_sweet"] > 0].sort_values("peak_gain", ascending=False)
+        hits = shown[model]
         scope = f" ({hits['scope'].iloc[0]})" if len(hits) and "scope" in hits else ""
         lines.append(f"  {model}: {len(hits)} of {len(block)} curves{scope}")
         for _, row in hits.head(max_curves).iterrows():

@@ -17,7 +17,7 @@ from robustlab.pruning.sweetspot import metric_direction
 
 #: Methods of the alignment table drawn in the distortion figure rather than as metric panels.
 _NOT_DISTORTIONS = ("clean", "shape_bias", "error_consistency")
-_PANEL_COLUMNS = 4
+_PANEL_COLUMNS = 3
 
 
 def _curve_label(table: str, method: str, metric: str, level: float) -> str:
@@ -67,7 +67,7 @@ def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Pa
     panels = _panel_curves(values, model)
     ncols = min(_PANEL_COLUMNS, max(1, len(panels)))
     nrows = max(1, math.ceil(len(panels) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.8 * nrows), squeeze=False)
     sub = values[values["model"] == model]
     acc = sub[(sub["table"] == "accuracy") & (sub["metric"] == "top1")]
     methods = sorted(sub["prune_method"].unique())
@@ -89,9 +89,9 @@ def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Pa
                 _shade_sweet(ax, cs, cur["sparsity"].to_numpy())
         direction = metric_direction(table, method, metric, directions)
         arrow = {1: " (higher better)", -1: " (lower better)"}.get(direction, "")
-        ax.set_title(_curve_label(table, method, metric, level) + arrow, fontsize=8)
-        ax.set_xlabel("sparsity", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title(_curve_label(table, method, metric, level) + arrow, fontsize=10)
+        ax.set_xlabel("sparsity", fontsize=9)
+        ax.tick_params(labelsize=8)
         if not (table == "accuracy" and metric == "top1") and acc_of:
             twin = ax.twinx()
             for j, pm in enumerate(methods):
@@ -105,8 +105,8 @@ def plot_metrics(values: pd.DataFrame, sweet: pd.DataFrame, model: str, path: Pa
     fig.suptitle(f"{model}: metrics against sparsity; dashed, right axis: top-1 accuracy; band: 95% bootstrap "
                  "CI of the change from dense; gold: sweet spots", fontsize=10)
     # Fixed spacing: tight_layout's extra drawing pass costs seconds on a figure of many panels.
-    fig.subplots_adjust(left=0.05, right=0.96, bottom=0.06 if nrows > 2 else 0.12, top=1 - 0.5 / (3.0 * nrows) - 0.02,
-                        hspace=0.55, wspace=0.35)
+    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.06 if nrows > 2 else 0.12, top=1 - 0.5 / (3.8 * nrows) - 0.02,
+                        hspace=0.5, wspace=0.35)
     return save_figure(fig, path, tight=False)
 
 
@@ -171,6 +171,15 @@ def plot_heatmap(values: pd.DataFrame, sweet: pd.DataFrame, path: Path,
     return save_figure(fig, path)
 
 
+def undefined_map(a: np.ndarray) -> str | None:
+    """Why an attribution map has nothing to draw (zero everywhere, or no finite value), or None."""
+    if not np.isfinite(a).any():
+        return "undefined\n(no finite value)"
+    if not np.nanmax(np.abs(a)) > 0:
+        return "undefined\n(zero map)"
+    return None
+
+
 def plot_gallery(run_dir: Path, path: Path, model: str, image: int = 0) -> Path | None:
     """Attribution maps of one gallery image at every step of a run (rows: methods)."""
     files = sorted((run_dir / "interpretability").glob("gallery_step*.npz"))
@@ -188,7 +197,7 @@ def plot_gallery(run_dir: Path, path: Path, model: str, image: int = 0) -> Path 
             maps = {k[4:]: data[k] for k in data.files if k.startswith("map_")}
             steps.append((int(f.stem.split("step")[-1]), data["images"][image], {k: v[image] for k, v in maps.items()}))
     methods = sorted({k for _, _, maps in steps for k in maps})
-    fig, axes = plt.subplots(len(methods) + 1, len(steps), figsize=(1.5 * len(steps), 1.5 * (len(methods) + 1)),
+    fig, axes = plt.subplots(len(methods) + 1, len(steps), figsize=(1.8 * len(steps), 1.8 * (len(methods) + 1)),
                              squeeze=False)
     for j, (step, img, maps) in enumerate(steps):
         axes[0, j].imshow(img)
@@ -197,7 +206,11 @@ def plot_gallery(run_dir: Path, path: Path, model: str, image: int = 0) -> Path 
             if method in maps:
                 a = np.abs(maps[method].astype(float))
                 axes[i, j].imshow(img, alpha=0.35)
-                axes[i, j].imshow(a / (a.max() or 1.0), cmap="inferno", alpha=0.7)
+                if (note := undefined_map(a)) is None:
+                    axes[i, j].imshow(a / np.nanmax(a), cmap="inferno", alpha=0.7)
+                else:
+                    axes[i, j].text(0.5, 0.5, note, transform=axes[i, j].transAxes, ha="center", va="center",
+                                    fontsize=7, color="white", bbox={"facecolor": "black", "alpha": 0.6, "lw": 0})
             if j == 0:
                 axes[i, j].set_ylabel(method, fontsize=7)
     for ax in axes.flat:
