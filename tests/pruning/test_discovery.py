@@ -102,6 +102,21 @@ def test_corloc_on_boxes_with_known_ious():
     np.testing.assert_allclose(box_iou([0, 0, 10, 10], [[5, 0, 15, 10]]), [[1 / 3]])
 
 
+def test_lost_seed_without_similar_patches_is_a_missed_box():
+    """Before: all-zero features (a pruned ViT whose last keys lost every weight, at 59 % SNIP
+    sparsity) ended the sweep with a traceback, "seed patch outside the foreground"; LOST's own
+    detect_box raises there. Now that image has no box (NaN), scored IoU 0: a miss."""
+    feats = _block_features(b=3)
+    feats[1] = 0.0
+    boxes, _ = lost(feats, GRID, SIZE, k_patches=100)
+    assert np.isnan(boxes[1]).all() and np.isfinite(boxes[[0, 2]]).all()
+    gt = [np.array([BLOCK_BOX])] * 3
+    value, hits = corloc(boxes, gt)
+    np.testing.assert_array_equal(hits, [True, False, True])
+    assert value == pytest.approx(2 / 3)
+    np.testing.assert_array_equal(best_iou(boxes, gt), [1.0, 0.0, 1.0])
+
+
 def test_corloc_bad_input_is_named():
     with pytest.raises(ValueError, match=r"pred_boxes must be \(N, 4\)"):
         corloc(np.zeros((2, 3)), [np.zeros((1, 4))] * 2)

@@ -96,6 +96,24 @@ def test_suites_on_a_vit(tmp_path):
     assert all(r["n"] == 6 for r in result.rows)
 
 
+def test_discovery_suite_counts_a_vit_without_keys_as_missed(tmp_path, caplog):
+    """Before: a ViT whose last block's key weights are all pruned stopped the sweep with a
+    traceback in LOST; now every image is a miss for LOST, and the log says how many."""
+    torch.manual_seed(0)
+    vit = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, num_classes=4).eval()
+    qkv = vit.blocks[-1].attn.qkv
+    dim = qkv.weight.shape[1]
+    with torch.no_grad():  # the key rows of the fused projection, as a pruning mask leaves them
+        qkv.weight[dim:2 * dim] = 0.0
+        qkv.bias[dim:2 * dim] = 0.0
+    ctx = _context(vit, "vit", tmp_path)
+    with caplog.at_level("WARNING", logger="robustlab.pruning.discovery.suite"):
+        result = SUITES.get("discovery")(ctx, methods=["lost"], n_images=6)
+    rows = {(r["method"], r["metric"]): r for r in result.rows}
+    assert rows[("lost", "corloc")]["mean"] == 0.0 and rows[("lost", "corloc")]["n"] == 6
+    assert "lost found no object in 6 image(s)" in caplog.text
+
+
 def test_discovery_suite_on_a_cnn_skips_vit_only_methods(cnn, tmp_path):
     fn = SUITES.get("discovery")
     ctx = _context(cnn, "cnn", tmp_path, size=64)

@@ -23,14 +23,21 @@ def seed_component_boxes(foreground: torch.Tensor, seeds: torch.Tensor, grid: tu
     pixels ``(c0 * sx, r0 * sy, (c1 + 1) * sx, (r1 + 1) * sy)`` with ``sx = W / gw``,
     ``sy = H / gh``, clipped to the image.
 
+    A seed outside the foreground has no component: its box is NaN, no box, which
+    :func:`best_iou` scores 0 (a missed object, counted in CorLoc as a miss). LOST's
+    ``detect_box`` raises there ("The seed is in the background component", commented "Should
+    not happen with LOST"; valeoai/LOST, object_discovery.py), which ends the evaluation of
+    every image: it happens when the seed's features are all zero, so that no patch is
+    similar to it (a pruned model whose key projection lost every weight).
+
     Args:
         foreground: ``(B, N)`` bool, ``N = gh * gw`` patches in row-major order.
-        seeds: ``(B,)`` seed patch indices (each must be foreground).
+        seeds: ``(B,)`` seed patch indices.
         grid: ``(gh, gw)``.
         image_size: ``(H, W)``.
 
     Returns:
-        ``(B, 4)`` float64 boxes ``(x0, y0, x1, y1)``.
+        ``(B, 4)`` float64 boxes ``(x0, y0, x1, y1)``; NaN rows for seeds outside the foreground.
     """
     gh, gw = grid
     fg = foreground.detach().cpu().numpy().reshape(-1, gh, gw)
@@ -38,9 +45,7 @@ def seed_component_boxes(foreground: torch.Tensor, seeds: torch.Tensor, grid: tu
     labels, _ = ndimage.label(fg, structure=_BATCH_CROSS)
     b = np.arange(fg.shape[0])
     cc = labels[b, seeds_np // gw, seeds_np % gw]
-    if np.any(cc == 0):
-        raise ValueError(f"seed patch outside the foreground for image(s) {np.flatnonzero(cc == 0)[:10].tolist()}")
-    comp = labels == cc[:, None, None]
+    comp = (labels == cc[:, None, None]) & (cc[:, None, None] > 0)
     rows, cols = comp.any(axis=2), comp.any(axis=1)
     r0, r1 = rows.argmax(axis=1), gh - 1 - rows[:, ::-1].argmax(axis=1)
     c0, c1 = cols.argmax(axis=1), gw - 1 - cols[:, ::-1].argmax(axis=1)
@@ -49,6 +54,7 @@ def seed_component_boxes(foreground: torch.Tensor, seeds: torch.Tensor, grid: tu
     boxes = np.stack([c0 * sx, r0 * sy, (c1 + 1) * sx, (r1 + 1) * sy], axis=1).astype(np.float64)
     boxes[:, 2] = np.minimum(boxes[:, 2], w)
     boxes[:, 3] = np.minimum(boxes[:, 3], h)
+    boxes[cc == 0] = np.nan
     return boxes
 
 
@@ -74,7 +80,8 @@ def best_iou(pred_boxes: Any, gt_boxes: list[Any]) -> np.ndarray:
     """Per image, the highest IoU of its predicted box with any of its ground-truth boxes.
 
     Args:
-        pred_boxes: ``(N, 4)`` one ``(x0, y0, x1, y1)`` box per image.
+        pred_boxes: ``(N, 4)`` one ``(x0, y0, x1, y1)`` box per image; a row with NaN is no
+            box (:func:`seed_component_boxes`), IoU 0.
         gt_boxes: ``N`` arrays of boxes ``(m_i, 4)`` (``m_i >= 1``).
 
     Returns:
@@ -102,6 +109,7 @@ def best_iou(pred_boxes: Any, gt_boxes: list[Any]) -> np.ndarray:
              + (flat[:, 2] - flat[:, 0]) * (flat[:, 3] - flat[:, 1]) - inter)
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where(union > 0, inter / union, 0.0)
+    iou[np.isnan(p).any(axis=1)] = 0.0  # no box: a miss
     np.maximum.at(best, owner, iou)
     return best
 

@@ -107,6 +107,7 @@ def discovery_suite(
         "lost_concat_qkv": {"k_patches": k_patches},
         "tokencut": {"tau": tau}, "attention": {"mass": attention_mass}})
     records = []
+    missed: dict[str, int] = {}
     device = model_device(ctx.model)
     for batch in ctx.batches(max_images=n_images):
         index = np.asarray(torch.as_tensor(batch.index).cpu())
@@ -117,6 +118,7 @@ def discovery_suite(
         preds = {name: DISCOVERY.get(name)(patches, **options.get(name, {}))[0] for name in chosen}
         preds[BASELINE] = centred_boxes(len(index), patches.image_size)
         for name, boxes in preds.items():
+            missed[name] = missed.get(name, 0) + int(np.isnan(boxes).any(axis=1).sum())
             iou = best_iou(boxes, gt)
             hits = corloc_hits(iou, iou_threshold, lost_iou_at_half).astype(np.float64)
             for metric, values in (("corloc", hits), ("iou", iou)):
@@ -124,5 +126,16 @@ def discovery_suite(
                                              "value": values}))
     if not records:
         return SuiteResult(rows=[], per_image=None)
+    _warn_missed(missed, ctx)
     per_image = pd.concat(records, ignore_index=True)
     return SuiteResult(rows=summarize(per_image), per_image=per_image)
+
+
+def _warn_missed(missed: Mapping[str, int], ctx: EvalContext) -> None:
+    """One warning per method that gave no box for some images (a seed outside its foreground,
+    :func:`~robustlab.pruning.discovery.boxes.seed_component_boxes`): each is a miss."""
+    for name, count in missed.items():
+        if count:
+            log.warning("discovery: %s found no object in %d image(s) at step %s (its seed patch "
+                        "has no similar patch: features all zero?); each counts as a miss",
+                        name, count, ctx.step)
