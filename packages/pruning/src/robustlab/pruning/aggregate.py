@@ -27,6 +27,7 @@ from robustlab.common.config import from_dict
 from robustlab.common.errors import RobustlabError
 from robustlab.common.hydra_app import one_line
 from robustlab.common.io import write_table
+from robustlab.common.stats import check_alpha
 from robustlab.pruning.runs import expand_run_dirs, load_table, read_run_table, sweet_spot_config
 from robustlab.pruning.suites import suite_tables
 from robustlab.pruning.summary import sweep_summary
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
     try:
+        if args.alpha is not None:  # before any run is read
+            check_alpha(args.alpha, "--alpha")
         options = _options(args)
         report, missing, unfinished = aggregate(args.sweep_dir, options)
     except (RobustlabError, OSError, ValueError) as err:

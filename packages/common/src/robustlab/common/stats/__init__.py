@@ -8,6 +8,7 @@
 - :func:`crossed_mean`: the mean of a crossed array (seeds x images) with a two-way variance.
 - :func:`holm`: Holm's step-down adjustment of p-values.
 - :func:`wscv`: within-subject coefficient of variation (as ``agRee::agree.wscv``).
+- :func:`check_alpha`: a level ``alpha`` in (0, 1), or a one-line error naming it.
 
 Example:
     >>> import numpy as np
@@ -20,6 +21,7 @@ Example:
     (944,)
 """
 
+from robustlab.common.stats._validation import check_alpha
 from robustlab.common.stats.bands import BAND_NAMES, agreement_band
 from robustlab.common.stats.bootstrap import BootstrapResult, bootstrap_ci
 from robustlab.common.stats.ccc import CCCResult, ccc
@@ -31,6 +33,6 @@ from robustlab.common.stats.wscv import WSCVResult, wscv
 
 __all__ = [
     "BAND_NAMES", "BootstrapResult", "CCCResult", "CrossedMeanResult", "ICCResult", "WSCVResult",
-    "agreement_band", "bootstrap_ci", "ccc", "crossed_mean", "holm", "icc", "pearson_matrix",
-    "spearman_matrix", "wscv",
+    "agreement_band", "bootstrap_ci", "ccc", "check_alpha", "crossed_mean", "holm", "icc",
+    "pearson_matrix", "spearman_matrix", "wscv",
 ]
