@@ -65,8 +65,8 @@ def test_target_label_on_evaluation_data_of_other_classes_needs_a_label_map_befo
         "data": {"name": "voc_segmentation", "root": str(voc_root)}, "target": "label", "n_images": 2}})
     with pytest.raises(ConfigError,
                        match=r"target='label' on 'voc2012-val-segmentation'.*set interpretability\.label_map"):
-        run_sweep(spec, tmp_path)
-    assert not (tmp_path / "checkpoints").exists()
+        run_sweep(spec, tmp_path / "run")  # voc_root lies in tmp_path: not a run folder
+    assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_the_corrected_command_runs_in_the_folder_of_a_sweep_stopped_by_a_bad_option(tmp_path, tiny_spec):

@@ -19,7 +19,8 @@ import textwrap
 import pytest
 import torch
 
-from robustlab.common.errors import CheckpointError, RunLockedError
+from robustlab.common.errors import CheckpointError, RunFolderError, RunLockedError
+from robustlab.common.runfolder import RunFolder
 from robustlab.common.runlock import LOCK_FILE, RunLock
 from robustlab.common.seeding import seed_everything
 from robustlab.pruning.checkpoints import load_checkpoint, save_checkpoint
@@ -57,6 +58,22 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path, tiny_spec):
     assert not (tmp_path / "run" / SWEEP_SPEC).exists() and not (tmp_path / "run" / "checkpoints").exists()
     seed_everything(0)
     assert list(run_sweep(tiny_spec(steps=0), tmp_path / "run")["step"]) == [0]  # free again once it ended
+
+
+def test_a_library_sweep_into_another_apps_folder_or_a_study_folder_is_refused(tmp_path, tiny_spec):
+    """Before: run_sweep took only the lock, so a call from code wrote a sweep into a radiomics
+    run folder (or beside a study's files) that the command line refuses."""
+    radiomics = tmp_path / "radiomics_run"
+    with RunFolder(radiomics, "radiomics", identity={"study": "a.yaml"}):
+        (radiomics / "summary.csv").write_text("comparison\n")
+    with pytest.raises(RunFolderError, match=r"is a run folder of the radiomics app, not of pruning"):
+        run_sweep(tiny_spec(steps=0), radiomics)
+    inputs = tmp_path / "study"
+    inputs.mkdir()
+    (inputs / "study.yaml").write_text("acquisitions: {}\n")
+    with pytest.raises(RunFolderError, match=r"holds files of no robustlab run \(study\.yaml\)"):
+        run_sweep(tiny_spec(steps=0), inputs)
+    assert not (radiomics / SWEEP_SPEC).exists() and not (inputs / SWEEP_SPEC).exists()
 
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path, caplog, tiny_spec):

@@ -14,8 +14,10 @@ run stopped by bad input leaves nothing that refuses the corrected command; ever
 options are checked on the initial model before any training. Checkpoints hold tensors and
 plain containers only (:mod:`robustlab.pruning.checkpoints`) and record the sweep's settings
 (a hash of the spec without its evaluation keys), step and sparsity: a checkpoint of another
-sweep, step or sparsity is refused, not evaluated. One process writes a run folder
-(:class:`~robustlab.common.runlock.RunLock`): a second one is refused, naming the first.
+sweep, step or sparsity is refused, not evaluated. The run folder is claimed as the command line claims it
+(:class:`~robustlab.common.runfolder.RunFolder`): one process writes it (a second one is
+refused, naming the first), and a folder of the radiomics app or one holding files of no run
+is refused.
 
 In a data-parallel run (:mod:`robustlab.pruning.distributed`) every rank trains on its share of
 each global batch and evaluates its share of the held-out images; rank 0 alone writes the
@@ -41,9 +43,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from robustlab.common import runfolder
 from robustlab.common.errors import CheckpointError, ConfigError
 from robustlab.common.progress import progress
-from robustlab.common.runlock import RunLock
 from robustlab.pruning.checkpoints import resize_to_state
 from robustlab.pruning.data.evaldata import check_arch
 from robustlab.pruning.data.loader import train_batches
@@ -350,14 +352,15 @@ def run_sweep(spec: SweepSpec, run_dir: str | Path, dist: Dist | None = None,
     Raises:
         RunLockedError: another live process is writing ``run_dir`` (named by pid, host and
             start time).
+        RunFolderError: ``run_dir`` is another app's run folder, or holds files of no run.
         CheckpointError: a checkpoint there is not this sweep's (another spec, step or
             sparsity), or the last finished step's checkpoint is damaged or missing.
     """
     dist = dist or Dist()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    # One writer per run folder: rank 0 holds the lock (the other ranks write nothing there).
-    with RunLock(run_dir) if dist.is_main else contextlib.nullcontext():
+    # One writer per run folder: rank 0 claims it (the other ranks write nothing there).
+    with runfolder.RunFolder(run_dir, "pruning") if dist.is_main else contextlib.nullcontext():
         return _run(spec, run_dir, dist, on_step)
 
 
