@@ -43,3 +43,20 @@ def test_split_sizes_are_counted_on_disk_when_the_data_is_there(tmp_path):
 
 def test_sweep_overrides_expand_to_jobs():
     assert expand_overrides(["-m", "a=1,2", "b=x", "plan=true"]) == [["a=1", "b=x"], ["a=2", "b=x"]]
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("method=nope", r"^method=nope: unknown method option 'nope' \(known: imp_lr_rewind, .*, snip, "),
+    ("method=snp", r"^method=snp: unknown method option 'snp'; did you mean snip\?"),
+    ("train.batchsize=8", r"^Could not override 'train\.batchsize'\. To append to your config use "
+                          r"\+train\.batchsize=8$"),
+    ("method=[a", r"^no viable alternative at input '\[a'"),
+])
+def test_a_plan_hydra_cannot_compose_is_one_line(override, message, tmp_path, monkeypatch):
+    """Before: Hydra's multi-line message and its traceback (plan=true composes with compose())."""
+    from robustlab.common.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=message) as info:
+        print_costs([override, "plan=true"])
+    assert "\n" not in str(info.value)

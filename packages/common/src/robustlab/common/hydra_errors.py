@@ -8,17 +8,22 @@
   page of usage text. :func:`quote_comma_paths` quotes such a value when it is a path (an
   existing one, or one in an existing folder), so that a study or run folder whose name holds
   a comma works, and raises a one-line error naming the key otherwise.
+- Hydra's complaints when it composes a config outside its own entry point (``compose``: an
+  option of a config group that does not exist, a key not in the config, an override it cannot
+  parse) are several lines and a traceback; :func:`composition_error` makes each one line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from robustlab.common.errors import ConfigError
+from robustlab.common.registry import unknown_name_message
 
 #: A plain reference to another key: ``${seed}``, ``${model.label}`` (no resolver, not relative).
 REFERENCE = re.compile(r"\$\{([A-Za-z_][\w\-]*(?:\.[\w\-]+|\[\d+\])*)\}")
@@ -89,6 +94,30 @@ def _path_like(text: str) -> bool:
     """Whether ``text`` names an existing path or a path in an existing folder."""
     path = Path(text).expanduser()
     return path.exists() or (os.sep in text and path.parent.is_dir())
+
+
+def composition_error(exc: Exception) -> ConfigError:
+    """Hydra's error composing a config (a ``HydraException``) as a one-line :class:`ConfigError`:
+    a missing config group option names the group, the close options and every option
+    (``method=nope: unknown method option 'nope'; did you mean ...?``); any other is Hydra's
+    message on one line."""
+    missing, options = getattr(exc, "missing_cfg_file", None), getattr(exc, "options", None)
+    if missing and options:
+        group, _, name = str(missing).rpartition("/")
+        return ConfigError(f"{group}={name}: " + unknown_name_message(f"{group} option", name, options))
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return ConfigError(" ".join(lines) or type(exc).__name__)
+
+
+@contextlib.contextmanager
+def composition_errors() -> Iterator[None]:
+    """Inside the block, Hydra's errors (``HydraException``) are :func:`composition_error`'s."""
+    from hydra.errors import HydraException
+
+    try:
+        yield
+    except HydraException as exc:
+        raise composition_error(exc) from exc
 
 
 def quote_comma_paths(args: Sequence[str], sweeps_from_files: Callable[[], bool]) -> list[str]:

@@ -271,7 +271,7 @@ def print_costs(args: list[str]) -> list[JobCost]:
     from omegaconf.errors import OmegaConfBaseException
 
     from robustlab.common.hydra_app import CONFIG_ENV, config_dir
-    from robustlab.common.hydra_errors import unresolvable
+    from robustlab.common.hydra_errors import composition_errors, unresolvable
     from robustlab.pruning.config import bind
     from robustlab.pruning.job_threads import apply_job_threads
 
@@ -281,7 +281,8 @@ def print_costs(args: list[str]) -> list[JobCost]:
     jobs: list[JobCost] = []
     measured: dict[tuple, Throughput] = {}
     launcher: dict[str, Any] | None = None
-    with initialize_config_dir(config_dir=str(root), version_base="1.3"):
+    # an unknown option, a key not in the config, an override Hydra cannot parse: one line
+    with initialize_config_dir(config_dir=str(root), version_base="1.3"), composition_errors():
         for overrides in expand_overrides(args):
             cfg = compose(config_name="pruning", overrides=overrides, return_hydra_config=True)
             launcher = cast(dict[str, Any], OmegaConf.to_container(cfg.hydra.launcher, resolve=False))
