@@ -103,3 +103,19 @@ def test_exists_names_where_it_looked(tmp_path):
 def test_a_value_of_no_member_of_a_union_is_described_in_words():
     with pytest.raises(ConfigError, match=r"^k: must be true or false or cnn; got 'xyz'$"):
         check_value("xyz", bool | Annotated[str, OneOf("cnn")], "k")
+
+
+def test_a_registered_name_is_looked_up_when_checked():
+    from robustlab.common.constraints import Registered
+    from robustlab.common.registry import Registry
+
+    shapes: Registry = Registry("shape")
+    hint = Annotated[str, Registered(shapes)]
+    with pytest.raises(ConfigError, match=r"^k: must be a registered shape \(none\); got 'square'$"):
+        check_value("square", hint, "k")
+    shapes.add("square", lambda: "[]")  # a plugin registered after the declaration counts
+    assert check_value("square", hint, "k") == "square"
+    with pytest.raises(ConfigError, match=r"^k: must be a registered shape \(square\); got 'sqare' "
+                                          r"\(did you mean square\?\)$"):
+        check_value("sqare", hint, "k")
+    assert not Registered(shapes).holds(Registered(shapes).violations()[0])

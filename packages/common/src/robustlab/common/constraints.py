@@ -9,6 +9,7 @@ A dataclass field states what its value may be in its type, with :data:`typing.A
         epochs: Annotated[int, Interval(0, None)] = 1                        # [0, inf)
         optimizer: Annotated[str, OneOf("sgd", "adamw")] = "sgd"
         select_on: Annotated[list[str], NonEmpty(), Unique()] | None = None  # null or a list
+        statistic: Annotated[str, Registered(STATISTICS)] = "icc"            # a registered name
         n_jobs: Annotated[int, Interval(1, None) | OneOf(-1)] = -1           # -1 or >= 1
         batch_size: PositiveInt = 128                                        # the usual ranges,
         weight_decay: NonNegativeFloat = 5e-4                                # named as pydantic does
@@ -215,6 +216,27 @@ class Exists(Constraint):
 
     def __str__(self) -> str:
         return {"file": "an existing file", "dir": "an existing folder"}.get(self.kind, "an existing path")
+
+
+@dataclass(frozen=True)
+class Registered(Constraint):
+    """A name ``registry`` knows (a :class:`~robustlab.common.registry.Registry`), looked up when
+    the value is checked, so that entries registered since (plugins) count."""
+
+    registry: Any
+
+    def holds(self, value: Any) -> bool:
+        return isinstance(value, str) and value in self.registry
+
+    def hint(self, value: Any) -> str:
+        close = difflib.get_close_matches(str(value), self.registry.list(), n=3)
+        return f" (did you mean {', '.join(close)}?)" if close else ""
+
+    def __str__(self) -> str:
+        return f"a registered {self.registry.kind} ({', '.join(self.registry.list()) or 'none'})"
+
+    def violations(self) -> list[Any]:
+        return ["not-a-registered-name"]
 
 
 def admits_infinity(constraints: Iterable[Any], value: Any) -> bool:
