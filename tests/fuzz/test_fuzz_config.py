@@ -59,7 +59,7 @@ def test_any_config_binds_or_is_a_one_line_project_error(config):
         return
     event("bound")
     assert 0 < options.alpha < 1 and options.wcv_group_count >= 1
-    assert options.threshold is None or -1 < options.threshold < 1
+    assert options.threshold is None or 0 < options.threshold < 1
     for key, value in config.items():  # what was given is what was bound
         if key in NESTED or key == "size_groups":  # a deprecated alias: bound as the keys it stands for
             continue

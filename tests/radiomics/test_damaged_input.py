@@ -188,7 +188,8 @@ def test_a_parameter_file_key_written_twice(image_study, tmp_path, run):
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("threshold", 1.5, r"threshold: must be in \(-1, 1\) or null; got 1\.5"),
+    ("threshold", 1.5, r"threshold: must be in \(0, 1\) or null; got 1\.5"),
+    ("threshold", -0.5, r"threshold: must be in \(0, 1\) or null; got -0\.5"),
     ("alpha", 0.0, r"alpha: must be in \(0, 1\); got 0\.0"),
     ("bands", (0.9, 0.75, 0.5), r"bands: must be increasing; got \(0\.9, 0\.75, 0\.5\)"),
     ("shape_rho", 2, r"shape_rho: must be in \(0, 1\]; got 2"),

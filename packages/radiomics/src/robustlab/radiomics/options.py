@@ -34,8 +34,9 @@ class UnknownOptionError(UnknownNameError, TypeError):
     """A keyword of :func:`~robustlab.radiomics.pipeline.run_study` that is not an option."""
 
 
-#: The excellence cut of ICC/CCC.
-Threshold = Annotated[float, Interval(-1, 1, closed="neither")]
+#: The excellence cut of ICC/CCC: a statistic above it is excellent. In (0, 1): at 0 or below,
+#: features that do not agree at all (an ICC or CCC of 0) would be called excellent.
+Threshold = Annotated[float, Interval(0, 1, closed="neither")]
 #: The statistics' intervals have level ``1 - alpha``.
 Alpha = Annotated[float, Interval(0, 1, closed="neither")]
 #: The poor/moderate/good/excellent cut points, increasing in (0, 1).
