@@ -198,16 +198,17 @@ def test_a_study_file_that_is_not_yaml_is_a_one_line_error(tmp_path, body, messa
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda s: s.update(published=[1, 2]), r"'published' must map a comparison group to \[low %, high %\]"),
-    (lambda s: s.update(published={"g": ["x", 2]}), r"published\.g must be \[low %, high %\]; got \['x', 2\]"),
+    (lambda s: s.update(published=[1, 2]), r"s\.yaml: published: expected a mapping, got \[1, 2\]$"),
+    (lambda s: s.update(published={"g": ["x", 2]}), r"s\.yaml: published\.g\[0\]: expected float, got 'x'$"),
     (lambda s: s["comparisons"][0].update(acquisitions=None),
-     r"comparison 'ab': 'acquisitions' must be a list of acquisition ids; got None"),
+     r"comparison 'ab': give exactly one of 'acquisitions' or 'pairs'"),
     (lambda s: s["comparisons"][0].update(acquisitions="ab"),  # before: read as ['a', 'b']
-     r"comparison 'ab': 'acquisitions' must be a list of acquisition ids; got 'ab'"),
+     r"s\.yaml: comparisons\[0\] \(ab\)\.acquisitions: expected a list, got 'ab'$"),
     (lambda s: (s["comparisons"][0].pop("acquisitions"), s["comparisons"][0].update(pairs=[["a", ["b"]]])),
-     r"comparison 'ab': 'pairs' must be a list of acquisition ids; got \['a', \['b'\]\]"),
+     r"s\.yaml: comparisons\[0\] \(ab\)\.pairs\[0\]\[1\]: must be a string or a whole number; "
+     r"got \['b'\]$"),
     (lambda s: s["acquisitions"]["a"].update(labels=0.5),
-     r"acquisition 'a': 'labels' must be positive integers; got 0\.5"),
+     r"s\.yaml: acquisitions\.a\.labels: expected a list, got 0\.5$"),
 ])
 def test_study_keys_of_the_wrong_kind_are_one_line_errors(csv_study, change, message, edit_study):
     """Found by the fuzz suite: AttributeError / TypeError tracebacks before, or a string of
@@ -219,13 +220,13 @@ def test_study_keys_of_the_wrong_kind_are_one_line_errors(csv_study, change, mes
 
 
 @pytest.mark.parametrize("kind", ["csv", "image"])
-def test_a_label_listed_twice_is_refused_naming_file_and_label(csv_study, image_study, edit_study,
+def test_a_label_listed_twice_is_refused_naming_the_key_and_label(csv_study, image_study, edit_study,
                                                                 kind):
     """Before: a feature CSV's repeated label repeated its row in every comparison (a ROI
     counted twice in the ICC); an image acquisition dropped the repeat."""
     study = csv_study() if kind == "csv" else image_study()
-    aid, shown = ("a", r"a\.csv") if kind == "csv" else ("rep1", r"rep1_mask\.nii\.gz")
+    aid = "a" if kind == "csv" else "rep1"
     edit_study(study, lambda s: s["acquisitions"][aid].update(labels=[1, 2, 3, 2]))
-    with pytest.raises(StudyError, match=rf"\w+\.yaml: acquisition '{aid}': 'labels' lists label 2 "
-                                         rf"of {shown} twice; list each label once"):
+    with pytest.raises(StudyError, match=rf"\w+\.yaml: acquisitions\.{aid}\.labels: must be without "
+                                         r"repeated items or null; got \[1, 2, 3, 2\] \(2 more than once\)$"):
         load_study(study)

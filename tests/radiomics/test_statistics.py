@@ -39,18 +39,20 @@ def test_builtins_and_their_options():
 
 def test_study_errors_name_statistic_problems(tmp_path):
     bad = write(tmp_path, [{"name": "c", "statistic": "icx", "acquisitions": ["a0", "a1"]}])
-    with pytest.raises(StudyError, match="comparison 'c'.*unknown statistic 'icx'.*did you mean icc"):
+    with pytest.raises(StudyError, match=r"study\.yaml: comparisons\[0\] \(c\)\.statistic: must be a "
+                                         r"registered statistic \(ccc, .*icc.*\); got 'icx' \(did you mean icc\?\)$"):
         load_study(bad)
     three = write(tmp_path, [{"name": "c", "statistic": "ccc", "acquisitions": ["a0", "a1", "a2"]}])
     with pytest.raises(StudyError, match="comparison 'c': ccc needs exactly 2 acquisitions; got 3"):
         load_study(three)
     option = write(tmp_path, [{"name": "c", "statistic": "icc", "acquisitions": ["a0", "a1"],
                                "type": "absolute"}])
-    with pytest.raises(StudyError, match="key 'type' must be one of agreement, consistency"):
+    with pytest.raises(StudyError, match=r"comparisons\[0\] \(c\)\.type: must be one of agreement, "
+                                         r"consistency; got 'absolute'$"):
         load_study(option)
     foreign = write(tmp_path, [{"name": "c", "statistic": "ccc", "acquisitions": ["a0", "a1"],
                                 "model": "twoway"}])
-    with pytest.raises(StudyError, match="comparison 'c': unknown key 'model'"):
+    with pytest.raises(StudyError, match=r"comparisons\[0\] \(c\): unknown key 'model'"):
         load_study(foreign)
 
 

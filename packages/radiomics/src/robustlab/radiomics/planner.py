@@ -28,27 +28,34 @@ import copy
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 
 from robustlab.common import safe_yaml
+from robustlab.common.config import Seed, checked_arguments
+from robustlab.common.constraints import NonEmpty, PositiveInt, Unique
 from robustlab.common.io import write_table
 from robustlab.common.report import Document, Figure, Heading, Paragraph, Table, pyplot, save_figure
 from robustlab.common.runfolder import claims_run_folder
 from robustlab.radiomics.errors import StudyError
 from robustlab.radiomics.pipeline import RUN_FOLDER
+from robustlab.radiomics.study.schema import DesignKeys, bind, bind_comparison
 
+#: The seeds of a plan: at least one, each once.
+Seeds = Annotated[Sequence[Seed], NonEmpty(), Unique()]
 #: Protocol keys a design may leave out (taken from the ``paper`` protocol).
 DEFAULTED = ("scale", "threshold", "extraction", "extraction_3d", "roi", "noise", "repositioning",
              "acquisition_defaults")
-DESIGN_KEYS = {"name", "phantom", "scanners", "acquisitions", "comparisons", "poses", "published",
-               *DEFAULTED}
 
 
 def load_design(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """A design file as ``(protocol, phantom)`` plain dicts (defaults from the ``paper`` protocol).
+
+    Its keys are checked against their declared constraints
+    (:class:`~robustlab.radiomics.study.schema.DesignKeys`), and its comparisons as a study
+    file's are, each naming acquisitions of the design, none twice.
 
     Raises:
         StudyError: naming the design file and the key at fault.
@@ -57,21 +64,32 @@ def load_design(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
     path = Path(path).expanduser().resolve()
     raw = _read_yaml(path)
-    if not isinstance(raw, dict):
-        raise StudyError(f"design {path}: expected a mapping at the top level")
-    unknown = sorted(set(raw) - DESIGN_KEYS)
-    if unknown:
-        raise StudyError(f"design {path}: unknown key {unknown[0]!r} (expected {', '.join(sorted(DESIGN_KEYS))})")
-    for key in ("scanners", "acquisitions", "comparisons"):
-        if not raw.get(key):
-            raise StudyError(f"design {path}: key {key!r} is missing or empty")
+    keys = bind(DesignKeys, raw, f"design {path}")
     paper = load_config("protocol", "paper")
     protocol = {**{k: copy.deepcopy(paper[k]) for k in DEFAULTED}, "name": path.stem,
                 **{k: v for k, v in raw.items() if k != "phantom"}}
-    protocol["scanners"] = {k: _scanner(v, path, k) for k, v in raw["scanners"].items()}
-    phantom = load_config("phantom", str(raw.get("phantom", "pelvic")))
-    _check_comparisons(protocol["comparisons"], path)
+    protocol["scanners"] = {k: _scanner(v, path, k) for k, v in keys.scanners.items()}
+    _check_scanners_used(keys.acquisitions, keys.scanners, path)
+    try:
+        phantom = load_config("phantom", keys.phantom)
+    except ValueError as exc:  # an unknown name, with the close ones
+        raise StudyError(f"design {path}: phantom: {exc}") from None
+    _check_comparisons(keys.comparisons, keys.acquisitions, path)
+    # a key written null is a key not given (the simulator reads what is there)
+    protocol["comparisons"] = [{k: v for k, v in c.items() if v is not None} for c in keys.comparisons]
     return protocol, phantom
+
+
+def _check_scanners_used(acquisitions: Mapping[str, Mapping[str, Any]], scanners: Mapping[str, Any],
+                         design: Path) -> None:
+    """Each acquisition's ``scanner``, where given, names a scanner of the design."""
+    from robustlab.radiomics.study.bundled import unknown
+
+    for aid, spec in acquisitions.items():
+        scanner = spec.get("scanner")
+        if "scanner" in spec and (not isinstance(scanner, str) or scanner not in scanners):
+            raise StudyError(f"design {design}: acquisitions.{aid}.scanner: "
+                             + unknown("scanner", str(scanner), sorted(scanners)))
 
 
 def _read_yaml(path: Path, where: str = "") -> Any:
@@ -90,20 +108,16 @@ def _read_yaml(path: Path, where: str = "") -> Any:
         raise type(exc)(f"{prefix}{exc}") from None
 
 
-def _check_comparisons(comparisons: Any, design: Path) -> None:
-    """A comparison of an acquisition with itself, found in the design (before any seed is
-    simulated, naming the design file and the comparison)."""
-    from robustlab.radiomics.study.validate import check_distinct
+def _check_comparisons(comparisons: list[dict[str, Any]], acquisitions: Mapping[str, Any],
+                       design: Path) -> None:
+    """The design's comparisons as a study file's are checked
+    (:func:`~robustlab.radiomics.study.load.comparison_members`): found before any seed is
+    simulated, naming the design file and the comparison."""
+    from robustlab.radiomics.study.load import comparison_members
 
-    for i, cmp in enumerate(comparisons if isinstance(comparisons, list) else []):
-        if not isinstance(cmp, dict):
-            continue  # the simulator's own check names it
-        acquisitions, pairs = cmp.get("acquisitions"), cmp.get("pairs")
-        units = [acquisitions] if isinstance(acquisitions, list) else []
-        units += [p for p in pairs if isinstance(p, list)] if isinstance(pairs, list) else []
-        for unit in units:
-            check_distinct(f"design {design}: comparison {cmp.get('name', f'#{i + 1}')!r}",
-                           [str(a) for a in unit])
+    for i, spec in enumerate(comparisons):
+        keys = bind_comparison(spec, f"design {design}", i)[0]
+        comparison_members(f"design {design}: comparison {str(keys.name)!r}", keys, acquisitions)
 
 
 def _scanner(ref: Any, design: Path, key: str) -> Any:
@@ -181,9 +195,10 @@ def figure_intervals(comparisons: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+@checked_arguments("plan")  # before the run folder is claimed
 @claims_run_folder("out_dir", "radiomics", **RUN_FOLDER)
-def plan(design: str | Path, out_dir: str | Path, *, seeds: Sequence[int] | int = 20,
-         n_jobs: int = 2, cache_dir: str | Path, options: Mapping[str, Any] | None = None,
+def plan(design: str | Path, out_dir: str | Path, *, seeds: Seeds | PositiveInt = 20,
+         n_jobs: PositiveInt = 2, cache_dir: str | Path, options: Mapping[str, Any] | None = None,
          ) -> dict[str, pd.DataFrame]:
     """Simulate ``design`` over ``seeds`` (a count: seeds 1..N) and write the plan into ``out_dir``.
 
@@ -191,13 +206,17 @@ def plan(design: str | Path, out_dir: str | Path, *, seeds: Sequence[int] | int 
         design: the design file (see the module docstring).
         out_dir: where the tables, the figure and the report go; the seeds' runs go to
             ``out_dir/seeds`` (resumable).
-        seeds: the seeds, or how many (1..N).
+        seeds: the seeds (each once), or how many (1..N).
         n_jobs: seeds simulated at once.
         cache_dir: the image and feature cache shared by the seeds.
         options: :class:`~robustlab.radiomics.options.Options` of each seed's analysis.
 
     Returns:
         The tables of :func:`plan_tables`.
+
+    Raises:
+        ConfigError: ``seeds`` or ``n_jobs`` out of their declared range.
+        StudyError: a bad design (:func:`load_design`, :func:`check_design`).
     """
     from robustlab.radiomics.seed_runs import load_seeds, run_seeds
 

@@ -3,6 +3,8 @@
 
 - :mod:`.model`: what a study is (acquisitions, comparisons; the validated study);
 - :mod:`.bundled`: the bundled parameter files and studies, names and paths resolved;
+- :mod:`.schema`: the keys of a study file and of a planner's design, each with its declared
+  constraint, and the one binder that checks them;
 - :mod:`.load`: the study YAML read into a :class:`~.model.Study`;
 - :mod:`.images`: reading an image (all that extraction workers import of this package);
 - :mod:`.feature_csv`: pyradiomics feature CSVs read into wide tables;
