@@ -3,7 +3,7 @@
 Documents mix valid pieces (acquisitions reading real feature CSVs, comparisons of them) with
 junk keys, values of the wrong kind, unknown and repeated acquisitions, odd thresholds and
 paths. Loading and validating either gives a study that keeps the format's promises (every
-compared acquisition exists and is compared with others only, the threshold lies in (-1, 1))
+compared acquisition exists and is compared with others only, the threshold lies in (0, 1))
 or raises one one-line project error.
 """
 
@@ -17,23 +17,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from hypothesis import event, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from robustlab.radiomics.study import load_study, validate_study
-from tests.fuzz._contract import check_project_error, fuzz_settings
+from tests.fuzz._contract import (
+    bodies,
+    fuzz_settings,
+    junk,
+    result_or_project_error,
+    write_body,
+    write_yaml,
+)
 
 pytestmark = pytest.mark.fuzz
 
 IDS = ["a", "b", "c", 1, "rep 1"]
 FILES = ["a.csv", "b.csv", "c.csv", "missing.csv", "../a.csv", "", "sub/", "a.csv\x00"]
-junk = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(), st.text(max_size=4)),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.text(max_size=3), inner, max_size=3)),
-    max_leaves=6,
-)
 
 
 members = st.lists(st.sampled_from(IDS), min_size=0, max_size=4)
@@ -83,14 +83,7 @@ def _write_csvs(root: Path) -> None:
 def _load_and_validate(path: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # too few ROIs, missing cells: reported, not refused
-        try:
-            validated = validate_study(load_study(path))
-        except Exception as exc:  # noqa: BLE001 - the contract is checked on any exception
-            check_project_error(exc)
-            event(f"refused: {type(exc).__name__}")
-            return None
-    event("loaded and validated")
-    return validated
+        return result_or_project_error(lambda: validate_study(load_study(path)), "loaded and validated")
 
 
 @fuzz_settings
@@ -100,15 +93,13 @@ def test_a_study_document_loads_correctly_or_is_refused_in_one_line(doc):
         root = Path(tmp)
         _write_csvs(root)
         path = root / "study.yaml"
-        try:
-            path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-        except yaml.YAMLError:  # not representable as YAML: nothing to load
+        if not write_yaml(path, doc):
             return
         validated = _load_and_validate(path)
         if validated is None:
             return
         study = validated.study
-        assert -1 < study.threshold < 1 and math.isfinite(study.threshold)
+        assert 0 < study.threshold < 1 and math.isfinite(study.threshold)
         for cmp in study.comparisons:
             for _, unit in cmp.units():
                 assert len(unit) >= 2 and len(set(unit)) == len(unit), unit
@@ -118,12 +109,9 @@ def test_a_study_document_loads_correctly_or_is_refused_in_one_line(doc):
 
 
 @fuzz_settings
-@given(body=st.one_of(st.binary(max_size=200), st.text(max_size=200)))
+@given(body=bodies)
 def test_any_bytes_as_a_study_file_give_a_study_or_a_one_line_error(body):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "study.yaml"
-        if isinstance(body, bytes):
-            path.write_bytes(body)
-        else:
-            path.write_text(body, encoding="utf-8", errors="surrogatepass")
+        write_body(path, body)
         _load_and_validate(path)
