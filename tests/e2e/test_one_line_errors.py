@@ -32,7 +32,8 @@ def assert_one_line(result, app_name, pattern):
 
 
 @pytest.mark.parametrize("overrides, pattern", [
-    (["threshold=1.5"], r"threshold: must be in \(-1, 1\) or null; got 1\.5"),
+    (["threshold=1.5"], r"threshold: must be in \(0, 1\) or null; got 1\.5"),
+    (["image_budget=0"], r"image_budget: must be in \[1, inf\); got 0"),
     (["cache_dir={file}"], r"cache_dir: .*not_a_dir is not a directory; choose a folder with "
                            r"cache_dir=<path>"),
     (["hydra.run.dir={file}/run"], r"hydra\.run\.dir: cannot write in .*not_a_dir/run \(.*\); "

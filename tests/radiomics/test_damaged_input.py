@@ -299,3 +299,20 @@ def test_the_image_memory_budget_is_an_option_of_the_run(image_study, run):
                                          r"\(45\.0 KiB\), more than the memory budget of 40\.0 KiB"):
         run(study, image_budget=40 * 1024)
     assert run(study, image_budget=46 * 1024, texture=False).counts["failed"] == 0
+
+
+def test_the_image_memory_budget_is_a_config_key(image_study, tmp_path):
+    """Before: a keyword of run_study only; the command line had no way to set it."""
+    import subprocess
+    import sys
+
+    study = image_study()
+    code = "from robustlab.radiomics.cli import main; main()"
+    result = subprocess.run([sys.executable, "-c", code, f"study={study}", "image_budget=40960",
+                             "progress=false", "report=false", f"hydra.run.dir={tmp_path / 'run'}",
+                             f"cache_dir={tmp_path / 'cache'}"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "(45.0 KiB), more than the memory budget of 40.0 KiB for one image (image_budget); nothing "
+        "of it was read (--verbose shows the traceback)")

@@ -95,7 +95,8 @@ def main(cfg: Any, run_dir: Path) -> None:
         study = str(simulated_study(cfg, cache_dir, run_dir))
     log.info("study %s; extraction cache %s", study, cache_dir)
     result = run_study(study, run_dir, n_jobs=config.n_jobs, cache_dir=cache_dir, seed=config.seed,
-                       shard=shard, progress=config.progress, **config.options())
+                       shard=shard, progress=config.progress, image_budget=config.image_budget,
+                       **config.options())
     if not result.complete:
         assert shard is not None  # only a shard run stops before the analysis
         missing = ", ".join(f"{m}/{shard[1]}" for m in result.missing_shards)

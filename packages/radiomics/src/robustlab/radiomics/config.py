@@ -33,6 +33,7 @@ from robustlab.radiomics.options import (
     WcvGroups,
     size_groups_alias,
 )
+from robustlab.radiomics.study.images import IMAGE_BUDGET
 
 
 @dataclass
@@ -75,6 +76,7 @@ class RadiomicsConfig:
     cache_dir: str | None = None
     shard: str | None = None
     progress: bool = True
+    image_budget: PositiveInt = IMAGE_BUDGET
     threshold: Threshold | None = Options.threshold
     alpha: Alpha = Options.alpha
     bands: Bands = Options.bands

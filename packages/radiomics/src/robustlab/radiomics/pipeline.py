@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from robustlab.common.config import check_value
+from robustlab.common.constraints import PositiveInt
 from robustlab.common.io import FILE_SYSTEM_ERRORS, file_system, write_json
 from robustlab.common.runfolder import claims_run_folder
 from robustlab.radiomics.analysis_cache import AnalysisCache, analysis_key
@@ -69,8 +71,9 @@ def run_study(
         shard: ``(i, n)``: extract only the i-th of n shares of the work items; the analysis
             runs when every item is in the cache, otherwise the result lists missing shards.
         progress: show progress bars.
-        image_budget: the most voxel bytes an image file may declare in its header; a larger
-            one is refused before it is read (default 2 GiB).
+        image_budget: the most voxel bytes an image file may declare in its header, at least
+            1; a larger one is refused before it is read (default 2 GiB; the config key
+            ``image_budget``).
         **options: the fields of :class:`Options`.
 
     Returns:
@@ -80,6 +83,7 @@ def run_study(
         StudyError: on invalid input, before any extraction.
     """
     opts = Options.from_kwargs(options)
+    check_value(image_budget, PositiveInt, "image_budget")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     loaded = load_study(study)
