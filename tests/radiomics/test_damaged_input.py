@@ -105,7 +105,7 @@ def test_a_comparison_left_with_one_roi_is_an_error_not_a_0_percent_row(image_st
 
     rewrite_image(study.parent / "rep2_mask.nii.gz", one_voxel_rois)
     with pytest.raises(StudyError, match=r"comparison 'repeat' has 1 ROI\(s\) with features in "
-                                         r"every acquisition; icc needs at least 2 \(failed ROIs: "
+                                         r"every acquisition; icc needs at least 3 \(failed ROIs: "
                                          r"rep2:2; rep2:3; rep2:4; see failures.csv\)"):
         run(study, texture=False)
     failures = pd.read_csv(tmp_path / "out" / "failures.csv")

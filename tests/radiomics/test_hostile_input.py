@@ -70,13 +70,24 @@ def test_a_missing_cell_is_reported_and_its_feature_undefined(tmp_path, cell):
 def test_one_roi_per_acquisition_is_undefined_not_0_percent(csv_study, tmp_path, run):
     """Before: a study comparing one ROI reported 0 % excellent; the ICC is undefined there."""
     study = csv_study(n_rois=1)
-    with pytest.warns(UserWarning, match=r"comparison 'ab' compares 1 ROI\(s\); icc needs at least 2: "
+    with pytest.warns(UserWarning, match=r"comparison 'ab' compares 1 ROI\(s\); icc needs at least 3: "
                                          r"every feature's icc is undefined and pct_excellent is NaN"):
         result = run(study, texture=False)
     row = result.summary.set_index("comparison").loc["ab"]
     assert np.isnan(row["pct_excellent"]) and row["band_undefined"] == row["n_features"] == 3
     written = pd.read_csv(tmp_path / "out" / "summary.csv").set_index("comparison")
     assert np.isnan(written.loc["ab", "pct_excellent"])
+
+
+@pytest.mark.parametrize("statistic", ["icc", "ccc"])
+def test_two_rois_are_too_few_for_an_icc_as_for_a_ccc(csv_study, edit_study, run, statistic):
+    """Before: an ICC on 2 ROIs gave a share of excellent features (60 % in the two-site
+    example) without a word, where a CCC on 2 ROIs warned and was undefined."""
+    study = edit_study(csv_study(n_rois=2), lambda s: s["comparisons"][0].update(statistic=statistic))
+    with pytest.warns(UserWarning, match=rf"comparison 'ab' compares 2 ROI\(s\); {statistic} needs at "
+                                         rf"least 3: every feature's {statistic} is undefined"):
+        result = run(study, texture=False)
+    assert np.isnan(result.summary.set_index("comparison").loc["ab", "pct_excellent"])
 
 
 def test_enough_rois_give_no_warning_and_a_share(csv_study, tmp_path, run):

@@ -62,13 +62,19 @@ get_statistic = deprecated_alias("get_statistic", STATISTICS.get, "STATISTICS.ge
 list_statistics = deprecated_alias("list_statistics", STATISTICS.list, "STATISTICS.list")
 
 
-@STATISTICS.register("icc", options={"model": ("twoway", "oneway"),
-                                    "type": ("agreement", "consistency"),
-                                    "unit": ("single", "average")})
+@STATISTICS.register("icc", min_rois=3, options={"model": ("twoway", "oneway"),
+                                                "type": ("agreement", "consistency"),
+                                                "unit": ("single", "average")})
 def _icc(ratings: np.ndarray, options: Mapping[str, str], alpha: float) -> tuple[
         str, np.ndarray, np.ndarray, np.ndarray]:
     """Intraclass correlation (McGraw and Wong 1996), default ICC(A,1); see
-    :func:`robustlab.common.stats.icc` for the formulas."""
+    :func:`robustlab.common.stats.icc` for the formulas.
+
+    At least 3 ROIs, as for the CCC: with 2 the between-ROI mean square ``MSR`` rests on one
+    degree of freedom, and ICC(A,1) of two acquisitions, ``(MSR - MSE) / (MSR + MSC)``, is
+    unbounded below (its denominator may be near 0 while ``MSE`` is not); fewer ROIs give an
+    undefined ICC (NaN) and a warning before extraction.
+    """
     res = icc(ratings, alpha=alpha, nan_policy="propagate", **options)
     return res.form, res.value, res.ci_low, res.ci_high
 
