@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +48,14 @@ def test_the_design_defaults_to_the_paper_protocol_and_reads_user_scanners(tmp_p
         load_design(tmp_path / "bad.yaml")
 
 
-def test_plan_over_seeds_writes_intervals_probabilities_and_a_report(tmp_path):
+def test_plan_over_seeds_writes_intervals_probabilities_and_a_report(tmp_path, capfd):
     design = tiny_design(tmp_path / "d")
     tables = plan(design, tmp_path / "plan", seeds=2, n_jobs=1, cache_dir=tmp_path / "cache")
+    # a line per seed done, with the time left (before: nothing per seed for minutes)
+    lines = [ln for ln in capfd.readouterr().err.splitlines() if ln.startswith("two_vendors seeds: ")]
+    assert [ln.split(" [")[0] for ln in lines] == [f"two_vendors seeds: {n}/2 seed ({n * 50} %)"
+                                                   for n in (0, 1, 2)]
+    assert all(re.search(r"\[\d\d:\d\d<\d\d:\d\d, ", ln) for ln in lines[1:]), lines
     comparisons = tables["plan_comparisons"].set_index("comparison")
     assert list(comparisons.index) == ["repeat_A15", "repeat_B15", "between_vendors"]
     assert (comparisons["n_seeds"] == 2).all()

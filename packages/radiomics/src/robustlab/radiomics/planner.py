@@ -199,7 +199,7 @@ def figure_intervals(comparisons: pd.DataFrame, path: Path) -> Path:
 @claims_run_folder("out_dir", "radiomics", **RUN_FOLDER)
 def plan(design: str | Path, out_dir: str | Path, *, seeds: Seeds | PositiveInt = 20,
          n_jobs: PositiveInt = 2, cache_dir: str | Path, options: Mapping[str, Any] | None = None,
-         ) -> dict[str, pd.DataFrame]:
+         progress: bool = True) -> dict[str, pd.DataFrame]:
     """Simulate ``design`` over ``seeds`` (a count: seeds 1..N) and write the plan into ``out_dir``.
 
     Args:
@@ -210,6 +210,8 @@ def plan(design: str | Path, out_dir: str | Path, *, seeds: Seeds | PositiveInt 
         n_jobs: seeds simulated at once.
         cache_dir: the image and feature cache shared by the seeds.
         options: :class:`~robustlab.radiomics.options.Options` of each seed's analysis.
+        progress: a line per seed done, with the time left (``progress=false`` on the command
+            line: none).
 
     Returns:
         The tables of :func:`plan_tables`.
@@ -225,7 +227,8 @@ def plan(design: str | Path, out_dir: str | Path, *, seeds: Seeds | PositiveInt 
     seeds = list(range(1, seeds + 1)) if isinstance(seeds, int) else list(seeds)
     out = Path(out_dir)
     start = time.perf_counter()
-    folders = run_seeds(protocol, phantom, seeds, out / "seeds", Path(cache_dir), options, n_jobs=n_jobs)
+    folders = run_seeds(protocol, phantom, seeds, out / "seeds", Path(cache_dir), options, n_jobs=n_jobs,
+                        progress=progress)
     tables = plan_tables(*(load_seeds(folders, stem) for stem in ("summary", "per_feature", "selection")))
     for stem, table in tables.items():
         write_table(table, out / stem, ("csv",))

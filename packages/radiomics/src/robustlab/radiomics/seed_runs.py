@@ -175,20 +175,35 @@ def read_done(path: Path) -> str | None:
 
 def run_seeds(protocol: Mapping[str, Any], phantom: Mapping[str, Any], seeds: Sequence[int],
               out_dir: Path, cache_dir: Path, options: Mapping[str, Any] | None = None,
-              n_jobs: int = 2, nice: int = 10) -> list[Path]:
+              n_jobs: int = 2, nice: int = 10, progress: bool = False) -> list[Path]:
     """:func:`run_seed` for every seed, ``n_jobs`` at once (joblib's process pool).
+
+    Args:
+        progress: a line per seed done: done/total, elapsed, time left, rate
+            (:func:`robustlab.common.progress.progress`; a seed read back counts as done).
 
     Returns:
         The seed folders, in the order of ``seeds``.
     """
     from joblib import Parallel, delayed
 
+    from robustlab.common.progress import progress as progress_bar
+
     options = dict(options or {})
     protocol = resolve_scanners(protocol)
     if n_jobs == 1 or len(seeds) == 1:
-        return [run_seed(protocol, phantom, s, out_dir, cache_dir, options, nice) for s in seeds]
-    return list(Parallel(n_jobs=n_jobs)(
-        delayed(run_seed)(protocol, phantom, s, out_dir, cache_dir, options, nice) for s in seeds))
+        runs: Any = (run_seed(protocol, phantom, s, out_dir, cache_dir, options, nice) for s in seeds)
+    else:  # results in the order of the seeds, each as soon as it and those before it are done
+        runs = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(run_seed)(protocol, phantom, s, out_dir, cache_dir, options, nice) for s in seeds)
+    folders = []
+    # a seed takes minutes: every one is worth a line, also in a log
+    with progress_bar(len(seeds), f"{protocol.get('name', 'study')} seeds", unit="seed",
+                      enabled=progress, mininterval=0, delay=0) as bar:
+        for folder in runs:
+            folders.append(folder)
+            bar.update(1)
+    return folders
 
 
 def load_seeds(folders: Sequence[Path], stem: str) -> pd.DataFrame:
