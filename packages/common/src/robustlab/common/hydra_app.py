@@ -82,6 +82,21 @@ def report_and_exit(app: str, exc: BaseException) -> NoReturn:
     raise SystemExit(BAD_INPUT_STATUS)
 
 
+def apply_wait_policy() -> None:
+    """OpenMP's waiting threads sleep (:func:`robustlab.common.threads.wait_passively`) unless
+    ``$ROBUSTLAB_THREAD_POLICY=torch``: called first by every app, before anything loads an
+    OpenMP runtime (the radiomics app loads none of its own; a plugin or a later import may).
+    A policy name that does not exist is one line and exit status 2."""
+    from robustlab.common.errors import ConfigError
+    from robustlab.common.threads import thread_policy, wait_passively
+
+    try:
+        if thread_policy() == "shared":
+            wait_passively()
+    except ConfigError as exc:
+        report_and_exit(Path(sys.argv[0]).name, exc)
+
+
 def check_writable(folder: Path, key: str) -> None:
     """Create ``folder`` if needed and write a file in it; raise naming ``key`` when it fails."""
     import tempfile
@@ -294,6 +309,7 @@ def hydra_entry(
     def decorate(task: Callable[[Any, Path], Any]) -> Callable[[], Any]:
         @functools.wraps(task)
         def main() -> Any:
+            apply_wait_policy()
             if any(arg in ("--help", "-h") for arg in sys.argv[1:]):
                 print(app_help(app, Path(sys.argv[0]).name, sys.modules[task.__module__].__doc__))
                 return None

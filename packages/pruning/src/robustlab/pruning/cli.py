@@ -47,15 +47,9 @@ def main() -> Any:
     of its own, its log in ``<job>_rank<r>.log``). OpenMP's waiting threads sleep, set before
     torch loads (:func:`robustlab.common.threads.wait_passively`).
     """
-    from robustlab.common.errors import ConfigError
-    from robustlab.common.hydra_app import report_and_exit
-    from robustlab.common.threads import thread_policy, wait_passively
+    from robustlab.common.hydra_app import apply_wait_policy
 
-    try:
-        if thread_policy() == "shared":
-            wait_passively()
-    except ConfigError as exc:
-        report_and_exit("robustlab-prune", exc)
+    apply_wait_policy()
     if any(arg.replace(" ", "") in ("plan=true", "plan=True", "+plan=true") for arg in sys.argv[1:]):
         from robustlab.common.errors import RobustlabError
         from robustlab.common.hydra_app import report_and_exit, take_verbose_flag, verbose
