@@ -111,7 +111,8 @@ def test_a_registered_name_is_looked_up_when_checked():
 
     shapes: Registry = Registry("shape")
     hint = Annotated[str, Registered(shapes)]
-    with pytest.raises(ConfigError, match=r"^k: must be a registered shape \(none\); got 'square'$"):
+    with pytest.raises(ConfigError, match=r"^k: must be a registered shape \(none\); "
+                                          r"got 'square'$"):
         check_value("square", hint, "k")
     shapes.add("square", lambda: "[]")  # a plugin registered after the declaration counts
     assert check_value("square", hint, "k") == "square"

@@ -116,8 +116,8 @@ def test_the_pruning_command_line_sets_it_before_torch_and_the_torch_policy_does
 def test_the_radiomics_command_line_sets_it_too():
     """Before: only the pruning app did; the radiomics app loads no OpenMP runtime of its own
     (its BLAS is OpenBLAS's threads), but a plugin or a later import may."""
-    code = ("import sys; from robustlab.radiomics.cli import main; sys.argv[1:] = ['--help']; main(); "
-            "import torch; torch.ones(4).sum()")
+    code = ("import sys; from robustlab.radiomics.cli import main; sys.argv[1:] = ['--help']; "
+            "main(); import torch; torch.ones(4).sum()")
     _, err = _openmp_display(code)
     assert "GOMP_SPINCOUNT = '0'" in err
     _, err = _openmp_display(code, ROBUSTLAB_THREAD_POLICY="torch")

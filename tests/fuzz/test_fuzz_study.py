@@ -83,7 +83,8 @@ def _write_csvs(root: Path) -> None:
 def _load_and_validate(path: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # too few ROIs, missing cells: reported, not refused
-        return result_or_project_error(lambda: validate_study(load_study(path)), "loaded and validated")
+        return result_or_project_error(lambda: validate_study(load_study(path)),
+                                       "loaded and validated")
 
 
 @fuzz_settings

@@ -16,5 +16,6 @@ def test_alpha_out_of_range_is_one_line_before_the_runs_are_read(
     the missing folder was named instead)."""
     assert main([str(tmp_path / "no_such_sweep"), "--alpha", alpha]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("robustlab-prune-aggregate: error: --alpha: must be a number in (0, 1); got ")
+    assert err.startswith("robustlab-prune-aggregate: error: --alpha: must be a number in (0, 1); "
+                          "got ")
     assert "\n" not in err and "no_such_sweep" not in err

@@ -46,7 +46,8 @@ def test_sweep_overrides_expand_to_jobs():
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("method=nope", r"^method=nope: unknown method option 'nope' \(known: imp_lr_rewind, .*, snip, "),
+    ("method=nope", r"^method=nope: unknown method option 'nope' "
+                    r"\(known: imp_lr_rewind, .*, snip, "),
     ("method=snp", r"^method=snp: unknown method option 'snp'; did you mean snip\?"),
     ("train.batchsize=8", r"^Could not override 'train\.batchsize'\. To append to your config use "
                           r"\+train\.batchsize=8$"),

@@ -100,7 +100,8 @@ def test_discovery_suite_counts_a_vit_without_keys_as_missed(tmp_path, caplog):
     """Before: a ViT whose last block's key weights are all pruned stopped the sweep with a
     traceback in LOST; now every image is a miss for LOST, and the log says how many."""
     torch.manual_seed(0)
-    vit = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2, num_classes=4).eval()
+    vit = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, depth=2,
+                            num_classes=4).eval()
     qkv = vit.blocks[-1].attn.qkv
     dim = qkv.weight.shape[1]
     with torch.no_grad():  # the key rows of the fused projection, as a pruning mask leaves them

@@ -66,7 +66,8 @@ def test_a_library_sweep_into_another_apps_folder_or_a_study_folder_is_refused(t
     radiomics = tmp_path / "radiomics_run"
     with RunFolder(radiomics, "radiomics", identity={"study": "a.yaml"}):
         (radiomics / "summary.csv").write_text("comparison\n")
-    with pytest.raises(RunFolderError, match=r"is a run folder of the radiomics app, not of pruning"):
+    with pytest.raises(RunFolderError, match=r"is a run folder of the radiomics app, not of "
+                                             r"pruning"):
         run_sweep(tiny_spec(steps=0), radiomics)
     inputs = tmp_path / "study"
     inputs.mkdir()

@@ -70,8 +70,9 @@ def test_a_missing_cell_is_reported_and_its_feature_undefined(tmp_path, cell):
 def test_one_roi_per_acquisition_is_undefined_not_0_percent(csv_study, tmp_path, run):
     """Before: a study comparing one ROI reported 0 % excellent; the ICC is undefined there."""
     study = csv_study(n_rois=1)
-    with pytest.warns(UserWarning, match=r"comparison 'ab' compares 1 ROI\(s\); icc needs at least 3: "
-                                         r"every feature's icc is undefined and pct_excellent is NaN"):
+    with pytest.warns(UserWarning, match=r"comparison 'ab' compares 1 ROI\(s\); icc needs at least "
+                                         r"3: every feature's icc is undefined and pct_excellent "
+                                         r"is NaN"):
         result = run(study, texture=False)
     row = result.summary.set_index("comparison").loc["ab"]
     assert np.isnan(row["pct_excellent"]) and row["band_undefined"] == row["n_features"] == 3
@@ -83,9 +84,10 @@ def test_one_roi_per_acquisition_is_undefined_not_0_percent(csv_study, tmp_path,
 def test_two_rois_are_too_few_for_an_icc_as_for_a_ccc(csv_study, edit_study, run, statistic):
     """Before: an ICC on 2 ROIs gave a share of excellent features (60 % in the two-site
     example) without a word, where a CCC on 2 ROIs warned and was undefined."""
-    study = edit_study(csv_study(n_rois=2), lambda s: s["comparisons"][0].update(statistic=statistic))
-    with pytest.warns(UserWarning, match=rf"comparison 'ab' compares 2 ROI\(s\); {statistic} needs at "
-                                         rf"least 3: every feature's {statistic} is undefined"):
+    study = edit_study(csv_study(n_rois=2),
+                       lambda s: s["comparisons"][0].update(statistic=statistic))
+    with pytest.warns(UserWarning, match=rf"comparison 'ab' compares 2 ROI\(s\); {statistic} needs "
+                                         rf"at least 3: every feature's {statistic} is undefined"):
         result = run(study, texture=False)
     assert np.isnan(result.summary.set_index("comparison").loc["ab", "pct_excellent"])
 
@@ -209,8 +211,10 @@ def test_a_study_file_that_is_not_yaml_is_a_one_line_error(tmp_path, body, messa
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda s: s.update(published=[1, 2]), r"s\.yaml: published: expected a mapping, got \[1, 2\]$"),
-    (lambda s: s.update(published={"g": ["x", 2]}), r"s\.yaml: published\.g\[0\]: expected float, got 'x'$"),
+    (lambda s: s.update(published=[1, 2]),
+     r"s\.yaml: published: expected a mapping, got \[1, 2\]$"),
+    (lambda s: s.update(published={"g": ["x", 2]}),
+     r"s\.yaml: published\.g\[0\]: expected float, got 'x'$"),
     (lambda s: s["comparisons"][0].update(acquisitions=None),
      r"comparison 'ab': give exactly one of 'acquisitions' or 'pairs'"),
     (lambda s: s["comparisons"][0].update(acquisitions="ab"),  # before: read as ['a', 'b']
@@ -231,13 +235,14 @@ def test_study_keys_of_the_wrong_kind_are_one_line_errors(csv_study, change, mes
 
 
 @pytest.mark.parametrize("kind", ["csv", "image"])
-def test_a_label_listed_twice_is_refused_naming_the_key_and_label(csv_study, image_study, edit_study,
-                                                                kind):
+def test_a_label_listed_twice_is_refused_naming_the_key_and_label(csv_study, image_study,
+                                                                  edit_study, kind):
     """Before: a feature CSV's repeated label repeated its row in every comparison (a ROI
     counted twice in the ICC); an image acquisition dropped the repeat."""
     study = csv_study() if kind == "csv" else image_study()
     aid = "a" if kind == "csv" else "rep1"
     edit_study(study, lambda s: s["acquisitions"][aid].update(labels=[1, 2, 3, 2]))
-    with pytest.raises(StudyError, match=rf"\w+\.yaml: acquisitions\.{aid}\.labels: must be without "
-                                         r"repeated items or null; got \[1, 2, 3, 2\] \(2 more than once\)$"):
+    with pytest.raises(StudyError, match=rf"\w+\.yaml: acquisitions\.{aid}\.labels: must be "
+                                         r"without repeated items or null; got \[1, 2, 3, 2\] "
+                                         r"\(2 more than once\)$"):
         load_study(study)

@@ -52,7 +52,8 @@ def test_plan_over_seeds_writes_intervals_probabilities_and_a_report(tmp_path, c
     design = tiny_design(tmp_path / "d")
     tables = plan(design, tmp_path / "plan", seeds=2, n_jobs=1, cache_dir=tmp_path / "cache")
     # a line per seed done, with the time left (before: nothing per seed for minutes)
-    lines = [ln for ln in capfd.readouterr().err.splitlines() if ln.startswith("two_vendors seeds: ")]
+    err = capfd.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("two_vendors seeds: ")]
     assert [ln.split(" [")[0] for ln in lines] == [f"two_vendors seeds: {n}/2 seed ({n * 50} %)"
                                                    for n in (0, 1, 2)]
     assert all(re.search(r"\[\d\d:\d\d<\d\d:\d\d, ", ln) for ln in lines[1:]), lines

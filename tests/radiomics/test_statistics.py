@@ -39,8 +39,9 @@ def test_builtins_and_their_options():
 
 def test_study_errors_name_statistic_problems(tmp_path):
     bad = write(tmp_path, [{"name": "c", "statistic": "icx", "acquisitions": ["a0", "a1"]}])
-    with pytest.raises(StudyError, match=r"study\.yaml: comparisons\[0\] \(c\)\.statistic: must be a "
-                                         r"registered statistic \(ccc, .*icc.*\); got 'icx' \(did you mean icc\?\)$"):
+    with pytest.raises(StudyError, match=r"study\.yaml: comparisons\[0\] \(c\)\.statistic: must "
+                                         r"be a registered statistic \(ccc, .*icc.*\); got 'icx' "
+                                         r"\(did you mean icc\?\)$"):
         load_study(bad)
     three = write(tmp_path, [{"name": "c", "statistic": "ccc", "acquisitions": ["a0", "a1", "a2"]}])
     with pytest.raises(StudyError, match="comparison 'c': ccc needs exactly 2 acquisitions; got 3"):

@@ -104,7 +104,8 @@ def composition_error(exc: Exception) -> ConfigError:
     missing, options = getattr(exc, "missing_cfg_file", None), getattr(exc, "options", None)
     if missing and options:
         group, _, name = str(missing).rpartition("/")
-        return ConfigError(f"{group}={name}: " + unknown_name_message(f"{group} option", name, options))
+        said = unknown_name_message(f"{group} option", name, options)
+        return ConfigError(f"{group}={name}: {said}")
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return ConfigError(" ".join(lines) or type(exc).__name__)
 

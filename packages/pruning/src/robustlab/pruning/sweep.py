@@ -14,10 +14,10 @@ run stopped by bad input leaves nothing that refuses the corrected command; ever
 options are checked on the initial model before any training. Checkpoints hold tensors and
 plain containers only (:mod:`robustlab.pruning.checkpoints`) and record the sweep's settings
 (a hash of the spec without its evaluation keys), step and sparsity: a checkpoint of another
-sweep, step or sparsity is refused, not evaluated. The run folder is claimed as the command line claims it
-(:class:`~robustlab.common.runfolder.RunFolder`): one process writes it (a second one is
-refused, naming the first), and a folder of the radiomics app or one holding files of no run
-is refused.
+sweep, step or sparsity is refused, not evaluated. The run folder is claimed as the command
+line claims it (:class:`~robustlab.common.runfolder.RunFolder`): one process writes it (a
+second one is refused, naming the first), and a folder of the radiomics app or one holding
+files of no run is refused.
 
 In a data-parallel run (:mod:`robustlab.pruning.distributed`) every rank trains on its share of
 each global batch and evaluates its share of the held-out images; rank 0 alone writes the

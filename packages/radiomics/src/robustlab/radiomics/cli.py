@@ -72,9 +72,9 @@ def run_plan(config: Any, cache_dir: Path, run_dir: Path) -> None:
         raise ConfigError("plan=true needs study=<design.yaml>: a study file naming scanners, "
                           f"acquisitions and comparisons; got study={config.study!r}")
     jobs = config.n_jobs if config.n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + config.n_jobs)
+    options = {k: v for k, v in config.options().items() if k != "report"}
     tables = plan(config.study, run_dir, seeds=config.plan_seeds, n_jobs=min(jobs, config.plan_seeds),
-                  cache_dir=cache_dir, options={k: v for k, v in config.options().items() if k != "report"},
-                  progress=config.progress)
+                  cache_dir=cache_dir, options=options, progress=config.progress)
     print(tables["plan_comparisons"].to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(f"plan: {run_dir / 'report.html'}")
 

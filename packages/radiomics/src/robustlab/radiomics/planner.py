@@ -76,7 +76,8 @@ def load_design(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise StudyError(f"design {path}: phantom: {exc}") from None
     _check_comparisons(keys.comparisons, keys.acquisitions, path)
     # a key written null is a key not given (the simulator reads what is there)
-    protocol["comparisons"] = [{k: v for k, v in c.items() if v is not None} for c in keys.comparisons]
+    protocol["comparisons"] = [{k: v for k, v in c.items() if v is not None}
+                               for c in keys.comparisons]
     return protocol, phantom
 
 
@@ -227,8 +228,8 @@ def plan(design: str | Path, out_dir: str | Path, *, seeds: Seeds | PositiveInt 
     seeds = list(range(1, seeds + 1)) if isinstance(seeds, int) else list(seeds)
     out = Path(out_dir)
     start = time.perf_counter()
-    folders = run_seeds(protocol, phantom, seeds, out / "seeds", Path(cache_dir), options, n_jobs=n_jobs,
-                        progress=progress)
+    folders = run_seeds(protocol, phantom, seeds, out / "seeds", Path(cache_dir), options,
+                        n_jobs=n_jobs, progress=progress)
     tables = plan_tables(*(load_seeds(folders, stem) for stem in ("summary", "per_feature", "selection")))
     for stem, table in tables.items():
         write_table(table, out / stem, ("csv",))

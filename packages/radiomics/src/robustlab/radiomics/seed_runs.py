@@ -191,11 +191,11 @@ def run_seeds(protocol: Mapping[str, Any], phantom: Mapping[str, Any], seeds: Se
 
     options = dict(options or {})
     protocol = resolve_scanners(protocol)
+    args = [(protocol, phantom, s, out_dir, cache_dir, options, nice) for s in seeds]
     if n_jobs == 1 or len(seeds) == 1:
-        runs: Any = (run_seed(protocol, phantom, s, out_dir, cache_dir, options, nice) for s in seeds)
+        runs: Any = (run_seed(*a) for a in args)
     else:  # results in the order of the seeds, each as soon as it and those before it are done
-        runs = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(run_seed)(protocol, phantom, s, out_dir, cache_dir, options, nice) for s in seeds)
+        runs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(run_seed)(*a) for a in args)
     folders = []
     # a seed takes minutes: every one is worth a line, also in a log
     with progress_bar(len(seeds), f"{protocol.get('name', 'study')} seeds", unit="seed",

@@ -89,7 +89,8 @@ def load_study(study: str | Path) -> Study:
         name=str(keys.name or path.stem), path=path, threshold=float(keys.threshold),
         roi_column=keys.roi_column, extraction=default.file, acquisitions=acquisitions,
         comparisons=comparisons,
-        published={str(g): (float(lo), float(hi)) for g, (lo, hi) in (keys.published or {}).items()},
+        published={str(g): (float(lo), float(hi))
+                   for g, (lo, hi) in (keys.published or {}).items()},
     )
 
 
@@ -101,7 +102,8 @@ def _extraction_spec(value: Any, base: Path, where: str, inherited: ExtractionSp
 
 
 def _load_scanners(path: Path, raw: Mapping[str, ScannerKeys] | None, base: Path,
-                   default: ExtractionSpec, acquisitions: Mapping[str, Any]) -> dict[str, ExtractionSpec]:
+                   default: ExtractionSpec,
+                   acquisitions: Mapping[str, Any]) -> dict[str, ExtractionSpec]:
     """``scanners:``: scanner name -> the extraction its acquisitions inherit."""
     used = {str(spec.get("scanner")) for spec in acquisitions.values()}
     out = {}
@@ -192,19 +194,22 @@ def comparison_members(where: str, keys: ComparisonKeys, known: Collection[str])
                          "('pairs: all' with 'acquisitions': every pair of them)")
     listed = tuple(str(a) for a in keys.acquisitions or ())
     check_distinct(where, listed)
+    acquisitions: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()
     if keys.pairs == "all":
         if len(listed) < 2:
             raise StudyError(f"{where}: 'pairs: all' needs 'acquisitions' listing at least two")
-        acquisitions, pairs = (), tuple(itertools.combinations(listed, 2))
-    elif keys.pairs is not None:
-        acquisitions, pairs = (), tuple((str(a), str(b)) for a, b in keys.pairs)
+        pairs = tuple(itertools.combinations(listed, 2))
+    elif isinstance(keys.pairs, list):
+        pairs = tuple((str(a), str(b)) for a, b in keys.pairs)
     else:
-        acquisitions, pairs = listed, ()
+        acquisitions = listed
         low, high = STATISTICS.get(keys.statistic).n_raters
         if len(listed) < low or (high is not None and len(listed) > high):
             need = f"exactly {low}" if low == high else (
                 f"at least {low}" if high is None else f"{low} to {high}")
-            raise StudyError(f"{where}: {keys.statistic} needs {need} acquisitions; got {len(listed)}")
+            raise StudyError(f"{where}: {keys.statistic} needs {need} acquisitions; "
+                             f"got {len(listed)}")
     for unit in pairs:
         check_distinct(where, unit)
     for member in [*acquisitions, *(m for p in pairs for m in p)]:

@@ -187,7 +187,8 @@ def bind_comparison(spec: Any, file: str, i: int) -> tuple[ComparisonKeys, dict[
     for key, allowed in choices.items():
         if key in spec:
             try:
-                options[key] = check_value(spec[key], Annotated[str, OneOf(*allowed)], f"{where}.{key}")
+                options[key] = check_value(spec[key], Annotated[str, OneOf(*allowed)],
+                                           f"{where}.{key}")
             except ConfigError as exc:
                 raise StudyError(f"{file}: {exc}") from None
     return keys, options, where
