@@ -77,7 +77,7 @@ def test_the_design_and_its_scanner_files_refuse_a_key_written_twice(tmp_path):
     with pytest.raises(safe_yaml.DuplicateKeyError, match=r"design\.yaml: key 'scanners' is written twice"):
         load_design(design)
     (tmp_path / "a.yaml").write_text("field_t: 1.5\nfield_t: 3.0\n")
-    design.write_text("scanners:\n  a: a.yaml\nacquisitions: [x]\ncomparisons: [y]\n")
+    design.write_text("scanners:\n  a: a.yaml\nacquisitions: {x: {}}\ncomparisons: [{}]\n")
     with pytest.raises(safe_yaml.DuplicateKeyError, match=r"a\.yaml: key 'field_t' is written twice"):
         load_design(design)
 
