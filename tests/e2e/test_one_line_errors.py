@@ -220,3 +220,15 @@ def test_a_comma_value_that_is_no_path_is_one_line_naming_the_key(csv_study, tmp
     missing = tmp_path / "no,such" / "study.yaml"
     result = app("radiomics", f"study={missing}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert_one_line(result, r"-c", rf"study: '{missing}' holds a comma, .*")
+
+
+@pytest.mark.parametrize("name, args, pattern", [
+    ("pruning", ["method=nope"], r"method: unknown option 'nope' \(known: imp_lr_rewind, .*\)"),
+    ("pruning", ["-m", "method=snip,snp"], r"method: unknown option 'snp'; did you mean snip\? \(known: .*\)"),
+    ("radiomics", ["protocol=paperr"], r"protocol: unknown option 'paperr'; did you mean paper\? "
+                                       r"\(known: paper, quick\)"),
+])
+def test_an_option_no_config_group_has_is_one_line_with_the_close_ones(tmp_path, name, args, pattern):
+    result = app(name, *args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert_one_line(result, r"-c", pattern)
+    assert not (tmp_path / "run").exists()   # refused before Hydra made the run folder

@@ -316,7 +316,7 @@ def hydra_entry(
             import hydra
 
             from robustlab.common.errors import RobustlabError
-            from robustlab.common.hydra_errors import quote_comma_paths
+            from robustlab.common.hydra_errors import check_group_options, quote_comma_paths
 
             take_verbose_flag()
             root = config_dir()
@@ -324,6 +324,7 @@ def hydra_entry(
             command = [name, *sys.argv[1:]]
             try:  # a path holding a comma is one value, not a sweep (robustlab.common.hydra_errors)
                 sys.argv[1:] = quote_comma_paths(sys.argv[1:], lambda: mode_in_files(root, app))
+                check_group_options(sys.argv[1:], config_groups(root, app))  # Hydra's own groups: Hydra
             except RobustlabError as exc:
                 if verbose():
                     raise

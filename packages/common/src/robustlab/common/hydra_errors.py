@@ -8,6 +8,9 @@
   page of usage text. :func:`quote_comma_paths` quotes such a value when it is a path (an
   existing one, or one in an existing folder), so that a study or run folder whose name holds
   a comma works, and raises a one-line error naming the key otherwise.
+- An option of a config group that does not exist (``method=nope``): Hydra prints a page of
+  options and search paths; :func:`check_group_options` refuses it in one line with the close
+  matches, before Hydra starts.
 - Hydra's complaints when it composes a config outside its own entry point (``compose``: an
   option of a config group that does not exist, a key not in the config, an override it cannot
   parse) are several lines and a traceback; :func:`composition_error` makes each one line.
@@ -119,6 +122,27 @@ def composition_errors() -> Iterator[None]:
         yield
     except HydraException as exc:
         raise composition_error(exc) from exc
+
+
+def check_group_options(args: Sequence[str], groups: dict[str, list[str]]) -> None:
+    """Refuse an override choosing an option its config group does not have.
+
+    Args:
+        args: the command line's overrides (``model=vit_small``, ``+logger=mlflow``,
+            ``method=snip,random`` in a sweep); flags, deletions (``~``) and values Hydra
+            computes (``${...}``) are left to Hydra.
+        groups: config group -> its options (:func:`robustlab.common.hydra_app.config_groups`).
+
+    Raises:
+        ConfigError: naming the group, the option and the close matches.
+    """
+    for arg in args:
+        key, eq, text = arg.lstrip("+").partition("=")
+        if arg.startswith(("-", "~")) or not eq or key not in groups or "$" in text or "(" in text:
+            continue
+        for option in (o.strip().strip("'\"") for o in text.strip("[]").split(",")):
+            if option and option != "null" and option not in groups[key]:
+                raise ConfigError(f"{key}: " + unknown_name_message("option", option, groups[key]))
 
 
 def quote_comma_paths(args: Sequence[str], sweeps_from_files: Callable[[], bool]) -> list[str]:
