@@ -11,7 +11,8 @@ Seeds run `--jobs` at a time, each process at `nice` 10; every seed's tables are
 `--out/seed<k>` with the hash of the protocol, the scanner files, the phantom and the seed, so
 a rerun resumes, and images and features are cached in `--cache`. The table (per published
 figure: median, 5th and 95th percentile over seeds of the same share of excellent features: a
-comparison's, or a ranged group's lowest and highest comparison) is printed, written to `--out/calibration.csv` and, with `--write`, to
+comparison's, or a ranged group's lowest and highest comparison) is printed, written to
+`--out/calibration.csv` and, with `--write`, to
 `robustlab/radiomics/phantom/calibration/<protocol>.csv`, which the report of a simulated run
 shows beside its own figures.
 """

@@ -143,13 +143,20 @@ def _int_pair(value: Any, key: str) -> tuple[int, int]:
     return (int(value[0]), int(value[1]))
 
 
-def _numbers(value: Any, n: int, key: str) -> tuple[float, ...]:
+def _numbers(value: Any, n: int, key: str) -> tuple[Any, ...]:
+    # Exactly n floats (the length is checked here); Any-variadic so that it binds to the
+    # fixed-length fields (voxel_mm, translation_mm, kspace_fraction) it fills.
     if not isinstance(value, (list, tuple)) or len(value) != n:
         raise ValueError(f"{key}: expected {n} numbers, got {value!r}")
     return tuple(expect_number(v, f"{key}[{i}]") for i, v in enumerate(value))
 
 
-def _fractions(value: Any, n: int, key: str) -> tuple[float, ...]:
+def _translation(value: Any, key: str) -> tuple[float, float, float]:
+    x, y, z = (expect_number(v, key, positive=False) for v in value)
+    return (x, y, z)
+
+
+def _fractions(value: Any, n: int, key: str) -> tuple[Any, ...]:
     fr = _numbers(value, n, key)
     if not all(0 < f <= 1 for f in fr):
         raise ValueError(f"{key}: expected acquired k-space fractions in (0, 1], got {list(fr)}")
@@ -267,8 +274,7 @@ def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str
             raise ValueError(f"protocol.poses.{session}.translation_mm: expected [x, y, z], got {t!r}")
         return Pose(expect_number(p.get("rotation_deg", 0.0), f"protocol.poses.{session}.rotation_deg",
                             positive=False),
-                    tuple(expect_number(v, f"protocol.poses.{session}.translation_mm", positive=False)
-                          for v in t))
+                    _translation(t, f"protocol.poses.{session}.translation_mm"))
     sd_t = _numbers(repositioning.get("translation_sd_mm", [0, 0, 0]), 3,
                     "protocol.repositioning.translation_sd_mm") if repositioning else (0.0,) * 3
     sd_r = expect_number(repositioning.get("rotation_sd_deg", 0.0), "protocol.repositioning.rotation_sd_deg",
@@ -280,7 +286,8 @@ def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str
         probability, scale = _slip(slip)
         if rng.random() < probability:
             draw = draw * scale
-    return Pose(float(sd_r * draw[0]), tuple(float(s * d) for s, d in zip(sd_t, draw[1:], strict=True)))
+    return Pose(float(sd_r * draw[0]),
+                (float(sd_t[0] * draw[1]), float(sd_t[1] * draw[2]), float(sd_t[2] * draw[3])))
 
 
 def _check_fits(acq: str, spec: PhantomSpec, grid: Grid, pose: Pose, rois: RoiPlan) -> None:
@@ -320,7 +327,7 @@ def _comparisons(raw: Any, acquisitions: dict[str, Any]) -> list[dict[str, Any]]
             raise ValueError(f"{key}.name: missing")
         if comp.get("statistic") not in STATISTICS:
             raise ValueError(f"{key}.statistic: "
-                             + unknown_name_message("statistic", comp.get("statistic"), STATISTICS.list()))
+                             + unknown_name_message("statistic", str(comp.get("statistic")), STATISTICS.list()))
         ids = list(comp.get("acquisitions", [])) + [a for p in comp.get("pairs", []) for a in p]
         if not ids:
             raise ValueError(f"{key}: expected 'acquisitions' or 'pairs'")

@@ -187,8 +187,8 @@ def displacement_field(xs: np.ndarray, ys: np.ndarray, field_t: float, spacing_x
       is placed ``df / BW`` pixels away along the readout, ``BW`` the bandwidth per pixel
       (Bernstein, King and Zhou, Handbook of MRI Pulse Sequences 2004, 16.2); ``delta``
       is ``b0_ppm`` times the smooth second-order shape :func:`smooth_field` of ``seed``
-      (``max |shape| = 1``), so the shift doubles from 1.5 T to 3 T. Spin-echo images show no intensity pile-up worth modelling at
-      these sub-pixel shifts; none is modelled.
+      (``max |shape| = 1``), so the shift doubles from 1.5 T to 3 T. Spin-echo images show no
+      intensity pile-up worth modelling at these sub-pixel shifts; none is modelled.
     """
     r = np.hypot(xs, ys)
     radial = model.gradient_mm_at_150mm * (r / 150.0) ** 3

@@ -193,7 +193,7 @@ def _shared_cores(n_jobs: int) -> Any:
 def _geometries(plan: StudyPlan, ids: Sequence[str], textures: list[TextureVolume],
                 n_jobs: int) -> dict[Any, FractionMaps]:
     first: dict[Any, AcquisitionSpec] = {}
-    sources = [plan.acquisitions[i].mask_from for i in ids if plan.acquisitions[i].mask_from]
+    sources = [src for i in ids if (src := plan.acquisitions[i].mask_from)]
     for i in [*ids, *sources]:
         first.setdefault(plan.acquisitions[i].geometry_key, plan.acquisitions[i])
     with _shared_cores(n_jobs):
