@@ -29,7 +29,7 @@ from tests.common._config_tree import GROUPS, compose_all, leaves, set_leaf
 #: Subtrees whose keys are not declared by the project: the keyword arguments of a third-party
 #: model constructor (``model.kwargs``), a pruning method's own options (``method.options``), a
 #: suite's label map (the data's class names), Hydra's own keys, and the phantom and protocol
-#: configs, whose dataclasses declare no constraints yet.
+#: configs, which their own parsers check (tests/radiomics/test_phantom_leaves.py).
 FREE_FORM = ("hydra", "model.kwargs", "method.options", "eval.suites.interpretability.label_map",
              "phantom", "protocol")
 #: Lists for which empty is a choice: no plugins, no map min-max scaled.

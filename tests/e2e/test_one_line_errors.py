@@ -232,3 +232,16 @@ def test_an_option_no_config_group_has_is_one_line_with_the_close_ones(tmp_path,
     result = app(name, *args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert_one_line(result, r"-c", pattern)
     assert not (tmp_path / "run").exists()   # refused before Hydra made the run folder
+
+
+@pytest.mark.parametrize("override, pattern", [
+    ("phantom.body.shell_thickness_mm=-1", r"phantom\.body\.shell_thickness_mm: expected a number > 0, got -1\.0"),
+    ("+protocol.acquisitions.A15_rep1.extraction.binWidth=nan",
+     r"protocol\.acquisitions\.A15_rep1\.extraction: setting binWidth must be finite; got nan \(.*\)"),
+])
+def test_a_bad_phantom_or_protocol_value_is_one_line_before_any_simulation(tmp_path, override, pattern):
+    run = tmp_path / "run"
+    result = app("radiomics", "protocol=quick", override, f"cache_dir={tmp_path / 'cache'}",
+                 f"hydra.run.dir={run}", "progress=false", "report=false", cwd=tmp_path)
+    assert_one_line(result, r"-c", pattern)
+    assert not list((tmp_path / "cache").rglob("*.nii.gz"))  # refused before any simulation

@@ -17,7 +17,7 @@ from robustlab.radiomics.phantom import (
     study_folder_name,
 )
 from robustlab.radiomics.phantom import simulate as simulate_module
-from robustlab.radiomics.phantom.acquisition import get_filter, reconstruct
+from robustlab.radiomics.phantom.acquisition import FILTERS, reconstruct
 from robustlab.radiomics.phantom.scanner_effects import (
     GAMMA_BAR_HZ_PER_T,
     Distortion,
@@ -88,7 +88,7 @@ def test_apodisation_lowers_high_frequency_power_and_keeps_low(name: str, params
     rng = np.random.default_rng(1)
 
     def power(filter_name: str, **kw: float) -> np.ndarray:
-        filt = get_filter(filter_name)
+        filt = FILTERS.get(filter_name)
         _, clean = reconstruct(obj, (1, 2), (1.0, 1.0), lambda c: filt(c, **kw), 0.01, rng, noise_free=True)
         return np.abs(scipy.fft.fft2(clean[0] - clean[0].mean())) ** 2
 

@@ -136,10 +136,10 @@ def _scanner(ref: Any, design: Path, key: str) -> Any:
 
 def check_design(protocol: Mapping[str, Any], phantom: Mapping[str, Any], where: str) -> None:
     """Validate the design as the simulator will (before any seed runs)."""
-    from robustlab.radiomics.phantom import plan_study
+    from robustlab.radiomics.phantom import checked_plan
 
     try:
-        plan_study(dict(protocol), dict(phantom), seed=1)
+        checked_plan(dict(protocol), dict(phantom), seed=1)
     except ValueError as exc:
         raise StudyError(f"design {where}: {exc}") from None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,8 +130,13 @@ def check_extraction(extraction: Extraction, where: str) -> Any:
     from robustlab.radiomics.extraction.pyradiomics_env import quiet_pyradiomics
 
     quiet_pyradiomics()
+    params = extraction.params()
+    # pyradiomics' schema (pykwalify) takes NaN and infinity as floats: binWidth .nan passes it.
+    for key, value in (params.get("setting") or {}).items():
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+            raise ValueError(f"{where}: setting {key} must be finite; got {value!r} ({extraction.label})")
     try:
-        return RadiomicsFeatureExtractor(extraction.params())
+        return RadiomicsFeatureExtractor(params)
     except Exception as exc:  # noqa: BLE001 - pykwalify's SchemaError and pyradiomics' ValueError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"{where}: pyradiomics rejects the settings {extraction.label}: {first}") from None

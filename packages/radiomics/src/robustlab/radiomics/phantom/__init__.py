@@ -6,7 +6,8 @@
   truncation and reconstruction filter, Rician noise, vendor scaling.
 - :mod:`.scanner_effects`: what makes scanners disagree: residual intensity non-uniformity,
   parallel-imaging noise (g-factor), geometric distortion, an operator's ROI drawing.
-- :mod:`.protocol`: scanners, protocols and their validation.
+- :mod:`.scanner`: a scanner file or a protocol's scanner entry, validated.
+- :mod:`.protocol`: protocols and their validation.
 - :mod:`.simulate`: :func:`simulate_study`, the entry point.
 - :mod:`.study_writer`: NIfTI images, masks and the study file of the pipeline.
 
@@ -20,12 +21,13 @@ from robustlab.radiomics.phantom.acquisition import list_filters, register_filte
 from robustlab.radiomics.phantom.config import get_scanner, list_scanners, load_config
 from robustlab.radiomics.phantom.protocol import plan_study
 from robustlab.radiomics.phantom.simulate import (
+    checked_plan,
     simulate_acquisitions,
     simulate_study,
     study_folder_name,
 )
 
 __all__ = [
-    "get_scanner", "list_filters", "list_scanners", "load_config", "plan_study",
+    "checked_plan", "get_scanner", "list_filters", "list_scanners", "load_config", "plan_study",
     "register_filter", "simulate_acquisitions", "simulate_study", "study_folder_name",
 ]

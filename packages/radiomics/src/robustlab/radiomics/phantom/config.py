@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from robustlab.common import safe_yaml
+from robustlab.common.errors import ConfigError
 from robustlab.common.resources import data_dir
 
 GROUPS = ("phantom", "protocol", "scanner")
@@ -23,7 +24,7 @@ GROUPS = ("phantom", "protocol", "scanner")
 def group_dir(group: str) -> Path:
     """The folder ``conf/radiomics/<group>/`` of one config group."""
     if group not in GROUPS:
-        raise ValueError(f"unknown config group {group!r}; expected one of {GROUPS}")
+        raise ConfigError(f"unknown config group {group!r}; expected one of {GROUPS}")
     return data_dir("radiomics", group)
 
 
@@ -44,10 +45,10 @@ def load_config(group: str, name: str) -> dict[str, Any]:
         known = list_configs(group)
         close = difflib.get_close_matches(str(name), known, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown {group} {name!r}{hint} (known: {', '.join(known) or 'none'})")
+        raise ConfigError(f"unknown {group} {name!r}{hint} (known: {', '.join(known) or 'none'})")
     data = safe_yaml.load(path)
     if not isinstance(data, dict):
-        raise ValueError(f"{path.name}: expected a mapping at the top level, got {type(data).__name__}")
+        raise ConfigError(f"{path.name}: expected a mapping at the top level, got {type(data).__name__}")
     return data
 
 

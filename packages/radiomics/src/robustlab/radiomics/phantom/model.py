@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from robustlab.common.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Tissue:
@@ -121,29 +123,29 @@ class PhantomSpec:
 
 
 def expect_number(value: Any, key: str, positive: bool = True, allow_zero: bool = False) -> float:
-    """``value`` as a finite float (by default > 0); ``ValueError`` naming ``key`` otherwise."""
+    """``value`` as a finite float (by default > 0); ``ConfigError`` (a ``ValueError``) naming ``key`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{key}: expected a number, got {value!r}")
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{key}: expected a finite number, got {value!r}")
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     if positive and (value < 0 or (value == 0 and not allow_zero)):
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{key}: expected a number {bound}, got {value!r}")
+        raise ConfigError(f"{key}: expected a number {bound}, got {value!r}")
     return value
 
 
 def expect_pair(value: Any, key: str) -> tuple[float, float]:
-    """``value`` as two finite floats ``[x, y]``; ``ValueError`` naming ``key`` otherwise."""
+    """``value`` as two finite floats ``[x, y]``; ``ConfigError`` (a ``ValueError``) naming ``key`` otherwise."""
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ValueError(f"{key}: expected two numbers [x, y], got {value!r}")
+        raise ConfigError(f"{key}: expected two numbers [x, y], got {value!r}")
     return (expect_number(value[0], f"{key}[0]", positive=False), expect_number(value[1], f"{key}[1]", positive=False))
 
 
 def expect_mapping(value: Any, key: str) -> dict[str, Any]:
-    """``value`` itself when it is a mapping; ``ValueError`` naming ``key`` otherwise."""
+    """``value`` itself when it is a mapping; ``ConfigError`` (a ``ValueError``) naming ``key`` otherwise."""
     if not isinstance(value, dict):
-        raise ValueError(f"{key}: expected a mapping, got {value!r}")
+        raise ConfigError(f"{key}: expected a mapping, got {value!r}")
     return value
 
 
@@ -152,10 +154,10 @@ def parse_tissue(data: Any, key: str) -> Tissue:
     data = expect_mapping(data, key)
     for field in ("pd", "t1_ms", "t2_ms"):
         if field not in data:
-            raise ValueError(f"{key}.{field}: missing (a tissue needs pd, t1_ms and t2_ms)")
+            raise ConfigError(f"{key}.{field}: missing (a tissue needs pd, t1_ms and t2_ms)")
     t1 = expect_mapping(data["t1_ms"], f"{key}.t1_ms")
     if not t1:
-        raise ValueError(f"{key}.t1_ms: expected at least one 'field_t: T1 in ms' entry")
+        raise ConfigError(f"{key}.t1_ms: expected at least one 'field_t: T1 in ms' entry")
     t1_ms = {
         expect_number(b0, f"{key}.t1_ms (field)"): expect_number(v, f"{key}.t1_ms.{b0}") for b0, v in t1.items()
     }
@@ -180,23 +182,23 @@ def _parse_insert(i: int, raw: Any, scale: float, inner: tuple[float, float]) ->
         (centre[1] + radius * np.sin(theta)) / inner[1]
     ) ** 2
     if rim.max() >= 1.0:
-        raise ValueError(f"{key}: the insert (centre {centre}, radius {radius:.1f} mm) does not "
+        raise ConfigError(f"{key}: the insert (centre {centre}, radius {radius:.1f} mm) does not "
                          f"fit inside the filling (semi-axes {inner})")
     tissue = parse_tissue(raw.get("tissue"), f"{key}.tissue")
     texture = expect_mapping(raw.get("texture"), f"{key}.texture")
     comps = texture.get("components")
     if not isinstance(comps, list) or not comps:
-        raise ValueError(f"{key}.texture.components: expected a non-empty list of components")
+        raise ConfigError(f"{key}.texture.components: expected a non-empty list of components")
     components = []
     for k, c in enumerate(comps):
         ck = f"{key}.texture.components[{k}]"
         c = expect_mapping(c, ck)
         frac = expect_number(c.get("fraction"), f"{ck}.fraction")
         if not 0 < frac < 1:
-            raise ValueError(f"{ck}.fraction: expected a volume fraction in (0, 1), got {frac}")
+            raise ConfigError(f"{ck}.fraction: expected a volume fraction in (0, 1), got {frac}")
         contrast = expect_number(c.get("contrast"), f"{ck}.contrast", positive=False)
         if contrast <= -1:
-            raise ValueError(f"{ck}.contrast: expected > -1 (grain PD must stay positive), got {contrast}")
+            raise ConfigError(f"{ck}.contrast: expected > -1 (grain PD must stay positive), got {contrast}")
         components.append(GrainComponent(expect_number(c.get("scale_mm"), f"{ck}.scale_mm"), frac, contrast))
     return Insert(name, centre, radius, tissue, tuple(components))
 
@@ -218,31 +220,31 @@ def parse_phantom(phantom: dict[str, Any], scale: float = 1.0) -> PhantomSpec:
     scale = expect_number(scale, "protocol.scale")
     for field in ("body", "inserts", "length_mm", "model"):
         if field not in phantom:
-            raise ValueError(f"phantom.{field}: missing")
+            raise ConfigError(f"phantom.{field}: missing")
     body = expect_mapping(phantom["body"], "phantom.body")
     ax = expect_pair(body.get("semi_axes_mm"), "phantom.body.semi_axes_mm")
     if min(ax) <= 0:
-        raise ValueError(f"phantom.body.semi_axes_mm: expected positive semi-axes, got {list(ax)}")
+        raise ConfigError(f"phantom.body.semi_axes_mm: expected positive semi-axes, got {list(ax)}")
     semi = (ax[0] * scale, ax[1] * scale)
     shell = expect_number(body.get("shell_thickness_mm"), "phantom.body.shell_thickness_mm") * scale
     if shell >= min(semi):
-        raise ValueError(
+        raise ConfigError(
             f"phantom.body.shell_thickness_mm: the shell ({shell:.1f} mm) leaves no filling inside "
             f"semi-axes {semi}"
         )
     model = expect_mapping(phantom["model"], "phantom.model")
     res = model.get("resolution_mm")
     if not isinstance(res, (list, tuple)) or len(res) != 2:
-        raise ValueError(f"phantom.model.resolution_mm: expected [in_plane, through_plane], got {res!r}")
+        raise ConfigError(f"phantom.model.resolution_mm: expected [in_plane, through_plane], got {res!r}")
     resolution = (expect_number(res[0], "phantom.model.resolution_mm[0]"),
                   expect_number(res[1], "phantom.model.resolution_mm[1]"))
     supersample = model.get("supersample")
     if not isinstance(supersample, int) or isinstance(supersample, bool) or supersample < 1:
-        raise ValueError(f"phantom.model.supersample: expected an integer >= 1, got {supersample!r}")
+        raise ConfigError(f"phantom.model.supersample: expected an integer >= 1, got {supersample!r}")
     spec_inserts = []
     raw_inserts = phantom["inserts"]
     if not isinstance(raw_inserts, list) or not raw_inserts:
-        raise ValueError("phantom.inserts: expected a non-empty list of inserts")
+        raise ConfigError("phantom.inserts: expected a non-empty list of inserts")
     inner = (semi[0] - shell, semi[1] - shell)
     for i, raw in enumerate(raw_inserts):
         spec_inserts.append(_parse_insert(i, raw, scale, inner))
@@ -250,7 +252,7 @@ def parse_phantom(phantom: dict[str, Any], scale: float = 1.0) -> PhantomSpec:
         for b in range(a + 1, len(spec_inserts)):
             ia, ib = spec_inserts[a], spec_inserts[b]
             if math.dist(ia.centre_mm, ib.centre_mm) < ia.radius_mm + ib.radius_mm:
-                raise ValueError(f"phantom.inserts: inserts {ia.name!r} and {ib.name!r} overlap")
+                raise ConfigError(f"phantom.inserts: inserts {ia.name!r} and {ib.name!r} overlap")
     return PhantomSpec(
         name=str(phantom.get("name", "phantom")),
         semi_axes_mm=semi,

@@ -1,56 +1,43 @@
 """Protocols: which acquisitions to simulate, on which scanners, in which poses.
 
-A protocol (``conf/radiomics/protocol/<name>.yaml``) names its scanners (registered names, see
-:mod:`.config`, or inline mappings, optionally ``{base: <name>, ...overrides}``), the ROI plan,
+A protocol (``conf/radiomics/protocol/<name>.yaml``) names its scanners (registered names or
+inline mappings, read by :mod:`.scanner`), the ROI plan,
 the noise model, the repositioning model, the acquisitions and the comparisons written to the
 study file. :func:`plan_study` validates all of it against the phantom before any work, and
-raises a ``ValueError`` naming the key at fault.
+raises a one-line ``ConfigError`` naming the key at fault.
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from robustlab.common.errors import ConfigError
 from robustlab.common.registry import unknown_name_message
-from robustlab.radiomics.phantom.acquisition import Coil, Grid, Pose, RoiPlan, get_filter
-from robustlab.radiomics.phantom.config import get_scanner
+from robustlab.radiomics.phantom.acquisition import Grid, Pose, RoiPlan
 from robustlab.radiomics.phantom.model import (
     PhantomSpec,
     expect_mapping,
     expect_number,
     parse_phantom,
 )
-from robustlab.radiomics.phantom.scanner_effects import Distortion, Nonuniformity, RoiDrawing
+from robustlab.radiomics.phantom.scanner import (
+    ScannerSpec,
+    fractions,
+    int_pair,
+    numbers,
+    optional_numbers,
+    scaled_scanners,
+    scanner_extraction,
+)
+from robustlab.radiomics.phantom.scanner_effects import RoiDrawing
 from robustlab.radiomics.statistics import STATISTICS
 
 MODES = ("2D", "3D")
-
-
-@dataclass(frozen=True)
-class ScannerSpec:
-    """A validated scanner (see ``conf/radiomics/scanner/*.yaml``)."""
-
-    name: str
-    vendor: str
-    field_t: float
-    voxel_mm: tuple[float, float, float]
-    matrix: tuple[int, int]
-    kspace_fraction: tuple[float, float]
-    recon_filter: str
-    filter_params: dict[str, float]
-    snr_factor: float
-    coil: Coil
-    intensity_scale: float
-    profile_edge: float
-    nonuniformity: Nonuniformity = Nonuniformity()
-    distortion: Distortion = Distortion()
-    acceleration: int = 1
-    refocusing_deg: float = 180.0
 
 
 @dataclass(frozen=True)
@@ -136,124 +123,9 @@ class StudyPlan:
     scanner_extraction: dict[str, Any] = field(default_factory=dict)
 
 
-def _int_pair(value: Any, key: str) -> tuple[int, int]:
-    if (not isinstance(value, (list, tuple)) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
-        raise ValueError(f"{key}: expected two positive integers [nx, ny], got {value!r}")
-    return (int(value[0]), int(value[1]))
-
-
-def _numbers(value: Any, n: int, key: str) -> tuple[Any, ...]:
-    # Exactly n floats (the length is checked here); Any-variadic so that it binds to the
-    # fixed-length fields (voxel_mm, translation_mm, kspace_fraction) it fills.
-    if not isinstance(value, (list, tuple)) or len(value) != n:
-        raise ValueError(f"{key}: expected {n} numbers, got {value!r}")
-    return tuple(expect_number(v, f"{key}[{i}]") for i, v in enumerate(value))
-
-
 def _translation(value: Any, key: str) -> tuple[float, float, float]:
     x, y, z = (expect_number(v, key, positive=False) for v in value)
     return (x, y, z)
-
-
-def _fractions(value: Any, n: int, key: str) -> tuple[Any, ...]:
-    fr = _numbers(value, n, key)
-    if not all(0 < f <= 1 for f in fr):
-        raise ValueError(f"{key}: expected acquired k-space fractions in (0, 1], got {list(fr)}")
-    return fr
-
-
-def parse_coil(value: Any, key: str) -> Coil:
-    """Validate a coil mapping ``{elements, ellipse_mm, loop_radius_mm, correction}``."""
-    c = expect_mapping(value, key)
-    n = c.get("elements")
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"{key}.elements: expected an integer >= 1, got {n!r}")
-    correction = expect_number(c.get("correction"), f"{key}.correction", allow_zero=True)
-    if correction > 1:
-        raise ValueError(f"{key}.correction: expected a share in [0, 1], got {correction}")
-    ellipse = _numbers(c.get("ellipse_mm"), 2, f"{key}.ellipse_mm")
-    return Coil(n, (ellipse[0], ellipse[1]), expect_number(c.get("loop_radius_mm"),
-                f"{key}.loop_radius_mm"), correction)
-
-
-def _optional_numbers(value: Any, key: str, names: tuple[str, ...]) -> dict[str, float]:
-    """The non-negative numbers of an optional mapping; unknown keys are an error."""
-    data = expect_mapping(value if value is not None else {}, key)
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(f"{key}.{unknown[0]}: unknown key (expected {', '.join(names)})")
-    return {k: expect_number(v, f"{key}.{k}", allow_zero=True) for k, v in data.items()}
-
-
-def parse_effects(data: dict[str, Any], key: str) -> dict[str, Any]:
-    """The optional between-scanner effects of a scanner (:mod:`.scanner_effects`)."""
-    nu = _optional_numbers(data.get("nonuniformity"), f"{key}.nonuniformity", ("amplitude", "order"))
-    order = nu.get("order", 2)
-    if order != int(order) or order < 1:
-        raise ValueError(f"{key}.nonuniformity.order: expected an integer >= 1, got {order!r}")
-    dist = _optional_numbers(data.get("distortion"), f"{key}.distortion",
-                             ("gradient_mm_at_150mm", "b0_ppm", "bandwidth_hz_per_pixel"))
-    if dist.get("bandwidth_hz_per_pixel", 1.0) <= 0:
-        raise ValueError(f"{key}.distortion.bandwidth_hz_per_pixel: expected a number > 0")
-    pi = expect_mapping(data.get("parallel_imaging") or {}, f"{key}.parallel_imaging")
-    accel = pi.get("acceleration", 1)
-    if not isinstance(accel, int) or isinstance(accel, bool) or accel < 1:
-        raise ValueError(f"{key}.parallel_imaging.acceleration: expected an integer >= 1, got {accel!r}")
-    return {"nonuniformity": Nonuniformity(nu.get("amplitude", 0.0), int(order)),
-            "distortion": Distortion(**dist), "acceleration": accel}
-
-
-def parse_scanner(value: Any, key: str) -> ScannerSpec:
-    """Resolve a scanner reference (a registered name, or a mapping with an optional ``base``)."""
-    if isinstance(value, str):
-        try:
-            data = get_scanner(value)
-        except ValueError as err:
-            raise ValueError(f"{key}: {err}") from None
-    else:
-        data = dict(expect_mapping(value, key))
-        if "base" in data:
-            try:
-                base = get_scanner(str(data.pop("base")))
-            except ValueError as err:
-                raise ValueError(f"{key}.base: {err}") from None
-            data = {**base, **data}
-    for req in ("vendor", "field_strength", "voxel_mm", "matrix", "kspace_fraction",
-                "recon_filter", "coil", "intensity_scale"):
-        if req not in data:
-            raise ValueError(f"{key}.{req}: missing from the scanner")
-    filt = expect_mapping(data["recon_filter"], f"{key}.recon_filter")
-    fname = str(filt.get("name"))
-    try:
-        get_filter(fname)
-    except ValueError as err:
-        raise ValueError(f"{key}.recon_filter.name: {err}") from None
-    params = {k: expect_number(v, f"{key}.recon_filter.{k}") for k, v in filt.items() if k != "name"}
-    return ScannerSpec(
-        name=str(data.get("name", value if isinstance(value, str) else key)),
-        vendor=str(data["vendor"]),
-        field_t=expect_number(data["field_strength"], f"{key}.field_strength"),
-        voxel_mm=_numbers(data["voxel_mm"], 3, f"{key}.voxel_mm"),
-        matrix=_int_pair(data["matrix"], f"{key}.matrix"),
-        kspace_fraction=_fractions(data["kspace_fraction"], 2, f"{key}.kspace_fraction"),
-        recon_filter=fname,
-        filter_params=params,
-        snr_factor=expect_number(data.get("snr_factor", 1.0), f"{key}.snr_factor"),
-        coil=parse_coil(data.get("coil"), f"{key}.coil"),
-        intensity_scale=expect_number(data["intensity_scale"], f"{key}.intensity_scale"),
-        profile_edge=expect_number(data.get("slice_profile_edge", 0.0), f"{key}.slice_profile_edge",
-                             allow_zero=True),
-        refocusing_deg=_refocusing(data.get("refocusing_deg", 180.0), f"{key}.refocusing_deg"),
-        **parse_effects(data, key),
-    )
-
-
-def _refocusing(value: Any, key: str) -> float:
-    angle = expect_number(value, key)
-    if not 0 < angle <= 180:
-        raise ValueError(f"{key}: expected a refocusing flip angle in (0, 180] degrees, got {angle}")
-    return angle
 
 
 def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str, Any],
@@ -271,11 +143,11 @@ def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str
         p = expect_mapping(explicit[session], f"protocol.poses.{session}")
         t = p.get("translation_mm", [0.0, 0.0, 0.0])
         if not isinstance(t, (list, tuple)) or len(t) != 3:
-            raise ValueError(f"protocol.poses.{session}.translation_mm: expected [x, y, z], got {t!r}")
+            raise ConfigError(f"protocol.poses.{session}.translation_mm: expected [x, y, z], got {t!r}")
         return Pose(expect_number(p.get("rotation_deg", 0.0), f"protocol.poses.{session}.rotation_deg",
                             positive=False),
                     _translation(t, f"protocol.poses.{session}.translation_mm"))
-    sd_t = _numbers(repositioning.get("translation_sd_mm", [0, 0, 0]), 3,
+    sd_t = numbers(repositioning.get("translation_sd_mm", [0, 0, 0]), 3,
                     "protocol.repositioning.translation_sd_mm") if repositioning else (0.0,) * 3
     sd_r = expect_number(repositioning.get("rotation_sd_deg", 0.0), "protocol.repositioning.rotation_sd_deg",
                    allow_zero=True) if repositioning else 0.0
@@ -296,44 +168,44 @@ def _check_fits(acq: str, spec: PhantomSpec, grid: Grid, pose: Pose, rois: RoiPl
     (nx, ny), (dx, dy, dz) = grid.matrix, grid.spacing_mm
     a, b = spec.semi_axes_mm
     if max(dx, dy) >= 2 * min(a, b) or dz >= spec.length_mm:
-        raise ValueError(f"{key}.voxel_mm: a voxel of {[dx, dy, dz]} mm is larger than the phantom "
+        raise ConfigError(f"{key}.voxel_mm: a voxel of {[dx, dy, dz]} mm is larger than the phantom "
                          f"({2 * a:.0f} x {2 * b:.0f} x {spec.length_mm:.0f} mm)")
     smallest = min(rois.diameters_mm)
     if smallest < 2 * max(dx, dy):
-        raise ValueError(f"{key}.voxel_mm: the smallest ROI ({smallest:.1f} mm across) spans fewer "
+        raise ConfigError(f"{key}.voxel_mm: the smallest ROI ({smallest:.1f} mm across) spans fewer "
                          f"than 2 voxels of {max(dx, dy)} mm")
     th = math.radians(pose.rotation_deg)
     hx = math.hypot(a * math.cos(th), b * math.sin(th)) + abs(pose.translation_mm[0])
     hy = math.hypot(a * math.sin(th), b * math.cos(th)) + abs(pose.translation_mm[1])
     if hx > nx * dx / 2 or hy > ny * dy / 2:
-        raise ValueError(f"{key}.matrix: the field of view ({nx * dx:.0f} x {ny * dy:.0f} mm) does not "
+        raise ConfigError(f"{key}.matrix: the field of view ({nx * dx:.0f} x {ny * dy:.0f} mm) does not "
                          f"hold the phantom in its pose ({2 * hx:.0f} x {2 * hy:.0f} mm)")
     tail = 4 * grid.profile_edge * dz if grid.mode == "2D" else 0.0
     half_slab = grid.n_slices * dz / 2 + tail + abs(pose.translation_mm[2])
     if half_slab > spec.length_mm / 2 - spec.resolution_mm[1]:
-        raise ValueError(f"{key}: the slab ({grid.n_slices} x {dz} mm, pose z shift "
+        raise ConfigError(f"{key}: the slab ({grid.n_slices} x {dz} mm, pose z shift "
                          f"{pose.translation_mm[2]:.1f} mm) is longer than the phantom "
                          f"({spec.length_mm} mm, phantom.length_mm)")
 
 
 def _comparisons(raw: Any, acquisitions: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
-        raise ValueError(f"protocol.comparisons: expected a list, got {raw!r}")
+        raise ConfigError(f"protocol.comparisons: expected a list, got {raw!r}")
     out = []
     for i, comp in enumerate(raw):
         comp = dict(expect_mapping(comp, f"protocol.comparisons[{i}]"))
         key = f"protocol.comparisons[{i}] ({comp.get('name', '?')})"
         if "name" not in comp:
-            raise ValueError(f"{key}.name: missing")
+            raise ConfigError(f"{key}.name: missing")
         if comp.get("statistic") not in STATISTICS:
-            raise ValueError(f"{key}.statistic: "
+            raise ConfigError(f"{key}.statistic: "
                              + unknown_name_message("statistic", str(comp.get("statistic")), STATISTICS.list()))
         ids = list(comp.get("acquisitions", [])) + [a for p in comp.get("pairs", []) for a in p]
         if not ids:
-            raise ValueError(f"{key}: expected 'acquisitions' or 'pairs'")
+            raise ConfigError(f"{key}: expected 'acquisitions' or 'pairs'")
         for a in ids:
             if a not in acquisitions:
-                raise ValueError(f"{key}: unknown acquisition {a!r}")
+                raise ConfigError(f"{key}: unknown acquisition {a!r}")
         out.append(comp)
     return out
 
@@ -350,33 +222,6 @@ class _Layout:
     explicit: dict[str, Any]
     seed: int
     scale: float
-
-
-def _scanner_extraction(protocol: dict[str, Any]) -> dict[str, Any]:
-    """The ``extraction`` of each scanner entry given as a mapping (written to the study file's
-    ``scanners:`` section, where it refines the study's extraction settings)."""
-    out = {}
-    for k, v in expect_mapping(protocol.get("scanners"), "protocol.scanners").items():
-        if isinstance(v, dict) and v.get("extraction") is not None:
-            ext = v["extraction"]
-            if not isinstance(ext, (str, dict)):
-                raise ValueError(f"protocol.scanners.{k}.extraction: expected a parameter file name or "
-                                 f"a mapping of pyradiomics settings, got {ext!r}")
-            out[str(k)] = ext
-    return out
-
-
-def _scaled_scanners(protocol: dict[str, Any], scale: float) -> dict[str, ScannerSpec]:
-    """The protocol's scanners; the receive array wraps the body, so its geometry follows ``scale``."""
-    scanners = {}
-    for k, v in expect_mapping(protocol.get("scanners"), "protocol.scanners").items():
-        if isinstance(v, dict):
-            v = {key: val for key, val in v.items() if key != "extraction"}
-        sc = parse_scanner(v, f"protocol.scanners.{k}")
-        coil = replace(sc.coil, ellipse_mm=(sc.coil.ellipse_mm[0] * scale, sc.coil.ellipse_mm[1] * scale),
-                       loop_radius_mm=sc.coil.loop_radius_mm * scale)
-        scanners[k] = replace(sc, coil=coil)
-    return scanners
 
 
 def _noise_model(value: Any) -> NoiseModel:
@@ -398,7 +243,7 @@ def _slip(value: Any) -> tuple[float, float]:
     probability = expect_number(slip.get("probability"), "protocol.repositioning.slip.probability",
                                 allow_zero=True)
     if probability > 1:
-        raise ValueError("protocol.repositioning.slip.probability: expected a number in [0, 1], "
+        raise ConfigError("protocol.repositioning.slip.probability: expected a number in [0, 1], "
                          f"got {probability!r}")
     return probability, expect_number(slip.get("scale"), "protocol.repositioning.slip.scale")
 
@@ -409,25 +254,25 @@ def _plan_acquisition(acq_id: str, a: dict[str, Any], scanners: dict[str, Scanne
     key = f"protocol.acquisitions.{acq_id}"
     sk = a.get("scanner")
     if sk not in scanners:
-        raise ValueError(f"{key}.scanner: unknown scanner {sk!r}; protocol.scanners defines "
+        raise ConfigError(f"{key}.scanner: unknown scanner {sk!r}; protocol.scanners defines "
                          f"{', '.join(scanners)}")
     sc = scanners[sk]
     mode = a.get("mode", "2D")
     if mode not in MODES:
-        raise ValueError(f"{key}.mode: expected one of {MODES}, got {mode!r}")
+        raise ConfigError(f"{key}.mode: expected one of {MODES}, got {mode!r}")
     te = expect_number(a.get("te_ms"), f"{key}.te_ms")
     tr = expect_number(a.get("tr_ms"), f"{key}.tr_ms")
     if te >= tr:
-        raise ValueError(f"{key}.te_ms: TE ({te} ms) must be shorter than TR ({tr} ms)")
-    voxel = _numbers(a.get("voxel_mm", sc.voxel_mm), 3, f"{key}.voxel_mm")
-    matrix = _int_pair(a.get("matrix", list(sc.matrix)), f"{key}.matrix")
+        raise ConfigError(f"{key}.te_ms: TE ({te} ms) must be shorter than TR ({tr} ms)")
+    voxel = numbers(a.get("voxel_mm", sc.voxel_mm), 3, f"{key}.voxel_mm")
+    matrix = int_pair(a.get("matrix", list(sc.matrix)), f"{key}.matrix")
     matrix = (max(int(round(matrix[0] * layout.scale)), 2), max(int(round(matrix[1] * layout.scale)), 2))
     if mode == "2D":
         n_slices = layout.per_2d * len(layout.diameters)
-        kf = _fractions(a.get("kspace_fraction", list(sc.kspace_fraction)), 2, f"{key}.kspace_fraction")
+        kf = fractions(a.get("kspace_fraction", list(sc.kspace_fraction)), 2, f"{key}.kspace_fraction")
     else:
         n_slices = len(layout.diameters) * max(int(round(layout.length_3d / voxel[2])), 1)
-        kf = _fractions(a.get("kspace_fraction", [*sc.kspace_fraction, 1.0]), 3,
+        kf = fractions(a.get("kspace_fraction", [*sc.kspace_fraction, 1.0]), 3,
                         f"{key}.kspace_fraction")
     grid = Grid(matrix, voxel, n_slices, mode, sc.profile_edge if mode == "2D" else 0.0)
     session = str(a.get("session", acq_id))
@@ -438,7 +283,7 @@ def _plan_acquisition(acq_id: str, a: dict[str, Any], scanners: dict[str, Scanne
     for meta in ("repetition", "position"):
         v = a.get(meta, 1)
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{key}.{meta}: expected an integer >= 1, got {v!r}")
+            raise ConfigError(f"{key}.{meta}: expected an integer >= 1, got {v!r}")
         reps[meta] = v
     return AcquisitionSpec(
         id=str(acq_id), scanner_key=str(sk), scanner=sc, mode=mode, te_ms=te, tr_ms=tr,
@@ -467,33 +312,33 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
     """
     protocol = expect_mapping(protocol, "protocol")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+        raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
     scale = expect_number(protocol.get("scale", 1.0), "protocol.scale")
     spec = parse_phantom(phantom, scale)
     roi = expect_mapping(protocol.get("roi"), "protocol.roi")
     diam = roi.get("diameters_mm")
     if not isinstance(diam, list) or not diam:
-        raise ValueError(f"protocol.roi.diameters_mm: expected a list of diameters, got {diam!r}")
+        raise ConfigError(f"protocol.roi.diameters_mm: expected a list of diameters, got {diam!r}")
     diameters = tuple(expect_number(d, f"protocol.roi.diameters_mm[{j}]") * scale for j, d in enumerate(diam))
     for ins in spec.inserts:
         if max(diameters) > 2 * ins.radius_mm:
-            raise ValueError(
+            raise ConfigError(
                 f"protocol.roi.diameters_mm: an ROI of {max(diameters):.1f} mm does not fit insert "
                 f"{ins.name!r} ({2 * ins.radius_mm:.1f} mm across, after scale {scale})")
     per_2d = roi.get("slices_2d")
     if not isinstance(per_2d, int) or isinstance(per_2d, bool) or per_2d < 1:
-        raise ValueError(f"protocol.roi.slices_2d: expected an integer >= 1, got {per_2d!r}")
+        raise ConfigError(f"protocol.roi.slices_2d: expected an integer >= 1, got {per_2d!r}")
     length_3d = expect_number(roi.get("length_3d_mm"), "protocol.roi.length_3d_mm")
-    drawing = RoiDrawing(**_optional_numbers(
+    drawing = RoiDrawing(**optional_numbers(
         roi.get("drawing"), "protocol.roi.drawing", ("centre_sd_mm", "radius_sd_mm", "operator_radius_sd_mm")))
     noise_model = _noise_model(protocol.get("noise"))
-    scanners = _scaled_scanners(protocol, scale)
+    scanners = scaled_scanners(protocol, scale)
     defaults = dict(protocol.get("acquisition_defaults") or {})
     repositioning = dict(protocol.get("repositioning") or {})
     explicit = dict(protocol.get("poses") or {})
     raw_acq = expect_mapping(protocol.get("acquisitions"), "protocol.acquisitions")
     if not raw_acq:
-        raise ValueError("protocol.acquisitions: expected at least one acquisition")
+        raise ConfigError("protocol.acquisitions: expected at least one acquisition")
     layout = _Layout(spec, diameters, per_2d, length_3d, repositioning, explicit, int(seed), scale)
     acquisitions = {str(acq_id): _plan_acquisition(str(acq_id), {**defaults, **expect_mapping(
         raw, f"protocol.acquisitions.{acq_id}")}, scanners, noise_model, layout)
@@ -515,13 +360,13 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
         extraction_3d=str(protocol.get("extraction_3d", "paper3d")),
         published=published,
         drawing=drawing,
-        scanner_extraction=_scanner_extraction(protocol),
+        scanner_extraction=scanner_extraction(protocol),
     )
 
 
 def _published(protocol: dict[str, Any]) -> dict[str, list[float]]:
     """``published``: group -> [low %, high %]."""
-    return {str(group): [float(v) for v in _numbers(rng_pct, 2, f"protocol.published.{group}")]
+    return {str(group): [float(v) for v in numbers(rng_pct, 2, f"protocol.published.{group}")]
             for group, rng_pct in dict(protocol.get("published") or {}).items()}
 
 
@@ -533,12 +378,12 @@ def _check_mask_sources(acquisitions: dict[str, AcquisitionSpec]) -> None:
         key = f"protocol.acquisitions.{acq_id}.mask_from"
         src = acquisitions.get(str(acq.mask_from))
         if src is None:
-            raise ValueError(f"{key}: unknown acquisition {acq.mask_from!r}")
+            raise ConfigError(f"{key}: unknown acquisition {acq.mask_from!r}")
         if src.mask_from is not None:
-            raise ValueError(f"{key}: {acq.mask_from!r} takes its own mask from {src.mask_from!r}; "
+            raise ConfigError(f"{key}: {acq.mask_from!r} takes its own mask from {src.mask_from!r}; "
                              "name that acquisition instead")
         if src.grid != acq.grid:
-            raise ValueError(f"{key}: {acq.mask_from!r} has another grid ({src.grid.matrix}, "
+            raise ConfigError(f"{key}: {acq.mask_from!r} has another grid ({src.grid.matrix}, "
                              f"{src.grid.spacing_mm} mm, {src.grid.n_slices} slices); a mask is "
                              "reused only on the same grid")
 

@@ -15,12 +15,12 @@ from tqdm.auto import tqdm
 from robustlab.common.hashing import json_hash
 from robustlab.common.threads import limited_threads, threads_per_process
 from robustlab.radiomics.phantom.acquisition import (
+    FILTERS,
     FractionMaps,
     SimulatedAcquisition,
     bias_field,
     draw_mask,
     element_sensitivities,
-    get_filter,
     ideal_circles,
     material_image,
     reconstruct,
@@ -39,6 +39,7 @@ from robustlab.radiomics.phantom.scanner_effects import (
 )
 from robustlab.radiomics.phantom.study_writer import (
     acquisition_paths,
+    check_extractions,
     read_sidecar,
     write_acquisition,
     write_study_yaml,
@@ -80,7 +81,7 @@ def acquire(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
     if sc.distortion.active:
         ux, uy = displacement_field(xs[None, :], ys[:, None], sc.field_t, dx, sc.distortion, off_resonance)
         rho = distort(rho, ux / dx, uy / dy)
-    filt = get_filter(sc.recon_filter)
+    filt = FILTERS.get(sc.recon_filter)
 
     def window(coords: Sequence[np.ndarray]) -> np.ndarray:
         return filt(coords, **sc.filter_params)
@@ -233,6 +234,15 @@ def study_folder_name(protocol: dict[str, Any], phantom: dict[str, Any], seed: i
     return f"{name}-seed{seed}-{digest}"
 
 
+def checked_plan(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> StudyPlan:
+    """:func:`.protocol.plan_study`, with the extraction settings the study file will give each
+    acquisition checked too (:func:`.study_writer.check_extractions`): every fault of a
+    configuration is a one-line ``ConfigError`` before any simulation."""
+    plan = plan_study(protocol, phantom, seed)
+    check_extractions(plan)
+    return plan
+
+
 def simulate_study(
     protocol: dict[str, Any],
     phantom: dict[str, Any],
@@ -262,7 +272,7 @@ def simulate_study(
     Raises:
         ValueError: the configuration is invalid (raised before any simulation).
     """
-    plan = plan_study(protocol, phantom, seed)
+    plan = checked_plan(protocol, phantom, seed)
     out_dir = Path(out_dir)
     digests = {i: acquisition_digest(plan, phantom, a) for i, a in plan.acquisitions.items()}
     todo = [i for i in plan.acquisitions

@@ -11,6 +11,7 @@ import numpy as np
 import SimpleITK as sitk
 import yaml
 
+from robustlab.common.errors import ConfigError
 from robustlab.common.io import atomic_path, write_json, write_text
 from robustlab.radiomics.phantom.acquisition import SimulatedAcquisition
 
@@ -126,6 +127,43 @@ def study_document(plan: StudyPlan) -> dict[str, Any]:
     if plan.published:
         doc["published"] = plan.published
     return doc
+
+
+def check_extractions(plan: StudyPlan) -> None:
+    """Each acquisition's extraction settings, resolved as the study file will give them (the
+    study's, refined by its scanner's, refined by its own), checked by pyradiomics' schema now:
+    a bad setting in a protocol is a one-line ``ConfigError`` before any simulation.
+    """
+    from robustlab.radiomics.extraction.params import (
+        ExtractionSpec,
+        check_extraction,
+        parse_extraction,
+    )
+    from robustlab.radiomics.study.bundled import resolve_extraction
+
+    doc, base = study_document(plan), Path.cwd()
+
+    def spec(value: Any, where: str, inherited: ExtractionSpec) -> ExtractionSpec:
+        try:
+            return parse_extraction(value, base, where, inherited, resolve_extraction)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    study = spec(doc["extraction"], "protocol.extraction", ExtractionSpec())
+    scanners = {k: (spec(v["extraction"], f"protocol.scanners.{k}.extraction", study),
+                    f"protocol.scanners.{k}.extraction") for k, v in doc.get("scanners", {}).items()}
+    checked = set()
+    for aid, entry in doc["acquisitions"].items():
+        inherited, where = scanners.get(entry["scanner"], (study, "protocol.extraction"))
+        if plan.acquisitions[aid].extraction is not None:
+            where = f"protocol.acquisitions.{aid}.extraction"
+        extraction = spec(entry.get("extraction"), where, inherited).resolve()
+        if extraction is not None and extraction not in checked:
+            checked.add(extraction)
+            try:
+                check_extraction(extraction, where)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
 
 
 def write_study_yaml(out_dir: Path, plan: StudyPlan) -> Path:
