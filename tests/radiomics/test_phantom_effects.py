@@ -18,14 +18,13 @@ from robustlab.radiomics.phantom import (
 )
 from robustlab.radiomics.phantom import simulate as simulate_module
 from robustlab.radiomics.phantom.acquisition import FILTERS, reconstruct
+from robustlab.radiomics.phantom.roi_drawing import RoiDrawing, drawn_circles
 from robustlab.radiomics.phantom.scanner_effects import (
     GAMMA_BAR_HZ_PER_T,
     Distortion,
     Nonuniformity,
-    RoiDrawing,
     displacement_field,
     distort,
-    drawn_circles,
     gfactor_map,
     nonuniformity_field,
 )

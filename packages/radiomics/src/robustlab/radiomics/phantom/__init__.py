@@ -2,10 +2,12 @@
 
 - :mod:`.model`: the phantom (elliptic body, fat-like shell, gel filling, textured inserts).
 - :mod:`.textures`: granular grain fields of the inserts.
-- :mod:`.acquisition`: pose, partial volume, spin-echo contrast, receive bias, k-space
+- :mod:`.geometry`: the pose, the reconstruction grid and the ROI plan.
+- :mod:`.acquisition`: partial volume, spin-echo contrast, receive bias, k-space
   truncation and reconstruction filter, Rician noise, vendor scaling.
 - :mod:`.scanner_effects`: what makes scanners disagree: residual intensity non-uniformity,
-  parallel-imaging noise (g-factor), geometric distortion, an operator's ROI drawing.
+  parallel-imaging noise (g-factor), geometric distortion.
+- :mod:`.roi_drawing`: an operator's ROI circles and the label map they make.
 - :mod:`.scanner`: a scanner file or a protocol's scanner entry, validated.
 - :mod:`.protocol`: protocols and their validation.
 - :mod:`.simulate`: :func:`simulate_study`, the entry point.

@@ -26,7 +26,8 @@ between-scanner ones in :mod:`.scanner_effects`):
 8. **Vendor scaling.** The magnitude is multiplied by the scanner's ``intensity_scale``.
 
 The ROI masks are drawn as an operator draws them: circles on each insert where it appears
-in the current pose (after distortion), with the errors of the drawing and of its operator.
+in the current pose (after distortion), with the errors of the drawing and of its operator
+(:mod:`.roi_drawing`).
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ from scipy import ndimage
 from scipy.special import erf
 
 from robustlab.common.registry import Entry, Registry, deprecated_alias
+from robustlab.radiomics.phantom.geometry import Grid, Pose, RoiPlan
 from robustlab.radiomics.phantom.model import PhantomSpec
+from robustlab.radiomics.phantom.roi_drawing import draw_mask, ideal_circles
 from robustlab.radiomics.phantom.textures import TextureVolume
 
 # --------------------------------------------------------------------------- reconstruction filters
@@ -83,71 +86,6 @@ def _fermi(coords: Sequence[np.ndarray], radius: float = 0.9, width: float = 0.0
 
 
 # --------------------------------------------------------------------------- geometry
-
-
-@dataclass(frozen=True)
-class Pose:
-    """Rigid placement of the phantom: ``s = R(rotation_deg about z) p + translation_mm``."""
-
-    rotation_deg: float = 0.0
-    translation_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-    def to_phantom(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Phantom-frame in-plane coordinates of scanner-frame points."""
-        c, s = math.cos(math.radians(self.rotation_deg)), math.sin(math.radians(self.rotation_deg))
-        dx, dy = xs - self.translation_mm[0], ys - self.translation_mm[1]
-        return c * dx + s * dy, -s * dx + c * dy
-
-    def to_scanner(self, px: float, py: float) -> tuple[float, float]:
-        """Scanner-frame in-plane coordinates of one phantom-frame point."""
-        c, s = math.cos(math.radians(self.rotation_deg)), math.sin(math.radians(self.rotation_deg))
-        return c * px - s * py + self.translation_mm[0], s * px + c * py + self.translation_mm[1]
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The scanner's reconstruction grid, centred on the isocentre.
-
-    Attributes:
-        matrix: ``(nx, ny)``.
-        spacing_mm: ``(dx, dy, dz)``; in 2D ``dz`` is the slice thickness (contiguous slices).
-        n_slices: number of slices (2D) or partitions (3D).
-        mode: ``"2D"`` or ``"3D"``.
-        profile_edge: Gaussian edge of the 2D slice profile, relative to the thickness.
-    """
-
-    matrix: tuple[int, int]
-    spacing_mm: tuple[float, float, float]
-    n_slices: int
-    mode: str
-    profile_edge: float = 0.0
-
-    def axis(self, n: int, d: float) -> np.ndarray:
-        """Coordinates of ``n`` voxel centres of spacing ``d`` centred on 0."""
-        return (np.arange(n) - (n - 1) / 2.0) * d
-
-    @property
-    def origin_mm(self) -> tuple[float, float, float]:
-        """Scanner-frame ``(x, y, z)`` of the centre of voxel ``[0, 0, 0]``."""
-        (nx, ny), (dx, dy, dz) = self.matrix, self.spacing_mm
-        return (-(nx - 1) / 2 * dx, -(ny - 1) / 2 * dy, -(self.n_slices - 1) / 2 * dz)
-
-
-@dataclass(frozen=True)
-class RoiPlan:
-    """Concentric ROI sizes, each drawn on its own block of adjacent slices.
-
-    The study's concentric circles overlap in one slice; a label map holds one label per voxel,
-    so size ``j`` (largest first) is drawn on slices ``[j * per_size, (j + 1) * per_size)``.
-    The label of insert ``i`` and size ``j`` (both from 0) is ``10 * (i + 1) + (j + 1)``.
-    """
-
-    diameters_mm: tuple[float, ...]
-    slices_per_size: int
-
-    def label(self, insert: int, size: int) -> int:
-        """The label value of one ROI."""
-        return 10 * (insert + 1) + (size + 1)
 
 
 @dataclass
@@ -291,35 +229,6 @@ def sample_fractions(
         values = _bilinear(planes, iy, ix) * disc
         maps.grains.append(((y0, y1, x0, x1), _block_mean(values, s)))
     return maps
-
-
-def ideal_circles(spec: PhantomSpec, pose: Pose, rois: RoiPlan) -> np.ndarray:
-    """ROI circles centred on each insert's true centre in ``pose``: ``(n_inserts, n_sizes, 3)``.
-
-    Each entry is the scanner-frame centre ``(x, y)`` and the radius, in mm.
-    """
-    out = np.empty((len(spec.inserts), len(rois.diameters_mm), 3))
-    for i, ins in enumerate(spec.inserts):
-        out[i, :, :2] = pose.to_scanner(*ins.centre_mm)
-        out[i, :, 2] = np.asarray(rois.diameters_mm) / 2
-    return out
-
-
-def draw_mask(grid: Grid, circles: np.ndarray, rois: RoiPlan) -> np.ndarray:
-    """The label map ``(nz, ny, nx)`` of ``circles`` (:func:`ideal_circles`) at voxel centres.
-
-    ROI size ``j`` of insert ``i`` takes the voxels whose centre lies in its circle, on the
-    size's block of slices, with the label :meth:`RoiPlan.label`.
-    """
-    (nx, ny), (dx, dy, _) = grid.matrix, grid.spacing_mm
-    cx, cy = np.meshgrid(grid.axis(nx, dx), grid.axis(ny, dy))
-    mask = np.zeros((grid.n_slices, ny, nx), dtype=np.int16)
-    for i in range(circles.shape[0]):
-        for j in range(circles.shape[1]):
-            x, y, r = circles[i, j]
-            block = slice(j * rois.slices_per_size, (j + 1) * rois.slices_per_size)
-            mask[block][:, (cx - x) ** 2 + (cy - y) ** 2 <= r**2] = rois.label(i, j)
-    return mask
 
 
 def _box(grid: Grid, centre: tuple[float, float], radius: float) -> tuple[int, int, int, int]:

@@ -25,6 +25,7 @@ from robustlab.radiomics.phantom.model import (
     expect_number,
     parse_phantom,
 )
+from robustlab.radiomics.phantom.roi_drawing import RoiDrawing
 from robustlab.radiomics.phantom.scanner import (
     ScannerSpec,
     fractions,
@@ -34,7 +35,6 @@ from robustlab.radiomics.phantom.scanner import (
     scaled_scanners,
     scanner_extraction,
 )
-from robustlab.radiomics.phantom.scanner_effects import RoiDrawing
 from robustlab.radiomics.statistics import STATISTICS
 
 MODES = ("2D", "3D")

@@ -9,10 +9,9 @@ in the scanner frame (so that a repositioned phantom also sees them change):
 - :func:`gfactor_map`: the SENSE noise amplification of parallel imaging.
 - :func:`displacement_field` and :func:`distort`: geometric distortion from gradient
   non-linearity and off-resonance along the readout.
-- :func:`drawn_circles`: an operator's ROI circles, with a per-drawing and a per-operator
-  error (the ROI a new operator redraws is not the one the first drew).
 
-Every parameter is in the scanner (or protocol) file; each effect is off when its
+The operator's ROI drawing is not a scanner's: it is in :mod:`.roi_drawing`. Every parameter
+is in the scanner (or protocol) file; each effect is off when its
 parameters are absent or zero.
 """
 
@@ -65,23 +64,6 @@ class Distortion:
     def active(self) -> bool:
         """Whether any displacement is modelled."""
         return self.gradient_mm_at_150mm != 0.0 or self.b0_ppm != 0.0
-
-
-@dataclass(frozen=True)
-class RoiDrawing:
-    """How far an operator's drawn ROI circles lie from the ideal ones.
-
-    Attributes:
-        centre_sd_mm: standard deviation of each drawn circle's centre, per axis; drawn anew
-            for every drawing (a session's mask).
-        radius_sd_mm: standard deviation of each drawn circle's radius, per drawing.
-        operator_radius_sd_mm: standard deviation of each operator's systematic radius
-            offset (one operator draws every circle a little larger than another).
-    """
-
-    centre_sd_mm: float = 0.0
-    radius_sd_mm: float = 0.0
-    operator_radius_sd_mm: float = 0.0
 
 
 def smooth_field(xs_mm: np.ndarray, ys_mm: np.ndarray, order: int, seed: tuple[int, ...]) -> np.ndarray:
@@ -213,30 +195,6 @@ def distort(image: np.ndarray, ux_px: np.ndarray, uy_px: np.ndarray) -> np.ndarr
     out = np.empty_like(image)
     for k in range(image.shape[0]):
         out[k] = ndimage.map_coordinates(image[k], coords, order=3, mode="nearest")
-    return out
-
-
-def drawn_circles(ideal: np.ndarray, insert_radii: np.ndarray, drawing: RoiDrawing,
-                  session_rng: np.random.Generator, operator_rng: np.random.Generator,
-                  min_radius_mm: float) -> np.ndarray:
-    """An operator's circles for one drawing: the ideal ``(x, y, r)`` plus drawing errors.
-
-    ``ideal`` is ``(n_inserts, n_sizes, 3)`` (scanner-frame centre and radius, mm). Each
-    circle's centre moves by ``N(0, centre_sd**2)`` per axis and its radius by
-    ``N(0, radius_sd**2)`` plus the operator's systematic offset ``N(0, operator_sd**2)``
-    (one draw per operator). Manual delineation differs between and within observers in this
-    way, and radiomic features follow it (Pavic et al., Acta Oncol 2018, 57:1070). A circle is
-    kept inside its insert (``|offset| + r <= insert radius``) and at least ``min_radius_mm``.
-    """
-    n_ins, n_sizes, _ = ideal.shape
-    bias = drawing.operator_radius_sd_mm * operator_rng.standard_normal()
-    draw = session_rng.standard_normal((n_ins, n_sizes, 3))
-    out = ideal.copy()
-    out[..., 0] += drawing.centre_sd_mm * draw[..., 0]
-    out[..., 1] += drawing.centre_sd_mm * draw[..., 1]
-    offset = np.hypot(out[..., 0] - ideal[..., 0], out[..., 1] - ideal[..., 1])
-    radius = ideal[..., 2] + bias + drawing.radius_sd_mm * draw[..., 2]
-    out[..., 2] = np.clip(radius, min_radius_mm, insert_radii[:, None] - offset)
     return out
 
 

@@ -19,20 +19,22 @@ from robustlab.radiomics.phantom.acquisition import (
     FractionMaps,
     SimulatedAcquisition,
     bias_field,
-    draw_mask,
     element_sensitivities,
-    ideal_circles,
     material_image,
     reconstruct,
     sample_fractions,
 )
 from robustlab.radiomics.phantom.protocol import AcquisitionSpec, StudyPlan, plan_study, roi_plan
-from robustlab.radiomics.phantom.scanner_effects import (
+from robustlab.radiomics.phantom.roi_drawing import (
     RoiDrawing,
+    draw_mask,
+    drawn_circles,
+    ideal_circles,
+)
+from robustlab.radiomics.phantom.scanner_effects import (
     coarse_axis,
     displacement_field,
     distort,
-    drawn_circles,
     gfactor_map,
     nonuniformity_field,
     to_matrix,
@@ -126,7 +128,7 @@ def drawn_mask(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
 
     Circles on the inserts where they appear (moved by the scanner's distortion), with the
     drawing errors of the acquisition's session and operator
-    (:func:`.scanner_effects.drawn_circles`); the ideal mask of the geometry when neither
+    (:func:`.roi_drawing.drawn_circles`); the ideal mask of the geometry when neither
     applies.
     """
     sc, rois = acq.scanner, roi_plan(plan, acq)
