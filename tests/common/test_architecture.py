@@ -1,4 +1,5 @@
-"""The packages' shape: no import cycle between modules, no function longer than 60 lines.
+"""The packages' shape: no import cycle between modules; no module over 500 lines, no class over
+300, no function body over 60.
 
 Both checks read the source (``ast``), so they see every import, at module level, inside a
 function or under ``if TYPE_CHECKING``, without importing anything.
@@ -13,6 +14,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [REPO / "packages" / name / "src" for name in ("common", "pruning", "radiomics")]
 MAX_LINES = 60
+MAX_MODULE_LINES = 500
+MAX_CLASS_LINES = 300
 #: Numerical kernels kept in one piece: one vectorized computation whose steps follow the
 #: formulas of its docstring (splitting it would scatter one derivation over several functions).
 NUMERICAL_KERNELS = {
@@ -117,3 +120,28 @@ def test_the_length_count_leaves_docstrings_out(tmp_path):
     path = tmp_path / "m.py"
     path.write_text('def f():\n    """doc\n\n    more\n    """\n    return 1\n\n\ndef g():\n    return 2\n')
     assert dict(functions(path)) == {"f": 2, "g": 2}
+
+
+def test_no_module_is_longer_than_500_lines():
+    long = [f"{module}: {n} lines" for module, path in modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES]
+    assert not long, "modules over 500 lines (one job per module: split them):\n" + "\n".join(long)
+
+
+def classes(path: Path) -> Iterator[tuple[str, int]]:
+    """``(name, lines)`` of every class of a file, its docstring included."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.ClassDef):
+            yield node.name, node.end_lineno - node.lineno + 1
+
+
+def test_no_class_is_longer_than_300_lines():
+    long = [f"{module}.{name}: {n} lines" for module, path in modules().items()
+            for name, n in classes(path) if n > MAX_CLASS_LINES]
+    assert not long, "classes over 300 lines (split them):\n" + "\n".join(long)
+
+
+def test_the_size_counts_see_modules_and_classes(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("class A:\n    x = 1\n\n    def f(self):\n        return 2\n")
+    assert dict(classes(path)) == {"A": 5}
