@@ -24,7 +24,7 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -122,6 +122,16 @@ def config_groups(root: Path, app: str) -> dict[str, list[str]]:
         options = sorted(f.stem for f in folder.glob("*.yaml"))
         if options:
             groups[folder.relative_to(base).as_posix()] = options
+    return groups
+
+
+def all_config_groups(root: Path, app: str, extra: Sequence[Path]) -> dict[str, list[str]]:
+    """:func:`config_groups` of ``root``, with the options of each folder of ``extra`` (a
+    ``--config-dir``: its groups at its top level, or under ``<app>/``) added."""
+    groups = config_groups(root, app)
+    for folder in extra:  # one level deep: a --config-dir may be a large folder
+        for path in [*folder.glob("*/*.yaml"), *(folder / app).glob("*/*.yaml")]:
+            groups[path.parent.name] = sorted({*groups.get(path.parent.name, []), path.stem})
     return groups
 
 
@@ -316,7 +326,11 @@ def hydra_entry(
             import hydra
 
             from robustlab.common.errors import RobustlabError
-            from robustlab.common.hydra_errors import check_group_options, quote_comma_paths
+            from robustlab.common.hydra_errors import (
+                check_group_options,
+                quote_comma_paths,
+                user_config_dirs,
+            )
 
             take_verbose_flag()
             root = config_dir()
@@ -324,7 +338,9 @@ def hydra_entry(
             command = [name, *sys.argv[1:]]
             try:  # a path holding a comma is one value, not a sweep (robustlab.common.hydra_errors)
                 sys.argv[1:] = quote_comma_paths(sys.argv[1:], lambda: mode_in_files(root, app))
-                check_group_options(sys.argv[1:], config_groups(root, app))  # Hydra's own groups: Hydra
+                extra = user_config_dirs(sys.argv[1:])
+                if extra is not None:  # Hydra's own groups (hydra/launcher=...): Hydra
+                    check_group_options(sys.argv[1:], all_config_groups(root, app, extra))
             except RobustlabError as exc:
                 if verbose():
                     raise

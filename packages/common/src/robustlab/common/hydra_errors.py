@@ -145,6 +145,22 @@ def check_group_options(args: Sequence[str], groups: dict[str, list[str]]) -> No
                 raise ConfigError(f"{key}: " + unknown_name_message("option", option, groups[key]))
 
 
+def user_config_dirs(args: Sequence[str]) -> list[Path] | None:
+    """The folders ``--config-dir`` / ``-cd`` add to Hydra's search path (their config groups
+    hold options too); None where ``hydra.searchpath`` is set on the command line (a search path
+    may name a package: the options it adds are not listed here)."""
+    dirs: list[Path] = []
+    for i, arg in enumerate(args):
+        if arg.lstrip("+").startswith("hydra.searchpath"):
+            return None
+        flag, eq, value = arg.partition("=")
+        if flag in ("--config-dir", "-cd"):
+            text = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            if text:
+                dirs.append(Path(text).expanduser())
+    return dirs
+
+
 def quote_comma_paths(args: Sequence[str], sweeps_from_files: Callable[[], bool]) -> list[str]:
     """The overrides ``args`` with every path holding a comma quoted (one value, not a sweep).
 

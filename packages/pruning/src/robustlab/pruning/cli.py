@@ -16,6 +16,7 @@ writes it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import sys
@@ -102,12 +103,24 @@ def _run_tracked(cfg: Any, spec: Any, run_dir: Path, dist: Any) -> Any:
     """The sweep, with its steps' progress and the chosen experiment tracker on rank 0 (config
     once, then each step)."""
     from robustlab.common.hydra_errors import resolve_config
-    from robustlab.common.progress import logs_above_bars
-    from robustlab.pruning.loggers import make_logger, step_values
-    from robustlab.pruning.sweep import run_sweep
+    from robustlab.common.runfolder import RunFolder
+    from robustlab.pruning.loggers import make_logger
 
     options = resolve_config(cfg.logger) if cfg.get("logger") else {"name": "none"}
-    tracker = make_logger(options, run_dir, run_dir.name) if dist.is_main else None
+    # The run folder is claimed before the tracker writes its folder there (tensorboard/,
+    # mlruns/), so that the claim sees them as this run's; run_sweep's own claim re-enters it.
+    with RunFolder(run_dir, "pruning") if dist.is_main else contextlib.nullcontext():
+        tracker = make_logger(options, run_dir, run_dir.name) if dist.is_main else None
+        return _sweep_tracked(cfg, spec, run_dir, dist, tracker)
+
+
+def _sweep_tracked(cfg: Any, spec: Any, run_dir: Path, dist: Any, tracker: Any) -> Any:
+    """The sweep in a claimed run folder, each step reported to the progress bar and ``tracker``."""
+    from robustlab.common.hydra_errors import resolve_config
+    from robustlab.common.progress import logs_above_bars
+    from robustlab.pruning.loggers import step_values
+    from robustlab.pruning.sweep import run_sweep
+
     steps, step_done = _sweep_bar(spec, run_dir, enabled=spec.train.progress and dist.is_main)
 
     def on_step(row: dict[str, Any], layers: Any) -> None:
