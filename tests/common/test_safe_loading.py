@@ -58,9 +58,21 @@ def test_a_file_is_read_up_to_its_bound(tmp_path):
     assert safe_yaml.load(big) == {"x": int("1" * 200)}
 
 
-def test_the_study_loader_refuses_a_billion_laughs_at_once(tmp_path):
+def laughs_in_labels(levels: int = 9) -> str:
+    """The same aliases inside an acquisition's ``labels`` of a study file (where the study loader
+    used to expand them: at the top level, an unknown key stopped it first)."""
+    levels_text = ['&a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    names = "abcdefghijklmnop"
+    for prev, name in zip(names, names[1:levels], strict=False):
+        levels_text.append(f"&{name} [{', '.join([f'*{prev}'] * 9)}]")
+    return ("name: laughs\nacquisitions:\n  a:\n    image: a.nii.gz\n    mask: a_mask.nii.gz\n"
+            "    labels: [" + ",\n      ".join(levels_text) + "]\n")
+
+
+@pytest.mark.parametrize("text", [laughs(), laughs_in_labels()], ids=["top_level", "in_labels"])
+def test_the_study_loader_refuses_a_billion_laughs_at_once(tmp_path, text):
     study = tmp_path / "study.yaml"
-    study.write_text(laughs())
+    study.write_text(text)
     code = ("import sys\nfrom robustlab.radiomics.study import load_study\n"
             "try:\n    load_study(sys.argv[1])\nexcept ValueError as exc:\n    print(type(exc).__name__, exc)\n")
     # It used to run for minutes: a timeout here is a hang guard, not a speed target.

@@ -182,6 +182,12 @@ def scanner_not_utf8(design: Path) -> str:
     return r"scanners\.B15: .*my_b\.yaml: not UTF-8 text \(byte 0xe9 at offset 22\)"
 
 
+def scanner_not_yaml(design: Path) -> str:
+    scanner = design.parent / "scanners" / "my_b.yaml"
+    scanner.write_text("snr_factor: [0.8\nname: b\n")
+    return r"my_b\.yaml.*line \d+, column \d+"
+
+
 def scanner_key_twice(design: Path) -> str:
     scanner = design.parent / "scanners" / "my_b.yaml"
     scanner.write_text(scanner.read_text() + "snr_factor: 0.5\n")
@@ -189,7 +195,7 @@ def scanner_key_twice(design: Path) -> str:
 
 
 @pytest.mark.parametrize("spoil", [duplicate_acquisition, self_comparison, not_yaml, not_utf8,
-                                   scanner_not_utf8, scanner_key_twice],
+                                   scanner_not_utf8, scanner_not_yaml, scanner_key_twice],
                          ids=lambda spoil: spoil.__name__)
 def test_a_bad_design_is_one_line_naming_it_before_any_seed(tmp_path, spoil):
     design = tiny_design(tmp_path / "d")
