@@ -125,20 +125,31 @@ def curve_name(row: pd.Series) -> str:
 
 
 def pruning_sweet_spots(run: Run) -> str:
-    """Curves with a sweet spot per model, their sparsity range and peak gain."""
-    summary = pd.read_csv(run.path / "aggregate" / "report" / "sweet_spots_summary.csv")
-    parts = []
-    for model, curves in summary.groupby("model", sort=True):
-        hits = curves[curves["n_sweet"] > 0].sort_values(["table", "method", "metric"])
-        listed = "; ".join(f"{curve_name(r)} ({100 * r['sweet_min']:.0f} to {100 * r['sweet_max']:.0f} %, "
-                           f"{r['peak_gain']:+.2f})" for _, r in hits.iterrows())
-        parts.append(f"for `{model}`, {len(hits)} of {len(curves)} curves" + (f": {listed}" if listed else ""))
-    untestable = int(summary["n_untestable"].sum())
+    """How many steps were tested and found sweet, per model, then a row per sweet step: its
+    dense and sparse value, gain, lower bound at Holm's level and 95 % interval."""
+    report = run.path / "aggregate" / "report"
+    steps = pd.read_csv(report / "sweet_spots.csv")
+    summary = pd.read_csv(report / "sweet_spots_summary.csv")
+    tested = steps[steps["testable"].astype(bool)]
+    sweet = tested[tested["sweet_spot"].astype(bool)].sort_values(["model", "table", "method", "metric", "step"])
+    per_model = "; ".join(f"`{model}` {int((curves['n_sweet'] > 0).sum())} of {len(curves)} curves"
+                          for model, curves in summary.groupby("model", sort=True))
     top1 = summary[(summary["table"] == "accuracy") & (summary["metric"] == "top1")]
-    clean = "a sweet spot in clean top-1" if (top1["n_sweet"] > 0).any() else "no sweet spot in clean top-1"
-    return (f"Sweet spots found by the aggregate report (Holm-adjusted bootstrap intervals over images, "
-            f"`aggregate/report/sweet_spots_summary.csv`; each with its sparsity range and largest gain): "
-            f"{'; '.join(parts)}; {untestable} untestable step(s); {clean} ({run.source}).")
+    clean = "a sweet spot in clean top-1" if (top1["n_sweet"] > 0).any() else "none in clean top-1"
+    margins = ", ".join(f"{m:g}" for m in sorted(tested["margin"].unique()))
+    scopes = ", ".join(sorted(str(v) for v in tested["holm_scope"].unique()))
+    head = (f"Sweet spots found by the aggregate report (`aggregate/report/sweet_spots.csv`; {run.source}): "
+            f"{len(sweet)} of {len(tested)} tested steps ({per_model}; {clean}), Holm across the {scopes}, "
+            f"each gain's lower bound at Holm's level above its margin of {margins}; "
+            f"{int(summary['n_untestable'].sum())} untestable step(s).")
+    if sweet.empty:
+        return head
+    rows = ["| model | curve | sparsity | dense | sparse | gain | lower bound at Holm's level | 95 % interval |",
+            "|---|---|---|---|---|---|---|---|"]
+    rows += [f"| `{r['model']}` | {curve_name(r)} | {100 * r['sparsity']:.1f} % | {r['dense']:.3f} | "
+             f"{r['value']:.3f} | {r['gain']:+.3f} | {r['ci_low_adj']:+.3f} | "
+             f"{r['ci_low']:+.3f} to {r['ci_high']:+.3f} |" for _, r in sweet.iterrows()]
+    return head + "\n\n" + "\n".join(rows)
 
 
 # ---------------------------------------------------------------------------------- radiomics
@@ -201,8 +212,9 @@ def rewrite(text: str, runs: dict[str, Run]) -> str:
         if kind not in runs:
             return match.group(0)
         text = writer(runs[kind])
-        if not text.lstrip().startswith("|"):  # prose, wrapped as the pages are; tables as they are
-            text = textwrap.fill(text, width=98, break_long_words=False, break_on_hyphens=False)
+        # prose wrapped as the pages are (paragraph by paragraph); tables as they are
+        text = "\n\n".join(part if part.lstrip().startswith("|") else textwrap.fill(
+            part, width=98, break_long_words=False, break_on_hyphens=False) for part in text.split("\n\n"))
         return f"{match.group(1)}{text}\n{match.group(4)}"
 
     return REGION.sub(fill, text)

@@ -50,6 +50,16 @@ def fake_sweep(root: Path) -> Path:
     pd.DataFrame([dict(zip(("model", "table", "method", "metric", "level", "n_sweet", "sweet_min", "sweet_max",
                             "peak_gain"), c, strict=True), n_untestable=0) for c in curves]).to_csv(
         report / "sweet_spots_summary.csv", index=False)
+    steps = []
+    for model, table, method, metric, level, _, low, high, _ in curves:
+        for step, sparsity in ((1, 0.30), (2, 0.51)):
+            sweet = table != "accuracy" and low <= sparsity <= high
+            gain = 0.12 if sweet else -0.01
+            steps.append(dict(model=model, table=table, method=method, metric=metric, level=level, step=step,
+                              sparsity=sparsity, dense=0.5, value=0.5 + gain, gain=gain, ci_low=gain - 0.05,
+                              ci_high=gain + 0.05, ci_low_adj=gain - 0.08, margin=0.01, sweet_spot=sweet,
+                              holm_scope="report", testable=True))
+    pd.DataFrame(steps).to_csv(report / "sweet_spots.csv", index=False)
     return root
 
 
@@ -97,8 +107,10 @@ def test_regions_are_written_from_the_runs_and_a_second_run_changes_nothing(tmp_
     figures = " ".join(figures.split())  # prose is wrapped
     assert "Grad-CAM pointing game 0.81 (Guided Grad-CAM 1.00; energy pointing game 0.55 and 0.94)" in figures
     assert "LOST CorLoc 0.88 and TokenCut 0.72" in figures and "0.25 for a centred box" in figures
-    assert "for `resnet_small`, 1 of 2 curves: alignment/rotation/top1 at 90 (30 to 51 %, +0.12)" in figures
-    assert "no sweet spot in clean top-1" in figures
+    assert ("3 of 6 tested steps (`resnet_small` 1 of 2 curves; `vit_small` 1 of 1 curves; none in clean top-1), "
+            "Holm across the report, each gain's lower bound at Holm's level above its margin of 0.01") in figures
+    assert "| `resnet_small` | alignment/rotation/top1 at 90 | 30.0 % | 0.500 | 0.620 | +0.120 | +0.040 | " \
+           "+0.070 to +0.170 |" in (pages / "docs/reference/figures.md").read_text()
     assert "`make pruning` at commit 0123456" in figures
     flat = " ".join((pages / "docs/index.md").read_text().split())
     assert "ends with 7 robust features of 2260 (944 in 2D, 1316 in 3D) and no failed ROI" in flat
