@@ -1,0 +1,120 @@
+"""The phantom study's released per-ROI features: the digital phantom's training data.
+
+The study of arXiv 2005.06833 released its pyradiomics output, one row per ROI, in its public
+repository (ReliabilityRadiomicsIEOFC/PhantomStudy, BSD 3-Clause, ``RadiomicFiles/``). Its
+repeatability scans of the three scanners are the data the phantom is calibrated on
+(:data:`TRAINING`); the vendor comparison, the TE series, the TR change and the 3D repeat are
+the test, never tuned on (``scripts/validate_phantom.py`` judges the phantom on them).
+
+The files are not part of this project: a data folder holding the repository's layout
+(``RadiomicFiles/IEO/...``) is passed in. Each file lists 16 ROIs (4 inserts x 4 sizes, largest
+first) in the same order for every scan of a scanner, as the phantom's label order
+(``10 x insert + size``) does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from robustlab.common.errors import DataError
+from robustlab.common.io import write_text
+from robustlab.radiomics.phantom.roi_statistics import released_statistics
+from robustlab.radiomics.study.feature_csv import read_feature_csv
+
+#: Scanner key of the ``paper`` protocol -> its scans 1 and 2 (fixed position) and 3 (repositioned).
+TRAINING: dict[str, tuple[str, ...]] = {
+    "A15": tuple(f"RadiomicFiles/IEO/radiomics_{k}_Ax_T2_FRFSE_PELVI_clean.csv" for k in (1, 2, 3)),
+    "B15": tuple(f"RadiomicFiles/CCU1_5T/radiomics_T2_AX_FSE{s}_clean.csv" for s in ("", "_2nd", "_3rd")),
+    "B30": tuple(f"RadiomicFiles/CCU3T/radiomics_T2_AX{s}_clean.csv" for s in ("", "_2nd", "_3rd")),
+}
+#: The bin width each centre extracted with (the files' ``diagnostics_Configuration_Settings``).
+BIN_WIDTH = {"A15": 10.0, "B15": 5.0, "B30": 5.0}
+#: The ``paper`` protocol's comparisons computable from the training files:
+#: name -> (statistic, acquisition a, acquisition b, group).
+TRAINING_COMPARISONS: dict[str, tuple[str, str, str, str]] = {
+    **{f"repeat_fixed_{s}": ("icc", f"{s}_rep1", f"{s}_rep2", "repeat_fixed") for s in TRAINING},
+    **{f"repeat_repositioned_{s}": ("icc", f"{s}_rep1", f"{s}_rep3", "repeat_repositioned")
+       for s in TRAINING},
+    "between_field_strengths": ("ccc", "B15_rep1", "B30_rep1", "between_field_strengths"),
+}
+
+
+def training_paths(root: Path) -> dict[str, Path]:
+    """``{acquisition id: file}`` of the training scans under ``root`` (``<scanner>_rep<k>``).
+
+    Raises:
+        DataError: a training file is missing (the message names it).
+    """
+    paths = {f"{s}_rep{k + 1}": Path(root) / rel for s, files in TRAINING.items()
+             for k, rel in enumerate(files)}
+    for path in paths.values():
+        if not path.is_file():
+            raise DataError(f"{path}: a training file of the released phantom features is missing")
+    return paths
+
+
+def read_features(path: Path) -> pd.DataFrame:
+    """One released file's feature columns (``Image``, ``Mask`` and ``diagnostics_*`` dropped),
+    one row per ROI in the file's order, read and checked as a study's feature CSV
+    (:func:`~robustlab.radiomics.study.feature_csv.read_feature_csv`).
+
+    Raises:
+        StudyError: the file is unreadable or holds a cell that is not a finite number.
+    """
+    return read_feature_csv(Path(path), None, "released phantom features").reset_index(drop=True)
+
+
+def training_study(root: Path, out: Path) -> Path:
+    """Write a study file (``out``) that analyses the training scans like the ``paper`` protocol.
+
+    Each scan is an acquisition of its feature file (``features:``), each comparison of
+    :data:`TRAINING_COMPARISONS` a comparison of the same name, statistic and group, so its
+    tables line up with a simulated ``paper`` run's.
+    """
+    paths = training_paths(root)
+    acquisitions: dict[str, Any] = {
+        acq: {"features": str(path.resolve()), "scanner": acq.split("_")[0],
+              "repetition": int(acq[-1])} for acq, path in paths.items()}
+    comparisons = [{"name": name, "statistic": stat, "acquisitions": [a, b], "group": group}
+                   for name, (stat, a, b, group) in TRAINING_COMPARISONS.items()]
+    doc = {"name": "phantomstudy_training", "threshold": 0.9, "acquisitions": acquisitions,
+           "comparisons": comparisons}
+    return write_text(Path(out), yaml.safe_dump(doc, sort_keys=False))
+
+
+def excellent_lists(folder: Path) -> dict[str, set[str]]:
+    """The real verdicts held in ``folder``: ``<comparison>.excellent.txt`` files.
+
+    Each lists the features a comparison's real data finds excellent, one per line (``#``
+    starts a comment; a second word, the statistic's value, is ignored); every other feature is
+    not excellent. Names are written as the pipeline writes them (R's ``.`` in image-type names,
+    ``log.sigma.6.mm.3D``, ``wavelet.LH``, becomes ``-``).
+    """
+    out = {}
+    for path in sorted(Path(folder).glob("*.excellent.txt")):
+        names = set()
+        for line in path.read_text(encoding="utf-8").splitlines():
+            word = line.split("#", 1)[0].split()
+            if word:
+                image_type, _, rest = word[0].partition("_")
+                names.add(f"{image_type.replace('.', '-')}_{rest}")
+        out[path.name.removesuffix(".excellent.txt")] = names
+    return out
+
+
+def scanner_statistics(root: Path) -> pd.DataFrame:
+    """The ROI statistics (:mod:`.roi_statistics`) of every training scan: one row per scan and
+    ROI with ``scanner``, ``repetition``, ``roi`` (0-15, file order) and the statistics."""
+    frames = []
+    for acq, path in training_paths(root).items():
+        scanner, rep = acq.split("_")[0], int(acq[-1])
+        stats = released_statistics(read_features(path), BIN_WIDTH[scanner])
+        stats.insert(0, "roi", range(len(stats)))
+        stats.insert(0, "repetition", rep)
+        stats.insert(0, "scanner", scanner)
+        frames.append(stats)
+    return pd.concat(frames, ignore_index=True)

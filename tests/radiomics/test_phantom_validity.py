@@ -1,0 +1,144 @@
+"""The phantom beside the study: released features as data, ROI statistics and the validity scores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from robustlab.radiomics.phantom import validity as v
+from robustlab.radiomics.phantom.released import excellent_lists
+from robustlab.radiomics.phantom.roi_statistics import (
+    image_statistics,
+    lag1_correlation,
+    released_statistics,
+)
+
+# --------------------------------------------------------------------------- ROI statistics
+
+
+def test_roi_statistics_are_pyradiomics_normalised_mean_variance_and_glcm_contrast():
+    import SimpleITK as sitk
+    from radiomics import featureextractor
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(200, 1200, size=(3, 40, 40)).astype(float)
+    image[:, 10:30, 10:30] = np.round(ndimage_smooth(rng.normal(800, 150, size=(3, 20, 20))))
+    mask = np.zeros(image.shape, dtype=np.int16)
+    mask[:, 12:28, 12:28] = 1
+    mask[:, 2:8, 2:8] = 2
+    ours = image_statistics(image, mask)
+    extractor = featureextractor.RadiomicsFeatureExtractor(
+        normalize=True, normalizeScale=100, binWidth=1, force2D=True, force2Ddimension=0,
+        voxelArrayShift=300)
+    extractor.disableAllFeatures()
+    extractor.enableFeaturesByName(firstorder=["Mean", "Variance"], glcm=["Contrast"])
+    img = sitk.GetImageFromArray(image)
+    for row in ours.itertuples():
+        got = extractor.execute(img, sitk.GetImageFromArray(mask), label=row.label)
+        assert row.mean == pytest.approx(float(got["original_firstorder_Mean"]), rel=1e-3)
+        assert row.variance == pytest.approx(float(got["original_firstorder_Variance"]), rel=1e-3)
+        # bin width 1 on a scale of 100 per standard deviation: binning adds about 1/6
+        assert row.contrast == pytest.approx(float(got["original_glcm_Contrast"]), rel=0.02, abs=0.3)
+
+
+def ndimage_smooth(x: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(x, (0, 1.0, 1.0))
+
+
+def test_released_statistics_scale_the_contrast_by_the_bin_width_squared():
+    table = pd.DataFrame({"original_firstorder_Mean": [1.0, 2.0], "original_firstorder_Variance": [4.0, 8.0],
+                          "original_glcm_Contrast": [0.02, 0.2]})
+    stats = released_statistics(table, bin_width=10.0)
+    assert list(stats["contrast"]) == [2.0, 20.0]
+    np.testing.assert_allclose(lag1_correlation(stats), [0.75, -0.25])
+
+
+# --------------------------------------------------------------------------- released data
+
+
+def test_the_released_training_scans_reproduce_the_studys_figures(shared_data, tmp_path):
+    from robustlab.radiomics.phantom.released import scanner_statistics, training_study
+    from robustlab.radiomics.pipeline import run_study
+
+    root = shared_data / "radiomics" / "phantomstudy"
+    if not root.is_dir():
+        pytest.skip(f"real-data check: no released phantom features at {root}")
+    result = run_study(training_study(root, tmp_path / "study.yaml"), tmp_path / "out", n_jobs=1,
+                       cache_dir=tmp_path / "cache", progress=False, texture=False, report=False)
+    pct = result.summary.set_index("comparison")["pct_excellent"].round(1).to_dict()
+    assert pct == {"repeat_fixed_A15": 96.4, "repeat_fixed_B15": 92.1, "repeat_fixed_B30": 79.9,
+                   "repeat_repositioned_A15": 78.4, "repeat_repositioned_B15": 85.4,
+                   "repeat_repositioned_B30": 11.2, "between_field_strengths": 15.6}
+    stats = scanner_statistics(root)
+    assert len(stats) == 9 * 16 and (stats["variance"] > 0).all() and (stats["contrast"] > 0).all()
+
+
+def test_a_missing_training_file_is_named(tmp_path):
+    from robustlab.common.errors import DataError
+    from robustlab.radiomics.phantom.released import training_paths
+
+    (tmp_path / "RadiomicFiles").mkdir()
+    with pytest.raises(DataError, match=r"IEO/radiomics_1_Ax_T2_FRFSE_PELVI_clean\.csv: a training file"):
+        training_paths(tmp_path)
+
+
+def test_excellent_lists_map_the_studys_names_to_the_pipelines(tmp_path):
+    (tmp_path / "between_vendors.excellent.txt").write_text(
+        "# CCC > 0.9\nlog.sigma.6.mm.3D_firstorder_TotalEnergy 0.93\nwavelet.LH_ngtdm_Coarseness\n"
+        "original_shape_VoxelVolume 0.99\n\n")
+    (tmp_path / "notes.txt").write_text("not a list")
+    assert excellent_lists(tmp_path) == {"between_vendors": {
+        "log-sigma-6-mm-3D_firstorder_TotalEnergy", "wavelet-LH_ngtdm_Coarseness", "original_shape_VoxelVolume"}}
+
+
+# --------------------------------------------------------------------------- validity scores
+
+
+def test_auc_and_brier_against_their_definitions():
+    y = np.array([1, 1, 0, 0, 0], dtype=bool)
+    assert v.auc(np.array([0.9, 0.8, 0.3, 0.2, 0.1]), y) == 1.0
+    assert v.auc(np.array([0.1, 0.2, 0.3, 0.8, 0.9]), y) == 0.0
+    assert v.auc(np.full(5, 0.5), y) == 0.5  # ties count a half
+    assert v.auc(np.array([0.9, 0.2, 0.3, 0.2, 0.1]), y) == pytest.approx((3 + 1.5) / 6)
+    assert math.isnan(v.auc(np.ones(3), np.ones(3, dtype=bool)))
+    assert v.brier(np.array([1.0, 0.5, 0.0]), np.array([1, 0, 0])) == pytest.approx(0.25 / 3)
+
+
+def test_binomial_width_of_a_share():
+    assert v.binomial_width(50.0, 944) == pytest.approx(200 * 1.6448536 * math.sqrt(0.25 / 944))
+    assert v.binomial_width(0.0, 944) == 0.0
+
+
+def test_feature_scores_beside_the_base_rate_and_the_other_comparisons():
+    features = [f"f{i}" for i in range(10)]
+    truth = {"a": [1] * 5 + [0] * 5, "b": [1] * 4 + [0] * 6}
+    real = pd.DataFrame([{"comparison": c, "feature": f, "excellent": bool(x)}
+                         for c, xs in truth.items() for f, x in zip(features, xs, strict=True)])
+    sim = pd.DataFrame([{"seed": s, "comparison": "a", "feature": f, "excellent": i < 5 and s < 4}
+                        for s in range(5) for i, f in enumerate(features)])
+    scores = v.feature_scores(sim, real).set_index("comparison")
+    assert list(scores.index) == ["a"]  # "b" has no simulated verdicts
+    row = scores.loc["a"]
+    assert row["auc"] == 1.0 and row["brier"] == pytest.approx(5 * 0.2**2 / 10)
+    assert row["brier_base_rate"] == 0.25 and row["real_pct"] == 50.0
+    assert row["auc_others"] == pytest.approx((4 * 5 + 5 * 0.5) / 25)  # f4: a tie with every negative
+    assert row["brier_others"] == pytest.approx(0.1)
+
+
+def test_share_and_cell_intervals():
+    summary = pd.DataFrame({"seed": range(20), "comparison": "a", "pct_excellent": np.linspace(80, 99, 20)})
+    out = v.share_intervals(summary, {"a": 90.0, "missing": 50.0}, 944).set_index("comparison")
+    assert list(out.index) == ["a"] and out.loc["a", "inside"]
+    assert out.loc["a", "width_ratio"] == pytest.approx(out.loc["a", "width"] / v.binomial_width(90.0, 944))
+    per_feature = pd.DataFrame([{"seed": s, "comparison": "a", "feature": f"{t}_glcm_{k}", "image_type": t,
+                                 "feature_class": "glcm", "excellent": k < s % 3}
+                                for s in range(10) for t in ("wavelet-LH", "wavelet-HH") for k in range(3)])
+    real = per_feature[per_feature["seed"] == 0].drop(columns="seed").assign(excellent=True)
+    cells = v.cell_intervals(per_feature, real, "image_type")
+    assert list(cells["cell"]) == ["wavelet"] and cells["real"].iloc[0] == 100.0
+    assert not cells["inside"].iloc[0]
