@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -61,21 +62,74 @@ def test_released_statistics_scale_the_contrast_by_the_bin_width_squared():
 # --------------------------------------------------------------------------- released data
 
 
-def test_the_released_training_scans_reproduce_the_studys_figures(shared_data, tmp_path):
-    from robustlab.radiomics.phantom.released import scanner_statistics, training_study
-    from robustlab.radiomics.pipeline import run_study
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "validate_phantom.py"
 
+
+def load_script():
+    """``scripts/validate_phantom.py`` as a module (its helpers are tested without a simulation)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("validate_phantom", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def released(shared_data, tmp_path_factory):
+    """The released training scans analysed by the report (one run per module), with a test
+    list naming two features excellent between vendors."""
     root = shared_data / "radiomics" / "phantomstudy"
     if not root.is_dir():
         pytest.skip(f"real-data check: no released phantom features at {root}")
-    result = run_study(training_study(root, tmp_path / "study.yaml"), tmp_path / "out", n_jobs=1,
-                       cache_dir=tmp_path / "cache", progress=False, texture=False, report=False)
-    pct = result.summary.set_index("comparison")["pct_excellent"].round(1).to_dict()
+    work = tmp_path_factory.mktemp("released")
+    (work / "test").mkdir()
+    (work / "test" / "between_vendors.excellent.txt").write_text(
+        "original_shape_VoxelVolume 0.99\nlog.sigma.6.mm.3D_firstorder_TotalEnergy 0.94\n")
+    real, summary = load_script().real_verdicts(root, work / "test", work / "real")
+    return root, real, summary
+
+
+def test_the_released_training_scans_reproduce_the_studys_figures(released):
+    from robustlab.radiomics.phantom.released import scanner_statistics
+
+    root, real, summary = released
+    pct = summary.set_index("comparison")["pct_excellent"].round(1).to_dict()
     assert pct == {"repeat_fixed_A15": 96.4, "repeat_fixed_B15": 92.1, "repeat_fixed_B30": 79.9,
                    "repeat_repositioned_A15": 78.4, "repeat_repositioned_B15": 85.4,
                    "repeat_repositioned_B30": 11.2, "between_field_strengths": 15.6}
+    vendors = real[real["comparison"] == "between_vendors"]
+    assert len(vendors) == 944 and vendors["excellent"].sum() == 2
     stats = scanner_statistics(root)
     assert len(stats) == 9 * 16 and (stats["variance"] > 0).all() and (stats["contrast"] > 0).all()
+
+
+def test_a_phantom_that_reproduced_the_real_verdicts_at_every_seed_meets_the_training_targets(released, tmp_path):
+    from robustlab.common.io import write_table
+
+    script = load_script()
+    _, real, summary = released
+    folders = []
+    for seed in (1, 2, 3):
+        folder = tmp_path / f"seed{seed}"
+        write_table(summary, folder / "summary", ("parquet",))
+        write_table(real[real["comparison"] != "between_vendors"], folder / "per_feature", ("parquet",))
+        folders.append(folder)
+    tables = script.validity_tables(real, summary, folders, {"published": {}})
+    comparisons = tables["comparisons"].set_index("comparison")
+    assert set(comparisons.index) == set(summary["comparison"])  # no simulated vendor share
+    assert comparisons["inside"].all() and (comparisons["median_off"] == 0).all()
+    assert (comparisons["width"] == 0).all() and set(comparisons["split"]) == {"training"}
+    cells = tables["cells"]
+    assert len(cells) == 7 * 14 and cells["inside"].all()  # 7 feature classes, 7 image types
+    scores = tables["features"].set_index("comparison")
+    assert (scores["brier"] == 0).all() and (scores["auc"] == 1).all()
+    assert scores.loc["repeat_fixed_A15", "n_others"] == 7  # six training comparisons and the test list
+    lines = script.check_lines(tables["comparisons"], cells, tables["features"], tables["published"])
+    assert lines[0].endswith("7 of 7; medians within 3 points: 7 of 7 (met)")
+    assert all(line.endswith("(met)") for line in lines if "cells inside" not in line)
+    assert "98 of 98 (feature class 49, image type 49;" in lines[1] and "(met); over every" in lines[1]
+    assert "repeat_fixed_B30 0.0 vs 4.3 points (0.0x)" in lines[-1]  # 2 z sqrt(p (1 - p) / 944), p = 0.799
 
 
 def test_a_missing_training_file_is_named(tmp_path):
@@ -85,6 +139,22 @@ def test_a_missing_training_file_is_named(tmp_path):
     (tmp_path / "RadiomicFiles").mkdir()
     with pytest.raises(DataError, match=r"IEO/radiomics_1_Ax_T2_FRFSE_PELVI_clean\.csv: a training file"):
         training_paths(tmp_path)
+
+
+def test_bad_real_data_is_one_line_before_any_simulation(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path / "nope"), "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].endswith("is not a folder of the released phantom features")
+    result = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path), "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.endswith("a training file of the released phantom features is missing")
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / ".cache").exists()  # nothing simulated
 
 
 def test_excellent_lists_map_the_studys_names_to_the_pipelines(tmp_path):
