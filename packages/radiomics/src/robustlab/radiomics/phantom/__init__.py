@@ -13,7 +13,6 @@
 - :mod:`.simulate`: :func:`simulate_study`, the entry point.
 - :mod:`.study_writer`: NIfTI images, masks and the study file of the pipeline.
 - :mod:`.released`: the study's released per-ROI features, the data the phantom is judged on.
-- :mod:`.roi_statistics`: per-ROI mean, variance and neighbour contrast of images and released tables.
 - :mod:`.validity`: shares, intervals and per-feature scores of simulated against real verdicts.
 
 Example:

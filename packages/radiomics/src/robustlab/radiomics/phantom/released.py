@@ -22,7 +22,6 @@ import yaml
 
 from robustlab.common.errors import DataError
 from robustlab.common.io import write_text
-from robustlab.radiomics.phantom.roi_statistics import released_statistics
 from robustlab.radiomics.study.feature_csv import read_feature_csv
 
 #: Scanner key of the ``paper`` protocol -> its scans 1 and 2 (fixed position) and 3 (repositioned).
@@ -31,8 +30,6 @@ TRAINING: dict[str, tuple[str, ...]] = {
     "B15": tuple(f"RadiomicFiles/CCU1_5T/radiomics_T2_AX_FSE{s}_clean.csv" for s in ("", "_2nd", "_3rd")),
     "B30": tuple(f"RadiomicFiles/CCU3T/radiomics_T2_AX{s}_clean.csv" for s in ("", "_2nd", "_3rd")),
 }
-#: The bin width each centre extracted with (the files' ``diagnostics_Configuration_Settings``).
-BIN_WIDTH = {"A15": 10.0, "B15": 5.0, "B30": 5.0}
 #: The ``paper`` protocol's comparisons computable from the training files:
 #: name -> (statistic, acquisition a, acquisition b, group).
 TRAINING_COMPARISONS: dict[str, tuple[str, str, str, str]] = {
@@ -104,17 +101,3 @@ def excellent_lists(folder: Path) -> dict[str, set[str]]:
                 names.add(f"{image_type.replace('.', '-')}_{rest}")
         out[path.name.removesuffix(".excellent.txt")] = names
     return out
-
-
-def scanner_statistics(root: Path) -> pd.DataFrame:
-    """The ROI statistics (:mod:`.roi_statistics`) of every training scan: one row per scan and
-    ROI with ``scanner``, ``repetition``, ``roi`` (0-15, file order) and the statistics."""
-    frames = []
-    for acq, path in training_paths(root).items():
-        scanner, rep = acq.split("_")[0], int(acq[-1])
-        stats = released_statistics(read_features(path), BIN_WIDTH[scanner])
-        stats.insert(0, "roi", range(len(stats)))
-        stats.insert(0, "repetition", rep)
-        stats.insert(0, "scanner", scanner)
-        frames.append(stats)
-    return pd.concat(frames, ignore_index=True)
