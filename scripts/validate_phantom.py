@@ -21,7 +21,7 @@ Writes ``comparisons.csv`` (real share vs simulated median and 5-95 %, interval 
 binomial width), ``cells.csv`` (per feature class and image type), ``features.csv`` (per
 comparison: AUC and Brier of the simulated probability, of the base rate and of the other
 comparisons' real verdicts), ``published.csv`` (the published figures) and ``validity.md``,
-which states each target of issue 32's validity check and whether it is met.
+which states each validity target and whether it is met.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from calibrate_phantom import parse_seeds  # noqa: E402  (the calibration's seed
 #: The released features beside the checkout (``../shared``, as the tests find them).
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "radiomics" / "phantomstudy"
 TRAINING_GROUPS = ("repeat_fixed", "repeat_repositioned", "between_field_strengths")
-#: The share of training cells whose real share the simulated interval must hold (issue 32).
+#: The share of training cells whose real share the simulated interval must hold.
 CELL_TARGET = 110 / 126
 
 
@@ -77,7 +77,7 @@ def _mark(ok: bool) -> str:
 
 
 def check_lines(comparisons: Any, cells: Any, scores: Any, published: Any) -> list[str]:
-    """The validity targets (issue 32, "Must show"), one line each, with the measured figures
+    """The validity targets, one line each, with the measured figures
     and ``met``/``MISSED``."""
     train = comparisons[comparisons["split"] == "training"]
     close = train["median_off"].abs() <= 3
