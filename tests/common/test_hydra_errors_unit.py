@@ -24,3 +24,21 @@ def test_an_option_of_a_user_config_dir_is_known_and_a_misspelt_one_still_refuse
     check_group_options(["experiment=mine"], groups)
     with pytest.raises(ConfigError, match=r"^experiment: unknown option 'mien'; did you mean mine\?"):
         check_group_options(["experiment=mien"], groups)
+
+
+def test_a_project_error_is_one_line_whatever_a_value_brought_in():
+    from robustlab.common.config import from_dict, key_path
+    from robustlab.common.errors import DataError
+
+    assert str(DataError("file a\nb.csv: unreadable")) == "file a\\nb.csv: unreadable"
+    assert key_path("scanners", "\n") == "scanners['\\n']" and key_path("scanners", "A15") == "scanners.A15"
+
+    from dataclasses import dataclass
+
+    @dataclass
+    class Doc:
+        scanners: dict[str, str]
+
+    with pytest.raises(ConfigError) as caught:  # the fuzzer's finding: a key "\n" with a null value
+        from_dict(Doc, {"scanners": {"\n": None}})
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("scanners['\\n']: ")

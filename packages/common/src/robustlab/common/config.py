@@ -222,9 +222,17 @@ def _convert(value: Any, hint: Any, path: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{path}: expected a mapping, got {value!r}")
         if len(args) == 2 and args[1] is not Any:
-            return {k: _convert(v, args[1], f"{path}.{k}") for k, v in value.items()}
+            return {k: _convert(v, args[1], key_path(path, k)) for k, v in value.items()}
         return dict(value)
     return _scalar(value, hint, path)
+
+
+def key_path(path: str, key: Any) -> str:
+    """``path.key``, or ``path['key']`` where the key would not read as one on one line (empty,
+    not printable, spaces at its ends: a key ``"\\n"`` must not break a one-line error)."""
+    if isinstance(key, str) and (not key or not key.isprintable() or key.strip() != key):
+        return f"{path}[{key!r}]"
+    return f"{path}.{key}"
 
 
 def _constrained(value: Any, base: Any, marks: tuple[Any, ...], path: str) -> Any:

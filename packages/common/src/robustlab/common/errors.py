@@ -14,8 +14,11 @@ from __future__ import annotations
 class RobustlabError(Exception):
     """Bad input that the user can fix; the message names the thing at fault."""
 
-    def __str__(self) -> str:  # KeyError's str() would wrap the message in quotes
-        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+    def __str__(self) -> str:
+        # KeyError's str() would wrap the message in quotes; a line break that a value brought in
+        # (a key "\n" of a user's file) is written as \n: the message stays one line.
+        text = str(self.args[0]) if len(self.args) == 1 else super().__str__()
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class ConfigError(RobustlabError, ValueError):
