@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from robustlab.common.errors import RobustlabError
 from robustlab.common.resources import CONFIG_ENV, config_dir
 
 VERBOSE_ENV = "ROBUSTLAB_VERBOSE"
@@ -58,6 +59,8 @@ def one_line(exc: BaseException) -> str:
         text = f"{names}: {exc.strerror}"
         if exc.errno in FILE_SYSTEM_ERRORS and "file system mounted at" not in exc.strerror:
             text += f" (writing {target} on {file_system(Path(os.fsdecode(target)).parent)})"
+    elif isinstance(exc, RobustlabError) and len(exc.args) == 1:
+        text = str(exc.args[0])  # its lines as raised (str() writes line breaks as \n)
     else:
         text = str(exc) or type(exc).__name__
     lines = [part.strip() for part in text.splitlines() if part.strip()]
