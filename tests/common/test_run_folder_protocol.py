@@ -59,6 +59,14 @@ def test_a_folder_holding_other_files_is_refused_and_left_alone(tmp_path):
     assert (tmp_path / "summary.csv").read_text() == "an input\n"
 
 
+def test_a_log_another_rank_opened_first_does_not_make_a_new_folder_foreign(tmp_path):
+    """Before: rank 1 of a torchrun launch opened hydra_app_rank1.log before rank 0 claimed the
+    folder, and rank 0 refused it as holding files of no run (a race, seen in CI)."""
+    (tmp_path / "hydra_app_rank1.log").write_text("rank 1 starting\n")
+    claim(tmp_path, outputs=OUTPUTS)
+    assert (tmp_path / "hydra_app_rank1.log").exists()
+
+
 def test_a_run_folder_holding_files_its_app_never_writes_is_refused(tmp_path):
     claim(tmp_path, outputs=OUTPUTS)
     (tmp_path / "study.yaml").write_text("mine")

@@ -183,8 +183,9 @@ class RunFolder:
     def _check(self, entries: list[Path], owner: str | None, recorded: dict[str, Any] | None) -> None:
         """Raise :class:`RunFolderError` unless the folder is new or resumable by this run."""
         where = f"{self.what} {self.folder}"
-        if owner is None and entries:
-            raise RunFolderError(f"{where} holds files of no robustlab run ({_names(entries)}); choose a "
+        # A log is a record (another rank of the launch may have opened its log first).
+        if owner is None and (foreign := [p for p in entries if not _is_record(p.name)]):
+            raise RunFolderError(f"{where} holds files of no robustlab run ({_names(foreign)}); choose a "
                                  "new or empty folder (a run writes its outputs there)")
         if owner is not None and owner != self.app:
             raise RunFolderError(f"{where} is a run folder of the {owner} app, not of {self.app}; "
