@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from robustlab.common.errors import RobustlabError
+from robustlab.common.errors import ConfigError, RobustlabError
 from robustlab.common.resources import CONFIG_ENV, config_dir
 
 VERBOSE_ENV = "ROBUSTLAB_VERBOSE"
@@ -90,7 +90,6 @@ def apply_wait_policy() -> None:
     ``$ROBUSTLAB_THREAD_POLICY=torch``: called first by every app, before anything loads an
     OpenMP runtime (the radiomics app loads none of its own; a plugin or a later import may).
     A policy name that does not exist is one line and exit status 2."""
-    from robustlab.common.errors import ConfigError
     from robustlab.common.threads import thread_policy, wait_passively
 
     try:
@@ -104,7 +103,6 @@ def check_writable(folder: Path, key: str) -> None:
     """Create ``folder`` if needed and write a file in it; raise naming ``key`` when it fails."""
     import tempfile
 
-    from robustlab.common.errors import ConfigError
 
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{key}: {folder} is not a directory; choose a folder with {key}=<path>")
@@ -276,7 +274,6 @@ def run_task(task: Callable[[Any, Path], Any], name: str, command: list[str],
         from hydra.core.hydra_config import HydraConfig
 
         from robustlab.common.config import check_seed
-        from robustlab.common.errors import RobustlabError
         from robustlab.common.hydra_errors import resolve_config
         from robustlab.common.registry import load_plugins
         from robustlab.common.runinfo import RunRecord
@@ -328,7 +325,6 @@ def hydra_entry(
                 return None
             import hydra
 
-            from robustlab.common.errors import RobustlabError
             from robustlab.common.hydra_errors import (
                 check_group_options,
                 quote_comma_paths,
