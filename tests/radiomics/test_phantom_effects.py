@@ -10,6 +10,7 @@ import pytest
 import scipy.fft
 from scipy import ndimage
 
+from robustlab.common.errors import ConfigError
 from robustlab.radiomics.phantom import (
     load_config,
     plan_study,
@@ -276,3 +277,36 @@ def test_a_lower_refocusing_angle_weakens_the_t2_weighting() -> None:
     half = np.radians(130.0) / 2
     assert decay_rate(130.0) == pytest.approx(np.sin(half) ** 2 / 90.0 + np.cos(half) ** 2 / 1100.0, rel=1e-6)
     assert decay_rate(130.0) < decay_rate(180.0)
+
+
+# --------------------------------------------------------------------------- a new set-up
+
+
+def test_a_set_up_after_the_first_changes_the_intensity_field_and_the_first_keeps_it() -> None:
+    poses = {s: {"rotation_deg": 0.0, "translation_mm": [0.0, 0.0, 0.0]} for s in ("one", "two")}
+    acqs = {"a": {"session": "one", "position": 1}, "b": {"session": "one", "position": 1},
+            "c": {"session": "two", "position": 2}}
+    plain = small_protocol(acqs, {"distortion": {}}, poses=poses)
+    fielded = small_protocol(acqs, {"distortion": {}, "setup_field": {"amplitude": 0.5, "order": 2}},
+                             poses=poses)
+    before = simulate_acquisitions(plan_study(plain, small_phantom(), seed=3), ids=["a", "c"], noise_free=True)
+    after = simulate_acquisitions(plan_study(fielded, small_phantom(), seed=3), ids=["a", "c"], noise_free=True)
+    np.testing.assert_array_equal(before["a"].noise_free, after["a"].noise_free)  # the first set-up: no change
+    body = before["c"].noise_free > 0.2 * before["c"].noise_free.max()
+    ratio = after["c"].noise_free[body] / before["c"].noise_free[body]
+    assert np.ptp(np.log(ratio)) > 0.01  # a smooth field (not a constant) multiplies the later set-up
+    assert np.abs(np.log(ratio)).max() <= 0.5 + 1e-6  # within its amplitude
+    with pytest.raises(ConfigError, match=r"setup_field\.order"):
+        plan_study(small_protocol(acqs, {"setup_field": {"amplitude": 0.5, "order": 0}}, poses=poses),
+                   small_phantom(), seed=3)
+
+
+def test_the_acquisition_digest_follows_the_roi_drawing() -> None:
+    proto, phantom = load_config("protocol", "quick"), load_config("phantom", "pelvic")
+    plan = plan_study(proto, phantom, seed=0)
+    acq = next(iter(plan.acquisitions.values()))
+    redrawn = plan_study({**proto, "roi": {**proto["roi"], "drawing": {**proto["roi"].get("drawing", {}),
+                                                                       "centre_sd_mm": 1.7}}}, phantom, seed=0)
+    # a cached acquisition whose masks were drawn with other errors is simulated again
+    assert (simulate_module.acquisition_digest(plan, phantom, acq)
+            != simulate_module.acquisition_digest(redrawn, phantom, redrawn.acquisitions[acq.id]))

@@ -158,11 +158,11 @@ def test_each_series_has_its_own_noise_level_with_the_configured_spread() -> Non
 
 
 def test_a_share_of_set_ups_slips_by_the_configured_scale() -> None:
-    from robustlab.radiomics.phantom.protocol import session_pose
+    from robustlab.radiomics.phantom.protocol import parse_repositioning, session_pose
 
     sds = {"translation_sd_mm": [1.0, 1.0, 0.5], "rotation_sd_deg": 0.5}
-    slipping = {**sds, "slip": {"probability": 0.3, "scale": 10.0}}
-    plain = np.array([session_pose(f"s{k}", sds, {}, 7).translation_mm for k in range(2000)])
+    slipping = parse_repositioning({**sds, "slip": {"probability": 0.3, "scale": 10.0}})
+    plain = np.array([session_pose(f"s{k}", parse_repositioning(sds), {}, 7).translation_mm for k in range(2000)])
     mixed = np.array([session_pose(f"s{k}", slipping, {}, 7).translation_mm for k in range(2000)])
     factor = mixed[:, 0] / plain[:, 0]  # the same Gaussian draw, scaled or not
     slipped = np.isclose(factor, 10.0)
@@ -170,4 +170,4 @@ def test_a_share_of_set_ups_slips_by_the_configured_scale() -> None:
     assert abs(slipped.mean() - 0.3) < 0.04
     for bad, key in (({"probability": 1.5, "scale": 2.0}, "slip.probability"), ({"probability": 0.2}, "slip.scale")):
         with pytest.raises(ValueError, match=key):
-            session_pose("s", {**sds, "slip": bad}, {}, 7)
+            parse_repositioning({**sds, "slip": bad})

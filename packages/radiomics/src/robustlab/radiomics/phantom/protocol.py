@@ -128,8 +128,57 @@ def _translation(value: Any, key: str) -> tuple[float, float, float]:
     return (x, y, z)
 
 
-def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str, Any],
-                 seed: int) -> Pose:
+@dataclass(frozen=True)
+class Repositioning:
+    """The set-up error of a session with no explicit pose (``protocol.repositioning``).
+
+    Attributes:
+        translation_sd_mm: standard deviation of the translation along x, y and z.
+        rotation_sd_deg: standard deviation of the rotation about z.
+        slip_probability, slip_scale: a share ``slip_probability`` of the set-ups has
+            ``slip_scale`` times the standard deviations (``slip: {probability, scale}``).
+    """
+
+    translation_sd_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    rotation_sd_deg: float = 0.0
+    slip_probability: float = 0.0
+    slip_scale: float = 1.0
+
+
+def parse_repositioning(value: Any) -> Repositioning:
+    """Validate ``protocol.repositioning`` whole, whether or not a session draws from it."""
+    data = expect_mapping(value if value is not None else {}, "protocol.repositioning")
+    unknown = sorted(set(data) - {"translation_sd_mm", "rotation_sd_deg", "slip"})
+    if unknown:
+        raise ConfigError(f"protocol.repositioning.{unknown[0]}: unknown key (expected translation_sd_mm, "
+                          "rotation_sd_deg, slip)")
+    raw_t = data.get("translation_sd_mm", [0, 0, 0])
+    if not isinstance(raw_t, (list, tuple)) or len(raw_t) != 3:
+        raise ConfigError(f"protocol.repositioning.translation_sd_mm: expected 3 numbers, got {raw_t!r}")
+    x, y, z = (expect_number(v, f"protocol.repositioning.translation_sd_mm[{i}]", allow_zero=True)
+               for i, v in enumerate(raw_t))
+    sd_t = (x, y, z)
+    sd_r = expect_number(data.get("rotation_sd_deg", 0.0), "protocol.repositioning.rotation_sd_deg",
+                         allow_zero=True)
+    probability, scale = _slip(data["slip"]) if data.get("slip") is not None else (0.0, 1.0)
+    return Repositioning(sd_t, sd_r, probability, scale)
+
+
+def parse_poses(value: Any) -> dict[str, Pose]:
+    """Validate ``protocol.poses`` whole: ``{session: {rotation_deg, translation_mm}}``."""
+    poses = {}
+    for session, raw in expect_mapping(value if value is not None else {}, "protocol.poses").items():
+        p = expect_mapping(raw, f"protocol.poses.{session}")
+        t = p.get("translation_mm", [0.0, 0.0, 0.0])
+        if not isinstance(t, (list, tuple)) or len(t) != 3:
+            raise ConfigError(f"protocol.poses.{session}.translation_mm: expected [x, y, z], got {t!r}")
+        poses[str(session)] = Pose(expect_number(p.get("rotation_deg", 0.0), f"protocol.poses.{session}.rotation_deg",
+                                                 positive=False),
+                                   _translation(t, f"protocol.poses.{session}.translation_mm"))
+    return poses
+
+
+def session_pose(session: str, repositioning: Repositioning, explicit: dict[str, Pose], seed: int) -> Pose:
     """The pose of a set-up session: explicit in ``poses``, else drawn from ``repositioning``.
 
     The draw is Gaussian with the configured standard deviations, from a stream of ``seed``
@@ -140,24 +189,12 @@ def session_pose(session: str, repositioning: dict[str, Any], explicit: dict[str
     well off (re-placed on the table off its marks, or turned).
     """
     if session in explicit:
-        p = expect_mapping(explicit[session], f"protocol.poses.{session}")
-        t = p.get("translation_mm", [0.0, 0.0, 0.0])
-        if not isinstance(t, (list, tuple)) or len(t) != 3:
-            raise ConfigError(f"protocol.poses.{session}.translation_mm: expected [x, y, z], got {t!r}")
-        return Pose(expect_number(p.get("rotation_deg", 0.0), f"protocol.poses.{session}.rotation_deg",
-                            positive=False),
-                    _translation(t, f"protocol.poses.{session}.translation_mm"))
-    sd_t = numbers(repositioning.get("translation_sd_mm", [0, 0, 0]), 3,
-                    "protocol.repositioning.translation_sd_mm") if repositioning else (0.0,) * 3
-    sd_r = expect_number(repositioning.get("rotation_sd_deg", 0.0), "protocol.repositioning.rotation_sd_deg",
-                   allow_zero=True) if repositioning else 0.0
+        return explicit[session]
+    sd_t, sd_r = repositioning.translation_sd_mm, repositioning.rotation_sd_deg
     rng = np.random.default_rng(np.random.SeedSequence([seed, 2, zlib.crc32(session.encode())]))
     draw = rng.standard_normal(4)
-    slip = repositioning.get("slip") if repositioning else None
-    if slip is not None:
-        probability, scale = _slip(slip)
-        if rng.random() < probability:
-            draw = draw * scale
+    if repositioning.slip_probability and rng.random() < repositioning.slip_probability:
+        draw = draw * repositioning.slip_scale
     return Pose(float(sd_r * draw[0]),
                 (float(sd_t[0] * draw[1]), float(sd_t[1] * draw[2]), float(sd_t[2] * draw[3])))
 
@@ -218,8 +255,8 @@ class _Layout:
     diameters: tuple[float, ...]
     per_2d: int
     length_3d: float
-    repositioning: dict[str, Any]
-    explicit: dict[str, Any]
+    repositioning: Repositioning
+    explicit: dict[str, Pose]
     seed: int
     scale: float
 
@@ -334,8 +371,8 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
     noise_model = _noise_model(protocol.get("noise"))
     scanners = scaled_scanners(protocol, scale)
     defaults = dict(protocol.get("acquisition_defaults") or {})
-    repositioning = dict(protocol.get("repositioning") or {})
-    explicit = dict(protocol.get("poses") or {})
+    repositioning = parse_repositioning(protocol.get("repositioning"))
+    explicit = parse_poses(protocol.get("poses"))
     raw_acq = expect_mapping(protocol.get("acquisitions"), "protocol.acquisitions")
     if not raw_acq:
         raise ConfigError("protocol.acquisitions: expected at least one acquisition")

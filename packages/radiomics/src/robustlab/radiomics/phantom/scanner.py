@@ -36,6 +36,7 @@ class ScannerSpec:
     profile_edge: float
     nonuniformity: Nonuniformity = Nonuniformity()
     distortion: Distortion = Distortion()
+    setup_field: Nonuniformity = Nonuniformity()
     acceleration: int = 1
     refocusing_deg: float = 180.0
 
@@ -91,6 +92,10 @@ def parse_effects(data: dict[str, Any], key: str) -> dict[str, Any]:
     order = nu.get("order", 2)
     if order != int(order) or order < 1:
         raise ConfigError(f"{key}.nonuniformity.order: expected an integer >= 1, got {order!r}")
+    setup = optional_numbers(data.get("setup_field"), f"{key}.setup_field", ("amplitude", "order"))
+    setup_order = setup.get("order", 2)
+    if setup_order != int(setup_order) or setup_order < 1:
+        raise ConfigError(f"{key}.setup_field.order: expected an integer >= 1, got {setup_order!r}")
     dist = optional_numbers(data.get("distortion"), f"{key}.distortion",
                              ("gradient_mm_at_150mm", "b0_ppm", "bandwidth_hz_per_pixel"))
     if dist.get("bandwidth_hz_per_pixel", 1.0) <= 0:
@@ -100,7 +105,8 @@ def parse_effects(data: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(accel, int) or isinstance(accel, bool) or accel < 1:
         raise ConfigError(f"{key}.parallel_imaging.acceleration: expected an integer >= 1, got {accel!r}")
     return {"nonuniformity": Nonuniformity(nu.get("amplitude", 0.0), int(order)),
-            "distortion": Distortion(**dist), "acceleration": accel}
+            "distortion": Distortion(**dist), "acceleration": accel,
+            "setup_field": Nonuniformity(setup.get("amplitude", 0.0), int(setup_order))}
 
 
 def parse_scanner(value: Any, key: str) -> ScannerSpec:

@@ -79,6 +79,9 @@ def acquire(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
     rho *= bias_field(grid, sc.coil, _seed_key(plan.seed, 3, acq.scanner_key))
     rho *= nonuniformity_field((tuple(xs), tuple(ys)), sc.nonuniformity,
                                _seed_key(plan.seed, 5, acq.scanner_key))
+    if acq.position > 1:  # a set-up after the first changes the residual field
+        rho *= nonuniformity_field((tuple(xs), tuple(ys)), sc.setup_field,
+                                   _seed_key(plan.seed, 12, acq.session))
     off_resonance = _seed_key(plan.seed, 6, acq.scanner_key)
     if sc.distortion.active:
         ux, uy = displacement_field(xs[None, :], ys[:, None], sc.field_t, dx, sc.distortion, off_resonance)
@@ -215,6 +218,7 @@ def acquisition_digest(plan: StudyPlan, phantom: dict[str, Any], acq: Acquisitio
         "phantom": phantom,
         "scale": plan.scale,
         "rois": asdict(roi_plan(plan, acq)),
+        "drawing": asdict(plan.drawing),
         "acquisition": asdict(acq),
     }
     if acq.mask_from is not None:  # its mask is drawn as on the source acquisition
