@@ -21,7 +21,9 @@ Writes ``comparisons.csv`` (real share vs simulated median and 5-95 %, interval 
 binomial width), ``cells.csv`` (per feature class and image type), ``features.csv`` (per
 comparison: AUC and Brier of the simulated probability, of the base rate and of the other
 comparisons' real verdicts), ``published.csv`` (the published figures) and ``validity.md``,
-which states each validity target and whether it is met.
+which states each validity target and whether it is met; with ``--write``, the targets also go
+to ``robustlab/radiomics/phantom/calibration/paper_validity.csv``, which a study plan's report
+quotes.
 """
 
 from __future__ import annotations
@@ -76,33 +78,42 @@ def _mark(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
-def check_lines(comparisons: Any, cells: Any, scores: Any, published: Any) -> list[str]:
-    """The validity targets, one line each, with the measured figures
-    and ``met``/``MISSED``."""
+def check_rows(comparisons: Any, cells: Any, scores: Any, published: Any) -> list[dict[str, Any]]:
+    """The validity targets, one row each: ``target``, the ``measured`` figures, ``met``."""
     train = comparisons[comparisons["split"] == "training"]
     close = train["median_off"].abs() <= 3
-    lines = [f"- training comparisons inside their 5-95 % intervals: {int(train['inside'].sum())} of "
-             f"{len(train)}; medians within 3 points: {int(close.sum())} of {len(train)} "
-             f"({_mark(bool(train['inside'].all() and close.all()))})"]
     tr = cells[cells["split"] == "training"]
-    lines.append(f"- per-class and per-image-type cells inside on the training scans: {int(tr['inside'].sum())} "
-                 f"of {len(tr)} (feature class {int(tr.loc[tr['by'] == 'feature_class', 'inside'].sum())}, "
-                 f"image type {int(tr.loc[tr['by'] == 'image_type', 'inside'].sum())}; target: at least "
-                 f"110 in 126, {CELL_TARGET:.1%}) ({_mark(bool(tr['inside'].mean() >= CELL_TARGET))}); over "
-                 f"every comparison with real verdicts {int(cells['inside'].sum())} of {len(cells)}")
     test = published[~published["group"].isin(TRAINING_GROUPS)]
-    lines.append(f"- published test figures inside their intervals: {int(test['inside'].sum())} of "
-                 f"{len(test)} ({_mark(bool(test['inside'].all()))})")
-    for row in scores.itertuples():
-        lines.append(f"- {row.comparison}: AUC {row.auc:.2f} (others' verdicts {row.auc_others:.2f}), "
-                     f"Brier {row.brier:.3f} (base rate {row.brier_base_rate:.3f}, others' verdicts "
-                     f"{row.brier_others:.3f}) ({_mark(row.auc >= 0.8 and row.brier <= row.brier_base_rate)})")
     fixed = comparisons[comparisons["comparison"].str.startswith("repeat_fixed")]
-    lines.append("- fixed-position repeat intervals at most 3x the binomial width: "
-                 + ", ".join(f"{r.comparison} {r.width:.1f} vs {r.binomial_width:.1f} points "
-                             f"({r.width_ratio:.1f}x)" for r in fixed.itertuples())
-                 + f" ({_mark(bool((fixed['width_ratio'] <= 3).all()))})")
-    return lines
+    rows = [
+        {"target": "training: every comparison inside its 5-95 % interval, median within 3 points",
+         "measured": f"{int(train['inside'].sum())} of {len(train)} inside; {int(close.sum())} of {len(train)} "
+                     "medians within 3 points",
+         "met": bool(train["inside"].all() and close.all())},
+        {"target": f"training: per-class and per-image-type cells inside, at least {CELL_TARGET:.1%}",
+         "measured": f"{int(tr['inside'].sum())} of {len(tr)} (feature class "
+                     f"{int(tr.loc[tr['by'] == 'feature_class', 'inside'].sum())}, image type "
+                     f"{int(tr.loc[tr['by'] == 'image_type', 'inside'].sum())}); over every comparison with "
+                     f"real verdicts {int(cells['inside'].sum())} of {len(cells)}",
+         "met": bool(tr["inside"].mean() >= CELL_TARGET)},
+        {"target": "test: published figures inside their intervals",
+         "measured": f"{int(test['inside'].sum())} of {len(test)}", "met": bool(test["inside"].all())},
+    ]
+    for row in scores.itertuples():
+        rows.append({"target": f"{row.comparison}: per-feature AUC at least 0.80, Brier no worse than the base rate",
+                     "measured": f"AUC {row.auc:.2f} (others' verdicts {row.auc_others:.2f}), Brier {row.brier:.3f} "
+                                 f"(base rate {row.brier_base_rate:.3f}, others' verdicts {row.brier_others:.3f})",
+                     "met": bool(row.auc >= 0.8 and row.brier <= row.brier_base_rate)})
+    rows.append({"target": "fixed-position repeat intervals at most 3x the binomial width",
+                 "measured": ", ".join(f"{r.comparison} {r.width:.1f} vs {r.binomial_width:.1f} points "
+                                       f"({r.width_ratio:.1f}x)" for r in fixed.itertuples()),
+                 "met": bool((fixed["width_ratio"] <= 3).all())})
+    return rows
+
+
+def check_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The targets as Markdown list items with ``met``/``MISSED``."""
+    return [f"- {r['target']}: {r['measured']} ({_mark(r['met'])})" for r in rows]
 
 
 def write_report(out: Path, tables: dict[str, Any], lines: list[str], header: str) -> None:
@@ -157,6 +168,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=Path, default=Path("outputs/validity/seeds"), help="seed folders")
     parser.add_argument("--cache", type=Path, default=Path(".cache/radiomics"))
     parser.add_argument("--out", type=Path, default=Path("outputs/validity"))
+    parser.add_argument("--write", action="store_true",
+                        help="write the targets table shipped with the package (the planner quotes it)")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"argument --data: {args.data} is not a folder of the released phantom features")
@@ -181,12 +194,20 @@ def main(argv: list[str] | None = None) -> int:
     folders = run_seeds(protocol, load_config("phantom", "pelvic"), args.seeds, args.runs, args.cache.resolve(),
                         {"texture": False}, n_jobs=args.jobs, nice=args.nice, progress=True)
     tables = validity_tables(real, real_summary, folders, protocol)
-    lines = check_lines(tables["comparisons"], tables["cells"], tables["features"], tables["published"])
+    rows = check_rows(tables["comparisons"], tables["cells"], tables["features"], tables["published"])
+    lines = check_lines(rows)
     seeds = args.seeds
     listed = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ",".join(map(str, seeds))
     header = (f"# Validity of the digital phantom\n\nSeeds {listed} ({len(folders)} seeds), "
               f"{real['feature'].nunique()} features; {time.perf_counter() - start:.0f} s wall.")
     write_report(args.out, tables, lines, header)
+    if args.write:  # the targets the planner's report quotes
+        import pandas as pd
+
+        from robustlab.common.io import write_table
+        from robustlab.radiomics.phantom.calibration import validity_path
+
+        write_table(pd.DataFrame(rows).assign(seeds=listed), validity_path("paper").with_suffix(""), ("csv",))
     print("\n".join(lines))
     return 0
 

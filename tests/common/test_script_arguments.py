@@ -31,3 +31,21 @@ def test_calibrate_phantom_refuses_bad_arguments_in_one_line(tmp_path, args, mes
     last = result.stderr.strip().splitlines()[-1]
     assert re.fullmatch(rf"calibrate_phantom\.py: error: {message}", last), last
     assert not any(tmp_path.iterdir())  # nothing simulated
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "5-1"], r"argument --seeds: '5-1' is an empty range; write 1-5"),
+    (["--tol", "0"], r"argument --tol: must be in \(0, 50\]; got 0.0"),
+    (["--max-evaluations", "0"], r"argument --max-evaluations: must be in \[1, inf\); got 0"),
+    (["--data", "no-such-folder"], r"argument --data: no-such-folder is not a folder of the released phantom features"),
+])
+def test_fit_phantom_refuses_bad_arguments_in_one_line(tmp_path, args, message):
+    import re
+
+    result = subprocess.run([sys.executable, str(SCRIPTS / "fit_phantom.py"), *args, "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(rf"fit_phantom\.py: error: {message}", last), last
+    assert not any(tmp_path.iterdir())  # nothing simulated

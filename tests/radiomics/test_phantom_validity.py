@@ -73,10 +73,11 @@ def test_a_phantom_that_reproduced_the_real_verdicts_at_every_seed_meets_the_tra
     scores = tables["features"].set_index("comparison")
     assert (scores["brier"] == 0).all() and (scores["auc"] == 1).all()
     assert scores.loc["repeat_fixed_A15", "n_others"] == 7  # six training comparisons and the test list
-    lines = script.check_lines(tables["comparisons"], cells, tables["features"], tables["published"])
-    assert lines[0].endswith("7 of 7; medians within 3 points: 7 of 7 (met)")
-    assert all(line.endswith("(met)") for line in lines if "cells inside" not in line)
-    assert "98 of 98 (feature class 49, image type 49;" in lines[1] and "(met); over every" in lines[1]
+    rows = script.check_rows(tables["comparisons"], cells, tables["features"], tables["published"])
+    lines = script.check_lines(rows)
+    assert lines[0].endswith("7 of 7 inside; 7 of 7 medians within 3 points (met)")
+    assert all(row["met"] for row in rows) and all(line.endswith("(met)") for line in lines)
+    assert "98 of 98 (feature class 49, image type 49);" in lines[1]
     assert "repeat_fixed_B30 0.0 vs 4.3 points (0.0x)" in lines[-1]  # 2 z sqrt(p (1 - p) / 944), p = 0.799
 
 

@@ -204,3 +204,20 @@ def test_a_bad_design_is_one_line_naming_it_before_any_seed(tmp_path, spoil):
         plan(design, tmp_path / "plan", seeds=2, n_jobs=1, cache_dir=tmp_path / "cache")
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "plan" / "seeds").exists() and not (tmp_path / "cache").exists()
+
+
+def test_the_plan_report_quotes_the_shipped_validity_targets(tmp_path, monkeypatch):
+    from robustlab.radiomics import planner
+    from robustlab.radiomics.phantom import calibration
+
+    targets = pd.DataFrame({"target": ["training: every comparison inside", "vendors: per-feature AUC"],
+                            "measured": ["7 of 7 inside", "AUC 0.71"], "met": [True, False],
+                            "seeds": ["101-120"] * 2})
+    targets.to_csv(tmp_path / "paper_validity.csv", index=False)
+    monkeypatch.setattr(calibration, "validity_path", lambda name: tmp_path / f"{name}_validity.csv")
+    text = "\n".join(b.markdown(tmp_path) for b in planner.trust_blocks()[:2])
+    assert "How far to trust it" in text and "seeds 101-120" in text and "1 of 2 validity targets met" in text
+    table = planner.trust_blocks()[-1].frame
+    assert list(table["met"]) == ["met", "missed"] and list(table["measured"]) == ["7 of 7 inside", "AUC 0.71"]
+    monkeypatch.setattr(calibration, "validity_path", lambda name: tmp_path / "none.csv")
+    assert planner.trust_blocks() == []  # no table shipped: no section

@@ -18,8 +18,9 @@ seeds (:func:`robustlab.radiomics.seed_runs.run_seeds`, in parallel) and summari
 - ``plan_robust.csv``: per family, the robust list's size: median and 90 % interval;
 - ``figures/plan_intervals.png`` and ``report.md`` / ``report.html``.
 
-How far to trust it: the simulator's calibration against the published study (the radiomics
-README, "Calibration over seeds") and the effects it models are the limits of the answer.
+How far to trust it: the simulator's calibration against the published study and its validity
+against the study's released features (the report quotes the shipped validity targets,
+:func:`trust_blocks`) and the effects it models are the limits of the answer.
 """
 
 from __future__ import annotations
@@ -37,7 +38,16 @@ from robustlab.common import safe_yaml
 from robustlab.common.config import Seed, checked_arguments
 from robustlab.common.constraints import NonEmpty, PositiveInt, Unique
 from robustlab.common.io import write_table
-from robustlab.common.report import Document, Figure, Heading, Paragraph, Table, pyplot, save_figure
+from robustlab.common.report import (
+    Block,
+    Document,
+    Figure,
+    Heading,
+    Paragraph,
+    Table,
+    pyplot,
+    save_figure,
+)
 from robustlab.common.runfolder import claims_run_folder
 from robustlab.radiomics.errors import StudyError
 from robustlab.radiomics.pipeline import RUN_FOLDER
@@ -249,8 +259,24 @@ def write_plan_report(out: Path, name: str, tables: Mapping[str, pd.DataFrame], 
                      robust["family"], robust["median"], robust["p5"], robust["p95"], strict=True)) + ".",
              "Per image type and feature class: `plan_by_type.csv`; each feature's probability of "
              "being robust: `plan_features.csv`. The simulator's calibration and the effects it "
-             "models and lacks limit how far to trust this (radiomics README)."]
-    Document(f"Study plan: {name}", [Paragraph(lines), Heading("Expected % excellent per comparison"),
-                                     Table(tables["plan_comparisons"], fmt=lambda v: f"{v:.1f}"),
-                                     Figure(figure, "plan_intervals")],
-             page_title=f"{name}: study plan").write(out)
+             "models and lacks limit how far to trust this (below)."]
+    blocks: list[Block] = [Paragraph(lines), Heading("Expected % excellent per comparison"),
+              Table(tables["plan_comparisons"], fmt=lambda v: f"{v:.1f}"), Figure(figure, "plan_intervals")]
+    Document(f"Study plan: {name}", blocks + trust_blocks(), page_title=f"{name}: study plan").write(out)
+
+
+def trust_blocks() -> list[Block]:
+    """"How far to trust it": the validity targets of the ``paper`` protocol against the phantom
+    study's released features (``scripts/validate_phantom.py --write``), when shipped."""
+    from robustlab.radiomics.phantom.calibration import load_validity
+
+    targets = load_validity("paper")
+    if targets is None:
+        return []
+    met = int(targets["met"].sum())
+    return [Heading("How far to trust it"), Paragraph([
+        f"The digital phantom against the phantom study's released features (its `paper` protocol at seeds "
+        f"{targets['seeds'].iloc[0]}, none of them a fitting seed): {met} of {len(targets)} validity targets "
+        "met. A feature's simulated probability is worth what its per-feature AUC and Brier score say; a "
+        "design far from the study's scanners and phantom is an extrapolation (docs/reference/phantom.md)."]),
+        Table(targets[["target", "measured", "met"]].assign(met=targets["met"].map({True: "met", False: "missed"})))]

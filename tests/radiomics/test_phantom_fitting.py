@@ -1,0 +1,64 @@
+"""The scanner fit's bookkeeping: settings in and out of a protocol, the secant, the stages."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from robustlab.radiomics.phantom import load_config
+from robustlab.radiomics.phantom.fitting import (
+    STAGES,
+    Setting,
+    fit,
+    get_value,
+    secant_step,
+    with_value,
+)
+
+
+def test_a_setting_is_read_from_the_scanner_file_and_overridden_in_the_protocol_entry() -> None:
+    paper = load_config("protocol", "paper")
+    nu = Setting("B15", "nonuniformity.amplitude", "between_field_strengths")
+    assert get_value(paper, nu) == load_config("scanner", "vendor_b_1p5t")["nonuniformity"]["amplitude"]
+    changed = with_value(paper, nu, 0.123)
+    assert get_value(changed, nu) == 0.123
+    # the other keys of the nested mapping and of the entry are kept
+    assert changed["scanners"]["B15"]["nonuniformity"]["order"] == paper_order(paper, "B15")
+    assert changed["scanners"]["B15"]["snr_factor"] == paper["scanners"]["B15"]["snr_factor"]
+    assert get_value(paper, nu) != 0.123  # the protocol given is not changed
+
+
+def paper_order(paper: dict, key: str) -> int:
+    from robustlab.radiomics.seed_runs import resolve_scanners
+
+    return resolve_scanners(paper)["scanners"][key]["nonuniformity"]["order"]
+
+
+def test_the_secant_step_solves_a_line_at_once_and_is_bounded() -> None:
+    # g(u) = 2 u - 1 has its root at u = 0.5
+    assert secant_step(0.0, -1.0, 1.0, 1.0) == pytest.approx(0.5)
+    assert secant_step(0.0, 1.0, 0.01, 0.999) == pytest.approx(0.01 + math.log(4.0))  # bounded step
+
+
+def test_the_fit_finds_each_setting_of_a_monotone_model_within_tolerance() -> None:
+    """A model where each share falls with the log of its own setting (the direction of the real one)."""
+    paper = load_config("protocol", "paper")
+    truth = {s.comparison: 1.7 for stage in STAGES for s in stage}  # the values that give the real shares
+
+    def evaluate(protocol: dict) -> dict[str, float]:
+        out = {}
+        for stage in STAGES:
+            for s in stage:
+                sign = 1.0 if s.path == "snr_factor" else -1.0  # more SNR: more excellent features
+                out[s.comparison] = 80.0 + 10.0 * sign * math.log(get_value(protocol, s) / truth[s.comparison])
+        return out
+
+    real = {c: 80.0 for c in truth}
+    fitted, history = fit(paper, real, evaluate, tol=0.1, max_evaluations=8)
+    for stage in STAGES:
+        for s in stage:
+            assert get_value(fitted, s) == pytest.approx(1.7, rel=0.02)
+    assert {row["stage"] for row in history} == {1, 2, 3}
+    assert all(abs(row["residual"]) <= 0.1 for row in history if row["evaluation"] == max(
+        r["evaluation"] for r in history if r["stage"] == row["stage"]))
