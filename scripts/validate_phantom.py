@@ -3,8 +3,8 @@
 
     python scripts/validate_phantom.py --seeds 101-120 --jobs 2 --out outputs/validity
 
-Simulates the ``paper`` protocol's published groups at checking seeds (``--seeds``; the shipped
-calibration used seeds 1-20; seed folders under ``--runs``, resumable, shared with
+Simulates the ``paper`` protocol's published groups at checking seeds (``--seeds``; the fit
+used seeds 1-8, the shipped calibration table seeds 1-20; seed folders under ``--runs``, resumable, shared with
 ``scripts/calibrate_phantom.py --out`` when they name the same folder) and sets them beside real
 data:
 

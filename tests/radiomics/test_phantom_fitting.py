@@ -25,7 +25,10 @@ def test_a_setting_is_read_from_the_scanner_file_and_overridden_in_the_protocol_
     assert get_value(changed, nu) == 0.123
     # the other keys of the nested mapping and of the entry are kept
     assert changed["scanners"]["B15"]["nonuniformity"]["order"] == paper_order(paper, "B15")
-    assert changed["scanners"]["B15"]["snr_factor"] == paper["scanners"]["B15"]["snr_factor"]
+    assert changed["scanners"]["B15"]["base"] == "vendor_b_1p5t"  # a name becomes {base: name, ...}
+    snr = Setting("A15", "snr_factor", "repeat_fixed_A15")
+    a15 = with_value(paper, snr, 2.5)["scanners"]["A15"]
+    assert a15["snr_factor"] == 2.5 and a15["extraction"] == paper["scanners"]["A15"]["extraction"]
     assert get_value(paper, nu) != 0.123  # the protocol given is not changed
 
 
@@ -62,3 +65,21 @@ def test_the_fit_finds_each_setting_of_a_monotone_model_within_tolerance() -> No
     assert {row["stage"] for row in history} == {1, 2, 3}
     assert all(abs(row["residual"]) <= 0.1 for row in history if row["evaluation"] == max(
         r["evaluation"] for r in history if r["stage"] == row["stage"]))
+
+
+def test_two_equal_medians_step_in_the_direction_the_share_moves() -> None:
+    """A share that does not move between the first two values (a plateau) must not send the
+    setting the wrong way: a share below its target needs a weaker set-up field."""
+    paper = load_config("protocol", "paper")
+    field = Setting("B15", "setup_field.amplitude", "repeat_repositioned_B15")
+    stage = ((field,),)
+    tried = []
+
+    def evaluate(protocol: dict) -> dict[str, float]:
+        value = get_value(protocol, field)
+        tried.append(value)
+        return {field.comparison: 80.0 if value > 0.1 else 85.0}  # a plateau above 0.1
+
+    fitted, _ = fit(with_value(paper, field, 0.3), {field.comparison: 85.0}, evaluate, stages=stage)
+    assert all(b < a for a, b in zip(tried, tried[1:], strict=False))  # every step lowers the field
+    assert get_value(fitted, field) < 0.1

@@ -22,8 +22,8 @@ def tiny_design(root: Path) -> Path:
     design = yaml.safe_load((study_dir().parent / "designs" / "two_vendors.yaml").read_text())
     design["scale"] = 0.25
     design["roi"] = {"diameters_mm": [48.0, 24.0], "slices_2d": 1, "length_3d_mm": 15.0}
-    # the paper protocol's set-up error (with its slips) is in millimetres of the full-size
-    # phantom; at a quarter of its cross-section the in-plane part shrinks with it
+    # set-up errors are millimetres of the full-size phantom; at a quarter of its cross-section
+    # the in-plane part shrinks with it (a slip, an option of the model, is exercised here too)
     design["repositioning"] = {"translation_sd_mm": [0.16, 0.16, 0.25], "rotation_sd_deg": 0.4,
                                "slip": {"probability": 0.25, "scale": 12.0}}
     (root / "scanners").mkdir(parents=True)

@@ -87,10 +87,8 @@ def with_value(protocol: Mapping[str, Any], setting: Setting, value: float) -> d
 
 
 def secant_step(u0: float, g0: float, u1: float, g1: float) -> float:
-    """The next ``log x`` of the secant method, within ``log MAX_FACTOR`` of ``u1``."""
+    """The next ``log x`` of the secant method, within ``log MAX_FACTOR`` of ``u1`` (``g0 != g1``)."""
     limit = math.log(MAX_FACTOR)
-    if g1 == g0:  # flat: step by the limit against the sign of the residual
-        return u1 - math.copysign(limit, g1) if g1 else u1
     step = -g1 * (u1 - u0) / (g1 - g0)
     return u1 + max(-limit, min(limit, step))
 
@@ -134,8 +132,10 @@ def fit(protocol: Mapping[str, Any], real: Mapping[str, float],
             for s in open_settings:
                 pts = points[s.name]
                 u1, g1 = pts[-1]
+                # the first step, and any step after two equal medians (no slope to follow),
+                # goes FIRST_STEP in the direction the share is known to move
                 u_next = (u1 + math.log(FIRST_STEP) * (1 if g1 > 0 else -1) * _direction(s)
-                          if len(pts) == 1 else secant_step(*pts[-2], u1, g1))
+                          if len(pts) == 1 or pts[-2][1] == g1 else secant_step(*pts[-2], u1, g1))
                 values[s.name] = math.exp(u_next)
     return current, history
 
