@@ -14,8 +14,11 @@ data:
   per-ROI features with the pipeline (real per-feature verdicts);
 - test (``--test``, optional, outside the project): ``<comparison>.excellent.txt`` lists of the
   features a comparison's real data finds excellent (e.g. ``between_vendors.excellent.txt`` from
-  the study's per-feature CCC table); and, for every test group, the published share of the
-  protocol (the TE pairs' lowest and highest, the TR change, the vendors).
+  the study's per-feature CCC table), and the repository's TE and TR feature files in its layout
+  (``RadiomicFiles/CCU1_5T_TE_TR/T2wAX_TE<ms>_clean.csv``, ``T2wAX_TE100 Range_clean.csv``),
+  analysed like the training files into the eight TE pairs' and the TR change's real verdicts;
+  and, for every test group, the published share of the protocol (the TE pairs' lowest and
+  highest, the TR change, the vendors).
 
 Writes ``comparisons.csv`` (real share vs simulated median and 5-95 %, interval width beside the
 binomial width), ``cells.csv`` (per feature class and image type), ``features.csv`` (per
@@ -55,16 +58,22 @@ def real_verdicts(data: Path, test: Path | None, work: Path) -> tuple[Any, Any]:
     import pandas as pd
 
     from robustlab.common.errors import DataError
-    from robustlab.radiomics.phantom.released import excellent_lists, training_study
+    from robustlab.radiomics.phantom.released import excellent_lists, test_study, training_study
     from robustlab.radiomics.pipeline import run_study
 
-    study = training_study(data, work / "training_study.yaml")
-    result = run_study(study, work / "training", n_jobs=1, cache_dir=work / "cache", progress=False,
-                       texture=False, report=False)
-    per_feature = result.per_feature[["comparison", "group", "feature", "image_type", "feature_class",
-                                      "excellent"]]
+    columns = ["comparison", "group", "feature", "image_type", "feature_class", "excellent"]
+
+    def analysed(study: Path, name: str) -> Any:
+        return run_study(study, work / name, n_jobs=1, cache_dir=work / "cache", progress=False,
+                         texture=False, report=False)
+
+    result = analysed(training_study(data, work / "training_study.yaml"), "training")
+    per_feature = result.per_feature[columns]
     features = per_feature.drop_duplicates("feature")[["feature", "image_type", "feature_class"]]
     frames = [per_feature]
+    tested = test_study(test, work / "test_study.yaml") if test is not None else None
+    if tested is not None:  # the TE series and the TR change from their released feature files
+        frames.append(analysed(tested, "test").per_feature[columns])
     for comparison, names in (excellent_lists(test) if test is not None else {}).items():
         unknown = names - set(features["feature"])
         if unknown:

@@ -161,3 +161,36 @@ def test_share_and_cell_intervals():
     cells = v.cell_intervals(per_feature, real, "image_type")
     assert list(cells["cell"]) == ["wavelet"] and cells["real"].iloc[0] == 100.0
     assert not cells["inside"].iloc[0]
+
+
+def test_the_te_and_tr_feature_files_in_the_repository_layout_become_real_test_verdicts(shared_data, tmp_path):
+    """The TE series and the TR change are analysed from their released feature files like the
+    training scans. Stand-ins here: vendor B 1.5 T's three training files under the TE and TR
+    names (scan 1 as TE 80-100, scan 2 as TE 105-120, scan 3 as the TR change)."""
+    import shutil
+
+    from robustlab.radiomics.phantom.released import TEST
+
+    root = shared_data / "radiomics" / "phantomstudy"
+    if not root.is_dir():
+        pytest.skip(f"real-data check: no released phantom features at {root}")
+    b15 = root / "RadiomicFiles" / "CCU1_5T"
+    scans = [b15 / f"radiomics_T2_AX_FSE{s}_clean.csv" for s in ("", "_2nd", "_3rd")]
+    test = tmp_path / "test"
+    for acq, rel in TEST.items():
+        source = scans[2] if acq == "B15_tr4405" else scans[0] if int(acq[-3:]) <= 100 else scans[1]
+        (test / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, test / rel)
+    real, _ = load_script().real_verdicts(root, test, tmp_path / "real")
+    shares = (real.groupby("comparison")["excellent"].mean() * 100).round(1)
+    # a pair of one file with itself agrees perfectly; scan 1 against scan 2 (CCC) close to the
+    # fixed repeat's ICC, scan 1 against scan 3 (the TR stand-in) lower
+    assert shares["te_adjacent/B15_te080_vs_B15_te085"] == 100.0
+    assert abs(shares["te_adjacent/B15_te100_vs_B15_te105"] - shares["repeat_fixed_B15"]) < 3
+    assert shares["tr"] < shares["te_adjacent/B15_te100_vs_B15_te105"] < 100.0
+    assert sum(c.startswith("te_adjacent/") for c in shares.index) == 8 and "tr" in shares.index
+    assert (real.groupby("comparison").size() == 944).all()
+    # an incomplete TE series gives no TE pairs, the TR change stands alone
+    (test / TEST["B15_te120"]).unlink()
+    real, _ = load_script().real_verdicts(root, test, tmp_path / "real2")
+    assert "tr" in set(real["comparison"]) and not any(c.startswith("te_adjacent") for c in real["comparison"])

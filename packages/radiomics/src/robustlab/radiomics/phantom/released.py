@@ -40,6 +40,22 @@ TRAINING_COMPARISONS: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+#: The test files of the same repository that this module reads: vendor B 1.5 T's TE series
+#: (80-120 ms) and its TR change (TE 100 ms at TR 4405 ms: ``T2wAX_TE100 Range_clean.csv``, as the
+#: study's own ``RScripts/T2w_Parameter_Change_Assessment.R`` compares it with the TE 100 file),
+#: under the ``paper`` protocol's acquisition ids.
+TEST: dict[str, str] = {
+    **{f"B15_te{te:03d}": f"RadiomicFiles/CCU1_5T_TE_TR/T2wAX_TE{te}_clean.csv" for te in range(80, 121, 5)},
+    "B15_tr4405": "RadiomicFiles/CCU1_5T_TE_TR/T2wAX_TE100 Range_clean.csv",
+}
+#: The ``paper`` protocol's test comparisons computable from :data:`TEST`, as it defines them.
+TEST_COMPARISONS: list[dict[str, Any]] = [
+    {"name": "te_adjacent", "statistic": "ccc", "combine": "intersection", "group": "te_adjacent",
+     "pairs": [[f"B15_te{te:03d}", f"B15_te{te + 5:03d}"] for te in range(80, 116, 5)]},
+    {"name": "tr", "statistic": "ccc", "acquisitions": ["B15_te100", "B15_tr4405"], "group": "tr"},
+]
+
+
 def training_paths(root: Path) -> dict[str, Path]:
     """``{acquisition id: file}`` of the training scans under ``root`` (``<scanner>_rep<k>``).
 
@@ -65,6 +81,17 @@ def read_features(path: Path) -> pd.DataFrame:
     return read_feature_csv(Path(path), None, "released phantom features").reset_index(drop=True)
 
 
+def _study(name: str, paths: dict[str, Path], comparisons: list[dict[str, Any]], out: Path,
+           repetitions: bool = False) -> Path:
+    """Write a study file (``out``) whose acquisitions are released feature files (with
+    ``repetitions``, each ``<scanner>_rep<k>`` is repetition ``k``)."""
+    acquisitions: dict[str, Any] = {
+        acq: {"features": str(path.resolve()), "scanner": acq.split("_")[0],
+              **({"repetition": int(acq[-1])} if repetitions else {})} for acq, path in paths.items()}
+    doc = {"name": name, "threshold": 0.9, "acquisitions": acquisitions, "comparisons": comparisons}
+    return write_text(Path(out), yaml.safe_dump(doc, sort_keys=False))
+
+
 def training_study(root: Path, out: Path) -> Path:
     """Write a study file (``out``) that analyses the training scans like the ``paper`` protocol.
 
@@ -72,15 +99,23 @@ def training_study(root: Path, out: Path) -> Path:
     :data:`TRAINING_COMPARISONS` a comparison of the same name, statistic and group, so its
     tables line up with a simulated ``paper`` run's.
     """
-    paths = training_paths(root)
-    acquisitions: dict[str, Any] = {
-        acq: {"features": str(path.resolve()), "scanner": acq.split("_")[0],
-              "repetition": int(acq[-1])} for acq, path in paths.items()}
     comparisons = [{"name": name, "statistic": stat, "acquisitions": [a, b], "group": group}
                    for name, (stat, a, b, group) in TRAINING_COMPARISONS.items()]
-    doc = {"name": "phantomstudy_training", "threshold": 0.9, "acquisitions": acquisitions,
-           "comparisons": comparisons}
-    return write_text(Path(out), yaml.safe_dump(doc, sort_keys=False))
+    return _study("phantomstudy_training", training_paths(root), comparisons, out, repetitions=True)
+
+
+def test_study(root: Path, out: Path) -> Path | None:
+    """Write a study file (``out``) of the test comparisons whose files :data:`TEST` finds under
+    ``root`` (the TE pairs when all nine TE files are there, the TR change when its two are);
+    None when neither is complete. Names line up with a simulated ``paper`` run's
+    (``te_adjacent/B15_te080_vs_B15_te085``, ``tr``)."""
+    present = {acq: Path(root) / rel for acq, rel in TEST.items() if (Path(root) / rel).is_file()}
+    comparisons = [c for c in TEST_COMPARISONS
+                   if {a for pair in c.get("pairs", [c.get("acquisitions", [])]) for a in pair} <= set(present)]
+    if not comparisons:
+        return None
+    used = {a for c in comparisons for pair in c.get("pairs", [c.get("acquisitions", [])]) for a in pair}
+    return _study("phantomstudy_test", {a: p for a, p in present.items() if a in used}, comparisons, out)
 
 
 def excellent_lists(folder: Path) -> dict[str, set[str]]:
