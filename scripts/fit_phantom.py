@@ -10,10 +10,12 @@ training comparisons of the protocol at the fitting seeds (``--seeds``; the vali
 checks at other seeds, ``scripts/validate_phantom.py --seeds 101-120``) and takes each
 comparison's median share of excellent features; :mod:`robustlab.radiomics.phantom.fitting`
 moves one setting per comparison (the secant method on its logarithm) until every median lies
-within ``--tol`` points of the real share. Seeds run ``--jobs`` at a time; each evaluation's
+within ``--tol`` points of the real share, stage by stage, and ends with one evaluation of every
+comparison at the fitted values. Seeds run ``--jobs`` at a time; each evaluation's
 seed folders are kept by content hash under ``--out/seeds``, so a rerun replays what it has.
 
-Writes ``--out/history.csv`` (every setting, value, median and residual of every evaluation)
+Writes ``--out/history.csv`` (every setting, value, median and residual of every evaluation,
+the last one's stage ``final``)
 and ``--out/scanners.yaml``, the protocol's fitted ``scanners:`` entries to put into
 ``conf/radiomics/protocol/paper.yaml``.
 """

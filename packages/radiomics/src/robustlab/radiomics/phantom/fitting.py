@@ -97,7 +97,9 @@ def fit(protocol: Mapping[str, Any], real: Mapping[str, float],
         evaluate: Callable[[dict[str, Any]], Mapping[str, float]], tol: float = 1.0,
         max_evaluations: int = 6, stages: tuple[tuple[Setting, ...], ...] = STAGES,
         report: Callable[[dict[str, Any]], None] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Fit ``stages`` in turn; returns the fitted protocol and one history row per setting and evaluation.
+    """Fit ``stages`` in turn; returns the fitted protocol and one history row per setting and
+    evaluation, then one per setting of a final evaluation at the fitted values (``stage``
+    ``"final"``: what every comparison's median is once all stages are done).
 
     Args:
         real: comparison -> real % excellent (the targets).
@@ -137,6 +139,18 @@ def fit(protocol: Mapping[str, Any], real: Mapping[str, float],
                 u_next = (u1 + math.log(FIRST_STEP) * (1 if g1 > 0 else -1) * _direction(s)
                           if len(pts) == 1 or pts[-2][1] == g1 else secant_step(*pts[-2], u1, g1))
                 values[s.name] = math.exp(u_next)
+    # a later stage can move an earlier stage's comparison (B 3 T's non-uniformity acts on its
+    # repeats too): every comparison once more at the fitted values
+    medians = evaluate(current)
+    for stage in stages:
+        for s in stage:
+            row = {"stage": "final", "evaluation": 1, "setting": s.name, "value": get_value(current, s),
+                   "comparison": s.comparison, "median": float(medians[s.comparison]),
+                   "real": float(real[s.comparison]),
+                   "residual": float(medians[s.comparison]) - float(real[s.comparison])}
+            history.append(row)
+            if report is not None:
+                report(row)
     return current, history
 
 
