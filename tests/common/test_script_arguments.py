@@ -22,15 +22,21 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
     (["--jobs", "two"], r"argument --jobs: expected a whole number in \[1, inf\); got 'two'"),
 ])
 def test_calibrate_phantom_refuses_bad_arguments_in_one_line(tmp_path, args, message):
+    assert_refused_in_one_line("calibrate_phantom.py", [*args, "--out", str(tmp_path)], message, tmp_path)
+
+
+def assert_refused_in_one_line(script: str, args: list[str], message: str, cwd: Path) -> None:
+    """``script`` with ``args`` exits 2 with argparse's one line matching ``message``, no
+    traceback, and writes nothing into ``cwd`` (its ``--out`` lies there)."""
     import re
 
-    result = subprocess.run([sys.executable, str(SCRIPTS / "calibrate_phantom.py"), *args, "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    result = subprocess.run([sys.executable, str(SCRIPTS / script), *args],
+                            capture_output=True, text=True, timeout=120, cwd=cwd)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert re.fullmatch(rf"calibrate_phantom\.py: error: {message}", last), last
-    assert not any(tmp_path.iterdir())  # nothing simulated
+    assert re.fullmatch(rf"{re.escape(script)}: error: {message}", last), last
+    assert not any(cwd.iterdir())  # nothing simulated
 
 
 @pytest.mark.parametrize("args, message", [
@@ -40,12 +46,4 @@ def test_calibrate_phantom_refuses_bad_arguments_in_one_line(tmp_path, args, mes
     (["--data", "no-such-folder"], r"argument --data: no-such-folder is not a folder of the released phantom features"),
 ])
 def test_fit_phantom_refuses_bad_arguments_in_one_line(tmp_path, args, message):
-    import re
-
-    result = subprocess.run([sys.executable, str(SCRIPTS / "fit_phantom.py"), *args, "--out", str(tmp_path / "out")],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert re.fullmatch(rf"fit_phantom\.py: error: {message}", last), last
-    assert not any(tmp_path.iterdir())  # nothing simulated
+    assert_refused_in_one_line("fit_phantom.py", [*args, "--out", str(tmp_path / "out")], message, tmp_path)
