@@ -28,12 +28,19 @@ def load_script():
 
 
 @pytest.fixture(scope="module")
-def released(shared_data, tmp_path_factory):
-    """The released training scans analysed by the report (one run per module), with a test
-    list naming two features excellent between vendors."""
+def phantomstudy(shared_data) -> Path:
+    """The released phantom features in ``../shared``; the test is skipped when they are absent."""
     root = shared_data / "radiomics" / "phantomstudy"
     if not root.is_dir():
         pytest.skip(f"real-data check: no released phantom features at {root}")
+    return root
+
+
+@pytest.fixture(scope="module")
+def released(phantomstudy, tmp_path_factory):
+    """The released training scans analysed by the report (one run per module), with a test
+    list naming two features excellent between vendors."""
+    root = phantomstudy
     work = tmp_path_factory.mktemp("released")
     (work / "test").mkdir()
     (work / "test" / "between_vendors.excellent.txt").write_text(
@@ -163,7 +170,7 @@ def test_share_and_cell_intervals():
     assert not cells["inside"].iloc[0]
 
 
-def test_the_te_and_tr_feature_files_in_the_repository_layout_become_real_test_verdicts(shared_data, tmp_path):
+def test_the_te_and_tr_feature_files_in_the_repository_layout_become_real_test_verdicts(phantomstudy, tmp_path):
     """The TE series and the TR change are analysed from their released feature files like the
     training scans. Stand-ins here: vendor B 1.5 T's three training files under the TE and TR
     names (scan 1 as TE 80-100, scan 2 as TE 105-120, scan 3 as the TR change)."""
@@ -171,9 +178,7 @@ def test_the_te_and_tr_feature_files_in_the_repository_layout_become_real_test_v
 
     from robustlab.radiomics.phantom.released import TEST
 
-    root = shared_data / "radiomics" / "phantomstudy"
-    if not root.is_dir():
-        pytest.skip(f"real-data check: no released phantom features at {root}")
+    root = phantomstudy
     b15 = root / "RadiomicFiles" / "CCU1_5T"
     scans = [b15 / f"radiomics_T2_AX_FSE{s}_clean.csv" for s in ("", "_2nd", "_3rd")]
     test = tmp_path / "test"
