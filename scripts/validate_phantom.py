@@ -58,7 +58,7 @@ def real_verdicts(data: Path, test: Path | None, work: Path) -> tuple[Any, Any]:
     import pandas as pd
 
     from robustlab.common.errors import DataError
-    from robustlab.radiomics.phantom.released import excellent_lists, test_study, training_study
+    from robustlab.radiomics.phantom.released import excellent_lists, heldout_study, training_study
     from robustlab.radiomics.pipeline import run_study
 
     columns = ["comparison", "group", "feature", "image_type", "feature_class", "excellent"]
@@ -71,7 +71,7 @@ def real_verdicts(data: Path, test: Path | None, work: Path) -> tuple[Any, Any]:
     per_feature = result.per_feature[columns]
     features = per_feature.drop_duplicates("feature")[["feature", "image_type", "feature_class"]]
     frames = [per_feature]
-    tested = test_study(test, work / "test_study.yaml") if test is not None else None
+    tested = heldout_study(test, work / "test_study.yaml") if test is not None else None
     if tested is not None:  # the TE series and the TR change from their released feature files
         frames.append(analysed(tested, "test").per_feature[columns])
     for comparison, names in (excellent_lists(test) if test is not None else {}).items():

@@ -104,17 +104,20 @@ def training_study(root: Path, out: Path) -> Path:
     return _study("phantomstudy_training", training_paths(root), comparisons, out, repetitions=True)
 
 
-def test_study(root: Path, out: Path) -> Path | None:
+def _acquisitions_of(comparison: dict[str, Any]) -> set[str]:
+    return {a for pair in comparison.get("pairs", [comparison.get("acquisitions", [])]) for a in pair}
+
+
+def heldout_study(root: Path, out: Path) -> Path | None:
     """Write a study file (``out``) of the test comparisons whose files :data:`TEST` finds under
     ``root`` (the TE pairs when all nine TE files are there, the TR change when its two are);
     None when neither is complete. Names line up with a simulated ``paper`` run's
     (``te_adjacent/B15_te080_vs_B15_te085``, ``tr``)."""
     present = {acq: Path(root) / rel for acq, rel in TEST.items() if (Path(root) / rel).is_file()}
-    comparisons = [c for c in TEST_COMPARISONS
-                   if {a for pair in c.get("pairs", [c.get("acquisitions", [])]) for a in pair} <= set(present)]
+    comparisons = [c for c in TEST_COMPARISONS if _acquisitions_of(c) <= set(present)]
     if not comparisons:
         return None
-    used = {a for c in comparisons for pair in c.get("pairs", [c.get("acquisitions", [])]) for a in pair}
+    used = set().union(*(_acquisitions_of(c) for c in comparisons))
     return _study("phantomstudy_test", {a: p for a, p in present.items() if a in used}, comparisons, out)
 
 
