@@ -79,11 +79,15 @@ class GrainComponent:
         scale_mm: grain size: the correlation length (twice the Gaussian sigma) of the field.
         fraction: volume fraction of the grains in the insert, in (0, 1).
         contrast: grain proton density relative to the insert matrix minus one.
+        scale_z_mm: the correlation length along the insert's axis (z), where it differs from
+            the cross-section's: a columnar texture (``scale_z_mm`` > ``scale_mm``) keeps its
+            in-plane contrast through a thick slice; ``None``: isotropic grains.
     """
 
     scale_mm: float
     fraction: float
     contrast: float
+    scale_z_mm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,10 @@ def _parse_insert(i: int, raw: Any, scale: float, inner: tuple[float, float]) ->
         contrast = expect_number(c.get("contrast"), f"{ck}.contrast", positive=False)
         if contrast <= -1:
             raise ConfigError(f"{ck}.contrast: expected > -1 (grain PD must stay positive), got {contrast}")
-        components.append(GrainComponent(expect_number(c.get("scale_mm"), f"{ck}.scale_mm"), frac, contrast))
+        scale_z = c.get("scale_z_mm")
+        components.append(GrainComponent(
+            expect_number(c.get("scale_mm"), f"{ck}.scale_mm"), frac, contrast,
+            None if scale_z is None else expect_number(scale_z, f"{ck}.scale_z_mm")))
     return Insert(name, centre, radius, tissue, tuple(components))
 
 

@@ -1,6 +1,7 @@
 """Granular textures: 3D volume-fraction fields of the grains of each insert.
 
-A component's field is Gaussian-filtered white noise (correlation length ``scale_mm``),
+A component's field is Gaussian-filtered white noise (correlation length ``scale_mm`` in the
+cross-section, ``scale_z_mm`` along the insert's axis),
 and thresholded at the Gaussian quantile that leaves the configured volume ``fraction`` of
 grains: a two-phase random medium, the "clipped Gaussian"
 model of porous and granular materials (Teubner, Europhys Lett 1991, 14:403). Several
@@ -41,7 +42,7 @@ class TextureVolume:
 def granular_field(
     shape: tuple[int, int, int],
     spacing_mm: tuple[float, float, float],
-    scale_mm: float,
+    scale_mm: float | tuple[float, float, float],
     fraction: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
@@ -50,7 +51,8 @@ def granular_field(
     Args:
         shape: ``(nz, ny, nx)``.
         spacing_mm: ``(dz, dy, dx)``.
-        scale_mm: correlation length; the Gaussian filter has ``sigma = scale_mm / 2``.
+        scale_mm: correlation length, one for every axis or ``(z, y, x)``; the Gaussian filter
+            has ``sigma = scale_mm / 2`` along each axis.
         fraction: expected volume fraction of grains.
         rng: the generator of the white noise.
 
@@ -63,11 +65,12 @@ def granular_field(
     noise = rng.standard_normal(shape, dtype=np.float32)
     spectrum = scipy.fft.rfftn(noise, workers=-1)
     del noise
-    sigma = scale_mm / 2.0
+    scales = tuple(scale_mm) if isinstance(scale_mm, tuple) else (float(scale_mm),) * 3
     # Gaussian transfer function exp(-2 pi^2 sigma^2 f^2), separable over the three axes.
     gain = np.ones(1, dtype=np.float32)
     variance = 1.0
-    for axis, (n, d) in enumerate(zip(shape, spacing_mm, strict=True)):
+    for axis, (n, d, scale) in enumerate(zip(shape, spacing_mm, scales, strict=True)):
+        sigma = scale / 2.0
         full = np.exp(-2.0 * np.pi**2 * sigma**2 * scipy.fft.fftfreq(n, d) ** 2)
         variance *= float(np.mean(full**2))
         g = full[: n // 2 + 1] if axis == 2 else full
@@ -89,7 +92,9 @@ def insert_texture(insert: Insert, spec: PhantomSpec, rng: np.random.Generator) 
     fields = []
     free = np.ones(shape, dtype=np.float32)
     for comp in insert.components:
-        f = granular_field(shape, (h_z, h_xy, h_xy), comp.scale_mm, comp.fraction, rng)
+        scale_z = comp.scale_mm if comp.scale_z_mm is None else comp.scale_z_mm
+        f = granular_field(shape, (h_z, h_xy, h_xy), (scale_z, comp.scale_mm, comp.scale_mm),
+                           comp.fraction, rng)
         f *= free
         free -= f
         fields.append(f)
