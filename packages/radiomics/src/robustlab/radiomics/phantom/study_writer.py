@@ -129,16 +129,15 @@ def study_document(plan: StudyPlan) -> dict[str, Any]:
     return doc
 
 
-def check_extractions(plan: StudyPlan) -> None:
-    """Each acquisition's extraction settings, resolved as the study file will give them (the
-    study's, refined by its scanner's, refined by its own), checked by pyradiomics' schema now:
-    a bad setting in a protocol is a one-line ``ConfigError`` before any simulation.
+def acquisition_extractions(plan: StudyPlan) -> dict[str, tuple[Any, str]]:
+    """Each acquisition's effective extraction settings, resolved as the study file will give
+    them (the study's, refined by its scanner's, refined by its own), with the protocol key they
+    come from: ``{id: (Extraction or None, key)}``.
+
+    Raises:
+        ConfigError: a parameter file is unknown or a value malformed (naming the key).
     """
-    from robustlab.radiomics.extraction.params import (
-        ExtractionSpec,
-        check_extraction,
-        parse_extraction,
-    )
+    from robustlab.radiomics.extraction.params import ExtractionSpec, parse_extraction
     from robustlab.radiomics.study.bundled import resolve_extraction
 
     doc, base = study_document(plan), Path.cwd()
@@ -152,12 +151,24 @@ def check_extractions(plan: StudyPlan) -> None:
     study = spec(doc["extraction"], "protocol.extraction", ExtractionSpec())
     scanners = {k: (spec(v["extraction"], f"protocol.scanners.{k}.extraction", study),
                     f"protocol.scanners.{k}.extraction") for k, v in doc.get("scanners", {}).items()}
-    checked = set()
+    out = {}
     for aid, entry in doc["acquisitions"].items():
         inherited, where = scanners.get(entry["scanner"], (study, "protocol.extraction"))
         if plan.acquisitions[aid].extraction is not None:
             where = f"protocol.acquisitions.{aid}.extraction"
-        extraction = spec(entry.get("extraction"), where, inherited).resolve()
+        out[aid] = (spec(entry.get("extraction"), where, inherited).resolve(), where)
+    return out
+
+
+def check_extractions(plan: StudyPlan) -> None:
+    """Each acquisition's extraction settings (:func:`acquisition_extractions`) checked by
+    pyradiomics' schema now: a bad setting in a protocol is a one-line ``ConfigError`` before
+    any simulation.
+    """
+    from robustlab.radiomics.extraction.params import check_extraction
+
+    checked = set()
+    for extraction, where in acquisition_extractions(plan).values():
         if extraction is not None and extraction not in checked:
             checked.add(extraction)
             try:
