@@ -2,6 +2,13 @@
 """Fit the paper protocol's scanner settings to the study's released repeatability features.
 
     python scripts/fit_phantom.py --seeds 1-8 --jobs 2 --out outputs/phantom_fit
+    python scripts/fit_phantom.py --textures ...     # the inserts' textures first
+
+With ``--textures``, the inserts' textures and vendor B 1.5 T's ``snr_factor`` are first fitted
+to the per-insert statistics of that scanner's first scan
+(:mod:`robustlab.radiomics.phantom.texture_fitting`, at ``--texture-seed``, by default the first
+fitting seed; each evaluation
+kept under ``--out/textures`` by content hash), and the scanner stages start from them.
 
 The training data are the released per-ROI features of the repeatability scans (``--data``, by
 default ``../shared/data/radiomics/phantomstudy`` beside the checkout), analysed like the
@@ -17,7 +24,9 @@ seed folders are kept by content hash under ``--out/seeds``, so a rerun replays 
 Writes ``--out/history.csv`` (every setting, value, median and residual of every evaluation,
 the last one's stage ``final``)
 and ``--out/scanners.yaml``, the protocol's fitted ``scanners:`` entries to put into
-``conf/radiomics/protocol/paper.yaml``.
+``conf/radiomics/protocol/paper.yaml``; with ``--textures`` also ``--out/textures.csv`` (every
+evaluation of the texture fit) and ``--out/phantom.yaml``, the fitted ``inserts:`` of
+``conf/radiomics/phantom/pelvic.yaml``.
 """
 
 from __future__ import annotations
@@ -52,6 +61,57 @@ def real_shares(data: Path, work: Path) -> dict[str, float]:
     return (real.groupby("comparison")["excellent"].mean() * 100.0).to_dict()
 
 
+#: The scan whose per-insert statistics the textures are fitted to, and its scanner.
+TEXTURE_REFERENCE, TEXTURE_SCANNER = "B15_rep1", "B15"
+
+
+def fit_texture_stage(args: argparse.Namespace, protocol: dict[str, Any], phantom: dict[str, Any],
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The texture fit; returns the protocol with the reference scanner's fitted ``snr_factor``
+    and the phantom with the fitted inserts, and writes ``textures.csv`` and ``phantom.yaml``."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    from robustlab.common.hashing import json_hash
+    from robustlab.common.io import write_table, write_text
+    from robustlab.radiomics.phantom.fitting import Setting, get_value, with_value
+    from robustlab.radiomics.phantom.released import read_features, training_paths
+    from robustlab.radiomics.phantom.texture_fitting import (
+        TextureParameters,
+        fit_textures,
+        insert_statistics,
+        simulated_statistics,
+    )
+
+    snr = Setting(TEXTURE_SCANNER, "snr_factor", f"repeat_fixed_{TEXTURE_SCANNER}")
+    real = insert_statistics(read_features(training_paths(args.data)[TEXTURE_REFERENCE]), len(phantom["inserts"]))
+    seed = args.seeds[0] if args.texture_seed is None else args.texture_seed
+
+    def simulate(params: TextureParameters) -> np.ndarray:
+        case = (with_value(protocol, snr, params.snr_factor), params.apply(phantom), TEXTURE_REFERENCE, seed)
+        path = args.out / "textures" / f"{json_hash(case)}.json"
+        if path.is_file():  # resumable: an evaluation already made is read back
+            return np.asarray(json.loads(path.read_text()))
+        stats = simulated_statistics(*case)
+        write_text(path, json.dumps(stats.tolist()))
+        return stats
+
+    def report(row: dict[str, Any]) -> None:
+        print(f"textures evaluation {row['evaluation']}: sum of squares {row['sum_of_squares']:.3g}", flush=True)
+
+    min_grain_mm = float(phantom["model"]["resolution_mm"][0])
+    fitted, history = fit_textures(TextureParameters.read(phantom, get_value(protocol, snr)), real, simulate,
+                                   min_grain_mm, args.texture_evaluations, report)
+    write_table(pd.DataFrame(history), args.out / "textures", ("csv",))
+    phantom = fitted.apply(phantom)
+    write_text(args.out / "phantom.yaml", yaml.safe_dump({"inserts": phantom["inserts"]}, sort_keys=False))
+    print(f"fitted textures: {args.out / 'phantom.yaml'} ({TEXTURE_SCANNER} snr_factor {fitted.snr_factor:.3g})")
+    return with_value(protocol, snr, fitted.snr_factor), phantom
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     from robustlab.common.config import Seed, arg_type
     from robustlab.common.constraints import Interval, NonEmpty, PositiveInt, Unique
@@ -64,6 +124,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         default=1.0, help="points between a median and its target (default 1)")
     parser.add_argument("--max-evaluations", type=arg_type(PositiveInt), default=6,
                         help="evaluations per stage at most (default 6)")
+    parser.add_argument("--textures", action="store_true",
+                        help="first fit the inserts' textures to the released per-insert statistics")
+    parser.add_argument("--texture-seed", type=arg_type(Seed), default=None,
+                        help="the texture fit's seed (default: the first fitting seed)")
+    parser.add_argument("--texture-evaluations", type=arg_type(PositiveInt), default=12,
+                        help="the texture fit's solver evaluations, Jacobians not counted (default 12)")
     parser.add_argument("--jobs", type=arg_type(PositiveInt), default=2, help="seeds at once (default 2)")
     parser.add_argument("--nice", type=arg_type(Annotated[int, Interval(0, 19)]), default=10,
                         help="niceness of each seed's process (0-19)")
@@ -92,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fit_phantom.py: error: {exc}", file=sys.stderr)
         return 2
     phantom = load_config("phantom", "pelvic")
+    protocol = training_protocol(load_config("protocol", "paper"))
+    if args.textures:
+        protocol, phantom = fit_texture_stage(args, protocol, phantom)
 
     def evaluate(protocol: dict[str, Any]) -> dict[str, float]:
         folders = run_seeds(protocol, phantom, args.seeds, args.out / "seeds", args.cache.resolve(),
@@ -103,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stage {row['stage']} evaluation {row['evaluation']}: {row['setting']} = {row['value']:.4g}: "
               f"{row['comparison']} {row['median']:.1f} (real {row['real']:.1f})", flush=True)
 
-    fitted, history = fit(training_protocol(load_config("protocol", "paper")), real, evaluate, tol=args.tol,
+    fitted, history = fit(protocol, real, evaluate, tol=args.tol,
                           max_evaluations=args.max_evaluations, report=report)
     write_table(pd.DataFrame(history), args.out / "history", ("csv",))
     write_text(args.out / "scanners.yaml", yaml.safe_dump({"scanners": fitted["scanners"]}, sort_keys=False))

@@ -43,6 +43,7 @@ def assert_refused_in_one_line(script: str, args: list[str], message: str, cwd: 
     (["--seeds", "5-1"], r"argument --seeds: '5-1' is an empty range; write 1-5"),
     (["--tol", "0"], r"argument --tol: must be in \(0, 50\]; got 0.0"),
     (["--max-evaluations", "0"], r"argument --max-evaluations: must be in \[1, inf\); got 0"),
+    (["--texture-evaluations", "0"], r"argument --texture-evaluations: must be in \[1, inf\); got 0"),
     (["--data", "no-such-folder"], r"argument --data: no-such-folder is not a folder of the released phantom features"),
 ])
 def test_fit_phantom_refuses_bad_arguments_in_one_line(tmp_path, args, message):

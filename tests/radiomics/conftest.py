@@ -147,3 +147,12 @@ def rewrite_image() -> Callable[[Path, Callable[[np.ndarray], np.ndarray]], None
         sitk.WriteImage(out, str(path))
 
     return rewrite
+
+
+@pytest.fixture(scope="module")
+def phantomstudy(shared_data) -> Path:
+    """The released phantom features in ``../shared``; the test is skipped when they are absent."""
+    root = shared_data / "radiomics" / "phantomstudy"
+    if not root.is_dir():
+        pytest.skip(f"real-data check: no released phantom features at {root}")
+    return root

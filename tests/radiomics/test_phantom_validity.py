@@ -28,15 +28,6 @@ def load_script():
 
 
 @pytest.fixture(scope="module")
-def phantomstudy(shared_data) -> Path:
-    """The released phantom features in ``../shared``; the test is skipped when they are absent."""
-    root = shared_data / "radiomics" / "phantomstudy"
-    if not root.is_dir():
-        pytest.skip(f"real-data check: no released phantom features at {root}")
-    return root
-
-
-@pytest.fixture(scope="module")
 def released(phantomstudy, tmp_path_factory):
     """The released training scans analysed by the report (one run per module), with a test
     list naming two features excellent between vendors."""
