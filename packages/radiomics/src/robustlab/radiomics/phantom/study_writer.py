@@ -16,6 +16,7 @@ from robustlab.common.io import atomic_path, write_json, write_text
 from robustlab.radiomics.phantom.acquisition import SimulatedAcquisition
 
 if TYPE_CHECKING:
+    from robustlab.radiomics.extraction.params import Extraction
     from robustlab.radiomics.phantom.protocol import AcquisitionSpec, StudyPlan
 
 HEADER = """\
@@ -42,17 +43,24 @@ def read_sidecar(out_dir: Path, acq_id: str) -> dict[str, Any] | None:
         return None
 
 
-def write_nifti(path: Path, array: np.ndarray, spacing_mm: tuple[float, float, float],
-                origin_mm: tuple[float, float, float]) -> Path:
-    """Write a ``(nz, ny, nx)`` array as gzipped NIfTI with spacing, origin and identity direction.
-
-    ITK picks its writer from the file name, so the image goes to a ``.nii.gz`` name inside
-    the atomic temporary and is then moved onto it.
-    """
+def as_image(array: np.ndarray, spacing_mm: tuple[float, float, float],
+             origin_mm: tuple[float, float, float]) -> sitk.Image:
+    """A ``(nz, ny, nx)`` array as an ITK image with spacing, origin and identity direction."""
     image = sitk.GetImageFromArray(array)
     image.SetSpacing(tuple(float(s) for s in spacing_mm))
     image.SetOrigin(tuple(float(o) for o in origin_mm))
     image.SetDirection((1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    return image
+
+
+def write_nifti(path: Path, array: np.ndarray, spacing_mm: tuple[float, float, float],
+                origin_mm: tuple[float, float, float]) -> Path:
+    """Write a ``(nz, ny, nx)`` array (:func:`as_image`) as gzipped NIfTI.
+
+    ITK picks its writer from the file name, so the image goes to a ``.nii.gz`` name inside
+    the atomic temporary and is then moved onto it.
+    """
+    image = as_image(array, spacing_mm, origin_mm)
     with atomic_path(path) as tmp:
         named = tmp.with_name(tmp.name + ".nii.gz")
         try:
@@ -129,7 +137,7 @@ def study_document(plan: StudyPlan) -> dict[str, Any]:
     return doc
 
 
-def acquisition_extractions(plan: StudyPlan) -> dict[str, tuple[Any, str]]:
+def acquisition_extractions(plan: StudyPlan) -> dict[str, tuple[Extraction | None, str]]:
     """Each acquisition's effective extraction settings, resolved as the study file will give
     them (the study's, refined by its scanner's, refined by its own), with the protocol key they
     come from: ``{id: (Extraction or None, key)}``.

@@ -78,17 +78,18 @@ def simulated_statistics(protocol: Mapping[str, Any], phantom: Mapping[str, Any]
     extraction (944 features per ROI and filtered images) would take ten times longer per
     evaluation.
     """
-    import SimpleITK as sitk
-
     from radiomics.featureextractor import RadiomicsFeatureExtractor
+    from robustlab.common.errors import ConfigError
     from robustlab.radiomics.extraction.pyradiomics_env import quiet_pyradiomics
     from robustlab.radiomics.phantom.protocol import plan_study
     from robustlab.radiomics.phantom.simulate import simulate_acquisitions
-    from robustlab.radiomics.phantom.study_writer import acquisition_extractions
+    from robustlab.radiomics.phantom.study_writer import acquisition_extractions, as_image
 
     plan = plan_study(dict(protocol), dict(phantom), seed)
     sim = simulate_acquisitions(plan, [acquisition])[acquisition]
-    extraction = acquisition_extractions(plan)[acquisition][0]
+    extraction, where = acquisition_extractions(plan)[acquisition]
+    if extraction is None:
+        raise ConfigError(f"{where}: no pyradiomics parameter file for {acquisition!r}")
     settings = {k: v for k, v in extraction.params()["setting"].items() if k != "label"}
     quiet_pyradiomics()
     extractor = RadiomicsFeatureExtractor(**settings)
@@ -98,11 +99,8 @@ def simulated_statistics(protocol: Mapping[str, Any], phantom: Mapping[str, Any]
         _, cls, feature = name.split("_")
         by_class.setdefault(cls, []).append(feature)
     extractor.enableFeaturesByName(**by_class)
-    image = sitk.GetImageFromArray(sim.image)
-    image.SetSpacing(sim.spacing_mm)
-    image.SetOrigin(sim.origin_mm)
-    mask = sitk.GetImageFromArray(sim.mask.astype(np.int32))
-    mask.CopyInformation(image)
+    image = as_image(sim.image, sim.spacing_mm, sim.origin_mm)
+    mask = as_image(sim.mask.astype(np.int32), sim.spacing_mm, sim.origin_mm)
     n_inserts, n_sizes = len(plan.phantom.inserts), len(plan.rois.diameters_mm)
     rows = []
     for i in range(n_inserts):
