@@ -26,7 +26,8 @@ def tiny() -> tuple[dict[str, Any], dict[str, Any]]:
     phantom["length_mm"] = 40.0
     proto = copy.deepcopy(load_config("protocol", "quick"))
     proto["scale"] = 0.25
-    proto["roi"] = {"diameters_mm": [48.0, 24.0], "slices_2d": 1, "length_3d_mm": 4.0}
+    proto["roi"] = {"diameters_mm": [48.0, 24.0], "slices_2d": 1, "length_3d_mm": 4.0,
+                    "margin_slices": [1, 1]}
     proto["acquisitions"] = {
         "A15_rep1": {"scanner": "A15", "session": "s1", "repetition": 1, "position": 1},
         "A15_rep2": {"scanner": "A15", "session": "s1", "repetition": 2, "position": 1},
@@ -55,15 +56,27 @@ def test_writes_images_masks_and_a_study_the_pipeline_accepts(tmp_path: Path) ->
     assert doc["acquisitions"]["A15_rep1"]["mode"] == "2D"
     assert doc["comparisons"][0]["group"] == "repeat_fixed"
     image = read(tmp_path / "s" / doc["acquisitions"]["A15_rep1"]["image"])
-    mask = read(tmp_path / "s" / doc["acquisitions"]["A15_rep1"]["mask"])
+    rois = doc["acquisitions"]["A15_rep1"]["rois"]
+    assert list(rois) == ["11", "12", "21", "22", "31", "32", "41", "42"]
+    assert rois["12"] == {"file": "masks/A15_rep1_size2.nii.gz", "label": 12}
     assert image.GetSpacing() == pytest.approx((0.625, 0.625, 5.5))
-    assert mask.GetSpacing() == image.GetSpacing() and mask.GetOrigin() == image.GetOrigin()
-    assert image.GetSize() == (128, 128, 2)
-    labels = np.unique(sitk.GetArrayFromImage(mask))
-    assert labels.tolist() == [0, 11, 12, 21, 22, 31, 32, 41, 42]
+    # the ROI's slice with one slice acquired below and one above it
+    assert image.GetSize() == (128, 128, 3)
+    sizes = []
+    for j in (1, 2):
+        mask = read(tmp_path / "s" / "masks" / f"A15_rep1_size{j}.nii.gz")
+        assert mask.GetSpacing() == image.GetSpacing() and mask.GetOrigin() == image.GetOrigin()
+        labels = sitk.GetArrayFromImage(mask)
+        assert np.unique(labels).tolist() == [0, 10 + j, 20 + j, 30 + j, 40 + j]
+        assert not labels[[0, 2]].any()  # the margins hold no ROI
+        sizes.append(labels)
+    # nested: each insert's small circle lies inside its large one, on the same slice
+    for i in range(1, 5):
+        small, large = sizes[1] == 10 * i + 2, sizes[0] == 10 * i + 1
+        assert small.any() and np.all(large[small]) and large.sum() > 3 * small.sum()
     three_d = read(tmp_path / "s" / "images" / "B15_3d.nii.gz")
     assert three_d.GetSpacing() == pytest.approx((1.0, 1.0, 1.0))
-    assert three_d.GetSize() == (80, 80, 8)
+    assert three_d.GetSize() == (80, 80, 6)
     study = load_study(study_path)
     assert set(study.acquisitions) == {"A15_rep1", "A15_rep2", "B15_3d"}
 
@@ -119,6 +132,12 @@ def test_deterministic_per_seed_and_resumable(tmp_path: Path) -> None:
          "protocol.acquisitions.A15_rep2.mask_from: unknown acquisition 'A15_rep9'"),
         (lambda p, f: p["acquisitions"]["A15_rep2"].update(mask_from="B15_3d"),
          "protocol.acquisitions.A15_rep2.mask_from: 'B15_3d' has another grid"),
+        (lambda p, f: p["acquisitions"]["A15_rep2"].update(mask_from="A15_rep1", margin_slices=[0, 2]),
+         "protocol.acquisitions.A15_rep2.mask_from: 'A15_rep1' has another grid"),
+        (lambda p, f: p["roi"].update(margin_slices=[1]),
+         "protocol.roi.margin_slices: expected two integers >= 0 [below, above], got [1]"),
+        (lambda p, f: p["acquisitions"]["A15_rep1"].update(margin_slices=[-1, 2]),
+         "protocol.acquisitions.A15_rep1.margin_slices: expected two integers >= 0"),
         (lambda p, f: p["scanners"].update(A15={"base": "vendor_a_1p5t", "extraction": 10}),
          "protocol.scanners.A15.extraction: expected a parameter file name or a mapping"),
     ],
@@ -151,7 +170,7 @@ def test_a_mask_drawn_on_another_scan_and_per_scanner_settings(tmp_path: Path) -
     proto["acquisitions"]["A15_res"] = {"scanner": "A15", "session": "s1", "extraction": {
         "resampledPixelSpacing": [0.5, 0.5, 0], "interpolator": "sitkBSpline"}}
     study_path = simulate_study(proto, phantom, tmp_path / "s", seed=1, n_jobs=1, progress=False)
-    masks = {a: sitk.GetArrayFromImage(read(tmp_path / "s" / "masks" / f"{a}_mask.nii.gz"))
+    masks = {a: sitk.GetArrayFromImage(read(tmp_path / "s" / "masks" / f"{a}_size1.nii.gz"))
              for a in ("A15_rep1", "A15_rep3", "A15_own")}
     # the repositioned scan keeps the first scan's ROIs; drawn on its own image they move
     np.testing.assert_array_equal(masks["A15_rep3"], masks["A15_rep1"])

@@ -97,7 +97,7 @@ class FractionMaps:
         inserts: ``(n_inserts, ny, nx)`` fraction of each insert (matrix plus grains).
         grains: per insert, ``(y0, y1, x0, x1)`` and ``(n_components, nz, y1-y0, x1-x0)``.
         truth: ``(ny, nx)`` insert number (1-based) whose disc holds the voxel centre, else 0.
-        mask: ``(nz, ny, nx)`` ROI labels (:class:`RoiPlan`).
+        mask: ``(n_sizes, nz, ny, nx)`` ROI labels, a map per ROI size (:class:`RoiPlan`).
     """
 
     shell: np.ndarray
@@ -174,7 +174,7 @@ def sample_fractions(
         textures: its texture volumes (:func:`.textures.build_textures`), one per insert.
         grid: the reconstruction grid.
         pose: the phantom's placement.
-        rois: the ROI sizes and slice blocks of the mask.
+        rois: the ROI sizes and slices of the masks.
 
     Returns:
         The :class:`FractionMaps`, with the ground truth and the ROI mask.
@@ -252,7 +252,7 @@ def material_image(spec: PhantomSpec, maps: FractionMaps, te_ms: float, tr_ms: f
             + spec.filling.signal(te_ms, tr_ms, field_t, refocusing_deg) * maps.filling)
     s_matrix = [ins.tissue.signal(te_ms, tr_ms, field_t, refocusing_deg) for ins in spec.inserts]
     base = base + np.tensordot(np.asarray(s_matrix, dtype=np.float32), maps.inserts, axes=1)
-    image = np.repeat(base[None].astype(np.float32), maps.mask.shape[0], axis=0)
+    image = np.repeat(base[None].astype(np.float32), maps.mask.shape[1], axis=0)
     for ins, s_m, ((y0, y1, x0, x1), grains) in zip(spec.inserts, s_matrix, maps.grains, strict=True):
         delta = [ins.grain_tissue(k).signal(te_ms, tr_ms, field_t, refocusing_deg) - s_m
                  for k in range(len(ins.components))]
@@ -395,7 +395,7 @@ class SimulatedAcquisition:
     Attributes:
         image: ``(nz, ny, nx)`` float32 magnitude after vendor scaling.
         noise_free: the same without noise, when asked for (else ``None``).
-        mask: ``(nz, ny, nx)`` ROI labels.
+        mask: ``(n_sizes, nz, ny, nx)`` ROI labels, a map per ROI size.
         truth: ``(ny, nx)`` insert number (1-based) at each voxel centre, else 0.
         spacing_mm: ``(dx, dy, dz)``.
         origin_mm: scanner-frame ``(x, y, z)`` of voxel ``[0, 0, 0]``.

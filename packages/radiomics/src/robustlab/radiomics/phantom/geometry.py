@@ -61,15 +61,31 @@ class Grid:
 
 @dataclass(frozen=True)
 class RoiPlan:
-    """Concentric ROI sizes, each drawn on its own block of adjacent slices.
+    """Concentric ROI sizes, nested on the same slices, and the slab acquired around them.
 
-    The study's concentric circles overlap in one slice; a label map holds one label per voxel,
-    so size ``j`` (largest first) is drawn on slices ``[j * per_size, (j + 1) * per_size)``.
+    As the study drew them: the circles of one insert lie on the same ``roi_slices`` slices
+    (every ROI of the study's released masks starts on the same slice and spans three:
+    ReliabilityRadiomicsIEOFC/PhantomStudy, RadiomicFiles/*, diagnostics_Mask-original_BoundingBox).
+    The slab holds ``margin_slices = (below, above)`` further slices: pyradiomics crops the image
+    to an ROI's bounding box padded by ``padDistance`` (5) voxels before it filters, so these
+    slices, and where the acquired volume ends, reach the filtered images' features.
+    Nested circles overlap, so each size has its own label map (:func:`.roi_drawing.draw_mask`).
     The label of insert ``i`` and size ``j`` (both from 0) is ``10 * (i + 1) + (j + 1)``.
     """
 
     diameters_mm: tuple[float, ...]
-    slices_per_size: int
+    roi_slices: int
+    margin_slices: tuple[int, int] = (0, 0)
+
+    @property
+    def n_slices(self) -> int:
+        """Slices of the slab: the ROI's and its margins."""
+        return self.margin_slices[0] + self.roi_slices + self.margin_slices[1]
+
+    @property
+    def roi_block(self) -> slice:
+        """The slab's slices that hold the ROIs."""
+        return slice(self.margin_slices[0], self.margin_slices[0] + self.roi_slices)
 
     def label(self, insert: int, size: int) -> int:
         """The label value of one ROI."""

@@ -88,6 +88,7 @@ class AcquisitionSpec:
     tr_ms: float
     grid: Grid
     kspace_fraction: tuple[float, ...]
+    rois: RoiPlan
     session: str
     pose: Pose
     repetition: int
@@ -100,7 +101,7 @@ class AcquisitionSpec:
     @property
     def geometry_key(self) -> tuple[Any, ...]:
         """Acquisitions with equal keys share their partial-volume fractions."""
-        return (self.grid, self.pose)
+        return (self.grid, self.pose, self.rois)
 
 
 @dataclass(frozen=True)
@@ -255,10 +256,19 @@ class _Layout:
     diameters: tuple[float, ...]
     per_2d: int
     length_3d: float
+    margin: tuple[int, int]
     repositioning: Repositioning
     explicit: dict[str, Pose]
     seed: int
     scale: float
+
+
+def _margin(value: Any, key: str) -> tuple[int, int]:
+    """``margin_slices``: ``[below, above]``, slices acquired beyond the ROI's on each side."""
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)):
+        raise ConfigError(f"{key}: expected two integers >= 0 [below, above], got {value!r}")
+    return (int(value[0]), int(value[1]))
 
 
 def _noise_model(value: Any) -> NoiseModel:
@@ -305,16 +315,17 @@ def _plan_acquisition(acq_id: str, a: dict[str, Any], scanners: dict[str, Scanne
     matrix = int_pair(a.get("matrix", list(sc.matrix)), f"{key}.matrix")
     matrix = (max(int(round(matrix[0] * layout.scale)), 2), max(int(round(matrix[1] * layout.scale)), 2))
     if mode == "2D":
-        n_slices = layout.per_2d * len(layout.diameters)
+        roi_slices = layout.per_2d
         kf = fractions(a.get("kspace_fraction", list(sc.kspace_fraction)), 2, f"{key}.kspace_fraction")
     else:
-        n_slices = len(layout.diameters) * max(int(round(layout.length_3d / voxel[2])), 1)
+        roi_slices = max(int(round(layout.length_3d / voxel[2])), 1)
         kf = fractions(a.get("kspace_fraction", [*sc.kspace_fraction, 1.0]), 3,
                         f"{key}.kspace_fraction")
-    grid = Grid(matrix, voxel, n_slices, mode, sc.profile_edge if mode == "2D" else 0.0)
+    margin = _margin(a.get("margin_slices", list(layout.margin)), f"{key}.margin_slices")
+    rois = RoiPlan(layout.diameters, roi_slices, margin)
+    grid = Grid(matrix, voxel, rois.n_slices, mode, sc.profile_edge if mode == "2D" else 0.0)
     session = str(a.get("session", acq_id))
     pose = session_pose(session, layout.repositioning, layout.explicit, layout.seed)
-    rois = RoiPlan(layout.diameters, layout.per_2d if mode == "2D" else n_slices // len(layout.diameters))
     _check_fits(acq_id, layout.phantom, grid, pose, rois)
     reps = {}
     for meta in ("repetition", "position"):
@@ -324,7 +335,7 @@ def _plan_acquisition(acq_id: str, a: dict[str, Any], scanners: dict[str, Scanne
         reps[meta] = v
     return AcquisitionSpec(
         id=str(acq_id), scanner_key=str(sk), scanner=sc, mode=mode, te_ms=te, tr_ms=tr,
-        grid=grid, kspace_fraction=kf, session=session, pose=pose,
+        grid=grid, kspace_fraction=kf, rois=rois, session=session, pose=pose,
         repetition=reps["repetition"], position=reps["position"],
         sigma=noise_model.sigma(sc, voxel, (layout.seed, str(acq_id))), operator=str(a.get("operator", sk)),
         extraction=a.get("extraction"), mask_from=a.get("mask_from"),
@@ -366,6 +377,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
     if not isinstance(per_2d, int) or isinstance(per_2d, bool) or per_2d < 1:
         raise ConfigError(f"protocol.roi.slices_2d: expected an integer >= 1, got {per_2d!r}")
     length_3d = expect_number(roi.get("length_3d_mm"), "protocol.roi.length_3d_mm")
+    margin = _margin(roi.get("margin_slices", [0, 0]), "protocol.roi.margin_slices")
     drawing = RoiDrawing(**optional_numbers(
         roi.get("drawing"), "protocol.roi.drawing", ("centre_sd_mm", "radius_sd_mm", "operator_radius_sd_mm")))
     noise_model = _noise_model(protocol.get("noise"))
@@ -376,7 +388,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
     raw_acq = expect_mapping(protocol.get("acquisitions"), "protocol.acquisitions")
     if not raw_acq:
         raise ConfigError("protocol.acquisitions: expected at least one acquisition")
-    layout = _Layout(spec, diameters, per_2d, length_3d, repositioning, explicit, int(seed), scale)
+    layout = _Layout(spec, diameters, per_2d, length_3d, margin, repositioning, explicit, int(seed), scale)
     acquisitions = {str(acq_id): _plan_acquisition(str(acq_id), {**defaults, **expect_mapping(
         raw, f"protocol.acquisitions.{acq_id}")}, scanners, noise_model, layout)
         for acq_id, raw in raw_acq.items()}
@@ -388,7 +400,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
         seed=int(seed),
         scale=scale,
         phantom=spec,
-        rois=RoiPlan(diameters, per_2d),
+        rois=RoiPlan(diameters, per_2d, margin),
         noise=noise_model,
         acquisitions=acquisitions,
         comparisons=_comparisons(protocol.get("comparisons", []), acquisitions),
@@ -408,7 +420,8 @@ def _published(protocol: dict[str, Any]) -> dict[str, list[float]]:
 
 
 def _check_mask_sources(acquisitions: dict[str, AcquisitionSpec]) -> None:
-    """``mask_from`` names another acquisition on the same grid (its mask is reused as it is)."""
+    """``mask_from`` names another acquisition on the same grid and ROI slices (its mask is
+    reused as it is)."""
     for acq_id, acq in acquisitions.items():
         if acq.mask_from is None:
             continue
@@ -419,13 +432,9 @@ def _check_mask_sources(acquisitions: dict[str, AcquisitionSpec]) -> None:
         if src.mask_from is not None:
             raise ConfigError(f"{key}: {acq.mask_from!r} takes its own mask from {src.mask_from!r}; "
                              "name that acquisition instead")
-        if src.grid != acq.grid:
+        if src.grid != acq.grid or src.rois != acq.rois:
             raise ConfigError(f"{key}: {acq.mask_from!r} has another grid ({src.grid.matrix}, "
-                             f"{src.grid.spacing_mm} mm, {src.grid.n_slices} slices); a mask is "
+                             f"{src.grid.spacing_mm} mm, {src.grid.n_slices} slices, ROI on slices "
+                             f"{src.rois.roi_block.start}-{src.rois.roi_block.stop - 1}); a mask is "
                              "reused only on the same grid")
 
-
-def roi_plan(plan: StudyPlan, acq: AcquisitionSpec) -> RoiPlan:
-    """The ROI plan of one acquisition (3D blocks span ``length_3d_mm``)."""
-    per = plan.rois.slices_per_size if acq.mode == "2D" else acq.grid.n_slices // len(plan.rois.diameters_mm)
-    return RoiPlan(plan.rois.diameters_mm, per)

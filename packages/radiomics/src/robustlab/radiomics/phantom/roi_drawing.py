@@ -4,7 +4,7 @@
 - :func:`drawn_circles`: an operator's circles for one drawing (:class:`RoiDrawing`): a
   per-drawing and a per-operator error (the ROI a new operator redraws is not the one the
   first drew).
-- :func:`draw_mask`: the label map of a set of circles on a reconstruction grid.
+- :func:`draw_mask`: the label maps (one per ROI size) of a set of circles on a reconstruction grid.
 """
 
 from __future__ import annotations
@@ -49,19 +49,18 @@ def ideal_circles(spec: PhantomSpec, pose: Pose, rois: RoiPlan) -> np.ndarray:
 
 
 def draw_mask(grid: Grid, circles: np.ndarray, rois: RoiPlan) -> np.ndarray:
-    """The label map ``(nz, ny, nx)`` of ``circles`` (:func:`ideal_circles`) at voxel centres.
+    """The label maps ``(n_sizes, nz, ny, nx)`` of ``circles`` (:func:`ideal_circles`) at voxel centres.
 
-    ROI size ``j`` of insert ``i`` takes the voxels whose centre lies in its circle, on the
-    size's block of slices, with the label :meth:`RoiPlan.label`.
+    Map ``j`` holds ROI size ``j`` of every insert ``i``: the voxels whose centre lies in its
+    circle, on the ROI slices (:attr:`RoiPlan.roi_block`), with the label :meth:`RoiPlan.label`.
     """
     (nx, ny), (dx, dy, _) = grid.matrix, grid.spacing_mm
     cx, cy = np.meshgrid(grid.axis(nx, dx), grid.axis(ny, dy))
-    mask = np.zeros((grid.n_slices, ny, nx), dtype=np.int16)
+    mask = np.zeros((circles.shape[1], grid.n_slices, ny, nx), dtype=np.int16)
     for i in range(circles.shape[0]):
         for j in range(circles.shape[1]):
             x, y, r = circles[i, j]
-            block = slice(j * rois.slices_per_size, (j + 1) * rois.slices_per_size)
-            mask[block][:, (cx - x) ** 2 + (cy - y) ** 2 <= r**2] = rois.label(i, j)
+            mask[j, rois.roi_block][:, (cx - x) ** 2 + (cy - y) ** 2 <= r**2] = rois.label(i, j)
     return mask
 
 

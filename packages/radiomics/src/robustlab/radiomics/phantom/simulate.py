@@ -24,7 +24,7 @@ from robustlab.radiomics.phantom.acquisition import (
     reconstruct,
     sample_fractions,
 )
-from robustlab.radiomics.phantom.protocol import AcquisitionSpec, StudyPlan, plan_study, roi_plan
+from robustlab.radiomics.phantom.protocol import AcquisitionSpec, StudyPlan, plan_study
 from robustlab.radiomics.phantom.roi_drawing import (
     RoiDrawing,
     draw_mask,
@@ -50,7 +50,7 @@ from robustlab.radiomics.phantom.textures import TextureVolume, build_textures
 
 # Bumped when the simulation changes what it writes for the same configuration, so that
 # resumed runs re-simulate files written by an older model.
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 
 
 def _seed_key(seed: int, tag: int, name: str) -> tuple[int, int, int]:
@@ -134,7 +134,7 @@ def drawn_mask(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
     (:func:`.roi_drawing.drawn_circles`); the ideal mask of the geometry when neither
     applies.
     """
-    sc, rois = acq.scanner, roi_plan(plan, acq)
+    sc, rois = acq.scanner, acq.rois
     if not sc.distortion.active and plan.drawing == RoiDrawing():
         return maps.mask
     circles = ideal_circles(plan.phantom, acq.pose, rois)
@@ -204,7 +204,7 @@ def _geometries(plan: StudyPlan, ids: Sequence[str], textures: list[TextureVolum
         first.setdefault(plan.acquisitions[i].geometry_key, plan.acquisitions[i])
     with _shared_cores(n_jobs):
         results = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(sample_fractions)(plan.phantom, textures, a.grid, a.pose, roi_plan(plan, a))
+            delayed(sample_fractions)(plan.phantom, textures, a.grid, a.pose, a.rois)
             for a in first.values()
         )
     return dict(zip(first, results, strict=True))
@@ -217,7 +217,6 @@ def acquisition_digest(plan: StudyPlan, phantom: dict[str, Any], acq: Acquisitio
         "seed": plan.seed,
         "phantom": phantom,
         "scale": plan.scale,
-        "rois": asdict(roi_plan(plan, acq)),
         "drawing": asdict(plan.drawing),
         "acquisition": asdict(acq),
     }
@@ -259,7 +258,8 @@ def simulate_study(
 ) -> Path:
     """Simulate every acquisition of ``protocol`` and write the study for the pipeline.
 
-    Writes ``images/<id>.nii.gz`` (int16 magnitude), ``masks/<id>_mask.nii.gz`` (ROI labels),
+    Writes ``images/<id>.nii.gz`` (int16 magnitude), ``masks/<id>_size<j>.nii.gz`` (the ROI
+    labels of size ``j``, 1 = largest),
     ``images/<id>.json`` (metadata and the digest of its configuration) and ``study.yaml``.
     An acquisition whose files exist with the digest of the current configuration is not
     simulated again; every file is written atomically.
@@ -283,7 +283,7 @@ def simulate_study(
     digests = {i: acquisition_digest(plan, phantom, a) for i, a in plan.acquisitions.items()}
     todo = [i for i in plan.acquisitions
             if (read_sidecar(out_dir, i) or {}).get("digest") != digests[i]
-            or not all(p.exists() for p in acquisition_paths(out_dir, i))]
+            or not all(p.exists() for p in acquisition_paths(out_dir, i, len(plan.rois.diameters_mm)))]
     if todo:
         textures = build_textures(plan.phantom, plan.seed)
         maps = _geometries(plan, todo, textures, n_jobs)

@@ -27,16 +27,26 @@ HEADER = """\
 """
 
 
-def acquisition_paths(out_dir: Path, acq_id: str) -> tuple[Path, Path, Path]:
-    """``(image, mask, sidecar)`` paths of one acquisition in the study folder."""
-    return (out_dir / "images" / f"{acq_id}.nii.gz",
-            out_dir / "masks" / f"{acq_id}_mask.nii.gz",
-            out_dir / "images" / f"{acq_id}.json")
+def mask_name(acq_id: str, size: int) -> str:
+    """The study-relative path of the label map of ROI size ``size`` (from 0) of an acquisition."""
+    return f"masks/{acq_id}_size{size + 1}.nii.gz"
+
+
+def sidecar_path(out_dir: Path, acq_id: str) -> Path:
+    """The metadata file written last beside an acquisition (its completion mark)."""
+    return out_dir / "images" / f"{acq_id}.json"
+
+
+def acquisition_paths(out_dir: Path, acq_id: str, n_sizes: int) -> list[Path]:
+    """Every file of one acquisition: its image, a label map per ROI size, its sidecar."""
+    return [out_dir / "images" / f"{acq_id}.nii.gz",
+            *(out_dir / mask_name(acq_id, j) for j in range(n_sizes)),
+            sidecar_path(out_dir, acq_id)]
 
 
 def read_sidecar(out_dir: Path, acq_id: str) -> dict[str, Any] | None:
     """The metadata written beside an acquisition, or ``None`` when absent or unreadable."""
-    path = acquisition_paths(out_dir, acq_id)[2]
+    path = sidecar_path(out_dir, acq_id)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -74,16 +84,19 @@ def write_nifti(path: Path, array: np.ndarray, spacing_mm: tuple[float, float, f
 
 def write_acquisition(out_dir: Path, acq: AcquisitionSpec, sim: SimulatedAcquisition,
                       digest: str) -> None:
-    """Write the image (int16, rounded), the mask and the sidecar (last: the completion mark)."""
-    image_path, mask_path, sidecar = acquisition_paths(out_dir, acq.id)
+    """Write the image (int16, rounded), a label map per ROI size and the sidecar (last: the
+    completion mark)."""
+    image_path, *mask_paths, sidecar = acquisition_paths(out_dir, acq.id, len(sim.mask))
     image = np.clip(np.rint(sim.image), 0, np.iinfo(np.int16).max).astype(np.int16)
     write_nifti(image_path, image, sim.spacing_mm, sim.origin_mm)
-    write_nifti(mask_path, sim.mask.astype(np.int16), sim.spacing_mm, sim.origin_mm)
+    for path, labels in zip(mask_paths, sim.mask, strict=True):
+        write_nifti(path, labels.astype(np.int16), sim.spacing_mm, sim.origin_mm)
     write_json(sidecar, {
         "id": acq.id, "digest": digest, "scanner": acq.scanner.name, "vendor": acq.scanner.vendor,
         "field_strength": acq.scanner.field_t, "mode": acq.mode, "te": acq.te_ms, "tr": acq.tr_ms,
         "spacing_mm": list(sim.spacing_mm), "matrix": list(acq.grid.matrix),
-        "n_slices": acq.grid.n_slices, "session": acq.session,
+        "n_slices": acq.grid.n_slices, "roi_slices": [acq.rois.roi_block.start, acq.rois.roi_block.stop],
+        "session": acq.session,
         "pose": {"rotation_deg": acq.pose.rotation_deg,
                  "translation_mm": list(acq.pose.translation_mm)},
         "noise_sigma": sim.noise_sigma,
@@ -94,9 +107,11 @@ def study_document(plan: StudyPlan) -> dict[str, Any]:
     """The study file's content (see the pipeline's study-file format)."""
     acquisitions = {}
     for acq_id, a in plan.acquisitions.items():
+        n_inserts, n_sizes = len(plan.phantom.inserts), len(a.rois.diameters_mm)
         entry: dict[str, Any] = {
             "image": f"images/{acq_id}.nii.gz",
-            "mask": f"masks/{acq_id}_mask.nii.gz",
+            "rois": {str(a.rois.label(i, j)): {"file": mask_name(acq_id, j), "label": a.rois.label(i, j)}
+                     for i in range(n_inserts) for j in range(n_sizes)},
             "scanner": a.scanner_key,
             "field_strength": a.scanner.field_t,
             "vendor": a.scanner.vendor,
@@ -119,7 +134,8 @@ def study_document(plan: StudyPlan) -> dict[str, Any]:
             f"Simulated phantom study ({plan.phantom.name} phantom, seed {plan.seed}): "
             f"{len(plan.acquisitions)} acquisitions, {len(plan.phantom.inserts)} inserts x "
             f"{len(plan.rois.diameters_mm)} ROI sizes ({sizes} mm across). ROI label = "
-            "10 x insert + size (1 = largest); each size lies on its own block of slices."
+            "10 x insert + size (1 = largest); the sizes of an insert are nested on the same "
+            "slices, each size in its own mask file."
         ),
         "threshold": plan.threshold,
         "roi_column": None,

@@ -100,12 +100,12 @@ def simulated_statistics(protocol: Mapping[str, Any], phantom: Mapping[str, Any]
         by_class.setdefault(cls, []).append(feature)
     extractor.enableFeaturesByName(**by_class)
     image = as_image(sim.image, sim.spacing_mm, sim.origin_mm)
-    mask = as_image(sim.mask.astype(np.int32), sim.spacing_mm, sim.origin_mm)
+    masks = [as_image(labels.astype(np.int32), sim.spacing_mm, sim.origin_mm) for labels in sim.mask]
     n_inserts, n_sizes = len(plan.phantom.inserts), len(plan.rois.diameters_mm)
     rows = []
     for i in range(n_inserts):
         for j in range(n_sizes):
-            result = extractor.execute(image, mask, label=int(plan.rois.label(i, j)))
+            result = extractor.execute(image, masks[j], label=int(plan.rois.label(i, j)))
             rows.append({name: float(result[name]) for name in STATISTICS})
     return insert_statistics(pd.DataFrame(rows), n_inserts)
 
