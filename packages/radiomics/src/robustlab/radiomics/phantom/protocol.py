@@ -263,6 +263,18 @@ class _Layout:
     scale: float
 
 
+def _diameters(value: Any, key: str, spec: PhantomSpec, scale: float) -> tuple[float, ...]:
+    """``diameters_mm``: the ROI sizes, largest first, each fitting every insert (times ``scale``)."""
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key}: expected a list of diameters, got {value!r}")
+    diameters = tuple(expect_number(d, f"{key}[{j}]") * scale for j, d in enumerate(value))
+    for ins in spec.inserts:
+        if max(diameters) > 2 * ins.radius_mm:
+            raise ConfigError(f"{key}: an ROI of {max(diameters):.1f} mm does not fit insert "
+                             f"{ins.name!r} ({2 * ins.radius_mm:.1f} mm across, after scale {scale})")
+    return diameters
+
+
 def _margin(value: Any, key: str) -> tuple[int, int]:
     """``margin_slices``: ``[below, above]``, slices acquired beyond the ROI's on each side."""
     if (not isinstance(value, (list, tuple)) or len(value) != 2
@@ -322,7 +334,13 @@ def _plan_acquisition(acq_id: str, a: dict[str, Any], scanners: dict[str, Scanne
         kf = fractions(a.get("kspace_fraction", [*sc.kspace_fraction, 1.0]), 3,
                         f"{key}.kspace_fraction")
     margin = _margin(a.get("margin_slices", list(layout.margin)), f"{key}.margin_slices")
-    rois = RoiPlan(layout.diameters, roi_slices, margin)
+    diameters = layout.diameters
+    if "diameters_mm" in a:  # an operator's own sizes; ROI ids pair across scans, so as many
+        diameters = _diameters(a["diameters_mm"], f"{key}.diameters_mm", layout.phantom, layout.scale)
+        if len(diameters) != len(layout.diameters):
+            raise ConfigError(f"{key}.diameters_mm: expected {len(layout.diameters)} sizes, as "
+                             f"protocol.roi.diameters_mm, got {len(diameters)}")
+    rois = RoiPlan(diameters, roi_slices, margin)
     grid = Grid(matrix, voxel, rois.n_slices, mode, sc.profile_edge if mode == "2D" else 0.0)
     session = str(a.get("session", acq_id))
     pose = session_pose(session, layout.repositioning, layout.explicit, layout.seed)
@@ -364,15 +382,7 @@ def plan_study(protocol: dict[str, Any], phantom: dict[str, Any], seed: int) -> 
     scale = expect_number(protocol.get("scale", 1.0), "protocol.scale")
     spec = parse_phantom(phantom, scale)
     roi = expect_mapping(protocol.get("roi"), "protocol.roi")
-    diam = roi.get("diameters_mm")
-    if not isinstance(diam, list) or not diam:
-        raise ConfigError(f"protocol.roi.diameters_mm: expected a list of diameters, got {diam!r}")
-    diameters = tuple(expect_number(d, f"protocol.roi.diameters_mm[{j}]") * scale for j, d in enumerate(diam))
-    for ins in spec.inserts:
-        if max(diameters) > 2 * ins.radius_mm:
-            raise ConfigError(
-                f"protocol.roi.diameters_mm: an ROI of {max(diameters):.1f} mm does not fit insert "
-                f"{ins.name!r} ({2 * ins.radius_mm:.1f} mm across, after scale {scale})")
+    diameters = _diameters(roi.get("diameters_mm"), "protocol.roi.diameters_mm", spec, scale)
     per_2d = roi.get("slices_2d")
     if not isinstance(per_2d, int) or isinstance(per_2d, bool) or per_2d < 1:
         raise ConfigError(f"protocol.roi.slices_2d: expected an integer >= 1, got {per_2d!r}")
@@ -420,8 +430,8 @@ def _published(protocol: dict[str, Any]) -> dict[str, list[float]]:
 
 
 def _check_mask_sources(acquisitions: dict[str, AcquisitionSpec]) -> None:
-    """``mask_from`` names another acquisition on the same grid and ROI slices (its mask is
-    reused as it is)."""
+    """``mask_from`` names another acquisition on the same grid, ROI slices and ROI sizes (its
+    mask is reused as it is)."""
     for acq_id, acq in acquisitions.items():
         if acq.mask_from is None:
             continue
@@ -435,6 +445,7 @@ def _check_mask_sources(acquisitions: dict[str, AcquisitionSpec]) -> None:
         if src.grid != acq.grid or src.rois != acq.rois:
             raise ConfigError(f"{key}: {acq.mask_from!r} has another grid ({src.grid.matrix}, "
                              f"{src.grid.spacing_mm} mm, {src.grid.n_slices} slices, ROI on slices "
-                             f"{src.rois.roi_block.start}-{src.rois.roi_block.stop - 1}); a mask is "
-                             "reused only on the same grid")
+                             f"{src.rois.roi_block.start}-{src.rois.roi_block.stop - 1}, ROIs of "
+                             f"{list(src.rois.diameters_mm)} mm); a mask is reused only on the same "
+                             "grid with the same ROIs")
 

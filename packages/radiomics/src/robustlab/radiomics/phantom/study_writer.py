@@ -96,6 +96,7 @@ def write_acquisition(out_dir: Path, acq: AcquisitionSpec, sim: SimulatedAcquisi
         "field_strength": acq.scanner.field_t, "mode": acq.mode, "te": acq.te_ms, "tr": acq.tr_ms,
         "spacing_mm": list(sim.spacing_mm), "matrix": list(acq.grid.matrix),
         "n_slices": acq.grid.n_slices, "roi_slices": [acq.rois.roi_block.start, acq.rois.roi_block.stop],
+        "roi_diameters_mm": list(acq.rois.diameters_mm),
         "session": acq.session,
         "pose": {"rotation_deg": acq.pose.rotation_deg,
                  "translation_mm": list(acq.pose.translation_mm)},
@@ -133,7 +134,8 @@ def study_document(plan: StudyPlan) -> dict[str, Any]:
         "description": (
             f"Simulated phantom study ({plan.phantom.name} phantom, seed {plan.seed}): "
             f"{len(plan.acquisitions)} acquisitions, {len(plan.phantom.inserts)} inserts x "
-            f"{len(plan.rois.diameters_mm)} ROI sizes ({sizes} mm across). ROI label = "
+            f"{len(plan.rois.diameters_mm)} ROI sizes ({sizes} mm across, or an acquisition's own "
+            "diameters_mm). ROI label = "
             "10 x insert + size (1 = largest); the sizes of an insert are nested on the same "
             "slices, each size in its own mask file."
         ),
