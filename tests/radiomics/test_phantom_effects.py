@@ -79,6 +79,20 @@ def test_nonuniformity_differs_between_scanners_and_is_off_at_zero_amplitude() -
     np.testing.assert_array_equal(nonuniformity_field((axis, axis), Nonuniformity(0.0, 2), (0, 5, 1)), 1.0)
 
 
+def test_a_scanners_gradient_is_the_same_at_every_seed_and_adds_to_the_drawn_field() -> None:
+    xs, ys = tuple(np.linspace(-100.0, 100.0, 41)), tuple(np.linspace(-80.0, 80.0, 33))
+    ramp = Nonuniformity(0.0, 3, (0.12, -0.05))
+    log_b = np.log(nonuniformity_field((xs, ys), ramp, (0, 5, 1)).astype(float))
+    # log b = (0.12 x - 0.05 y) / 100 mm: 24 % brighter per 200 mm to the right, at any seed
+    expected = (0.12 * np.asarray(xs)[None, :] - 0.05 * np.asarray(ys)[:, None]) / 100.0
+    np.testing.assert_allclose(log_b, expected, atol=1e-6)
+    np.testing.assert_array_equal(nonuniformity_field((xs, ys), ramp, (7, 5, 1)),
+                                  nonuniformity_field((xs, ys), ramp, (0, 5, 1)))
+    drawn = np.log(nonuniformity_field((xs, ys), Nonuniformity(0.2, 3), (0, 5, 1)).astype(float))
+    both = np.log(nonuniformity_field((xs, ys), Nonuniformity(0.2, 3, (0.12, -0.05)), (0, 5, 1)).astype(float))
+    np.testing.assert_allclose(both, drawn + expected, atol=1e-5)
+
+
 # --------------------------------------------------------------------------- apodisation
 
 

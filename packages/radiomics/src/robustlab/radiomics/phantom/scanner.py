@@ -88,7 +88,14 @@ def optional_numbers(value: Any, key: str, names: tuple[str, ...]) -> dict[str, 
 
 def parse_effects(data: dict[str, Any], key: str) -> dict[str, Any]:
     """The optional between-scanner effects of a scanner (:mod:`.scanner_effects`)."""
-    nu = optional_numbers(data.get("nonuniformity"), f"{key}.nonuniformity", ("amplitude", "order"))
+    raw_nu = dict(expect_mapping(data.get("nonuniformity") or {}, f"{key}.nonuniformity"))
+    g_key = f"{key}.nonuniformity.gradient_per_100mm"
+    g_raw = raw_nu.pop("gradient_per_100mm", [0.0, 0.0])
+    if not isinstance(g_raw, (list, tuple)) or len(g_raw) != 2:
+        raise ConfigError(f"{g_key}: expected 2 numbers [x, y], got {g_raw!r}")
+    gradient = (expect_number(g_raw[0], f"{g_key}[0]", positive=False),
+                expect_number(g_raw[1], f"{g_key}[1]", positive=False))
+    nu = optional_numbers(raw_nu, f"{key}.nonuniformity", ("amplitude", "order", "gradient_per_100mm"))
     order = nu.get("order", 2)
     if order != int(order) or order < 1:
         raise ConfigError(f"{key}.nonuniformity.order: expected an integer >= 1, got {order!r}")
@@ -104,7 +111,7 @@ def parse_effects(data: dict[str, Any], key: str) -> dict[str, Any]:
     accel = pi.get("acceleration", 1)
     if not isinstance(accel, int) or isinstance(accel, bool) or accel < 1:
         raise ConfigError(f"{key}.parallel_imaging.acceleration: expected an integer >= 1, got {accel!r}")
-    return {"nonuniformity": Nonuniformity(nu.get("amplitude", 0.0), int(order)),
+    return {"nonuniformity": Nonuniformity(nu.get("amplitude", 0.0), int(order), gradient),
             "distortion": Distortion(**dist), "acceleration": accel,
             "setup_field": Nonuniformity(setup.get("amplitude", 0.0), int(setup_order))}
 

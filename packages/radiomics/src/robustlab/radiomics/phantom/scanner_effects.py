@@ -39,10 +39,14 @@ class Nonuniformity:
         amplitude: largest ``|log b|`` over +-200 mm around the isocentre (0.1: the
             intensity varies within about +-10 %).
         order: largest total degree of the Legendre polynomials of ``log b``.
+        gradient_per_100mm: ``(g_x, g_y)``, a linear term of ``log b`` the scanner always
+            has, in the scanner frame: ``log b += (g_x x + g_y y) / 100 mm`` (the left-right
+            asymmetry of the transmit field at 3 T, for example); fitted, not drawn.
     """
 
     amplitude: float = 0.0
     order: int = 2
+    gradient_per_100mm: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -102,15 +106,16 @@ def nonuniformity_field(axes_mm: tuple[tuple[float, ...], tuple[float, ...]], mo
     24:735). It is modelled as smooth and multiplicative, as the N3 bias-field correction
     models it (Sled, Zijdenbos and Evans, IEEE TMI 1998, 17:87): ``log b`` is the random
     polynomial :func:`smooth_field` of degree ``order`` from ``seed`` (each scanner its own
-    field) times ``amplitude``, so ``|log b| <= amplitude``; fixed in the scanner frame, the
-    same on every slice. Cached and read-only.
+    field) times ``amplitude``, so that part has ``|log b| <= amplitude``, plus the scanner's
+    linear term ``(g_x x + g_y y) / 100 mm``, the same at every seed; fixed in the scanner
+    frame, the same on every slice. Cached and read-only.
     """
     xs, ys = np.asarray(axes_mm[0]), np.asarray(axes_mm[1])
-    if model.amplitude == 0.0:
-        field = np.ones((ys.size, xs.size), dtype=np.float32)
-    else:
-        f = smooth_field(xs[None, :], ys[:, None], model.order, seed)
-        field = np.exp(model.amplitude * f).astype(np.float32)
+    gx, gy = model.gradient_per_100mm
+    log_b = (gx * xs[None, :] + gy * ys[:, None]) / 100.0 + np.zeros((ys.size, xs.size))
+    if model.amplitude != 0.0:
+        log_b = log_b + model.amplitude * smooth_field(xs[None, :], ys[:, None], model.order, seed)
+    field = np.exp(log_b).astype(np.float32)
     field.flags.writeable = False
     return field
 
