@@ -16,9 +16,10 @@ simulation (:mod:`robustlab.radiomics.phantom.released`). Each evaluation simula
 training comparisons of the protocol at the fitting seeds (``--seeds``; the validity report
 checks at other seeds, ``scripts/validate_phantom.py --seeds 101-120``) and takes each
 comparison's median share of excellent features; :mod:`robustlab.radiomics.phantom.fitting`
-moves one setting per comparison (the secant method on its logarithm) until every median lies
-within ``--tol`` points of the real share, stage by stage, and ends with one evaluation of every
-comparison at the fitted values. Seeds run ``--jobs`` at a time; each evaluation's
+moves one setting per repeat comparison (the secant method on its logarithm) until every median
+lies within ``--tol`` points of the real share, stage by stage, and ends with one evaluation of
+every comparison at the fitted values (the field strengths, which no setting is fitted to, too).
+Seeds run ``--jobs`` at a time; each evaluation's
 seed folders are kept by content hash under ``--out/seeds``, so a rerun replays what it has.
 
 Writes ``--out/history.csv`` (every setting, value, median and residual of every evaluation,
@@ -169,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         return summary.groupby("comparison")["pct_excellent"].median().to_dict()
 
     def report(row: dict[str, Any]) -> None:
-        print(f"stage {row['stage']} evaluation {row['evaluation']}: {row['setting']} = {row['value']:.4g}: "
+        setting = f"{row['setting']} = {row['value']:.4g}" if row["setting"] else "not fitted"
+        print(f"stage {row['stage']} evaluation {row['evaluation']}: {setting}: "
               f"{row['comparison']} {row['median']:.1f} (real {row['real']:.1f})", flush=True)
 
     fitted, history = fit(protocol, real, evaluate, tol=args.tol,

@@ -57,15 +57,20 @@ def test_the_fit_finds_each_setting_of_a_monotone_model_within_tolerance() -> No
                 out[s.comparison] = 80.0 + 10.0 * sign * math.log(get_value(protocol, s) / truth[s.comparison])
         return out
 
-    real = {c: 80.0 for c in truth}
-    fitted, history = fit(paper, real, evaluate, tol=0.1, max_evaluations=8)
+    def evaluate_all(protocol: dict) -> dict[str, float]:
+        return {**evaluate(protocol), "between_field_strengths": 12.0}  # no setting moves it
+
+    real = {**{c: 80.0 for c in truth}, "between_field_strengths": 15.0}
+    fitted, history = fit(paper, real, evaluate_all, tol=0.1, max_evaluations=8)
     for stage in STAGES:
         for s in stage:
             assert get_value(fitted, s) == pytest.approx(1.7, rel=0.02)
-    assert {row["stage"] for row in history} == {1, 2, 3, "final"}
-    final = [row for row in history if row["stage"] == "final"]
-    assert len(final) == 7 and all(abs(row["residual"]) <= 0.1 for row in final)
-    assert all(abs(row["residual"]) <= 0.1 for row in history if row["evaluation"] == max(
+    assert {row["stage"] for row in history} == {1, 2, "final"}
+    final = {row["comparison"]: row for row in history if row["stage"] == "final"}
+    assert len(final) == 7  # every comparison reported, the unfitted one with no setting
+    assert final.pop("between_field_strengths")["setting"] == "" and "between_field_strengths" not in truth
+    assert all(abs(row["residual"]) <= 0.1 for row in final.values())
+    assert all(abs(row["residual"]) <= 0.1 for row in history if row["stage"] != "final" and row["evaluation"] == max(
         r["evaluation"] for r in history if r["stage"] == row["stage"]))
 
 
