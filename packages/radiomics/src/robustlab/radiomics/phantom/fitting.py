@@ -147,9 +147,9 @@ def fit(protocol: Mapping[str, Any], real: Mapping[str, float],
     medians = evaluate(current)
     fitted_by = {s.comparison: s for stage in stages for s in stage}
     for comparison in real:
-        s = fitted_by.get(comparison)
-        row = {"stage": "final", "evaluation": 1, "setting": s.name if s else "",
-               "value": get_value(current, s) if s else math.nan, "comparison": comparison,
+        fitted = fitted_by.get(comparison)
+        row = {"stage": "final", "evaluation": 1, "setting": fitted.name if fitted else "",
+               "value": get_value(current, fitted) if fitted else math.nan, "comparison": comparison,
                "median": float(medians[comparison]), "real": float(real[comparison]),
                "residual": float(medians[comparison]) - float(real[comparison])}
         history.append(row)
