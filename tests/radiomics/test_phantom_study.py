@@ -138,6 +138,17 @@ def test_deterministic_per_seed_and_resumable(tmp_path: Path) -> None:
          "protocol.roi.margin_slices: expected two integers >= 0 [below, above], got [1]"),
         (lambda p, f: p["acquisitions"]["A15_rep1"].update(margin_slices=[-1, 2]),
          "protocol.acquisitions.A15_rep1.margin_slices: expected two integers >= 0"),
+        (lambda p, f: p["acquisitions"]["A15_rep1"].update(diameters_mm=[70.0, 24.0]),
+         "protocol.acquisitions.A15_rep1.diameters_mm: an ROI of 17.5 mm does not fit insert"),
+        (lambda p, f: p["acquisitions"]["A15_rep1"].update(diameters_mm=48.0),
+         "protocol.acquisitions.A15_rep1.diameters_mm: expected a list of diameters, got 48.0"),
+        (lambda p, f: p["acquisitions"]["A15_rep1"].update(diameters_mm=[48.0]),
+         "protocol.acquisitions.A15_rep1.diameters_mm: expected 2 sizes, as protocol.roi.diameters_mm, got 1"),
+        (lambda p, f: p["acquisitions"]["A15_rep2"].update(mask_from="A15_rep1", diameters_mm=[52.0, 26.0]),
+         "protocol.acquisitions.A15_rep2.mask_from: 'A15_rep1' has another grid"),
+        (lambda p, f: p["scanners"].update(A15={"base": "vendor_a_1p5t",
+                                                "nonuniformity": {"gradient_per_100mm": [0.1]}}),
+         "protocol.scanners.A15.nonuniformity.gradient_per_100mm: expected 2 numbers [x, y], got [0.1]"),
         (lambda p, f: p["scanners"].update(A15={"base": "vendor_a_1p5t", "extraction": 10}),
          "protocol.scanners.A15.extraction: expected a parameter file name or a mapping"),
     ],
@@ -167,14 +178,19 @@ def test_a_mask_drawn_on_another_scan_and_per_scanner_settings(tmp_path: Path) -
     proto["acquisitions"]["A15_rep3"] = {"scanner": "A15", "session": "s3", "repetition": 3,
                                          "position": 2, "mask_from": "A15_rep1"}
     proto["acquisitions"]["A15_own"] = {"scanner": "A15", "session": "s3"}
+    # an operator who draws larger circles (as vendor A's centre did: 52 mm where B drew 48)
+    proto["acquisitions"]["A15_big"] = {"scanner": "A15", "session": "s1", "diameters_mm": [56.0, 28.0]}
     proto["acquisitions"]["A15_res"] = {"scanner": "A15", "session": "s1", "extraction": {
         "resampledPixelSpacing": [0.5, 0.5, 0], "interpolator": "sitkBSpline"}}
     study_path = simulate_study(proto, phantom, tmp_path / "s", seed=1, n_jobs=1, progress=False)
     masks = {a: sitk.GetArrayFromImage(read(tmp_path / "s" / "masks" / f"{a}_size1.nii.gz"))
-             for a in ("A15_rep1", "A15_rep3", "A15_own")}
+             for a in ("A15_rep1", "A15_rep3", "A15_own", "A15_big")}
     # the repositioned scan keeps the first scan's ROIs; drawn on its own image they move
     np.testing.assert_array_equal(masks["A15_rep3"], masks["A15_rep1"])
     assert not np.array_equal(masks["A15_own"], masks["A15_rep1"])
+    # its own sizes: the largest ROI of each insert grows as its diameter squared, (56 / 48)^2
+    areas = {a: [(masks[a] == 10 * i + 1).sum() for i in range(1, 5)] for a in ("A15_rep1", "A15_big")}
+    np.testing.assert_allclose(np.divide(areas["A15_big"], areas["A15_rep1"]), (56 / 48) ** 2, rtol=0.1)
     doc = yaml.safe_load(study_path.read_text())
     assert doc["scanners"] == {"A15": {"extraction": {"binWidth": 10}}}
     assert doc["acquisitions"]["A15_res"]["extraction"]["interpolator"] == "sitkBSpline"
@@ -207,6 +223,9 @@ def test_paper_protocol_mirrors_the_study() -> None:
         assert rep[0].pose == rep[1].pose != rep[2].pose
     assert [a.grid.spacing_mm for a in acqs.values() if a.mode == "3D"] == [(1.0, 1.0, 1.0)] * 2
     assert len(plan.rois.diameters_mm) * len(plan.phantom.inserts) == 16
+    # the sizes each centre drew (vendor A's centre 1/12 larger than vendor B's)
+    assert {a.rois.diameters_mm for a in acqs.values() if a.scanner_key == "A15"} == {(52.0, 39.0, 26.0, 13.0)}
+    assert {a.rois.diameters_mm for a in acqs.values() if a.scanner_key != "A15"} == {(48.0, 36.0, 24.0, 12.0)}
     groups = {c["group"] for c in plan.comparisons}
     assert groups == {"repeat_fixed", "repeat_repositioned", "between_field_strengths",
                       "between_vendors", "te_adjacent", "tr", "repeat_3d"}
