@@ -146,6 +146,14 @@ def test_deterministic_per_seed_and_resumable(tmp_path: Path) -> None:
          "protocol.acquisitions.A15_rep1.diameters_mm: expected 2 sizes, as protocol.roi.diameters_mm, got 1"),
         (lambda p, f: p["acquisitions"]["A15_rep2"].update(mask_from="A15_rep1", diameters_mm=[52.0, 26.0]),
          "protocol.acquisitions.A15_rep2.mask_from: 'A15_rep1' has another grid"),
+        (lambda p, f: p["acquisitions"]["A15_rep1"].update(roi_step={"normal_deg": 90.0, "offset": 1.0}),
+         "protocol.acquisitions.A15_rep1.roi_step.offset: unknown key (expected normal_deg, offset_mm)"),
+        (lambda p, f: p["acquisitions"]["A15_rep1"].update(roi_step={"normal_deg": "up", "offset_mm": 1.0}),
+         "protocol.acquisitions.A15_rep1.roi_step.normal_deg: expected a number, got 'up'"),
+        (lambda p, f: p["acquisitions"]["A15_rep1"].update(roi_step={"normal_deg": 90.0, "offset_mm": 1.0},
+                                                           margin_slices=[1, 0]),
+         "protocol.acquisitions.A15_rep1.roi_step: the stepped ROI needs a slice above the ROI's; "
+         "margin_slices is [1, 0]"),
         (lambda p, f: p["scanners"].update(A15={"base": "vendor_a_1p5t",
                                                 "nonuniformity": {"gradient_per_100mm": [0.1]}}),
          "protocol.scanners.A15.nonuniformity.gradient_per_100mm: expected 2 numbers [x, y], got [0.1]"),
@@ -197,6 +205,43 @@ def test_a_mask_drawn_on_another_scan_and_per_scanner_settings(tmp_path: Path) -
     study = load_study(study_path)
     assert study.acquisitions["A15_rep1"].settings.label == "paper2d.yaml binWidth=10"
     assert "resampledPixelSpacing" in study.acquisitions["A15_res"].settings.label
+
+
+def test_a_stepped_roi_lies_one_slice_higher_beyond_its_line() -> None:
+    from robustlab.radiomics.phantom.simulate import simulate_acquisitions
+
+    proto, phantom = tiny()
+    proto["acquisitions"]["A15_step"] = {"scanner": "A15", "session": "s1",
+                                         "roi_step": {"normal_deg": 90.0, "offset_mm": 8.0}}
+    plan = plan_study(proto, phantom, seed=0)
+    sims = simulate_acquisitions(plan, ["A15_rep1", "A15_step"])
+    flat, step = sims["A15_rep1"].mask[0], sims["A15_step"].mask[0]
+    block = plan.acquisitions["A15_step"].rois.roi_block  # one ROI slice, one slice above it
+    ys = plan.acquisitions["A15_step"].grid.axis(flat.shape[2], plan.acquisitions["A15_step"].grid.spacing_mm[1])
+    beyond = ys > 8.0  # normal 90 deg: the line y = 8 mm
+    cut = 0
+    for label in np.unique(flat[flat > 0]):
+        on = flat[block.start] == label
+        cut += 0 < (on & beyond[:, None]).sum() < on.sum()
+        # the same voxels in plane, those beyond the line one slice higher
+        np.testing.assert_array_equal(step[block.start] == label, on & ~beyond[:, None])
+        np.testing.assert_array_equal(step[block.start + 1] == label, on & beyond[:, None])
+    assert cut == 2  # the line cuts the ROIs of the two anterior inserts (y = 8.75 mm)
+
+
+def test_paper_protocol_steps_vendor_a_repositioned_masks_as_released() -> None:
+    from robustlab.radiomics.phantom.roi_drawing import draw_mask, ideal_circles
+
+    plan = plan_study(load_config("protocol", "paper"), load_config("phantom", "pelvic"), seed=0)
+    acq = plan.acquisitions["A15_rep3"]
+    masks = draw_mask(acq.grid, ideal_circles(plan.phantom, acq.pose, acq.rois), acq.rois)
+    above = acq.rois.roi_block.stop
+    shares = [[(m[above] == acq.rois.label(i, j)).sum() / (m == acq.rois.label(i, j)).sum() * 3
+               for j, m in enumerate(masks)] for i in range(4)]
+    # the share of each ROI's area on the slice above (RadiomicFiles/IEO/radiomics_3_*)
+    released = [[0.341, 0.290, 0.194, 0.002], [0.085, 0.003, 0, 0], [0] * 4, [0] * 4]
+    np.testing.assert_allclose(shares, released, atol=0.005)
+    assert all(a.rois.step is None for a in plan.acquisitions.values() if a.id != "A15_rep3")
 
 
 def test_paper_protocol_mirrors_the_study() -> None:

@@ -71,11 +71,18 @@ class RoiPlan:
     slices, and where the acquired volume ends, reach the filtered images' features.
     Nested circles overlap, so each size has its own label map (:func:`.roi_drawing.draw_mask`).
     The label of insert ``i`` and size ``j`` (both from 0) is ``10 * (i + 1) + (j + 1)``.
+
+    ``step = (normal_deg, offset_mm)``: the ROI voxels beyond the in-plane line
+    ``x cos(normal) + y sin(normal) > offset`` (scanner frame, mm) lie one slice higher. A stack
+    of circles carried through a slightly tilted transform and resampled on the slices steps
+    by one slice where the tilt passes half a slice, as vendor A's repositioned masks of the
+    study do (:mod:`conf/radiomics/protocol/paper.yaml`, ``A15_rep3``).
     """
 
     diameters_mm: tuple[float, ...]
     roi_slices: int
     margin_slices: tuple[int, int] = (0, 0)
+    step: tuple[float, float] | None = None
 
     @property
     def n_slices(self) -> int:
@@ -86,6 +93,13 @@ class RoiPlan:
     def roi_block(self) -> slice:
         """The slab's slices that hold the ROIs."""
         return slice(self.margin_slices[0], self.margin_slices[0] + self.roi_slices)
+
+    def stepped(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Which in-plane points (scanner frame, mm) lie beyond :attr:`step`: all ``False`` without one."""
+        if self.step is None:
+            return np.zeros(np.broadcast(xs, ys).shape, dtype=bool)
+        normal = math.radians(self.step[0])
+        return xs * math.cos(normal) + ys * math.sin(normal) > self.step[1]
 
     def label(self, insert: int, size: int) -> int:
         """The label value of one ROI."""

@@ -283,6 +283,19 @@ def _margin(value: Any, key: str) -> tuple[int, int]:
     return (int(value[0]), int(value[1]))
 
 
+def _step(value: Any, key: str, margin: tuple[int, int]) -> tuple[float, float]:
+    """``roi_step: {normal_deg, offset_mm}`` (:attr:`RoiPlan.step`); it needs a slice above the ROI's."""
+    step = expect_mapping(value, key)
+    unknown = sorted(set(step) - {"normal_deg", "offset_mm"})
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]}: unknown key (expected normal_deg, offset_mm)")
+    if margin[1] < 1:
+        raise ConfigError(f"{key}: the stepped ROI needs a slice above the ROI's; margin_slices "
+                         f"is {list(margin)}")
+    return (expect_number(step.get("normal_deg"), f"{key}.normal_deg", positive=False),
+            expect_number(step.get("offset_mm"), f"{key}.offset_mm", positive=False))
+
+
 def _noise_model(value: Any) -> NoiseModel:
     """The :class:`NoiseModel` of ``protocol.noise``; ``ValueError`` naming the key."""
     noise = expect_mapping(value, "protocol.noise")
@@ -340,7 +353,8 @@ def _plan_acquisition(acq_id: str, a: dict[str, Any], scanners: dict[str, Scanne
         if len(diameters) != len(layout.diameters):
             raise ConfigError(f"{key}.diameters_mm: expected {len(layout.diameters)} sizes, as "
                              f"protocol.roi.diameters_mm, got {len(diameters)}")
-    rois = RoiPlan(diameters, roi_slices, margin)
+    step = _step(a["roi_step"], f"{key}.roi_step", margin) if "roi_step" in a else None
+    rois = RoiPlan(diameters, roi_slices, margin, step)
     grid = Grid(matrix, voxel, rois.n_slices, mode, sc.profile_edge if mode == "2D" else 0.0)
     session = str(a.get("session", acq_id))
     pose = session_pose(session, layout.repositioning, layout.explicit, layout.seed)

@@ -52,15 +52,21 @@ def draw_mask(grid: Grid, circles: np.ndarray, rois: RoiPlan) -> np.ndarray:
     """The label maps ``(n_sizes, nz, ny, nx)`` of ``circles`` (:func:`ideal_circles`) at voxel centres.
 
     Map ``j`` holds ROI size ``j`` of every insert ``i``: the voxels whose centre lies in its
-    circle, on the ROI slices (:attr:`RoiPlan.roi_block`), with the label :meth:`RoiPlan.label`.
+    circle, on the ROI slices (:attr:`RoiPlan.roi_block`; one slice higher beyond the plan's
+    :attr:`RoiPlan.step`), with the label :meth:`RoiPlan.label`.
     """
     (nx, ny), (dx, dy, _) = grid.matrix, grid.spacing_mm
     cx, cy = np.meshgrid(grid.axis(nx, dx), grid.axis(ny, dy))
+    stepped = rois.stepped(cx, cy)
+    block = rois.roi_block
+    higher = slice(block.start + 1, block.stop + 1)
     mask = np.zeros((circles.shape[1], grid.n_slices, ny, nx), dtype=np.int16)
     for i in range(circles.shape[0]):
         for j in range(circles.shape[1]):
             x, y, r = circles[i, j]
-            mask[j, rois.roi_block][:, (cx - x) ** 2 + (cy - y) ** 2 <= r**2] = rois.label(i, j)
+            inside = (cx - x) ** 2 + (cy - y) ** 2 <= r**2
+            mask[j, block][:, inside & ~stepped] = rois.label(i, j)
+            mask[j, higher][:, inside & stepped] = rois.label(i, j)
     return mask
 
 

@@ -97,6 +97,8 @@ def write_acquisition(out_dir: Path, acq: AcquisitionSpec, sim: SimulatedAcquisi
         "spacing_mm": list(sim.spacing_mm), "matrix": list(acq.grid.matrix),
         "n_slices": acq.grid.n_slices, "roi_slices": [acq.rois.roi_block.start, acq.rois.roi_block.stop],
         "roi_diameters_mm": list(acq.rois.diameters_mm),
+        **({"roi_step": dict(zip(("normal_deg", "offset_mm"), acq.rois.step, strict=True))}
+           if acq.rois.step is not None else {}),
         "session": acq.session,
         "pose": {"rotation_deg": acq.pose.rotation_deg,
                  "translation_mm": list(acq.pose.translation_mm)},
