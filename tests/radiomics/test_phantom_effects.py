@@ -23,10 +23,12 @@ from robustlab.radiomics.phantom.roi_drawing import RoiDrawing, drawn_circles
 from robustlab.radiomics.phantom.scanner_effects import (
     GAMMA_BAR_HZ_PER_T,
     Distortion,
+    Ghosting,
     Nonuniformity,
     displacement_field,
     distort,
     gfactor_map,
+    ghost_phases,
     nonuniformity_field,
 )
 
@@ -111,6 +113,40 @@ def test_apodisation_lowers_high_frequency_power_and_keeps_low(name: str, params
     high, low = f > 0.35, (f > 0) & (f < 0.05)
     assert apodised[high].sum() < 0.5 * plain[high].sum()
     assert apodised[low].sum() == pytest.approx(plain[low].sum(), rel=0.1)
+
+
+# --------------------------------------------------------------------------- ghosting
+
+
+def test_each_shot_has_one_phase_error_drawn_per_series() -> None:
+    ghosting = Ghosting(phase_sd_rad=0.1, shots=8)
+    phases = ghost_phases(64, ghosting, np.random.default_rng(0))
+    ky = np.rint(np.fft.fftfreq(64) * 64).astype(int)
+    for s in range(8):  # the lines of one shot share its error
+        assert np.ptp(phases[np.mod(ky, 8) == s]) == 0
+    assert len(np.unique(phases)) == 8
+    np.testing.assert_array_equal(phases, ghost_phases(64, ghosting, np.random.default_rng(0)))
+    many = ghost_phases(4096, Ghosting(0.1, 4096), np.random.default_rng(1))
+    assert many.std() == pytest.approx(0.1, rel=0.05)
+    assert not Ghosting(0.0, 8).active and not Ghosting(0.1, 1).active
+
+
+def test_shot_phase_errors_replicate_the_object_every_fov_over_shots() -> None:
+    obj = np.zeros((1, 64, 32), dtype=np.float32)
+    obj[0, 10, 5] = 1.0  # a point: its ghosts are the replicas
+    phases = ghost_phases(64, Ghosting(0.3, 8), np.random.default_rng(2))
+    rng = np.random.default_rng(3)
+    image, clean = reconstruct(obj, (1, 2), (1.0, 1.0), FILTERS.get("none"), 0.0, rng,
+                               noise_free=True, line_phase=phases)
+    rows = np.nonzero(clean[0].max(axis=1) > 1e-6)[0]
+    assert set(rows) <= {(10 + 8 * m) % 64 for m in range(8)} and len(rows) > 1
+    assert np.nonzero(clean[0].max(axis=0) > 1e-6)[0].tolist() == [5]  # only along y
+    # a phase-only error keeps the energy; the ghosts hold 1 - |mean exp(i phi_s)|^2 of it
+    assert (clean[0] ** 2).sum() == pytest.approx(1.0, rel=1e-5)
+    kept = abs(np.exp(1j * phases[:8]).mean()) ** 2
+    assert clean[0, 10, 5] ** 2 == pytest.approx(kept, rel=1e-4)
+    _, plain = reconstruct(obj, (1, 2), (1.0, 1.0), FILTERS.get("none"), 0.0, rng, noise_free=True)
+    assert plain[0, 10, 5] == pytest.approx(1.0, rel=1e-5)
 
 
 # --------------------------------------------------------------------------- parallel imaging

@@ -333,6 +333,7 @@ def reconstruct(
     rng: np.random.Generator,
     noise_free: bool = False,
     noise_map: np.ndarray | None = None,
+    line_phase: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """k-space truncation, reconstruction filter and complex noise; magnitude images out.
 
@@ -346,6 +347,8 @@ def reconstruct(
         noise_free: also return the reconstruction without noise.
         noise_map: factor on the noise of each pixel, broadcast to ``obj`` (the parallel
             imaging amplification ``g sqrt(R)``); ``None``: stationary noise.
+        line_phase: phase error (radians) of each line along the phase-encoding axis (y), in
+            FFT order (:func:`.scanner_effects.ghost_phases`); ``None``: none.
 
     Returns:
         ``(magnitude, noise_free_magnitude or None)``, float32 with the shape of ``obj``.
@@ -370,6 +373,8 @@ def reconstruct(
     n_encoded = int(np.prod([obj.shape[ax] for ax in encoded_axes]))
     sigma_k = sigma * math.sqrt(n_encoded / float(np.sum(w.astype(np.float64) ** 2)))
     k *= w
+    if line_phase is not None:
+        k *= np.exp(1j * line_phase).astype(np.complex64)[:, None]
     clean = None
     if noise_free:
         clean = np.abs(scipy.fft.ifftn(k, axes=encoded_axes, norm="ortho", workers=-1))

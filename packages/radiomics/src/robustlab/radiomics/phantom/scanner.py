@@ -15,7 +15,7 @@ from robustlab.common.errors import ConfigError
 from robustlab.radiomics.phantom.acquisition import FILTERS, Coil
 from robustlab.radiomics.phantom.config import get_scanner
 from robustlab.radiomics.phantom.model import expect_mapping, expect_number
-from robustlab.radiomics.phantom.scanner_effects import Distortion, Nonuniformity
+from robustlab.radiomics.phantom.scanner_effects import Distortion, Ghosting, Nonuniformity
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class ScannerSpec:
     setup_field: Nonuniformity = Nonuniformity()
     acceleration: int = 1
     refocusing_deg: float = 180.0
+    ghosting: Ghosting = Ghosting()
 
 
 def int_pair(value: Any, key: str) -> tuple[int, int]:
@@ -111,7 +112,12 @@ def parse_effects(data: dict[str, Any], key: str) -> dict[str, Any]:
     accel = pi.get("acceleration", 1)
     if not isinstance(accel, int) or isinstance(accel, bool) or accel < 1:
         raise ConfigError(f"{key}.parallel_imaging.acceleration: expected an integer >= 1, got {accel!r}")
+    ghost = optional_numbers(data.get("ghosting"), f"{key}.ghosting", ("phase_sd_rad", "shots"))
+    shots = ghost.get("shots", 1)
+    if shots != int(shots) or shots < 1:
+        raise ConfigError(f"{key}.ghosting.shots: expected an integer >= 1, got {shots!r}")
     return {"nonuniformity": Nonuniformity(nu.get("amplitude", 0.0), int(order), gradient),
+            "ghosting": Ghosting(ghost.get("phase_sd_rad", 0.0), int(shots)),
             "distortion": Distortion(**dist), "acceleration": accel,
             "setup_field": Nonuniformity(setup.get("amplitude", 0.0), int(setup_order))}
 

@@ -9,6 +9,8 @@ in the scanner frame (so that a repositioned phantom also sees them change):
 - :func:`gfactor_map`: the SENSE noise amplification of parallel imaging.
 - :func:`displacement_field` and :func:`distort`: geometric distortion from gradient
   non-linearity and off-resonance along the readout.
+- :func:`ghost_phases`: shot-to-shot phase errors of a segmented acquisition, which put faint
+  replicas of the object along the phase-encoding axis (ghosts), drawn anew per series.
 
 The operator's ROI drawing is not a scanner's: it is in :mod:`.roi_drawing`. Every parameter
 is in the scanner (or protocol) file; each effect is off when its
@@ -47,6 +49,40 @@ class Nonuniformity:
     amplitude: float = 0.0
     order: int = 2
     gradient_per_100mm: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Ghosting:
+    """Shot-to-shot phase errors of a segmented (fast spin-echo) acquisition.
+
+    Attributes:
+        phase_sd_rad: standard deviation of each shot's phase error, drawn anew per series
+            (vibration, eddy currents and B0 drift differ from one echo train to the next).
+        shots: echo trains that fill k-space; shot ``s`` acquires the phase-encoding lines
+            ``ky = s (mod shots)``.
+    """
+
+    phase_sd_rad: float = 0.0
+    shots: int = 1
+
+    @property
+    def active(self) -> bool:
+        """Whether the effect changes the image."""
+        return self.phase_sd_rad > 0 and self.shots > 1
+
+
+def ghost_phases(n_lines: int, ghosting: Ghosting, rng: np.random.Generator) -> np.ndarray:
+    """The phase error of each phase-encoding line (FFT order), ``phi[ky] = phi_s``, ``s = ky mod shots``.
+
+    ``phi_s ~ N(0, sd^2)`` per shot. A phase error periodic in ``ky`` with period ``P`` (the
+    shots) replicates the object every ``FOV / P`` along the phase-encoding axis: with
+    ``exp(i phi[ky]) = sum_p c_p exp(2 pi i p ky / P)``, ``E|c_p|^2 = sd^2 / P`` for ``p != 0``
+    to first order, so each replica carries about ``sd / sqrt(P)`` of the object's amplitude.
+    The ACR's acceptance limit for ghosting, a ghosting ratio of at most 0.025 (ACR MRI
+    Quality Control Manual, 2015), bounds ``sd / sqrt(P)`` by about 0.025.
+    """
+    ky = np.rint(np.fft.fftfreq(n_lines) * n_lines).astype(np.int64)
+    return rng.normal(0.0, ghosting.phase_sd_rad, ghosting.shots)[np.mod(ky, ghosting.shots)]
 
 
 @dataclass(frozen=True)

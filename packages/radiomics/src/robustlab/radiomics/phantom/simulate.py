@@ -36,6 +36,7 @@ from robustlab.radiomics.phantom.scanner_effects import (
     displacement_field,
     distort,
     gfactor_map,
+    ghost_phases,
     nonuniformity_field,
     to_matrix,
 )
@@ -65,12 +66,13 @@ def acquire(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
     In order (modules :mod:`.acquisition` and :mod:`.scanner_effects`): contrast (with the
     scanner's refocusing angle, :meth:`.model.Tissue.signal`), receive
     field, residual non-uniformity, geometric distortion, k-space truncation and filter,
-    noise (amplified by parallel imaging), vendor scaling; the ROIs are drawn where the
-    inserts appear, with the drawing errors of the session and its operator.
+    shot-to-shot phase errors (ghosts), noise (amplified by parallel imaging), vendor
+    scaling; the ROIs are drawn where the inserts appear, with the drawing errors of the
+    session and its operator.
     Each random draw has its own stream of the seed and a name: the scanner key for the
     receive field, the non-uniformity and the off-resonance (the same for every acquisition
     on that scanner), the session and the operator for the drawing, the acquisition id for
-    the noise (independent repeats, independent of the order of simulation).
+    the noise and the ghosts (independent repeats, independent of the order of simulation).
     """
     sc, grid = acq.scanner, acq.grid
     (nx, ny), (dx, dy, _) = grid.matrix, grid.spacing_mm
@@ -92,12 +94,14 @@ def acquire(plan: StudyPlan, acq: AcquisitionSpec, maps: FractionMaps,
         return filt(coords, **sc.filter_params)
 
     amplification = noise_amplification(plan, acq) if sc.acceleration > 1 else None
+    ghosts = (ghost_phases(ny, sc.ghosting, np.random.default_rng(np.random.SeedSequence(
+        _seed_key(plan.seed, 13, acq.id)))) if sc.ghosting.active else None)
     axes = (1, 2) if acq.mode == "2D" else (0, 1, 2)
     # Array axes are (z, y, x) and the fractions are given as (x, y[, z]).
     kf = tuple(reversed(acq.kspace_fraction))
     image, clean = reconstruct(rho, axes, kf, window, acq.sigma,
                                np.random.default_rng(np.random.SeedSequence(_seed_key(plan.seed, 4, acq.id))),
-                               noise_free=noise_free, noise_map=amplification)
+                               noise_free=noise_free, noise_map=amplification, line_phase=ghosts)
     image *= sc.intensity_scale
     if clean is not None:
         clean *= sc.intensity_scale
