@@ -76,7 +76,7 @@ class RoiPlan:
     ``x cos(normal) + y sin(normal) > offset`` (scanner frame, mm) lie one slice higher. A stack
     of circles carried through a slightly tilted transform and resampled on the slices steps
     by one slice where the tilt passes half a slice, as vendor A's repositioned masks of the
-    study do (:mod:`conf/radiomics/protocol/paper.yaml`, ``A15_rep3``).
+    study do (``A15_rep3`` of ``conf/radiomics/protocol/paper.yaml``).
     """
 
     diameters_mm: tuple[float, ...]
