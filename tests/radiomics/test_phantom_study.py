@@ -156,7 +156,7 @@ def test_deterministic_per_seed_and_resumable(tmp_path: Path) -> None:
          "margin_slices is [1, 0]"),
         (lambda p, f: p["scanners"].update(A15={"base": "vendor_a_1p5t",
                                                 "nonuniformity": {"gradient_per_100mm": [0.1]}}),
-         "protocol.scanners.A15.nonuniformity.gradient_per_100mm: expected 2 numbers [x, y], got [0.1]"),
+         "protocol.scanners.A15.nonuniformity.gradient_per_100mm: expected two numbers [x, y], got [0.1]"),
         (lambda p, f: p["scanners"].update(A15={"base": "vendor_a_1p5t",
                                                 "ghosting": {"phase_sd_rad": 0.05, "shots": 2.5}}),
          "protocol.scanners.A15.ghosting.shots: expected an integer >= 1, got 2.5"),

@@ -14,7 +14,7 @@ from typing import Any
 from robustlab.common.errors import ConfigError
 from robustlab.radiomics.phantom.acquisition import FILTERS, Coil
 from robustlab.radiomics.phantom.config import get_scanner
-from robustlab.radiomics.phantom.model import expect_mapping, expect_number
+from robustlab.radiomics.phantom.model import expect_mapping, expect_number, expect_pair
 from robustlab.radiomics.phantom.scanner_effects import Distortion, Ghosting, Nonuniformity
 
 
@@ -90,20 +90,12 @@ def optional_numbers(value: Any, key: str, names: tuple[str, ...]) -> dict[str, 
 def parse_effects(data: dict[str, Any], key: str) -> dict[str, Any]:
     """The optional between-scanner effects of a scanner (:mod:`.scanner_effects`)."""
     raw_nu = dict(expect_mapping(data.get("nonuniformity") or {}, f"{key}.nonuniformity"))
-    g_key = f"{key}.nonuniformity.gradient_per_100mm"
-    g_raw = raw_nu.pop("gradient_per_100mm", [0.0, 0.0])
-    if not isinstance(g_raw, (list, tuple)) or len(g_raw) != 2:
-        raise ConfigError(f"{g_key}: expected 2 numbers [x, y], got {g_raw!r}")
-    gradient = (expect_number(g_raw[0], f"{g_key}[0]", positive=False),
-                expect_number(g_raw[1], f"{g_key}[1]", positive=False))
+    gradient = expect_pair(raw_nu.pop("gradient_per_100mm", [0.0, 0.0]),
+                           f"{key}.nonuniformity.gradient_per_100mm")
     nu = optional_numbers(raw_nu, f"{key}.nonuniformity", ("amplitude", "order", "gradient_per_100mm"))
-    order = nu.get("order", 2)
-    if order != int(order) or order < 1:
-        raise ConfigError(f"{key}.nonuniformity.order: expected an integer >= 1, got {order!r}")
+    order = _count(nu, "order", 2, f"{key}.nonuniformity")
     setup = optional_numbers(data.get("setup_field"), f"{key}.setup_field", ("amplitude", "order"))
-    setup_order = setup.get("order", 2)
-    if setup_order != int(setup_order) or setup_order < 1:
-        raise ConfigError(f"{key}.setup_field.order: expected an integer >= 1, got {setup_order!r}")
+    setup_order = _count(setup, "order", 2, f"{key}.setup_field")
     dist = optional_numbers(data.get("distortion"), f"{key}.distortion",
                              ("gradient_mm_at_150mm", "b0_ppm", "bandwidth_hz_per_pixel"))
     if dist.get("bandwidth_hz_per_pixel", 1.0) <= 0:
@@ -113,13 +105,18 @@ def parse_effects(data: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(accel, int) or isinstance(accel, bool) or accel < 1:
         raise ConfigError(f"{key}.parallel_imaging.acceleration: expected an integer >= 1, got {accel!r}")
     ghost = optional_numbers(data.get("ghosting"), f"{key}.ghosting", ("phase_sd_rad", "shots"))
-    shots = ghost.get("shots", 1)
-    if shots != int(shots) or shots < 1:
-        raise ConfigError(f"{key}.ghosting.shots: expected an integer >= 1, got {shots!r}")
-    return {"nonuniformity": Nonuniformity(nu.get("amplitude", 0.0), int(order), gradient),
-            "ghosting": Ghosting(ghost.get("phase_sd_rad", 0.0), int(shots)),
+    return {"nonuniformity": Nonuniformity(nu.get("amplitude", 0.0), order, gradient),
+            "ghosting": Ghosting(ghost.get("phase_sd_rad", 0.0), _count(ghost, "shots", 1, f"{key}.ghosting")),
             "distortion": Distortion(**dist), "acceleration": accel,
-            "setup_field": Nonuniformity(setup.get("amplitude", 0.0), int(setup_order))}
+            "setup_field": Nonuniformity(setup.get("amplitude", 0.0), setup_order)}
+
+
+def _count(numbers: dict[str, float], name: str, default: int, key: str) -> int:
+    """``numbers[name]`` (or ``default``) as an integer >= 1; ``ConfigError`` naming ``key.name`` otherwise."""
+    value = numbers.get(name, default)
+    if value != int(value) or value < 1:
+        raise ConfigError(f"{key}.{name}: expected an integer >= 1, got {value!r}")
+    return int(value)
 
 
 def parse_scanner(value: Any, key: str) -> ScannerSpec:
