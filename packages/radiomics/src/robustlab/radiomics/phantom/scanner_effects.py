@@ -79,9 +79,10 @@ def ghost_phases(n_lines: int, ghosting: Ghosting, rng: np.random.Generator) -> 
     ``exp(i phi[ky]) = sum_p c_p exp(2 pi i p ky / P)``, ``E|c_p|^2 = sd^2 / P`` for ``p != 0``
     to first order, so each replica carries about ``sd / sqrt(P)`` of the object's amplitude.
     The ACR's acceptance limit, a ghosting ratio of at most 0.025 (ACR MRI Quality Control
-    Manual, 2015), is measured on the image, where the replicas of an extended object overlap:
-    for the pelvic phantom at 30 shots the ratio is about 0.023 at ``sd`` 0.03 rad and 0.08 at
-    0.1 (docs/reference/phantom.md, "Fit on the released features").
+    Manual, 2015), is measured on the image, where the replicas of an extended object overlap
+    (:func:`.qa.ghosting_ratio`): for the pelvic phantom at ``sd`` 0.03 rad (vendor B 3 T's)
+    the ratio's median over series is 0.019, about 0.08 at 0.1 rad
+    (docs/reference/phantom.md, "Fit on the released features").
     """
     ky = np.rint(np.fft.fftfreq(n_lines) * n_lines).astype(np.int64)
     return rng.normal(0.0, ghosting.phase_sd_rad, ghosting.shots)[np.mod(ky, ghosting.shots)]
