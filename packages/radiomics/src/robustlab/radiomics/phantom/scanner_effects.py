@@ -80,9 +80,8 @@ def ghost_phases(n_lines: int, ghosting: Ghosting, rng: np.random.Generator) -> 
     to first order, so each replica carries about ``sd / sqrt(P)`` of the object's amplitude.
     The ACR's acceptance limit, a ghosting ratio of at most 0.025 (ACR MRI Quality Control
     Manual, 2015), is measured on the image, where the replicas of an extended object overlap
-    (:func:`.qa.ghosting_ratio`): for the pelvic phantom at ``sd`` 0.03 rad (vendor B 3 T's)
-    the ratio's median over series is 0.019, 0.07 at 0.1 rad
-    (docs/reference/phantom.md, "Fit on the released features").
+    (:func:`.qa.ghosting_ratio`; its values for the pelvic phantom: docs/reference/phantom.md,
+    "Fit on the released features").
     """
     ky = np.rint(np.fft.fftfreq(n_lines) * n_lines).astype(np.int64)
     return rng.normal(0.0, ghosting.phase_sd_rad, ghosting.shots)[np.mod(ky, ghosting.shots)]
